@@ -1,6 +1,9 @@
 using BenchmarkDotNet.Running;
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+namespace ClP2p.Bench;
 
-/// <summary>Benchmark entry point.</summary>
-public partial class Program;
+/// <summary>Benchmark entry point: dotnet run -c Release --project bench/Libp2p.Bench -- --filter *</summary>
+public static class BenchProgram
+{
+    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(BenchProgram).Assembly).Run(args);
+}

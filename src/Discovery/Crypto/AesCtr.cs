@@ -1,0 +1,35 @@
+using System.Security.Cryptography;
+
+namespace ClP2p.Discovery.Crypto;
+
+/// <summary>AES-128-CTR built on an ECB key stream (.NET has no CTR mode). Not thread-safe: one per user.</summary>
+public sealed class AesCtr : IDisposable
+{
+    private readonly Aes _aes;
+
+    public AesCtr(ReadOnlySpan<byte> key16)
+    {
+        _aes = Aes.Create();
+        _aes.Key = key16.ToArray();
+    }
+
+    /// <summary>XORs data in place with the key stream starting at counter block iv (128-bit big-endian counter).</summary>
+    public void Transform(ReadOnlySpan<byte> iv16, Span<byte> data)
+    {
+        int blocks = (data.Length + 15) / 16;
+        byte[]? rented = null;
+        Span<byte> ctr = blocks * 16 <= 1024 ? stackalloc byte[blocks * 16] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(blocks * 16)).AsSpan(0, blocks * 16);
+        Span<byte> c = stackalloc byte[16];
+        iv16.CopyTo(c);
+        for (int b = 0; b < blocks; b++)
+        {
+            c.CopyTo(ctr.Slice(b * 16, 16));
+            for (int i = 15; i >= 0; i--) { if (++c[i] != 0) break; }
+        }
+        _aes.EncryptEcb(ctr, ctr, PaddingMode.None);
+        for (int i = 0; i < data.Length; i++) data[i] ^= ctr[i];
+        if (rented != null) System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+    }
+
+    public void Dispose() => _aes.Dispose();
+}

@@ -1,0 +1,222 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Text;
+using ClP2p.Discovery.Crypto;
+
+namespace ClP2p.Discovery;
+
+/// <summary>
+/// An Ethereum Node Record (EIP-778), "v4" identity scheme. Immutable; decoded strictly and verified.
+/// Unknown keys are kept: <see cref="TryGetValue"/> returns any key's raw content.
+/// </summary>
+public sealed class Enr
+{
+    /// <summary>EIP-778: "The maximum encoded size of a node record is 300 bytes."</summary>
+    public const int MaxSize = 300;
+    public const string TextPrefix = "enr:";
+
+    private readonly byte[] _raw;
+    private readonly string[] _keys;
+    private readonly int[] _valueOffset;   // content start (byte string) or item start (list)
+    private readonly int[] _valueLength;
+    private readonly bool[] _valueIsList;
+    private readonly byte[] _publicKey;     // 33-byte compressed
+    private readonly byte[] _parsedKey;     // 64-byte libsecp256k1 object
+
+    private Enr(byte[] raw, ulong seq, string[] keys, int[] off, int[] len, bool[] isList, byte[] publicKey, byte[] parsedKey, NodeId nodeId)
+    {
+        _raw = raw; Seq = seq; _keys = keys; _valueOffset = off; _valueLength = len; _valueIsList = isList;
+        _publicKey = publicKey; _parsedKey = parsedKey; NodeId = nodeId;
+        Ip = ReadIp("ip", 4); Ip6 = ReadIp("ip6", 16);
+        Udp = ReadPort("udp"); Tcp = ReadPort("tcp"); Udp6 = ReadPort("udp6"); Tcp6 = ReadPort("tcp6");
+        Quic = ReadPort("quic"); Quic6 = ReadPort("quic6");
+    }
+
+    /// <summary>The full RLP encoding of the record.</summary>
+    public ReadOnlyMemory<byte> Raw => _raw;
+    public ulong Seq { get; }
+    public NodeId NodeId { get; }
+    /// <summary>The 33-byte compressed secp256k1 public key.</summary>
+    public ReadOnlySpan<byte> PublicKey => _publicKey;
+    internal ReadOnlySpan<byte> ParsedPublicKey => _parsedKey;
+    public ReadOnlySpan<byte> Signature => _raw.AsSpan(SignatureOffset, 64);
+    private int SignatureOffset => Rlp.HeaderLength(_raw.Length - HeaderLen()) + 2;
+    private int HeaderLen() { RlpReader.TryReadHeader(_raw, out _, out int h, out _, out _); return h; }
+
+    public IPAddress? Ip { get; }
+    public IPAddress? Ip6 { get; }
+    public int? Udp { get; }
+    public int? Tcp { get; }
+    public int? Udp6 { get; }
+    public int? Tcp6 { get; }
+    public int? Quic { get; }
+    public int? Quic6 { get; }
+
+    /// <summary>IPv4 ip + udp, else ip6 + udp6 (no fallback from udp6 to udp, as sigp and the enr crate).</summary>
+    public IPEndPoint? UdpEndPoint =>
+        Ip is not null && Udp is int u ? new IPEndPoint(Ip, u)
+        : Ip6 is not null && Udp6 is int u6 ? new IPEndPoint(Ip6, u6) : null;
+
+    public IPEndPoint? TcpEndPoint =>
+        Ip is not null && Tcp is int t ? new IPEndPoint(Ip, t)
+        : Ip6 is not null && Tcp6 is int t6 ? new IPEndPoint(Ip6, t6) : null;
+
+    /// <summary>The keys in record order (sorted).</summary>
+    public IReadOnlyList<string> Keys => _keys;
+
+    public bool ContainsKey(string key) => IndexOf(key) >= 0;
+
+    /// <summary>
+    /// Raw value of any key: the byte-string content, or the whole RLP item when the value is a list
+    /// (<paramref name="isList"/> tells which).
+    /// </summary>
+    public bool TryGetValue(string key, out ReadOnlyMemory<byte> value, out bool isList)
+    {
+        int i = IndexOf(key);
+        if (i < 0) { value = default; isList = false; return false; }
+        value = _raw.AsMemory(_valueOffset[i], _valueLength[i]);
+        isList = _valueIsList[i];
+        return true;
+    }
+
+    /// <summary>Raw byte-string content of a key, null when absent (or the raw RLP item for a list value).</summary>
+    public byte[]? GetValue(string key) => TryGetValue(key, out var v, out _) ? v.ToArray() : null;
+
+    private int IndexOf(string key)
+    {
+        for (int i = 0; i < _keys.Length; i++) if (string.Equals(_keys[i], key, StringComparison.Ordinal)) return i;
+        return -1;
+    }
+
+    public string ToText() => TextPrefix + Base64Url.Encode(_raw);
+
+    public override string ToString() => ToText();
+
+    private IPAddress? ReadIp(string key, int size)
+    {
+        int i = IndexOf(key);
+        if (i < 0 || _valueIsList[i] || _valueLength[i] != size) return null;
+        return new IPAddress(_raw.AsSpan(_valueOffset[i], size));
+    }
+
+    private int? ReadPort(string key)
+    {
+        int i = IndexOf(key);
+        if (i < 0) return null;
+        var v = _raw.AsSpan(_valueOffset[i], _valueLength[i]);
+        int p = 0;
+        foreach (byte b in v) p = (p << 8) | b;
+        return p;
+    }
+
+    /// <summary>Parses the text form "enr:" + unpadded base64url (the prefix is optional, as sigp).</summary>
+    public static bool TryParse(string? text, out Enr? enr, out EnrError error)
+    {
+        enr = null;
+        if (string.IsNullOrEmpty(text)) { error = EnrError.Empty; return false; }
+        ReadOnlySpan<char> t = text.AsSpan().Trim();
+        if (t.StartsWith(TextPrefix, StringComparison.Ordinal)) t = t[TextPrefix.Length..];
+        if (t.Length > (MaxSize * 4 + 2) / 3) { error = EnrError.TooLarge; return false; }
+        Span<byte> buf = stackalloc byte[MaxSize + 3];
+        if (!Base64Url.TryDecode(t, buf, out int n)) { error = EnrError.BadBase64; return false; }
+        return TryDecode(buf[..n], out enr, out error);
+    }
+
+    public static Enr Parse(string text) =>
+        TryParse(text, out var e, out var err) ? e! : throw new FormatException($"invalid ENR: {err}");
+
+    /// <summary>Decodes and verifies an RLP record. The whole input must be exactly one record.</summary>
+    public static bool TryDecode(ReadOnlySpan<byte> data, out Enr? enr, out EnrError error)
+    {
+        enr = null;
+        if (data.IsEmpty) { error = EnrError.Empty; return false; }
+        if (data.Length > MaxSize) { error = EnrError.TooLarge; return false; }
+        if (!RlpReader.TryReadHeader(data, out bool isList, out int h, out int p, out var rerr))
+        {
+            error = rerr == RlpError.Truncated ? EnrError.NonCanonicalRlp : EnrError.NonCanonicalRlp; return false;
+        }
+        if (!isList) { error = EnrError.NotAList; return false; }
+        if (h + p != data.Length) { error = EnrError.TrailingBytes; return false; }
+        var r = new RlpReader(data.Slice(h, p));
+        if (!r.TryReadBytes(out var sig, out _)) { error = EnrError.BadSignatureField; return false; }
+        if (sig.Length != 64) { error = EnrError.BadSignatureField; return false; }
+        int contentStart = h + r.Position;
+        if (!r.TryReadUInt64(out ulong seq, out var serr))
+        {
+            error = serr is RlpError.NonCanonicalInteger or RlpError.NonCanonicalSize ? EnrError.NonCanonicalRlp : EnrError.BadSeq;
+            return false;
+        }
+        // count pairs
+        var keys = new List<string>(8);
+        var offs = new List<int>(8); var lens = new List<int>(8); var lists = new List<bool>(8);
+        ReadOnlySpan<byte> prevKey = default;
+        ReadOnlySpan<byte> pubkey = default;
+        bool hasId = false;
+        while (!r.IsEnd)
+        {
+            if (!r.TryReadBytes(out var key, out var kerr))
+            {
+                error = kerr == RlpError.UnexpectedList ? EnrError.NonCanonicalRlp : EnrError.NonCanonicalRlp; return false;
+            }
+            if (r.IsEnd) { error = EnrError.OddKeyValueCount; return false; }
+            if (keys.Count > 0)
+            {
+                int c = key.SequenceCompareTo(prevKey);
+                if (c == 0) { error = EnrError.DuplicateKey; return false; }
+                if (c < 0) { error = EnrError.KeysNotSorted; return false; }
+            }
+            prevKey = key;
+            int itemStart = h + r.Position;
+            if (!r.TryReadRaw(out var item, out bool valIsList, out _)) { error = EnrError.NonCanonicalRlp; return false; }
+            RlpReader.TryReadHeader(item, out _, out int vh, out int vp, out _);
+            string k = Encoding.Latin1.GetString(key);
+            keys.Add(k);
+            if (valIsList) { offs.Add(itemStart); lens.Add(item.Length); }
+            else { offs.Add(itemStart + vh); lens.Add(vp); }
+            lists.Add(valIsList);
+            var content = item.Slice(vh, vp);
+            switch (k)
+            {
+                case "id":
+                    if (valIsList) { error = EnrError.UnknownIdentityScheme; return false; }
+                    if (!content.SequenceEqual("v4"u8)) { error = EnrError.UnknownIdentityScheme; return false; }
+                    hasId = true; break;
+                case "secp256k1":
+                    if (valIsList || content.Length != 33) { error = EnrError.BadPublicKey; return false; }
+                    pubkey = content; break;
+                case "ip":
+                    if (valIsList || content.Length != 4) { error = EnrError.BadKnownValue; return false; }
+                    break;
+                case "ip6":
+                    if (valIsList || content.Length != 16) { error = EnrError.BadKnownValue; return false; }
+                    break;
+                case "udp" or "tcp" or "udp6" or "tcp6" or "quic" or "quic6":
+                    if (valIsList || content.Length > 2 || (content.Length > 0 && content[0] == 0)) { error = EnrError.BadKnownValue; return false; }
+                    break;
+            }
+        }
+        if (!hasId) { error = EnrError.MissingIdentityScheme; return false; }
+        if (pubkey.IsEmpty) { error = EnrError.MissingPublicKey; return false; }
+        var parsed = new byte[64];
+        if (!Secp256k1Ops.TryParsePublicKey(pubkey, parsed)) { error = EnrError.BadPublicKey; return false; }
+        // content = rlp([seq, k, v, ...]): the same payload bytes under a new list header
+        var payload = data[contentStart..];
+        Span<byte> hdr = stackalloc byte[5];
+        int hl = Rlp.WriteListHeader(hdr, payload.Length);
+        Span<byte> hash = stackalloc byte[32];
+        Keccak.Hash(hdr[..hl], payload, hash);
+        if (!Secp256k1Ops.Verify(sig, hash, parsed)) { error = EnrError.BadSignature; return false; }
+        var id = Secp256k1Ops.NodeIdOf(parsed);
+        enr = new Enr(data.ToArray(), seq, keys.ToArray(), offs.ToArray(), lens.ToArray(), lists.ToArray(), pubkey.ToArray(), parsed, id);
+        error = EnrError.None;
+        return true;
+    }
+
+    public static Enr Decode(ReadOnlySpan<byte> data) =>
+        TryDecode(data, out var e, out var err) ? e! : throw new FormatException($"invalid ENR: {err}");
+
+    /// <summary>Equal when the encoded bytes are equal.</summary>
+    public bool SameRecord(Enr other) => _raw.AsSpan().SequenceEqual(other._raw);
+
+    internal static ushort ReadUInt16(ReadOnlySpan<byte> b) => b.Length == 2 ? BinaryPrimitives.ReadUInt16BigEndian(b) : b.Length == 1 ? b[0] : (ushort)0;
+}

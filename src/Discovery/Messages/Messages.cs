@@ -1,0 +1,278 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using ClP2p.Discovery.Crypto;
+
+namespace ClP2p.Discovery.Messages;
+
+/// <summary>discv5-wire.md "Protocol Messages": message types 0x01-0x06 (topic messages are not implemented).</summary>
+public enum MessageType : byte
+{
+    Ping = 0x01,
+    Pong = 0x02,
+    FindNode = 0x03,
+    Nodes = 0x04,
+    TalkReq = 0x05,
+    TalkResp = 0x06,
+}
+
+/// <summary>A request id: an RLP byte string of at most 8 bytes (kept with its length, leading zeros included).</summary>
+public readonly record struct RequestId(ulong Value, byte Length)
+{
+    /// <summary>discv5-wire.md: "request-id ... Its length must not exceed 8 bytes."</summary>
+    public const int MaxLength = 8;
+
+    public static RequestId From(ReadOnlySpan<byte> bytes)
+    {
+        ulong v = 0;
+        foreach (byte b in bytes) v = (v << 8) | b;
+        return new RequestId(v, (byte)bytes.Length);
+    }
+
+    public int CopyTo(Span<byte> dest)
+    {
+        for (int i = 0; i < Length; i++) dest[i] = (byte)(Value >> (8 * (Length - 1 - i)));
+        return Length;
+    }
+
+    public override string ToString()
+    {
+        Span<byte> b = stackalloc byte[8];
+        return Convert.ToHexStringLower(b[..CopyTo(b)]);
+    }
+}
+
+public abstract record Discv5Message(RequestId RequestId)
+{
+    public abstract MessageType Type { get; }
+    public bool IsRequest => Type is MessageType.Ping or MessageType.FindNode or MessageType.TalkReq;
+}
+
+/// <summary>PING [request-id, enr-seq].</summary>
+public sealed record PingMessage(RequestId RequestId, ulong EnrSeq) : Discv5Message(RequestId)
+{
+    public override MessageType Type => MessageType.Ping;
+}
+
+/// <summary>PONG [request-id, enr-seq, recipient-ip, recipient-port].</summary>
+public sealed record PongMessage(RequestId RequestId, ulong EnrSeq, IPAddress RecipientIp, int RecipientPort) : Discv5Message(RequestId)
+{
+    public override MessageType Type => MessageType.Pong;
+}
+
+/// <summary>FINDNODE [request-id, [distance, ...]]; distance 0 asks for the recipient's own record.</summary>
+public sealed record FindNodeMessage(RequestId RequestId, IReadOnlyList<int> Distances) : Discv5Message(RequestId)
+{
+    public override MessageType Type => MessageType.FindNode;
+}
+
+/// <summary>NODES [request-id, total, [ENR, ...]]; total = the number of NODES messages of this response.</summary>
+public sealed record NodesMessage(RequestId RequestId, int Total, IReadOnlyList<ReadOnlyMemory<byte>> Records) : Discv5Message(RequestId)
+{
+    public override MessageType Type => MessageType.Nodes;
+}
+
+/// <summary>TALKREQ [request-id, protocol, request].</summary>
+public sealed record TalkReqMessage(RequestId RequestId, ReadOnlyMemory<byte> Protocol, ReadOnlyMemory<byte> Request) : Discv5Message(RequestId)
+{
+    public override MessageType Type => MessageType.TalkReq;
+}
+
+/// <summary>TALKRESP [request-id, response]; empty when the protocol is unknown.</summary>
+public sealed record TalkRespMessage(RequestId RequestId, ReadOnlyMemory<byte> Response) : Discv5Message(RequestId)
+{
+    public override MessageType Type => MessageType.TalkResp;
+}
+
+public enum MessageError
+{
+    None,
+    Empty,
+    UnknownType,
+    BadRlp,
+    TrailingBytes,
+    BadRequestId,
+    MissingField,
+    BadIp,
+    BadPort,
+    BadDistance,
+    BadTotal,
+    BadRecord,
+}
+
+/// <summary>message-pt = message-type || rlp(message-data).</summary>
+public static class MessageCodec
+{
+    /// <summary>A distance is at most 256 (log2 of a 256-bit xor).</summary>
+    public const int MaxDistance = 256;
+    /// <summary>Limit on FINDNODE distances accepted per request (a list longer than every distance is abuse).</summary>
+    public const int MaxDistancesPerRequest = 257;
+
+    public static byte[] Encode(Discv5Message m)
+    {
+        var buf = new byte[PacketsMax];
+        int n = Encode(m, buf);
+        return buf[..n];
+    }
+
+    private const int PacketsMax = 1280;
+
+    public static int Encode(Discv5Message m, Span<byte> dest)
+    {
+        dest[0] = (byte)m.Type;
+        Span<byte> rid = stackalloc byte[8];
+        var id = rid[..m.RequestId.CopyTo(rid)];
+        int payload = Rlp.LengthOfBytes(id);
+        switch (m)
+        {
+            case PingMessage p:
+                payload += Rlp.LengthOfUInt64(p.EnrSeq);
+                break;
+            case PongMessage p:
+                payload += Rlp.LengthOfUInt64(p.EnrSeq) + 1 + IpBytes(p.RecipientIp).Length + Rlp.LengthOfUInt64((ulong)p.RecipientPort);
+                break;
+            case FindNodeMessage f:
+                payload += Rlp.LengthOfList(DistancesPayload(f.Distances));
+                break;
+            case NodesMessage nm:
+                payload += Rlp.LengthOfUInt64((ulong)nm.Total) + Rlp.LengthOfList(RecordsPayload(nm.Records));
+                break;
+            case TalkReqMessage t:
+                payload += Rlp.LengthOfBytes(t.Protocol.Span) + Rlp.LengthOfBytes(t.Request.Span);
+                break;
+            case TalkRespMessage t:
+                payload += Rlp.LengthOfBytes(t.Response.Span);
+                break;
+        }
+        int o = 1 + Rlp.WriteListHeader(dest[1..], payload);
+        o += Rlp.WriteBytes(dest[o..], id);
+        switch (m)
+        {
+            case PingMessage p:
+                o += Rlp.WriteUInt64(dest[o..], p.EnrSeq);
+                break;
+            case PongMessage p:
+                o += Rlp.WriteUInt64(dest[o..], p.EnrSeq);
+                o += Rlp.WriteBytes(dest[o..], IpBytes(p.RecipientIp));
+                o += Rlp.WriteUInt64(dest[o..], (ulong)p.RecipientPort);
+                break;
+            case FindNodeMessage f:
+                o += Rlp.WriteListHeader(dest[o..], DistancesPayload(f.Distances));
+                foreach (int d in f.Distances) o += Rlp.WriteUInt64(dest[o..], (ulong)d);
+                break;
+            case NodesMessage nm:
+                o += Rlp.WriteUInt64(dest[o..], (ulong)nm.Total);
+                o += Rlp.WriteListHeader(dest[o..], RecordsPayload(nm.Records));
+                foreach (var r in nm.Records) { r.Span.CopyTo(dest[o..]); o += r.Length; }
+                break;
+            case TalkReqMessage t:
+                o += Rlp.WriteBytes(dest[o..], t.Protocol.Span);
+                o += Rlp.WriteBytes(dest[o..], t.Request.Span);
+                break;
+            case TalkRespMessage t:
+                o += Rlp.WriteBytes(dest[o..], t.Response.Span);
+                break;
+        }
+        return o;
+    }
+
+    private static byte[] IpBytes(IPAddress ip)
+    {
+        if (ip.IsIPv4MappedToIPv6) ip = ip.MapToIPv4();
+        return ip.GetAddressBytes();
+    }
+
+    private static int DistancesPayload(IReadOnlyList<int> ds)
+    {
+        int n = 0;
+        for (int i = 0; i < ds.Count; i++) n += Rlp.LengthOfUInt64((ulong)ds[i]);
+        return n;
+    }
+
+    private static int RecordsPayload(IReadOnlyList<ReadOnlyMemory<byte>> rs)
+    {
+        int n = 0;
+        for (int i = 0; i < rs.Count; i++) n += rs[i].Length;
+        return n;
+    }
+
+    /// <summary>Size of a NODES message with the given records payload (for packing by encoded size).</summary>
+    public static int NodesOverhead(int total, int recordsPayload) =>
+        1 + Rlp.HeaderLength(1 + 8 + Rlp.LengthOfUInt64((ulong)total) + Rlp.LengthOfList(recordsPayload)) + 9 + Rlp.LengthOfUInt64((ulong)total) + Rlp.HeaderLength(recordsPayload);
+
+    public static bool TryDecode(ReadOnlySpan<byte> pt, out Discv5Message? message, out MessageError error)
+    {
+        message = null;
+        if (pt.Length < 2) { error = MessageError.Empty; return false; }
+        byte type = pt[0];
+        if (type is < 1 or > 6) { error = MessageError.UnknownType; return false; }
+        if (!RlpReader.TryReadHeader(pt[1..], out bool isList, out int h, out int p, out _) || !isList) { error = MessageError.BadRlp; return false; }
+        if (1 + h + p != pt.Length) { error = MessageError.TrailingBytes; return false; }
+        var r = new RlpReader(pt.Slice(1 + h, p));
+        if (!r.TryReadBytes(out var rid, out _)) { error = MessageError.BadRequestId; return false; }
+        if (rid.Length > RequestId.MaxLength) { error = MessageError.BadRequestId; return false; }
+        var id = RequestId.From(rid);
+        error = MessageError.None;
+        switch ((MessageType)type)
+        {
+            case MessageType.Ping:
+                {
+                    if (!r.TryReadUInt64(out ulong seq, out _)) { error = MessageError.MissingField; return false; }
+                    message = new PingMessage(id, seq);
+                    return true;
+                }
+            case MessageType.Pong:
+                {
+                    if (!r.TryReadUInt64(out ulong seq, out _)) { error = MessageError.MissingField; return false; }
+                    if (!r.TryReadBytes(out var ip, out _) || (ip.Length != 4 && ip.Length != 16)) { error = MessageError.BadIp; return false; }
+                    if (!r.TryReadUInt64(out ulong port, out _) || port > ushort.MaxValue) { error = MessageError.BadPort; return false; }
+                    message = new PongMessage(id, seq, new IPAddress(ip), (int)port);
+                    return true;
+                }
+            case MessageType.FindNode:
+                {
+                    if (!r.TryReadList(out var dl, out _)) { error = MessageError.MissingField; return false; }
+                    var ds = new List<int>(4);
+                    while (!dl.IsEnd)
+                    {
+                        if (!dl.TryReadUInt64(out ulong d, out _) || d > MaxDistance) { error = MessageError.BadDistance; return false; }
+                        if (ds.Count >= MaxDistancesPerRequest) { error = MessageError.BadDistance; return false; }
+                        ds.Add((int)d);
+                    }
+                    message = new FindNodeMessage(id, ds);
+                    return true;
+                }
+            case MessageType.Nodes:
+                {
+                    if (!r.TryReadUInt64(out ulong total, out _) || total > int.MaxValue) { error = MessageError.BadTotal; return false; }
+                    if (!r.TryReadList(out var rl, out _)) { error = MessageError.MissingField; return false; }
+                    var recs = new List<ReadOnlyMemory<byte>>(4);
+                    while (!rl.IsEnd)
+                    {
+                        if (!rl.TryReadRaw(out var item, out bool itemIsList, out _) || !itemIsList) { error = MessageError.BadRecord; return false; }
+                        recs.Add(item.ToArray());
+                    }
+                    message = new NodesMessage(id, (int)total, recs);
+                    return true;
+                }
+            case MessageType.TalkReq:
+                {
+                    if (!r.TryReadBytes(out var proto, out _) || !r.TryReadBytes(out var req, out _)) { error = MessageError.MissingField; return false; }
+                    message = new TalkReqMessage(id, proto.ToArray(), req.ToArray());
+                    return true;
+                }
+            case MessageType.TalkResp:
+                {
+                    if (!r.TryReadBytes(out var resp, out _)) { error = MessageError.MissingField; return false; }
+                    message = new TalkRespMessage(id, resp.ToArray());
+                    return true;
+                }
+        }
+        error = MessageError.UnknownType;
+        return false;
+    }
+
+    internal static ushort ReadPort(ReadOnlySpan<byte> b) => b.Length == 2 ? BinaryPrimitives.ReadUInt16BigEndian(b) : b.Length == 1 ? b[0] : (ushort)0;
+
+    internal static AddressFamily FamilyOf(IPAddress ip) => ip.AddressFamily;
+}

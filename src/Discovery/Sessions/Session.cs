@@ -1,0 +1,48 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Security.Cryptography;
+using ClP2p.Discovery.Crypto;
+
+namespace ClP2p.Discovery.Sessions;
+
+/// <summary>A node's address for session purposes: sessions are tied to (node id, ip:port).</summary>
+public readonly record struct NodeAddress(NodeId Id, IPEndPoint EndPoint);
+
+/// <summary>Established session keys with one remote (discv5-theory.md "Sessions").</summary>
+public sealed class Session : IDisposable
+{
+    private uint _counter;
+
+    public Session(ReadOnlySpan<byte> writeKey, ReadOnlySpan<byte> readKey, Enr? remote)
+    {
+        WriteKeyBytes = writeKey.ToArray();
+        ReadKeyBytes = readKey.ToArray();
+        WriteKey = new AesGcm(WriteKeyBytes, PacketsTagSize);
+        ReadKey = new AesGcm(ReadKeyBytes, PacketsTagSize);
+        Remote = remote;
+    }
+
+    private const int PacketsTagSize = 16;
+
+    public byte[] WriteKeyBytes { get; }
+    public byte[] ReadKeyBytes { get; }
+    public AesGcm WriteKey { get; }
+    public AesGcm ReadKey { get; }
+    /// <summary>The read key of the session this one replaced, tried when the new one fails (handshake races).</summary>
+    public AesGcm? PreviousReadKey { get; set; }
+    public Enr? Remote { get; set; }
+    public long LastUsedTicks { get; set; }
+
+    /// <summary>discv5-wire.md: nonces must be unique per key; a 32-bit counter plus 64 random bits.</summary>
+    public void NextNonce(Span<byte> nonce12, IDiscoveryRandom random)
+    {
+        BinaryPrimitives.WriteUInt32BigEndian(nonce12, ++_counter);
+        random.Fill(nonce12.Slice(4, 8));
+    }
+
+    public void Dispose()
+    {
+        WriteKey.Dispose();
+        ReadKey.Dispose();
+    }
+}

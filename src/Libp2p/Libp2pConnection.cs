@@ -1,0 +1,164 @@
+using System.Net;
+using System.Security.Cryptography;
+using ClP2p.Libp2p.Crypto;
+using ClP2p.Libp2p.Multistream;
+using ClP2p.Libp2p.Protocols;
+using ClP2p.Libp2p.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace ClP2p.Libp2p;
+
+/// <summary>An upgraded libp2p connection (secured by Noise, multiplexed by yamux or mplex).</summary>
+public sealed class Libp2pConnection : IAsyncDisposable
+{
+    private readonly MuxerSession _session;
+    private readonly CancellationTokenSource _closing = new();
+
+    internal Libp2pConnection(Libp2pHost host, MuxerSession session, PublicKey remoteKey, IPEndPoint remote, bool isInitiator)
+    {
+        Host = host;
+        _session = session;
+        RemotePublicKey = remoteKey;
+        RemotePeerId = PeerId.FromPublicKey(remoteKey);
+        RemoteEndPoint = remote;
+        IsInitiator = isInitiator;
+    }
+
+    internal Libp2pHost Host { get; }
+
+    public PeerId RemotePeerId { get; }
+
+    public PublicKey RemotePublicKey { get; }
+
+    /// <summary>The negotiated muxer protocol id ("/yamux/1.0.0" or "/mplex/6.7.0").</summary>
+    public string Muxer => _session.Protocol;
+
+    public IPEndPoint RemoteEndPoint { get; }
+
+    /// <summary>True when we dialled.</summary>
+    public bool IsInitiator { get; }
+
+    public PeerId LocalPeerId => Host.Options.Identity.PeerId;
+
+    /// <summary>Completes when the connection closes (remote close, reset, GoAway, or our dispose).</summary>
+    public Task Completion => _session.Completion;
+
+    public bool IsClosed => _session.IsClosed;
+
+    /// <summary>
+    /// Opens a stream and negotiates the first protocol the remote accepts, in order. Throws <see cref="DialException"/>
+    /// (<see cref="DialErrorClass.ProtocolNotSupported"/> when all are refused; Timeout after <see cref="Libp2pOptions.StreamTimeout"/>).
+    /// </summary>
+    public Task<Libp2pStream> OpenStreamAsync(IReadOnlyList<string> protocols, CancellationToken ct) => OpenStreamAsync(protocols, DialStep.Stream, ct);
+
+    internal async Task<Libp2pStream> OpenStreamAsync(IReadOnlyList<string> protocols, DialStep step, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(protocols);
+        using var cts = Host.StepTimeout(Host.Options.StreamTimeout, ct);
+        MuxedStream? stream = null;
+        try
+        {
+            stream = await _session.OpenStreamAsync(cts.Token).ConfigureAwait(false);
+            stream.Protocol = await MultistreamSelect.SelectAsync(stream, protocols, cts.Token).ConfigureAwait(false);
+            return stream;
+        }
+        catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
+        {
+            stream?.Reset();
+            var mapped = Libp2pHost.MapException(e, step);
+            if (mapped.Class == DialErrorClass.Reset && _session.IsClosed)
+            {
+                mapped = new DialException(DialErrorClass.Reset, step, "connection closed: " + _session.CloseReason, e);
+            }
+            throw mapped;
+        }
+    }
+
+    /// <summary>Asks the remote for its identify record (/ipfs/id/1.0.0).</summary>
+    public async Task<IdentifyInfo> IdentifyAsync(CancellationToken ct)
+    {
+        using var cts = Host.StepTimeout(Host.Options.StreamTimeout, ct);
+        var stream = await OpenStreamAsync([Identify.ProtocolId], DialStep.Identify, cts.Token).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            try
+            {
+                await stream.CloseWriteAsync(cts.Token).ConfigureAwait(false);
+                return await Identify.ReadAsync(stream, cts.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
+            {
+                throw Libp2pHost.MapException(e, DialStep.Identify);
+            }
+        }
+    }
+
+    /// <summary>Sends one /ipfs/ping/1.0.0 round trip and returns its duration.</summary>
+    public async Task<TimeSpan> PingAsync(CancellationToken ct)
+    {
+        using var cts = Host.StepTimeout(Host.Options.StreamTimeout, ct);
+        var stream = await OpenStreamAsync([Ping.ProtocolId], DialStep.Stream, cts.Token).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            try
+            {
+                byte[] payload = RandomNumberGenerator.GetBytes(Ping.PayloadSize);
+                byte[] echo = new byte[Ping.PayloadSize];
+                long start = Host.Time.GetTimestamp();
+                await stream.WriteAsync(payload, cts.Token).ConfigureAwait(false);
+                await stream.ReadExactlyAsync(echo, cts.Token).ConfigureAwait(false);
+                var elapsed = Host.Time.GetElapsedTime(start);
+                await stream.CloseWriteAsync(cts.Token).ConfigureAwait(false);
+                if (!payload.AsSpan().SequenceEqual(echo))
+                {
+                    throw new DialException(DialErrorClass.Malformed, DialStep.Stream, "ping echo differs");
+                }
+                return elapsed;
+            }
+            catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
+            {
+                throw Libp2pHost.MapException(e, DialStep.Stream);
+            }
+        }
+    }
+
+    internal async Task HandleInboundAsync(MuxedStream stream)
+    {
+        var ct = _closing.Token;
+        StreamHandler? handler;
+        try
+        {
+            using var cts = Host.StepTimeout(Host.Options.StreamTimeout, ct);
+            stream.Protocol = await MultistreamSelect.HandleAsync(stream, p => Host.TryGetHandler(p, out _), cts.Token).ConfigureAwait(false);
+            Host.TryGetHandler(stream.Protocol, out handler);
+        }
+        catch (Exception e) when (e is NegotiationException or IOException or OperationCanceledException or EndOfStreamException)
+        {
+            Host.Logger.LogDebug("inbound stream negotiation with {Peer} failed: {Reason}", RemotePeerId, e.Message);
+            stream.Reset();
+            return;
+        }
+        Host.Metrics.InboundStream(stream.Protocol);
+        await using (stream.ConfigureAwait(false))
+        {
+            try
+            {
+                await handler!(stream, this, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Host.Logger.LogDebug(e, "handler for {Protocol} from {Peer} failed", stream.Protocol, RemotePeerId);
+                stream.Reset();
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _closing.CancelAsync().ConfigureAwait(false);
+        await _session.DisposeAsync().ConfigureAwait(false);
+        _closing.Dispose();
+    }
+
+    public override string ToString() => $"{RemotePeerId}@{RemoteEndPoint} ({Muxer})";
+}

@@ -1,0 +1,201 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using ClP2p.Libp2p.Crypto;
+using ClP2p.Libp2p.Multistream;
+using ClP2p.Libp2p.Mplex;
+using ClP2p.Libp2p.Noise;
+using ClP2p.Libp2p.Protocols;
+using ClP2p.Libp2p.Transport;
+using ClP2p.Libp2p.Yamux;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ClP2p.Libp2p;
+
+/// <summary>
+/// What dialer and listener share: our identity and Noise key, stream handlers, and the connection upgrade
+/// (multistream → Noise → multistream → yamux/mplex), each step under its own timeout.
+/// </summary>
+internal sealed class Libp2pHost : IDisposable
+{
+    private readonly ConcurrentDictionary<string, StreamHandler> _handlers = new(StringComparer.Ordinal);
+
+    public Libp2pHost(Libp2pOptions options, ILoggerFactory? loggerFactory, TimeProvider? time, Libp2pMetrics? metrics)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(options.Identity);
+        if (options.Muxers.Count == 0 || options.Muxers.Any(m => m is not (YamuxSession.ProtocolId or MplexSession.ProtocolId)))
+        {
+            throw new ArgumentException($"muxers must be a non-empty subset of {YamuxSession.ProtocolId}, {MplexSession.ProtocolId}", nameof(options));
+        }
+        Options = options;
+        LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        Logger = LoggerFactory.CreateLogger("ClP2p.Libp2p");
+        Time = time ?? TimeProvider.System;
+        Metrics = metrics ?? Libp2pMetrics.Shared;
+        Noise = new NoiseLocalIdentity(options.Identity);
+        _handlers[Identify.ProtocolId] = Identify.HandleAsync;
+        _handlers[Ping.ProtocolId] = Ping.HandleAsync;
+    }
+
+    public Libp2pOptions Options { get; }
+
+    public ILoggerFactory LoggerFactory { get; }
+
+    public ILogger Logger { get; }
+
+    public TimeProvider Time { get; }
+
+    public Libp2pMetrics Metrics { get; }
+
+    public NoiseLocalIdentity Noise { get; }
+
+    /// <summary>Addresses we announce in identify (the listener sets its own).</summary>
+    public IReadOnlyList<byte[]> ListenAddrs { get; set; } = [];
+
+    /// <summary>Test hook: replaces the Noise ephemeral key generator.</summary>
+    internal Func<X25519KeyPair>? EphemeralFactory { get; set; }
+
+    public ICollection<string> Protocols => _handlers.Keys;
+
+    public void Handle(string protocol, StreamHandler handler)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(protocol);
+        ArgumentNullException.ThrowIfNull(handler);
+        _handlers[protocol] = handler;
+    }
+
+    public bool TryGetHandler(string protocol, out StreamHandler? handler) => _handlers.TryGetValue(protocol, out handler);
+
+    public CancellationTokenSource StepTimeout(TimeSpan timeout, CancellationToken ct)
+    {
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        if (timeout != Timeout.InfiniteTimeSpan)
+        {
+            cts.CancelAfter(timeout);
+        }
+        return cts;
+    }
+
+    /// <summary>Upgrades a raw byte stream to a libp2p connection. Throws <see cref="DialException"/>.</summary>
+    public async Task<Libp2pConnection> UpgradeAsync(Stream raw, bool initiator, IPEndPoint remote, PeerId? expectedPeer, CancellationToken ct)
+    {
+        var step = DialStep.SecurityNegotiation;
+        try
+        {
+            using (var cts = StepTimeout(Options.HandshakeTimeout, ct))
+            {
+                try
+                {
+                    if (initiator)
+                    {
+                        await MultistreamSelect.SelectAsync(raw, [NoiseSecurity.ProtocolId], cts.Token).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await MultistreamSelect.HandleAsync(raw, p => p == NoiseSecurity.ProtocolId, cts.Token).ConfigureAwait(false);
+                    }
+                }
+                catch (NegotiationException e)
+                {
+                    throw new DialException(e.Failure == NegotiationFailure.Malformed ? DialErrorClass.Malformed : DialErrorClass.SecurityNegotiation, step, e.Message);
+                }
+            }
+
+            step = DialStep.NoiseHandshake;
+            NoiseStream secure;
+            PublicKey remoteKey;
+            using (var cts = StepTimeout(Options.HandshakeTimeout, ct))
+            {
+                (secure, remoteKey) = await NoiseSecurity.HandshakeAsync(raw, initiator, Noise, cts.Token, EphemeralFactory).ConfigureAwait(false);
+            }
+            var remotePeer = PeerId.FromPublicKey(remoteKey);
+            if (expectedPeer is { IsEmpty: false } expected && expected != remotePeer)
+            {
+                throw new DialException(DialErrorClass.PeerIdMismatch, step, $"expected {expected}, remote is {remotePeer}");
+            }
+
+            step = DialStep.MuxerNegotiation;
+            string muxer;
+            using (var cts = StepTimeout(Options.HandshakeTimeout, ct))
+            {
+                try
+                {
+                    muxer = initiator
+                        ? await MultistreamSelect.SelectAsync(secure, Options.Muxers, cts.Token).ConfigureAwait(false)
+                        : await MultistreamSelect.HandleAsync(secure, Options.Muxers.Contains, cts.Token).ConfigureAwait(false);
+                }
+                catch (NegotiationException e)
+                {
+                    throw new DialException(e.Failure == NegotiationFailure.Malformed ? DialErrorClass.Malformed : DialErrorClass.MuxerNegotiation, step, e.Message);
+                }
+            }
+            var logger = LoggerFactory.CreateLogger(muxer == YamuxSession.ProtocolId ? typeof(YamuxSession) : typeof(MplexSession));
+            MuxerSession session = muxer == YamuxSession.ProtocolId
+                ? new YamuxSession(secure, initiator, logger, Metrics)
+                : new MplexSession(secure, initiator, logger, Metrics);
+            var connection = new Libp2pConnection(this, session, remoteKey, remote, initiator);
+            session.Start(connection.HandleInboundAsync);
+            Metrics.Dial("ok", "done");
+            return connection;
+        }
+        catch (Exception e) when (e is not DialException && !(e is OperationCanceledException && ct.IsCancellationRequested))
+        {
+            var de = MapException(e, step);
+            Metrics.Dial(de.Class.ToString(), step.ToString());
+            throw de;
+        }
+        catch (DialException e)
+        {
+            Metrics.Dial(e.Class.ToString(), e.Step.ToString());
+            throw;
+        }
+    }
+
+    /// <summary>Maps transport exceptions to a dial error class.</summary>
+    public static DialException MapException(Exception e, DialStep step)
+    {
+        switch (e)
+        {
+            case DialException de:
+                return de;
+            case OperationCanceledException:
+                return new DialException(DialErrorClass.Timeout, step, "timed out", e);
+            case NegotiationException ne:
+                return new DialException(
+                    ne.Failure switch
+                    {
+                        NegotiationFailure.NotSupported => DialErrorClass.ProtocolNotSupported,
+                        NegotiationFailure.Malformed => DialErrorClass.Malformed,
+                        _ => DialErrorClass.Other,
+                    }, step, ne.Message, e);
+            case EndOfStreamException:
+                return new DialException(DialErrorClass.Eof, step, "remote closed the connection", e);
+            case InvalidDataException:
+                return new DialException(DialErrorClass.NoiseFailure, step, e.Message, e);
+            case SocketException se:
+                return FromSocket(se, step);
+            case IOException { InnerException: SocketException se }:
+                return FromSocket(se, step);
+            case IOException:
+            case ObjectDisposedException:
+                return new DialException(DialErrorClass.Reset, step, e.Message, e);
+            default:
+                return new DialException(DialErrorClass.Other, step, e.Message, e);
+        }
+    }
+
+    private static DialException FromSocket(SocketException se, DialStep step) => new(
+        se.SocketErrorCode switch
+        {
+            SocketError.ConnectionRefused => DialErrorClass.Refused,
+            SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown => DialErrorClass.Reset,
+            SocketError.HostUnreachable or SocketError.NetworkUnreachable or SocketError.HostDown or SocketError.NetworkDown
+                or SocketError.AddressNotAvailable => DialErrorClass.Unreachable,
+            SocketError.TimedOut => DialErrorClass.Timeout,
+            _ => DialErrorClass.Other,
+        }, step, se.Message, se);
+
+    public void Dispose() => Noise.Dispose();
+}

@@ -1,0 +1,34 @@
+using System.Diagnostics.Metrics;
+
+namespace ClP2p.Libp2p;
+
+/// <summary>Counters of the libp2p stack (meter "ClP2p.Libp2p").</summary>
+public sealed class Libp2pMetrics : IDisposable
+{
+    public const string MeterName = "ClP2p.Libp2p";
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _dials;
+    private readonly Counter<long> _malformed;
+    private readonly Counter<long> _inboundStreams;
+
+    public Libp2pMetrics(IMeterFactory? factory = null)
+    {
+        _meter = factory?.Create(MeterName) ?? new Meter(MeterName);
+        _dials = _meter.CreateCounter<long>("clp2p.libp2p.dials", description: "Dial attempts by outcome class and step");
+        _malformed = _meter.CreateCounter<long>("clp2p.libp2p.malformed", description: "Rejected frames and messages by protocol and reason");
+        _inboundStreams = _meter.CreateCounter<long>("clp2p.libp2p.inbound_streams", description: "Inbound streams by protocol");
+    }
+
+    public static Libp2pMetrics Shared { get; } = new();
+
+    public void Dial(string outcome, string step) =>
+        _dials.Add(1, new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("step", step));
+
+    public void MalformedFrame(string protocol, string reason) =>
+        _malformed.Add(1, new KeyValuePair<string, object?>("protocol", protocol), new KeyValuePair<string, object?>("reason", reason));
+
+    public void InboundStream(string protocol) => _inboundStreams.Add(1, new KeyValuePair<string, object?>("protocol", protocol));
+
+    public void Dispose() => _meter.Dispose();
+}

@@ -1,0 +1,32 @@
+using ClP2p.Libp2p.Crypto;
+using ClP2p.Libp2p.Mplex;
+using ClP2p.Libp2p.Yamux;
+
+namespace ClP2p.Libp2p;
+
+/// <summary>Settings shared by <see cref="Libp2pDialer"/> and <see cref="Libp2pListener"/>.</summary>
+public sealed class Libp2pOptions
+{
+    /// <summary>Our identity (key, peer id). Required.</summary>
+    public required Identity Identity { get; init; }
+
+    /// <summary>Sent in identify; real clients look at it.</summary>
+    public string AgentVersion { get; init; } = "clp2p/0.1";
+
+    public string ProtocolVersion { get; init; } = "ipfs/0.1.0";
+
+    /// <summary>TCP connect timeout.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Timeout of EACH upgrade step: security negotiation, Noise handshake, muxer negotiation.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Timeout of protocol negotiation on a new stream, and of a whole identify exchange.</summary>
+    public TimeSpan StreamTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Muxers we propose (dialer, in order) or accept (listener).</summary>
+    public IReadOnlyList<string> Muxers { get; init; } = [YamuxSession.ProtocolId, MplexSession.ProtocolId];
+}
+
+/// <summary>Handles an inbound stream whose protocol was negotiated; the stream is disposed when the task ends.</summary>
+public delegate Task StreamHandler(Libp2pStream stream, Libp2pConnection connection, CancellationToken ct);

@@ -1,0 +1,33 @@
+namespace ClP2p.Libp2p;
+
+/// <summary>
+/// A multiplexed libp2p stream (yamux or mplex) with half-close. Reads return 0 once the remote closed its write
+/// side; reads and writes throw <see cref="IOException"/> after a reset or when the connection is gone.
+/// </summary>
+public abstract class Libp2pStream : Stream
+{
+    /// <summary>The protocol negotiated on this stream by multistream-select ("" before negotiation).</summary>
+    public string Protocol { get; internal set; } = "";
+
+    /// <summary>Closes our write side (yamux FIN / mplex Close); the remote reads EOF, we can still read.</summary>
+    public abstract ValueTask CloseWriteAsync(CancellationToken ct = default);
+
+    /// <summary>Aborts the stream in both directions (yamux RST / mplex Reset).</summary>
+    public abstract void Reset();
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Flush()
+    {
+    }
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,164 @@
+using System.Buffers;
+using ClP2p.Libp2p.Codecs;
+
+namespace ClP2p.Libp2p.Multistream;
+
+/// <summary>Why a negotiation failed (mapped to a <see cref="DialErrorClass"/> by the caller).</summary>
+internal enum NegotiationFailure
+{
+    None,
+    /// <summary>The remote answered "na" to every proposal.</summary>
+    NotSupported,
+    /// <summary>The remote did not send the multistream header or answered something else.</summary>
+    ProtocolViolation,
+    /// <summary>Oversized or badly framed message.</summary>
+    Malformed,
+}
+
+internal sealed class NegotiationException(NegotiationFailure failure, string message) : Exception(message)
+{
+    public NegotiationFailure Failure { get; } = failure;
+}
+
+/// <summary>multistream-select 1.0 over a byte stream, as dialer (<see cref="SelectAsync"/>) or listener (<see cref="HandleAsync"/>).</summary>
+internal static class MultistreamSelect
+{
+    /// <summary>
+    /// Proposes <paramref name="protocols"/> in order (header and first proposal in one write), moving to the next
+    /// on "na". Returns the accepted protocol; throws <see cref="NegotiationException"/> or an I/O exception.
+    /// </summary>
+    public static async Task<string> SelectAsync(Stream stream, IReadOnlyList<string> protocols, CancellationToken ct)
+    {
+        if (protocols.Count == 0)
+        {
+            throw new ArgumentException("no protocols to propose", nameof(protocols));
+        }
+        await WriteAsync(stream, [MultistreamCodec.Header, protocols[0]], ct).ConfigureAwait(false);
+        string header = await ReadMessageAsync(stream, ct).ConfigureAwait(false);
+        if (header != MultistreamCodec.Header)
+        {
+            throw new NegotiationException(NegotiationFailure.ProtocolViolation, $"expected multistream header, got '{Truncate(header)}'");
+        }
+        for (int i = 0; ; i++)
+        {
+            string answer = await ReadMessageAsync(stream, ct).ConfigureAwait(false);
+            if (answer == protocols[i])
+            {
+                return answer;
+            }
+            if (answer != MultistreamCodec.NotAvailable)
+            {
+                throw new NegotiationException(NegotiationFailure.ProtocolViolation, $"proposed '{protocols[i]}', got '{Truncate(answer)}'");
+            }
+            if (i + 1 == protocols.Count)
+            {
+                throw new NegotiationException(NegotiationFailure.NotSupported, $"remote refused {string.Join(", ", protocols)}");
+            }
+            await WriteAsync(stream, [protocols[i + 1]], ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Listener side: writes the header, requires the remote's header first, answers "na" to unsupported
+    /// proposals (and to "ls"), echoes the first supported one and returns it.
+    /// </summary>
+    public static async Task<string> HandleAsync(Stream stream, Func<string, bool> supported, CancellationToken ct)
+    {
+        await WriteAsync(stream, [MultistreamCodec.Header], ct).ConfigureAwait(false);
+        string header = await ReadMessageAsync(stream, ct).ConfigureAwait(false);
+        if (header != MultistreamCodec.Header)
+        {
+            throw new NegotiationException(NegotiationFailure.ProtocolViolation, $"expected multistream header, got '{Truncate(header)}'");
+        }
+        for (int attempts = 0; attempts < MaxProposals; attempts++)
+        {
+            string proposal = await ReadMessageAsync(stream, ct).ConfigureAwait(false);
+            if (proposal != MultistreamCodec.List && proposal != MultistreamCodec.NotAvailable && supported(proposal))
+            {
+                await WriteAsync(stream, [proposal], ct).ConfigureAwait(false);
+                return proposal;
+            }
+            await WriteAsync(stream, [MultistreamCodec.NotAvailable], ct).ConfigureAwait(false);
+        }
+        throw new NegotiationException(NegotiationFailure.ProtocolViolation, "too many proposals");
+    }
+
+    /// <summary>A remote gets this many proposals before the listener gives up.</summary>
+    public const int MaxProposals = 32;
+
+    public static async Task WriteAsync(Stream stream, string[] messages, CancellationToken ct)
+    {
+        int len = 0;
+        foreach (var m in messages)
+        {
+            len += MultistreamCodec.GetEncodedLength(m);
+        }
+        byte[] buf = ArrayPool<byte>.Shared.Rent(len);
+        try
+        {
+            int o = 0;
+            foreach (var m in messages)
+            {
+                o += MultistreamCodec.Encode(m, buf.AsSpan(o));
+            }
+            await stream.WriteAsync(buf.AsMemory(0, o), ct).ConfigureAwait(false);
+            await stream.FlushAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buf);
+        }
+    }
+
+    /// <summary>Reads one message without reading past it (the bytes after belong to the negotiated protocol).</summary>
+    public static async Task<string> ReadMessageAsync(Stream stream, CancellationToken ct)
+    {
+        ulong len = await ReadVarintAsync(stream, ct).ConfigureAwait(false);
+        if (len > MultistreamCodec.MaxMessageLength)
+        {
+            throw new NegotiationException(NegotiationFailure.Malformed, $"multistream message of {len} bytes exceeds {MultistreamCodec.MaxMessageLength}");
+        }
+        byte[] buf = ArrayPool<byte>.Shared.Rent((int)len);
+        try
+        {
+            await stream.ReadExactlyAsync(buf.AsMemory(0, (int)len), ct).ConfigureAwait(false);
+            if (!MultistreamCodec.TryDecodeBody(buf.AsSpan(0, (int)len), out string message, out string? error))
+            {
+                throw new NegotiationException(NegotiationFailure.Malformed, error!);
+            }
+            return message;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buf);
+        }
+    }
+
+    /// <summary>Reads a uvarint one byte at a time; EOF gives <see cref="EndOfStreamException"/>.</summary>
+    public static async ValueTask<ulong> ReadVarintAsync(Stream stream, CancellationToken ct)
+    {
+        byte[] one = ArrayPool<byte>.Shared.Rent(Varint.MaxLength);
+        try
+        {
+            for (int i = 0; i < Varint.MaxLength; i++)
+            {
+                await stream.ReadExactlyAsync(one.AsMemory(i, 1), ct).ConfigureAwait(false);
+                if ((one[i] & 0x80) == 0)
+                {
+                    if (Varint.TryRead(one.AsSpan(0, i + 1), out ulong v, out _) != VarintStatus.Ok)
+                    {
+                        throw new NegotiationException(NegotiationFailure.Malformed, "non-minimal varint");
+                    }
+                    return v;
+                }
+            }
+            throw new NegotiationException(NegotiationFailure.Malformed, "varint longer than 9 bytes");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(one);
+        }
+    }
+
+    private static string Truncate(string s) => s.Length > 64 ? s[..64] + "…" : s;
+}

@@ -1,0 +1,110 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using ClP2p.Libp2p.Crypto;
+
+namespace ClP2p.Libp2p.Noise;
+
+/// <summary>
+/// Our side of noise-libp2p: a static X25519 key (separate from the identity key) and the handshake payload that
+/// signs it. Built once per host and reused for every connection.
+/// </summary>
+public sealed class NoiseLocalIdentity : IDisposable
+{
+    public NoiseLocalIdentity(Identity identity, X25519KeyPair? staticKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(identity);
+        Identity = identity;
+        StaticKey = staticKey ?? X25519KeyPair.Generate();
+        byte[] sig = identity.Sign(NoisePayload.SignedMessage(StaticKey.PublicKey));
+        Payload = new NoisePayload(identity.PublicKey.ToProtobuf(), sig).Encode();
+    }
+
+    public Identity Identity { get; }
+
+    public X25519KeyPair StaticKey { get; }
+
+    /// <summary>The encoded NoiseHandshakePayload we send.</summary>
+    public byte[] Payload { get; }
+
+    public void Dispose() => StaticKey.Dispose();
+}
+
+/// <summary>Runs the noise-libp2p XX handshake over a raw stream and returns the secure stream.</summary>
+internal static class NoiseSecurity
+{
+    public const string ProtocolId = "/noise";
+
+    public static async Task<(NoiseStream Stream, PublicKey RemoteKey)> HandshakeAsync(
+        Stream inner, bool initiator, NoiseLocalIdentity local, CancellationToken ct, Func<X25519KeyPair>? ephemeralFactory = null)
+    {
+        using var hs = new NoiseHandshakeState(initiator, local.StaticKey, ReadOnlySpan<byte>.Empty, ephemeralFactory);
+        byte[] buf = ArrayPool<byte>.Shared.Rent(2 + NoiseHandshakeState.MaxMessageLength);
+        byte[] payload = ArrayPool<byte>.Shared.Rent(NoiseHandshakeState.MaxMessageLength);
+        try
+        {
+            PublicKey? remoteKey = null;
+            while (!hs.IsComplete)
+            {
+                if (hs.IsMyTurn)
+                {
+                    // Message 1 carries no payload; messages 2 and 3 carry our identity.
+                    ReadOnlySpan<byte> p = hs.Step == 0 ? ReadOnlySpan<byte>.Empty : local.Payload;
+                    int n = hs.WriteMessage(p, buf.AsSpan(2));
+                    BinaryPrimitives.WriteUInt16BigEndian(buf, (ushort)n);
+                    await inner.WriteAsync(buf.AsMemory(0, 2 + n), ct).ConfigureAwait(false);
+                    await inner.FlushAsync(ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    await inner.ReadExactlyAsync(buf.AsMemory(0, 2), ct).ConfigureAwait(false);
+                    int len = BinaryPrimitives.ReadUInt16BigEndian(buf);
+                    await inner.ReadExactlyAsync(buf.AsMemory(0, len), ct).ConfigureAwait(false);
+                    bool carriesIdentity = hs.Step > 0;
+                    if (!hs.TryReadMessage(buf.AsSpan(0, len), payload, out int plen))
+                    {
+                        throw new DialException(DialErrorClass.NoiseFailure, DialStep.NoiseHandshake, "handshake message failed to decrypt or was truncated");
+                    }
+                    if (carriesIdentity)
+                    {
+                        remoteKey = VerifyPayload(payload.AsSpan(0, plen), hs.RemoteStaticKey);
+                    }
+                }
+            }
+            if (remoteKey is null)
+            {
+                throw new DialException(DialErrorClass.NoiseFailure, DialStep.NoiseHandshake, "no remote identity");
+            }
+            var (c1, c2) = hs.Split();
+            var stream = initiator ? new NoiseStream(inner, c1, c2) : new NoiseStream(inner, c2, c1);
+            return (stream, remoteKey);
+        }
+        catch (CryptographicException e)
+        {
+            throw new DialException(DialErrorClass.NoiseFailure, DialStep.NoiseHandshake, e.Message, e);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buf);
+            ArrayPool<byte>.Shared.Return(payload);
+        }
+    }
+
+    /// <summary>Decodes the remote payload and verifies identity_sig over "noise-libp2p-static-key:" || remote static key.</summary>
+    internal static PublicKey VerifyPayload(ReadOnlySpan<byte> payload, ReadOnlySpan<byte> remoteStatic)
+    {
+        if (!NoisePayload.TryDecode(payload, out var p, out var error))
+        {
+            throw new DialException(DialErrorClass.NoiseFailure, DialStep.NoiseHandshake, error!);
+        }
+        if (!PublicKey.TryDecode(p!.IdentityKey, out var key, out error))
+        {
+            throw new DialException(DialErrorClass.NoiseFailure, DialStep.NoiseHandshake, "bad identity_key: " + error);
+        }
+        if (!key!.Verify(NoisePayload.SignedMessage(remoteStatic), p.IdentitySignature))
+        {
+            throw new DialException(DialErrorClass.NoiseFailure, DialStep.NoiseHandshake, "identity_sig does not verify");
+        }
+        return key;
+    }
+}

@@ -1,0 +1,161 @@
+using System.Buffers;
+using System.Buffers.Binary;
+
+namespace ClP2p.Libp2p.Noise;
+
+/// <summary>
+/// The Noise transport: every frame is a 2-byte big-endian unsigned length followed by at most 65535 bytes of
+/// ChaCha20-Poly1305 ciphertext (noise.md "Wire Format"). One reader and one writer at a time (the muxer serialises).
+/// </summary>
+internal sealed class NoiseStream : Stream
+{
+    public const int MaxFrame = NoiseHandshakeState.MaxMessageLength;
+    public const int MaxPlaintext = MaxFrame - CipherState.TagSize;
+    private const int RxSize = 2 * (MaxFrame + 2);
+
+    private readonly Stream _inner;
+    private readonly CipherState _send;
+    private readonly CipherState _recv;
+    private readonly byte[] _rx = new byte[RxSize];
+    private int _rxStart;
+    private int _rxEnd;
+    private int _plainStart;
+    private int _plainEnd;
+    private bool _disposed;
+
+    public NoiseStream(Stream inner, CipherState send, CipherState recv)
+    {
+        _inner = inner;
+        _send = send;
+        _recv = recv;
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (_plainEnd > _plainStart)
+        {
+            return new ValueTask<int>(CopyOut(buffer.Span));
+        }
+        return ReadSlowAsync(buffer, cancellationToken);
+    }
+
+    private int CopyOut(Span<byte> buffer)
+    {
+        int n = Math.Min(buffer.Length, _plainEnd - _plainStart);
+        _rx.AsSpan(_plainStart, n).CopyTo(buffer);
+        _plainStart += n;
+        return n;
+    }
+
+    private async ValueTask<int> ReadSlowAsync(Memory<byte> buffer, CancellationToken ct)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var rx = _rx;
+        while (true)
+        {
+            int available = _rxEnd - _rxStart;
+            if (available >= 2)
+            {
+                int len = BinaryPrimitives.ReadUInt16BigEndian(rx.AsSpan(_rxStart));
+                if (available >= 2 + len)
+                {
+                    int start = _rxStart + 2;
+                    if (!_recv.TryDecryptWithAd(default, rx.AsSpan(start, len), rx.AsSpan(start, len), out int n))
+                    {
+                        throw new InvalidDataException("noise frame failed to decrypt");
+                    }
+                    _rxStart += 2 + len;
+                    _plainStart = start;
+                    _plainEnd = start + n;
+                    if (n == 0)
+                    {
+                        continue; // empty frame: keep reading
+                    }
+                    return buffer.IsEmpty ? 0 : CopyOut(buffer.Span);
+                }
+            }
+            if (_rxStart > 0 && (_rxStart == _rxEnd || rx.Length - _rxEnd < MaxFrame + 2))
+            {
+                rx.AsSpan(_rxStart, available).CopyTo(rx);
+                _rxStart = 0;
+                _rxEnd = available;
+            }
+            int read = await _inner.ReadAsync(rx.AsMemory(_rxEnd), ct).ConfigureAwait(false);
+            if (read == 0)
+            {
+                if (_rxEnd != _rxStart)
+                {
+                    throw new EndOfStreamException("connection closed inside a noise frame");
+                }
+                return 0;
+            }
+            _rxEnd += read;
+        }
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int frames = Math.Max(1, (buffer.Length + MaxPlaintext - 1) / MaxPlaintext);
+        int total = buffer.Length + (frames * (2 + CipherState.TagSize));
+        byte[] outBuf = ArrayPool<byte>.Shared.Rent(total);
+        try
+        {
+            int o = Encrypt(buffer.Span, outBuf);
+            await _inner.WriteAsync(outBuf.AsMemory(0, o), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(outBuf);
+        }
+    }
+
+    private int Encrypt(ReadOnlySpan<byte> data, Span<byte> output)
+    {
+        int o = 0;
+        do
+        {
+            int n = Math.Min(MaxPlaintext, data.Length);
+            int c = _send.EncryptWithAd(default, data[..n], output[(o + 2)..]);
+            BinaryPrimitives.WriteUInt16BigEndian(output[o..], (ushort)c);
+            o += 2 + c;
+            data = data[n..];
+        }
+        while (!data.IsEmpty);
+        return o;
+    }
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => _inner.FlushAsync(cancellationToken);
+
+    public override void Flush() => _inner.Flush();
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && !_disposed)
+        {
+            _disposed = true;
+            _inner.Dispose();
+            _send.Dispose();
+            _recv.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,190 @@
+using System.Buffers;
+using System.IO.Pipelines;
+
+namespace ClP2p.Libp2p.Transport;
+
+/// <summary>
+/// Shared receive side of yamux and mplex streams: the session's read loop appends payload into a pipe (bounded by
+/// the muxer's flow control or buffer cap), the user reads from it.
+/// </summary>
+internal abstract class MuxedStream : Libp2pStream
+{
+    private static readonly PipeOptions InboundOptions = new(pauseWriterThreshold: 0, useSynchronizationContext: false, minimumSegmentSize: 16 * 1024);
+
+    private readonly Pipe _inbound = new(InboundOptions);
+    private volatile bool _localReset;
+    private volatile bool _inboundDone;
+    private long _buffered;
+
+    protected MuxedStream()
+    {
+    }
+
+    /// <summary>Set once we sent our FIN/Close.</summary>
+    protected bool WriteClosed { get; set; }
+
+    protected bool LocallyReset => _localReset;
+
+    /// <summary>Remote FIN/reset/connection loss seen: no more inbound data.</summary>
+    internal bool InboundDone => _inboundDone;
+
+    /// <summary>Bytes received and not yet read by the user.</summary>
+    internal long Buffered => Interlocked.Read(ref _buffered);
+
+    /// <summary>Read loop: appends <paramref name="length"/> bytes read from <paramref name="source"/>.</summary>
+    internal async ValueTask AppendFromAsync(Stream source, int length, CancellationToken ct)
+    {
+        var writer = _inbound.Writer;
+        while (length > 0)
+        {
+            int chunk = Math.Min(length, 64 * 1024);
+            var mem = writer.GetMemory(chunk)[..chunk];
+            await source.ReadExactlyAsync(mem, ct).ConfigureAwait(false);
+            writer.Advance(chunk);
+            Interlocked.Add(ref _buffered, chunk);
+            length -= chunk;
+        }
+        await writer.FlushAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Read loop: the remote closed its write side.</summary>
+    internal void OnRemoteClose()
+    {
+        if (!_inboundDone)
+        {
+            _inboundDone = true;
+            _inbound.Writer.Complete();
+        }
+    }
+
+    /// <summary>Read loop (or session teardown): the stream was reset or the connection is gone.</summary>
+    internal void OnAbort(string reason)
+    {
+        if (!_inboundDone)
+        {
+            _inboundDone = true;
+            _inbound.Writer.Complete(new IOException(reason));
+        }
+        OnAbortWriters();
+    }
+
+    /// <summary>Wake writers blocked on flow control so they observe the abort.</summary>
+    protected virtual void OnAbortWriters()
+    {
+    }
+
+    protected void MarkLocalReset()
+    {
+        _localReset = true;
+        _inbound.Reader.CancelPendingRead();
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override int Read(Span<byte> buffer)
+    {
+        byte[] tmp = ArrayPool<byte>.Shared.Rent(buffer.Length);
+        try
+        {
+            int n = ReadAsync(tmp.AsMemory(0, buffer.Length)).AsTask().GetAwaiter().GetResult();
+            tmp.AsSpan(0, n).CopyTo(buffer);
+            return n;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(tmp);
+        }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (_localReset)
+        {
+            throw new IOException("stream was reset");
+        }
+        if (buffer.IsEmpty)
+        {
+            return 0;
+        }
+        ReadResult result;
+        try
+        {
+            result = await _inbound.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException) when (_localReset)
+        {
+            throw new IOException("stream was reset");
+        }
+        if (_localReset || result.IsCanceled)
+        {
+            throw new IOException("stream was reset");
+        }
+        var seq = result.Buffer;
+        if (seq.IsEmpty)
+        {
+            _inbound.Reader.AdvanceTo(seq.End);
+            return 0; // IsCompleted: remote FIN
+        }
+        int n = (int)Math.Min(buffer.Length, seq.Length);
+        seq.Slice(0, n).CopyTo(buffer.Span);
+        _inbound.Reader.AdvanceTo(seq.GetPosition(n));
+        Interlocked.Add(ref _buffered, -n);
+        await OnConsumedAsync(n, cancellationToken).ConfigureAwait(false);
+        return n;
+    }
+
+    /// <summary>Called after the user consumed <paramref name="n"/> bytes (yamux grants window here).</summary>
+    protected virtual ValueTask OnConsumedAsync(int n, CancellationToken ct) => ValueTask.CompletedTask;
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public abstract override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default);
+
+    /// <summary>Closes the write side if open, and resets if the remote still has data coming that nobody will read.</summary>
+    public override async ValueTask DisposeAsync()
+    {
+        if (!_localReset)
+        {
+            if (!_inboundDone)
+            {
+                Reset();
+            }
+            else if (!WriteClosed)
+            {
+                try
+                {
+                    await CloseWriteAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (IOException)
+                {
+                    // connection already gone
+                }
+            }
+        }
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && !_localReset && (!_inboundDone || !WriteClosed))
+        {
+            // Synchronous dispose cannot await a FIN; a reset is always queued without blocking.
+            if (_inboundDone && !WriteClosed)
+            {
+                QueueCloseWrite();
+            }
+            else
+            {
+                Reset();
+            }
+        }
+        base.Dispose(disposing);
+    }
+
+    /// <summary>Queues a FIN/Close without waiting (synchronous dispose).</summary>
+    protected abstract void QueueCloseWrite();
+}

@@ -1,0 +1,231 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+
+namespace ClP2p.Libp2p.Transport;
+
+/// <summary>
+/// Shared machinery of the yamux and mplex sessions: one read loop, frame writes serialised by a lock, control frames
+/// (acks, pings, resets) written by one control loop so the read loop never blocks on a write, teardown.
+/// </summary>
+internal abstract class MuxerSession : IAsyncDisposable
+{
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly Channel<ControlFrame> _control = Channel.CreateUnbounded<ControlFrame>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _cts = new();
+    private Func<MuxedStream, Task>? _onInbound;
+    private Task _readTask = Task.CompletedTask;
+    private Task _controlTask = Task.CompletedTask;
+    private int _closed;
+    private int _disposed;
+
+    protected MuxerSession(Stream transport, bool isInitiator, ILogger logger, Libp2pMetrics metrics)
+    {
+        Transport = transport;
+        IsInitiator = isInitiator;
+        Logger = logger;
+        Metrics = metrics;
+    }
+
+    public abstract string Protocol { get; }
+
+    protected Stream Transport { get; }
+
+    /// <summary>True on the dialer side of the connection.</summary>
+    public bool IsInitiator { get; }
+
+    protected ILogger Logger { get; }
+
+    protected Libp2pMetrics Metrics { get; }
+
+    protected CancellationToken Closing => _cts.Token;
+
+    public bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    /// <summary>Why the session closed (null while open).</summary>
+    public string? CloseReason { get; private set; }
+
+    /// <summary>Completes when the session closes (EOF, error, dispose) or the remote announced it is going away.</summary>
+    public Task Completion => _completion.Task;
+
+    public void Start(Func<MuxedStream, Task> onInbound)
+    {
+        _onInbound = onInbound;
+        _controlTask = Task.Run(ControlLoopAsync);
+        _readTask = Task.Run(RunReadLoopAsync);
+    }
+
+    public abstract Task<MuxedStream> OpenStreamAsync(CancellationToken ct);
+
+    protected abstract Task ReadLoopAsync(CancellationToken ct);
+
+    protected abstract IReadOnlyCollection<MuxedStream> SnapshotStreams();
+
+    protected abstract ValueTask WriteControlAsync(ControlFrame frame, CancellationToken ct);
+
+    /// <summary>Best-effort goodbye before the transport is closed (yamux GoAway).</summary>
+    protected virtual ValueTask SendGoodbyeAsync(CancellationToken ct) => ValueTask.CompletedTask;
+
+    protected void EnqueueControl(ControlFrame frame) => _control.Writer.TryWrite(frame);
+
+    protected void SignalGoingAway() => _completion.TrySetResult();
+
+    protected void DispatchInbound(MuxedStream stream)
+    {
+        var handler = _onInbound;
+        if (handler is null)
+        {
+            stream.Reset();
+            return;
+        }
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await handler(stream).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException or DialException)
+            {
+                Logger.LogDebug(e, "inbound stream handler failed");
+                stream.Reset();
+            }
+        });
+    }
+
+    /// <summary>Takes the write lock; the frame bytes must be written with <see cref="WriteTransportAsync"/> before <see cref="ReleaseWrite"/>.</summary>
+    protected async ValueTask AcquireWriteAsync(CancellationToken ct)
+    {
+        ThrowIfClosed();
+        await _writeLock.WaitAsync(ct).ConfigureAwait(false);
+        if (IsClosed)
+        {
+            _writeLock.Release();
+            ThrowIfClosed();
+        }
+    }
+
+    protected void ReleaseWrite() => _writeLock.Release();
+
+    /// <summary>Writes bytes of a frame (lock held). A failed write kills the session: a partial frame cannot be recovered.</summary>
+    protected async ValueTask WriteTransportAsync(ReadOnlyMemory<byte> bytes)
+    {
+        try
+        {
+            await Transport.WriteAsync(bytes, _cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException or System.Net.Sockets.SocketException)
+        {
+            Close("write failed: " + e.Message);
+            throw new IOException("connection closed", e);
+        }
+    }
+
+    protected void ThrowIfClosed()
+    {
+        if (IsClosed)
+        {
+            throw new IOException("connection closed: " + CloseReason);
+        }
+    }
+
+    private async Task ControlLoopAsync()
+    {
+        try
+        {
+            await foreach (var frame in _control.Reader.ReadAllAsync(_cts.Token).ConfigureAwait(false))
+            {
+                await WriteControlAsync(frame, _cts.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // session closing
+        }
+    }
+
+    private async Task RunReadLoopAsync()
+    {
+        string reason = "remote closed the connection";
+        try
+        {
+            await ReadLoopAsync(_cts.Token).ConfigureAwait(false);
+        }
+        catch (MuxerProtocolException e)
+        {
+            reason = "protocol error: " + e.Message;
+            Metrics.MalformedFrame(Protocol, e.Message);
+            Logger.LogDebug("{Muxer} protocol error from remote: {Reason}", Protocol, e.Message);
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                await OnProtocolErrorAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+            {
+                // best effort
+            }
+        }
+        catch (Exception e) when (e is IOException or EndOfStreamException or OperationCanceledException or ObjectDisposedException or InvalidDataException or System.Net.Sockets.SocketException or InvalidOperationException)
+        {
+            reason = IsClosed ? CloseReason ?? "closed" : "read failed: " + e.Message;
+        }
+        Close(reason);
+    }
+
+    /// <summary>Tell the remote why we drop it (yamux GoAway protocol error).</summary>
+    protected virtual ValueTask OnProtocolErrorAsync(CancellationToken ct) => ValueTask.CompletedTask;
+
+    /// <summary>Marks the session closed, aborts every stream and closes the transport.</summary>
+    protected void Close(string reason)
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+        CloseReason = reason;
+        _control.Writer.TryComplete();
+        foreach (var s in SnapshotStreams())
+        {
+            s.OnAbort("connection closed: " + reason);
+        }
+        _cts.Cancel();
+        try
+        {
+            Transport.Dispose();
+        }
+        catch (IOException)
+        {
+            // already broken
+        }
+        _completion.TrySetResult();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        if (!IsClosed)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                await SendGoodbyeAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
+            {
+                // best effort
+            }
+        }
+        Close("closed locally");
+        await Task.WhenAll(_readTask, _controlTask).ConfigureAwait(false);
+        _cts.Dispose();
+    }
+}
+
+/// <summary>A frame the control loop writes: muxer-specific meaning of the fields.</summary>
+internal readonly record struct ControlFrame(byte Kind, ulong StreamId, uint Flags, uint Value, MuxedStream? Stream);
+
+/// <summary>The remote broke the muxer protocol; the session is dropped.</summary>
+internal sealed class MuxerProtocolException(string message) : Exception(message);

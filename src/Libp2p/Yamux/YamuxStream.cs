@@ -1,0 +1,155 @@
+using ClP2p.Libp2p.Transport;
+
+namespace ClP2p.Libp2p.Yamux;
+
+/// <summary>One yamux stream: send side respects the remote's window, receive side grants window as the user reads.</summary>
+internal sealed class YamuxStream : MuxedStream
+{
+    private readonly YamuxSession _session;
+    private readonly AsyncSignal _windowSignal = new();
+    private long _sendWindow = YamuxSession.InitialWindow;
+    private long _recvWindow = YamuxSession.InitialWindow;
+    private int _unacknowledged;
+    private int _ackPending;
+    private volatile bool _remoteReset;
+
+    public YamuxStream(YamuxSession session, uint id, bool ackPending)
+    {
+        _session = session;
+        Id = id;
+        _ackPending = ackPending ? 1 : 0;
+    }
+
+    public uint Id { get; }
+
+    internal bool AckStillPending => Volatile.Read(ref _ackPending) != 0;
+
+    /// <summary>Called under the session write lock: true once, for the first frame we send on an inbound stream.</summary>
+    internal bool ClaimAck() => Interlocked.Exchange(ref _ackPending, 0) != 0;
+
+    internal bool TryTakeReceiveWindow(uint length)
+    {
+        if (length > Interlocked.Read(ref _recvWindow))
+        {
+            return false;
+        }
+        Interlocked.Add(ref _recvWindow, -length);
+        return true;
+    }
+
+    internal bool AddSendWindow(uint delta)
+    {
+        long w = Interlocked.Add(ref _sendWindow, delta);
+        _windowSignal.Set();
+        return w <= YamuxSession.MaxSendWindow;
+    }
+
+    internal void OnRemoteFin()
+    {
+        OnRemoteClose();
+        if (WriteClosed)
+        {
+            _session.Remove(this);
+        }
+    }
+
+    internal void OnRemoteReset()
+    {
+        _remoteReset = true;
+        OnAbort("stream reset by remote");
+        _session.Remove(this);
+    }
+
+    protected override void OnAbortWriters() => _windowSignal.Set();
+
+    protected override async ValueTask OnConsumedAsync(int n, CancellationToken ct)
+    {
+        _unacknowledged += n;
+        if (_unacknowledged >= YamuxSession.InitialWindow / 2 && !InboundDone && !LocallyReset)
+        {
+            uint delta = (uint)_unacknowledged;
+            _unacknowledged = 0;
+            Interlocked.Add(ref _recvWindow, delta);
+            await _session.WriteFrameAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.None, Id, delta), ReadOnlyMemory<byte>.Empty, this, ct).ConfigureAwait(false);
+        }
+    }
+
+    private void ThrowIfCannotWrite()
+    {
+        if (LocallyReset || _remoteReset)
+        {
+            throw new IOException("stream was reset");
+        }
+        if (WriteClosed)
+        {
+            throw new IOException("stream write side is closed");
+        }
+        if (_session.IsClosed)
+        {
+            throw new IOException("connection closed: " + _session.CloseReason);
+        }
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (!buffer.IsEmpty)
+        {
+            ThrowIfCannotWrite();
+            var wait = _windowSignal.WaitTask;
+            long window = Interlocked.Read(ref _sendWindow);
+            if (window <= 0)
+            {
+                await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            int n = (int)Math.Min(Math.Min(window, buffer.Length), YamuxSession.MaxDataFrame);
+            Interlocked.Add(ref _sendWindow, -n);
+            await _session.WriteFrameAsync(new YamuxHeader(YamuxFrameType.Data, YamuxFlags.None, Id, (uint)n), buffer[..n], this, cancellationToken).ConfigureAwait(false);
+            buffer = buffer[n..];
+        }
+    }
+
+    public override async ValueTask CloseWriteAsync(CancellationToken ct = default)
+    {
+        if (WriteClosed)
+        {
+            return;
+        }
+        ThrowIfCannotWrite();
+        WriteClosed = true;
+        await _session.WriteFrameAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, Id, 0), ReadOnlyMemory<byte>.Empty, this, ct).ConfigureAwait(false);
+        if (InboundDone)
+        {
+            _session.Remove(this);
+        }
+    }
+
+    protected override void QueueCloseWrite()
+    {
+        if (WriteClosed || _session.IsClosed)
+        {
+            return;
+        }
+        WriteClosed = true;
+        _session.QueueFrame(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, Id, 0), this);
+        if (InboundDone)
+        {
+            _session.Remove(this);
+        }
+    }
+
+    public override void Reset()
+    {
+        if (LocallyReset)
+        {
+            return;
+        }
+        MarkLocalReset();
+        _windowSignal.Set();
+        _session.Remove(this);
+        if (!_remoteReset && !_session.IsClosed)
+        {
+            _session.QueueFrame(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Rst, Id, 0), this);
+        }
+    }
+}

@@ -28,8 +28,8 @@ public sealed class Session : IDisposable
     public byte[] ReadKeyBytes { get; }
     public AesGcm WriteKey { get; }
     public AesGcm ReadKey { get; }
-    /// <summary>The read key of the session this one replaced, tried when the new one fails (handshake races).</summary>
-    public AesGcm? PreviousReadKey { get; set; }
+    /// <summary>The session this one replaced; its read key is tried when the new one fails (handshake races).</summary>
+    public Session? Previous { get; set; }
     public Enr? Remote { get; set; }
     public long LastUsedTicks { get; set; }
 

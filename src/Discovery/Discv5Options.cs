@@ -1,0 +1,60 @@
+using System.Net;
+using ClP2p.Discovery.Crypto;
+
+namespace ClP2p.Discovery;
+
+/// <summary>Settings of a <see cref="Discv5Node"/>.</summary>
+public sealed class Discv5Options
+{
+    /// <summary>The node's 32-byte secp256k1 private key (its identity).</summary>
+    public required byte[] PrivateKey { get; init; }
+
+    /// <summary>Where the UDP socket binds; port 0 picks a free port.</summary>
+    public IPEndPoint BindEndPoint { get; init; } = new(IPAddress.Any, 9000);
+
+    /// <summary>IP put in the local ENR. Default: the bind address unless it is a wildcard (then no ip entry).</summary>
+    public IPAddress? AdvertisedIp { get; init; }
+
+    /// <summary>UDP port put in the local ENR. Default: the bound port.</summary>
+    public int? AdvertisedUdpPort { get; init; }
+
+    /// <summary>Extra ENR entries (key → byte-string value), e.g. "eth2", "attnets", "tcp" (as big-endian bytes).</summary>
+    public IReadOnlyDictionary<string, byte[]> ExtraEnrEntries { get; init; } = new Dictionary<string, byte[]>();
+
+    /// <summary>Sequence number of the first local record.</summary>
+    public ulong EnrSeq { get; init; } = 1;
+
+    /// <summary>Nodes pinged at start to join the DHT; also the starting points of lookups while the table is empty.</summary>
+    public IReadOnlyList<Enr> Bootnodes { get; init; } = [];
+
+    /// <summary>Time to wait for a response (each attempt). discv5-theory suggests 500 ms; geth uses 700 ms.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Extra attempts after a timeout (same request id, new packet).</summary>
+    public int RequestRetries { get; init; } = 1;
+
+    /// <summary>How long a WHOAREYOU we sent stays valid (geth handshakeTimeout: 1 s).</summary>
+    public TimeSpan ChallengeTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>UDP receive buffer (SO_RCVBUF). Hundreds of FINDNODEs in flight overflow the default.</summary>
+    public int ReceiveBufferSize { get; init; } = 8 * 1024 * 1024;
+    public int SendBufferSize { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Bounded memory under floods.</summary>
+    public int MaxSessions { get; init; } = 20_000;
+    public int MaxPendingChallenges { get; init; } = 4_096;
+    public int MaxPendingRequests { get; init; } = 8_192;
+    public int MaxKnownRecords { get; init; } = 50_000;
+
+    /// <summary>WHOAREYOU packets sent per source IP per second (amplification limit, PITFALLS 11).</summary>
+    public int MaxWhoAreYouPerIpPerSecond { get; init; } = 100;
+
+    /// <summary>Which records the node itself may contact in lookups and put in its table. Default: public unicast only.</summary>
+    public Func<Enr, bool> ContactFilter { get; init; } = ContactFilters.PublicOnly;
+
+    /// <summary>Period of the table liveness check (ping the least recently seen node of a random bucket). Zero disables.</summary>
+    public TimeSpan LivenessInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Randomness for nonces, masking IVs, id-nonces, ephemeral keys and request ids.</summary>
+    public IDiscoveryRandom Random { get; init; } = CryptoRandom.Instance;
+}

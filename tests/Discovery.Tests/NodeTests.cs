@@ -1,0 +1,222 @@
+using System.Net;
+using ClP2p.Discovery.Crypto;
+
+namespace ClP2p.Discovery.Tests;
+
+public sealed class NodeTests
+{
+    internal static Discv5Node NewNode(IEnumerable<Enr>? boot = null, TimeSpan? timeout = null, int retries = 1)
+    {
+        var key = new byte[32];
+        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
+        return new Discv5Node(new Discv5Options
+        {
+            PrivateKey = key,
+            BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+            ContactFilter = ContactFilters.PublicOrLoopback,
+            Bootnodes = boot?.ToArray() ?? [],
+            RequestTimeout = timeout ?? TimeSpan.FromSeconds(1),
+            RequestRetries = retries,
+            LivenessInterval = TimeSpan.Zero,
+        });
+    }
+
+    [Fact]
+    public async Task Two_nodes_handshake_and_ping_each_other_in_both_directions()
+    {
+        await using var a = NewNode();
+        await using var b = NewNode();
+        await a.StartAsync();
+        await b.StartAsync();
+        var pong = await a.PingAsync(b.LocalEnr);
+        Assert.NotNull(pong);
+        Assert.Equal(b.LocalEnr.Seq, pong!.EnrSeq);
+        Assert.Equal(a.LocalEndPoint, pong.ObservedEndPoint);
+        var back = await b.PingAsync(a.LocalEnr);
+        Assert.NotNull(back);
+        Assert.Equal(1, a.SessionCount);
+        Assert.Equal(1, b.SessionCount);
+        Assert.Contains(a.TableNodes(), e => e.NodeId == b.LocalId);
+        Assert.Contains(b.TableNodes(), e => e.NodeId == a.LocalId);
+    }
+
+    [Fact]
+    public async Task FindNode_distance_zero_returns_the_remote_record()
+    {
+        await using var a = NewNode();
+        await using var b = NewNode();
+        await a.StartAsync();
+        await b.StartAsync();
+        var res = await a.FindNodeAsync(b.LocalEnr, [0]);
+        Assert.Single(res);
+        Assert.True(res[0].SameRecord(b.LocalEnr));
+    }
+
+    [Fact]
+    public async Task FindNode_returns_table_entries_at_requested_distances_only()
+    {
+        await using var a = NewNode();
+        await using var b = NewNode();
+        await a.StartAsync();
+        await b.StartAsync();
+        var others = new List<Discv5Node>();
+        try
+        {
+            for (int i = 0; i < 12; i++) { var n = NewNode(); await n.StartAsync(); others.Add(n); b.AddToTable(n.LocalEnr); }
+            var byDistance = others.GroupBy(o => NodeId.LogDistance(o.LocalId, b.LocalId)).ToDictionary(g => g.Key, g => g.Count());
+            foreach (var (d, count) in byDistance)
+            {
+                var res = await a.FindNodeAsync(b.LocalEnr, [d]);
+                Assert.Equal(count, res.Count);
+                Assert.All(res, e => Assert.Equal(d, NodeId.LogDistance(e.NodeId, b.LocalId)));
+            }
+            var all = await a.FindNodeAsync(b.LocalEnr, Enumerable.Range(240, 17).ToArray());
+            Assert.Equal(others.Count(o => NodeId.LogDistance(o.LocalId, b.LocalId) >= 240), all.Count);
+        }
+        finally
+        {
+            foreach (var o in others) await o.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Talk_request_is_answered_with_empty_response()
+    {
+        await using var a = NewNode();
+        await using var b = NewNode();
+        await a.StartAsync();
+        await b.StartAsync();
+        var resp = await a.TalkAsync(b.LocalEnr, "x"u8.ToArray(), new byte[] { 1, 2 });
+        Assert.True(resp.IsEmpty);
+    }
+
+    [Fact]
+    public async Task Request_to_silent_endpoint_times_out_after_retries()
+    {
+        await using var a = NewNode(timeout: TimeSpan.FromMilliseconds(200), retries: 1);
+        await a.StartAsync();
+        using var silent = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        var key = new byte[32];
+        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
+        var enr = new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(((IPEndPoint)silent.Client.LocalEndPoint!).Port).Build(key);
+        var ex = await Assert.ThrowsAsync<Discv5RequestException>(() => a.FindNodeAsync(enr, [256]));
+        Assert.Equal(RequestFailure.Timeout, ex.Reason);
+        Assert.Equal(2, silent.Available > 0 ? CountDatagrams(silent) : 0);
+        Assert.Null(await a.PingAsync(enr));
+        Assert.Equal(0, a.PendingRequestCount);
+    }
+
+    private static int CountDatagrams(System.Net.Sockets.UdpClient c)
+    {
+        int n = 0;
+        var ep = new IPEndPoint(IPAddress.Any, 0);
+        while (c.Available > 0) { c.Receive(ref ep); n++; }
+        return n;
+    }
+
+    [Fact]
+    public async Task Pong_with_newer_seq_triggers_record_refresh()
+    {
+        await using var a = NewNode();
+        await using var b = NewNode();
+        await a.StartAsync();
+        await b.StartAsync();
+        var oldRecord = b.LocalEnr;
+        Assert.NotNull(await a.PingAsync(oldRecord));
+        var updated = b.UpdateLocalEnr(new Dictionary<string, byte[]> { ["eth2"] = new byte[16] });
+        var pong = await a.PingAsync(oldRecord);
+        Assert.Equal(updated.Seq, pong!.EnrSeq);
+        for (int i = 0; i < 50 && a.GetKnownRecord(b.LocalId)?.Seq != updated.Seq; i++) await Task.Delay(20);
+        Assert.Equal(updated.Seq, a.GetKnownRecord(b.LocalId)!.Seq);
+        Assert.Equal(new byte[16], a.GetKnownRecord(b.LocalId)!.GetValue("eth2"));
+    }
+
+    [Fact]
+    public async Task Restarted_remote_forces_new_handshake_and_request_still_succeeds()
+    {
+        await using var a = NewNode();
+        var key = new byte[32];
+        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
+        var opts = new Discv5Options { PrivateKey = key, BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0), ContactFilter = ContactFilters.PublicOrLoopback, LivenessInterval = TimeSpan.Zero };
+        await a.StartAsync();
+        var b = new Discv5Node(opts);
+        await b.StartAsync();
+        var port = b.LocalEndPoint.Port;
+        Assert.NotNull(await a.PingAsync(b.LocalEnr));
+        await b.DisposeAsync();
+        // same identity, same port, no session: a's packet fails to decrypt, b sends WHOAREYOU, a handshakes again
+        await using var b2 = new Discv5Node(new Discv5Options { PrivateKey = key, BindEndPoint = new IPEndPoint(IPAddress.Loopback, port), ContactFilter = ContactFilters.PublicOrLoopback, LivenessInterval = TimeSpan.Zero });
+        await b2.StartAsync();
+        var res = await a.FindNodeAsync(b2.LocalEnr, [0]);
+        Assert.Single(res);
+    }
+
+    [Fact]
+    public async Task Lookup_finds_all_nodes_of_a_small_network_from_one_bootnode()
+    {
+        var nodes = new List<Discv5Node>();
+        try
+        {
+            var boot = NewNode();
+            await boot.StartAsync();
+            nodes.Add(boot);
+            for (int i = 0; i < 15; i++)
+            {
+                var n = NewNode([boot.LocalEnr]);
+                await n.StartAsync();
+                nodes.Add(n);
+            }
+            // let the bootnode pings complete so the bootnode's table holds everyone
+            for (int i = 0; i < 100 && boot.TableCount < 15; i++) await Task.Delay(20);
+            Assert.Equal(15, boot.TableCount);
+            await using var me = NewNode([boot.LocalEnr]);
+            await me.StartAsync();
+            var found = new HashSet<NodeId>();
+            for (int w = 0; w < 4; w++)
+                foreach (var e in await me.RandomWalkAsync(null, 32)) found.Add(e.NodeId);
+            Assert.Equal(nodes.Select(n => n.LocalId).ToHashSet(), found);
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Crawler_enumerates_every_node_and_reports_each_visit()
+    {
+        var nodes = new List<Discv5Node>();
+        try
+        {
+            var boot = NewNode();
+            await boot.StartAsync();
+            nodes.Add(boot);
+            for (int i = 0; i < 20; i++)
+            {
+                var n = NewNode([boot.LocalEnr]);
+                await n.StartAsync();
+                nodes.Add(n);
+            }
+            for (int i = 0; i < 100 && boot.TableCount < 20; i++) await Task.Delay(20);
+            await using var me = NewNode();
+            await me.StartAsync();
+            var crawler = new DhtCrawler(me, new DhtCrawlOptions { CanContact = ContactFilters.PublicOrLoopback, MaxConcurrency = 8, RandomWalks = 1, PerPeerInterval = TimeSpan.Zero });
+            var discovered = new HashSet<NodeId>();
+            var visited = new Dictionary<NodeId, NodeVisited>();
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await foreach (var ev in crawler.RunAsync([boot.LocalEnr], cts.Token))
+            {
+                if (ev is EnrDiscovered d) discovered.Add(d.Enr.NodeId);
+                if (ev is NodeVisited v) visited[v.Enr.NodeId] = v;
+            }
+            Assert.Equal(nodes.Select(n => n.LocalId).ToHashSet(), discovered);
+            Assert.Equal(discovered, visited.Keys.ToHashSet());
+            Assert.All(visited.Values, v => Assert.True(v.Answered));
+            Assert.True(visited[boot.LocalId].Neighbours >= 20);
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+        }
+    }
+}

@@ -172,10 +172,24 @@ public sealed class ReqRespServer
         }
     }
 
-    private static async Task RespondAsync(Libp2pStream stream, byte result, byte[] ssz, CancellationToken ct)
+    private async Task RespondAsync(Libp2pStream stream, byte result, byte[] ssz, CancellationToken ct)
     {
         await stream.WriteAsync(SszSnappy.EncodeResponseChunk(result, ssz), ct).ConfigureAwait(false);
         await stream.CloseWriteAsync(ct).ConfigureAwait(false);
+        // Let the requester finish reading before the stream is disposed (a dispose with the remote's side still
+        // open may reset the stream and drop the response): wait briefly for its EOF, discarding anything it sends.
+        using var grace = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        grace.CancelAfter(_options.EndOfStreamGrace);
+        try
+        {
+            var sink = new byte[256];
+            while (await stream.ReadAsync(sink, grace.Token).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException && !ct.IsCancellationRequested)
+        {
+        }
     }
 
     /// <summary>Our MetaData: no subnets, custody_group_count = CUSTODY_REQUIREMENT (4), the spec minimum.</summary>

@@ -1,0 +1,342 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using ClP2p.Eth2.Networks;
+using ClP2p.Eth2.ReqResp;
+using ClP2p.Eth2.Ssz;
+using ClP2p.Libp2p;
+using ClP2p.Libp2p.Crypto;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ClP2p.Eth2.Dialing;
+
+/// <summary>
+/// The whole per-node dial the crawler runs: TCP connect → libp2p upgrade (Noise, yamux/mplex) → identify alongside
+/// Status (v2 then v1) → MetaData (v3 then v2) → Ping → Goodbye(1), while answering the remote's own Status,
+/// MetaData, Ping and Goodbye on the same connection. Never throws for remote misbehaviour: every failure is a
+/// <see cref="BeaconDialResult"/> with an outcome class, the failed step and the raw error text.
+/// </summary>
+/// <remarks>
+/// Status we send: fork_digest = the digest in the target's ENR (mirrored, so the peer does not answer Goodbye(2)),
+/// or the default network's current digest when the ENR has none. The checkpoint is, in order of preference:
+/// <see cref="BeaconDialerOptions.StatusProvider"/>; the newest Status another peer with the same digest gave us
+/// (a real checkpoint of that chain, so clients that check finalized roots against their chain accept it); else
+/// finalized (zero root, epoch 0) and head (zero root, slot 0), which every client treats as "genesis / far behind".
+/// Once the remote has told us its Status (as a request or a response), we answer its requests by echoing its own
+/// Status back: same digest, a finalized checkpoint that is in its chain, and the same head, so it has no reason to
+/// disconnect us or to try to sync from us.
+/// </remarks>
+public sealed class BeaconDialer : IDisposable
+{
+    private static readonly Meter Meter = new("ClP2p.Eth2.Dialer");
+    private static readonly Counter<long> Dials = Meter.CreateCounter<long>("clp2p.eth2.dials", description: "eth2 dials by outcome");
+
+    private readonly BeaconDialerOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Libp2pDialer _dialer;
+    private readonly ReqRespServer _server;
+    private readonly ReqRespOptions _reqResp;
+    private readonly ConcurrentDictionary<IPEndPoint, PeerSession> _sessions = new();
+    private readonly ConcurrentDictionary<ForkDigest, StatusMessage> _learned = new();
+
+    public BeaconDialer(BeaconDialerOptions options, ILoggerFactory? lf = null, TimeProvider? time = null)
+    {
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        var factory = lf ?? NullLoggerFactory.Instance;
+        _logger = factory.CreateLogger<BeaconDialer>();
+        _time = time ?? TimeProvider.System;
+        _dialer = new Libp2pDialer(options.Libp2p, factory, _time);
+        _reqResp = new ReqRespOptions { RequestTimeout = options.RequestTimeout, EndOfStreamGrace = options.EndOfStreamGrace };
+        _server = new ReqRespServer(
+            c => _sessions.TryGetValue(c.RemoteEndPoint, out var s) ? s : null,
+            () => new PeerSession(StatusFor(DefaultDigest()), options.LocalMetaData),
+            _reqResp,
+            factory.CreateLogger<ReqRespServer>());
+        foreach (var p in ReqRespServer.Protocols) _dialer.Handle(p, _server.HandleAsync);
+    }
+
+    public PeerId LocalPeerId => _dialer.LocalPeerId;
+
+    public async Task<BeaconDialResult> DialAsync(BeaconDialTarget target, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        long started = _time.GetTimestamp();
+        using var total = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        total.CancelAfter(_options.TotalTimeout);
+        var digest = target.EnrForkDigest ?? DefaultDigest();
+        var session = new PeerSession(StatusFor(digest), _options.LocalMetaData);
+        bool registered = _sessions.TryAdd(target.Endpoint, session);
+        var result = new BeaconDialResult { Outcome = DialOutcome.Other, StatusSent = session.LocalStatus };
+        try
+        {
+            result = await DialCoreAsync(target, session, result, total.Token, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            result = result with { Outcome = DialOutcome.Timeout, FailedStep = result.FailedStep ?? BeaconDialStep.Connect, Error = "total dial timeout" };
+        }
+        catch (Exception e) when (e is not OperationCanceledException && e is not OutOfMemoryException)
+        {
+            // Remote misbehaviour that escaped a step's own handling: classify, never throw.
+            _logger.LogDebug(e, "dial {Endpoint} failed unexpectedly", target.Endpoint);
+            result = result with { Outcome = DialOutcome.Other, Error = e.Message };
+        }
+        finally
+        {
+            if (registered) _sessions.TryRemove(new KeyValuePair<IPEndPoint, PeerSession>(target.Endpoint, session));
+        }
+        result = result with { Duration = _time.GetElapsedTime(started), GoodbyeReason = result.GoodbyeReason ?? session.GoodbyeReason, RemoteStatusRequest = session.RemoteStatusRequest };
+        Dials.Add(1, new KeyValuePair<string, object?>("outcome", result.Outcome.ToStorageString()));
+        _logger.LogDebug("dial {Endpoint}: {Outcome} {Step} {Error} agent={Agent}", target.Endpoint, result.Outcome, result.FailedStep, result.Error, result.AgentVersion);
+        return result;
+    }
+
+    private async Task<BeaconDialResult> DialCoreAsync(BeaconDialTarget target, PeerSession session, BeaconDialResult result, CancellationToken ct, CancellationToken outer)
+    {
+        PeerId? expected = null;
+        if (target.Secp256k1PublicKey.Length == PublicKey.Secp256k1Size)
+        {
+            try
+            {
+                expected = PeerId.FromSecp256k1PublicKey(target.Secp256k1PublicKey.Span);
+            }
+            catch (ArgumentException)
+            {
+                return result with { Outcome = DialOutcome.Malformed, FailedStep = BeaconDialStep.Connect, Error = "ENR secp256k1 key is not a valid public key" };
+            }
+        }
+
+        // 1. TCP connect (timed: the latency we report).
+        var socket = new Socket(target.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        long connectStart = _time.GetTimestamp();
+        try
+        {
+            using var connectCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            connectCts.CancelAfter(_options.Libp2p.ConnectTimeout);
+            await socket.ConnectAsync(target.Endpoint, connectCts.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException && !outer.IsCancellationRequested)
+        {
+            socket.Dispose();
+            var (outcome, text) = e is SocketException se ? FromSocket(se) : (DialOutcome.Timeout, "connect timed out");
+            return result with { Outcome = outcome, FailedStep = BeaconDialStep.Connect, Error = text };
+        }
+        result = result with { Latency = _time.GetElapsedTime(connectStart) };
+
+        // 2. Upgrade.
+        Libp2pConnection connection;
+        var raw = new NetworkStream(socket, ownsSocket: true);
+        try
+        {
+            connection = await _dialer.UpgradeOutboundAsync(raw, target.Endpoint, expected, ct).ConfigureAwait(false);
+        }
+        catch (DialException e)
+        {
+            await raw.DisposeAsync().ConfigureAwait(false);
+            return result with { Outcome = FromDialClass(e.Class), FailedStep = FromDialStep(e.Step), Error = e.Detail };
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !outer.IsCancellationRequested)
+        {
+            await raw.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        await using (connection.ConfigureAwait(false))
+        {
+            result = result with { PeerId = connection.RemotePeerId.ToString(), Muxer = connection.Muxer };
+            var client = new ReqRespClient(
+                async (protocols, token) =>
+                {
+                    var s = await connection.OpenStreamAsync(protocols, token).ConfigureAwait(false);
+                    return new OpenedStream(s, s.Protocol);
+                },
+                _reqResp, _logger, _time);
+
+            // 3. Identify alongside Status (Status must be our first eth2 request; identify is libp2p's own).
+            var identifyTask = IdentifyAsync(connection, ct);
+            var status = await client.StatusAsync(v => session.LocalStatus, ct).ConfigureAwait(false);
+            var (identify, identifyError) = await identifyTask.ConfigureAwait(false);
+            if (identify is null && !connection.IsClosed && identifyError is not null && !identifyError.Contains("timed out", StringComparison.Ordinal))
+            {
+                _logger.LogDebug("identify with {Peer} failed ({Error}); retrying once", connection.RemotePeerId, identifyError);
+                (identify, identifyError) = await IdentifyAsync(connection, ct).ConfigureAwait(false);
+            }
+            if (identify is not null)
+            {
+                result = result with
+                {
+                    AgentVersion = identify.AgentVersion,
+                    ProtocolVersion = identify.ProtocolVersion,
+                    Protocols = identify.Protocols,
+                    ListenAddrs = identify.ListenAddrs,
+                    ObservedAddr = identify.ObservedAddr,
+                };
+            }
+            else
+            {
+                result = result with { IdentifyError = identifyError };
+            }
+
+            if (!status.Ok)
+            {
+                var goodbye = await WaitForGoodbyeAsync(session, ct).ConfigureAwait(false);
+                if (goodbye is { } reason) return WithGoodbye(result, reason, BeaconDialStep.Status);
+                return result with { Outcome = FromReqResp(status.Failure), FailedStep = BeaconDialStep.Status, Error = Describe(status) };
+            }
+            session.LearnRemoteStatus(status.Value!);
+            if (_options.LearnStatusFromPeers) Learn(status.Value!);
+            result = result with { Status = status.Value, StatusVersion = Eth2Protocols.StatusVersion(status.Protocol!) };
+
+            // 4. MetaData, Ping.
+            if (session.GoodbyeReason is null)
+            {
+                var md = await client.MetaDataAsync(ct).ConfigureAwait(false);
+                result = md.Ok
+                    ? result with { MetaData = md.Value, MetaDataVersion = Eth2Protocols.MetaDataVersion(md.Protocol!) }
+                    : result with { MetaDataError = Describe(md) };
+            }
+            if (_options.SendPing && session.GoodbyeReason is null && !connection.IsClosed)
+            {
+                var ping = await client.PingAsync(_options.LocalMetaData.SeqNumber, ct).ConfigureAwait(false);
+                if (ping.Ok) result = result with { PingSeqNumber = ping.Value };
+            }
+
+            // A Goodbye from the remote before we said ours decides the outcome (the data above is kept).
+            if (session.GoodbyeReason is null && result.MetaData is null) await WaitForGoodbyeAsync(session, ct).ConfigureAwait(false);
+            if (session.GoodbyeReason is { } early) return WithGoodbye(result, early, result.MetaData is null ? BeaconDialStep.MetaData : BeaconDialStep.Ping);
+
+            // 5. Goodbye(1): we are done.
+            if (_options.SendGoodbye && !connection.IsClosed)
+            {
+                using var byeCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                byeCts.CancelAfter(_options.GoodbyeTimeout);
+                try
+                {
+                    await client.GoodbyeAsync(GoodbyeReasons.ClientShutdown, byeCts.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                }
+            }
+            return result with { Outcome = DialOutcome.Ok };
+        }
+    }
+
+    private async Task<(IdentifyInfo? Info, string? Error)> IdentifyAsync(Libp2pConnection connection, CancellationToken ct)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(_options.IdentifyTimeout);
+        try
+        {
+            return (await connection.IdentifyAsync(cts.Token).ConfigureAwait(false), null);
+        }
+        catch (DialException e)
+        {
+            return (null, $"{e.Class}: {e.Detail}");
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return (null, "identify timed out");
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidDataException)
+        {
+            return (null, e.Message);
+        }
+    }
+
+    private async Task<ulong?> WaitForGoodbyeAsync(PeerSession session, CancellationToken ct)
+    {
+        if (session.GoodbyeReason is { } r) return r;
+        try
+        {
+            await session.Goodbye.WaitAsync(_options.GoodbyeWait, _time, ct).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+        return session.GoodbyeReason;
+    }
+
+    private static BeaconDialResult WithGoodbye(BeaconDialResult result, ulong reason, BeaconDialStep step) => result with
+    {
+        Outcome = reason == GoodbyeReasons.TooManyPeers ? DialOutcome.TooManyPeers : DialOutcome.RemoteGoodbye,
+        FailedStep = step,
+        GoodbyeReason = reason,
+        Error = $"remote goodbye {reason} ({GoodbyeReasons.Describe(reason)})",
+    };
+
+    private ForkDigest DefaultDigest()
+    {
+        if (_options.DefaultNetwork is { } name && _options.Registry.TryGet(name, out var network))
+            return network.GetCurrentDigest(_time.GetUtcNow());
+        return ForkDigest.Zero;
+    }
+
+    private StatusMessage StatusFor(ForkDigest digest)
+    {
+        if (_options.StatusProvider?.Invoke(digest) is { } provided) return provided with { ForkDigest = digest };
+        if (_options.LearnStatusFromPeers && _learned.TryGetValue(digest, out var learned)) return learned;
+        return new StatusMessage(digest, Root.Zero, 0, Root.Zero, 0, 0);
+    }
+
+    private void Learn(StatusMessage remote) =>
+        _learned.AddOrUpdate(remote.ForkDigest, remote.AsV2(), (_, old) => remote.FinalizedEpoch >= old.FinalizedEpoch ? remote.AsV2() : old);
+
+    private static string Describe<T>(ReqRespResult<T> r) => r.Failure switch
+    {
+        ReqRespFailure.ErrorResponse => $"error response {r.ResultCode}: {r.ErrorMessage}",
+        ReqRespFailure.Malformed => $"malformed response: {r.DecodeError}",
+        _ => $"{r.Failure}: {r.Detail}",
+    };
+
+    private static DialOutcome FromReqResp(ReqRespFailure f) => f switch
+    {
+        ReqRespFailure.ProtocolNotSupported => DialOutcome.ProtocolNotSupported,
+        ReqRespFailure.Timeout => DialOutcome.Timeout,
+        ReqRespFailure.Reset => DialOutcome.Reset,
+        ReqRespFailure.Eof => DialOutcome.Eof,
+        ReqRespFailure.Malformed => DialOutcome.Malformed,
+        _ => DialOutcome.Other,
+    };
+
+    private static DialOutcome FromDialClass(DialErrorClass c) => c switch
+    {
+        DialErrorClass.Refused => DialOutcome.Refused,
+        DialErrorClass.Timeout => DialOutcome.Timeout,
+        DialErrorClass.Reset or DialErrorClass.GoAway => DialOutcome.Reset,
+        DialErrorClass.Unreachable => DialOutcome.Unreachable,
+        DialErrorClass.NoiseFailure => DialOutcome.NoiseFailure,
+        DialErrorClass.SecurityNegotiation => DialOutcome.SecurityNegotiation,
+        DialErrorClass.MuxerNegotiation => DialOutcome.MuxerNegotiation,
+        DialErrorClass.ProtocolNotSupported => DialOutcome.ProtocolNotSupported,
+        DialErrorClass.PeerIdMismatch => DialOutcome.PeerIdMismatch,
+        DialErrorClass.Eof => DialOutcome.Eof,
+        DialErrorClass.Malformed => DialOutcome.Malformed,
+        _ => DialOutcome.Other,
+    };
+
+    private static BeaconDialStep FromDialStep(DialStep s) => s switch
+    {
+        DialStep.Connect => BeaconDialStep.Connect,
+        DialStep.SecurityNegotiation => BeaconDialStep.SecurityNegotiation,
+        DialStep.NoiseHandshake => BeaconDialStep.NoiseHandshake,
+        DialStep.MuxerNegotiation => BeaconDialStep.MuxerNegotiation,
+        DialStep.Identify => BeaconDialStep.Identify,
+        _ => BeaconDialStep.Status,
+    };
+
+    private static (DialOutcome, string) FromSocket(SocketException se) => (se.SocketErrorCode switch
+    {
+        SocketError.ConnectionRefused => DialOutcome.Refused,
+        SocketError.ConnectionReset or SocketError.ConnectionAborted => DialOutcome.Reset,
+        SocketError.HostUnreachable or SocketError.NetworkUnreachable or SocketError.HostDown or SocketError.NetworkDown
+            or SocketError.AddressNotAvailable => DialOutcome.Unreachable,
+        SocketError.TimedOut => DialOutcome.Timeout,
+        _ => DialOutcome.Other,
+    }, se.Message);
+
+    public void Dispose() => _dialer.Dispose();
+}

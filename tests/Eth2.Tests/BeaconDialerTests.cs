@@ -1,0 +1,204 @@
+using System.Net;
+using System.Net.Sockets;
+using ClP2p.Eth2.Dialing;
+using ClP2p.Eth2.Enr;
+using ClP2p.Eth2.Networks;
+using ClP2p.Eth2.ReqResp;
+using ClP2p.Eth2.Ssz;
+using ClP2p.Libp2p;
+using ClP2p.Libp2p.Crypto;
+
+namespace ClP2p.Eth2.Tests;
+
+/// <summary>BeaconDialer against in-process peers on loopback: a C# libp2p listener serving eth2, and misbehaving sockets.</summary>
+public sealed class BeaconDialerTests : IAsyncDisposable
+{
+    private static readonly StatusMessage PeerStatus = new(
+        ForkDigest.Parse("8c9f62fe"), Root.Parse("d62a74ae0f933224133c5e6e1827baf6d7b0c2bfcb8b0d80f6ec8bb9dbaa2f7b"), 437120,
+        Root.Parse("4f0e5b8f3f6d4a1c2b3a49587766554433221100ffeeddccbbaa998877665544"), 13988100, 13500000);
+
+    private static readonly MetaDataMessage PeerMetaData = new(7, AttestationSubnets.FromSubnets([3, 40]), new SyncCommitteeSubnets(1), 8);
+
+    private readonly List<IAsyncDisposable> _disposables = [];
+    private readonly List<Socket> _sockets = [];
+
+    internal static BeaconDialerOptions FastOptions(Identity? identity = null) => new()
+    {
+        Libp2p = new Libp2pOptions
+        {
+            Identity = identity ?? Identity.GenerateSecp256k1(),
+            AgentVersion = "clp2p-test/0.1",
+            ConnectTimeout = TimeSpan.FromSeconds(2),
+            HandshakeTimeout = TimeSpan.FromSeconds(2),
+            StreamTimeout = TimeSpan.FromSeconds(2),
+        },
+        IdentifyTimeout = TimeSpan.FromSeconds(3),
+        RequestTimeout = TimeSpan.FromSeconds(3),
+        GoodbyeTimeout = TimeSpan.FromSeconds(1),
+        EndOfStreamGrace = TimeSpan.FromMilliseconds(300),
+        GoodbyeWait = TimeSpan.FromMilliseconds(300),
+        TotalTimeout = TimeSpan.FromSeconds(15),
+    };
+
+    private async Task<(IPEndPoint Endpoint, Identity Identity, PeerSession Session)> StartEth2ListenerAsync(bool serveEth2 = true)
+    {
+        var identity = Identity.GenerateSecp256k1();
+        var listener = new Libp2pListener(new Libp2pOptions { Identity = identity, AgentVersion = "cs-peer/v1.2.3/x86_64-linux" });
+        _disposables.Add(listener);
+        var session = new PeerSession(PeerStatus, PeerMetaData) { EchoRemoteStatus = false };
+        if (serveEth2)
+        {
+            var server = new ReqRespServer(_ => session, () => session);
+            foreach (var p in ReqRespServer.Protocols) listener.Handle(p, server.HandleAsync);
+        }
+        // Identify that waits for the dialer's EOF before the stream is disposed (the built-in one may reset first).
+        listener.Handle("/ipfs/id/1.0.0", async (stream, connection, ct) =>
+        {
+            var msg = ClP2p.Libp2p.Protocols.IdentifyMessage.Encode("cs-peer/v1.2.3/x86_64-linux", "ipfs/0.1.0",
+                ["/ipfs/id/1.0.0", .. (serveEth2 ? ReqRespServer.Protocols : [])], [], null, identity.PublicKey);
+            await stream.WriteAsync(UVarint.Encode((ulong)msg.Length), ct);
+            await stream.WriteAsync(msg, ct);
+            await stream.CloseWriteAsync(ct);
+            var sink = new byte[64];
+            while (await stream.ReadAsync(sink, ct) > 0)
+            {
+            }
+        });
+        listener.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        await Task.Yield();
+        return (listener.LocalEndPoint!, identity, session);
+    }
+
+    [Fact]
+    public async Task Dial_gets_agent_status_metadata_and_says_goodbye()
+    {
+        var (ep, identity, session) = await StartEth2ListenerAsync();
+        using var dialer = new BeaconDialer(FastOptions());
+        var target = new BeaconDialTarget(ep, identity.PublicKey.Data.ToArray(), ForkDigest.Parse("8c9f62fe"));
+        var r = await dialer.DialAsync(target, CancellationToken.None);
+        Assert.True(r.Success, $"{r.Outcome} {r.FailedStep} {r.Error}");
+        Assert.Equal(identity.PeerId.ToString(), r.PeerId);
+        Assert.True(r.IdentifyError is null, r.IdentifyError);
+        Assert.Equal("cs-peer/v1.2.3/x86_64-linux", r.AgentVersion);
+        Assert.Equal(PeerStatus, r.Status);
+        Assert.Equal(2, r.StatusVersion);
+        Assert.Equal(PeerMetaData, r.MetaData);
+        Assert.Equal(3, r.MetaDataVersion);
+        Assert.Equal(7UL, r.PingSeqNumber);
+        Assert.NotNull(r.Latency);
+        Assert.Equal("/yamux/1.0.0", r.Muxer);
+        // The peer got our Status with the ENR's digest, and our Goodbye(1).
+        Assert.Equal(ForkDigest.Parse("8c9f62fe"), session.RemoteStatusRequest?.ForkDigest);
+        Assert.Equal(GoodbyeReasons.ClientShutdown, await session.Goodbye.WaitAsync(TimeSpan.FromSeconds(3)));
+        Assert.Null(r.GoodbyeReason);
+    }
+
+    [Fact]
+    public async Task Wrong_enr_key_is_a_peer_id_mismatch()
+    {
+        var (ep, _, _) = await StartEth2ListenerAsync();
+        using var dialer = new BeaconDialer(FastOptions());
+        var other = Identity.GenerateSecp256k1();
+        var r = await dialer.DialAsync(new BeaconDialTarget(ep, other.PublicKey.Data.ToArray(), null), CancellationToken.None);
+        Assert.Equal(DialOutcome.PeerIdMismatch, r.Outcome);
+        Assert.Equal("peer_id_mismatch", r.Outcome.ToStorageString());
+    }
+
+    [Fact]
+    public async Task Peer_without_eth2_protocols_is_protocol_not_supported_but_keeps_identify()
+    {
+        var (ep, _, _) = await StartEth2ListenerAsync(serveEth2: false);
+        using var dialer = new BeaconDialer(FastOptions());
+        var r = await dialer.DialAsync(new BeaconDialTarget(ep, ReadOnlyMemory<byte>.Empty, null), CancellationToken.None);
+        Assert.Equal(DialOutcome.ProtocolNotSupported, r.Outcome);
+        Assert.Equal(BeaconDialStep.Status, r.FailedStep);
+        Assert.True(r.IdentifyError is null, r.IdentifyError);
+        Assert.Equal("cs-peer/v1.2.3/x86_64-linux", r.AgentVersion);
+    }
+
+    [Fact]
+    public async Task Closed_port_is_refused()
+    {
+        var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var ep = (IPEndPoint)probe.LocalEndpoint;
+        probe.Stop();
+        using var dialer = new BeaconDialer(FastOptions());
+        var r = await dialer.DialAsync(new BeaconDialTarget(ep, ReadOnlyMemory<byte>.Empty, null), CancellationToken.None);
+        Assert.Equal(DialOutcome.Refused, r.Outcome);
+        Assert.Equal(BeaconDialStep.Connect, r.FailedStep);
+    }
+
+    private IPEndPoint StartRawServer(Func<Socket, Task> behave)
+    {
+        var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        server.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        server.Listen(16);
+        _sockets.Add(server);
+        _ = Task.Run(async () =>
+        {
+            while (true)
+            {
+                Socket s;
+                try { s = await server.AcceptAsync(); } catch (Exception) { return; }
+                _sockets.Add(s);
+                _ = Task.Run(() => behave(s));
+            }
+        });
+        return (IPEndPoint)server.LocalEndPoint!;
+    }
+
+    [Fact]
+    public async Task Accept_then_silence_times_out_in_security_negotiation()
+    {
+        var ep = StartRawServer(_ => Task.Delay(Timeout.Infinite));
+        using var dialer = new BeaconDialer(FastOptions());
+        var started = DateTime.UtcNow;
+        var r = await dialer.DialAsync(new BeaconDialTarget(ep, ReadOnlyMemory<byte>.Empty, null), CancellationToken.None);
+        Assert.Equal(DialOutcome.Timeout, r.Outcome);
+        Assert.Equal(BeaconDialStep.SecurityNegotiation, r.FailedStep);
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task Garbage_bytes_fail_security_negotiation_and_the_dialer_keeps_working()
+    {
+        var rng = new Random(3);
+        var ep = StartRawServer(async s =>
+        {
+            var junk = new byte[256];
+            rng.NextBytes(junk);
+            await s.SendAsync(junk);
+            await Task.Delay(5000);
+        });
+        using var dialer = new BeaconDialer(FastOptions());
+        var r = await dialer.DialAsync(new BeaconDialTarget(ep, ReadOnlyMemory<byte>.Empty, null), CancellationToken.None);
+        Assert.Contains(r.Outcome, new[] { DialOutcome.SecurityNegotiation, DialOutcome.Malformed });
+        Assert.NotNull(r.Error);
+
+        // Same dialer, healthy peer afterwards.
+        var (good, identity, _) = await StartEth2ListenerAsync();
+        var ok = await dialer.DialAsync(new BeaconDialTarget(good, identity.PublicKey.Data.ToArray(), null), CancellationToken.None);
+        Assert.True(ok.Success, $"{ok.Outcome} {ok.Error}");
+    }
+
+    [Fact]
+    public void Outcome_storage_strings_are_stable_and_round_trip()
+    {
+        foreach (var o in Enum.GetValues<DialOutcome>())
+        {
+            var s = o.ToStorageString();
+            Assert.Matches("^[a-z_]+$", s);
+            Assert.True(DialOutcomeExtensions.TryParseStorageString(s, out var back));
+            Assert.Equal(o, back);
+        }
+        Assert.Equal("too_many_peers", DialOutcome.TooManyPeers.ToStorageString());
+        Assert.Equal("noise_failure", DialOutcome.NoiseFailure.ToStorageString());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var s in _sockets) s.Dispose();
+        foreach (var d in _disposables) await d.DisposeAsync();
+    }
+}

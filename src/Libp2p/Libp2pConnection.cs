@@ -13,6 +13,7 @@ public sealed class Libp2pConnection : IAsyncDisposable
 {
     private readonly MuxerSession _session;
     private readonly CancellationTokenSource _closing = new();
+    private int _disposed;
 
     internal Libp2pConnection(Libp2pHost host, MuxerSession session, PublicKey remoteKey, IPEndPoint remote, bool isInitiator)
     {
@@ -155,6 +156,10 @@ public sealed class Libp2pConnection : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         await _closing.CancelAsync().ConfigureAwait(false);
         await _session.DisposeAsync().ConfigureAwait(false);
         _closing.Dispose();

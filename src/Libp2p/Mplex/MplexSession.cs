@@ -160,7 +160,7 @@ internal sealed class MplexSession : MuxerSession
                 return;
             case MplexFlag.MessageInitiator:
             case MplexFlag.MessageReceiver:
-                if (stream is null || stream.InboundDone)
+                if (stream is null || stream.InboundDone || stream.ReadAbandoned)
                 {
                     await DrainAsync(h.Length, ct).ConfigureAwait(false); // unknown streams are ignored, not reset
                 }

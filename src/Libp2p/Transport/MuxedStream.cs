@@ -144,16 +144,21 @@ internal abstract class MuxedStream : Libp2pStream
 
     public abstract override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default);
 
-    /// <summary>Closes the write side if open, and resets if the remote still has data coming that nobody will read.</summary>
+    /// <summary>Set when the user disposed the stream: inbound data is drained by the session, not buffered.</summary>
+    internal bool ReadAbandoned => _readAbandoned;
+
+    private volatile bool _readAbandoned;
+
+    /// <summary>
+    /// Closes the write side if still open (FIN) and stops buffering inbound data; the stream leaves the session when
+    /// the remote closes its side too. Use <see cref="Libp2pStream.Reset"/> to abort instead.
+    /// </summary>
     public override async ValueTask DisposeAsync()
     {
-        if (!_localReset)
+        if (!_localReset && !_readAbandoned)
         {
-            if (!_inboundDone)
-            {
-                Reset();
-            }
-            else if (!WriteClosed)
+            AbandonRead();
+            if (!WriteClosed)
             {
                 try
                 {
@@ -161,7 +166,7 @@ internal abstract class MuxedStream : Libp2pStream
                 }
                 catch (IOException)
                 {
-                    // connection already gone
+                    // reset or connection gone: nothing left to close
                 }
             }
         }
@@ -170,19 +175,21 @@ internal abstract class MuxedStream : Libp2pStream
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing && !_localReset && (!_inboundDone || !WriteClosed))
+        if (disposing && !_localReset && !_readAbandoned)
         {
-            // Synchronous dispose cannot await a FIN; a reset is always queued without blocking.
-            if (_inboundDone && !WriteClosed)
+            AbandonRead();
+            if (!WriteClosed)
             {
-                QueueCloseWrite();
-            }
-            else
-            {
-                Reset();
+                QueueCloseWrite(); // synchronous dispose cannot await the FIN
             }
         }
         base.Dispose(disposing);
+    }
+
+    private void AbandonRead()
+    {
+        _readAbandoned = true;
+        _inbound.Reader.Complete();
     }
 
     /// <summary>Queues a FIN/Close without waiting (synchronous dispose).</summary>

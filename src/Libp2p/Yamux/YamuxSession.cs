@@ -206,7 +206,7 @@ internal sealed class YamuxSession : MuxerSession
 
         if (h.Type == YamuxFrameType.Data)
         {
-            if (stream is null || stream.InboundDone)
+            if (stream is null || stream.InboundDone || stream.ReadAbandoned)
             {
                 await DrainAsync(h.Length, ct).ConfigureAwait(false);
             }

@@ -90,7 +90,8 @@ public sealed partial class Discv5Node
                 throw new Discv5RequestException(RequestFailure.TooManyPending, $"{_pending.Count} requests pending");
             RequestId id;
             Span<byte> rid = stackalloc byte[8];
-            do { _random.Fill(rid); id = RequestId.From(rid); } while (_pending.ContainsKey(id));
+            // no leading zero byte: ChainSafe discv5 answers with the id re-encoded as a minimal integer
+            do { _random.Fill(rid); rid[0] |= 1; id = RequestId.From(rid); } while (_pending.ContainsKey(id.Value));
             var msg = make(id);
             Remember(node);
             req = new PendingRequest
@@ -101,7 +102,7 @@ public sealed partial class Discv5Node
                 Plaintext = MessageCodec.Encode(msg),
                 Started = _time.GetTimestamp(),
             };
-            _pending[id] = req;
+            _pending[id.Value] = req;
             SendRequestPacket(req);
             req.Timer = _time.CreateTimer(static s => ((Discv5Node)((object[])s!)[0]).OnRequestTimeout((PendingRequest)((object[])s!)[1]),
                 new object[] { this, req }, _options.RequestTimeout, Timeout.InfiniteTimeSpan);
@@ -144,7 +145,7 @@ public sealed partial class Discv5Node
     {
         lock (_gate)
         {
-            if (!_pending.TryGetValue(req.Message.RequestId, out var cur) || cur != req) return;
+            if (!_pending.TryGetValue(req.Message.RequestId.Value, out var cur) || cur != req) return;
             if (req.Records is { Count: > 0 })
             {
                 // some NODES messages arrived: return what we have
@@ -170,7 +171,7 @@ public sealed partial class Discv5Node
 
     private void RemoveRequest(PendingRequest req)
     {
-        if (_pending.TryGetValue(req.Message.RequestId, out var cur) && cur == req) _pending.Remove(req.Message.RequestId);
+        if (_pending.TryGetValue(req.Message.RequestId.Value, out var cur) && cur == req) _pending.Remove(req.Message.RequestId.Value);
         foreach (var n in req.Nonces) _byNonce.Remove(n);
         req.Timer?.Dispose();
     }
@@ -212,7 +213,7 @@ public sealed partial class Discv5Node
                 Discv5Metrics.RequestsServed.Add(1, new KeyValuePair<string, object?>("type", "talkreq"));
                 return DropReason.None;
         }
-        if (!_pending.TryGetValue(m!.RequestId, out var req)) return DropReason.ResponseUnknownRequest;
+        if (!_pending.TryGetValue(m!.RequestId.Value, out var req)) return DropReason.ResponseUnknownRequest;
         if (!req.Address.Equals(addr)) return DropReason.ResponseWrongSender;
         switch (m)
         {

@@ -30,7 +30,8 @@ public sealed partial class Discv5Node : IAsyncDisposable
     private readonly Dictionary<NodeAddress, Session> _sessions = [];
     private readonly Dictionary<NodeAddress, Challenge> _challenges = [];
     private readonly Dictionary<Nonce96, (PendingRequest Request, bool WasHandshake)> _byNonce = [];
-    private readonly Dictionary<RequestId, PendingRequest> _pending = [];
+    // keyed by the numeric request id: some stacks (ChainSafe) re-encode ids minimally, dropping leading zero bytes
+    private readonly Dictionary<ulong, PendingRequest> _pending = [];
     private readonly Dictionary<NodeId, Enr> _known = [];
     private readonly Dictionary<IPAddress, (long Window, int Count)> _whoAreYouRate = [];
     private readonly HashSet<NodeId> _refreshing = [];
@@ -44,7 +45,7 @@ public sealed partial class Discv5Node : IAsyncDisposable
     private ITimer? _housekeeping;
     private ITimer? _liveness;
     private Enr? _localEnr;
-    private long _received, _processed, _sent, _sendErrors;
+    private long _received, _processed, _sent, _sendErrors, _handshakesIn, _handshakesOut;
     private bool _disposed;
 
     public Discv5Node(Discv5Options options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
@@ -78,6 +79,10 @@ public sealed partial class Discv5Node : IAsyncDisposable
     public long PacketsProcessed => Interlocked.Read(ref _processed);
     public long PacketsSent => Interlocked.Read(ref _sent);
     public long SendErrors => Interlocked.Read(ref _sendErrors);
+    /// <summary>Handshakes a remote started (we sent WHOAREYOU, it answered with a valid handshake).</summary>
+    public long HandshakesInbound => Interlocked.Read(ref _handshakesIn);
+    /// <summary>Handshakes we started (we answered a WHOAREYOU).</summary>
+    public long HandshakesOutbound => Interlocked.Read(ref _handshakesOut);
 
     /// <summary>Dropped received packets by reason (kebab-case names). received = processed + sum of these.</summary>
     public IReadOnlyDictionary<string, long> DropCounts
@@ -383,6 +388,7 @@ public sealed partial class Discv5Node : IAsyncDisposable
         _byNonce[Nonce96.From(n12)] = (req, true);
         req.Nonces.Add(Nonce96.From(n12));
         Send(_sendBuffer.AsSpan(0, n), from);
+        Interlocked.Increment(ref _handshakesOut);
         Discv5Metrics.Handshakes.Add(1, new KeyValuePair<string, object?>("direction", "outbound"));
         return DropReason.None;
     }
@@ -423,6 +429,7 @@ public sealed partial class Discv5Node : IAsyncDisposable
         }
         StoreSession(addr, session);
         Remember(remote);
+        Interlocked.Increment(ref _handshakesIn);
         Discv5Metrics.Handshakes.Add(1, new KeyValuePair<string, object?>("direction", "inbound"));
         // PITFALLS 5: only a record whose UDP endpoint is where the packet came from goes into the table.
         if (from.Equals(remote.UdpEndPoint) && _options.ContactFilter(remote)) _table.AddOrUpdate(remote, _time.GetTimestamp());

@@ -152,7 +152,7 @@ public sealed class NodeTests
     }
 
     [Fact]
-    public async Task Lookup_finds_all_nodes_of_a_small_network_from_one_bootnode()
+    public async Task Lookup_for_a_node_id_finds_that_node_and_applies_the_predicate()
     {
         var nodes = new List<Discv5Node>();
         try
@@ -171,10 +171,18 @@ public sealed class NodeTests
             Assert.Equal(15, boot.TableCount);
             await using var me = NewNode([boot.LocalEnr]);
             await me.StartAsync();
-            var found = new HashSet<NodeId>();
-            for (int w = 0; w < 4; w++)
-                foreach (var e in await me.RandomWalkAsync(null, 32)) found.Add(e.NodeId);
-            Assert.Equal(nodes.Select(n => n.LocalId).ToHashSet(), found);
+            foreach (var target in nodes.Skip(1).Take(6))
+            {
+                var res = await me.LookupAsync(target.LocalId, e => e.NodeId == target.LocalId, 16);
+                Assert.Equal(target.LocalId, Assert.Single(res).NodeId);
+            }
+            var closest = await me.LookupAsync(nodes[3].LocalId, null, 4);
+            Assert.Equal(4, closest.Count);
+            Assert.Equal(nodes[3].LocalId, closest[0].NodeId);
+            for (int i = 1; i < closest.Count; i++)
+                Assert.True(NodeId.CompareDistance(nodes[3].LocalId, closest[i - 1].NodeId, closest[i].NodeId) < 0);
+            var walk = await me.RandomWalkAsync(null, 16);
+            Assert.NotEmpty(walk);
         }
         finally
         {

@@ -34,7 +34,7 @@ internal static class MultistreamSelect
             throw new ArgumentException("no protocols to propose", nameof(protocols));
         }
         await WriteAsync(stream, [MultistreamCodec.Header, protocols[0]], ct).ConfigureAwait(false);
-        string header = await ReadMessageAsync(stream, ct).ConfigureAwait(false);
+        string header = await ReadHeaderAsync(stream, ct).ConfigureAwait(false);
         if (header != MultistreamCodec.Header)
         {
             throw new NegotiationException(NegotiationFailure.ProtocolViolation, $"expected multistream header, got '{Truncate(header)}'");
@@ -65,7 +65,7 @@ internal static class MultistreamSelect
     public static async Task<string> HandleAsync(Stream stream, Func<string, bool> supported, CancellationToken ct)
     {
         await WriteAsync(stream, [MultistreamCodec.Header], ct).ConfigureAwait(false);
-        string header = await ReadMessageAsync(stream, ct).ConfigureAwait(false);
+        string header = await ReadHeaderAsync(stream, ct).ConfigureAwait(false);
         if (header != MultistreamCodec.Header)
         {
             throw new NegotiationException(NegotiationFailure.ProtocolViolation, $"expected multistream header, got '{Truncate(header)}'");
@@ -110,6 +110,25 @@ internal static class MultistreamSelect
         }
     }
 
+    /// <summary>
+    /// Reads the first message, which must be the header: a length other than the header's is rejected at once
+    /// instead of waiting for bytes a non-libp2p peer will never send.
+    /// </summary>
+    public static async Task<string> ReadHeaderAsync(Stream stream, CancellationToken ct)
+    {
+        ulong len = await ReadVarintAsync(stream, ct).ConfigureAwait(false);
+        int expected = MultistreamCodec.Header.Length + 1;
+        if (len > MultistreamCodec.MaxMessageLength)
+        {
+            throw new NegotiationException(NegotiationFailure.Malformed, $"multistream message of {len} bytes exceeds {MultistreamCodec.MaxMessageLength}");
+        }
+        if (len != (ulong)expected)
+        {
+            throw new NegotiationException(NegotiationFailure.ProtocolViolation, $"first message of {len} bytes is not the multistream header");
+        }
+        return await ReadBodyAsync(stream, expected, ct).ConfigureAwait(false);
+    }
+
     /// <summary>Reads one message without reading past it (the bytes after belong to the negotiated protocol).</summary>
     public static async Task<string> ReadMessageAsync(Stream stream, CancellationToken ct)
     {
@@ -118,11 +137,16 @@ internal static class MultistreamSelect
         {
             throw new NegotiationException(NegotiationFailure.Malformed, $"multistream message of {len} bytes exceeds {MultistreamCodec.MaxMessageLength}");
         }
-        byte[] buf = ArrayPool<byte>.Shared.Rent((int)len);
+        return await ReadBodyAsync(stream, (int)len, ct).ConfigureAwait(false);
+    }
+
+    private static async Task<string> ReadBodyAsync(Stream stream, int len, CancellationToken ct)
+    {
+        byte[] buf = ArrayPool<byte>.Shared.Rent(len);
         try
         {
-            await stream.ReadExactlyAsync(buf.AsMemory(0, (int)len), ct).ConfigureAwait(false);
-            if (!MultistreamCodec.TryDecodeBody(buf.AsSpan(0, (int)len), out string message, out string? error))
+            await stream.ReadExactlyAsync(buf.AsMemory(0, len), ct).ConfigureAwait(false);
+            if (!MultistreamCodec.TryDecodeBody(buf.AsSpan(0, len), out string message, out string? error))
             {
                 throw new NegotiationException(NegotiationFailure.Malformed, error!);
             }

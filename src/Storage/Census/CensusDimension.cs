@@ -1,0 +1,60 @@
+namespace ClP2p.Storage;
+
+/// <summary>
+/// A census grouping of the nodes seen in a crawl (its visits). Every node falls in exactly one group of each
+/// dimension; a null key is the "unknown" group (e.g. not dialled, so no client; no geo data; no eth2 field).
+/// Wire names (<see cref="CensusDimensions.Name"/>) are snake_case: client, client_version, fork_digest, ...
+/// </summary>
+public enum CensusDimension
+{
+    /// <summary>Client parsed from the agent string ("lighthouse"). Null for nodes not dialled or not answering identify.</summary>
+    Client,
+    /// <summary>"client/version" ("lighthouse/v7.1.0"); label: client.</summary>
+    ClientVersion,
+    /// <summary>ENR eth2 fork digest, 8 hex digits; label: "network/fork" when the crawler named it.</summary>
+    ForkDigest,
+    /// <summary>Fork name of the ENR fork digest ("electra"), as named by the crawler.</summary>
+    ForkName,
+    /// <summary>Network name of the ENR fork digest ("mainnet").</summary>
+    Network,
+    /// <summary>ENR next fork "version@epoch" ("06000000@411392", or "...@far_future" when none is scheduled).</summary>
+    NextFork,
+    /// <summary>Country code of the visit's IP (GeoIP).</summary>
+    Country,
+    /// <summary>Autonomous system number of the visit's IP; label: AS organisation.</summary>
+    Asn,
+    /// <summary>Operating system parsed from the agent string.</summary>
+    Os,
+    /// <summary>CPU architecture parsed from the agent string.</summary>
+    Arch,
+    /// <summary>"ipv4" or "ipv6": the family of the visit's IP.</summary>
+    IpVersion,
+    /// <summary>"ok", an error class (io_timeout, connection_refused, ...) or "not_dialled".</summary>
+    DialOutcome,
+}
+
+/// <summary>Wire names of <see cref="CensusDimension"/> values.</summary>
+public static class CensusDimensions
+{
+    /// <summary>All dimensions, in declaration order.</summary>
+    public static IReadOnlyList<CensusDimension> All { get; } = Enum.GetValues<CensusDimension>();
+
+    /// <summary>The snake_case name ("client_version").</summary>
+    public static string Name(CensusDimension dimension) => CensusSql.DimensionName(dimension);
+
+    /// <summary>Parses a snake_case name (or the enum name, case-insensitive).</summary>
+    public static bool TryParse(string? name, out CensusDimension dimension)
+    {
+        dimension = default;
+        if (string.IsNullOrWhiteSpace(name)) return false;
+        foreach (CensusDimension d in All)
+        {
+            if (string.Equals(Name(d), name, StringComparison.OrdinalIgnoreCase) || string.Equals(d.ToString(), name, StringComparison.OrdinalIgnoreCase))
+            {
+                dimension = d;
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,151 @@
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata;
+
+namespace ClP2p.Storage.Model;
+
+/// <summary>
+/// The EF Core model shared by both providers. Table and column names are snake_case. Each provider has its own
+/// subclass (<see cref="PostgresClP2pDbContext"/>, <see cref="SqliteClP2pDbContext"/>) so that each keeps its own
+/// migration set (migrations/Postgres, migrations/Sqlite).
+/// </summary>
+public abstract class ClP2pDbContext : DbContext
+{
+    /// <summary>Creates the context with provider options.</summary>
+    protected ClP2pDbContext(DbContextOptions options) : base(options) { }
+
+    /// <summary>crawls</summary>
+    public DbSet<CrawlEntity> Crawls => Set<CrawlEntity>();
+    /// <summary>nodes</summary>
+    public DbSet<NodeEntity> Nodes => Set<NodeEntity>();
+    /// <summary>enr_history</summary>
+    public DbSet<EnrEntity> Enrs => Set<EnrEntity>();
+    /// <summary>agent_versions</summary>
+    public DbSet<AgentVersionEntity> AgentVersions => Set<AgentVersionEntity>();
+    /// <summary>ip_addresses</summary>
+    public DbSet<IpAddressEntity> IpAddresses => Set<IpAddressEntity>();
+    /// <summary>visits</summary>
+    public DbSet<VisitEntity> Visits => Set<VisitEntity>();
+    /// <summary>crawl_census</summary>
+    public DbSet<CrawlCensusEntity> CrawlCensus => Set<CrawlCensusEntity>();
+
+    /// <inheritdoc />
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        ArgumentNullException.ThrowIfNull(modelBuilder);
+        modelBuilder.Entity<CrawlEntity>(e =>
+        {
+            e.ToTable("crawls");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Network).IsRequired();
+            e.Property(x => x.State).IsRequired();
+            e.HasIndex(x => x.StartedAt);
+            e.HasIndex(x => x.State);
+        });
+        modelBuilder.Entity<NodeEntity>(e =>
+        {
+            e.ToTable("nodes");
+            e.HasKey(x => x.NodeId);
+            e.Property(x => x.NodeId).ValueGeneratedNever();
+            e.HasIndex(x => x.LastSeen);
+            e.HasIndex(x => x.PeerId);
+        });
+        modelBuilder.Entity<EnrEntity>(e =>
+        {
+            e.ToTable("enr_history");
+            e.HasKey(x => new { x.NodeId, x.Seq });
+            e.HasOne<NodeEntity>().WithMany().HasForeignKey(x => x.NodeId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => x.ForkDigest);
+        });
+        modelBuilder.Entity<AgentVersionEntity>(e =>
+        {
+            e.ToTable("agent_versions");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => x.Raw).IsUnique();
+            e.HasIndex(x => x.Client);
+        });
+        modelBuilder.Entity<IpAddressEntity>(e =>
+        {
+            e.ToTable("ip_addresses");
+            e.HasKey(x => x.Address);
+            e.HasIndex(x => x.Country);
+            e.HasIndex(x => x.Asn);
+        });
+        modelBuilder.Entity<VisitEntity>(e =>
+        {
+            e.ToTable("visits");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Kind).IsRequired();
+            e.Property(x => x.DialOutcome).IsRequired();
+            e.HasOne<CrawlEntity>().WithMany().HasForeignKey(x => x.CrawlId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<NodeEntity>().WithMany().HasForeignKey(x => x.NodeId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<AgentVersionEntity>().WithMany().HasForeignKey(x => x.AgentVersionId).OnDelete(DeleteBehavior.SetNull);
+            e.HasIndex(x => new { x.CrawlId, x.NodeId });
+            e.HasIndex(x => new { x.NodeId, x.CrawlId });
+            e.HasIndex(x => x.VisitedAt);
+        });
+        modelBuilder.Entity<CrawlCensusEntity>(e =>
+        {
+            e.ToTable("crawl_census");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Network).IsRequired();
+            e.Property(x => x.Dimension).IsRequired();
+            e.HasOne<CrawlEntity>().WithMany().HasForeignKey(x => x.CrawlId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => new { x.CrawlId, x.Dimension });
+        });
+
+        ApplySnakeCase(modelBuilder);
+    }
+
+    private static void ApplySnakeCase(ModelBuilder modelBuilder)
+    {
+        foreach (IMutableEntityType entity in modelBuilder.Model.GetEntityTypes())
+        {
+            string table = entity.GetTableName()!;
+            foreach (IMutableProperty property in entity.GetProperties())
+                property.SetColumnName(ToSnakeCase(property.Name));
+            foreach (IMutableKey key in entity.GetKeys())
+                key.SetName(key.IsPrimaryKey() ? $"pk_{table}" : $"ak_{table}_{string.Join("_", key.Properties.Select(p => ToSnakeCase(p.Name)))}");
+            foreach (IMutableForeignKey fk in entity.GetForeignKeys())
+                fk.SetConstraintName($"fk_{table}_{fk.PrincipalEntityType.GetTableName()}_{string.Join("_", fk.Properties.Select(p => ToSnakeCase(p.Name)))}");
+            foreach (IMutableIndex index in entity.GetIndexes())
+                index.SetDatabaseName($"ix_{table}_{string.Join("_", index.Properties.Select(p => ToSnakeCase(p.Name)))}");
+        }
+    }
+
+    /// <summary>"NextForkEpoch" → "next_fork_epoch".</summary>
+    public static string ToSnakeCase(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var sb = new StringBuilder(name.Length + 8);
+        for (int i = 0; i < name.Length; i++)
+        {
+            char c = name[i];
+            if (char.IsUpper(c))
+            {
+                bool boundary = i > 0 && (!char.IsUpper(name[i - 1]) || (i + 1 < name.Length && char.IsLower(name[i + 1])));
+                if (boundary) sb.Append('_');
+                sb.Append(char.ToLowerInvariant(c));
+            }
+            else
+            {
+                sb.Append(c); // digits stay attached: "Ip4" → "ip4"
+            }
+        }
+        return sb.ToString();
+    }
+}
+
+/// <summary>The model on PostgreSQL (migrations in migrations/Postgres).</summary>
+public sealed class PostgresClP2pDbContext : ClP2pDbContext
+{
+    /// <summary>Creates the context.</summary>
+    public PostgresClP2pDbContext(DbContextOptions<PostgresClP2pDbContext> options) : base(options) { }
+}
+
+/// <summary>The model on SQLite (migrations in migrations/Sqlite).</summary>
+public sealed class SqliteClP2pDbContext : ClP2pDbContext
+{
+    /// <summary>Creates the context.</summary>
+    public SqliteClP2pDbContext(DbContextOptions<SqliteClP2pDbContext> options) : base(options) { }
+}

@@ -1,0 +1,214 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace ClP2p.Storage;
+
+/// <summary>
+/// PostgreSQL batch writer: one transaction per batch; nodes, ENRs, agents and geo rows as
+/// <c>INSERT ... SELECT * FROM unnest(@arrays) ON CONFLICT</c>, visits by binary COPY.
+/// </summary>
+internal sealed class PostgresBatchSink : IBatchSink
+{
+    private const string UpsertNodes = """
+        INSERT INTO nodes (node_id, public_key, peer_id, first_seen, last_seen, latest_seq)
+        SELECT * FROM unnest(@id, @pk, @peer, @first, @last, @seq)
+        ON CONFLICT (node_id) DO UPDATE SET
+            public_key = COALESCE(EXCLUDED.public_key, nodes.public_key),
+            peer_id = COALESCE(EXCLUDED.peer_id, nodes.peer_id),
+            first_seen = LEAST(nodes.first_seen, EXCLUDED.first_seen),
+            last_seen = GREATEST(nodes.last_seen, EXCLUDED.last_seen),
+            latest_seq = GREATEST(nodes.latest_seq, EXCLUDED.latest_seq)
+        """;
+
+    private const string InsertEnrs = """
+        INSERT INTO enr_history (node_id, seq, raw, seen_at, ip4, ip6, udp, tcp, quic, udp6, tcp6, fork_digest, fork_name,
+            network_name, next_fork_version, next_fork_epoch, attnets, syncnets, cgc, nfd)
+        SELECT * FROM unnest(@id, @seq, @raw, @seen, @ip4, @ip6, @udp, @tcp, @quic, @udp6, @tcp6, @fd, @fname,
+            @net, @nfv, @nfe, @att, @sync, @cgc, @nfd)
+        ON CONFLICT (node_id, seq) DO NOTHING
+        """;
+
+    private const string UpsertAgents = """
+        INSERT INTO agent_versions (raw, client, version, os, arch)
+        SELECT * FROM unnest(@raw, @client, @version, @os, @arch)
+        ON CONFLICT (raw) DO NOTHING
+        """;
+
+    private const string UpsertGeos = """
+        INSERT INTO ip_addresses (address, country, city, asn, as_org, looked_up_at)
+        SELECT * FROM unnest(@ip, @country, @city, @asn, @org, @at)
+        ON CONFLICT (address) DO UPDATE SET country = EXCLUDED.country, city = EXCLUDED.city, asn = EXCLUDED.asn,
+            as_org = EXCLUDED.as_org, looked_up_at = EXCLUDED.looked_up_at
+        """;
+
+    private const string CopyVisits = """
+        COPY visits (crawl_id, node_id, visited_at, kind, enr_seq, ip, discovery_answered, neighbours, discovery_error,
+            dial_outcome, dial_error, failed_step, latency_ms, agent_version_id, peer_id, muxer, status_fork_digest,
+            finalized_root, finalized_epoch, head_root, head_slot, earliest_available_slot, status_version, metadata_seq,
+            metadata_attnets, metadata_syncnets, custody_group_count, metadata_version, goodbye_reason) FROM STDIN (FORMAT BINARY)
+        """;
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly Dictionary<string, long> _agentIds = new(StringComparer.Ordinal);
+
+    public PostgresBatchSink(StorageOptions options)
+    {
+        _dataSource = NpgsqlDataSource.Create(options.ConnectionString);
+    }
+
+    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    public async Task<WriteResult> WriteAsync(Batch batch, CancellationToken ct)
+    {
+        await using NpgsqlConnection conn = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+        await using NpgsqlTransaction tx = await conn.BeginTransactionAsync(ct).ConfigureAwait(false);
+
+        List<NodeRow> nodes = NodeRow.Merge(batch);
+        if (nodes.Count > 0)
+        {
+            await using var cmd = new NpgsqlCommand(UpsertNodes, conn, tx);
+            cmd.Parameters.Add(Array("id", nodes.Select(n => n.NodeId), NpgsqlDbType.Bytea));
+            cmd.Parameters.Add(Array("pk", nodes.Select(n => n.PublicKey), NpgsqlDbType.Bytea));
+            cmd.Parameters.Add(Array("peer", nodes.Select(n => n.PeerId), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array("first", nodes.Select(n => n.FirstSeen), NpgsqlDbType.TimestampTz));
+            cmd.Parameters.Add(Array("last", nodes.Select(n => n.LastSeen), NpgsqlDbType.TimestampTz));
+            cmd.Parameters.Add(Array("seq", nodes.Select(n => n.LatestSeq), NpgsqlDbType.Bigint));
+            await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+
+        List<EnrObservation> enrs = NodeRow.DistinctEnrs(batch);
+        if (enrs.Count > 0)
+        {
+            await using var cmd = new NpgsqlCommand(InsertEnrs, conn, tx);
+            cmd.Parameters.Add(Array("id", enrs.Select(e => e.NodeId), NpgsqlDbType.Bytea));
+            cmd.Parameters.Add(Array("seq", enrs.Select(e => unchecked((long)e.Seq)), NpgsqlDbType.Bigint));
+            cmd.Parameters.Add(Array("raw", enrs.Select(e => e.Raw), NpgsqlDbType.Bytea));
+            cmd.Parameters.Add(Array("seen", enrs.Select(e => e.SeenAt.UtcDateTime), NpgsqlDbType.TimestampTz));
+            cmd.Parameters.Add(Array("ip4", enrs.Select(e => e.Ip4), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array("ip6", enrs.Select(e => e.Ip6), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array("udp", enrs.Select(e => e.Udp), NpgsqlDbType.Integer));
+            cmd.Parameters.Add(Array("tcp", enrs.Select(e => e.Tcp), NpgsqlDbType.Integer));
+            cmd.Parameters.Add(Array("quic", enrs.Select(e => e.Quic), NpgsqlDbType.Integer));
+            cmd.Parameters.Add(Array("udp6", enrs.Select(e => e.Udp6), NpgsqlDbType.Integer));
+            cmd.Parameters.Add(Array("tcp6", enrs.Select(e => e.Tcp6), NpgsqlDbType.Integer));
+            cmd.Parameters.Add(Array("fd", enrs.Select(e => Sql.Hex(e.ForkDigest)), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array("fname", enrs.Select(e => e.ForkName), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array("net", enrs.Select(e => e.NetworkName), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array("nfv", enrs.Select(e => Sql.Hex(e.NextForkVersion)), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array("nfe", enrs.Select(e => Sql.Signed(e.NextForkEpoch)), NpgsqlDbType.Bigint));
+            cmd.Parameters.Add(Array("att", enrs.Select(e => Sql.Hex(e.Attnets)), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array("sync", enrs.Select(e => Sql.Hex(e.Syncnets)), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array("cgc", enrs.Select(e => Sql.Signed(e.Cgc)), NpgsqlDbType.Bigint));
+            cmd.Parameters.Add(Array("nfd", enrs.Select(e => Sql.Hex(e.Nfd)), NpgsqlDbType.Text));
+            await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+
+        Dictionary<string, long> newAgentIds = await UpsertAgentsAsync(conn, tx, batch, ct).ConfigureAwait(false);
+
+        List<IpGeo> geos = NodeRow.DistinctGeos(batch);
+        if (geos.Count > 0)
+        {
+            await using var cmd = new NpgsqlCommand(UpsertGeos, conn, tx);
+            cmd.Parameters.Add(Array("ip", geos.Select(g => g.Ip), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array("country", geos.Select(g => g.Country), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array("city", geos.Select(g => g.City), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array("asn", geos.Select(g => g.Asn), NpgsqlDbType.Bigint));
+            cmd.Parameters.Add(Array("org", geos.Select(g => g.AsOrg), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array("at", geos.Select(g => g.LookedUpAt.UtcDateTime), NpgsqlDbType.TimestampTz));
+            await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+
+        if (batch.Visits.Count > 0)
+            await CopyVisitsAsync(conn, batch.Visits, newAgentIds, ct).ConfigureAwait(false);
+
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+        foreach ((string raw, long id) in newAgentIds) _agentIds[raw] = id;
+        return new WriteResult(nodes.Count, enrs.Count, batch.Visits.Count, geos.Count, newAgentIds.Count);
+    }
+
+    private async Task<Dictionary<string, long>> UpsertAgentsAsync(NpgsqlConnection conn, NpgsqlTransaction tx, Batch batch, CancellationToken ct)
+    {
+        var missing = NodeRow.DistinctAgents(batch).Where(kv => !_agentIds.ContainsKey(kv.Key)).ToList();
+        var ids = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (missing.Count == 0) return ids;
+        await using (var cmd = new NpgsqlCommand(UpsertAgents, conn, tx))
+        {
+            cmd.Parameters.Add(Array("raw", missing.Select(kv => kv.Key), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array("client", missing.Select(kv => kv.Value.Client), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array("version", missing.Select(kv => kv.Value.ClientVersion), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array("os", missing.Select(kv => kv.Value.Os), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array("arch", missing.Select(kv => kv.Value.Arch), NpgsqlDbType.Text));
+            await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+        await using (var cmd = new NpgsqlCommand("SELECT raw, id FROM agent_versions WHERE raw = ANY(@raw)", conn, tx))
+        {
+            cmd.Parameters.Add(Array("raw", missing.Select(kv => kv.Key), NpgsqlDbType.Text));
+            await using NpgsqlDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false)) ids[r.GetString(0)] = r.GetInt64(1);
+        }
+        return ids;
+    }
+
+    private async Task CopyVisitsAsync(NpgsqlConnection conn, List<VisitObservation> visits, Dictionary<string, long> newAgentIds, CancellationToken ct)
+    {
+        await using NpgsqlBinaryImporter imp = await conn.BeginBinaryImportAsync(CopyVisits, ct).ConfigureAwait(false);
+        foreach (VisitObservation v in visits)
+        {
+            long? agentId = null;
+            if (v.AgentVersion is { } raw)
+                agentId = _agentIds.TryGetValue(raw, out long id) || newAgentIds.TryGetValue(raw, out id) ? id : null;
+            await imp.StartRowAsync(ct).ConfigureAwait(false);
+            W(imp, v.CrawlId, NpgsqlDbType.Bigint);
+            imp.Write(v.NodeId, NpgsqlDbType.Bytea);
+            imp.Write(v.VisitedAt.UtcDateTime, NpgsqlDbType.TimestampTz);
+            imp.Write(v.Kind, NpgsqlDbType.Text);
+            W(imp, Sql.Signed(v.EnrSeq), NpgsqlDbType.Bigint);
+            W(imp, v.Ip, NpgsqlDbType.Text);
+            W(imp, v.DiscoveryAnswered, NpgsqlDbType.Boolean);
+            W(imp, v.Neighbours, NpgsqlDbType.Integer);
+            W(imp, v.DiscoveryError, NpgsqlDbType.Text);
+            imp.Write(v.DialOutcome, NpgsqlDbType.Text);
+            W(imp, v.DialError, NpgsqlDbType.Text);
+            W(imp, v.FailedStep, NpgsqlDbType.Text);
+            W(imp, v.LatencyMs, NpgsqlDbType.Integer);
+            W(imp, agentId, NpgsqlDbType.Bigint);
+            W(imp, v.PeerId, NpgsqlDbType.Text);
+            W(imp, v.Muxer, NpgsqlDbType.Text);
+            W(imp, Sql.Hex(v.StatusForkDigest), NpgsqlDbType.Text);
+            W(imp, v.FinalizedRoot, NpgsqlDbType.Bytea);
+            W(imp, Sql.Signed(v.FinalizedEpoch), NpgsqlDbType.Bigint);
+            W(imp, v.HeadRoot, NpgsqlDbType.Bytea);
+            W(imp, Sql.Signed(v.HeadSlot), NpgsqlDbType.Bigint);
+            W(imp, Sql.Signed(v.EarliestAvailableSlot), NpgsqlDbType.Bigint);
+            W(imp, v.StatusVersion, NpgsqlDbType.Integer);
+            W(imp, Sql.Signed(v.MetadataSeq), NpgsqlDbType.Bigint);
+            W(imp, Sql.Hex(v.MetadataAttnets), NpgsqlDbType.Text);
+            W(imp, Sql.Hex(v.MetadataSyncnets), NpgsqlDbType.Text);
+            W(imp, Sql.Signed(v.CustodyGroupCount), NpgsqlDbType.Bigint);
+            W(imp, v.MetadataVersion, NpgsqlDbType.Integer);
+            W(imp, Sql.Signed(v.GoodbyeReason), NpgsqlDbType.Bigint);
+        }
+        await imp.CompleteAsync(ct).ConfigureAwait(false);
+    }
+
+    private static void W<T>(NpgsqlBinaryImporter imp, T? value, NpgsqlDbType type) where T : struct
+    {
+        if (value is { } v) imp.Write(v, type);
+        else imp.WriteNull();
+    }
+
+    private static void W(NpgsqlBinaryImporter imp, string? value, NpgsqlDbType type)
+    {
+        if (value is null) imp.WriteNull();
+        else imp.Write(value, type);
+    }
+
+    private static void W(NpgsqlBinaryImporter imp, byte[]? value, NpgsqlDbType type)
+    {
+        if (value is null) imp.WriteNull();
+        else imp.Write(value, type);
+    }
+
+    private static NpgsqlParameter Array<T>(string name, IEnumerable<T> values, NpgsqlDbType elementType) =>
+        new(name, NpgsqlDbType.Array | elementType) { Value = values.ToArray() };
+}

@@ -205,7 +205,7 @@ public sealed class BeaconDialer : IDisposable
             }
 
             // A Goodbye from the remote before we said ours decides the outcome (the data above is kept).
-            if (session.GoodbyeReason is null && result.MetaData is null) await WaitForGoodbyeAsync(session, ct).ConfigureAwait(false);
+            if (session.GoodbyeReason is null && (result.MetaData is null || connection.IsClosed)) await WaitForGoodbyeAsync(session, ct).ConfigureAwait(false);
             if (session.GoodbyeReason is { } early) return WithGoodbye(result, early, result.MetaData is null ? BeaconDialStep.MetaData : BeaconDialStep.Ping);
 
             // 5. Goodbye(1): we are done.

@@ -1,0 +1,144 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace ClP2p.Eth2.Tests;
+
+/// <summary>
+/// Starts tests/interop/eth2-host.mjs once with several js-libp2p eth2 hosts (one node process), collects its JSON
+/// events, and kills the process tree on dispose.
+/// </summary>
+public sealed class Eth2HostFixture : IAsyncLifetime
+{
+    public const string SecpKeyA = "0e3f2b4a5c6d7e8f90112233445566778899aabbccddeeff0011223344556677";
+    public const string SecpKeyB = "1f2e3d4c5b6a79880706050403020100ffeeddccbbaa99887766554433221100";
+    public const string SecpKeyC = "2a2b2c2d2e2f303132333435363738393a3b3c3d3e3f40414243444546474849";
+
+    public static readonly JsonObject StatusA = new()
+    {
+        ["forkDigest"] = "8c9f62fe",
+        ["finalizedRoot"] = "d62a74ae0f933224133c5e6e1827baf6d7b0c2bfcb8b0d80f6ec8bb9dbaa2f7b",
+        ["finalizedEpoch"] = 437120,
+        ["headRoot"] = "4f0e5b8f3f6d4a1c2b3a49587766554433221100ffeeddccbbaa998877665544",
+        ["headSlot"] = 13988100,
+        ["earliestAvailableSlot"] = 13500000,
+    };
+
+    public static readonly JsonObject MetaDataA = new()
+    {
+        ["seqNumber"] = 5,
+        ["attnets"] = "0100000000000080",
+        ["syncnets"] = "02",
+        ["custodyGroupCount"] = 8,
+    };
+
+    private readonly ConcurrentQueue<JsonObject> _events = new();
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentQueue<string> _stderr = new();
+    private Process? _process;
+
+    public Dictionary<string, (string PeerId, int Port)> Hosts { get; } = [];
+
+    public static JsonArray Configs()
+    {
+        JsonObject Host(string name, string keyType, string? key, string muxer, string agent, string mode = "normal", string digest = "8c9f62fe", bool probe = false)
+        {
+            var status = (JsonObject)StatusA.DeepClone();
+            status["forkDigest"] = digest;
+            var o = new JsonObject
+            {
+                ["name"] = name, ["keyType"] = keyType, ["muxers"] = new JsonArray(muxer), ["agentVersion"] = agent,
+                ["status"] = status, ["metadata"] = MetaDataA.DeepClone(), ["mode"] = mode, ["probeBack"] = probe,
+            };
+            if (key is not null) o["privateKeyHex"] = key;
+            return o;
+        }
+        return
+        [
+            Host("yamux-secp", "secp256k1", SecpKeyA, "yamux", "Lighthouse/v8.0.1-e42406d/x86_64-linux", probe: true),
+            Host("mplex-secp", "secp256k1", SecpKeyB, "mplex", "teku/teku/v25.6.0/linux-x86_64/-eclipseadoptium-openjdk64bitservervm-java-21"),
+            Host("yamux-ed25519", "ed25519", null, "yamux", "nimbus"),
+            Host("mplex-ed25519", "ed25519", null, "mplex", "js-libp2p/2.10.0", digest: "cb0d1acc"),
+            Host("v1only", "secp256k1", SecpKeyC, "yamux", "Prysm/v5.1.0/1c3a5f9d63a44d3630d4e2e008d1b0a82b4e29f0", mode: "v1only"),
+            Host("goodbye129", "secp256k1", null, "yamux", "Lighthouse/v7.0.0/x86_64-linux", mode: "goodbye129"),
+            Host("reject", "secp256k1", null, "yamux", "rust-libp2p/0.54.0", mode: "reject"),
+            Host("bomb", "secp256k1", null, "mplex", "bomb/v1.0.0", mode: "bomb"),
+            Host("garbage", "ed25519", null, "yamux", "garbage/v1.0.0", mode: "garbage"),
+        ];
+    }
+
+    public async Task InitializeAsync()
+    {
+        var dir = TestPaths.InteropDir();
+        if (!Directory.Exists(Path.Combine(dir, "node_modules", "libp2p")))
+            throw new InvalidOperationException($"{dir}/node_modules is missing: run 'npm install' in tests/interop (scripts/test does it)");
+        var psi = new ProcessStartInfo("node")
+        {
+            WorkingDirectory = dir,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add("eth2-host.mjs");
+        psi.ArgumentList.Add("--config");
+        psi.ArgumentList.Add(Configs().ToJsonString());
+        _process = Process.Start(psi) ?? throw new InvalidOperationException("node did not start");
+        _process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _stderr.Enqueue(e.Data); };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        var done = await Task.WhenAny(_ready.Task, _process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(90)));
+        if (!_ready.Task.IsCompleted)
+            throw new InvalidOperationException("eth2-host.mjs did not get ready: " + string.Join("\n", _stderr));
+        await done;
+    }
+
+    private void OnLine(string? line)
+    {
+        if (string.IsNullOrWhiteSpace(line)) return;
+        JsonObject? o;
+        try { o = JsonNode.Parse(line) as JsonObject; } catch (JsonException) { return; }
+        if (o is null) return;
+        var ev = (string?)o["event"];
+        if (ev == "listening")
+        {
+            lock (Hosts) Hosts[(string)o["name"]!] = ((string)o["peerId"]!, (int)o["port"]!);
+        }
+        else if (ev == "ready")
+        {
+            _ready.TrySetResult();
+        }
+        else
+        {
+            _events.Enqueue(o);
+        }
+    }
+
+    /// <summary>Waits until an event matching <paramref name="match"/> was emitted.</summary>
+    public async Task<JsonObject> WaitForEventAsync(Func<JsonObject, bool> match, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            var hit = _events.FirstOrDefault(match);
+            if (hit is not null) return hit;
+            await Task.Delay(50);
+        }
+        throw new TimeoutException("no matching event; seen: " + string.Join("\n", _events.Select(e => e.ToJsonString())));
+    }
+
+    public IReadOnlyList<JsonObject> Events => _events.ToArray();
+
+    public Task DisposeAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            _process.WaitForExit(5000);
+        }
+        _process?.Dispose();
+        return Task.CompletedTask;
+    }
+}

@@ -94,6 +94,61 @@ public sealed class BeaconDialerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Status_learned_from_one_peer_is_offered_to_the_next_peer_of_the_same_digest()
+    {
+        var (ep1, id1, _) = await StartEth2ListenerAsync();
+        var (ep2, id2, session2) = await StartEth2ListenerAsync();
+        var (ep3, id3, session3) = await StartEth2ListenerAsync();
+        using var dialer = new BeaconDialer(FastOptions());
+        var first = await dialer.DialAsync(new BeaconDialTarget(ep1, id1.PublicKey.Data.ToArray(), ForkDigest.Parse("8c9f62fe")), CancellationToken.None);
+        Assert.True(first.Success, first.Error);
+        Assert.True(first.StatusSent!.FinalizedRoot.IsZero); // nothing known yet: genesis-like
+        var second = await dialer.DialAsync(new BeaconDialTarget(ep2, id2.PublicKey.Data.ToArray(), ForkDigest.Parse("8c9f62fe")), CancellationToken.None);
+        Assert.True(second.Success, second.Error);
+        Assert.Equal(PeerStatus, session2.RemoteStatusRequest); // a real checkpoint of that chain
+        // Another digest gets no borrowed checkpoint, only its own digest.
+        var third = await dialer.DialAsync(new BeaconDialTarget(ep3, id3.PublicKey.Data.ToArray(), ForkDigest.Parse("cb0d1acc")), CancellationToken.None);
+        Assert.True(third.Success, third.Error);
+        Assert.Equal(ForkDigest.Parse("cb0d1acc"), session3.RemoteStatusRequest!.ForkDigest);
+        Assert.True(session3.RemoteStatusRequest.FinalizedRoot.IsZero);
+    }
+
+    [Fact]
+    public async Task Target_without_enr_digest_gets_the_default_networks_current_digest()
+    {
+        var (ep, id, session) = await StartEth2ListenerAsync();
+        using var dialer = new BeaconDialer(FastOptions() is var o ? new BeaconDialerOptions
+        {
+            Libp2p = o.Libp2p, RequestTimeout = o.RequestTimeout, EndOfStreamGrace = o.EndOfStreamGrace, GoodbyeWait = o.GoodbyeWait,
+            DefaultNetwork = "hoodi", StatusProvider = d => new StatusMessage(d, Root.Parse("0x" + new string('a', 64)), 77, Root.Zero, 2500, 0),
+        } : null!);
+        var r = await dialer.DialAsync(new BeaconDialTarget(ep, id.PublicKey.Data.ToArray(), null), CancellationToken.None);
+        Assert.True(r.Success, r.Error);
+        var expected = NetworkRegistry.Builtin.Get("hoodi").GetCurrentDigest(DateTimeOffset.UtcNow);
+        Assert.Equal(expected, session.RemoteStatusRequest!.ForkDigest);
+        Assert.Equal(77UL, session.RemoteStatusRequest.FinalizedEpoch); // from the StatusProvider
+    }
+
+    [Fact]
+    public async Task Silent_status_handler_times_out_at_the_status_step_within_the_total_timeout()
+    {
+        var (ep, id, _) = await StartEth2ListenerAsync(serveEth2: false);
+        var listener = (Libp2pListener)_disposables[^1];
+        foreach (var p in Eth2Protocols.Status) listener.Handle(p, (_, _, ct) => Task.Delay(Timeout.Infinite, ct));
+        var o = FastOptions();
+        using var dialer = new BeaconDialer(new BeaconDialerOptions
+        {
+            Libp2p = o.Libp2p, RequestTimeout = TimeSpan.FromSeconds(20), TotalTimeout = TimeSpan.FromSeconds(2), GoodbyeWait = o.GoodbyeWait,
+        });
+        var started = DateTime.UtcNow;
+        var r = await dialer.DialAsync(new BeaconDialTarget(ep, id.PublicKey.Data.ToArray(), null), CancellationToken.None);
+        Assert.Equal(DialOutcome.Timeout, r.Outcome);
+        Assert.Equal(BeaconDialStep.Status, r.FailedStep);
+        Assert.Equal(id.PeerId.ToString(), r.PeerId); // what was learned before the timeout is kept
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(8));
+    }
+
+    [Fact]
     public async Task Wrong_enr_key_is_a_peer_id_mismatch()
     {
         var (ep, _, _) = await StartEth2ListenerAsync();

@@ -70,13 +70,16 @@ public sealed class BeaconDialer : IDisposable
         var session = new PeerSession(StatusFor(digest), _options.LocalMetaData);
         bool registered = _sessions.TryAdd(target.Endpoint, session);
         var result = new BeaconDialResult { Outcome = DialOutcome.Other, StatusSent = session.LocalStatus };
+        var progress = new DialProgress();
         try
         {
-            result = await DialCoreAsync(target, session, result, total.Token, ct).ConfigureAwait(false);
+            result = await DialCoreAsync(target, session, result, progress, total.Token, ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            result = result with { Outcome = DialOutcome.Timeout, FailedStep = result.FailedStep ?? BeaconDialStep.Connect, Error = "total dial timeout" };
+            result = progress.Step == BeaconDialStep.Goodbye && progress.Partial is { } done
+                ? done with { Outcome = DialOutcome.Ok } // everything was learned; only our farewell was cut short
+                : (progress.Partial ?? result) with { Outcome = DialOutcome.Timeout, FailedStep = progress.Step, Error = $"total dial timeout ({_options.TotalTimeout})" };
         }
         catch (Exception e) when (e is not OperationCanceledException && e is not OutOfMemoryException)
         {
@@ -94,7 +97,15 @@ public sealed class BeaconDialer : IDisposable
         return result;
     }
 
-    private async Task<BeaconDialResult> DialCoreAsync(BeaconDialTarget target, PeerSession session, BeaconDialResult result, CancellationToken ct, CancellationToken outer)
+    /// <summary>Where a dial is, for a total-timeout verdict.</summary>
+    private sealed class DialProgress
+    {
+        public BeaconDialStep Step { get; set; } = BeaconDialStep.Connect;
+
+        public BeaconDialResult? Partial { get; set; }
+    }
+
+    private async Task<BeaconDialResult> DialCoreAsync(BeaconDialTarget target, PeerSession session, BeaconDialResult result, DialProgress progress, CancellationToken ct, CancellationToken outer)
     {
         PeerId? expected = null;
         if (target.Secp256k1PublicKey.Length == PublicKey.Secp256k1Size)
@@ -125,6 +136,8 @@ public sealed class BeaconDialer : IDisposable
             return result with { Outcome = outcome, FailedStep = BeaconDialStep.Connect, Error = text };
         }
         result = result with { Latency = _time.GetElapsedTime(connectStart) };
+        progress.Step = BeaconDialStep.NoiseHandshake;
+        progress.Partial = result;
 
         // 2. Upgrade.
         Libp2pConnection connection;
@@ -147,6 +160,8 @@ public sealed class BeaconDialer : IDisposable
         await using (connection.ConfigureAwait(false))
         {
             result = result with { PeerId = connection.RemotePeerId.ToString(), Muxer = connection.Muxer };
+            progress.Step = BeaconDialStep.Status;
+            progress.Partial = result;
             var client = new ReqRespClient(
                 async (protocols, token) =>
                 {
@@ -191,6 +206,8 @@ public sealed class BeaconDialer : IDisposable
             result = result with { Status = status.Value, StatusVersion = Eth2Protocols.StatusVersion(status.Protocol!) };
 
             // 4. MetaData, Ping.
+            progress.Step = BeaconDialStep.MetaData;
+            progress.Partial = result;
             if (session.GoodbyeReason is null)
             {
                 var md = await client.MetaDataAsync(ct).ConfigureAwait(false);
@@ -198,6 +215,8 @@ public sealed class BeaconDialer : IDisposable
                     ? result with { MetaData = md.Value, MetaDataVersion = Eth2Protocols.MetaDataVersion(md.Protocol!) }
                     : result with { MetaDataError = Describe(md) };
             }
+            progress.Step = BeaconDialStep.Ping;
+            progress.Partial = result;
             if (_options.SendPing && session.GoodbyeReason is null && !connection.IsClosed)
             {
                 var ping = await client.PingAsync(_options.LocalMetaData.SeqNumber, ct).ConfigureAwait(false);
@@ -209,6 +228,8 @@ public sealed class BeaconDialer : IDisposable
             if (session.GoodbyeReason is { } early) return WithGoodbye(result, early, result.MetaData is null ? BeaconDialStep.MetaData : BeaconDialStep.Ping);
 
             // 5. Goodbye(1): we are done.
+            progress.Step = BeaconDialStep.Goodbye;
+            progress.Partial = result;
             if (_options.SendGoodbye && !connection.IsClosed)
             {
                 using var byeCts = CancellationTokenSource.CreateLinkedTokenSource(ct);

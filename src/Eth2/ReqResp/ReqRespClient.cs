@@ -148,7 +148,6 @@ public sealed class ReqRespClient
         }
         finally
         {
-            stream?.Reset();
             if (stream is not null) await stream.DisposeAsync().ConfigureAwait(false);
             limit.Release();
         }
@@ -174,6 +173,7 @@ public sealed class ReqRespClient
         }
         Libp2pStream? stream = null;
         string? protocol = null;
+        bool clean = false;
         try
         {
             (stream, protocol) = await _open(protocols, deadline.Token).ConfigureAwait(false);
@@ -217,6 +217,7 @@ public sealed class ReqRespClient
             {
                 // No EOF within the grace period (or a reset after a complete chunk): the response stands.
             }
+            clean = true;
             return ReqRespResult<T>.Success(value, protocol);
         }
         catch (Exception e) when (e is not OutOfMemoryException && !(e is OperationCanceledException && ct.IsCancellationRequested))
@@ -227,7 +228,8 @@ public sealed class ReqRespClient
         {
             if (stream is not null)
             {
-                stream.Reset(); // no-op after a clean close; frees the stream after a timeout
+                // "If a timeout occurs or the response is no longer relevant, the requester SHOULD reset the stream."
+                if (!clean) stream.Reset();
                 await stream.DisposeAsync().ConfigureAwait(false);
             }
             limit.Release();

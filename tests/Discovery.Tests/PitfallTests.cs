@@ -1,0 +1,307 @@
+using System.Net;
+using ClP2p.Discovery.Crypto;
+using ClP2p.Discovery.Messages;
+using ClP2p.Discovery.Packets;
+
+namespace ClP2p.Discovery.Tests;
+
+/// <summary>PITFALLS.md points 1-11 against a running node, driven by a raw peer.</summary>
+public sealed class PitfallTests
+{
+    private static readonly byte[] PingPt = MessageCodec.Encode(new PingMessage(new RequestId(7, 1), 1));
+
+    private static async Task<Discv5Node> StartNode(int whoAreYouPerSecond = 100, int maxChallenges = 4096)
+    {
+        var key = new byte[32];
+        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
+        var n = new Discv5Node(new Discv5Options
+        {
+            PrivateKey = key,
+            BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+            ContactFilter = ContactFilters.PublicOrLoopback,
+            LivenessInterval = TimeSpan.Zero,
+            RequestTimeout = TimeSpan.FromMilliseconds(700),
+            MaxWhoAreYouPerIpPerSecond = whoAreYouPerSecond,
+            MaxPendingChallenges = maxChallenges,
+        });
+        await n.StartAsync();
+        return n;
+    }
+
+    private static async Task WaitFor(Func<bool> cond)
+    {
+        for (int i = 0; i < 200 && !cond(); i++) await Task.Delay(10);
+    }
+
+    [Fact]
+    public async Task Second_packet_before_handshake_gets_the_same_whoareyou_bytes()
+    {
+        await using var n = await StartNode();
+        using var raw = new RawPeer();
+        raw.Send(raw.RandomPacket(n.LocalId), n.LocalEndPoint);
+        var w1 = await raw.ReceiveAsync();
+        raw.Send(raw.RandomPacket(n.LocalId), n.LocalEndPoint);
+        var w2 = await raw.ReceiveAsync();
+        Assert.NotNull(w1);
+        Assert.Equal(w1, w2);
+        Assert.Equal(1, n.PendingChallengeCount);
+    }
+
+    [Fact]
+    public async Task Handshake_with_record_establishes_session_and_pong_carries_local_seq_and_observed_address()
+    {
+        await using var n = await StartNode();
+        using var raw = new RawPeer();
+        raw.Send(raw.RandomPacket(n.LocalId), n.LocalEndPoint);
+        var way = (await raw.ReceiveAsync())!;
+        Assert.True(raw.TryDecode(way, out var flag, out var header, out _, out _));
+        Assert.Equal(PacketFlag.WhoAreYou, flag);
+        Assert.Equal(0UL, RawPeer.WhoAreYouSeq(header)); // n does not know us: asks for our record
+        var (hs, session) = raw.Handshake(way, n.LocalEnr, PingPt, raw.Enr);
+        raw.Send(hs, n.LocalEndPoint);
+        var pong = Assert.IsType<PongMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session));
+        Assert.Equal(n.LocalEnr.Seq, pong.EnrSeq);
+        Assert.Equal(raw.EndPoint, new IPEndPoint(pong.RecipientIp, pong.RecipientPort));
+        Assert.Equal(1, n.HandshakesInbound);
+        Assert.Contains(n.TableNodes(), e => e.NodeId == raw.Id);
+        session.Dispose();
+    }
+
+    [Fact]
+    public async Task Handshake_with_record_of_another_node_is_rejected()
+    {
+        await using var n = await StartNode();
+        using var raw = new RawPeer();
+        using var other = new RawPeer();
+        raw.Send(raw.RandomPacket(n.LocalId), n.LocalEndPoint);
+        var way = (await raw.ReceiveAsync())!;
+        var (hs, session) = raw.Handshake(way, n.LocalEnr, PingPt, other.Enr);
+        raw.Send(hs, n.LocalEndPoint);
+        Assert.Null(await raw.ReceiveAsync(TimeSpan.FromMilliseconds(300)));
+        Assert.Equal(1, n.DropCounts["handshake-record-wrong-id"]);
+        Assert.Equal(0, n.SessionCount);
+        session.Dispose();
+    }
+
+    [Fact]
+    public async Task Handshake_without_record_from_unknown_node_is_rejected()
+    {
+        await using var n = await StartNode();
+        using var raw = new RawPeer();
+        raw.Send(raw.RandomPacket(n.LocalId), n.LocalEndPoint);
+        var way = (await raw.ReceiveAsync())!;
+        var (hs, session) = raw.Handshake(way, n.LocalEnr, PingPt, null);
+        raw.Send(hs, n.LocalEndPoint);
+        await WaitFor(() => n.DropCounts.ContainsKey("handshake-unknown-node"));
+        Assert.Equal(1, n.DropCounts["handshake-unknown-node"]);
+        session.Dispose();
+    }
+
+    [Fact]
+    public async Task Whoareyou_for_unknown_nonce_is_ignored_and_counted()
+    {
+        await using var n = await StartNode();
+        using var raw = new RawPeer();
+        var buf = new byte[63];
+        PacketCodec.EncodeWhoAreYou(buf, n.LocalId, RawPeer.Rand(16), RawPeer.Rand(12), RawPeer.Rand(16), 0, new byte[63]);
+        raw.Send(buf, n.LocalEndPoint);
+        Assert.Null(await raw.ReceiveAsync(TimeSpan.FromMilliseconds(300)));
+        Assert.Equal(1, n.DropCounts["who-are-you-unsolicited"]);
+    }
+
+    [Fact]
+    public async Task Old_session_keys_still_decrypt_after_a_new_handshake()
+    {
+        await using var n = await StartNode();
+        using var raw = new RawPeer();
+        raw.Send(raw.RandomPacket(n.LocalId), n.LocalEndPoint);
+        var (hs1, s1) = raw.Handshake((await raw.ReceiveAsync())!, n.LocalEnr, PingPt, raw.Enr);
+        raw.Send(hs1, n.LocalEndPoint);
+        Assert.IsType<PongMessage>(raw.Decrypt((await raw.ReceiveAsync())!, s1));
+        // a second handshake (as in a race): random packet -> WHOAREYOU -> handshake with new keys
+        raw.Send(raw.RandomPacket(n.LocalId), n.LocalEndPoint);
+        var (hs2, s2) = raw.Handshake((await raw.ReceiveAsync())!, n.LocalEnr, PingPt, raw.Enr);
+        raw.Send(hs2, n.LocalEndPoint);
+        Assert.IsType<PongMessage>(raw.Decrypt((await raw.ReceiveAsync())!, s2));
+        // a packet sealed with the first session's key is still understood (PITFALLS 2, sigp old_keys)
+        raw.Send(raw.Encrypt(n.LocalId, s1, new PingMessage(new RequestId(9, 1), 1)), n.LocalEndPoint);
+        var pong = Assert.IsType<PongMessage>(raw.Decrypt((await raw.ReceiveAsync())!, s2));
+        Assert.Equal(9UL, pong.RequestId.Value);
+        s1.Dispose(); s2.Dispose();
+    }
+
+    [Fact]
+    public async Task Whoareyou_in_answer_to_our_handshake_fails_the_request()
+    {
+        await using var n = await StartNode();
+        using var raw = new RawPeer();
+        var req = n.FindNodeAsync(raw.Enr, [256]);
+        var first = (await raw.ReceiveAsync())!;
+        var (way, _) = raw.WhoAreYouFor(first, n.LocalId, 0);
+        raw.Send(way, n.LocalEndPoint);
+        var hs = (await raw.ReceiveAsync())!;
+        Assert.True(raw.TryDecode(hs, out var flag, out _, out _, out _));
+        Assert.Equal(PacketFlag.Handshake, flag);
+        var (again, _) = raw.WhoAreYouFor(hs, n.LocalId, 0);
+        raw.Send(again, n.LocalEndPoint);
+        var ex = await Assert.ThrowsAsync<Discv5RequestException>(() => req);
+        Assert.Equal(RequestFailure.HandshakeRejected, ex.Reason);
+    }
+
+    /// <summary>Records signed by fresh keys whose node id is at log distance d from the given id.</summary>
+    private static List<Enr> RecordsAt(NodeId from, int d, int count)
+    {
+        var list = new List<Enr>();
+        var key = new byte[32];
+        while (list.Count < count)
+        {
+            Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
+            var e = new EnrBuilder().WithIp(IPAddress.Parse("1.2.3.4")).WithUdp(30303).Build(key);
+            if (NodeId.LogDistance(e.NodeId, from) == d) list.Add(e);
+        }
+        return list;
+    }
+
+    private static async Task<(RawPeer.HandshakeResult Hs, FindNodeMessage Request)> ServeHandshake(Discv5Node n, RawPeer raw)
+    {
+        var first = (await raw.ReceiveAsync())!;
+        var (way, challenge) = raw.WhoAreYouFor(first, n.LocalId, 0);
+        raw.Send(way, n.LocalEndPoint);
+        byte[] p;
+        do { p = (await raw.ReceiveAsync())!; } while (raw.TryDecode(p, out var f, out _, out _, out _) && f != PacketFlag.Handshake);
+        var (m, s) = raw.AcceptHandshake(p, challenge);
+        return (new RawPeer.HandshakeResult(s), Assert.IsType<FindNodeMessage>(m));
+    }
+
+    [Fact]
+    public async Task Nodes_flood_is_trimmed_to_requested_distance_bucket_size_and_total()
+    {
+        await using var n = await StartNode();
+        using var raw = new RawPeer();
+        var good = RecordsAt(raw.Id, 256, 20);
+        var wrong = RecordsAt(raw.Id, 250, 1);
+        var req = n.FindNodeAsync(raw.Enr, [256]);
+        var (hs, fn) = await ServeHandshake(n, raw);
+        Assert.Equal([256], fn.Distances);
+        ReadOnlyMemory<byte> R(Enr e) => e.Raw;
+        // total = 3: 20 records at 256 (16 kept), one at a wrong distance, one duplicate; then a 4th message beyond total
+        raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 3, [.. good.Take(6).Select(R), R(wrong[0]), R(good[0])])), n.LocalEndPoint);
+        raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 3, [.. good.Skip(6).Take(7).Select(R)])), n.LocalEndPoint);
+        raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 3, [.. good.Skip(13).Select(R)])), n.LocalEndPoint);
+        var res = await req;
+        raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 3, [R(good[0])])), n.LocalEndPoint);
+        Assert.Equal(16, res.Count);
+        Assert.All(res, e => Assert.Equal(256, NodeId.LogDistance(e.NodeId, raw.Id)));
+        Assert.Equal(16, res.Select(e => e.NodeId).Distinct().Count());
+        var rd = n.RecordDropCounts;
+        Assert.Equal(1, rd["wrong-distance"]);
+        Assert.Equal(1, rd["duplicate"]);
+        Assert.Equal(4, rd["bucket-overflow"]);
+        await WaitFor(() => n.DropCounts.ContainsKey("response-unknown-request"));
+        Assert.Equal(1, n.DropCounts["response-unknown-request"]);
+        hs.Session.Dispose();
+    }
+
+    [Fact]
+    public async Task Nodes_for_distance_zero_keeps_exactly_the_senders_own_record()
+    {
+        await using var n = await StartNode();
+        using var raw = new RawPeer();
+        var other = RecordsAt(raw.Id, 256, 1)[0];
+        var req = n.FindNodeAsync(raw.Enr, [0]);
+        var (hs, fn) = await ServeHandshake(n, raw);
+        var newer = new EnrBuilder().WithSeq(9).WithIp(IPAddress.Loopback).WithUdp(raw.EndPoint.Port).Build(raw.Key);
+        raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [other.Raw, newer.Raw, newer.Raw])), n.LocalEndPoint);
+        var res = await req;
+        Assert.Equal(newer.Raw.ToArray(), Assert.Single(res).Raw.ToArray());
+        Assert.Equal(9UL, n.GetKnownRecord(raw.Id)!.Seq);
+        hs.Session.Dispose();
+    }
+
+    [Fact]
+    public async Task Nodes_with_total_zero_completes_as_one_message()
+    {
+        await using var n = await StartNode();
+        using var raw = new RawPeer();
+        var req = n.FindNodeAsync(raw.Enr, [200]);
+        var (hs, fn) = await ServeHandshake(n, raw);
+        raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 0, [])), n.LocalEndPoint);
+        Assert.Empty(await req.WaitAsync(TimeSpan.FromMilliseconds(500)));
+        hs.Session.Dispose();
+    }
+
+    [Fact]
+    public async Task Served_nodes_has_total_one_when_empty_and_packs_16_records_into_packets()
+    {
+        await using var n = await StartNode();
+        foreach (var e in RecordsAt(n.LocalId, 256, 20)) n.AddToTable(e);
+        using var raw = new RawPeer();
+        raw.Send(raw.RandomPacket(n.LocalId), n.LocalEndPoint);
+        var way = (await raw.ReceiveAsync())!;
+        var (hs, s) = raw.Handshake(way, n.LocalEnr, MessageCodec.Encode(new FindNodeMessage(new RequestId(1, 1), [3])), raw.Enr);
+        raw.Send(hs, n.LocalEndPoint);
+        var empty = Assert.IsType<NodesMessage>(raw.Decrypt((await raw.ReceiveAsync())!, s));
+        Assert.Equal(1, empty.Total);
+        Assert.Empty(empty.Records);
+        raw.Send(raw.Encrypt(n.LocalId, s, new FindNodeMessage(new RequestId(2, 1), [256, 0])), n.LocalEndPoint);
+        var first = Assert.IsType<NodesMessage>(raw.Decrypt((await raw.ReceiveAsync())!, s));
+        var all = new List<ReadOnlyMemory<byte>>(first.Records);
+        for (int i = 1; i < first.Total; i++) all.AddRange(Assert.IsType<NodesMessage>(raw.Decrypt((await raw.ReceiveAsync())!, s)).Records);
+        Assert.Equal(16, all.Count); // 16 at most per answer
+        Assert.InRange(first.Total, 2, 5); // fits geth's min(total, 5)
+        s.Dispose();
+    }
+
+    [Fact]
+    public async Task Whoareyou_is_rate_limited_per_ip()
+    {
+        await using var n = await StartNode(whoAreYouPerSecond: 5);
+        using var raw = new RawPeer();
+        for (int i = 0; i < 10; i++) raw.Send(raw.RandomPacket(n.LocalId, new NodeId(RawPeer.Rand(32))), n.LocalEndPoint);
+        await WaitFor(() => n.PacketsReceived == 10);
+        Assert.True(n.DropCounts.GetValueOrDefault("who-are-you-rate-limited") >= 5 - 0, string.Join(",", n.DropCounts));
+        Assert.True(n.PendingChallengeCount <= 5);
+    }
+
+    [Fact]
+    public async Task Pending_challenges_are_bounded()
+    {
+        await using var n = await StartNode(maxChallenges: 8);
+        using var raw = new RawPeer();
+        for (int i = 0; i < 20; i++) raw.Send(raw.RandomPacket(n.LocalId, new NodeId(RawPeer.Rand(32))), n.LocalEndPoint);
+        await WaitFor(() => n.PacketsReceived == 20);
+        Assert.Equal(8, n.PendingChallengeCount);
+        Assert.Equal(12, n.DropCounts["challenges-full"]);
+    }
+
+    [Fact]
+    public void Record_with_ip6_and_only_udp_has_no_udp_endpoint()
+    {
+        var key = new byte[32];
+        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
+        var e = new EnrBuilder().WithIp(IPAddress.Parse("2001:db8::1")).WithUdp(9000).Build(key);
+        Assert.Null(e.UdpEndPoint);
+        var e6 = new EnrBuilder().WithIp(IPAddress.Parse("2001:db8::1")).WithUdp6(9000).Build(key);
+        Assert.Equal(new IPEndPoint(IPAddress.Parse("2001:db8::1"), 9000), e6.UdpEndPoint);
+    }
+
+    [Fact]
+    public void Pong_unmaps_ipv4_mapped_addresses()
+    {
+        var m = new PongMessage(new RequestId(1, 1), 1, IPAddress.Parse("::ffff:127.0.0.1"), 30303);
+        Assert.True(MessageCodec.TryDecode(MessageCodec.Encode(m), out var back, out _));
+        Assert.Equal(IPAddress.Loopback, ((PongMessage)back!).RecipientIp);
+    }
+
+    [Fact]
+    public void Contact_filter_rejects_private_and_low_ports_by_default()
+    {
+        var key = new byte[32];
+        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
+        Assert.False(ContactFilters.PublicOnly(new EnrBuilder().WithIp(IPAddress.Parse("192.168.1.2")).WithUdp(9000).Build(key)));
+        Assert.False(ContactFilters.PublicOnly(new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(9000).Build(key)));
+        Assert.False(ContactFilters.PublicOnly(new EnrBuilder().WithIp(IPAddress.Parse("8.8.8.8")).WithUdp(53).Build(key)));
+        Assert.True(ContactFilters.PublicOnly(new EnrBuilder().WithIp(IPAddress.Parse("8.8.8.8")).WithUdp(9000).Build(key)));
+        Assert.True(ContactFilters.PublicOrLoopback(new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(9000).Build(key)));
+    }
+}

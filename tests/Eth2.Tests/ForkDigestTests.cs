@@ -112,6 +112,22 @@ public class ForkDigestTests
     }
 
     [Fact]
+    public void Classify_says_current_past_future_pre_genesis_and_unknown()
+    {
+        var now = DateTimeOffset.Parse("2026-11-25T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
+        var reg = NetworkRegistry.Builtin;
+        Assert.Equal(DigestAge.Current, reg.Classify(ForkDigest.Parse("8c9f62fe"), now).Age);
+        Assert.Equal(DigestAge.Past, reg.Classify(ForkDigest.Parse("b5303f2a"), now).Age);
+        Assert.Equal(DigestAge.Past, reg.Classify(ForkDigest.Parse("cb0d1acc"), now).Age);
+        Assert.Equal(DigestAge.PreGenesis, reg.Classify(ForkDigest.Parse("f5a5fd42"), now).Age);
+        Assert.Equal(DigestAge.NeverActive, reg.Classify(ForkDigest.Parse("5df5c106"), now).Age); // hoodi phase0
+        Assert.Equal(DigestAge.Unknown, reg.Classify(ForkDigest.Parse("deadbeef"), now).Age);
+        var beforeBpo2 = reg.Get("mainnet").GenesisTimeUtc.AddSeconds(419071L * 32 * 12);
+        Assert.Equal(DigestAge.Future, reg.Classify(ForkDigest.Parse("8c9f62fe"), beforeBpo2).Age);
+        Assert.Equal(DigestAge.Current, reg.Classify(ForkDigest.Parse("cb0d1acc"), beforeBpo2).Age);
+    }
+
+    [Fact]
     public void Unknown_digest_stays_unnamed()
     {
         Assert.False(NetworkRegistry.Builtin.TryNameDigest(ForkDigest.Parse("0xdeadbeef"), out _));

@@ -23,6 +23,8 @@ public class SszTests
         Assert.True(StatusMessage.TryDecode(Hex(StatusV1Ssz), 1, out var s1, out _));
         Assert.Equal(s2.AsV1(), s1);
         Assert.Equal(0UL, s1.AsV2().EarliestAvailableSlot);
+        Assert.Null(s1.AsV2().KnownEarliestAvailableSlot); // 0 means unknown
+        Assert.Equal(13500000UL, s2.KnownEarliestAvailableSlot);
     }
 
     [Theory]

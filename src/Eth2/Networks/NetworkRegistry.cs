@@ -25,6 +25,28 @@ public readonly record struct DigestName(string Network, string Fork, DigestKind
     public override string ToString() => $"{Network}/{Fork}";
 }
 
+/// <summary>Where a digest stands relative to its network's wall clock.</summary>
+public enum DigestAge
+{
+    /// <summary>Not a digest of any known network.</summary>
+    Unknown,
+
+    /// <summary>A pre-genesis digest (zero genesis_validators_root): stale by construction.</summary>
+    PreGenesis,
+
+    /// <summary>The network's digest right now.</summary>
+    Current,
+
+    /// <summary>A digest of an earlier fork period: the node (or its ENR) has not moved on.</summary>
+    Past,
+
+    /// <summary>A digest of a scheduled, not yet active fork period.</summary>
+    Future,
+
+    /// <summary>A fork that never had its own period (a later fork activated at the same epoch).</summary>
+    NeverActive,
+}
+
 /// <summary>
 /// The built-in networks (mainnet, sepolia, holesky, hoodi, gnosis, chiado from networks.json / bootnodes.json,
 /// embedded) plus any custom networks, and the digest → (network, fork) index across all of them.
@@ -80,6 +102,19 @@ public sealed class NetworkRegistry
         }
         (network, fork) = (string.Empty, string.Empty);
         return false;
+    }
+
+    /// <summary>Names a digest and says whether it is its network's current one at <paramref name="now"/> (PITFALLS 30).</summary>
+    public (DigestName? Name, DigestAge Age) Classify(ForkDigest digest, DateTimeOffset now)
+    {
+        if (!_byDigest.TryGetValue(digest, out var name)) return (null, DigestAge.Unknown);
+        if (name.Kind == DigestKind.PreGenesis) return (name, DigestAge.PreGenesis);
+        var network = _byName[name.Network];
+        var fork = network.Forks.First(f => f.Digest == digest);
+        if (fork.NeverActive) return (name, DigestAge.NeverActive);
+        var current = network.GetCurrentFork(now);
+        if (current.Digest == digest) return (name, DigestAge.Current);
+        return (name, fork.Epoch > current.Epoch ? DigestAge.Future : DigestAge.Past);
     }
 
     /// <summary>The network whose live fork period has this digest (never a pre-genesis match).</summary>

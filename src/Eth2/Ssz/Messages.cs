@@ -31,6 +31,9 @@ public sealed record StatusMessage(
 
     public int Length => Version == 1 ? V1Length : V2Length;
 
+    /// <summary>earliest_available_slot, with 0 read as "unknown" (Prysm sent 0 before prysm #15818; PITFALLS 22).</summary>
+    public ulong? KnownEarliestAvailableSlot => EarliestAvailableSlot is > 0 ? EarliestAvailableSlot : null;
+
     /// <summary>The same status as v1 (drops earliest_available_slot).</summary>
     public StatusMessage AsV1() => this with { EarliestAvailableSlot = null };
 

@@ -1,0 +1,506 @@
+using System.Buffers.Text;
+using System.Data.Common;
+using System.Runtime.CompilerServices;
+
+namespace ClP2p.Storage;
+
+/// <summary>
+/// Read-only census queries used by the CLI and the API. "Nodes seen in a crawl" are the crawl's visits of kind
+/// crawl (one per node). Census counts of finished crawls come from the pre-aggregated table crawl_census (built by
+/// <see cref="CrawlStore.FinishCrawlAsync"/>), those of running crawls are computed live from visits; both give the
+/// same numbers. Thread-safe; every call opens its own pooled connection. Methods take a CancellationToken: the API
+/// should pass a token with its query timeout.
+/// </summary>
+public sealed class CensusService
+{
+    /// <summary>Largest page size <see cref="ListCrawlsAsync"/> and <see cref="ListNodesAsync"/> accept.</summary>
+    public const int MaxPageSize = 1000;
+
+    /// <summary>Most visits returned by <see cref="GetNodeHistoryAsync"/>.</summary>
+    public const int MaxHistoryVisits = 1000;
+
+    private readonly StorageOptions _options;
+
+    /// <summary>Creates the service over a migrated database.</summary>
+    public CensusService(StorageOptions options) => _options = options ?? throw new ArgumentNullException(nameof(options));
+
+    private const string CrawlColumns = """
+        c.id, c.network, c.state, c.started_at, c.finished_at, c.nodes_found, c.cl_nodes, c.dialled, c.dial_ok, c.failures,
+        c.parameters_json, c.summary_json, c.census_built_at,
+        COALESCE((SELECT SUM(s.count) FROM crawl_census s WHERE s.crawl_id = c.id AND s.dimension = 'dial_outcome'),
+                 (SELECT COUNT(*) FROM visits v WHERE v.crawl_id = c.id AND v.kind = 'crawl'))
+        """;
+
+    private async Task<DbConnection> OpenAsync(CancellationToken ct)
+    {
+        DbConnection conn = Sql.Open(_options);
+        try
+        {
+            await conn.OpenAsync(ct).ConfigureAwait(false);
+            return conn;
+        }
+        catch
+        {
+            await conn.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static (CrawlInfo Info, bool Built) ReadCrawl(DbDataReader r) => (new CrawlInfo
+    {
+        Id = r.GetInt64(0),
+        Network = r.GetString(1),
+        State = r.GetString(2),
+        StartedAt = r.GetUtc(3),
+        FinishedAt = r.GetUtcOrNull(4),
+        Counts = new CrawlCounts(r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), r.GetInt32(8), r.GetInt32(9)),
+        ParametersJson = r.GetStringOrNull(10),
+        SummaryJson = r.GetStringOrNull(11),
+        Visits = r.IsDBNull(13) ? 0 : Convert.ToInt64(r.GetValue(13), System.Globalization.CultureInfo.InvariantCulture),
+    }, !r.IsDBNull(12));
+
+    private static async Task<(CrawlInfo Info, bool Built)?> QueryCrawlAsync(DbConnection conn, string where, CancellationToken ct, params (string, object?)[] parameters)
+    {
+        await using DbCommand cmd = Sql.Command(conn, null, $"SELECT {CrawlColumns} FROM crawls c {where}", parameters);
+        await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        return await r.ReadAsync(ct).ConfigureAwait(false) ? ReadCrawl(r) : null;
+    }
+
+    /// <summary>One crawl, or null if there is no such crawl.</summary>
+    public async Task<CrawlInfo?> GetCrawlAsync(long crawlId, CancellationToken ct = default)
+    {
+        await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
+        return (await QueryCrawlAsync(conn, "WHERE c.id = @id", ct, ("id", crawlId)).ConfigureAwait(false))?.Info;
+    }
+
+    /// <summary>
+    /// The crawl census queries use by default: the newest crawl (by start time) that succeeded; when none has, the
+    /// newest crawl in any state. <paramref name="crawlNetwork"/> restricts to crawls of that network. Null when none.
+    /// </summary>
+    public async Task<CrawlInfo?> GetLatestCrawlAsync(string? crawlNetwork = null, CancellationToken ct = default)
+    {
+        await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
+        return (await LatestAsync(conn, crawlNetwork, ct).ConfigureAwait(false))?.Info;
+    }
+
+    private static async Task<(CrawlInfo Info, bool Built)?> LatestAsync(DbConnection conn, string? crawlNetwork, CancellationToken ct)
+    {
+        string net = crawlNetwork is null ? "" : " AND c.network = @net";
+        return await QueryCrawlAsync(conn, $"WHERE c.state = 'succeeded'{net} ORDER BY c.started_at DESC, c.id DESC LIMIT 1", ct, ("net", crawlNetwork)).ConfigureAwait(false)
+            ?? await QueryCrawlAsync(conn, $"WHERE 1 = 1{net} ORDER BY c.started_at DESC, c.id DESC LIMIT 1", ct, ("net", crawlNetwork)).ConfigureAwait(false);
+    }
+
+    /// <summary>Crawls, newest first (by start time), optionally of one network; a page of at most <see cref="MaxPageSize"/>.</summary>
+    public async Task<Page<CrawlInfo>> ListCrawlsAsync(int offset = 0, int limit = 50, string? crawlNetwork = null, CancellationToken ct = default)
+    {
+        CheckPage(offset, limit);
+        await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
+        string where = crawlNetwork is null ? "" : "WHERE c.network = @net";
+        var items = new List<CrawlInfo>();
+        await using (DbCommand cmd = Sql.Command(conn, null, $"SELECT {CrawlColumns} FROM crawls c {where} ORDER BY c.started_at DESC, c.id DESC LIMIT @limit OFFSET @offset",
+            ("net", crawlNetwork), ("limit", limit), ("offset", offset)))
+        await using (DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false)) items.Add(ReadCrawl(r).Info);
+        }
+        long total = Convert.ToInt64(await Sql.ScalarAsync(conn, $"SELECT COUNT(*) FROM crawls c {where}", ct, ("net", crawlNetwork)).ConfigureAwait(false),
+            System.Globalization.CultureInfo.InvariantCulture);
+        return new Page<CrawlInfo>(items, offset, limit, total);
+    }
+
+    /// <summary>
+    /// Census of one crawl (the latest, see <see cref="GetLatestCrawlAsync"/>, when <paramref name="crawlId"/> is null)
+    /// grouped by <paramref name="dimension"/>, optionally only nodes whose ENR fork digest belongs to
+    /// <paramref name="network"/> ("mainnet"). Null when the crawl does not exist (or there is no crawl at all).
+    /// </summary>
+    public async Task<CensusResult?> GetCensusAsync(CensusDimension dimension, long? crawlId = null, string? network = null, CancellationToken ct = default)
+    {
+        string dim = CensusSql.DimensionName(dimension);
+        await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
+        (CrawlInfo Info, bool Built)? crawl = crawlId is { } id
+            ? await QueryCrawlAsync(conn, "WHERE c.id = @id", ct, ("id", id)).ConfigureAwait(false)
+            : await LatestAsync(conn, null, ct).ConfigureAwait(false);
+        if (crawl is not { } c) return null;
+        List<(string? Key, string? Label, long Count)> rows = c.Built
+            ? await ReadGroupsAsync(conn, CensusSql.StoredCensus(network is not null), ct, ("crawl", c.Info.Id), ("dimension", dim), ("network", network)).ConfigureAwait(false)
+            : await ReadGroupsAsync(conn, CensusSql.LiveCensus(dimension, network is not null), ct, ("crawl", c.Info.Id), ("network", network)).ConfigureAwait(false);
+        (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows);
+        return new CensusResult { Crawl = c.Info, Dimension = dimension, Network = network, Total = total, Groups = groups };
+    }
+
+    /// <summary>
+    /// The census by <paramref name="dimension"/> of every crawl started in [<paramref name="from"/>, <paramref name="to"/>),
+    /// oldest first, optionally only crawls of <paramref name="crawlNetwork"/> and only nodes of ENR network
+    /// <paramref name="network"/>.
+    /// </summary>
+    public async Task<CensusSeries> GetTimeSeriesAsync(CensusDimension dimension, DateTimeOffset from, DateTimeOffset to, string? network = null,
+        string? crawlNetwork = null, CancellationToken ct = default)
+    {
+        string dim = CensusSql.DimensionName(dimension);
+        await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
+        var crawls = new List<(CrawlInfo Info, bool Built)>();
+        string net = crawlNetwork is null ? "" : " AND c.network = @net";
+        await using (DbCommand cmd = Sql.Command(conn, null,
+            $"SELECT {CrawlColumns} FROM crawls c WHERE c.started_at >= @from AND c.started_at < @to{net} ORDER BY c.started_at, c.id",
+            ("from", from.UtcDateTime), ("to", to.UtcDateTime), ("net", crawlNetwork)))
+        await using (DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false)) crawls.Add(ReadCrawl(r));
+        }
+
+        var stored = new Dictionary<long, List<(string?, string?, long)>>();
+        if (crawls.Any(c => c.Built))
+        {
+            await using DbCommand cmd = Sql.Command(conn, null, CensusSql.StoredSeries(network is not null, crawlNetwork is not null),
+                ("from", from.UtcDateTime), ("to", to.UtcDateTime), ("dimension", dim), ("network", network), ("crawlNetwork", crawlNetwork));
+            await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                long id = r.GetInt64(0);
+                if (!stored.TryGetValue(id, out var list)) stored[id] = list = [];
+                list.Add((r.GetStringOrNull(1), r.GetStringOrNull(2), Convert.ToInt64(r.GetValue(3), System.Globalization.CultureInfo.InvariantCulture)));
+            }
+        }
+
+        var points = new List<CensusSeriesPoint>(crawls.Count);
+        foreach ((CrawlInfo info, bool built) in crawls)
+        {
+            List<(string?, string?, long)> rows = built
+                ? stored.GetValueOrDefault(info.Id) ?? []
+                : await ReadGroupsAsync(conn, CensusSql.LiveCensus(dimension, network is not null), ct, ("crawl", info.Id), ("network", network)).ConfigureAwait(false);
+            (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows);
+            points.Add(new CensusSeriesPoint { CrawlId = info.Id, CrawlNetwork = info.Network, StartedAt = info.StartedAt, Total = total, Groups = groups });
+        }
+        return new CensusSeries { Dimension = dimension, Network = network, From = from, To = to, Points = points };
+    }
+
+    private static async Task<List<(string? Key, string? Label, long Count)>> ReadGroupsAsync(DbConnection conn, string sql, CancellationToken ct, params (string, object?)[] parameters)
+    {
+        var rows = new List<(string?, string?, long)>();
+        await using DbCommand cmd = Sql.Command(conn, null, sql, parameters);
+        await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+            rows.Add((r.IsDBNull(0) ? null : Convert.ToString(r.GetValue(0), System.Globalization.CultureInfo.InvariantCulture), r.GetStringOrNull(1),
+                Convert.ToInt64(r.GetValue(2), System.Globalization.CultureInfo.InvariantCulture)));
+        return rows;
+    }
+
+    private static (long Total, IReadOnlyList<CensusGroup> Groups) ToGroups(List<(string? Key, string? Label, long Count)> rows)
+    {
+        long total = rows.Sum(r => r.Count);
+        var groups = rows
+            .Where(r => r.Count > 0)
+            .Select(r => new CensusGroup(r.Key, r.Label, r.Count, total == 0 ? 0 : (double)r.Count / total))
+            .OrderByDescending(g => g.Count).ThenBy(g => g.Key, StringComparer.Ordinal)
+            .ToList();
+        return (total, groups);
+    }
+
+    private const string NodeJoins = """
+        FROM visits v
+        LEFT JOIN enr_history e ON e.node_id = v.node_id AND e.seq = v.enr_seq
+        LEFT JOIN agent_versions a ON a.id = v.agent_version_id
+        LEFT JOIN ip_addresses g ON g.address = v.ip
+        """;
+
+    /// <summary>
+    /// Nodes seen in a crawl (the latest when <see cref="NodeFilter.CrawlId"/> is null) matching the filter, ordered by
+    /// node id; a page of at most <see cref="MaxPageSize"/>. Null when the crawl does not exist.
+    /// </summary>
+    public async Task<Page<NodeSummary>?> ListNodesAsync(NodeFilter filter, int offset = 0, int limit = 50, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        CheckPage(offset, limit);
+        await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
+        (CrawlInfo Info, bool Built)? crawl = filter.CrawlId is { } id
+            ? await QueryCrawlAsync(conn, "WHERE c.id = @id", ct, ("id", id)).ConfigureAwait(false)
+            : await LatestAsync(conn, null, ct).ConfigureAwait(false);
+        if (crawl is not { } c) return null;
+
+        string where = "WHERE v.crawl_id = @crawl AND v.kind = 'crawl'"
+            + (filter.Network is null ? "" : " AND e.network_name = @network")
+            + (filter.Client is null ? "" : " AND a.client = @client")
+            + (filter.Fork is null ? "" : " AND (e.fork_digest = @fork OR e.fork_name = @fork)")
+            + (filter.Country is null ? "" : " AND g.country = @country")
+            + (filter.DialOutcome is null ? "" : " AND v.dial_outcome = @outcome");
+        (string, object?)[] p =
+        [
+            ("crawl", c.Info.Id), ("network", filter.Network), ("client", filter.Client), ("fork", filter.Fork?.ToLowerInvariant() is { Length: 8 } hex && IsHex(hex) ? hex : filter.Fork),
+            ("country", filter.Country), ("outcome", filter.DialOutcome), ("limit", limit), ("offset", offset),
+        ];
+        var items = new List<NodeSummary>();
+        await using (DbCommand cmd = Sql.Command(conn, null, $"""
+            SELECT v.node_id, COALESCE(v.peer_id, (SELECT n.peer_id FROM nodes n WHERE n.node_id = v.node_id)), v.ip, v.enr_seq, e.fork_digest, e.fork_name, e.network_name,
+                   a.client, a.version, v.dial_outcome, g.country, g.asn, g.as_org, v.visited_at
+            {NodeJoins}
+            {where}
+            ORDER BY v.node_id, v.id
+            LIMIT @limit OFFSET @offset
+            """, p))
+        await using (DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                items.Add(new NodeSummary
+                {
+                    NodeId = Convert.ToHexStringLower((byte[])r.GetValue(0)),
+                    PeerId = r.GetStringOrNull(1),
+                    Ip = r.GetStringOrNull(2),
+                    Seq = Sql.Unsigned(r.GetInt64OrNull(3)),
+                    ForkDigest = r.GetStringOrNull(4),
+                    ForkName = r.GetStringOrNull(5),
+                    NetworkName = r.GetStringOrNull(6),
+                    Client = r.GetStringOrNull(7),
+                    ClientVersion = r.GetStringOrNull(8),
+                    DialOutcome = r.GetString(9),
+                    Country = r.GetStringOrNull(10),
+                    Asn = r.GetInt64OrNull(11),
+                    AsOrg = r.GetStringOrNull(12),
+                    VisitedAt = r.GetUtc(13),
+                });
+            }
+        }
+        long total = Convert.ToInt64(await Sql.ScalarAsync(conn, $"SELECT COUNT(*) {NodeJoins} {where}", ct, p).ConfigureAwait(false),
+            System.Globalization.CultureInfo.InvariantCulture);
+        return new Page<NodeSummary>(items, offset, limit, total);
+    }
+
+    /// <summary>
+    /// A node's history: identity, every ENR seq (newest first), its last <paramref name="maxVisits"/> visits (newest
+    /// first, with Status and MetaData) and the agent strings it used. Null when the node is unknown.
+    /// </summary>
+    /// <param name="nodeId">32-byte node id.</param>
+    /// <param name="maxVisits">Visits to return, 1..<see cref="MaxHistoryVisits"/>.</param>
+    /// <param name="ct">Cancellation.</param>
+    public async Task<NodeHistory?> GetNodeHistoryAsync(byte[] nodeId, int maxVisits = 100, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(nodeId);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxVisits, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxVisits, MaxHistoryVisits);
+        await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
+        NodeInfo? node = null;
+        await using (DbCommand cmd = Sql.Command(conn, null, "SELECT node_id, public_key, peer_id, first_seen, last_seen, latest_seq FROM nodes WHERE node_id = @id", ("id", nodeId)))
+        await using (DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            if (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                node = new NodeInfo
+                {
+                    NodeId = Convert.ToHexStringLower((byte[])r.GetValue(0)),
+                    PublicKey = Sql.Hex(r.GetBytesOrNull(1)),
+                    PeerId = r.GetStringOrNull(2),
+                    FirstSeen = r.GetUtc(3),
+                    LastSeen = r.GetUtc(4),
+                    LatestSeq = unchecked((ulong)r.GetInt64(5)),
+                };
+            }
+        }
+        if (node is null) return null;
+
+        var enrs = new List<EnrRecord>();
+        await using (DbCommand cmd = Sql.Command(conn, null, """
+            SELECT seq, raw, seen_at, ip4, ip6, udp, tcp, quic, fork_digest, fork_name, network_name, next_fork_version, next_fork_epoch,
+                   attnets, syncnets, cgc, nfd
+            FROM enr_history WHERE node_id = @id ORDER BY seq DESC
+            """, ("id", nodeId)))
+        await using (DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                enrs.Add(new EnrRecord
+                {
+                    Seq = unchecked((ulong)r.GetInt64(0)),
+                    Enr = EnrText((byte[])r.GetValue(1)),
+                    SeenAt = r.GetUtc(2),
+                    Ip4 = r.GetStringOrNull(3),
+                    Ip6 = r.GetStringOrNull(4),
+                    Udp = r.GetInt32OrNull(5),
+                    Tcp = r.GetInt32OrNull(6),
+                    Quic = r.GetInt32OrNull(7),
+                    ForkDigest = r.GetStringOrNull(8),
+                    ForkName = r.GetStringOrNull(9),
+                    NetworkName = r.GetStringOrNull(10),
+                    NextForkVersion = r.GetStringOrNull(11),
+                    NextForkEpoch = Sql.Unsigned(r.GetInt64OrNull(12)),
+                    Attnets = r.GetStringOrNull(13),
+                    Syncnets = r.GetStringOrNull(14),
+                    Cgc = Sql.Unsigned(r.GetInt64OrNull(15)),
+                    Nfd = r.GetStringOrNull(16),
+                });
+            }
+        }
+
+        var visits = new List<VisitRecord>();
+        await using (DbCommand cmd = Sql.Command(conn, null, """
+            SELECT v.crawl_id, v.kind, v.visited_at, v.enr_seq, v.ip, v.discovery_answered, v.dial_outcome, v.dial_error, v.failed_step, v.latency_ms,
+                   a.raw, a.client, a.version, v.muxer, v.status_fork_digest, v.finalized_root, v.finalized_epoch, v.head_root, v.head_slot,
+                   v.earliest_available_slot, v.status_version, v.metadata_seq, v.metadata_attnets, v.metadata_syncnets, v.custody_group_count,
+                   v.metadata_version, v.goodbye_reason
+            FROM visits v LEFT JOIN agent_versions a ON a.id = v.agent_version_id
+            WHERE v.node_id = @id ORDER BY v.visited_at DESC, v.id DESC LIMIT @limit
+            """, ("id", nodeId), ("limit", maxVisits)))
+        await using (DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                visits.Add(new VisitRecord
+                {
+                    CrawlId = r.GetInt64OrNull(0),
+                    Kind = r.GetString(1),
+                    VisitedAt = r.GetUtc(2),
+                    EnrSeq = Sql.Unsigned(r.GetInt64OrNull(3)),
+                    Ip = r.GetStringOrNull(4),
+                    DiscoveryAnswered = r.GetBooleanOrNull(5),
+                    DialOutcome = r.GetString(6),
+                    DialError = r.GetStringOrNull(7),
+                    FailedStep = r.GetStringOrNull(8),
+                    LatencyMs = r.GetInt32OrNull(9),
+                    AgentVersion = r.GetStringOrNull(10),
+                    Client = r.GetStringOrNull(11),
+                    ClientVersion = r.GetStringOrNull(12),
+                    Muxer = r.GetStringOrNull(13),
+                    StatusForkDigest = r.GetStringOrNull(14),
+                    FinalizedRoot = Sql.Hex(r.GetBytesOrNull(15)),
+                    FinalizedEpoch = Sql.Unsigned(r.GetInt64OrNull(16)),
+                    HeadRoot = Sql.Hex(r.GetBytesOrNull(17)),
+                    HeadSlot = Sql.Unsigned(r.GetInt64OrNull(18)),
+                    EarliestAvailableSlot = Sql.Unsigned(r.GetInt64OrNull(19)),
+                    StatusVersion = r.GetInt32OrNull(20),
+                    MetadataSeq = Sql.Unsigned(r.GetInt64OrNull(21)),
+                    MetadataAttnets = r.GetStringOrNull(22),
+                    MetadataSyncnets = r.GetStringOrNull(23),
+                    CustodyGroupCount = Sql.Unsigned(r.GetInt64OrNull(24)),
+                    MetadataVersion = r.GetInt32OrNull(25),
+                    GoodbyeReason = Sql.Unsigned(r.GetInt64OrNull(26)),
+                });
+            }
+        }
+
+        var agents = new List<AgentRecord>();
+        await using (DbCommand cmd = Sql.Command(conn, null, """
+            SELECT a.raw, a.client, a.version, a.os, a.arch, MIN(v.visited_at), MAX(v.visited_at), COUNT(*)
+            FROM visits v JOIN agent_versions a ON a.id = v.agent_version_id
+            WHERE v.node_id = @id
+            GROUP BY a.id, a.raw, a.client, a.version, a.os, a.arch
+            ORDER BY MAX(v.visited_at) DESC
+            """, ("id", nodeId)))
+        await using (DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                agents.Add(new AgentRecord(r.GetString(0), r.GetStringOrNull(1), r.GetStringOrNull(2), r.GetStringOrNull(3), r.GetStringOrNull(4),
+                    r.GetUtc(5), r.GetUtc(6), Convert.ToInt32(r.GetValue(7), System.Globalization.CultureInfo.InvariantCulture)));
+            }
+        }
+        return new NodeHistory(node, enrs, visits, agents);
+    }
+
+    /// <summary>
+    /// Streams one <see cref="ExportRow"/> per node seen in the crawl, ordered by node id, without holding the crawl
+    /// in memory. Yields nothing for an unknown crawl (check with <see cref="GetCrawlAsync"/> first).
+    /// </summary>
+    public async IAsyncEnumerable<ExportRow> ExportAsync(long crawlId, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
+        await using DbCommand cmd = Sql.Command(conn, null, $"""
+            SELECT v.node_id, COALESCE(v.peer_id, n.peer_id), e.raw, v.enr_seq, COALESCE(v.ip, e.ip4, e.ip6), e.udp, e.tcp, e.fork_digest, e.fork_name,
+                   e.next_fork_version, e.next_fork_epoch, e.attnets, e.syncnets, e.cgc, a.raw, a.client, a.version, a.os, a.arch,
+                   v.status_fork_digest, v.head_slot, v.head_root, v.finalized_epoch, v.finalized_root, v.earliest_available_slot,
+                   v.metadata_seq, v.metadata_attnets, v.metadata_syncnets, v.custody_group_count, v.dial_outcome, v.dial_error,
+                   v.goodbye_reason, v.latency_ms, g.country, g.city, g.asn, g.as_org,
+                   v.crawl_id, v.visited_at, e.network_name, e.quic, e.ip6, e.nfd, v.failed_step, v.muxer, v.status_version,
+                   v.metadata_version, v.discovery_answered
+            {NodeJoins}
+            JOIN nodes n ON n.node_id = v.node_id
+            WHERE v.crawl_id = @crawl AND v.kind = 'crawl'
+            ORDER BY v.node_id, v.id
+            """, ("crawl", crawlId));
+        await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            byte[]? raw = r.GetBytesOrNull(2);
+            yield return new ExportRow
+            {
+                NodeId = Convert.ToHexStringLower((byte[])r.GetValue(0)),
+                PeerId = r.GetStringOrNull(1),
+                Enr = raw is null ? null : EnrText(raw),
+                Seq = Sql.Unsigned(r.GetInt64OrNull(3)),
+                Ip = r.GetStringOrNull(4),
+                Udp = r.GetInt32OrNull(5),
+                Tcp = r.GetInt32OrNull(6),
+                ForkDigest = r.GetStringOrNull(7),
+                ForkName = r.GetStringOrNull(8),
+                NextForkVersion = r.GetStringOrNull(9),
+                NextForkEpoch = Sql.Unsigned(r.GetInt64OrNull(10)),
+                Attnets = r.GetStringOrNull(11),
+                Syncnets = r.GetStringOrNull(12),
+                Cgc = Sql.Unsigned(r.GetInt64OrNull(13)),
+                AgentVersion = r.GetStringOrNull(14),
+                Client = r.GetStringOrNull(15),
+                ClientVersion = r.GetStringOrNull(16),
+                Os = r.GetStringOrNull(17),
+                Arch = r.GetStringOrNull(18),
+                StatusForkDigest = r.GetStringOrNull(19),
+                HeadSlot = Sql.Unsigned(r.GetInt64OrNull(20)),
+                HeadRoot = Sql.Hex(r.GetBytesOrNull(21)),
+                FinalizedEpoch = Sql.Unsigned(r.GetInt64OrNull(22)),
+                FinalizedRoot = Sql.Hex(r.GetBytesOrNull(23)),
+                EarliestAvailableSlot = Sql.Unsigned(r.GetInt64OrNull(24)),
+                MetadataSeq = Sql.Unsigned(r.GetInt64OrNull(25)),
+                MetadataAttnets = r.GetStringOrNull(26),
+                MetadataSyncnets = r.GetStringOrNull(27),
+                CustodyGroupCount = Sql.Unsigned(r.GetInt64OrNull(28)),
+                DialOutcome = r.GetString(29),
+                DialError = r.GetStringOrNull(30),
+                GoodbyeReason = Sql.Unsigned(r.GetInt64OrNull(31)),
+                LatencyMs = r.GetInt32OrNull(32),
+                Country = r.GetStringOrNull(33),
+                City = r.GetStringOrNull(34),
+                Asn = r.GetInt64OrNull(35),
+                AsOrg = r.GetStringOrNull(36),
+                CrawlId = r.GetInt64(37),
+                VisitedAt = r.GetUtc(38),
+                NetworkName = r.GetStringOrNull(39),
+                Quic = r.GetInt32OrNull(40),
+                Ip6 = r.GetStringOrNull(41),
+                Nfd = r.GetStringOrNull(42),
+                FailedStep = r.GetStringOrNull(43),
+                Muxer = r.GetStringOrNull(44),
+                StatusVersion = r.GetInt32OrNull(45),
+                MetadataVersion = r.GetInt32OrNull(46),
+                DiscoveryAnswered = r.GetBooleanOrNull(47),
+            };
+        }
+    }
+
+    /// <summary>
+    /// Distinct visit IPs with no geo row yet (for the GeoIP enrichment job), most recently visited first.
+    /// <paramref name="crawlId"/> restricts to one crawl.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ListIpsWithoutGeoAsync(long? crawlId = null, int limit = 10_000, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
+        var ips = new List<string>();
+        await using DbCommand cmd = Sql.Command(conn, null, $"""
+            SELECT v.ip FROM visits v LEFT JOIN ip_addresses g ON g.address = v.ip
+            WHERE v.ip IS NOT NULL AND g.address IS NULL{(crawlId is null ? "" : " AND v.crawl_id = @crawl")}
+            GROUP BY v.ip ORDER BY MAX(v.visited_at) DESC LIMIT @limit
+            """, ("crawl", crawlId), ("limit", limit));
+        await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false)) ips.Add(r.GetString(0));
+        return ips;
+    }
+
+    /// <summary>The text form of an ENR: "enr:" + URL-safe base64 without padding (EIP-778).</summary>
+    public static string EnrText(byte[] raw) => "enr:" + Base64Url.EncodeToString(raw);
+
+    private static bool IsHex(string s) => s.All(char.IsAsciiHexDigitLower);
+
+    private static void CheckPage(int offset, int limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, MaxPageSize);
+    }
+}

@@ -114,6 +114,27 @@ public sealed class BeaconDialerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Implausible_status_from_the_future_is_not_learned()
+    {
+        var (ep1, id1, _) = await StartEth2ListenerAsync();
+        var (ep2, id2, s2) = await StartEth2ListenerAsync();
+        // A liar on mainnet's current digest claims a finalized epoch far beyond the wall clock.
+        var now = NetworkRegistry.Builtin.Get("mainnet").GetCurrentDigest(DateTimeOffset.UtcNow);
+        var liar = new PeerSession(PeerStatus with { ForkDigest = now, FinalizedEpoch = 1UL << 40 }, PeerMetaData) { EchoRemoteStatus = false };
+        var server = new ReqRespServer(_ => liar, () => liar);
+        var listener = (Libp2pListener)_disposables[^2];
+        foreach (var p in ReqRespServer.Protocols) listener.Handle(p, server.HandleAsync);
+        using var dialer = new BeaconDialer(FastOptions());
+        var r1 = await dialer.DialAsync(new BeaconDialTarget(ep1, id1.PublicKey.Data.ToArray(), now), CancellationToken.None);
+        Assert.True(r1.Success, r1.Error);
+        Assert.Equal(1UL << 40, r1.Status!.FinalizedEpoch); // recorded as the remote said it
+        var r2 = await dialer.DialAsync(new BeaconDialTarget(ep2, id2.PublicKey.Data.ToArray(), now), CancellationToken.None);
+        Assert.True(r2.Success, r2.Error);
+        Assert.Equal(0UL, s2.RemoteStatusRequest!.FinalizedEpoch); // not offered to the next peer
+        Assert.Equal(r2.StatusSent, s2.RemoteStatusRequest);
+    }
+
+    [Fact]
     public async Task Target_without_enr_digest_gets_the_default_networks_current_digest()
     {
         var (ep, id, session) = await StartEth2ListenerAsync();

@@ -172,7 +172,10 @@ public sealed class BeaconDialer : IDisposable
 
             // 3. Identify alongside Status (Status must be our first eth2 request; identify is libp2p's own).
             var identifyTask = IdentifyAsync(connection, ct);
-            var status = await client.StatusAsync(v => session.LocalStatus, ct).ConfigureAwait(false);
+            var enrDigest = session.LocalStatus.ForkDigest;
+            StatusMessage? sentStatus = null;
+            var status = await client.StatusAsync(v => sentStatus = session.LocalStatus, ct).ConfigureAwait(false);
+            if (sentStatus is not null) result = result with { StatusSent = sentStatus };
             var (identify, identifyError) = await identifyTask.ConfigureAwait(false);
             if (identify is null && !connection.IsClosed && identifyError is not null && !identifyError.Contains("timed out", StringComparison.Ordinal))
             {
@@ -202,7 +205,7 @@ public sealed class BeaconDialer : IDisposable
                 return result with { Outcome = FromReqResp(status.Failure), FailedStep = BeaconDialStep.Status, Error = Describe(status) };
             }
             session.LearnRemoteStatus(status.Value!);
-            if (_options.LearnStatusFromPeers) Learn(status.Value!);
+            if (_options.LearnStatusFromPeers) Learn(status.Value!, enrDigest);
             result = result with { Status = status.Value, StatusVersion = Eth2Protocols.StatusVersion(status.Protocol!) };
 
             // 4. MetaData, Ping.
@@ -303,8 +306,26 @@ public sealed class BeaconDialer : IDisposable
         return new StatusMessage(digest, Root.Zero, 0, Root.Zero, 0, 0);
     }
 
-    private void Learn(StatusMessage remote) =>
-        _learned.AddOrUpdate(remote.ForkDigest, remote.AsV2(), (_, old) => remote.FinalizedEpoch >= old.FinalizedEpoch ? remote.AsV2() : old);
+    /// <summary>Digests whose learned Status we keep at most (one entry per digest).</summary>
+    internal const int MaxLearnedDigests = 1024;
+
+    /// <summary>
+    /// Remembers a remote's Status for the next peers of the same digest. Only a Status that answers the digest we
+    /// sent is learned, and for a named network only a plausible one (finalized epoch and head slot not ahead of the
+    /// wall clock); the most recent one wins, so a single liar cannot pin a bogus checkpoint for long.
+    /// </summary>
+    private void Learn(StatusMessage remote, ForkDigest sent)
+    {
+        if (remote.ForkDigest != sent) return;
+        if (_options.Registry.TryGetNetworkByDigest(remote.ForkDigest, out var network))
+        {
+            var now = _time.GetUtcNow();
+            ulong slot = network.GetSlot(now);
+            if (remote.FinalizedEpoch > network.GetEpoch(now) || remote.HeadSlot > slot + network.SlotsPerEpoch) return;
+        }
+        if (_learned.Count >= MaxLearnedDigests && !_learned.ContainsKey(remote.ForkDigest)) return;
+        _learned[remote.ForkDigest] = remote.AsV2();
+    }
 
     private static string Describe<T>(ReqRespResult<T> r) => r.Failure switch
     {

@@ -18,6 +18,7 @@ public class DiscoveryBenchmarks
     private byte[] _enr = [];
     private byte[] _packet = [];
     private PacketCodec _codecB = null!;
+    private PacketCodec _codecA = null!;
     private AesGcm _key = null!;
     private readonly byte[] _pt = new byte[1280];
     private byte[] _keyA = [], _keyB = [];
@@ -36,6 +37,7 @@ public class DiscoveryBenchmarks
         _enrB = new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(9001).Build(_keyB);
         _idA = _enrA.NodeId; _idB = _enrB.NodeId;
         _codecB = new PacketCodec(_idB);
+        _codecA = new PacketCodec(_idA);
         var k = new byte[16];
         RandomNumberGenerator.Fill(k);
         _key = new AesGcm(k, 16);
@@ -73,8 +75,7 @@ public class DiscoveryBenchmarks
         Span<byte> challengeB = stackalloc byte[63];
         Span<byte> way = stackalloc byte[63];
         PacketCodec.EncodeWhoAreYou(way, _idA, iv, nonce, idNonce, 0, challengeB);
-        using var codecA = new PacketCodec(_idA);
-        if (!codecA.TryDecode(way, out var wv, out _)) return false;
+        if (!_codecA.TryDecode(way, out var wv, out _)) return false;
         ReadOnlySpan<byte> challenge = wv.Header;
         // A: ephemeral key, ECDH with B's static key, keys, id signature, handshake packet
         Span<byte> eph = stackalloc byte[32];
@@ -111,6 +112,7 @@ public class DiscoveryBenchmarks
     public void Cleanup()
     {
         _codecB.Dispose();
+        _codecA.Dispose();
         _key.Dispose();
     }
 }

@@ -80,6 +80,17 @@ public class PrimitiveTests
         Assert.Equal(S(b), S(a.AsSpan(16)));
     }
 
+    [Fact]
+    public void Aes_ctr_with_block_offset_continues_the_key_stream()
+    {
+        using var ctr = new AesCtr(B("2b7e151628aed2a6abf7158809cf4f3c"));
+        var whole = new byte[100];
+        ctr.Transform(B("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"), whole);
+        var tail = new byte[36];
+        ctr.Transform(B("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"), tail, 4);
+        Assert.Equal(S(whole.AsSpan(64)), S(tail));
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("f")]

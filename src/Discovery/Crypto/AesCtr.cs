@@ -14,13 +14,17 @@ public sealed class AesCtr : IDisposable
     }
 
     /// <summary>XORs data in place with the key stream starting at counter block iv (128-bit big-endian counter).</summary>
-    public void Transform(ReadOnlySpan<byte> iv16, Span<byte> data)
+    public void Transform(ReadOnlySpan<byte> iv16, Span<byte> data) => Transform(iv16, data, 0);
+
+    /// <summary>As <see cref="Transform(ReadOnlySpan{byte}, Span{byte})"/>, starting the key stream at block firstBlock.</summary>
+    public void Transform(ReadOnlySpan<byte> iv16, Span<byte> data, int firstBlock)
     {
         int blocks = (data.Length + 15) / 16;
         byte[]? rented = null;
         Span<byte> ctr = blocks * 16 <= 1024 ? stackalloc byte[blocks * 16] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(blocks * 16)).AsSpan(0, blocks * 16);
         Span<byte> c = stackalloc byte[16];
         iv16.CopyTo(c);
+        AddToCounter(c, firstBlock);
         for (int b = 0; b < blocks; b++)
         {
             c.CopyTo(ctr.Slice(b * 16, 16));
@@ -29,6 +33,17 @@ public sealed class AesCtr : IDisposable
         _aes.EncryptEcb(ctr, ctr, PaddingMode.None);
         for (int i = 0; i < data.Length; i++) data[i] ^= ctr[i];
         if (rented != null) System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+    }
+
+    private static void AddToCounter(Span<byte> c, int n)
+    {
+        ulong carry = (ulong)n;
+        for (int i = 15; i >= 0 && carry != 0; i--)
+        {
+            ulong v = c[i] + carry;
+            c[i] = (byte)v;
+            carry = v >> 8;
+        }
     }
 
     public void Dispose() => _aes.Dispose();

@@ -92,8 +92,10 @@ public sealed class PacketCodec : IDisposable
         if (packet.Length > MaxPacketSize) { error = PacketError.TooLarge; return false; }
         var iv = packet[..MaskingIvSize];
         var h = _header.AsSpan();
-        packet[..(MaskingIvSize + StaticHeaderSize)].CopyTo(h);
-        _unmask.Transform(iv, h.Slice(MaskingIvSize, StaticHeaderSize));
+        // unmask the first 4 key-stream blocks at once: the whole header of an ordinary message packet (23 + 32 bytes)
+        int first = Math.Min(packet.Length - MaskingIvSize, 64);
+        packet[..(MaskingIvSize + first)].CopyTo(h);
+        _unmask.Transform(iv, h.Slice(MaskingIvSize, first));
         var sh = h.Slice(MaskingIvSize, StaticHeaderSize);
         if (!sh[..6].SequenceEqual(ProtocolId)) { error = PacketError.BadProtocolId; return false; }
         if (BinaryPrimitives.ReadUInt16BigEndian(sh[6..]) != ProtocolVersion) { error = PacketError.BadVersion; return false; }
@@ -118,9 +120,12 @@ public sealed class PacketCodec : IDisposable
             default:
                 error = PacketError.BadFlag; return false;
         }
-        // unmask static header and authdata in one pass (the CTR stream restarts at the iv)
-        packet[MaskingIvSize..headerEnd].CopyTo(h[MaskingIvSize..]);
-        _unmask.Transform(iv, h[MaskingIvSize..headerEnd]);
+        if (headerEnd > MaskingIvSize + first)
+        {
+            // longer authdata (handshake): continue the key stream at block 4
+            packet[(MaskingIvSize + first)..headerEnd].CopyTo(h[(MaskingIvSize + first)..]);
+            _unmask.Transform(iv, h[(MaskingIvSize + first)..headerEnd], first / 16);
+        }
         if (flag == (byte)PacketFlag.Handshake)
         {
             var ad = h[(MaskingIvSize + StaticHeaderSize)..headerEnd];

@@ -1,0 +1,50 @@
+using System.Net;
+using System.Net.Sockets;
+using ClP2p.Discovery.Crypto;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ClP2p.Discovery.Tests;
+
+public sealed class TimeTests
+{
+    [Fact]
+    public async Task Request_timeouts_and_retries_follow_the_injected_clock()
+    {
+        var time = new FakeTimeProvider();
+        var key = new byte[32];
+        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
+        await using var n = new Discv5Node(new Discv5Options
+        {
+            PrivateKey = key,
+            BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+            RequestTimeout = TimeSpan.FromSeconds(1),
+            RequestRetries = 2,
+            LivenessInterval = TimeSpan.Zero,
+        }, null, time);
+        await n.StartAsync();
+        using var silent = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        var k2 = new byte[32];
+        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, k2);
+        var enr = new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(((IPEndPoint)silent.Client.LocalEndPoint!).Port).Build(k2);
+        var req = n.FindNodeAsync(enr, [256]);
+        await ReceiveOne(silent);
+        time.Advance(TimeSpan.FromMilliseconds(999));
+        Assert.False(req.IsCompleted);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        await ReceiveOne(silent); // first retry
+        time.Advance(TimeSpan.FromSeconds(1));
+        await ReceiveOne(silent); // second retry
+        Assert.False(req.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(1));
+        var ex = await Assert.ThrowsAsync<Discv5RequestException>(() => req);
+        Assert.Equal(RequestFailure.Timeout, ex.Reason);
+        Assert.Equal(3, n.PacketsSent);
+    }
+
+    private static async Task ReceiveOne(UdpClient c)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        var r = await c.ReceiveAsync(cts.Token);
+        Assert.InRange(r.Buffer.Length, 63, 1280);
+    }
+}

@@ -14,8 +14,10 @@ namespace ClP2p.Libp2p.Mplex;
 internal sealed class MplexSession : MuxerSession
 {
     public const string ProtocolId = "/mplex/6.7.0";
-    /// <summary>Unread bytes we keep per stream before resetting it (js-libp2p-mplex uses 4 MiB).</summary>
+    /// <summary>Unread bytes we keep per stream (js-libp2p-mplex uses 4 MiB). Beyond it the read loop waits for the reader.</summary>
     public const int MaxBufferedPerStream = 4 * 1024 * 1024;
+    /// <summary>How long the read loop waits for a slow reader before resetting its stream (mplex has no flow control).</summary>
+    public static readonly TimeSpan SlowReaderTimeout = TimeSpan.FromSeconds(5);
     /// <summary>Concurrent streams we accept; further NewStreams are reset.</summary>
     public const int MaxStreams = 512;
     /// <summary>Largest message we write (js and go split at 1 MiB).</summary>
@@ -164,7 +166,8 @@ internal sealed class MplexSession : MuxerSession
                 {
                     await DrainAsync(h.Length, ct).ConfigureAwait(false); // unknown streams are ignored, not reset
                 }
-                else if (stream.Buffered + h.Length > MaxBufferedPerStream)
+                else if (stream.Buffered + h.Length > MaxBufferedPerStream
+                    && !await stream.WaitForRoomAsync(h.Length, MaxBufferedPerStream, SlowReaderTimeout, ct).ConfigureAwait(false))
                 {
                     Metrics.MalformedFrame(ProtocolId, "stream buffer overflow");
                     await DrainAsync(h.Length, ct).ConfigureAwait(false);

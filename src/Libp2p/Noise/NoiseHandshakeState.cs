@@ -1,27 +1,35 @@
 using System.Security.Cryptography;
-using NSec.Cryptography;
 
 namespace ClP2p.Libp2p.Noise;
 
 /// <summary>An X25519 key pair for Noise (static or ephemeral).</summary>
 public sealed class X25519KeyPair : IDisposable
 {
-    private X25519KeyPair(Key key)
+    private readonly byte[] _private;
+
+    private X25519KeyPair(byte[] privateKey)
     {
-        Key = key;
-        PublicKey = key.PublicKey.Export(KeyBlobFormat.RawPublicKey);
+        _private = privateKey;
+        PublicKey = new byte[X25519.KeySize];
+        X25519.PublicKey(_private, PublicKey);
     }
 
-    internal Key Key { get; }
+    internal ReadOnlySpan<byte> PrivateKey => _private;
 
     public byte[] PublicKey { get; }
 
-    public static X25519KeyPair Generate() => new(Key.Create(KeyAgreementAlgorithm.X25519, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport }));
+    public static X25519KeyPair Generate() => new(RandomNumberGenerator.GetBytes(X25519.KeySize));
 
-    public static X25519KeyPair FromPrivateKey(ReadOnlySpan<byte> private32) =>
-        new(Key.Import(KeyAgreementAlgorithm.X25519, private32, KeyBlobFormat.RawPrivateKey, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport }));
+    public static X25519KeyPair FromPrivateKey(ReadOnlySpan<byte> private32)
+    {
+        if (private32.Length != X25519.KeySize)
+        {
+            throw new ArgumentException("an X25519 private key is 32 bytes", nameof(private32));
+        }
+        return new(private32.ToArray());
+    }
 
-    public void Dispose() => Key.Dispose();
+    public void Dispose() => CryptographicOperations.ZeroMemory(_private);
 }
 
 /// <summary>
@@ -212,12 +220,8 @@ internal sealed class NoiseHandshakeState : IDisposable
 
     private static byte[]? Dh(X25519KeyPair local, byte[] remotePublic)
     {
-        if (!NSec.Cryptography.PublicKey.TryImport(KeyAgreementAlgorithm.X25519, remotePublic, KeyBlobFormat.RawPublicKey, out var pk) || pk is null)
-        {
-            return null;
-        }
-        using var secret = KeyAgreementAlgorithm.X25519.Agree(local.Key, pk, new SharedSecretCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport });
-        return secret?.Export(SharedSecretBlobFormat.RawSharedSecret);
+        var shared = new byte[X25519.KeySize];
+        return X25519.TryAgree(local.PrivateKey, remotePublic, shared) ? shared : null;
     }
 
     private bool TryMix(byte[]? dh)
@@ -263,10 +267,17 @@ internal sealed class NoiseHandshakeState : IDisposable
 
     private void MixHash(ReadOnlySpan<byte> data)
     {
-        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        sha.AppendData(_h);
-        sha.AppendData(data);
-        sha.GetHashAndReset(_h);
+        // h = SHA-256(h || data), without an incremental hash object per call.
+        int n = _h.Length + data.Length;
+        byte[]? rented = null;
+        Span<byte> buf = n <= 512 ? stackalloc byte[512] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(n));
+        _h.CopyTo(buf);
+        data.CopyTo(buf[_h.Length..]);
+        SHA256.HashData(buf[..n], _h);
+        if (rented is not null)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 
     private int EncryptAndHash(ReadOnlySpan<byte> plaintext, Span<byte> output)

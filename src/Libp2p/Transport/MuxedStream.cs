@@ -77,6 +77,7 @@ internal abstract class MuxedStream : Libp2pStream
     {
         _localReset = true;
         _inbound.Reader.CancelPendingRead();
+        _consumed.Set();
     }
 
     public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
@@ -136,7 +137,56 @@ internal abstract class MuxedStream : Libp2pStream
     }
 
     /// <summary>Called after the user consumed <paramref name="n"/> bytes (yamux grants window here).</summary>
-    protected virtual ValueTask OnConsumedAsync(int n, CancellationToken ct) => ValueTask.CompletedTask;
+    protected virtual ValueTask OnConsumedAsync(int n, CancellationToken ct)
+    {
+        if (Volatile.Read(ref _roomWaiters) != 0)
+        {
+            _consumed.Set();
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    private readonly AsyncSignal _consumed = new();
+    private int _roomWaiters;
+
+    /// <summary>
+    /// Read loop (muxers without flow control): waits until <paramref name="length"/> more bytes fit under
+    /// <paramref name="limit"/> buffered bytes. False when the reader did not make room in time (or went away).
+    /// </summary>
+    internal async ValueTask<bool> WaitForRoomAsync(int length, long limit, TimeSpan timeout, CancellationToken ct)
+    {
+        Interlocked.Increment(ref _roomWaiters);
+        try
+        {
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts.CancelAfter(timeout);
+            while (Buffered + length > limit)
+            {
+                var wait = _consumed.WaitTask;
+                if (Buffered + length <= limit)
+                {
+                    break;
+                }
+                if (_localReset || _readAbandoned || _inboundDone)
+                {
+                    return false;
+                }
+                try
+                {
+                    await wait.WaitAsync(cts.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    return false;
+                }
+            }
+            return true;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _roomWaiters);
+        }
+    }
 
     public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
@@ -190,6 +240,7 @@ internal abstract class MuxedStream : Libp2pStream
     {
         _readAbandoned = true;
         _inbound.Reader.Complete();
+        _consumed.Set();
     }
 
     /// <summary>Queues a FIN/Close without waiting (synchronous dispose).</summary>

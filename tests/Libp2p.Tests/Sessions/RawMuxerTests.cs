@@ -333,4 +333,34 @@ public sealed class RawMuxerTests
         await rig.SendAsync(3, MplexFlag.ResetInitiator, []);
         await Assert.ThrowsAsync<IOException>(() => s.ReadExactlyAsync(new byte[1]).AsTask().WaitAsync(Wait));
     }
+
+    [Fact]
+    public async Task Mplex_slow_reader_gets_everything_because_the_read_loop_waits_instead_of_resetting()
+    {
+        await using var rig = new MplexRig();
+        await rig.SendAsync(9, MplexFlag.NewStream, []);
+        var s = await rig.Inbound.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        byte[] chunk = new byte[64 * 1024];
+        new Random(3).NextBytes(chunk);
+        const int Chunks = 96; // 6 MiB > the 4 MiB buffer cap
+        var sender = Task.Run(async () =>
+        {
+            for (int i = 0; i < Chunks; i++)
+            {
+                await rig.SendAsync(9, MplexFlag.MessageInitiator, chunk);
+            }
+            await rig.SendAsync(9, MplexFlag.CloseInitiator, []);
+        });
+        await Task.Delay(200); // let the buffer fill up to the cap
+        Assert.True(s.Buffered <= MplexSession.MaxBufferedPerStream);
+        long total = 0;
+        var buf = new byte[100_000];
+        int n;
+        while ((n = await s.ReadAsync(buf).AsTask().WaitAsync(Wait)) > 0)
+        {
+            total += n;
+        }
+        await sender.WaitAsync(Wait);
+        Assert.Equal((long)Chunks * chunk.Length, total);
+    }
 }

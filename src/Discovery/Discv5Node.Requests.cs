@@ -81,7 +81,7 @@ public sealed partial class Discv5Node
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_socket is null) throw new InvalidOperationException("call StartAsync first");
-        var ep = node.UdpEndPoint ?? throw new Discv5RequestException(RequestFailure.NoEndpoint, $"record of {node.NodeId} has no UDP endpoint");
+        var ep = EndpointFor(node) ?? throw new Discv5RequestException(RequestFailure.NoEndpoint, $"record of {node.NodeId} has no UDP endpoint this socket can reach");
         PendingRequest req;
         lock (_gate)
         {
@@ -188,7 +188,7 @@ public sealed partial class Discv5Node
         RemoveRequest(req);
         Discv5Metrics.Requests.Add(1, new KeyValuePair<string, object?>("type", req.Message.Type.ToString()), new KeyValuePair<string, object?>("outcome", "ok"));
         // the node answered at the endpoint its record names: it is alive, table it (PITFALLS 5)
-        if (req.Address.EndPoint.Equals(req.Node.UdpEndPoint) && _options.ContactFilter(req.Node))
+        if (req.Address.EndPoint.Equals(EndpointFor(req.Node)) && _options.ContactFilter(req.Node))
             _table.AddOrUpdate(KnownRecord(req.Node.NodeId) is { } k && k.Seq > req.Node.Seq ? k : req.Node, _time.GetTimestamp());
         req.Completion.TrySetResult(result);
     }
@@ -249,7 +249,7 @@ public sealed partial class Discv5Node
         int maxRecords = Math.Min(fn.Distances.Count * MaxRecordsPerDistance, MaxNodesMessages * MaxRecordsPerDistance);
         foreach (var raw in nodes.Records)
         {
-            if (!Enr.TryDecode(raw.Span, out var enr, out _)) { DropRecord(RecordDropReason.Invalid, addr.Id); continue; }
+            if (!TryDecodeRecord(raw.Span, out var enr)) { DropRecord(RecordDropReason.Invalid, addr.Id); continue; }
             int d = NodeId.LogDistance(enr!.NodeId, addr.Id);
             if (!fn.Distances.Contains(d)) { DropRecord(RecordDropReason.WrongDistance, addr.Id); continue; }
             if (!req.Seen.Add(enr.NodeId)) { DropRecord(RecordDropReason.Duplicate, addr.Id); continue; }

@@ -35,6 +35,9 @@ public sealed partial class Discv5Node : IAsyncDisposable
     private readonly Dictionary<NodeId, Enr> _known = [];
     private readonly Dictionary<IPAddress, (long Window, int Count)> _whoAreYouRate = [];
     private readonly HashSet<NodeId> _refreshing = [];
+    // verified records by a hash of their bytes: a crawl sees the same record from many nodes, verify it once
+    private readonly Dictionary<ulong, Enr> _verified = [];
+    private const int MaxVerifiedCache = 65_536;
     private readonly long[] _drops = new long[Enum.GetValues<DropReason>().Length];
     private readonly long[] _recordDrops = new long[Enum.GetValues<RecordDropReason>().Length];
     private readonly byte[] _sendBuffer = new byte[PacketCodec.MaxPacketSize];
@@ -146,6 +149,7 @@ public sealed partial class Discv5Node : IAsyncDisposable
         if (_socket != null) throw new InvalidOperationException("already started");
         var ep = _options.BindEndPoint;
         var s = new Socket(ep.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        if (ep.AddressFamily == AddressFamily.InterNetworkV6 && ep.Address.Equals(IPAddress.IPv6Any)) s.DualMode = true;
         SetBuffer(s, _options.ReceiveBufferSize, receive: true);
         SetBuffer(s, _options.SendBufferSize, receive: false);
         s.Bind(ep);
@@ -401,7 +405,7 @@ public sealed partial class Discv5Node : IAsyncDisposable
         Enr? remote;
         if (!auth.Record.IsEmpty)
         {
-            if (!Enr.TryDecode(auth.Record, out remote, out _)) return DropReason.HandshakeBadRecord;
+            if (!TryDecodeRecord(auth.Record, out remote)) return DropReason.HandshakeBadRecord;
             // PITFALLS 4: the record's node id must be the sender's before we use or store it.
             if (remote!.NodeId != auth.SourceId) return DropReason.HandshakeRecordWrongId;
             if (ch.Known is { } k && k.Seq > remote.Seq) remote = k;
@@ -432,7 +436,7 @@ public sealed partial class Discv5Node : IAsyncDisposable
         Interlocked.Increment(ref _handshakesIn);
         Discv5Metrics.Handshakes.Add(1, new KeyValuePair<string, object?>("direction", "inbound"));
         // PITFALLS 5: only a record whose UDP endpoint is where the packet came from goes into the table.
-        if (from.Equals(remote.UdpEndPoint) && _options.ContactFilter(remote)) _table.AddOrUpdate(remote, _time.GetTimestamp());
+        if (from.Equals(EndpointFor(remote)) && _options.ContactFilter(remote)) _table.AddOrUpdate(remote, _time.GetTimestamp());
         return HandleMessage(addr, session, pt);
     }
 
@@ -463,6 +467,35 @@ public sealed partial class Discv5Node : IAsyncDisposable
             list[i].Value.Previous?.Dispose();
             list[i].Value.Dispose();
         }
+    }
+
+    /// <summary>Decodes and verifies a record, reusing an earlier verification of the same bytes.</summary>
+    private bool TryDecodeRecord(ReadOnlySpan<byte> raw, out Enr? enr)
+    {
+        ulong h = Fnv64(raw);
+        if (_verified.TryGetValue(h, out var cached) && cached.Raw.Span.SequenceEqual(raw)) { enr = cached; return true; }
+        if (!Enr.TryDecode(raw, out enr, out _)) return false;
+        if (_verified.Count >= MaxVerifiedCache) _verified.Clear();
+        _verified[h] = enr!;
+        return true;
+    }
+
+    private static ulong Fnv64(ReadOnlySpan<byte> data)
+    {
+        ulong h = 14695981039346656037UL;
+        foreach (byte b in data) h = (h ^ b) * 1099511628211UL;
+        return h;
+    }
+
+    /// <summary>The UDP endpoint of a record this socket can reach (IPv4 socket: ip/udp; IPv6 socket: ip6/udp6, or ip/udp when dual-mode).</summary>
+    private IPEndPoint? EndpointFor(Enr enr)
+    {
+        var s = _socket;
+        if (s is null) return enr.UdpEndPoint;
+        if (s.AddressFamily == AddressFamily.InterNetwork)
+            return enr.Ip is not null && enr.Udp is int u && u > 0 ? new IPEndPoint(enr.Ip, u) : null;
+        if (enr.Ip6 is not null && enr.Udp6 is int u6 && u6 > 0) return new IPEndPoint(enr.Ip6, u6);
+        return s.DualMode && enr.Ip is not null && enr.Udp is int u4 && u4 > 0 ? new IPEndPoint(enr.Ip, u4) : null;
     }
 
     private Enr? KnownRecord(NodeId id) => _known.TryGetValue(id, out var e) ? e : _table.Get(id);

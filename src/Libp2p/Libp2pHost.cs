@@ -68,15 +68,8 @@ internal sealed class Libp2pHost : IDisposable
 
     public bool TryGetHandler(string protocol, out StreamHandler? handler) => _handlers.TryGetValue(protocol, out handler);
 
-    public CancellationTokenSource StepTimeout(TimeSpan timeout, CancellationToken ct)
-    {
-        var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        if (timeout != Timeout.InfiniteTimeSpan)
-        {
-            cts.CancelAfter(timeout);
-        }
-        return cts;
-    }
+    /// <summary>A token cancelled after <paramref name="timeout"/> on <see cref="Time"/> or when <paramref name="ct"/> is.</summary>
+    public StepTimer StepTimeout(TimeSpan timeout, CancellationToken ct) => new(timeout, Time, ct);
 
     /// <summary>Upgrades a raw byte stream to a libp2p connection. Throws <see cref="DialException"/>.</summary>
     public async Task<Libp2pConnection> UpgradeAsync(Stream raw, bool initiator, IPEndPoint remote, PeerId? expectedPeer, CancellationToken ct)

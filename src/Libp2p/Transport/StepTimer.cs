@@ -1,0 +1,22 @@
+namespace ClP2p.Libp2p.Transport;
+
+/// <summary>The deadline of one dial step: fires after a timeout measured by a <see cref="TimeProvider"/>, or with the caller's token.</summary>
+internal sealed class StepTimer : IDisposable
+{
+    private readonly CancellationTokenSource _cts;
+    private readonly CancellationTokenRegistration _registration;
+
+    public StepTimer(TimeSpan timeout, TimeProvider time, CancellationToken ct)
+    {
+        _cts = timeout == Timeout.InfiniteTimeSpan ? new CancellationTokenSource() : new CancellationTokenSource(timeout, time);
+        _registration = ct.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _cts);
+    }
+
+    public CancellationToken Token => _cts.Token;
+
+    public void Dispose()
+    {
+        _registration.Dispose();
+        _cts.Dispose();
+    }
+}

@@ -1,0 +1,60 @@
+using System.Net;
+using ClP2p.Libp2p.Crypto;
+using ClP2p.Libp2p.Multistream;
+using ClP2p.Libp2p.Transport;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ClP2p.Libp2p.Tests.Sessions;
+
+/// <summary>Step deadlines run on the injected TimeProvider.</summary>
+public sealed class StepTimeoutTests
+{
+    [Fact]
+    public async Task Silent_remote_times_out_at_security_negotiation_only_when_fake_time_passes_the_handshake_timeout()
+    {
+        var time = new FakeTimeProvider();
+        using var dialer = new Libp2pDialer(new Libp2pOptions { Identity = Identity.GenerateSecp256k1(), HandshakeTimeout = TimeSpan.FromSeconds(5) }, time: time);
+        var (a, silent) = DuplexPipe.CreatePair();
+        var dial = dialer.UpgradeOutboundAsync(a, new IPEndPoint(IPAddress.Loopback, 1), null, CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(4.9));
+        await Task.Delay(100);
+        Assert.False(dial.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(0.2));
+        var ex = await Assert.ThrowsAsync<DialException>(() => dial.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal(DialErrorClass.Timeout, ex.Class);
+        Assert.Equal(DialStep.SecurityNegotiation, ex.Step);
+        await silent.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Each_step_gets_its_own_timeout_so_a_stall_in_noise_is_reported_as_NoiseHandshake()
+    {
+        var time = new FakeTimeProvider();
+        using var dialer = new Libp2pDialer(new Libp2pOptions { Identity = Identity.GenerateSecp256k1(), HandshakeTimeout = TimeSpan.FromSeconds(5) }, time: time);
+        var (a, b) = DuplexPipe.CreatePair();
+        var dial = dialer.UpgradeOutboundAsync(a, new IPEndPoint(IPAddress.Loopback, 1), null, CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(4)); // most of the first step's budget
+        await MultistreamSelect.HandleAsync(b, p => p == "/noise", CancellationToken.None);
+        await b.ReadExactlyAsync(new byte[34]); // the Noise "-> e" message; then stay silent
+        time.Advance(TimeSpan.FromSeconds(4.9));
+        await Task.Delay(100);
+        Assert.False(dial.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(0.2));
+        var ex = await Assert.ThrowsAsync<DialException>(() => dial.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal(DialErrorClass.Timeout, ex.Class);
+        Assert.Equal(DialStep.NoiseHandshake, ex.Step);
+        await b.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Caller_cancellation_is_not_reported_as_a_timeout()
+    {
+        using var dialer = new Libp2pDialer(new Libp2pOptions { Identity = Identity.GenerateSecp256k1() });
+        var (a, silent) = DuplexPipe.CreatePair();
+        using var cts = new CancellationTokenSource();
+        var dial = dialer.UpgradeOutboundAsync(a, new IPEndPoint(IPAddress.Loopback, 1), null, cts.Token);
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => dial.WaitAsync(TimeSpan.FromSeconds(5)));
+        await silent.DisposeAsync();
+    }
+}

@@ -275,6 +275,46 @@ public sealed class PitfallTests
     }
 
     [Fact]
+    public async Task Pending_requests_and_sessions_are_bounded()
+    {
+        var key = new byte[32];
+        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
+        await using var n = new Discv5Node(new Discv5Options
+        {
+            PrivateKey = key,
+            BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+            ContactFilter = ContactFilters.PublicOrLoopback,
+            LivenessInterval = TimeSpan.Zero,
+            MaxPendingRequests = 2,
+            MaxSessions = 2,
+        });
+        await n.StartAsync();
+        using var silent = new RawPeer();
+        var r1 = n.FindNodeAsync(silent.Enr, [256]);
+        var r2 = n.FindNodeAsync(silent.Enr, [255]);
+        var ex = await Assert.ThrowsAsync<Discv5RequestException>(() => n.FindNodeAsync(silent.Enr, [254]));
+        Assert.Equal(RequestFailure.TooManyPending, ex.Reason);
+        await Assert.ThrowsAsync<Discv5RequestException>(() => r1);
+        await Assert.ThrowsAsync<Discv5RequestException>(() => r2);
+        var peers = new List<Discv5Node>();
+        try
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                var p = NodeTests.NewNode();
+                await p.StartAsync();
+                peers.Add(p);
+                Assert.NotNull(await n.PingAsync(p.LocalEnr));
+                Assert.InRange(n.SessionCount, 1, 2);
+            }
+        }
+        finally
+        {
+            foreach (var p in peers) await p.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public void Record_with_ip6_and_only_udp_has_no_udp_endpoint()
     {
         var key = new byte[32];

@@ -70,7 +70,14 @@ internal sealed class YamuxStream : MuxedStream
             uint delta = (uint)_unacknowledged;
             _unacknowledged = 0;
             Interlocked.Add(ref _recvWindow, delta);
-            await _session.WriteFrameAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.None, Id, delta), ReadOnlyMemory<byte>.Empty, this, ct).ConfigureAwait(false);
+            try
+            {
+                await _session.WriteFrameAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.None, Id, delta), ReadOnlyMemory<byte>.Empty, this, ct).ConfigureAwait(false);
+            }
+            catch (IOException)
+            {
+                // The connection is going away; the bytes just read are still the caller's. Later reads report the loss.
+            }
         }
     }
 

@@ -5,7 +5,7 @@ namespace ClP2p.Discovery.Tests;
 
 public sealed class NodeTests
 {
-    internal static Discv5Node NewNode(IEnumerable<Enr>? boot = null, TimeSpan? timeout = null, int retries = 1)
+    internal static Discv5Node NewNode(IEnumerable<Enr>? boot = null, TimeSpan? timeout = null, int retries = 2)
     {
         var key = new byte[32];
         Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
@@ -15,7 +15,7 @@ public sealed class NodeTests
             BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
             ContactFilter = ContactFilters.PublicOrLoopback,
             Bootnodes = boot?.ToArray() ?? [],
-            RequestTimeout = timeout ?? TimeSpan.FromSeconds(1),
+            RequestTimeout = timeout ?? TimeSpan.FromSeconds(2),
             RequestRetries = retries,
             LivenessInterval = TimeSpan.Zero,
         });
@@ -126,7 +126,7 @@ public sealed class NodeTests
         var updated = b.UpdateLocalEnr(new Dictionary<string, byte[]> { ["eth2"] = new byte[16] });
         var pong = await a.PingAsync(oldRecord);
         Assert.Equal(updated.Seq, pong!.EnrSeq);
-        for (int i = 0; i < 50 && a.GetKnownRecord(b.LocalId)?.Seq != updated.Seq; i++) await Task.Delay(20);
+        for (int i = 0; i < 250 && a.GetKnownRecord(b.LocalId)?.Seq != updated.Seq; i++) await Task.Delay(20);
         Assert.Equal(updated.Seq, a.GetKnownRecord(b.LocalId)!.Seq);
         Assert.Equal(new byte[16], a.GetKnownRecord(b.LocalId)!.GetValue("eth2"));
     }
@@ -167,7 +167,7 @@ public sealed class NodeTests
                 nodes.Add(n);
             }
             // let the bootnode pings complete so the bootnode's table holds everyone
-            for (int i = 0; i < 100 && boot.TableCount < 15; i++) await Task.Delay(20);
+            for (int i = 0; i < 500 && boot.TableCount < 15; i++) await Task.Delay(20);
             Assert.Equal(15, boot.TableCount);
             await using var me = NewNode([boot.LocalEnr]);
             await me.StartAsync();
@@ -205,7 +205,8 @@ public sealed class NodeTests
                 await n.StartAsync();
                 nodes.Add(n);
             }
-            for (int i = 0; i < 100 && boot.TableCount < 20; i++) await Task.Delay(20);
+            for (int i = 0; i < 500 && boot.TableCount < 20; i++) await Task.Delay(20);
+            Assert.Equal(20, boot.TableCount);
             await using var me = NewNode();
             await me.StartAsync();
             var crawler = new DhtCrawler(me, new DhtCrawlOptions { CanContact = ContactFilters.PublicOrLoopback, MaxConcurrency = 8, RandomWalks = 1, PerPeerInterval = TimeSpan.Zero });
@@ -217,9 +218,11 @@ public sealed class NodeTests
                 if (ev is EnrDiscovered d) discovered.Add(d.Enr.NodeId);
                 if (ev is NodeVisited v) visited[v.Enr.NodeId] = v;
             }
-            Assert.Equal(nodes.Select(n => n.LocalId).ToHashSet(), discovered);
+            // (other tests run in parallel on loopback; a reused port can add a stranger to boot's table, so subset)
+            var expected = nodes.Select(n => n.LocalId).ToHashSet();
+            Assert.Subset(discovered, expected);
+            Assert.All(expected, id => Assert.True(visited.TryGetValue(id, out var v) && v.Answered, $"{id} not visited or did not answer"));
             Assert.Equal(discovered, visited.Keys.ToHashSet());
-            Assert.All(visited.Values, v => Assert.True(v.Answered));
             Assert.True(visited[boot.LocalId].Neighbours >= 20);
         }
         finally

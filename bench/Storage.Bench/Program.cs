@@ -2,7 +2,14 @@ using BenchmarkDotNet.Running;
 
 namespace ClP2p.Bench;
 
-/// <summary>Benchmark entry point: dotnet run -c Release --project bench/Storage.Bench -- --filter *</summary>
+/// <summary>
+/// Storage benchmarks against PostgreSQL (CLP2P_BENCH_PG). Start a throwaway server and run:
+/// <code>
+/// eval "$(scripts/pg-tmp start)"
+/// dotnet run -c Release --project bench/Storage.Bench -- --filter '*'
+/// scripts/pg-tmp stop
+/// </code>
+/// </summary>
 public static class BenchProgram
 {
     public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(BenchProgram).Assembly).Run(args);

@@ -255,9 +255,6 @@ namespace ClP2p.Storage.Migrations.Sqlite
                     b.HasKey("NodeId", "Seq")
                         .HasName("pk_enr_history");
 
-                    b.HasIndex("ForkDigest")
-                        .HasDatabaseName("ix_enr_history_fork_digest");
-
                     b.ToTable("enr_history", (string)null);
                 });
 
@@ -328,13 +325,9 @@ namespace ClP2p.Storage.Migrations.Sqlite
                     b.HasKey("NodeId")
                         .HasName("pk_nodes");
 
-                    b.HasIndex("LastSeen")
-                        .HasDatabaseName("ix_nodes_last_seen");
-
-                    b.HasIndex("PeerId")
-                        .HasDatabaseName("ix_nodes_peer_id");
-
                     b.ToTable("nodes", (string)null);
+
+                    b.HasAnnotation("Npgsql:StorageParameter:fillfactor", 80);
                 });
 
             modelBuilder.Entity("ClP2p.Storage.Model.VisitEntity", b =>
@@ -466,12 +459,6 @@ namespace ClP2p.Storage.Migrations.Sqlite
                     b.HasKey("Id")
                         .HasName("pk_visits");
 
-                    b.HasIndex("AgentVersionId")
-                        .HasDatabaseName("ix_visits_agent_version_id");
-
-                    b.HasIndex("VisitedAt")
-                        .HasDatabaseName("ix_visits_visited_at");
-
                     b.HasIndex("CrawlId", "NodeId")
                         .HasDatabaseName("ix_visits_crawl_id_node_id");
 
@@ -499,28 +486,6 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_enr_history_nodes_node_id");
-                });
-
-            modelBuilder.Entity("ClP2p.Storage.Model.VisitEntity", b =>
-                {
-                    b.HasOne("ClP2p.Storage.Model.AgentVersionEntity", null)
-                        .WithMany()
-                        .HasForeignKey("AgentVersionId")
-                        .OnDelete(DeleteBehavior.SetNull)
-                        .HasConstraintName("fk_visits_agent_versions_agent_version_id");
-
-                    b.HasOne("ClP2p.Storage.Model.CrawlEntity", null)
-                        .WithMany()
-                        .HasForeignKey("CrawlId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .HasConstraintName("fk_visits_crawls_crawl_id");
-
-                    b.HasOne("ClP2p.Storage.Model.NodeEntity", null)
-                        .WithMany()
-                        .HasForeignKey("NodeId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
-                        .HasConstraintName("fk_visits_nodes_node_id");
                 });
 #pragma warning restore 612, 618
         }

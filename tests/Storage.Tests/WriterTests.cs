@@ -192,7 +192,7 @@ public class WriterTests
         await using TestDatabase db = await TestDatabase.CreateAsync(provider);
         long crawl = await new CrawlStore(db.Options).StartCrawlAsync("mainnet", Samples.T0, null);
         await using var writer = new ResultWriter(db.Options, Samples.FastWriter() with { MaxPermanentFailures = 2 });
-        await writer.AddVisitAsync(Samples.Visit(crawl + 1000, 1)); // no such crawl: foreign key violation
+        await writer.AddVisitAsync(Samples.Visit(crawl, 1) with { Kind = null! }); // NOT NULL violation: a bug, not an outage
         await Assert.ThrowsAsync<StorageWriteException>(() => writer.FlushAsync());
         await writer.AddVisitAsync(Samples.Visit(crawl, 2));
         await writer.FlushAsync();

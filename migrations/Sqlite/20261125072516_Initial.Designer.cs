@@ -5,54 +5,47 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
-using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 
 #nullable disable
 
-namespace ClP2p.Storage.Migrations.Postgres
+namespace ClP2p.Storage.Migrations.Sqlite
 {
-    [DbContext(typeof(PostgresClP2pDbContext))]
-    [Migration("20261125064626_Initial")]
+    [DbContext(typeof(SqliteClP2pDbContext))]
+    [Migration("20261125072516_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
         {
 #pragma warning disable 612, 618
-            modelBuilder
-                .HasAnnotation("ProductVersion", "10.0.15")
-                .HasAnnotation("Relational:MaxIdentifierLength", 63);
-
-            NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
+            modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
             modelBuilder.Entity("ClP2p.Storage.Model.AgentVersionEntity", b =>
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("id");
 
-                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
-
                     b.Property<string>("Arch")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("arch");
 
                     b.Property<string>("Client")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("client");
 
                     b.Property<string>("Os")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("os");
 
                     b.Property<string>("Raw")
                         .IsRequired()
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("raw");
 
                     b.Property<string>("Version")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("version");
 
                     b.HasKey("Id")
@@ -72,35 +65,33 @@ namespace ClP2p.Storage.Migrations.Postgres
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("id");
 
-                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
-
                     b.Property<long>("Count")
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("count");
 
                     b.Property<long>("CrawlId")
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("crawl_id");
 
                     b.Property<string>("Dimension")
                         .IsRequired()
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("dimension");
 
                     b.Property<string>("Key")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("key");
 
                     b.Property<string>("Label")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("label");
 
                     b.Property<string>("Network")
                         .IsRequired()
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("network");
 
                     b.HasKey("Id")
@@ -116,59 +107,57 @@ namespace ClP2p.Storage.Migrations.Postgres
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("id");
 
-                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
-
                     b.Property<DateTime?>("CensusBuiltAt")
-                        .HasColumnType("timestamp with time zone")
+                        .HasColumnType("TEXT")
                         .HasColumnName("census_built_at");
 
                     b.Property<int>("ClNodes")
-                        .HasColumnType("integer")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("cl_nodes");
 
                     b.Property<int>("DialOk")
-                        .HasColumnType("integer")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("dial_ok");
 
                     b.Property<int>("Dialled")
-                        .HasColumnType("integer")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("dialled");
 
                     b.Property<int>("Failures")
-                        .HasColumnType("integer")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("failures");
 
                     b.Property<DateTime?>("FinishedAt")
-                        .HasColumnType("timestamp with time zone")
+                        .HasColumnType("TEXT")
                         .HasColumnName("finished_at");
 
                     b.Property<string>("Network")
                         .IsRequired()
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("network");
 
                     b.Property<int>("NodesFound")
-                        .HasColumnType("integer")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("nodes_found");
 
                     b.Property<string>("ParametersJson")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("parameters_json");
 
                     b.Property<DateTime>("StartedAt")
-                        .HasColumnType("timestamp with time zone")
+                        .HasColumnType("TEXT")
                         .HasColumnName("started_at");
 
                     b.Property<string>("State")
                         .IsRequired()
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("state");
 
                     b.Property<string>("SummaryJson")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("summary_json");
 
                     b.HasKey("Id")
@@ -186,91 +175,88 @@ namespace ClP2p.Storage.Migrations.Postgres
             modelBuilder.Entity("ClP2p.Storage.Model.EnrEntity", b =>
                 {
                     b.Property<byte[]>("NodeId")
-                        .HasColumnType("bytea")
+                        .HasColumnType("BLOB")
                         .HasColumnName("node_id");
 
                     b.Property<long>("Seq")
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("seq");
 
                     b.Property<string>("Attnets")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("attnets");
 
                     b.Property<long?>("Cgc")
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("cgc");
 
                     b.Property<string>("ForkDigest")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("fork_digest");
 
                     b.Property<string>("ForkName")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("fork_name");
 
                     b.Property<string>("Ip4")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("ip4");
 
                     b.Property<string>("Ip6")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("ip6");
 
                     b.Property<string>("NetworkName")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("network_name");
 
                     b.Property<long?>("NextForkEpoch")
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("next_fork_epoch");
 
                     b.Property<string>("NextForkVersion")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("next_fork_version");
 
                     b.Property<string>("Nfd")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("nfd");
 
                     b.Property<int?>("Quic")
-                        .HasColumnType("integer")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("quic");
 
                     b.Property<byte[]>("Raw")
                         .IsRequired()
-                        .HasColumnType("bytea")
+                        .HasColumnType("BLOB")
                         .HasColumnName("raw");
 
                     b.Property<DateTime>("SeenAt")
-                        .HasColumnType("timestamp with time zone")
+                        .HasColumnType("TEXT")
                         .HasColumnName("seen_at");
 
                     b.Property<string>("Syncnets")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("syncnets");
 
                     b.Property<int?>("Tcp")
-                        .HasColumnType("integer")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("tcp");
 
                     b.Property<int?>("Tcp6")
-                        .HasColumnType("integer")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("tcp6");
 
                     b.Property<int?>("Udp")
-                        .HasColumnType("integer")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("udp");
 
                     b.Property<int?>("Udp6")
-                        .HasColumnType("integer")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("udp6");
 
                     b.HasKey("NodeId", "Seq")
                         .HasName("pk_enr_history");
-
-                    b.HasIndex("ForkDigest")
-                        .HasDatabaseName("ix_enr_history_fork_digest");
 
                     b.ToTable("enr_history", (string)null);
                 });
@@ -278,27 +264,27 @@ namespace ClP2p.Storage.Migrations.Postgres
             modelBuilder.Entity("ClP2p.Storage.Model.IpAddressEntity", b =>
                 {
                     b.Property<string>("Address")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("address");
 
                     b.Property<string>("AsOrg")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("as_org");
 
                     b.Property<long?>("Asn")
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("asn");
 
                     b.Property<string>("City")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("city");
 
                     b.Property<string>("Country")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("country");
 
                     b.Property<DateTime>("LookedUpAt")
-                        .HasColumnType("timestamp with time zone")
+                        .HasColumnType("TEXT")
                         .HasColumnName("looked_up_at");
 
                     b.HasKey("Address")
@@ -316,177 +302,165 @@ namespace ClP2p.Storage.Migrations.Postgres
             modelBuilder.Entity("ClP2p.Storage.Model.NodeEntity", b =>
                 {
                     b.Property<byte[]>("NodeId")
-                        .HasColumnType("bytea")
+                        .HasColumnType("BLOB")
                         .HasColumnName("node_id");
 
                     b.Property<DateTime>("FirstSeen")
-                        .HasColumnType("timestamp with time zone")
+                        .HasColumnType("TEXT")
                         .HasColumnName("first_seen");
 
                     b.Property<DateTime>("LastSeen")
-                        .HasColumnType("timestamp with time zone")
+                        .HasColumnType("TEXT")
                         .HasColumnName("last_seen");
 
                     b.Property<long>("LatestSeq")
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("latest_seq");
 
                     b.Property<string>("PeerId")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("peer_id");
 
                     b.Property<byte[]>("PublicKey")
-                        .HasColumnType("bytea")
+                        .HasColumnType("BLOB")
                         .HasColumnName("public_key");
 
                     b.HasKey("NodeId")
                         .HasName("pk_nodes");
 
-                    b.HasIndex("LastSeen")
-                        .HasDatabaseName("ix_nodes_last_seen");
-
-                    b.HasIndex("PeerId")
-                        .HasDatabaseName("ix_nodes_peer_id");
-
                     b.ToTable("nodes", (string)null);
+
+                    b.HasAnnotation("Npgsql:StorageParameter:fillfactor", 80);
                 });
 
             modelBuilder.Entity("ClP2p.Storage.Model.VisitEntity", b =>
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("id");
 
-                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
-
                     b.Property<long?>("AgentVersionId")
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("agent_version_id");
 
                     b.Property<long?>("CrawlId")
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("crawl_id");
 
                     b.Property<long?>("CustodyGroupCount")
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("custody_group_count");
 
                     b.Property<string>("DialError")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("dial_error");
 
                     b.Property<string>("DialOutcome")
                         .IsRequired()
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("dial_outcome");
 
                     b.Property<bool?>("DiscoveryAnswered")
-                        .HasColumnType("boolean")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("discovery_answered");
 
                     b.Property<string>("DiscoveryError")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("discovery_error");
 
                     b.Property<long?>("EarliestAvailableSlot")
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("earliest_available_slot");
 
                     b.Property<long?>("EnrSeq")
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("enr_seq");
 
                     b.Property<string>("FailedStep")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("failed_step");
 
                     b.Property<long?>("FinalizedEpoch")
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("finalized_epoch");
 
                     b.Property<byte[]>("FinalizedRoot")
-                        .HasColumnType("bytea")
+                        .HasColumnType("BLOB")
                         .HasColumnName("finalized_root");
 
                     b.Property<long?>("GoodbyeReason")
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("goodbye_reason");
 
                     b.Property<byte[]>("HeadRoot")
-                        .HasColumnType("bytea")
+                        .HasColumnType("BLOB")
                         .HasColumnName("head_root");
 
                     b.Property<long?>("HeadSlot")
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("head_slot");
 
                     b.Property<string>("Ip")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("ip");
 
                     b.Property<string>("Kind")
                         .IsRequired()
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("kind");
 
                     b.Property<int?>("LatencyMs")
-                        .HasColumnType("integer")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("latency_ms");
 
                     b.Property<string>("MetadataAttnets")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("metadata_attnets");
 
                     b.Property<long?>("MetadataSeq")
-                        .HasColumnType("bigint")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("metadata_seq");
 
                     b.Property<string>("MetadataSyncnets")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("metadata_syncnets");
 
                     b.Property<int?>("MetadataVersion")
-                        .HasColumnType("integer")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("metadata_version");
 
                     b.Property<string>("Muxer")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("muxer");
 
                     b.Property<int?>("Neighbours")
-                        .HasColumnType("integer")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("neighbours");
 
                     b.Property<byte[]>("NodeId")
                         .IsRequired()
-                        .HasColumnType("bytea")
+                        .HasColumnType("BLOB")
                         .HasColumnName("node_id");
 
                     b.Property<string>("PeerId")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("peer_id");
 
                     b.Property<string>("StatusForkDigest")
-                        .HasColumnType("text")
+                        .HasColumnType("TEXT")
                         .HasColumnName("status_fork_digest");
 
                     b.Property<int?>("StatusVersion")
-                        .HasColumnType("integer")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("status_version");
 
                     b.Property<DateTime>("VisitedAt")
-                        .HasColumnType("timestamp with time zone")
+                        .HasColumnType("TEXT")
                         .HasColumnName("visited_at");
 
                     b.HasKey("Id")
                         .HasName("pk_visits");
-
-                    b.HasIndex("AgentVersionId")
-                        .HasDatabaseName("ix_visits_agent_version_id");
-
-                    b.HasIndex("VisitedAt")
-                        .HasDatabaseName("ix_visits_visited_at");
 
                     b.HasIndex("CrawlId", "NodeId")
                         .HasDatabaseName("ix_visits_crawl_id_node_id");
@@ -515,28 +489,6 @@ namespace ClP2p.Storage.Migrations.Postgres
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_enr_history_nodes_node_id");
-                });
-
-            modelBuilder.Entity("ClP2p.Storage.Model.VisitEntity", b =>
-                {
-                    b.HasOne("ClP2p.Storage.Model.AgentVersionEntity", null)
-                        .WithMany()
-                        .HasForeignKey("AgentVersionId")
-                        .OnDelete(DeleteBehavior.SetNull)
-                        .HasConstraintName("fk_visits_agent_versions_agent_version_id");
-
-                    b.HasOne("ClP2p.Storage.Model.CrawlEntity", null)
-                        .WithMany()
-                        .HasForeignKey("CrawlId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .HasConstraintName("fk_visits_crawls_crawl_id");
-
-                    b.HasOne("ClP2p.Storage.Model.NodeEntity", null)
-                        .WithMany()
-                        .HasForeignKey("NodeId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
-                        .HasConstraintName("fk_visits_nodes_node_id");
                 });
 #pragma warning restore 612, 618
         }

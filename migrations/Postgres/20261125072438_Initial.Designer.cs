@@ -5,47 +5,54 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 
 #nullable disable
 
-namespace ClP2p.Storage.Migrations.Sqlite
+namespace ClP2p.Storage.Migrations.Postgres
 {
-    [DbContext(typeof(SqliteClP2pDbContext))]
-    [Migration("20261125064639_Initial")]
+    [DbContext(typeof(PostgresClP2pDbContext))]
+    [Migration("20261125072438_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
         {
 #pragma warning disable 612, 618
-            modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
+            modelBuilder
+                .HasAnnotation("ProductVersion", "10.0.15")
+                .HasAnnotation("Relational:MaxIdentifierLength", 63);
+
+            NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
             modelBuilder.Entity("ClP2p.Storage.Model.AgentVersionEntity", b =>
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("id");
 
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
                     b.Property<string>("Arch")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("arch");
 
                     b.Property<string>("Client")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("client");
 
                     b.Property<string>("Os")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("os");
 
                     b.Property<string>("Raw")
                         .IsRequired()
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("raw");
 
                     b.Property<string>("Version")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("version");
 
                     b.HasKey("Id")
@@ -65,33 +72,35 @@ namespace ClP2p.Storage.Migrations.Sqlite
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("id");
 
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
                     b.Property<long>("Count")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("count");
 
                     b.Property<long>("CrawlId")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("crawl_id");
 
                     b.Property<string>("Dimension")
                         .IsRequired()
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("dimension");
 
                     b.Property<string>("Key")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("key");
 
                     b.Property<string>("Label")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("label");
 
                     b.Property<string>("Network")
                         .IsRequired()
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("network");
 
                     b.HasKey("Id")
@@ -107,57 +116,59 @@ namespace ClP2p.Storage.Migrations.Sqlite
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("id");
 
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
                     b.Property<DateTime?>("CensusBuiltAt")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("timestamp with time zone")
                         .HasColumnName("census_built_at");
 
                     b.Property<int>("ClNodes")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("integer")
                         .HasColumnName("cl_nodes");
 
                     b.Property<int>("DialOk")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("integer")
                         .HasColumnName("dial_ok");
 
                     b.Property<int>("Dialled")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("integer")
                         .HasColumnName("dialled");
 
                     b.Property<int>("Failures")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("integer")
                         .HasColumnName("failures");
 
                     b.Property<DateTime?>("FinishedAt")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("timestamp with time zone")
                         .HasColumnName("finished_at");
 
                     b.Property<string>("Network")
                         .IsRequired()
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("network");
 
                     b.Property<int>("NodesFound")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("integer")
                         .HasColumnName("nodes_found");
 
                     b.Property<string>("ParametersJson")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("parameters_json");
 
                     b.Property<DateTime>("StartedAt")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("timestamp with time zone")
                         .HasColumnName("started_at");
 
                     b.Property<string>("State")
                         .IsRequired()
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("state");
 
                     b.Property<string>("SummaryJson")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("summary_json");
 
                     b.HasKey("Id")
@@ -175,91 +186,88 @@ namespace ClP2p.Storage.Migrations.Sqlite
             modelBuilder.Entity("ClP2p.Storage.Model.EnrEntity", b =>
                 {
                     b.Property<byte[]>("NodeId")
-                        .HasColumnType("BLOB")
+                        .HasColumnType("bytea")
                         .HasColumnName("node_id");
 
                     b.Property<long>("Seq")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("seq");
 
                     b.Property<string>("Attnets")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("attnets");
 
                     b.Property<long?>("Cgc")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("cgc");
 
                     b.Property<string>("ForkDigest")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("fork_digest");
 
                     b.Property<string>("ForkName")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("fork_name");
 
                     b.Property<string>("Ip4")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("ip4");
 
                     b.Property<string>("Ip6")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("ip6");
 
                     b.Property<string>("NetworkName")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("network_name");
 
                     b.Property<long?>("NextForkEpoch")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("next_fork_epoch");
 
                     b.Property<string>("NextForkVersion")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("next_fork_version");
 
                     b.Property<string>("Nfd")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("nfd");
 
                     b.Property<int?>("Quic")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("integer")
                         .HasColumnName("quic");
 
                     b.Property<byte[]>("Raw")
                         .IsRequired()
-                        .HasColumnType("BLOB")
+                        .HasColumnType("bytea")
                         .HasColumnName("raw");
 
                     b.Property<DateTime>("SeenAt")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("timestamp with time zone")
                         .HasColumnName("seen_at");
 
                     b.Property<string>("Syncnets")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("syncnets");
 
                     b.Property<int?>("Tcp")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("integer")
                         .HasColumnName("tcp");
 
                     b.Property<int?>("Tcp6")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("integer")
                         .HasColumnName("tcp6");
 
                     b.Property<int?>("Udp")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("integer")
                         .HasColumnName("udp");
 
                     b.Property<int?>("Udp6")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("integer")
                         .HasColumnName("udp6");
 
                     b.HasKey("NodeId", "Seq")
                         .HasName("pk_enr_history");
-
-                    b.HasIndex("ForkDigest")
-                        .HasDatabaseName("ix_enr_history_fork_digest");
 
                     b.ToTable("enr_history", (string)null);
                 });
@@ -267,27 +275,27 @@ namespace ClP2p.Storage.Migrations.Sqlite
             modelBuilder.Entity("ClP2p.Storage.Model.IpAddressEntity", b =>
                 {
                     b.Property<string>("Address")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("address");
 
                     b.Property<string>("AsOrg")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("as_org");
 
                     b.Property<long?>("Asn")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("asn");
 
                     b.Property<string>("City")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("city");
 
                     b.Property<string>("Country")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("country");
 
                     b.Property<DateTime>("LookedUpAt")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("timestamp with time zone")
                         .HasColumnName("looked_up_at");
 
                     b.HasKey("Address")
@@ -305,175 +313,167 @@ namespace ClP2p.Storage.Migrations.Sqlite
             modelBuilder.Entity("ClP2p.Storage.Model.NodeEntity", b =>
                 {
                     b.Property<byte[]>("NodeId")
-                        .HasColumnType("BLOB")
+                        .HasColumnType("bytea")
                         .HasColumnName("node_id");
 
                     b.Property<DateTime>("FirstSeen")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("timestamp with time zone")
                         .HasColumnName("first_seen");
 
                     b.Property<DateTime>("LastSeen")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("timestamp with time zone")
                         .HasColumnName("last_seen");
 
                     b.Property<long>("LatestSeq")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("latest_seq");
 
                     b.Property<string>("PeerId")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("peer_id");
 
                     b.Property<byte[]>("PublicKey")
-                        .HasColumnType("BLOB")
+                        .HasColumnType("bytea")
                         .HasColumnName("public_key");
 
                     b.HasKey("NodeId")
                         .HasName("pk_nodes");
 
-                    b.HasIndex("LastSeen")
-                        .HasDatabaseName("ix_nodes_last_seen");
-
-                    b.HasIndex("PeerId")
-                        .HasDatabaseName("ix_nodes_peer_id");
-
                     b.ToTable("nodes", (string)null);
+
+                    b.HasAnnotation("Npgsql:StorageParameter:fillfactor", 80);
                 });
 
             modelBuilder.Entity("ClP2p.Storage.Model.VisitEntity", b =>
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("id");
 
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
                     b.Property<long?>("AgentVersionId")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("agent_version_id");
 
                     b.Property<long?>("CrawlId")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("crawl_id");
 
                     b.Property<long?>("CustodyGroupCount")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("custody_group_count");
 
                     b.Property<string>("DialError")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("dial_error");
 
                     b.Property<string>("DialOutcome")
                         .IsRequired()
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("dial_outcome");
 
                     b.Property<bool?>("DiscoveryAnswered")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("boolean")
                         .HasColumnName("discovery_answered");
 
                     b.Property<string>("DiscoveryError")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("discovery_error");
 
                     b.Property<long?>("EarliestAvailableSlot")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("earliest_available_slot");
 
                     b.Property<long?>("EnrSeq")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("enr_seq");
 
                     b.Property<string>("FailedStep")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("failed_step");
 
                     b.Property<long?>("FinalizedEpoch")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("finalized_epoch");
 
                     b.Property<byte[]>("FinalizedRoot")
-                        .HasColumnType("BLOB")
+                        .HasColumnType("bytea")
                         .HasColumnName("finalized_root");
 
                     b.Property<long?>("GoodbyeReason")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("goodbye_reason");
 
                     b.Property<byte[]>("HeadRoot")
-                        .HasColumnType("BLOB")
+                        .HasColumnType("bytea")
                         .HasColumnName("head_root");
 
                     b.Property<long?>("HeadSlot")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("head_slot");
 
                     b.Property<string>("Ip")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("ip");
 
                     b.Property<string>("Kind")
                         .IsRequired()
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("kind");
 
                     b.Property<int?>("LatencyMs")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("integer")
                         .HasColumnName("latency_ms");
 
                     b.Property<string>("MetadataAttnets")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("metadata_attnets");
 
                     b.Property<long?>("MetadataSeq")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("bigint")
                         .HasColumnName("metadata_seq");
 
                     b.Property<string>("MetadataSyncnets")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("metadata_syncnets");
 
                     b.Property<int?>("MetadataVersion")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("integer")
                         .HasColumnName("metadata_version");
 
                     b.Property<string>("Muxer")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("muxer");
 
                     b.Property<int?>("Neighbours")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("integer")
                         .HasColumnName("neighbours");
 
                     b.Property<byte[]>("NodeId")
                         .IsRequired()
-                        .HasColumnType("BLOB")
+                        .HasColumnType("bytea")
                         .HasColumnName("node_id");
 
                     b.Property<string>("PeerId")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("peer_id");
 
                     b.Property<string>("StatusForkDigest")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("text")
                         .HasColumnName("status_fork_digest");
 
                     b.Property<int?>("StatusVersion")
-                        .HasColumnType("INTEGER")
+                        .HasColumnType("integer")
                         .HasColumnName("status_version");
 
                     b.Property<DateTime>("VisitedAt")
-                        .HasColumnType("TEXT")
+                        .HasColumnType("timestamp with time zone")
                         .HasColumnName("visited_at");
 
                     b.HasKey("Id")
                         .HasName("pk_visits");
-
-                    b.HasIndex("AgentVersionId")
-                        .HasDatabaseName("ix_visits_agent_version_id");
-
-                    b.HasIndex("VisitedAt")
-                        .HasDatabaseName("ix_visits_visited_at");
 
                     b.HasIndex("CrawlId", "NodeId")
                         .HasDatabaseName("ix_visits_crawl_id_node_id");
@@ -502,28 +502,6 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_enr_history_nodes_node_id");
-                });
-
-            modelBuilder.Entity("ClP2p.Storage.Model.VisitEntity", b =>
-                {
-                    b.HasOne("ClP2p.Storage.Model.AgentVersionEntity", null)
-                        .WithMany()
-                        .HasForeignKey("AgentVersionId")
-                        .OnDelete(DeleteBehavior.SetNull)
-                        .HasConstraintName("fk_visits_agent_versions_agent_version_id");
-
-                    b.HasOne("ClP2p.Storage.Model.CrawlEntity", null)
-                        .WithMany()
-                        .HasForeignKey("CrawlId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .HasConstraintName("fk_visits_crawls_crawl_id");
-
-                    b.HasOne("ClP2p.Storage.Model.NodeEntity", null)
-                        .WithMany()
-                        .HasForeignKey("NodeId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
-                        .HasConstraintName("fk_visits_nodes_node_id");
                 });
 #pragma warning restore 612, 618
         }

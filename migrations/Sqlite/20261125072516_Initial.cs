@@ -85,6 +85,47 @@ namespace ClP2p.Storage.Migrations.Sqlite
                 });
 
             migrationBuilder.CreateTable(
+                name: "visits",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    crawl_id = table.Column<long>(type: "INTEGER", nullable: true),
+                    node_id = table.Column<byte[]>(type: "BLOB", nullable: false),
+                    visited_at = table.Column<DateTime>(type: "TEXT", nullable: false),
+                    kind = table.Column<string>(type: "TEXT", nullable: false),
+                    enr_seq = table.Column<long>(type: "INTEGER", nullable: true),
+                    ip = table.Column<string>(type: "TEXT", nullable: true),
+                    discovery_answered = table.Column<bool>(type: "INTEGER", nullable: true),
+                    neighbours = table.Column<int>(type: "INTEGER", nullable: true),
+                    discovery_error = table.Column<string>(type: "TEXT", nullable: true),
+                    dial_outcome = table.Column<string>(type: "TEXT", nullable: false),
+                    dial_error = table.Column<string>(type: "TEXT", nullable: true),
+                    failed_step = table.Column<string>(type: "TEXT", nullable: true),
+                    latency_ms = table.Column<int>(type: "INTEGER", nullable: true),
+                    agent_version_id = table.Column<long>(type: "INTEGER", nullable: true),
+                    peer_id = table.Column<string>(type: "TEXT", nullable: true),
+                    muxer = table.Column<string>(type: "TEXT", nullable: true),
+                    status_fork_digest = table.Column<string>(type: "TEXT", nullable: true),
+                    finalized_root = table.Column<byte[]>(type: "BLOB", nullable: true),
+                    finalized_epoch = table.Column<long>(type: "INTEGER", nullable: true),
+                    head_root = table.Column<byte[]>(type: "BLOB", nullable: true),
+                    head_slot = table.Column<long>(type: "INTEGER", nullable: true),
+                    earliest_available_slot = table.Column<long>(type: "INTEGER", nullable: true),
+                    status_version = table.Column<int>(type: "INTEGER", nullable: true),
+                    metadata_seq = table.Column<long>(type: "INTEGER", nullable: true),
+                    metadata_attnets = table.Column<string>(type: "TEXT", nullable: true),
+                    metadata_syncnets = table.Column<string>(type: "TEXT", nullable: true),
+                    custody_group_count = table.Column<long>(type: "INTEGER", nullable: true),
+                    metadata_version = table.Column<int>(type: "INTEGER", nullable: true),
+                    goodbye_reason = table.Column<long>(type: "INTEGER", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_visits", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "crawl_census",
                 columns: table => new
                 {
@@ -144,65 +185,6 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         onDelete: ReferentialAction.Cascade);
                 });
 
-            migrationBuilder.CreateTable(
-                name: "visits",
-                columns: table => new
-                {
-                    id = table.Column<long>(type: "INTEGER", nullable: false)
-                        .Annotation("Sqlite:Autoincrement", true),
-                    crawl_id = table.Column<long>(type: "INTEGER", nullable: true),
-                    node_id = table.Column<byte[]>(type: "BLOB", nullable: false),
-                    visited_at = table.Column<DateTime>(type: "TEXT", nullable: false),
-                    kind = table.Column<string>(type: "TEXT", nullable: false),
-                    enr_seq = table.Column<long>(type: "INTEGER", nullable: true),
-                    ip = table.Column<string>(type: "TEXT", nullable: true),
-                    discovery_answered = table.Column<bool>(type: "INTEGER", nullable: true),
-                    neighbours = table.Column<int>(type: "INTEGER", nullable: true),
-                    discovery_error = table.Column<string>(type: "TEXT", nullable: true),
-                    dial_outcome = table.Column<string>(type: "TEXT", nullable: false),
-                    dial_error = table.Column<string>(type: "TEXT", nullable: true),
-                    failed_step = table.Column<string>(type: "TEXT", nullable: true),
-                    latency_ms = table.Column<int>(type: "INTEGER", nullable: true),
-                    agent_version_id = table.Column<long>(type: "INTEGER", nullable: true),
-                    peer_id = table.Column<string>(type: "TEXT", nullable: true),
-                    muxer = table.Column<string>(type: "TEXT", nullable: true),
-                    status_fork_digest = table.Column<string>(type: "TEXT", nullable: true),
-                    finalized_root = table.Column<byte[]>(type: "BLOB", nullable: true),
-                    finalized_epoch = table.Column<long>(type: "INTEGER", nullable: true),
-                    head_root = table.Column<byte[]>(type: "BLOB", nullable: true),
-                    head_slot = table.Column<long>(type: "INTEGER", nullable: true),
-                    earliest_available_slot = table.Column<long>(type: "INTEGER", nullable: true),
-                    status_version = table.Column<int>(type: "INTEGER", nullable: true),
-                    metadata_seq = table.Column<long>(type: "INTEGER", nullable: true),
-                    metadata_attnets = table.Column<string>(type: "TEXT", nullable: true),
-                    metadata_syncnets = table.Column<string>(type: "TEXT", nullable: true),
-                    custody_group_count = table.Column<long>(type: "INTEGER", nullable: true),
-                    metadata_version = table.Column<int>(type: "INTEGER", nullable: true),
-                    goodbye_reason = table.Column<long>(type: "INTEGER", nullable: true)
-                },
-                constraints: table =>
-                {
-                    table.PrimaryKey("pk_visits", x => x.id);
-                    table.ForeignKey(
-                        name: "fk_visits_agent_versions_agent_version_id",
-                        column: x => x.agent_version_id,
-                        principalTable: "agent_versions",
-                        principalColumn: "id",
-                        onDelete: ReferentialAction.SetNull);
-                    table.ForeignKey(
-                        name: "fk_visits_crawls_crawl_id",
-                        column: x => x.crawl_id,
-                        principalTable: "crawls",
-                        principalColumn: "id",
-                        onDelete: ReferentialAction.Cascade);
-                    table.ForeignKey(
-                        name: "fk_visits_nodes_node_id",
-                        column: x => x.node_id,
-                        principalTable: "nodes",
-                        principalColumn: "node_id",
-                        onDelete: ReferentialAction.Cascade);
-                });
-
             migrationBuilder.CreateIndex(
                 name: "ix_agent_versions_client",
                 table: "agent_versions",
@@ -230,11 +212,6 @@ namespace ClP2p.Storage.Migrations.Sqlite
                 column: "state");
 
             migrationBuilder.CreateIndex(
-                name: "ix_enr_history_fork_digest",
-                table: "enr_history",
-                column: "fork_digest");
-
-            migrationBuilder.CreateIndex(
                 name: "ix_ip_addresses_asn",
                 table: "ip_addresses",
                 column: "asn");
@@ -245,21 +222,6 @@ namespace ClP2p.Storage.Migrations.Sqlite
                 column: "country");
 
             migrationBuilder.CreateIndex(
-                name: "ix_nodes_last_seen",
-                table: "nodes",
-                column: "last_seen");
-
-            migrationBuilder.CreateIndex(
-                name: "ix_nodes_peer_id",
-                table: "nodes",
-                column: "peer_id");
-
-            migrationBuilder.CreateIndex(
-                name: "ix_visits_agent_version_id",
-                table: "visits",
-                column: "agent_version_id");
-
-            migrationBuilder.CreateIndex(
                 name: "ix_visits_crawl_id_node_id",
                 table: "visits",
                 columns: new[] { "crawl_id", "node_id" });
@@ -268,16 +230,14 @@ namespace ClP2p.Storage.Migrations.Sqlite
                 name: "ix_visits_node_id_crawl_id",
                 table: "visits",
                 columns: new[] { "node_id", "crawl_id" });
-
-            migrationBuilder.CreateIndex(
-                name: "ix_visits_visited_at",
-                table: "visits",
-                column: "visited_at");
         }
 
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.DropTable(
+                name: "agent_versions");
+
             migrationBuilder.DropTable(
                 name: "crawl_census");
 
@@ -289,9 +249,6 @@ namespace ClP2p.Storage.Migrations.Sqlite
 
             migrationBuilder.DropTable(
                 name: "visits");
-
-            migrationBuilder.DropTable(
-                name: "agent_versions");
 
             migrationBuilder.DropTable(
                 name: "crawls");

@@ -89,7 +89,13 @@ public sealed class Libp2pConnection : IAsyncDisposable
             }
             catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
             {
-                throw Libp2pHost.MapException(e, DialStep.Identify);
+                var mapped = Libp2pHost.MapException(e, DialStep.Identify);
+                if (mapped.Class == DialErrorClass.Malformed)
+                {
+                    Host.Metrics.MalformedFrame(Identify.ProtocolId, mapped.Detail);
+                    Host.Logger.LogDebug("malformed identify from {Peer}: {Reason}", RemotePeerId, mapped.Detail);
+                }
+                throw mapped;
             }
         }
     }

@@ -46,6 +46,7 @@ public sealed class Libp2pDialer : IDisposable
                 {
                     var de = Libp2pHost.MapException(e, DialStep.Connect);
                     _host.Metrics.Dial(de.Class.ToString(), DialStep.Connect.ToString());
+                    _host.Logger.LogDebug("connect to {Remote} failed: {Class}: {Reason}", endpoint, de.Class, de.Detail);
                     throw de;
                 }
             }

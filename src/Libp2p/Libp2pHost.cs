@@ -136,14 +136,24 @@ internal sealed class Libp2pHost : IDisposable
         catch (Exception e) when (e is not DialException && !(e is OperationCanceledException && ct.IsCancellationRequested))
         {
             var de = MapException(e, step);
-            Metrics.Dial(de.Class.ToString(), step.ToString());
+            RecordFailure(de, remote);
             throw de;
         }
         catch (DialException e)
         {
-            Metrics.Dial(e.Class.ToString(), e.Step.ToString());
+            RecordFailure(e, remote);
             throw;
         }
+    }
+
+    private void RecordFailure(DialException e, IPEndPoint remote)
+    {
+        Metrics.Dial(e.Class.ToString(), e.Step.ToString());
+        if (e.Class is DialErrorClass.Malformed or DialErrorClass.NoiseFailure)
+        {
+            Metrics.MalformedFrame(e.Step.ToString(), e.Class.ToString());
+        }
+        Logger.LogDebug("upgrade with {Remote} failed at {Step}: {Class}: {Reason}", remote, e.Step, e.Class, e.Detail);
     }
 
     /// <summary>Maps transport exceptions to a dial error class.</summary>

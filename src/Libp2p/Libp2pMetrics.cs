@@ -22,6 +22,9 @@ public sealed class Libp2pMetrics : IDisposable
 
     public static Libp2pMetrics Shared { get; } = new();
 
+    /// <summary>The meter behind these counters (for exporters and tests).</summary>
+    public Meter Meter => _meter;
+
     public void Dial(string outcome, string step) =>
         _dials.Add(1, new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("step", step));
 

@@ -27,6 +27,13 @@ public sealed class PublicKey : IEquatable<PublicKey>
     /// <summary>Upper bound for a key protobuf we accept (RSA keys are at most a few KiB; peer-ids.md caps RSA at 16384 bits).</summary>
     public const int MaxProtobufSize = 4096;
 
+    /// <summary>n / 2 for secp256k1, big-endian: an S above it is "high".</summary>
+    private static ReadOnlySpan<byte> Secp256k1HalfOrder =>
+    [
+        0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0x5d, 0x57, 0x6e, 0x73, 0x57, 0xa4, 0x50, 0x1d, 0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0,
+    ];
+
     private readonly byte[] _data;
     private readonly byte[] _protobuf;
 
@@ -171,8 +178,12 @@ public sealed class PublicKey : IEquatable<PublicKey>
                     Span<byte> hash = stackalloc byte[32];
                     SHA256.HashData(message, hash);
                     byte[] compact = Secp256k1.SignatureFromDer(signature);
-                    byte[] normal = Secp256k1.NormalizeSignature(compact);
-                    return Secp256k1.Verify(normal, hash, _data);
+                    // libsecp256k1 only verifies low-S; other implementations may send high-S, so normalise those.
+                    if (compact.AsSpan(32, 32).SequenceCompareTo(Secp256k1HalfOrder) > 0)
+                    {
+                        compact = Secp256k1.NormalizeSignature(compact);
+                    }
+                    return Secp256k1.Verify(compact, hash, _data);
                 }
                 case KeyType.Ed25519:
                 {

@@ -129,4 +129,21 @@ public sealed class PeerIdVectorTests
         Assert.True(Base58.TryDecode(text, out var back));
         Assert.Equal(data, back);
     }
+
+    [Fact]
+    public void Secp256k1_high_s_signature_from_another_implementation_still_verifies()
+    {
+        var id = Identity.FromSecp256k1PrivateKey(Convert.FromHexString(SecpPrivate));
+        byte[] message = "payload"u8.ToArray();
+        byte[] compact = Secp256k1Net.Secp256k1.SignatureFromDer(id.Sign(message));
+        // s' = n - s is the same signature with a high S.
+        var n = System.Numerics.BigInteger.Parse("0FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141", System.Globalization.NumberStyles.HexNumber);
+        var s = new System.Numerics.BigInteger(compact.AsSpan(32, 32), isUnsigned: true, isBigEndian: true);
+        byte[] high = (n - s).ToByteArray(isUnsigned: true, isBigEndian: true);
+        byte[] highCompact = new byte[64];
+        compact.AsSpan(0, 32).CopyTo(highCompact);
+        high.CopyTo(highCompact, 64 - high.Length);
+        Assert.False(Secp256k1Net.Secp256k1.IsNormalizedSignature(highCompact));
+        Assert.True(id.PublicKey.Verify(message, Secp256k1Net.Secp256k1.SignatureToDer(highCompact)));
+    }
 }

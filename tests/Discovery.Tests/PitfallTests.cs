@@ -68,6 +68,21 @@ public sealed class PitfallTests
     }
 
     [Fact]
+    public async Task Node_whose_record_names_another_endpoint_is_answered_but_not_tabled()
+    {
+        await using var n = await StartNode();
+        using var raw = new RawPeer();
+        var elsewhere = new EnrBuilder().WithSeq(2).WithIp(IPAddress.Loopback).WithUdp(raw.EndPoint.Port + 1).Build(raw.Key);
+        raw.Send(raw.RandomPacket(n.LocalId), n.LocalEndPoint);
+        var (hs, session) = raw.Handshake((await raw.ReceiveAsync())!, n.LocalEnr, PingPt, elsewhere);
+        raw.Send(hs, n.LocalEndPoint);
+        Assert.IsType<PongMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session));
+        Assert.Equal(0, n.TableCount);
+        Assert.Equal(2UL, n.GetKnownRecord(raw.Id)!.Seq);
+        session.Dispose();
+    }
+
+    [Fact]
     public async Task Handshake_with_record_of_another_node_is_rejected()
     {
         await using var n = await StartNode();

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Secp256k1Net;
 
 namespace ClP2p.Discovery.Crypto;
@@ -104,6 +103,4 @@ public static class Secp256k1Ops
     {
         do { random.Fill(key32); } while (!IsValidPrivateKey(key32));
     }
-
-    internal static void Sha256(ReadOnlySpan<byte> data, Span<byte> out32) => SHA256.HashData(data, out32);
 }

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Net;
 using System.Text;
 using ClP2p.Discovery.Crypto;
@@ -217,6 +216,4 @@ public sealed class Enr
 
     /// <summary>Equal when the encoded bytes are equal.</summary>
     public bool SameRecord(Enr other) => _raw.AsSpan().SequenceEqual(other._raw);
-
-    internal static ushort ReadUInt16(ReadOnlySpan<byte> b) => b.Length == 2 ? BinaryPrimitives.ReadUInt16BigEndian(b) : b.Length == 1 ? b[0] : (ushort)0;
 }

@@ -1,6 +1,4 @@
-using System.Buffers.Binary;
 using System.Net;
-using System.Net.Sockets;
 using ClP2p.Discovery.Crypto;
 
 namespace ClP2p.Discovery.Messages;
@@ -196,10 +194,6 @@ public static class MessageCodec
         return n;
     }
 
-    /// <summary>Size of a NODES message with the given records payload (for packing by encoded size).</summary>
-    public static int NodesOverhead(int total, int recordsPayload) =>
-        1 + Rlp.HeaderLength(1 + 8 + Rlp.LengthOfUInt64((ulong)total) + Rlp.LengthOfList(recordsPayload)) + 9 + Rlp.LengthOfUInt64((ulong)total) + Rlp.HeaderLength(recordsPayload);
-
     public static bool TryDecode(ReadOnlySpan<byte> pt, out Discv5Message? message, out MessageError error)
     {
         message = null;
@@ -271,8 +265,4 @@ public static class MessageCodec
         error = MessageError.UnknownType;
         return false;
     }
-
-    internal static ushort ReadPort(ReadOnlySpan<byte> b) => b.Length == 2 ? BinaryPrimitives.ReadUInt16BigEndian(b) : b.Length == 1 ? b[0] : (ushort)0;
-
-    internal static AddressFamily FamilyOf(IPAddress ip) => ip.AddressFamily;
 }

@@ -45,6 +45,18 @@ public readonly struct PeerId : IEquatable<PeerId>
     /// <summary>Peer id of a secp256k1 identity given its 33-byte compressed key (e.g. the ENR "secp256k1" entry).</summary>
     public static PeerId FromSecp256k1PublicKey(ReadOnlySpan<byte> compressed33) => FromPublicKey(PublicKey.FromSecp256k1(compressed33));
 
+    /// <summary>As <see cref="FromSecp256k1PublicKey"/>, but false (no exception) for a key that is not a valid compressed point.</summary>
+    public static bool TryFromSecp256k1PublicKey(ReadOnlySpan<byte> compressed33, out PeerId peerId)
+    {
+        peerId = default;
+        if (compressed33.Length != PublicKey.Secp256k1Size || !Secp256k1Net.Secp256k1.IsValidPublicKey(compressed33))
+        {
+            return false;
+        }
+        peerId = FromPublicKey(PublicKey.FromSecp256k1(compressed33));
+        return true;
+    }
+
     /// <summary>Parses a multihash (identity or sha2-256).</summary>
     public static bool TryFromMultihash(ReadOnlySpan<byte> multihash, out PeerId peerId)
     {

@@ -28,6 +28,15 @@ public sealed class PeerIdVectorTests
     }
 
     [Fact]
+    public void TryFromSecp256k1PublicKey_rejects_keys_that_are_not_compressed_points()
+    {
+        Assert.False(PeerId.TryFromSecp256k1PublicKey(new byte[33], out _));
+        Assert.False(PeerId.TryFromSecp256k1PublicKey(Convert.FromHexString("037777e994e452c21604f91de093ce415f5432f701dd8cd1a7a6fea0e630bfca"), out _));
+        Assert.True(PeerId.TryFromSecp256k1PublicKey(Convert.FromHexString("037777e994e452c21604f91de093ce415f5432f701dd8cd1a7a6fea0e630bfca99"), out var id));
+        Assert.Equal("16Uiu2HAmLhLvBoYaoZfaMUKuibM6ac163GwKY74c5kiSLg5KvLpY", id.ToString());
+    }
+
+    [Fact]
     public void Ed25519_public_key_protobuf_gives_12D3Koo_peer_id()
     {
         Assert.True(PublicKey.TryDecode(Convert.FromHexString(EdPublicProto), out var key, out _));

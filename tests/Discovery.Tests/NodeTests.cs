@@ -230,4 +230,33 @@ public sealed class NodeTests
             foreach (var n in nodes) await n.DisposeAsync();
         }
     }
+
+    [Fact]
+    public async Task Crawler_emits_a_record_again_when_the_node_reports_a_higher_seq()
+    {
+        var nodes = new List<Discv5Node>();
+        try
+        {
+            var boot = NewNode();
+            await boot.StartAsync();
+            nodes.Add(boot);
+            var x = NewNode();
+            await x.StartAsync();
+            nodes.Add(x);
+            boot.AddToTable(x.LocalEnr);
+            var newer = x.UpdateLocalEnr(new Dictionary<string, byte[]> { ["eth2"] = new byte[16] });
+            await using var me = NewNode();
+            await me.StartAsync();
+            var crawler = new DhtCrawler(me, new DhtCrawlOptions { CanContact = ContactFilters.PublicOrLoopback, RandomWalks = 0, PerPeerInterval = TimeSpan.Zero, MaxConsecutiveEmpty = 256 });
+            var seqs = new List<ulong>();
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await foreach (var ev in crawler.RunAsync([boot.LocalEnr], cts.Token))
+                if (ev is EnrDiscovered d && d.Enr.NodeId == x.LocalId) seqs.Add(d.Enr.Seq);
+            Assert.Equal([newer.Seq - 1, newer.Seq], seqs);
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+        }
+    }
 }

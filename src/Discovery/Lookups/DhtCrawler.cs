@@ -39,6 +39,9 @@ public sealed class DhtCrawlOptions
     /// <summary>Random-target lookups run beside the enumeration.</summary>
     public int RandomWalks { get; init; } = 3;
 
+    /// <summary>After enumerating a node that answered, ask FINDNODE [0] for its current record (emitted when its seq is higher).</summary>
+    public bool RefreshRecords { get; init; } = true;
+
     /// <summary>Bound on distinct nodes tracked in one crawl.</summary>
     public int MaxNodes { get; init; } = 1_000_000;
 }
@@ -213,6 +216,18 @@ public sealed class DhtCrawler
                     error = "node disposed";
                     break;
                 }
+            }
+            if (answered && o.RefreshRecords && !_ct.IsCancellationRequested)
+            {
+                requests++;
+                try
+                {
+                    var self = await _c._node.FindNodeAsync(enr, [0], _ct).ConfigureAwait(false);
+                    if (self.Count == 1 && self[0].NodeId == enr.NodeId) Offer(self[0], enr.NodeId);
+                }
+                catch (Discv5RequestException) { }
+                catch (OperationCanceledException) { }
+                catch (ObjectDisposedException) { }
             }
             return new NodeVisited(enr, answered, neighbours, answered ? null : error, _c._time.GetElapsedTime(start), requests);
         }

@@ -175,4 +175,17 @@ public sealed class JsInteropTests
         await using var conn = await dialer.DialAsync(js.EndPoint, js.PeerId, cts.Token);
         Assert.Equal("host", (await conn.IdentifyAsync(cts.Token)).AgentVersion);
     }
+
+    [Theory]
+    [InlineData(new[] { "/yamux/1.0.0", "/mplex/6.7.0" }, "/yamux/1.0.0")]
+    [InlineData(new[] { "/mplex/6.7.0", "/yamux/1.0.0" }, "/mplex/6.7.0")]
+    public async Task Dialer_gets_its_first_muxer_the_js_host_accepts(string[] muxers, string expected)
+    {
+        await using var js = await JsLibp2pHost.StartAsync("secp256k1", "both", "yamux,mplex");
+        using var dialer = new Libp2pDialer(new Libp2pOptions { Identity = Identity.GenerateSecp256k1(), Muxers = muxers });
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await using var conn = await dialer.DialAsync(js.EndPoint, js.PeerId, cts.Token);
+        Assert.Equal(expected, conn.Muxer);
+        Assert.Equal("both", (await conn.IdentifyAsync(cts.Token)).AgentVersion);
+    }
 }

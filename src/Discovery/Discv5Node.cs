@@ -67,6 +67,9 @@ public sealed partial class Discv5Node : IAsyncDisposable
         _table = new RoutingTable(LocalId);
     }
 
+    /// <summary>System.Diagnostics.Metrics meter of all discv5 instruments (counters named clp2p.discv5.*).</summary>
+    public const string MeterName = Discv5Metrics.MeterName;
+
     public NodeId LocalId { get; }
 
     /// <summary>The local record (available after <see cref="StartAsync"/>).</summary>

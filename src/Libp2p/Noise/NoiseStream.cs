@@ -16,12 +16,14 @@ internal sealed class NoiseStream : Stream
     private readonly Stream _inner;
     private readonly CipherState _send;
     private readonly CipherState _recv;
-    private readonly byte[] _rx = new byte[RxSize];
+    // Rented per connection and returned when the last user (owner or an in-flight read) lets go.
+    private readonly byte[] _rx = ArrayPool<byte>.Shared.Rent(RxSize);
+    private int _users = 1;
     private int _rxStart;
     private int _rxEnd;
     private int _plainStart;
     private int _plainEnd;
-    private bool _disposed;
+    private int _disposed;
 
     public NoiseStream(Stream inner, CipherState send, CipherState recv)
     {
@@ -40,9 +42,42 @@ internal sealed class NoiseStream : Stream
     {
         if (_plainEnd > _plainStart)
         {
-            return new ValueTask<int>(CopyOut(buffer.Span));
+            AcquireBuffer();
+            try
+            {
+                return new ValueTask<int>(CopyOut(buffer.Span));
+            }
+            finally
+            {
+                ReleaseBuffer();
+            }
         }
         return ReadSlowAsync(buffer, cancellationToken);
+    }
+
+    private void AcquireBuffer()
+    {
+        while (true)
+        {
+            int users = Volatile.Read(ref _users);
+            if (users == 0)
+            {
+                throw new ObjectDisposedException(nameof(NoiseStream));
+            }
+            if (Interlocked.CompareExchange(ref _users, users + 1, users) == users)
+            {
+                return;
+            }
+        }
+    }
+
+    private void ReleaseBuffer()
+    {
+        if (Interlocked.Decrement(ref _users) == 0)
+        {
+            _recv.Dispose();
+            ArrayPool<byte>.Shared.Return(_rx);
+        }
     }
 
     private int CopyOut(Span<byte> buffer)
@@ -55,7 +90,19 @@ internal sealed class NoiseStream : Stream
 
     private async ValueTask<int> ReadSlowAsync(Memory<byte> buffer, CancellationToken ct)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        AcquireBuffer();
+        try
+        {
+            return await ReadFramesAsync(buffer, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            ReleaseBuffer();
+        }
+    }
+
+    private async ValueTask<int> ReadFramesAsync(Memory<byte> buffer, CancellationToken ct)
+    {
         var rx = _rx;
         while (true)
         {
@@ -101,7 +148,7 @@ internal sealed class NoiseStream : Stream
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         int frames = Math.Max(1, (buffer.Length + MaxPlaintext - 1) / MaxPlaintext);
         int total = buffer.Length + (frames * (2 + CipherState.TagSize));
         byte[] outBuf = ArrayPool<byte>.Shared.Rent(total);
@@ -149,12 +196,11 @@ internal sealed class NoiseStream : Stream
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing && !_disposed)
+        if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            _disposed = true;
             _inner.Dispose();
             _send.Dispose();
-            _recv.Dispose();
+            ReleaseBuffer();
         }
         base.Dispose(disposing);
     }

@@ -168,9 +168,17 @@ public sealed partial class Discv5Node : IAsyncDisposable
         _housekeeping = _time.CreateTimer(_ => Housekeeping(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         if (_options.LivenessInterval > TimeSpan.Zero)
             _liveness = _time.CreateTimer(_ => _ = LivenessCheckAsync(), null, _options.LivenessInterval, _options.LivenessInterval);
-        foreach (var b in _options.Bootnodes) _ = PingAsync(b, _cts.Token);
+        foreach (var b in _options.Bootnodes) _ = PingQuietlyAsync(b);
         LogStarted(_log, LocalId, bound, _localEnr.ToText());
         return Task.CompletedTask;
+    }
+
+    /// <summary>A background PING (bootnodes): establishes a session and tables the node when it answers.</summary>
+    private async Task PingQuietlyAsync(Enr node)
+    {
+        try { await PingAsync(node, _cts.Token).ConfigureAwait(false); }
+        catch (OperationCanceledException) { }
+        catch (ObjectDisposedException) { }
     }
 
     private Enr BuildLocalEnr(ulong seq, IPAddress? ip, int udp, IReadOnlyDictionary<string, byte[]> extra)

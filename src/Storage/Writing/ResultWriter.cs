@@ -222,8 +222,8 @@ public sealed class ResultWriter : IAsyncDisposable
                         long now = _time.GetTimestamp();
                         if (now >= deadline) break;
                         TimeSpan left = _time.GetElapsedTime(now, deadline);
-                        using var lingerCts = CancellationTokenSource.CreateLinkedTokenSource(stop);
-                        lingerCts.CancelAfter(left);
+                        using var lingerTimeout = new CancellationTokenSource(left, _time);
+                        using var lingerCts = CancellationTokenSource.CreateLinkedTokenSource(stop, lingerTimeout.Token);
                         try
                         {
                             if (!await reader.WaitToReadAsync(lingerCts.Token).ConfigureAwait(false)) break;

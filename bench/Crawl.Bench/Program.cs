@@ -2,8 +2,17 @@ using BenchmarkDotNet.Running;
 
 namespace ClP2p.Bench;
 
-/// <summary>Benchmark entry point: dotnet run -c Release --project bench/Crawl.Bench -- --filter *</summary>
+/// <summary>
+/// Whole-crawl benchmark: `dotnet run -c Release --project bench/Crawl.Bench -- crawl [--nodes 200] [--runs 3] [--db CONN]`
+/// starts a JavaScript testnet (tests/interop/testnet.mjs) on 127.0.0.1 and reports wall time, CPU seconds and peak
+/// memory per crawl. Any other arguments go to BenchmarkDotNet.
+/// </summary>
 public static class BenchProgram
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(BenchProgram).Assembly).Run(args);
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "crawl") return await CrawlBench.RunAsync(args[1..]).ConfigureAwait(false);
+        BenchmarkSwitcher.FromAssembly(typeof(BenchProgram).Assembly).Run(args);
+        return 0;
+    }
 }

@@ -1,11 +1,42 @@
+using System.CommandLine;
+using ClP2p.Crawler.Cli;
+
 namespace ClP2p.Crawler;
 
-/// <summary>The clp2p command line.</summary>
+/// <summary>The clp2p command line: crawl, run, export, migrate.</summary>
 public static class Program
 {
-    public static int Main(string[] args)
+    public static async Task<int> Main(string[] args)
     {
-        Console.WriteLine("clp2p " + string.Join(' ', args));
-        return 0;
+        var root = BuildCommand();
+        var config = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) };
+        return await root.Parse(args).InvokeAsync(config).ConfigureAwait(false);
+    }
+
+    public static RootCommand BuildCommand()
+    {
+        var root = new RootCommand("ClP2p: a crawler for the Ethereum consensus-layer network (discv5 + libp2p), with a census API and dataset exports.");
+
+        var crawl = new Command("crawl", "Run one crawl (discv5 walk + table enumeration, libp2p dials of consensus nodes), store it, print a summary, exit.");
+        CliOptions.AddCommon(crawl);
+        CliOptions.AddCrawl(crawl);
+        CliOptions.AddSummary(crawl);
+        crawl.SetAction((p, ct) => CrawlCommand.ExecuteAsync(CliOptions.Load(p), ct));
+        root.Subcommands.Add(crawl);
+
+        var run = new Command("run", "Crawl continuously on a schedule (Quartz), re-dial known nodes between crawls, enrich with GeoIP/ASN, apply retention, and serve the census API.");
+        CliOptions.AddCommon(run);
+        CliOptions.AddCrawl(run);
+        CliOptions.AddRun(run);
+        run.SetAction((p, ct) => RunCommand.ExecuteAsync(CliOptions.Load(p), ct));
+        root.Subcommands.Add(run);
+
+        root.Subcommands.Add(ExportCommand.Build());
+
+        var migrate = new Command("migrate", "Create or upgrade the database schema, then exit.");
+        CliOptions.AddCommon(migrate);
+        migrate.SetAction((p, ct) => MigrateCommand.ExecuteAsync(CliOptions.Load(p), ct));
+        root.Subcommands.Add(migrate);
+        return root;
     }
 }

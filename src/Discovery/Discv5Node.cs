@@ -394,7 +394,11 @@ public sealed partial class Discv5Node : IAsyncDisposable
         var session = new Session(ik, rk, req.Node) { LastUsedTicks = _time.GetTimestamp() };
         StoreSession(req.Address, session);
         var local = LocalEnr;
-        ReadOnlySpan<byte> record = remoteKnowsSeq < local.Seq ? local.Raw.Span : default;
+        // The spec sends the record when enr-seq < ours. We send it whenever enr-seq is not exactly ours:
+        // @chainsafe/discv5 11 left-aligns enr-seq in the 8-byte field (encodeWhoAreYouAuthdata), so any seq it
+        // knows reads as a huge number, and a peer that cached our record from an earlier run (same id, other port)
+        // would never get the new one and drop the session as unverified.
+        ReadOnlySpan<byte> record = remoteKnowsSeq != local.Seq ? local.Raw.Span : default;
         Span<byte> iv = stackalloc byte[16];
         _random.Fill(iv);
         Span<byte> n12 = stackalloc byte[12];

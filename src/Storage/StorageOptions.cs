@@ -15,7 +15,7 @@ public enum StorageProvider
 }
 
 /// <summary>
-/// Where the data lives: a provider and its ADO.NET connection string. Build one with <see cref="Parse"/> from the
+/// Where the data lives: a provider and its ADO.NET connection string. Build one with <see cref="Parse(string?, string)"/> from the
 /// user's <c>--db</c> value:
 /// <list type="bullet">
 /// <item>null or empty → SQLite file <c>clp2p.db</c> in the data directory;</item>
@@ -23,6 +23,7 @@ public enum StorageProvider
 /// <item><c>postgres://user:pass@host:port/db?sslmode=...</c> (or <c>postgresql://</c>) → PostgreSQL;</item>
 /// <item>an Npgsql key=value string such as <c>Host=...;Database=...;Username=...</c> → PostgreSQL.</item>
 /// </list>
+/// PostgreSQL connections get <c>Options=-c jit=off</c> unless the connection string sets Options itself.
 /// </summary>
 public sealed record StorageOptions
 {
@@ -34,7 +35,18 @@ public sealed record StorageOptions
     {
         ArgumentException.ThrowIfNullOrEmpty(connectionString);
         Provider = provider;
-        ConnectionString = connectionString;
+        ConnectionString = provider == StorageProvider.Postgres ? WithoutJit(connectionString) : connectionString;
+    }
+
+    /// <summary>
+    /// Census queries are short; PostgreSQL's JIT compiles them when a correlated subquery looks expensive and then
+    /// spends ~300 ms compiling a 15 ms query. Unless the connection string sets server Options, turn JIT off.
+    /// </summary>
+    private static string WithoutJit(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (string.IsNullOrEmpty(builder.Options)) builder.Options = "-c jit=off";
+        return builder.ConnectionString;
     }
 
     /// <summary>The database engine.</summary>
@@ -42,6 +54,9 @@ public sealed record StorageOptions
 
     /// <summary>The ADO.NET connection string (Npgsql or Microsoft.Data.Sqlite syntax).</summary>
     public string ConnectionString { get; }
+
+    /// <summary>Parses a <c>--db</c> value with the current directory as the data directory.</summary>
+    public static StorageOptions Parse(string? db) => Parse(db, Environment.CurrentDirectory);
 
     /// <summary>Parses a <c>--db</c> value (see the type's summary). Throws <see cref="FormatException"/> when invalid.</summary>
     /// <param name="db">The user's value; null or empty selects the embedded default.</param>

@@ -1,0 +1,226 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ClP2p.Crawler.Engine;
+
+/// <summary>How a crawl ended.</summary>
+public enum CrawlEnd
+{
+    /// <summary>Discovery ran out of nodes to ask and every dial finished.</summary>
+    Completed,
+    /// <summary>--max-duration was reached.</summary>
+    Deadline,
+    /// <summary>Stopped from outside (SIGINT/SIGTERM).</summary>
+    Aborted,
+}
+
+public sealed class CrawlEngineOptions
+{
+    public int DialConcurrency { get; init; } = 64;
+    public int DialQueueCapacity { get; init; } = 50_000;
+    public TimeSpan? MaxDuration { get; init; }
+    public bool Dial { get; init; } = true;
+    public required AddressPolicy AddressPolicy { get; init; }
+}
+
+/// <summary>
+/// One crawl: discovery feeds a bounded dial queue while it is still walking; dial workers run with bounded
+/// concurrency; every node's outcome goes to the sink as soon as both its discovery query and its dial are done.
+/// The engine knows nothing of how nodes are found, dialled or stored: it moves work between the workers.
+/// </summary>
+public sealed class CrawlEngine(
+    IDiscoveryWorker discovery, IDialWorker dialer, ICrawlSink sink, CrawlEngineOptions options,
+    ILogger<CrawlEngine>? logger = null, TimeProvider? time = null)
+{
+    private readonly ILogger _log = logger ?? NullLogger<CrawlEngine>.Instance;
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly Dictionary<string, NodeState> _nodes = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+
+    public CrawlCounters Counters { get; } = new();
+
+    /// <summary>Runs the crawl to its end. <paramref name="ct"/> aborts it: discovery stops, queued dials are dropped
+    /// (recorded as not dialled), in-flight dials end on their own timeouts, every known node is still written.</summary>
+    public async Task<CrawlEnd> RunAsync(CancellationToken ct)
+    {
+        using var stopDiscovery = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        if (options.MaxDuration is { } max) stopDiscovery.CancelAfter(max);
+        using var stopDials = new CancellationTokenSource();   // cancels only queued work, never the sink
+
+        var queue = Channel.CreateBounded<NodeState>(new BoundedChannelOptions(options.DialQueueCapacity)
+        {
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        var workers = Enumerable.Range(0, Math.Max(1, options.DialConcurrency))
+            .Select(_ => Task.Run(() => DialLoopAsync(queue.Reader, stopDiscovery.Token), CancellationToken.None))
+            .ToArray();
+
+        try
+        {
+            await foreach (var report in discovery.RunAsync(stopDiscovery.Token).WithCancellation(stopDiscovery.Token).ConfigureAwait(false))
+            {
+                switch (report)
+                {
+                    case NodeFound found:
+                        await OnFoundAsync(found.Node, queue.Writer, stopDiscovery.Token).ConfigureAwait(false);
+                        break;
+                    case NodeQueried queried:
+                        await OnQueriedAsync(queried).ConfigureAwait(false);
+                        break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopDiscovery.IsCancellationRequested)
+        {
+            _log.LogInformation("discovery stopped: {Reason}", ct.IsCancellationRequested ? "aborted" : "max duration reached");
+        }
+        queue.Writer.TryComplete();
+
+        // Nodes discovery never queried (not contactable, or the walk ended first) are done on the discovery side.
+        List<NodeState> ready = [];
+        lock (_lock)
+        {
+            foreach (var s in _nodes.Values)
+            {
+                if (s.DiscoveryDone) continue;
+                s.DiscoveryDone = true;
+                if (s.IsComplete && !s.Written) { s.Written = true; ready.Add(s); }
+            }
+        }
+        foreach (var s in ready) await WriteAsync(s).ConfigureAwait(false);
+
+        await Task.WhenAll(workers).ConfigureAwait(false);
+
+        // Anything still unwritten was queued but never dialled because the crawl was stopped.
+        lock (_lock)
+        {
+            ready = _nodes.Values.Where(s => !s.Written).ToList();
+            foreach (var s in ready)
+            {
+                s.Written = true;
+                s.NotDialledReason ??= NotDialledReasons.CrawlStopped;
+            }
+        }
+        foreach (var s in ready) await WriteAsync(s).ConfigureAwait(false);
+
+        return ct.IsCancellationRequested ? CrawlEnd.Aborted
+            : stopDiscovery.IsCancellationRequested ? CrawlEnd.Deadline
+            : CrawlEnd.Completed;
+    }
+
+    private async ValueTask OnFoundAsync(DiscoveredNode node, ChannelWriter<NodeState> queue, CancellationToken ct)
+    {
+        NodeState state;
+        bool isNew, enqueue = false;
+        lock (_lock)
+        {
+            isNew = !_nodes.TryGetValue(node.NodeId, out state!);
+            if (isNew)
+            {
+                state = new NodeState(node);
+                _nodes.Add(node.NodeId, state);
+            }
+            else if (node.Seq > state.Node.Seq)
+            {
+                state.Node = node;   // a newer record; a dial already under way keeps the address it had
+            }
+            else
+            {
+                return;
+            }
+            if (!state.DialDecided)
+            {
+                state.DialDecided = true;
+                string? reason = !options.Dial ? NotDialledReasons.DialingDisabled
+                    : !node.IsConsensus ? NotDialledReasons.NotConsensus
+                    : node.DialEndpoint is null ? NotDialledReasons.NoTcp
+                    : !options.AddressPolicy.IsAllowed(node.DialEndpoint.Address) ? NotDialledReasons.AddressNotAllowed
+                    : null;
+                state.NotDialledReason = reason;
+                state.DialPending = reason is null;
+                enqueue = reason is null;
+            }
+        }
+        if (isNew) Counters.NodeFound(node.IsConsensus);
+        await sink.NodeFoundAsync(node, CancellationToken.None).ConfigureAwait(false);
+        if (enqueue)
+        {
+            Counters.DialEnqueued();
+            await queue.WriteAsync(state, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask OnQueriedAsync(NodeQueried queried)
+    {
+        Counters.NodeQueried(queried.Answered);
+        NodeState? ready = null;
+        lock (_lock)
+        {
+            if (!_nodes.TryGetValue(queried.NodeId, out var s) || s.DiscoveryDone) return;
+            s.Discovery = queried;
+            s.DiscoveryDone = true;
+            if (s.IsComplete && !s.Written) { s.Written = true; ready = s; }
+        }
+        if (ready is not null) await WriteAsync(ready).ConfigureAwait(false);
+    }
+
+    private async Task DialLoopAsync(ChannelReader<NodeState> queue, CancellationToken stop)
+    {
+        while (await queue.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            if (!queue.TryRead(out var state)) continue;
+            if (stop.IsCancellationRequested)
+            {
+                // Stopped: queued nodes are recorded as not dialled when the crawl closes.
+                lock (_lock) { state.DialPending = false; state.NotDialledReason = NotDialledReasons.CrawlStopped; }
+                continue;
+            }
+            DialReport report;
+            long started = _time.GetTimestamp();
+            try
+            {
+                // In-flight dials are not cancelled by a stop: they end on their own timeout (graceful shutdown).
+                report = await dialer.DialAsync(state.Node, CancellationToken.None).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // a dialer bug must not stop the crawl; it is logged and counted
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                _log.LogError(ex, "dial of {NodeId} threw", state.Node.NodeId);
+                report = new DialReport("other", _time.GetElapsedTime(started), ex.Message);
+            }
+            Counters.DialFinished(report);
+            bool write;
+            lock (_lock)
+            {
+                state.Dial = report;
+                state.DialPending = false;
+                write = state.IsComplete && !state.Written;
+                if (write) state.Written = true;
+            }
+            if (write) await WriteAsync(state).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask WriteAsync(NodeState s)
+    {
+        var outcome = new NodeOutcome(s.Node, s.Discovery, s.Dial, s.Dial is null ? s.NotDialledReason : null, _time.GetUtcNow());
+        await sink.NodeDoneAsync(outcome, CancellationToken.None).ConfigureAwait(false);
+        Counters.NodeWritten();
+    }
+
+    private sealed class NodeState(DiscoveredNode node)
+    {
+        public DiscoveredNode Node { get; set; } = node;
+        public NodeQueried? Discovery { get; set; }
+        public bool DiscoveryDone { get; set; }
+        public bool DialDecided { get; set; }
+        public bool DialPending { get; set; }
+        public DialReport? Dial { get; set; }
+        public string? NotDialledReason { get; set; }
+        public bool Written { get; set; }
+        public bool IsComplete => DiscoveryDone && DialDecided && !DialPending;
+    }
+}

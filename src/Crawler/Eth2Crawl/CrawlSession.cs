@@ -1,0 +1,164 @@
+using System.Net;
+using System.Text.Json;
+using ClP2p.Crawler.Cli;
+using ClP2p.Crawler.Config;
+using ClP2p.Crawler.Engine;
+using ClP2p.Discovery;
+using ClP2p.Eth2.Dialing;
+using ClP2p.Libp2p;
+using ClP2p.Libp2p.Crypto;
+using ClP2p.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace ClP2p.Crawler.Eth2Crawl;
+
+/// <summary>
+/// Runs one crawl end to end: opens discv5 and the dialer with the crawler's persisted key, records the crawl in
+/// storage, streams every result to the writer as it comes, and closes the crawl with its counts and summary.
+/// </summary>
+public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storage, ILoggerFactory loggers, TimeProvider? time = null)
+{
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly ILogger _log = loggers.CreateLogger<CrawlSession>();
+
+    /// <summary>The engine of the crawl under way (for progress and metrics), null between crawls.</summary>
+    public CrawlEngine? Current { get; private set; }
+
+    /// <summary>Looks up geo/ASN for an IP (null: no enrichment).</summary>
+    public Func<IPAddress, IpGeo?>? GeoLookup { get; init; }
+
+    /// <summary>Called with the live counters once the crawl has started (progress display).</summary>
+    public Func<CrawlCounters, CancellationToken, Task>? Progress { get; init; }
+
+    public async Task<CrawlSummary> RunAsync(CancellationToken ct)
+    {
+        var selection = NetworkSelection.Resolve(settings, _log);
+        byte[] key = NodeKeyStore.LoadOrCreate(settings.DataDir);
+        var policy = new AddressPolicy(settings.Crawl.AllowPrivate, settings.Crawl.AllowLoopback);
+
+        var crawls = new CrawlStore(storage, _time, loggers.CreateLogger<CrawlStore>());
+        var interrupted = await crawls.MarkInterruptedAsync(ct).ConfigureAwait(false);
+        if (interrupted.Count > 0) _log.LogWarning("marked crawls {Ids} failed: they were left running by a process that died", interrupted);
+
+        DateTimeOffset started = _time.GetUtcNow();
+        string parameters = JsonSerializer.Serialize(new
+        {
+            network = selection.Name,
+            bootnodes = selection.Bootnodes.Select(b => b.ToText()),
+            settings.Crawl.AllowLoopback,
+            settings.Crawl.AllowPrivate,
+            max_duration_s = settings.Crawl.MaxDuration?.TotalSeconds,
+            settings.Crawl.DialConcurrency,
+            settings.Crawl.DiscoveryConcurrency,
+            dial_timeout_s = settings.Crawl.DialTimeout.TotalSeconds,
+        });
+        long crawlId = await crawls.StartCrawlAsync(selection.Name, started, parameters, ct).ConfigureAwait(false);
+        _log.LogInformation("crawl {CrawlId} of {Network} started from {Bootnodes} bootnodes into {Db}", crawlId, selection.Name, selection.Bootnodes.Count, storage.Describe());
+
+        string state = CrawlStates.Failed;
+        CrawlEngine? engine = null;
+        var writer = new ResultWriter(storage, new ResultWriterOptions(), loggers.CreateLogger<ResultWriter>(), time: _time);
+        try
+        {
+            var bind = new IPEndPoint(IPAddress.Parse(settings.Crawl.ListenAddress), settings.Crawl.UdpPort);
+            bool CanContact(Enr enr) => enr.UdpEndPoint is { Port: > 0 } ep && policy.IsAllowed(ep.Address);
+            await using var discv5 = new Discv5Node(new Discv5Options
+            {
+                PrivateKey = key,
+                BindEndPoint = bind,
+                Bootnodes = selection.Bootnodes,
+                ContactFilter = CanContact,
+                // A fresh, higher seq on every start: peers that cached our record from an earlier run (same node id,
+                // another port) then take the new one from the handshake instead of distrusting the session.
+                EnrSeq = (ulong)_time.GetUtcNow().ToUnixTimeMilliseconds(),
+            }, loggers, _time);
+            await discv5.StartAsync(ct).ConfigureAwait(false);
+            _log.LogInformation("discv5 listening on {Endpoint} as {NodeId}", discv5.LocalEndPoint, discv5.LocalId);
+
+            using var dialer = new BeaconDialer(new BeaconDialerOptions
+            {
+                Libp2p = new Libp2pOptions { Identity = Identity.FromSecp256k1PrivateKey(key), AgentVersion = AgentVersion },
+                TotalTimeout = settings.Crawl.DialTimeout,
+                Registry = selection.Registry,
+                DefaultNetwork = selection.Network?.Name,
+            }, loggers, _time);
+
+            var discovery = new Discv5DiscoveryWorker(discv5, new DhtCrawlOptions
+            {
+                CanContact = CanContact,
+                MaxConcurrency = settings.Crawl.DiscoveryConcurrency,
+            }, selection.Bootnodes, _time);
+            var sink = new StorageCrawlSink(writer, crawlId, selection.Registry, _time, GeoLookup, _log);
+            engine = new CrawlEngine(discovery, new BeaconDialWorker(dialer), sink, new CrawlEngineOptions
+            {
+                DialConcurrency = settings.Crawl.DialConcurrency,
+                MaxDuration = settings.Crawl.MaxDuration,
+                Dial = settings.Crawl.Dial,
+                AddressPolicy = policy,
+            }, loggers.CreateLogger<CrawlEngine>(), _time);
+            Current = engine;
+            CrawlerMetrics.Track(engine.Counters, writer);
+
+            using var progressStop = new CancellationTokenSource();
+            Task progress = Progress?.Invoke(engine.Counters, progressStop.Token) ?? Task.CompletedTask;
+            CrawlEnd end;
+            try
+            {
+                end = await engine.RunAsync(ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                await progressStop.CancelAsync().ConfigureAwait(false);
+                await progress.ConfigureAwait(false);
+            }
+            state = end == CrawlEnd.Aborted ? CrawlStates.Aborted : CrawlStates.Succeeded;
+            _log.LogInformation("crawl {CrawlId} ended ({End}); discv5 dropped packets: {Drops}", crawlId, end,
+                string.Join(", ", discv5.DropCounts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}={kv.Value}")));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _log.LogError(ex, "crawl {CrawlId} failed", crawlId);
+            throw;
+        }
+        finally
+        {
+            // Everything found is written before the crawl is closed, whatever ended it (the writer retries while the
+            // database is away).
+            await writer.DisposeAsync().ConfigureAwait(false);
+            Current = null;
+            var counters = engine?.Counters ?? new CrawlCounters();
+            var summary = CrawlSummary.From(crawlId, selection.Name, state, started, _time.GetUtcNow(), counters);
+            LastSummary = summary;
+            var counts = new CrawlCounts((int)counters.NodesFound, (int)counters.ConsensusNodes, (int)counters.Dialled, (int)counters.DialOk, (int)counters.DialFailed);
+            await RetryAsync(() => crawls.FinishCrawlAsync(crawlId, state, counts, summary.ToJson(), CancellationToken.None)).ConfigureAwait(false);
+        }
+        return LastSummary!;
+    }
+
+    /// <summary>The summary of the last crawl this session ran.</summary>
+    public CrawlSummary? LastSummary { get; private set; }
+
+    public static string AgentVersion { get; } =
+        "clp2p/" + (typeof(CrawlSession).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
+
+    /// <summary>Retries a database call while the database is unreachable (up to about two minutes).</summary>
+    private async Task RetryAsync(Func<Task> action)
+    {
+        var delay = TimeSpan.FromMilliseconds(200);
+        var deadline = _time.GetUtcNow() + TimeSpan.FromMinutes(2);
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await action().ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (_time.GetUtcNow() < deadline && ex is not ArgumentException and not KeyNotFoundException)
+            {
+                _log.LogWarning("closing the crawl failed (attempt {Attempt}): {Error}; retrying in {Delay}", attempt, ex.Message, delay);
+                await Task.Delay(delay, _time).ConfigureAwait(false);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+        }
+    }
+}

@@ -1,0 +1,152 @@
+using System.Collections.Concurrent;
+using System.Net;
+using ClP2p.Crawler.Engine;
+using ClP2p.Discovery;
+using ClP2p.Eth2.Agents;
+using ClP2p.Eth2.Dialing;
+using ClP2p.Eth2.Enr;
+using ClP2p.Eth2.Networks;
+using ClP2p.Libp2p.Crypto;
+using ClP2p.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace ClP2p.Crawler.Eth2Crawl;
+
+/// <summary>
+/// Turns what the engine learns into Storage observations: every ENR (CL or not) with its decoded eth2 fields and the
+/// network/fork its digest names; one visit per node per crawl with discovery and dial outcome; geo/ASN once per IP.
+/// </summary>
+public sealed class StorageCrawlSink(
+    ResultWriter writer, long crawlId, NetworkRegistry registry, TimeProvider time,
+    Func<IPAddress, IpGeo?>? geoLookup = null, ILogger? logger = null) : ICrawlSink
+{
+    private readonly ConcurrentDictionary<string, byte> _geoDone = new(StringComparer.Ordinal);
+    private long _malformedEth2;
+
+    /// <summary>ENRs whose consensus fields could not be decoded (each also logged at debug level).</summary>
+    public long MalformedEth2Fields => Interlocked.Read(ref _malformedEth2);
+
+    public async ValueTask NodeFoundAsync(DiscoveredNode node, CancellationToken ct)
+    {
+        var enr = (Enr)node.Record;
+        await writer.AddEnrAsync(ToObservation(enr, time.GetUtcNow()), ct).ConfigureAwait(false);
+    }
+
+    public async ValueTask NodeDoneAsync(NodeOutcome outcome, CancellationToken ct)
+    {
+        var enr = (Enr)outcome.Node.Record;
+        var dial = outcome.Dial?.Detail as BeaconDialResult;
+        IPAddress? ip = outcome.Node.DialEndpoint?.Address ?? enr.UdpEndPoint?.Address ?? enr.Ip ?? enr.Ip6;
+        string? ipText = ip?.ToString();
+        var visit = ToVisit(crawlId, enr, outcome, dial, ipText);
+        await writer.AddVisitAsync(visit, ct).ConfigureAwait(false);
+        if (ip is not null && geoLookup is not null && _geoDone.TryAdd(ipText!, 0) && geoLookup(ip) is { } geo)
+            await writer.AddGeoAsync(geo, ct).ConfigureAwait(false);
+    }
+
+    public EnrObservation ToObservation(Enr enr, DateTimeOffset seenAt)
+    {
+        var info = Eth2EnrInfo.From(key => enr.TryGetValue(key, out var v, out bool isList) && !isList ? v : null);
+        if (info.Errors.Count > 0)
+        {
+            Interlocked.Increment(ref _malformedEth2);
+            logger?.LogDebug("ENR {NodeId} has malformed consensus fields: {Errors}", enr.NodeId, string.Join(", ", info.Errors));
+        }
+        string? network = null, fork = null;
+        if (info.Eth2 is { } id && registry.TryNameDigest(id.ForkDigest, out var name))
+        {
+            network = name.Network;
+            fork = name.Fork;
+        }
+        byte[] publicKey = enr.PublicKey.ToArray();
+        return new EnrObservation
+        {
+            NodeId = enr.NodeId.ToByteArray(),
+            Seq = enr.Seq,
+            Raw = enr.Raw.ToArray(),
+            SeenAt = seenAt,
+            PublicKey = publicKey,
+            PeerId = publicKey.Length == 33 ? TryPeerId(publicKey) : null,
+            Ip4 = enr.Ip?.ToString(),
+            Ip6 = enr.Ip6?.ToString(),
+            Udp = enr.Udp,
+            Tcp = enr.Tcp,
+            Quic = enr.Quic,
+            Udp6 = enr.Udp6,
+            Tcp6 = enr.Tcp6,
+            ForkDigest = info.Eth2?.ForkDigest.ToArray(),
+            ForkName = fork,
+            NetworkName = network,
+            NextForkVersion = info.Eth2 is { } f ? Version(f.NextForkVersion) : null,
+            NextForkEpoch = info.Eth2?.NextForkEpoch,
+            Attnets = info.Attnets is { } a ? Attnets(a) : null,
+            Syncnets = info.Syncnets is { } s ? [s.Bits] : null,
+            Cgc = info.CustodyGroupCount,
+            Nfd = info.NextForkDigest?.ToArray(),
+        };
+    }
+
+    public static VisitObservation ToVisit(long? crawlId, Enr enr, NodeOutcome outcome, BeaconDialResult? dial, string? ip)
+    {
+        AgentInfo? agent = dial?.AgentVersion is { } raw ? AgentParser.Parse(raw) : null;
+        var status = dial?.Status;
+        var meta = dial?.MetaData;
+        return new VisitObservation
+        {
+            CrawlId = crawlId,
+            NodeId = enr.NodeId.ToByteArray(),
+            VisitedAt = outcome.At,
+            Kind = VisitKinds.Crawl,
+            EnrSeq = enr.Seq,
+            Ip = ip,
+            DiscoveryAnswered = outcome.Discovery?.Answered,
+            Neighbours = outcome.Discovery?.Neighbours,
+            DiscoveryError = outcome.Discovery?.Error,
+            DialOutcome = outcome.Dial?.Outcome ?? Storage.DialOutcomes.NotDialled,
+            DialError = outcome.Dial is null ? outcome.NotDialledReason : dial?.Error ?? (outcome.Dial.Ok ? null : outcome.Dial.Detail as string),
+            FailedStep = dial?.FailedStep?.ToStorageString(),
+            LatencyMs = dial?.Latency is { } l ? (int)Math.Round(l.TotalMilliseconds) : null,
+            AgentVersion = dial?.AgentVersion,
+            Client = agent?.Client,
+            ClientVersion = agent?.Version,
+            Os = agent?.Os,
+            Arch = agent?.Arch,
+            PeerId = dial?.PeerId,
+            Muxer = dial?.Muxer,
+            StatusForkDigest = status?.ForkDigest.ToArray(),
+            FinalizedRoot = status?.FinalizedRoot.ToArray(),
+            FinalizedEpoch = status?.FinalizedEpoch,
+            HeadRoot = status?.HeadRoot.ToArray(),
+            HeadSlot = status?.HeadSlot,
+            EarliestAvailableSlot = status?.EarliestAvailableSlot,
+            StatusVersion = dial?.StatusVersion,
+            MetadataSeq = meta?.SeqNumber,
+            MetadataAttnets = meta is not null ? Attnets(meta.Attnets) : null,
+            MetadataSyncnets = meta is not null ? [meta.Syncnets.Bits] : null,
+            CustodyGroupCount = meta?.CustodyGroupCount,
+            MetadataVersion = dial?.MetaDataVersion,
+            GoodbyeReason = dial?.GoodbyeReason,
+        };
+    }
+
+    private static byte[] Attnets(AttestationSubnets a)
+    {
+        var b = new byte[AttestationSubnets.Length];
+        a.WriteTo(b);
+        return b;
+    }
+
+    private static byte[] Version(ForkVersion v)
+    {
+        var b = new byte[ForkVersion.Length];
+        v.WriteTo(b);
+        return b;
+    }
+
+    private static string? TryPeerId(byte[] compressed)
+    {
+        try { return PeerId.FromSecp256k1PublicKey(compressed).ToString(); }
+        catch (ArgumentException) { return null; }
+        catch (FormatException) { return null; }
+    }
+}

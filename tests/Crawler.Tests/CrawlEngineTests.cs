@@ -1,0 +1,178 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using ClP2p.Crawler.Engine;
+
+namespace ClP2p.Crawler.Tests;
+
+/// <summary>The engine's own logic, with in-process workers standing for discovery, dialer and storage (the
+/// end-to-end tests run it against real peers and databases).</summary>
+public class CrawlEngineTests
+{
+    private sealed class ScriptedDiscovery(Channel<DiscoveryReport> reports) : IDiscoveryWorker
+    {
+        public async IAsyncEnumerable<DiscoveryReport> RunAsync([EnumeratorCancellation] CancellationToken ct)
+        {
+            await foreach (var r in reports.Reader.ReadAllAsync(ct)) yield return r;
+        }
+    }
+
+    private sealed class CountingDialer(TimeSpan delay, Func<DiscoveredNode, string>? outcome = null) : IDialWorker
+    {
+        private int _inFlight;
+        public int MaxInFlight;
+        public ConcurrentBag<string> Dialled { get; } = [];
+
+        public async Task<DialReport> DialAsync(DiscoveredNode node, CancellationToken ct)
+        {
+            int now = Interlocked.Increment(ref _inFlight);
+            int seen;
+            while ((seen = Volatile.Read(ref MaxInFlight)) < now && Interlocked.CompareExchange(ref MaxInFlight, now, seen) != seen) { }
+            await Task.Delay(delay, ct);
+            Interlocked.Decrement(ref _inFlight);
+            Dialled.Add(node.NodeId);
+            return new DialReport(outcome?.Invoke(node) ?? DialOutcomes.Ok, delay, null);
+        }
+    }
+
+    private sealed class MemorySink : ICrawlSink
+    {
+        public ConcurrentQueue<DiscoveredNode> Found { get; } = new();
+        public ConcurrentQueue<NodeOutcome> Done { get; } = new();
+        public ValueTask NodeFoundAsync(DiscoveredNode node, CancellationToken ct) { Found.Enqueue(node); return ValueTask.CompletedTask; }
+        public ValueTask NodeDoneAsync(NodeOutcome outcome, CancellationToken ct) { Done.Enqueue(outcome); return ValueTask.CompletedTask; }
+    }
+
+    private static DiscoveredNode Node(int i, bool cl = true, string ip = "1.2.3.4", bool tcp = true, ulong seq = 1) =>
+        new($"n{i:D3}", seq, cl, tcp ? new IPEndPoint(IPAddress.Parse(ip), 9000 + i) : null, $"record-{i}-{seq}");
+
+    private static CrawlEngineOptions Options(int concurrency = 4, TimeSpan? max = null, bool loopback = false) =>
+        new() { DialConcurrency = concurrency, MaxDuration = max, AddressPolicy = new AddressPolicy(false, loopback) };
+
+    [Fact]
+    public async Task Dials_only_consensus_nodes_with_allowed_tcp_addresses_and_writes_every_node_once()
+    {
+        var ch = Channel.CreateUnbounded<DiscoveryReport>();
+        var dialer = new CountingDialer(TimeSpan.FromMilliseconds(5));
+        var sink = new MemorySink();
+        var engine = new CrawlEngine(new ScriptedDiscovery(ch), dialer, sink, Options());
+        var run = engine.RunAsync(CancellationToken.None);
+
+        DiscoveredNode[] nodes = [Node(1), Node(2, cl: false), Node(3, ip: "10.0.0.3"), Node(4, tcp: false), Node(5, ip: "127.0.0.1"), Node(6)];
+        foreach (var n in nodes) await ch.Writer.WriteAsync(new NodeFound(n));
+        await ch.Writer.WriteAsync(new NodeFound(Node(1)));   // same seq again: ignored
+        foreach (var n in nodes.Take(4)) await ch.Writer.WriteAsync(new NodeQueried(n.NodeId, true, 3, null, TimeSpan.FromMilliseconds(1)));
+        ch.Writer.Complete();
+
+        Assert.Equal(CrawlEnd.Completed, await run);
+        Assert.Equal(["n001", "n006"], dialler(dialer));
+        Assert.Equal(6, sink.Done.Count);
+        Assert.Equal(6, sink.Done.Select(d => d.Node.NodeId).Distinct().Count());
+        var byId = sink.Done.ToDictionary(d => d.Node.NodeId);
+        Assert.Equal(DialOutcomes.Ok, byId["n001"].Dial!.Outcome);
+        Assert.Equal(3, byId["n001"].Discovery!.Neighbours);
+        Assert.Equal(NotDialledReasons.NotConsensus, byId["n002"].NotDialledReason);
+        Assert.Equal(NotDialledReasons.AddressNotAllowed, byId["n003"].NotDialledReason);
+        Assert.Equal(NotDialledReasons.NoTcp, byId["n004"].NotDialledReason);
+        Assert.Equal(NotDialledReasons.AddressNotAllowed, byId["n005"].NotDialledReason);
+        Assert.Null(byId["n006"].Discovery);            // never queried: still written
+        Assert.Equal(6, engine.Counters.NodesFound);
+        Assert.Equal(5, engine.Counters.ConsensusNodes);
+        Assert.Equal(2, engine.Counters.DialOk);
+        Assert.Equal(6, sink.Found.Count);               // the duplicate was not passed on
+
+        static string[] dialler(CountingDialer d) => [.. d.Dialled.Order(StringComparer.Ordinal)];
+    }
+
+    [Fact]
+    public async Task Higher_seq_record_is_passed_on_and_lower_is_not()
+    {
+        var ch = Channel.CreateUnbounded<DiscoveryReport>();
+        var sink = new MemorySink();
+        var engine = new CrawlEngine(new ScriptedDiscovery(ch), new CountingDialer(TimeSpan.Zero), sink, Options());
+        var run = engine.RunAsync(CancellationToken.None);
+        await ch.Writer.WriteAsync(new NodeFound(Node(1, seq: 5)));
+        await ch.Writer.WriteAsync(new NodeFound(Node(1, seq: 4)));
+        await ch.Writer.WriteAsync(new NodeFound(Node(1, seq: 6)));
+        ch.Writer.Complete();
+        await run;
+        Assert.Equal([5UL, 6UL], sink.Found.Select(f => f.Seq));
+        Assert.Single(sink.Done);
+        Assert.Equal(6UL, sink.Done.Single().Node.Seq);
+        Assert.Equal(1, engine.Counters.NodesFound);
+    }
+
+    [Fact]
+    public async Task Dial_concurrency_is_bounded_and_dials_start_while_discovery_runs()
+    {
+        var ch = Channel.CreateUnbounded<DiscoveryReport>();
+        var dialer = new CountingDialer(TimeSpan.FromMilliseconds(20));
+        var sink = new MemorySink();
+        var engine = new CrawlEngine(new ScriptedDiscovery(ch), dialer, sink, Options(concurrency: 3));
+        var run = engine.RunAsync(CancellationToken.None);
+        for (int i = 0; i < 30; i++) await ch.Writer.WriteAsync(new NodeFound(Node(i)));
+        // discovery is still open: dials must already be happening
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (dialer.Dialled.IsEmpty && DateTime.UtcNow < deadline) await Task.Delay(5);
+        Assert.NotEmpty(dialer.Dialled);
+        ch.Writer.Complete();
+        await run;
+        Assert.Equal(30, dialer.Dialled.Count);
+        Assert.InRange(dialer.MaxInFlight, 1, 3);
+    }
+
+    [Fact]
+    public async Task Max_duration_stops_discovery_lets_dials_finish_and_records_the_rest_as_not_dialled()
+    {
+        var ch = Channel.CreateUnbounded<DiscoveryReport>();   // never completed: only the deadline ends discovery
+        var dialer = new CountingDialer(TimeSpan.FromMilliseconds(300));
+        var sink = new MemorySink();
+        var engine = new CrawlEngine(new ScriptedDiscovery(ch), dialer, sink, Options(concurrency: 1, max: TimeSpan.FromMilliseconds(400)));
+        var run = engine.RunAsync(CancellationToken.None);
+        for (int i = 0; i < 10; i++) await ch.Writer.WriteAsync(new NodeFound(Node(i)));
+
+        Assert.Equal(CrawlEnd.Deadline, await run);
+        Assert.Equal(10, sink.Done.Count);
+        int dialled = sink.Done.Count(d => d.Dial is not null);
+        Assert.InRange(dialled, 1, 3);
+        Assert.All(sink.Done.Where(d => d.Dial is null), d => Assert.Equal(NotDialledReasons.CrawlStopped, d.NotDialledReason));
+        Assert.Equal(dialled, dialer.Dialled.Count);     // every dial that started also ended and was written
+    }
+
+    [Fact]
+    public async Task Abort_is_reported_and_keeps_every_found_node()
+    {
+        var ch = Channel.CreateUnbounded<DiscoveryReport>();
+        var sink = new MemorySink();
+        using var cts = new CancellationTokenSource();
+        var engine = new CrawlEngine(new ScriptedDiscovery(ch), new CountingDialer(TimeSpan.FromMilliseconds(50)), sink, Options(concurrency: 2));
+        var run = engine.RunAsync(cts.Token);
+        for (int i = 0; i < 20; i++) await ch.Writer.WriteAsync(new NodeFound(Node(i)));
+        while (sink.Found.Count < 20) await Task.Delay(5);
+        await cts.CancelAsync();
+        Assert.Equal(CrawlEnd.Aborted, await run);
+        Assert.Equal(20, sink.Done.Count);
+    }
+
+    [Fact]
+    public async Task A_dialer_that_throws_is_counted_as_other_and_the_crawl_goes_on()
+    {
+        var ch = Channel.CreateUnbounded<DiscoveryReport>();
+        var sink = new MemorySink();
+        var engine = new CrawlEngine(new ScriptedDiscovery(ch), new ThrowingDialer(), sink, Options());
+        var run = engine.RunAsync(CancellationToken.None);
+        await ch.Writer.WriteAsync(new NodeFound(Node(1)));
+        await ch.Writer.WriteAsync(new NodeFound(Node(2)));
+        ch.Writer.Complete();
+        await run;
+        Assert.Equal(2, sink.Done.Count);
+        Assert.All(sink.Done, d => Assert.Equal("other", d.Dial!.Outcome));
+        Assert.Equal(2, engine.Counters.FailuresByClass["other"]);
+    }
+
+    private sealed class ThrowingDialer : IDialWorker
+    {
+        public Task<DialReport> DialAsync(DiscoveredNode node, CancellationToken ct) => throw new InvalidOperationException("boom");
+    }
+}

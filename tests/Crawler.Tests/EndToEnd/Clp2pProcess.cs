@@ -1,0 +1,55 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace ClP2p.Crawler.Tests.EndToEnd;
+
+/// <summary>Runs the real `clp2p` executable (the built clp2p.dll) as a child process.</summary>
+public sealed class Clp2pProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private Clp2pProcess(Process p) => _process = p;
+
+    public static Clp2pProcess Start(string workingDirectory, params string[] args)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "clp2p.dll");
+        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        var p = Process.Start(psi) ?? throw new InvalidOperationException("clp2p did not start");
+        var c = new Clp2pProcess(p);
+        p.OutputDataReceived += (_, e) => { if (e.Data != null) lock (c._output) c._output.AppendLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (c._output) c._output.AppendLine(e.Data); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return c;
+    }
+
+    public string Output { get { lock (_output) return _output.ToString(); } }
+
+    public bool HasExited => _process.HasExited;
+
+    public async Task<int> WaitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try { await _process.WaitForExitAsync(cts.Token); }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"clp2p did not exit within {timeout}:\n{Output}");
+        }
+        _process.WaitForExit();   // drains the output handlers
+        return _process.ExitCode;
+    }
+
+    /// <summary>SIGKILL: the process gets no chance to flush or clean up.</summary>
+    public void KillHard() => _process.Kill(entireProcessTree: true);
+
+    public void Dispose()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,235 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text.Json;
+
+namespace ClP2p.Crawler.Tests.EndToEnd;
+
+/// <summary>A 50-node JavaScript testnet shared by the end-to-end crawls.</summary>
+public sealed class TestnetFixture : IAsyncLifetime
+{
+    public const int NodeCount = 50;
+    public Testnet Net { get; private set; } = null!;
+
+    /// <summary>One crawler key for every crawl: the JS nodes remember each crawler node they met, so crawls under
+    /// fresh keys would find the earlier (dead) crawlers too. Under one key the crawler only meets itself, which it skips.</summary>
+    public string NodeKeyHex { get; } = Convert.ToHexStringLower(ClP2p.Crawler.Config.NodeKeyStore.Generate());
+    public Task InitializeAsync() => StartAsync();
+    private async Task StartAsync() => Net = await Testnet.StartAsync(NodeCount);
+    public async Task DisposeAsync() => await Net.DisposeAsync();
+}
+
+/// <summary>
+/// `clp2p crawl --network custom --bootnode ... --allow-loopback` against a JavaScript testnet of ChainSafe discv5
+/// nodes with js-libp2p eth2 hosts (two fork digests, hosts on yamux and on mplex, consensus nodes with a closed port,
+/// nodes without eth2), checked against the testnet's own truth.
+/// </summary>
+public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<TestnetFixture>, IDisposable
+{
+    private static readonly TimeSpan CrawlTimeout = TimeSpan.FromMinutes(3);
+    private readonly string _dir = Directory.CreateTempSubdirectory("clp2p-e2e-").FullName;
+    private Testnet Net => fixture.Net;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string[] CrawlArgs(string? db, string summary, params string[] extra)
+    {
+        string data = Path.Combine(_dir, "data");
+        Directory.CreateDirectory(data);
+        if (!File.Exists(Path.Combine(data, ClP2p.Crawler.Config.NodeKeyStore.FileName)))
+            File.WriteAllText(Path.Combine(data, ClP2p.Crawler.Config.NodeKeyStore.FileName), fixture.NodeKeyHex);
+        var args = new List<string> { "crawl", "--network", "custom", "--bootnode", Net.Bootnode, "--allow-loopback",
+            "--data-dir", Path.Combine(_dir, "data"), "--summary-json", summary, "--max-duration", "150s", "--listen-address", "127.0.0.1" };
+        if (db is not null) { args.Add("--db"); args.Add(db); }
+        args.AddRange(extra);
+        return [.. args];
+    }
+
+    [Fact]
+    public async Task Crawl_into_postgres_finds_every_node_and_records_what_each_host_answered()
+    {
+        await using var pg = await PgDatabase.CreateAsync();
+        string summaryPath = Path.Combine(_dir, "summary.json");
+        using var crawl = Clp2pProcess.Start(_dir, CrawlArgs(pg.ConnectionString, summaryPath));
+        int code = await crawl.WaitAsync(CrawlTimeout);
+        Assert.True(code == 0, $"clp2p exited {code}:\n{crawl.Output}");
+
+        using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(summaryPath));
+        await using var db = pg.Open();
+        await AssertCrawlMatchesTruthAsync(db, summary.RootElement, crawl.Output);
+    }
+
+    [Fact]
+    public async Task Crawl_with_the_sqlite_default_needs_no_db_option()
+    {
+        string summaryPath = Path.Combine(_dir, "summary.json");
+        using var crawl = Clp2pProcess.Start(_dir, CrawlArgs(db: null, summaryPath));
+        int code = await crawl.WaitAsync(CrawlTimeout);
+        Assert.True(code == 0, $"clp2p exited {code}:\n{crawl.Output}");
+
+        string file = Path.Combine(_dir, "data", "clp2p.db");
+        Assert.True(File.Exists(file), "the default database is clp2p.db in the data directory");
+        using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(summaryPath));
+        await using var db = Sql.OpenSqlite(file);
+        await AssertCrawlMatchesTruthAsync(db, summary.RootElement, crawl.Output);
+    }
+
+    [Fact]
+    public async Task Sigkill_mid_crawl_keeps_what_was_written_and_the_next_crawl_marks_it_failed()
+    {
+        await using var pg = await PgDatabase.CreateAsync();
+        using (var doomed = Clp2pProcess.Start(_dir, CrawlArgs(pg.ConnectionString, Path.Combine(_dir, "doomed.json"), "--dial-concurrency", "1")))
+        {
+            long visitsBefore = 0, enrsBefore = 0;
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+            while (DateTime.UtcNow < deadline && !doomed.HasExited)
+            {
+                await Task.Delay(100);
+                try
+                {
+                    await using var probe = pg.Open();
+                    visitsBefore = await Sql.ScalarAsync(probe, "SELECT count(*) FROM visits");
+                    enrsBefore = await Sql.ScalarAsync(probe, "SELECT count(*) FROM enr_history");
+                }
+                catch (DbException) { continue; }   // schema not there yet
+                if (visitsBefore >= 3) break;
+            }
+            Assert.False(doomed.HasExited, $"the crawl ended before it could be killed:\n{doomed.Output}");
+            Assert.True(visitsBefore >= 3, $"no visits were written in time:\n{doomed.Output}");
+            doomed.KillHard();
+            await doomed.WaitAsync(TimeSpan.FromSeconds(10));
+
+            await using var db = pg.Open();
+            Assert.True(await Sql.ScalarAsync(db, "SELECT count(*) FROM visits") >= visitsBefore);
+            Assert.True(await Sql.ScalarAsync(db, "SELECT count(*) FROM enr_history") >= enrsBefore);
+            Assert.Equal(1, await Sql.ScalarAsync(db, "SELECT count(*) FROM crawls WHERE state = 'running'"));
+        }
+
+        string summaryPath = Path.Combine(_dir, "summary.json");
+        using var next = Clp2pProcess.Start(_dir, CrawlArgs(pg.ConnectionString, summaryPath));
+        int code = await next.WaitAsync(CrawlTimeout);
+        Assert.True(code == 0, $"clp2p exited {code}:\n{next.Output}");
+        await using (var db = pg.Open())
+        {
+            var crawls = await Sql.RowsAsync(db, "SELECT id, state FROM crawls ORDER BY id");
+            Assert.Equal(2, crawls.Count);
+            Assert.Equal("failed", crawls[0]["state"]);
+            Assert.Equal("succeeded", crawls[1]["state"]);
+            using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(summaryPath));
+            await AssertCrawlMatchesTruthAsync(db, summary.RootElement, next.Output);
+        }
+    }
+
+    [Fact]
+    public async Task Postgres_stopped_for_ten_seconds_mid_crawl_loses_no_result()
+    {
+        await using var pg = await PgDatabase.CreateAsync();
+        string summaryPath = Path.Combine(_dir, "summary.json");
+        using var crawl = Clp2pProcess.Start(_dir, CrawlArgs(pg.ConnectionString, summaryPath, "--dial-concurrency", "1"));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        long visits = 0;
+        while (DateTime.UtcNow < deadline && !crawl.HasExited)
+        {
+            await Task.Delay(100);
+            try
+            {
+                await using var probe = pg.Open();
+                visits = await Sql.ScalarAsync(probe, "SELECT count(*) FROM visits");
+            }
+            catch (DbException) { continue; }
+            if (visits >= 1) break;
+        }
+        Assert.False(crawl.HasExited, $"the crawl ended before the database could be stopped:\n{crawl.Output}");
+        await PgDatabase.ControlAsync("stop");
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(10));
+        }
+        finally
+        {
+            await PgDatabase.ControlAsync("start");
+        }
+        int code = await crawl.WaitAsync(CrawlTimeout);
+        Assert.True(code == 0, $"clp2p exited {code}:\n{crawl.Output}");
+        using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(summaryPath));
+        await using var db = pg.Open();
+        await AssertCrawlMatchesTruthAsync(db, summary.RootElement, crawl.Output);
+    }
+
+    private async Task AssertCrawlMatchesTruthAsync(DbConnection db, JsonElement summary, string output)
+    {
+        long crawlId = summary.GetProperty("crawl_id").GetInt64();
+        var truth = Net.Nodes.ToDictionary(n => n.NodeId, StringComparer.Ordinal);
+        int cl = truth.Values.Count(n => n.IsConsensus);
+        int hosts = truth.Values.Count(n => n.HasHost);
+        int closed = truth.Values.Count(n => n.IsConsensus && !n.HasHost);
+
+        var visits = await Sql.RowsAsync(db, $"""
+            SELECT v.node_id, v.dial_outcome, v.dial_error, v.peer_id, v.status_fork_digest, v.head_slot, v.finalized_epoch,
+                   v.finalized_root, v.head_root, v.earliest_available_slot, v.metadata_seq, v.metadata_attnets,
+                   v.custody_group_count, v.goodbye_reason, a.raw AS agent
+            FROM visits v LEFT JOIN agent_versions a ON a.id = v.agent_version_id
+            WHERE v.crawl_id = {crawlId}
+            """);
+        var byNode = visits.ToDictionary(v => Sql.Hex(v["node_id"]), StringComparer.Ordinal);
+        var missing = truth.Keys.Where(id => !byNode.ContainsKey(id)).ToList();
+        Assert.True(missing.Count == 0, $"{missing.Count} testnet nodes were not found: {string.Join(", ", missing.Select(m => truth[m].Index))}\n{output}");
+        Assert.Equal(truth.Count, visits.Count);   // one visit per node, nothing extra
+
+        foreach (var node in truth.Values)
+        {
+            var v = byNode[node.NodeId];
+            string outcome = (string)v["dial_outcome"]!;
+            if (!node.IsConsensus)
+            {
+                Assert.Equal("not_dialled", outcome);
+                continue;
+            }
+            if (!node.HasHost)
+            {
+                Assert.True(outcome == "refused", $"node {node.Index} (closed port) ended {outcome}: {v["dial_error"]}");
+                continue;
+            }
+            Assert.True(outcome == "ok", $"node {node.Index} ended {outcome}: {v["dial_error"]}");
+            Assert.Equal(node.PeerId, v["peer_id"]);
+            Assert.Equal(node.AgentVersion, v["agent"]);
+            var status = node.Status!.Value;
+            Assert.Equal(status.GetProperty("forkDigest").GetString(), Sql.Hex(v["status_fork_digest"]));
+            Assert.Equal(status.GetProperty("headSlot").GetInt64(), Convert.ToInt64(v["head_slot"], CultureInfo.InvariantCulture));
+            Assert.Equal(status.GetProperty("finalizedEpoch").GetInt64(), Convert.ToInt64(v["finalized_epoch"], CultureInfo.InvariantCulture));
+            Assert.Equal(status.GetProperty("finalizedRoot").GetString(), Sql.Hex(v["finalized_root"]));
+            Assert.Equal(status.GetProperty("headRoot").GetString(), Sql.Hex(v["head_root"]));
+            Assert.Equal(status.GetProperty("earliestAvailableSlot").GetInt64(), Convert.ToInt64(v["earliest_available_slot"], CultureInfo.InvariantCulture));
+            var meta = node.Metadata!.Value;
+            Assert.Equal(meta.GetProperty("seqNumber").GetInt64(), Convert.ToInt64(v["metadata_seq"], CultureInfo.InvariantCulture));
+            Assert.Equal(meta.GetProperty("attnets").GetString(), Sql.Hex(v["metadata_attnets"]));
+            Assert.Equal(meta.GetProperty("custodyGroupCount").GetInt64(), Convert.ToInt64(v["custody_group_count"], CultureInfo.InvariantCulture));
+        }
+
+        // every ENR is stored, with the fork digest it advertised (raw: the custom digests have no name)
+        var enrs = await Sql.RowsAsync(db, "SELECT node_id, fork_digest, fork_name FROM enr_history");
+        var enrByNode = enrs.GroupBy(e => Sql.Hex(e["node_id"])).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+        foreach (var node in truth.Values)
+        {
+            Assert.True(enrByNode.TryGetValue(node.NodeId, out var e), $"no ENR stored for node {node.Index}");
+            Assert.Equal(node.ForkDigest ?? "", Sql.Hex(e!["fork_digest"]));
+            Assert.Null(e["fork_name"]);
+        }
+
+        // the summary agrees with the database and with the testnet
+        Assert.Equal("succeeded", summary.GetProperty("state").GetString());
+        Assert.Equal(truth.Count, summary.GetProperty("nodes_found").GetInt64());
+        Assert.Equal(cl, summary.GetProperty("cl_nodes").GetInt64());
+        Assert.Equal(cl, summary.GetProperty("dialled").GetInt64());
+        Assert.Equal(hosts, summary.GetProperty("dial_ok").GetInt64());
+        Assert.Equal(closed, summary.GetProperty("dial_failed").GetInt64());
+        Assert.Equal(closed, summary.GetProperty("failures_by_class").GetProperty("refused").GetInt64());
+        var row = (await Sql.RowsAsync(db, $"SELECT state, nodes_found, cl_nodes, dialled, dial_ok, failures FROM crawls WHERE id = {crawlId}")).Single();
+        Assert.Equal("succeeded", row["state"]);
+        Assert.Equal(truth.Count, Convert.ToInt64(row["nodes_found"], CultureInfo.InvariantCulture));
+        Assert.Equal(cl, Convert.ToInt64(row["cl_nodes"], CultureInfo.InvariantCulture));
+        Assert.Equal(cl, Convert.ToInt64(row["dialled"], CultureInfo.InvariantCulture));
+        Assert.Equal(hosts, Convert.ToInt64(row["dial_ok"], CultureInfo.InvariantCulture));
+        Assert.Equal(closed, Convert.ToInt64(row["failures"], CultureInfo.InvariantCulture));
+        Assert.Equal(visits.Count(v => (string)v["dial_outcome"]! == "ok"), summary.GetProperty("dial_ok").GetInt64());
+    }
+}

@@ -44,6 +44,14 @@ public class StorageOptionsTests
         Assert.Equal(5433, new NpgsqlConnectionStringBuilder(o.ConnectionString).Port);
     }
 
+    [Fact]
+    public void Postgres_connections_turn_jit_off_unless_options_are_given()
+    {
+        Assert.Equal("-c jit=off", new NpgsqlConnectionStringBuilder(StorageOptions.Parse("Host=h;Database=d", DataDir).ConnectionString).Options);
+        Assert.Equal("-c work_mem=64MB", new NpgsqlConnectionStringBuilder(
+            new StorageOptions(StorageProvider.Postgres, "Host=h;Options=-c work_mem=64MB").ConnectionString).Options);
+    }
+
     [Theory]
     [InlineData("mysql://x")]
     [InlineData("sqlite:")]

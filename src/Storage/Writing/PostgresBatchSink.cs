@@ -49,7 +49,7 @@ internal sealed class PostgresBatchSink : IBatchSink
         """;
 
     private readonly NpgsqlDataSource _dataSource;
-    private readonly Dictionary<string, long> _agentIds = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _agentIds = new(StringComparer.Ordinal);
 
     public PostgresBatchSink(StorageOptions options)
     {

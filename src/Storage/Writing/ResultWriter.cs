@@ -12,10 +12,19 @@ namespace ClP2p.Storage;
 /// <summary>Tuning of a <see cref="ResultWriter"/>.</summary>
 public sealed record ResultWriterOptions
 {
-    /// <summary>Items (ENRs, visits, geo rows) held in memory before producers wait. Never dropped.</summary>
+    /// <summary>
+    /// Items (ENRs, visits, geo rows) buffered before producers wait. Never dropped. At most
+    /// Capacity + (WriteConcurrency + 1) × MaxBatchSize items are held in memory (buffer, batches being written,
+    /// the next batch).
+    /// </summary>
     public int Capacity { get; init; } = 100_000;
     /// <summary>Most items written in one transaction.</summary>
     public int MaxBatchSize { get; init; } = 20_000;
+    /// <summary>
+    /// Batches written at the same time, each in its own transaction and connection (PostgreSQL only; SQLite has one
+    /// writer). Batches are independent (each upserts the nodes and agents its visits need), so order does not matter.
+    /// </summary>
+    public int WriteConcurrency { get; init; } = 2;
     /// <summary>How long the writer waits for more items to fill a batch before writing a partial one.</summary>
     public TimeSpan Linger { get; init; } = TimeSpan.FromMilliseconds(250);
     /// <summary>First delay after a failed write; doubles per failure up to <see cref="MaxRetryDelay"/>.</summary>
@@ -76,6 +85,8 @@ public sealed class ResultWriter : IAsyncDisposable
     private readonly Histogram<double> _writeLatency;
     private readonly CancellationTokenSource _hardStop = new();
     private readonly Task _loop;
+    private readonly int _concurrency;
+    private Exception? _droppedSinceFlush;
     private long _queueDepth;
     private long _retryCount;
     private long _visitsWritten;
@@ -103,6 +114,7 @@ public sealed class ResultWriter : IAsyncDisposable
             SingleWriter = false,
         });
         _sink = storage.Provider == StorageProvider.Postgres ? new PostgresBatchSink(storage) : new SqliteBatchSink(storage);
+        _concurrency = storage.Provider == StorageProvider.Postgres ? Math.Max(1, _options.WriteConcurrency) : 1;
 
         Meter meter = meterFactory?.Create(MeterName) ?? (_ownedMeter = new Meter(MeterName));
         _rowsWritten = meter.CreateCounter<long>("clp2p.storage.rows_written", "rows", "Rows written, by table");
@@ -206,6 +218,7 @@ public sealed class ResultWriter : IAsyncDisposable
     {
         var batch = new Batch();
         var flushes = new List<FlushMarker>();
+        var inflight = new List<Task>();
         ChannelReader<object> reader = _channel.Reader;
         CancellationToken stop = _hardStop.Token;
         try
@@ -235,15 +248,28 @@ public sealed class ResultWriter : IAsyncDisposable
                         flushRequested = Drain(reader, batch, flushes);
                     }
                 }
-                Exception? dropped = batch.Count > 0 ? await WriteWithRetryAsync(batch, stop).ConfigureAwait(false) : null;
-                foreach (FlushMarker f in flushes)
+                if (batch.Count > 0)
                 {
-                    if (dropped is null) f.Done.TrySetResult();
-                    else f.Done.TrySetException(new StorageWriteException("a batch was dropped after permanent write errors", dropped));
+                    while (inflight.Count >= _concurrency)
+                        inflight.Remove(await Task.WhenAny(inflight).ConfigureAwait(false));
+                    inflight.Add(WriteAndRecordAsync(batch, stop));
+                    batch = new Batch();
                 }
-                flushes.Clear();
-                batch.Clear();
+                if (flushes.Count > 0)
+                {
+                    await Task.WhenAll(inflight).ConfigureAwait(false);
+                    inflight.Clear();
+                    Exception? dropped = Interlocked.Exchange(ref _droppedSinceFlush, null);
+                    foreach (FlushMarker f in flushes)
+                    {
+                        if (dropped is null) f.Done.TrySetResult();
+                        else f.Done.TrySetException(new StorageWriteException("a batch was dropped after permanent write errors", dropped));
+                    }
+                    flushes.Clear();
+                }
             }
+            await Task.WhenAll(inflight).ConfigureAwait(false);
+            inflight.Clear();
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
@@ -251,10 +277,18 @@ public sealed class ResultWriter : IAsyncDisposable
         }
         finally
         {
+            try { await Task.WhenAll(inflight).ConfigureAwait(false); } catch (OperationCanceledException) { }
             foreach (FlushMarker f in flushes) f.Done.TrySetCanceled();
             while (reader.TryRead(out object? item))
                 if (item is FlushMarker f) f.Done.TrySetCanceled();
         }
+    }
+
+    private async Task WriteAndRecordAsync(Batch batch, CancellationToken stop)
+    {
+        await Task.Yield(); // let the loop gather the next batch while this one is written
+        Exception? dropped = await WriteWithRetryAsync(batch, stop).ConfigureAwait(false);
+        if (dropped is not null) Interlocked.CompareExchange(ref _droppedSinceFlush, dropped, null);
     }
 
     private bool Drain(ChannelReader<object> reader, Batch batch, List<FlushMarker> flushes)
@@ -413,6 +447,7 @@ internal sealed class NodeRow
         var list = new List<EnrObservation>(batch.Enrs.Count);
         foreach (EnrObservation e in batch.Enrs)
             if (seen.Add((e.NodeId, e.Seq))) list.Add(e);
+        list.Sort((a, b) => a.NodeId.AsSpan().SequenceCompareTo(b.NodeId) is var c && c != 0 ? c : a.Seq.CompareTo(b.Seq));
         return list;
     }
 
@@ -426,9 +461,9 @@ internal sealed class NodeRow
     }
 
     /// <summary>Distinct agent strings of the batch's visits with their parsed parts (the first seen wins).</summary>
-    public static Dictionary<string, VisitObservation> DistinctAgents(Batch batch)
+    public static SortedDictionary<string, VisitObservation> DistinctAgents(Batch batch)
     {
-        var map = new Dictionary<string, VisitObservation>(StringComparer.Ordinal);
+        var map = new SortedDictionary<string, VisitObservation>(StringComparer.Ordinal);
         foreach (VisitObservation v in batch.Visits)
             if (v.AgentVersion is { } a) map.TryAdd(a, v);
         return map;

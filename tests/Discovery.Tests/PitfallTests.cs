@@ -163,6 +163,42 @@ public sealed class PitfallTests
         Assert.Equal(RequestFailure.HandshakeRejected, ex.Reason);
     }
 
+    [Theory]
+    [InlineData(0UL)]                    // the peer knows no record of us
+    [InlineData(0x0100000000000000UL)]   // @chainsafe/discv5 11 left-aligns enr-seq: seq 1 arrives as 2^56
+    public async Task Handshake_carries_our_record_whenever_whoareyou_enr_seq_is_not_ours(ulong claimedSeq)
+    {
+        await using var n = await StartNode();
+        using var raw = new RawPeer();
+        var req = n.FindNodeAsync(raw.Enr, [256]);
+        var first = (await raw.ReceiveAsync())!;
+        var (way, challenge) = raw.WhoAreYouFor(first, n.LocalId, claimedSeq);
+        raw.Send(way, n.LocalEndPoint);
+        byte[] hs = (await raw.ReceiveAsync())!;
+        Assert.True(raw.TryDecode(hs, out var flag, out var header, out _, out _));
+        Assert.Equal(PacketFlag.Handshake, flag);
+        var auth = new HandshakeAuthData(header.AsSpan(16 + 23));
+        Assert.True(Enr.TryDecode(auth.Record, out var record, out _));
+        Assert.Equal(n.LocalEnr.Raw.ToArray(), record!.Raw.ToArray());
+        _ = raw.AcceptHandshake(hs, challenge);
+        await Assert.ThrowsAnyAsync<Exception>(() => req);   // nobody answers the FINDNODE: it times out
+    }
+
+    [Fact]
+    public async Task Handshake_leaves_the_record_out_when_the_peer_knows_our_seq()
+    {
+        await using var n = await StartNode();
+        using var raw = new RawPeer();
+        var req = n.FindNodeAsync(raw.Enr, [256]);
+        var first = (await raw.ReceiveAsync())!;
+        var (way, _) = raw.WhoAreYouFor(first, n.LocalId, n.LocalEnr.Seq);
+        raw.Send(way, n.LocalEndPoint);
+        byte[] hs = (await raw.ReceiveAsync())!;
+        Assert.True(raw.TryDecode(hs, out _, out var header, out _, out _));
+        Assert.True(new HandshakeAuthData(header.AsSpan(16 + 23)).Record.IsEmpty);
+        await Assert.ThrowsAnyAsync<Exception>(() => req);
+    }
+
     /// <summary>Records signed by fresh keys whose node id is at log distance d from the given id.</summary>
     private static List<Enr> RecordsAt(NodeId from, int d, int count)
     {

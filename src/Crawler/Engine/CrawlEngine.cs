@@ -44,9 +44,8 @@ public sealed class CrawlEngine(
     /// (recorded as not dialled), in-flight dials end on their own timeouts, every known node is still written.</summary>
     public async Task<CrawlEnd> RunAsync(CancellationToken ct)
     {
-        using var stopDiscovery = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        if (options.MaxDuration is { } max) stopDiscovery.CancelAfter(max);
-        using var stopDials = new CancellationTokenSource();   // cancels only queued work, never the sink
+        using var deadline = options.MaxDuration is { } max ? new CancellationTokenSource(max, _time) : new CancellationTokenSource();
+        using var stopDiscovery = CancellationTokenSource.CreateLinkedTokenSource(ct, deadline.Token);
 
         var queue = Channel.CreateBounded<NodeState>(new BoundedChannelOptions(options.DialQueueCapacity)
         {

@@ -56,6 +56,20 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
         using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(summaryPath));
         await using var db = pg.Open();
         await AssertCrawlMatchesTruthAsync(db, summary.RootElement, crawl.Output);
+
+        // `clp2p export` writes one row per node seen, in the documented columns
+        string csvPath = Path.Combine(_dir, "export.csv");
+        using var export = Clp2pProcess.Start(_dir, "export", "--db", pg.ConnectionString, "--crawl", "latest", "--format", "csv", "--out", csvPath);
+        Assert.True(await export.WaitAsync(TimeSpan.FromMinutes(1)) == 0, export.Output);
+        var lines = (await File.ReadAllLinesAsync(csvPath)).Where(l => l.Length > 0).ToList();
+        var header = lines[0].Split(',');
+        Assert.Equal("node_id", header[0]);
+        Assert.Contains("dial_outcome", header);
+        int outcomeCol = Array.IndexOf(header, "dial_outcome");
+        var exported = lines.Skip(1).Select(l => l.Split(',')).ToDictionary(f => f[0], f => f[outcomeCol], StringComparer.Ordinal);
+        Assert.Equal(Net.Nodes.Count, exported.Count);
+        foreach (var n in Net.Nodes)
+            Assert.Equal(n.HasHost ? "ok" : n.IsConsensus ? "refused" : "not_dialled", exported[n.NodeId]);
     }
 
     [Fact]

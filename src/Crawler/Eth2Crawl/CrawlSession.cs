@@ -97,7 +97,7 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
                 AddressPolicy = policy,
             }, loggers.CreateLogger<CrawlEngine>(), _time);
             Current = engine;
-            CrawlerMetrics.Track(engine.Counters, writer);
+            CrawlerMetrics.Track(engine.Counters, writer, discv5);
 
             using var progressStop = new CancellationTokenSource();
             Task progress = Progress?.Invoke(engine.Counters, progressStop.Token) ?? Task.CompletedTask;

@@ -44,6 +44,13 @@ public sealed class Clp2pProcess : IDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>SIGTERM: asks for a graceful stop.</summary>
+    public void Terminate()
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+        kill.WaitForExit();
+    }
+
     /// <summary>SIGKILL: the process gets no chance to flush or clean up.</summary>
     public void KillHard() => _process.Kill(entireProcessTree: true);
 

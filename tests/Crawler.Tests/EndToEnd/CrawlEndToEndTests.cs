@@ -169,6 +169,44 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
         await AssertCrawlMatchesTruthAsync(db, summary.RootElement, crawl.Output);
     }
 
+    [Fact]
+    public async Task Run_crawls_on_schedule_serves_metrics_and_stops_cleanly_on_sigterm()
+    {
+        await using var pg = await PgDatabase.CreateAsync();
+        int port;
+        using (var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0)) { l.Start(); port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port; }
+        string data = Path.Combine(_dir, "data");
+        Directory.CreateDirectory(data);
+        File.WriteAllText(Path.Combine(data, ClP2p.Crawler.Config.NodeKeyStore.FileName), fixture.NodeKeyHex);
+        using var run = Clp2pProcess.Start(_dir, "run", "--network", "custom", "--bootnode", Net.Bootnode, "--allow-loopback",
+            "--listen-address", "127.0.0.1", "--data-dir", data, "--db", pg.ConnectionString, "--urls", $"http://127.0.0.1:{port}",
+            "--interval", "1h", "--redial-interval", "0");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        long done = 0;
+        while (DateTime.UtcNow < deadline && !run.HasExited && done == 0)
+        {
+            await Task.Delay(250);
+            try
+            {
+                await using var probe = pg.Open();
+                done = await Sql.ScalarAsync(probe, "SELECT count(*) FROM crawls WHERE state = 'succeeded'");
+            }
+            catch (DbException) { }
+        }
+        Assert.True(done == 1, $"no scheduled crawl finished:\n{run.Output}");
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        string metrics = await http.GetStringAsync("/metrics");
+        Assert.Contains($"clp2p_crawler_nodes_found {Net.Nodes.Count}", metrics, StringComparison.Ordinal);
+        Assert.Contains("clp2p_crawler_dials_by_outcome{outcome=\"refused\"}", metrics, StringComparison.Ordinal);
+
+        run.Terminate();
+        Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(60)));
+        await using var db = pg.Open();
+        Assert.Equal(0, await Sql.ScalarAsync(db, "SELECT count(*) FROM crawls WHERE state = 'running'"));
+        Assert.Equal(Net.Nodes.Count, await Sql.ScalarAsync(db, "SELECT count(*) FROM visits WHERE kind = 'crawl'"));
+    }
+
     private async Task AssertCrawlMatchesTruthAsync(DbConnection db, JsonElement summary, string output)
     {
         long crawlId = summary.GetProperty("crawl_id").GetInt64();

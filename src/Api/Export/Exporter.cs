@@ -53,6 +53,8 @@ public static class Exporter
 {
     public const int ParquetRowGroupSize = 10_000;
 
+    private static readonly ReadOnlyMemory<byte> NewLine = "\n"u8.ToArray();
+
     public static Task WriteAsync(CensusService census, long crawlId, ExportFormat format, Stream output, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(census);
@@ -116,7 +118,7 @@ public static class Exporter
             json.WriteEndObject();
             await json.FlushAsync(ct).ConfigureAwait(false);
             json.Reset();
-            output.WriteByte((byte)'\n');
+            await output.WriteAsync(NewLine, ct).ConfigureAwait(false);
         }
         await output.FlushAsync(ct).ConfigureAwait(false);
     }
@@ -140,7 +142,7 @@ public static class Exporter
     {
         var fields = ParquetSchema.DataFields;
         // Parquet needs to know where it is in the file; a response body does not: count what goes through.
-        await using var counted = new PositionStream(output);
+        var counted = new PositionStream(output);
         await using (var writer = await ParquetWriter.CreateAsync(ParquetSchema, counted, cancellationToken: ct).ConfigureAwait(false))
         {
             var buffer = new List<object?[]>(ParquetRowGroupSize);
@@ -154,7 +156,9 @@ public static class Exporter
                 }
             }
             if (buffer.Count > 0) await WriteGroupAsync(writer, fields, buffer).ConfigureAwait(false);
+            await counted.FlushPendingAsync(ct).ConfigureAwait(false);
         }
+        await counted.FlushPendingAsync(ct).ConfigureAwait(false);   // the footer
         await output.FlushAsync(ct).ConfigureAwait(false);
     }
 
@@ -175,29 +179,43 @@ public static class Exporter
         }
     }
 
-    /// <summary>A write-only pass-through that knows its position (for non-seekable outputs such as HTTP bodies).</summary>
+    /// <summary>
+    /// A write-only pass-through that knows its position (for non-seekable outputs such as HTTP bodies). Synchronous
+    /// writes (Parquet.Net makes some) are held in memory, at most a row group's worth, and written out asynchronously
+    /// at the next asynchronous write or <see cref="FlushPendingAsync"/>, because response bodies refuse synchronous I/O.
+    /// </summary>
     private sealed class PositionStream(Stream inner) : Stream
     {
+        private readonly MemoryStream _pending = new();
         private long _position;
         public override bool CanRead => false;
         public override bool CanSeek => false;
         public override bool CanWrite => true;
         public override long Length => _position;
         public override long Position { get => _position; set => throw new NotSupportedException("write-only stream"); }
-        public override void Flush() => inner.Flush();
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+        public override void Flush() { }
+        public override Task FlushAsync(CancellationToken cancellationToken) => FlushPendingAsync(cancellationToken);
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("write-only stream");
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException("write-only stream");
         public override void SetLength(long value) => throw new NotSupportedException("write-only stream");
-        public override void Write(byte[] buffer, int offset, int count) { inner.Write(buffer, offset, count); _position += count; }
-        public override void Write(ReadOnlySpan<byte> buffer) { inner.Write(buffer); _position += buffer.Length; }
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+        public override void Write(ReadOnlySpan<byte> buffer) { _pending.Write(buffer); _position += buffer.Length; }
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
+            await FlushPendingAsync(cancellationToken).ConfigureAwait(false);
             await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
             _position += buffer.Length;
         }
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
             WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public async Task FlushPendingAsync(CancellationToken ct)
+        {
+            if (_pending.Length == 0) return;
+            await inner.WriteAsync(_pending.GetBuffer().AsMemory(0, (int)_pending.Length), ct).ConfigureAwait(false);
+            _pending.SetLength(0);
+        }
+
         public override ValueTask DisposeAsync() => ValueTask.CompletedTask;   // the caller owns the output
         protected override void Dispose(bool disposing) { }
     }

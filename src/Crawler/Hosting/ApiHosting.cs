@@ -1,18 +1,14 @@
+using ClP2p.Api;
 using ClP2p.Storage;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ClP2p.Crawler.Hosting;
 
-/// <summary>What `clp2p run` serves over HTTP besides /metrics.</summary>
+/// <summary>`clp2p run` serves the same census API as the standalone src/Api host (plus /metrics).</summary>
 public static class ApiHosting
 {
-    public static void AddServices(IServiceCollection services, StorageOptions storage)
-    {
-        ArgumentNullException.ThrowIfNull(storage);
-        services.AddSingleton(storage);
-    }
+    public static void AddServices(IServiceCollection services, StorageOptions storage) => services.AddClP2pApi(storage);
 
-    public static void Map(WebApplication app) => app.MapGet("/healthz", () => Results.Text("ok"));
+    public static void Map(WebApplication app) => app.MapClP2pApi();
 }

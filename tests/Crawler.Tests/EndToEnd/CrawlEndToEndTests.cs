@@ -200,6 +200,9 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
         Assert.Contains($"clp2p_crawler_nodes_found {Net.Nodes.Count}", metrics, StringComparison.Ordinal);
         Assert.Contains("clp2p_crawler_dials_by_outcome{outcome=\"refused\"}", metrics, StringComparison.Ordinal);
 
+        using (var census = JsonDocument.Parse(await http.GetStringAsync("/api/v1/census?dimension=dial_outcome")))
+            Assert.Equal(Net.Nodes.Count, census.RootElement.GetProperty("total").GetInt64());   // the census API is served in-process
+
         run.Terminate();
         Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(60)));
         await using var db = pg.Open();

@@ -1,0 +1,184 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using ClP2p.Api.Export;
+using ClP2p.Eth2.Networks;
+using ClP2p.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Scalar.AspNetCore;
+
+namespace ClP2p.Api;
+
+/// <summary>
+/// The census API under /api/v1 (read-only JSON over Storage's <see cref="CensusService"/>), its OpenAPI document at
+/// /openapi/v1.json and an interactive reference at /scalar. Hosted standalone by Program.cs and inside `clp2p run`.
+/// Definitions: a node is "seen" in a crawl when discovery found its ENR (one visit per node per crawl); "dialled"
+/// when its ENR has an eth2 field and a TCP port and its address was allowed; "ok" when the libp2p upgrade, identify
+/// and Status succeeded; a group's share is its count divided by the crawl's visits matching the network filter.
+/// </summary>
+public static class ApiEndpoints
+{
+    /// <summary>Deadline of one API query.</summary>
+    public static readonly TimeSpan QueryTimeout = TimeSpan.FromSeconds(10);
+
+    public static IServiceCollection AddClP2pApi(this IServiceCollection services, StorageOptions storage)
+    {
+        ArgumentNullException.ThrowIfNull(storage);
+        services.AddSingleton(storage);
+        services.AddSingleton(new CensusService(storage));
+        services.AddProblemDetails();
+        services.AddOpenApi();
+        services.Configure<JsonOptions>(o =>
+        {
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+            o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+        });
+        return services;
+    }
+
+    public static WebApplication MapClP2pApi(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapOpenApi();
+        app.MapScalarApiReference();
+        app.MapGet("/healthz", () => Results.Text("ok"));
+        var api = app.MapGroup("/api/v1");
+
+        api.MapGet("/networks", () => Results.Ok(NetworkRegistry.Builtin.Networks.Select(n => new
+        {
+            name = n.Name,
+            genesis_time = n.GenesisTimeUtc,
+            genesis_validators_root = n.GenesisValidatorsRoot.ToString(),
+            seconds_per_slot = n.SecondsPerSlot,
+            forks = n.Forks.Select(f => new { name = f.Name, version = f.Version.ToString(), epoch = f.Epoch, digest = f.Digest.ToString(), kind = f.Kind.ToString().ToLowerInvariant() }),
+        }))).WithSummary("Networks known to the crawler, with every fork and BPO period and its fork digest");
+
+        api.MapGet("/crawls", async (CensusService census, string? offset, string? limit, string? network, CancellationToken ct) =>
+        {
+            if (!TryPage(offset, limit, out int o, out int l, out var bad)) return bad!;
+            return await Timed(ct, t => census.ListCrawlsAsync(o, l, network, t), Results.Ok).ConfigureAwait(false);
+        }).WithSummary("Crawls, newest first, paged (limit at most 1000)");
+
+        api.MapGet("/crawls/{id}", async (CensusService census, string id, string? network, CancellationToken ct) =>
+            await Timed(ct, t => FindCrawlAsync(census, id, network, t), r => r.Crawl is null ? r.Error! : Results.Ok(r.Crawl)).ConfigureAwait(false))
+            .WithSummary("One crawl (an id or 'latest') with its counts and summary");
+
+        api.MapGet("/census", async (CensusService census, string? dimension, string? crawl, string? network, CancellationToken ct) =>
+        {
+            if (!CensusDimensions.TryParse(dimension ?? "client", out var dim)) return BadDimension(dimension);
+            long? crawlId = null;
+            if (crawl is not null && !crawl.Equals("latest", StringComparison.OrdinalIgnoreCase))
+            {
+                if (!long.TryParse(crawl, NumberStyles.None, CultureInfo.InvariantCulture, out long c)) return Bad("crawl", "a crawl id or 'latest'");
+                crawlId = c;
+            }
+            return await Timed(ct, t => census.GetCensusAsync(dim, crawlId, network, t),
+                r => r is null ? NotFound(crawlId is null ? "no crawl yet" : $"no crawl {crawlId}") : Results.Ok(r)).ConfigureAwait(false);
+        }).WithSummary("Census of one crawl (latest by default): nodes seen grouped by a dimension, with counts and shares");
+
+        api.MapGet("/census/timeseries", async (CensusService census, string? dimension, string? from, string? to, string? network, CancellationToken ct) =>
+        {
+            if (!CensusDimensions.TryParse(dimension ?? "client", out var dim)) return BadDimension(dimension);
+            if (!TryTime(from, DateTimeOffset.UtcNow.AddDays(-30), out var f)) return Bad("from", "an ISO 8601 time");
+            if (!TryTime(to, DateTimeOffset.UtcNow.AddMinutes(1), out var tt)) return Bad("to", "an ISO 8601 time");
+            if (tt < f) return Bad("to", "a time after 'from'");
+            return await Timed(ct, t => census.GetTimeSeriesAsync(dim, f, tt, network, null, t), Results.Ok).ConfigureAwait(false);
+        }).WithSummary("The same groupings for every crawl that started in [from, to] (default: the last 30 days)");
+
+        api.MapGet("/nodes", async (CensusService census, string? crawl, string? network, string? client, string? fork, string? country, string? outcome,
+            string? offset, string? limit, CancellationToken ct) =>
+        {
+            if (!TryPage(offset, limit, out int o, out int l, out var bad)) return bad!;
+            long? crawlId = null;
+            if (crawl is not null && !crawl.Equals("latest", StringComparison.OrdinalIgnoreCase))
+            {
+                if (!long.TryParse(crawl, NumberStyles.None, CultureInfo.InvariantCulture, out long c)) return Bad("crawl", "a crawl id or 'latest'");
+                crawlId = c;
+            }
+            var filter = new NodeFilter { CrawlId = crawlId, Network = network, Client = client, Fork = fork, Country = country, DialOutcome = outcome };
+            return await Timed(ct, t => census.ListNodesAsync(filter, o, l, t),
+                r => r is null ? NotFound("no such crawl") : Results.Ok(r)).ConfigureAwait(false);
+        }).WithSummary("Nodes seen in a crawl (latest by default), filtered by client, fork (digest or name), country, dial outcome; paged");
+
+        api.MapGet("/nodes/{id}", async (CensusService census, string id, CancellationToken ct) =>
+        {
+            if (id.Length != 64 || !IsHex(id)) return Bad("id", "a node id of 64 hex digits");
+            byte[] nodeId = Convert.FromHexString(id);
+            return await Timed(ct, t => census.GetNodeHistoryAsync(nodeId, 100, t),
+                r => r is null ? NotFound($"no node {id.ToLowerInvariant()}") : Results.Ok(r)).ConfigureAwait(false);
+        }).WithSummary("One node's history: ENR seqs, visits with status and metadata, agent versions");
+
+        api.MapGet("/crawls/{id}/export", async (CensusService census, string id, string? format, string? network, CancellationToken ct) =>
+        {
+            if (!ExportFormats.TryParse(format ?? "csv", out var fmt)) return Bad("format", "csv, ndjson or parquet");
+            var found = await FindCrawlAsync(census, id, network, ct).ConfigureAwait(false);
+            if (found.Crawl is null) return found.Error!;
+            long crawlId = found.Crawl.Id;
+            return Results.Stream(stream => Exporter.WriteAsync(census, crawlId, fmt, stream, ct),
+                ExportFormats.ContentType(fmt), $"clp2p-crawl-{crawlId}.{ExportFormats.Extension(fmt)}");
+        }).WithSummary("One row per node seen in the crawl, streamed as csv, ndjson or parquet (columns in docs/data-dictionary.md)");
+        return app;
+    }
+
+    private static async Task<(CrawlInfo? Crawl, IResult? Error)> FindCrawlAsync(CensusService census, string id, string? network, CancellationToken ct)
+    {
+        if (id.Equals("latest", StringComparison.OrdinalIgnoreCase))
+        {
+            var latest = await census.GetLatestCrawlAsync(network, ct).ConfigureAwait(false);
+            return latest is null ? (null, NotFound("no crawl yet")) : (latest, null);
+        }
+        if (!long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out long crawlId)) return (null, Bad("id", "a crawl id or 'latest'"));
+        var crawl = await census.GetCrawlAsync(crawlId, ct).ConfigureAwait(false);
+        return crawl is null ? (null, NotFound($"no crawl {crawlId}")) : (crawl, null);
+    }
+
+    /// <summary>Runs a query under <see cref="QueryTimeout"/>; a query that takes longer answers 504.</summary>
+    private static async Task<IResult> Timed<T>(CancellationToken request, Func<CancellationToken, Task<T>> query, Func<T, IResult> answer)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(request);
+        cts.CancelAfter(QueryTimeout);
+        try
+        {
+            return answer(await query(cts.Token).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (!request.IsCancellationRequested)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status504GatewayTimeout, title: "query timeout", detail: $"the query took longer than {QueryTimeout.TotalSeconds:0} s");
+        }
+    }
+
+    private static bool TryPage(string? offset, string? limit, out int o, out int l, out IResult? bad)
+    {
+        o = 0;
+        l = 50;
+        bad = null;
+        if (offset is not null && (!int.TryParse(offset, NumberStyles.None, CultureInfo.InvariantCulture, out o) || o < 0)) { bad = Bad("offset", "a number >= 0"); return false; }
+        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out l) || l < 1 || l > CensusService.MaxPageSize))
+        {
+            bad = Bad("limit", $"a number from 1 to {CensusService.MaxPageSize}");
+            return false;
+        }
+        return true;
+    }
+
+    private static bool TryTime(string? text, DateTimeOffset fallback, out DateTimeOffset value)
+    {
+        if (text is null) { value = fallback; return true; }
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out value);
+    }
+
+    private static bool IsHex(string s) => s.All(Uri.IsHexDigit);
+
+    private static IResult BadDimension(string? value) =>
+        Bad("dimension", "one of " + string.Join(", ", CensusDimensions.All.Select(CensusDimensions.Name)) + (value is null ? "" : $" (not '{value}')"));
+
+    private static IResult Bad(string parameter, string expected) =>
+        Results.ValidationProblem(new Dictionary<string, string[]> { [parameter] = [$"{parameter} must be {expected}"] },
+            title: $"invalid parameter '{parameter}'");
+
+    private static IResult NotFound(string detail) => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "not found", detail: detail);
+}

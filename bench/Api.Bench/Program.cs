@@ -2,8 +2,17 @@ using BenchmarkDotNet.Running;
 
 namespace ClP2p.Bench;
 
-/// <summary>Benchmark entry point: dotnet run -c Release --project bench/Api.Bench -- --filter *</summary>
+/// <summary>
+/// Census API latency over HTTP against PostgreSQL (CLP2P_BENCH_PG). Start a throwaway server and run:
+/// <code>
+/// eval "$(scripts/pg-tmp start)"
+/// dotnet run -c Release --project bench/Api.Bench -- --filter '*'
+/// scripts/pg-tmp stop
+/// </code>
+/// The first run seeds 200 crawls × 15,000 nodes (plus one running crawl) into clp2p_bench_census; later runs and
+/// Storage.Bench reuse it.
+/// </summary>
 public static class BenchProgram
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(BenchProgram).Assembly).Run(args);
+    public static void Main(string[] args) => BenchmarkSwitcher.FromTypes([typeof(ApiBenchmarks)]).Run(args);
 }

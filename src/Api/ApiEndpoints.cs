@@ -21,6 +21,23 @@ namespace ClP2p.Api;
 /// </summary>
 public static class ApiEndpoints
 {
+    /// <summary>The words the census uses, published as the OpenAPI document's description (and in docs/api.md).</summary>
+    public const string Definitions =
+        "Read-only census of the Ethereum consensus-layer network from ClP2p's crawls. Definitions: " +
+        "**seen**: discovery found the node's ENR during the crawl; every node seen has exactly one visit in that crawl, " +
+        "and census totals count visits. " +
+        "**consensus-layer node**: its ENR has an `eth2` field; only those are dialled. " +
+        "**dialled**: a consensus-layer node with a TCP port whose address the crawl's policy allowed (public only by default). " +
+        "**ok** (`dial_outcome` = ok): the libp2p upgrade (Noise + yamux/mplex), identify and the eth2 Status exchange " +
+        "succeeded; otherwise `dial_outcome` is the error class, or `not_dialled`. " +
+        "**share**: a group's count divided by the census total, i.e. the crawl's visits that match the `network` filter " +
+        "(not only the dialled ones); groups with no value (e.g. `client` of nodes not dialled) have an empty key. " +
+        "**fork / network**: named from the ENR `eth2` fork digest against every known network's fork schedule (including " +
+        "BPO digests) — the node's current fork is the one whose digest its ENR advertises, not one derived from the wall " +
+        "clock; unknown digests keep their hex and no name. **next_fork**: the ENR's next_fork_version/next_fork_epoch " +
+        "(readiness for an upcoming fork). **latest crawl**: the newest succeeded crawl (else the newest of any state). " +
+        "Every query has a 10 s deadline (504 after it); bad parameters answer 400 problem+json naming the parameter.";
+
     /// <summary>Deadline of one API query.</summary>
     public static readonly TimeSpan QueryTimeout = TimeSpan.FromSeconds(10);
 
@@ -30,7 +47,12 @@ public static class ApiEndpoints
         services.AddSingleton(storage);
         services.AddSingleton(new CensusService(storage));
         services.AddProblemDetails();
-        services.AddOpenApi();
+        services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "ClP2p census API";
+            document.Info.Description = Definitions;
+            return Task.CompletedTask;
+        }));
         services.Configure<JsonOptions>(o =>
         {
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));

@@ -174,11 +174,13 @@ public sealed class ApiTests(ApiFixture fx) : IClassFixture<ApiFixture>
     }
 
     [Fact]
-    public async Task OpenApi_document_and_docs_page_are_served()
+    public async Task OpenApi_document_with_definitions_and_docs_page_are_served()
     {
         using var client = Client();
         string doc = await client.GetStringAsync("/openapi/v1.json");
         Assert.Contains("/api/v1/census", doc, StringComparison.Ordinal);
+        Assert.Contains("**dialled**", doc, StringComparison.Ordinal);   // the definitions are published in the document
+        Assert.Contains("**share**", doc, StringComparison.Ordinal);
         var page = await client.GetAsync("/scalar");
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
     }

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Scalar.AspNetCore;
 
 namespace ClP2p.Api;
@@ -45,6 +46,7 @@ public static class ApiEndpoints
     {
         ArgumentNullException.ThrowIfNull(storage);
         services.AddSingleton(storage);
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(new CensusService(storage));
         services.AddProblemDetails();
         services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
@@ -102,11 +104,12 @@ public static class ApiEndpoints
                 r => r is null ? NotFound(crawlId is null ? "no crawl yet" : $"no crawl {crawlId}") : Results.Ok(r)).ConfigureAwait(false);
         }).WithSummary("Census of one crawl (latest by default): nodes seen grouped by a dimension, with counts and shares");
 
-        api.MapGet("/census/timeseries", async (CensusService census, string? dimension, string? from, string? to, string? network, CancellationToken ct) =>
+        api.MapGet("/census/timeseries", async (CensusService census, TimeProvider clock, string? dimension, string? from, string? to, string? network, CancellationToken ct) =>
         {
+            var now = clock.GetUtcNow();
             if (!CensusDimensions.TryParse(dimension ?? "client", out var dim)) return BadDimension(dimension);
-            if (!TryTime(from, DateTimeOffset.UtcNow.AddDays(-30), out var f)) return Bad("from", "an ISO 8601 time");
-            if (!TryTime(to, DateTimeOffset.UtcNow.AddMinutes(1), out var tt)) return Bad("to", "an ISO 8601 time");
+            if (!TryTime(from, now.AddDays(-30), out var f)) return Bad("from", "an ISO 8601 time");
+            if (!TryTime(to, now.AddMinutes(1), out var tt)) return Bad("to", "an ISO 8601 time");
             if (tt < f) return Bad("to", "a time after 'from'");
             return await Timed(ct, t => census.GetTimeSeriesAsync(dim, f, tt, network, null, t), Results.Ok).ConfigureAwait(false);
         }).WithSummary("The same groupings for every crawl that started in [from, to] (default: the last 30 days)");

@@ -129,9 +129,8 @@ public sealed class CrawlEngine(
             {
                 return;
             }
-            if (!state.DialDecided)
+            if (isNew)
             {
-                state.DialDecided = true;
                 string? reason = !options.Dial ? NotDialledReasons.DialingDisabled
                     : !node.IsConsensus ? NotDialledReasons.NotConsensus
                     : node.DialEndpoint is null ? NotDialledReasons.NoTcp
@@ -215,11 +214,10 @@ public sealed class CrawlEngine(
         public DiscoveredNode Node { get; set; } = node;
         public NodeQueried? Discovery { get; set; }
         public bool DiscoveryDone { get; set; }
-        public bool DialDecided { get; set; }
         public bool DialPending { get; set; }
         public DialReport? Dial { get; set; }
         public string? NotDialledReason { get; set; }
         public bool Written { get; set; }
-        public bool IsComplete => DiscoveryDone && DialDecided && !DialPending;
+        public bool IsComplete => DiscoveryDone && !DialPending;
     }
 }

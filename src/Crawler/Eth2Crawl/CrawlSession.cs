@@ -75,13 +75,7 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             await discv5.StartAsync(ct).ConfigureAwait(false);
             _log.LogInformation("discv5 listening on {Endpoint} as {NodeId}", discv5.LocalEndPoint, discv5.LocalId);
 
-            using var dialer = new BeaconDialer(new BeaconDialerOptions
-            {
-                Libp2p = new Libp2pOptions { Identity = Identity.FromSecp256k1PrivateKey(key), AgentVersion = AgentVersion },
-                TotalTimeout = settings.Crawl.DialTimeout,
-                Registry = selection.Registry,
-                DefaultNetwork = selection.Network?.Name,
-            }, loggers, _time);
+            using var dialer = CreateDialer(settings, selection, key, loggers, _time);
 
             var discovery = new Discv5DiscoveryWorker(discv5, new DhtCrawlOptions
             {
@@ -137,6 +131,16 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
 
     /// <summary>The summary of the last crawl this session ran.</summary>
     public CrawlSummary? LastSummary { get; private set; }
+
+    /// <summary>The beacon dialer of a crawl or a re-dial: the crawler's key, the network's registry, the dial deadline.</summary>
+    public static BeaconDialer CreateDialer(CrawlerSettings settings, NetworkSelection selection, byte[] key, ILoggerFactory loggers, TimeProvider? time = null) =>
+        new(new BeaconDialerOptions
+        {
+            Libp2p = new Libp2pOptions { Identity = Identity.FromSecp256k1PrivateKey(key), AgentVersion = AgentVersion },
+            TotalTimeout = settings.Crawl.DialTimeout,
+            Registry = selection.Registry,
+            DefaultNetwork = selection.Network?.Name,
+        }, loggers, time);
 
     public static string AgentVersion { get; } =
         "clp2p/" + (typeof(CrawlSession).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");

@@ -3,10 +3,6 @@ using ClP2p.Crawler.Eth2Crawl;
 using ClP2p.Crawler.Engine;
 using ClP2p.Discovery;
 using ClP2p.Eth2.Dialing;
-using ClP2p.Eth2.Enr;
-using ClP2p.Eth2.Networks;
-using ClP2p.Libp2p;
-using ClP2p.Libp2p.Crypto;
 using ClP2p.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
@@ -114,13 +110,7 @@ public sealed class RedialJob(RunContext run) : IJob
 
         var selection = NetworkSelection.Resolve(settings, run.Loggers.CreateLogger<RedialJob>());
         byte[] key = NodeKeyStore.LoadOrCreate(settings.DataDir);
-        using var dialer = new BeaconDialer(new BeaconDialerOptions
-        {
-            Libp2p = new Libp2pOptions { Identity = Identity.FromSecp256k1PrivateKey(key), AgentVersion = CrawlSession.AgentVersion },
-            TotalTimeout = settings.Crawl.DialTimeout,
-            Registry = selection.Registry,
-            DefaultNetwork = selection.Network?.Name,
-        }, run.Loggers);
+        using var dialer = CrawlSession.CreateDialer(settings, selection, key, run.Loggers);
         await using var writer = new ResultWriter(run.Storage, null, run.Loggers.CreateLogger<ResultWriter>());
         var worker = new BeaconDialWorker(dialer);
         await Parallel.ForEachAsync(targets, new ParallelOptions { MaxDegreeOfParallelism = settings.Crawl.DialConcurrency, CancellationToken = ct }, async (enr, token) =>

@@ -343,13 +343,6 @@ namespace ClP2p.Storage.Migrations.Postgres
 
             modelBuilder.Entity("ClP2p.Storage.Model.VisitEntity", b =>
                 {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasColumnName("id");
-
-                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
-
                     b.Property<long?>("AgentVersionId")
                         .HasColumnType("bigint")
                         .HasColumnName("agent_version_id");
@@ -411,6 +404,13 @@ namespace ClP2p.Storage.Migrations.Postgres
                         .HasColumnType("bigint")
                         .HasColumnName("head_slot");
 
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
                     b.Property<string>("Ip")
                         .HasColumnType("text")
                         .HasColumnName("ip");
@@ -453,10 +453,6 @@ namespace ClP2p.Storage.Migrations.Postgres
                         .HasColumnType("bytea")
                         .HasColumnName("node_id");
 
-                    b.Property<string>("PeerId")
-                        .HasColumnType("text")
-                        .HasColumnName("peer_id");
-
                     b.Property<string>("StatusForkDigest")
                         .HasColumnType("text")
                         .HasColumnName("status_fork_digest");
@@ -469,14 +465,8 @@ namespace ClP2p.Storage.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("visited_at");
 
-                    b.HasKey("Id")
-                        .HasName("pk_visits");
-
                     b.HasIndex("CrawlId", "NodeId")
                         .HasDatabaseName("ix_visits_crawl_id_node_id");
-
-                    b.HasIndex("NodeId", "CrawlId")
-                        .HasDatabaseName("ix_visits_node_id_crawl_id");
 
                     b.ToTable("visits", (string)null);
                 });

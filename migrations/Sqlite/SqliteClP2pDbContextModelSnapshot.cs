@@ -440,10 +440,6 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         .HasColumnType("BLOB")
                         .HasColumnName("node_id");
 
-                    b.Property<string>("PeerId")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("peer_id");
-
                     b.Property<string>("StatusForkDigest")
                         .HasColumnType("TEXT")
                         .HasColumnName("status_fork_digest");
@@ -461,9 +457,6 @@ namespace ClP2p.Storage.Migrations.Sqlite
 
                     b.HasIndex("CrawlId", "NodeId")
                         .HasDatabaseName("ix_visits_crawl_id_node_id");
-
-                    b.HasIndex("NodeId", "CrawlId")
-                        .HasDatabaseName("ix_visits_node_id_crawl_id");
 
                     b.ToTable("visits", (string)null);
                 });

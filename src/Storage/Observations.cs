@@ -77,7 +77,8 @@ public static class DialOutcomes
 /// <summary>
 /// One node in one crawl (or one re-dial): what discovery and the dialler found. "Nodes seen in a crawl" are exactly
 /// the visits of that crawl, so the crawler writes one visit (kind <see cref="VisitKinds.Crawl"/>) per node it found,
-/// dialled or not. The node row is upserted from it (first/last seen, peer id).
+/// dialled or not. A node it meets for the first time gets its row from it; otherwise it only fills in what the node row
+/// lacks (peer id, a higher seq): last_seen belongs to discovery sightings (ENRs), and the visit keeps its own time.
 /// </summary>
 public sealed record VisitObservation
 {
@@ -117,7 +118,7 @@ public sealed record VisitObservation
     public string? Os { get; init; }
     /// <summary>Parsed architecture (e.g. "x86_64").</summary>
     public string? Arch { get; init; }
-    /// <summary>libp2p peer id (base58) the remote proved in the Noise handshake.</summary>
+    /// <summary>libp2p peer id (base58) the remote proved in the Noise handshake; stored once, on the node row.</summary>
     public string? PeerId { get; init; }
     /// <summary>Negotiated stream muxer ("/yamux/1.0.0", "/mplex/6.7.0").</summary>
     public string? Muxer { get; init; }

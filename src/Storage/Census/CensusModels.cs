@@ -142,7 +142,7 @@ public sealed record NodeInfo
     public string? PeerId { get; init; }
     /// <summary>First time seen (ENR or visit).</summary>
     public required DateTimeOffset FirstSeen { get; init; }
-    /// <summary>Last time seen.</summary>
+    /// <summary>Last time seen: the later of its last discovery sighting (ENR) and its latest visit.</summary>
     public required DateTimeOffset LastSeen { get; init; }
     /// <summary>Highest ENR seq seen.</summary>
     public required ulong LatestSeq { get; init; }

@@ -196,6 +196,14 @@ public sealed class CensusService
         return (total, groups);
     }
 
+    // One node's visits without an index led by node_id: a probe of ix_visits_crawl_id_node_id per crawl (a year of hourly
+    // crawls is 8,760 probes, a few milliseconds), plus the re-dials, which have no crawl.
+    private const string NodeVisits = """
+        (SELECT v.* FROM crawls c JOIN visits v ON v.crawl_id = c.id AND v.node_id = @id
+         UNION ALL
+         SELECT v.* FROM visits v WHERE v.crawl_id IS NULL AND v.node_id = @id)
+        """;
+
     private const string NodeJoins = """
         FROM visits v
         LEFT JOIN enr_history e ON e.node_id = v.node_id AND e.seq = v.enr_seq
@@ -230,7 +238,7 @@ public sealed class CensusService
         ];
         var items = new List<NodeSummary>();
         await using (DbCommand cmd = Sql.Command(conn, null, $"""
-            SELECT v.node_id, COALESCE(v.peer_id, (SELECT n.peer_id FROM nodes n WHERE n.node_id = v.node_id)), v.ip, v.enr_seq, e.fork_digest, e.fork_name, e.network_name,
+            SELECT v.node_id, (SELECT n.peer_id FROM nodes n WHERE n.node_id = v.node_id), v.ip, v.enr_seq, e.fork_digest, e.fork_name, e.network_name,
                    a.client, a.version, v.dial_outcome, g.country, g.asn, g.as_org, v.visited_at
             {NodeJoins}
             {where}
@@ -331,13 +339,13 @@ public sealed class CensusService
         }
 
         var visits = new List<VisitRecord>();
-        await using (DbCommand cmd = Sql.Command(conn, null, """
+        await using (DbCommand cmd = Sql.Command(conn, null, $"""
             SELECT v.crawl_id, v.kind, v.visited_at, v.enr_seq, v.ip, v.discovery_answered, v.dial_outcome, v.dial_error, v.failed_step, v.latency_ms,
                    a.raw, a.client, a.version, v.muxer, v.status_fork_digest, v.finalized_root, v.finalized_epoch, v.head_root, v.head_slot,
                    v.earliest_available_slot, v.status_version, v.metadata_seq, v.metadata_attnets, v.metadata_syncnets, v.custody_group_count,
                    v.metadata_version, v.goodbye_reason
-            FROM visits v LEFT JOIN agent_versions a ON a.id = v.agent_version_id
-            WHERE v.node_id = @id ORDER BY v.visited_at DESC, v.id DESC LIMIT @limit
+            FROM {NodeVisits} v LEFT JOIN agent_versions a ON a.id = v.agent_version_id
+            ORDER BY v.visited_at DESC, v.id DESC LIMIT @limit
             """, ("id", nodeId), ("limit", maxVisits)))
         await using (DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
         {
@@ -376,11 +384,12 @@ public sealed class CensusService
             }
         }
 
+        if (visits.Count > 0 && visits[0].VisitedAt > node.LastSeen) node = node with { LastSeen = visits[0].VisitedAt };
+
         var agents = new List<AgentRecord>();
-        await using (DbCommand cmd = Sql.Command(conn, null, """
+        await using (DbCommand cmd = Sql.Command(conn, null, $"""
             SELECT a.raw, a.client, a.version, a.os, a.arch, MIN(v.visited_at), MAX(v.visited_at), COUNT(*)
-            FROM visits v JOIN agent_versions a ON a.id = v.agent_version_id
-            WHERE v.node_id = @id
+            FROM {NodeVisits} v JOIN agent_versions a ON a.id = v.agent_version_id
             GROUP BY a.id, a.raw, a.client, a.version, a.os, a.arch
             ORDER BY MAX(v.visited_at) DESC
             """, ("id", nodeId)))
@@ -403,7 +412,7 @@ public sealed class CensusService
     {
         await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
         await using DbCommand cmd = Sql.Command(conn, null, $"""
-            SELECT v.node_id, COALESCE(v.peer_id, n.peer_id), e.raw, v.enr_seq, COALESCE(v.ip, e.ip4, e.ip6), e.udp, e.tcp, e.fork_digest, e.fork_name,
+            SELECT v.node_id, n.peer_id, e.raw, v.enr_seq, COALESCE(v.ip, e.ip4, e.ip6), e.udp, e.tcp, e.fork_digest, e.fork_name,
                    e.next_fork_version, e.next_fork_epoch, e.attnets, e.syncnets, e.cgc, a.raw, a.client, a.version, a.os, a.arch,
                    v.status_fork_digest, v.head_slot, v.head_root, v.finalized_epoch, v.finalized_root, v.earliest_available_slot,
                    v.metadata_seq, v.metadata_attnets, v.metadata_syncnets, v.custody_group_count, v.dial_outcome, v.dial_error,

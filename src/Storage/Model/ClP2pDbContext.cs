@@ -47,7 +47,8 @@ public abstract class ClP2pDbContext : DbContext
             e.ToTable("nodes");
             e.HasKey(x => x.NodeId);
             e.Property(x => x.NodeId).ValueGeneratedNever();
-            // Every visit updates its node's last_seen: no index on it, and free space per page, so the update is HOT.
+            // Every discovery sighting (ENR) updates the node's last_seen: no index on it, and free space per page, so the
+            // update is HOT. Visits do not rewrite node rows (see PostgresBatchSink).
             e.HasStorageParameter("fillfactor", 80);
         });
         modelBuilder.Entity<EnrEntity>(e =>
@@ -78,8 +79,10 @@ public abstract class ClP2pDbContext : DbContext
             e.Property(x => x.DialOutcome).IsRequired();
             // No foreign keys on visits: per-row FK triggers cost more than the whole COPY (PITFALLS 34). The writer
             // upserts the node and the agent row in the same transaction as the visit, so references hold anyway.
+            // One secondary index: (crawl_id, node_id). A crawl's visits arrive together, so its entries fill one region
+            // of the index; a second index led by node_id took random inserts all over a growing tree and cost as much as
+            // the heap itself. A node's history probes this index once per crawl instead (CensusService).
             e.HasIndex(x => new { x.CrawlId, x.NodeId });
-            e.HasIndex(x => new { x.NodeId, x.CrawlId });
         });
         modelBuilder.Entity<CrawlCensusEntity>(e =>
         {
@@ -138,6 +141,22 @@ public sealed class PostgresClP2pDbContext : ClP2pDbContext
 {
     /// <summary>Creates the context.</summary>
     public PostgresClP2pDbContext(DbContextOptions<PostgresClP2pDbContext> options) : base(options) { }
+
+    /// <inheritdoc />
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        base.OnModelCreating(modelBuilder);
+        // visits is an append-only fact table written by COPY, never through EF: no primary key index, whose upkeep cost
+        // a sixth of the ingest. id stays an identity column, unique by generation, and orders a crawl's visits. (On
+        // SQLite id is the rowid alias and costs nothing, so the key stays there.)
+        modelBuilder.Entity<VisitEntity>(e =>
+        {
+            e.Metadata.SetPrimaryKey((IReadOnlyList<IMutableProperty>?)null);
+            foreach (IMutableKey key in e.Metadata.GetKeys().ToList()) e.Metadata.RemoveKey(key);
+            e.HasNoKey();
+            e.Property(x => x.Id).UseIdentityByDefaultColumn();
+        });
+    }
 }
 
 /// <summary>The model on SQLite (migrations in migrations/Sqlite).</summary>

@@ -107,7 +107,6 @@ public sealed class VisitEntity
     public string? FailedStep { get; set; }
     public int? LatencyMs { get; set; }
     public long? AgentVersionId { get; set; }
-    public string? PeerId { get; set; }
     public string? Muxer { get; set; }
     public string? StatusForkDigest { get; set; }
     public byte[]? FinalizedRoot { get; set; }

@@ -5,7 +5,13 @@ namespace ClP2p.Storage;
 
 /// <summary>
 /// PostgreSQL batch writer: one transaction per batch; nodes, ENRs, agents and geo rows as
-/// <c>INSERT ... SELECT * FROM unnest(@arrays) ON CONFLICT</c>, visits by binary COPY.
+/// <c>INSERT ... SELECT * FROM unnest(@arrays) ON CONFLICT</c>, visits by binary COPY in node id order.
+/// <para>
+/// Nodes sighted by discovery (an ENR in the batch) are upserted in full, moving last_seen. Nodes met only through
+/// visits are inserted when unknown and otherwise updated only where the visit adds something (a peer id, a higher
+/// seq, an earlier first sighting): a visit keeps its own time, so visits never rewrite node rows. Visits of nodes this
+/// writer has already stored (see <see cref="KnownNodes"/>) send no node statement at all.
+/// </para>
 /// </summary>
 internal sealed class PostgresBatchSink : IBatchSink
 {
@@ -18,6 +24,18 @@ internal sealed class PostgresBatchSink : IBatchSink
             first_seen = LEAST(nodes.first_seen, EXCLUDED.first_seen),
             last_seen = GREATEST(nodes.last_seen, EXCLUDED.last_seen),
             latest_seq = GREATEST(nodes.latest_seq, EXCLUDED.latest_seq)
+        """;
+
+    private const string EnsureNodes = """
+        INSERT INTO nodes (node_id, public_key, peer_id, first_seen, last_seen, latest_seq)
+        SELECT * FROM unnest(@id, @pk, @peer, @first, @last, @seq)
+        ON CONFLICT (node_id) DO UPDATE SET
+            peer_id = COALESCE(nodes.peer_id, EXCLUDED.peer_id),
+            first_seen = LEAST(nodes.first_seen, EXCLUDED.first_seen),
+            latest_seq = GREATEST(nodes.latest_seq, EXCLUDED.latest_seq)
+        WHERE (nodes.peer_id IS NULL AND EXCLUDED.peer_id IS NOT NULL)
+            OR nodes.first_seen > EXCLUDED.first_seen
+            OR nodes.latest_seq < EXCLUDED.latest_seq
         """;
 
     private const string InsertEnrs = """
@@ -43,17 +61,19 @@ internal sealed class PostgresBatchSink : IBatchSink
 
     private const string CopyVisits = """
         COPY visits (crawl_id, node_id, visited_at, kind, enr_seq, ip, discovery_answered, neighbours, discovery_error,
-            dial_outcome, dial_error, failed_step, latency_ms, agent_version_id, peer_id, muxer, status_fork_digest,
+            dial_outcome, dial_error, failed_step, latency_ms, agent_version_id, muxer, status_fork_digest,
             finalized_root, finalized_epoch, head_root, head_slot, earliest_available_slot, status_version, metadata_seq,
             metadata_attnets, metadata_syncnets, custody_group_count, metadata_version, goodbye_reason) FROM STDIN (FORMAT BINARY)
         """;
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _agentIds = new(StringComparer.Ordinal);
+    private readonly KnownNodes _known;
 
-    public PostgresBatchSink(StorageOptions options)
+    public PostgresBatchSink(StorageOptions options, int knownNodeCapacity)
     {
         _dataSource = NpgsqlDataSource.Create(options.ConnectionString);
+        _known = new KnownNodes(knownNodeCapacity);
     }
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
@@ -64,17 +84,10 @@ internal sealed class PostgresBatchSink : IBatchSink
         await using NpgsqlTransaction tx = await conn.BeginTransactionAsync(ct).ConfigureAwait(false);
 
         List<NodeRow> nodes = NodeRow.Merge(batch);
-        if (nodes.Count > 0)
-        {
-            await using var cmd = new NpgsqlCommand(UpsertNodes, conn, tx);
-            cmd.Parameters.Add(Array("id", nodes.Select(n => n.NodeId), NpgsqlDbType.Bytea));
-            cmd.Parameters.Add(Array("pk", nodes.Select(n => n.PublicKey), NpgsqlDbType.Bytea));
-            cmd.Parameters.Add(Array("peer", nodes.Select(n => n.PeerId), NpgsqlDbType.Text));
-            cmd.Parameters.Add(Array("first", nodes.Select(n => n.FirstSeen), NpgsqlDbType.TimestampTz));
-            cmd.Parameters.Add(Array("last", nodes.Select(n => n.LastSeen), NpgsqlDbType.TimestampTz));
-            cmd.Parameters.Add(Array("seq", nodes.Select(n => n.LatestSeq), NpgsqlDbType.Bigint));
-            await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-        }
+        List<NodeRow> sighted = nodes.FindAll(n => n.Sighted);
+        List<NodeRow> ensured = nodes.FindAll(n => !n.Sighted && !_known.Covers(n));
+        await WriteNodesAsync(conn, tx, UpsertNodes, sighted, ct).ConfigureAwait(false);
+        await WriteNodesAsync(conn, tx, EnsureNodes, ensured, ct).ConfigureAwait(false);
 
         List<EnrObservation> enrs = NodeRow.DistinctEnrs(batch);
         if (enrs.Count > 0)
@@ -123,7 +136,33 @@ internal sealed class PostgresBatchSink : IBatchSink
 
         await tx.CommitAsync(ct).ConfigureAwait(false);
         foreach ((string raw, long id) in newAgentIds) _agentIds[raw] = id;
-        return new WriteResult(nodes.Count, enrs.Count, batch.Visits.Count, geos.Count, newAgentIds.Count);
+        _known.Remember(sighted);
+        _known.Remember(ensured);
+        return new WriteResult(sighted.Count + ensured.Count, enrs.Count, batch.Visits.Count, geos.Count, newAgentIds.Count);
+    }
+
+    private static async Task WriteNodesAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string sql, List<NodeRow> nodes, CancellationToken ct)
+    {
+        if (nodes.Count == 0) return;
+        var ids = new byte[nodes.Count][];
+        var keys = new byte[]?[nodes.Count];
+        var peers = new string?[nodes.Count];
+        var first = new DateTime[nodes.Count];
+        var last = new DateTime[nodes.Count];
+        var seqs = new long[nodes.Count];
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            NodeRow n = nodes[i];
+            (ids[i], keys[i], peers[i], first[i], last[i], seqs[i]) = (n.NodeId, n.PublicKey, n.PeerId, n.FirstSeen, n.LastSeen, n.LatestSeq);
+        }
+        await using var cmd = new NpgsqlCommand(sql, conn, tx);
+        cmd.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = ids });
+        cmd.Parameters.Add(new NpgsqlParameter("pk", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = keys });
+        cmd.Parameters.Add(new NpgsqlParameter("peer", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = peers });
+        cmd.Parameters.Add(new NpgsqlParameter("first", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = first });
+        cmd.Parameters.Add(new NpgsqlParameter("last", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = last });
+        cmd.Parameters.Add(new NpgsqlParameter("seq", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = seqs });
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
     private async Task<Dictionary<string, long>> UpsertAgentsAsync(NpgsqlConnection conn, NpgsqlTransaction tx, Batch batch, CancellationToken ct)
@@ -151,13 +190,19 @@ internal sealed class PostgresBatchSink : IBatchSink
 
     private async Task CopyVisitsAsync(NpgsqlConnection conn, List<VisitObservation> visits, Dictionary<string, long> newAgentIds, CancellationToken ct)
     {
+        // In node id order (by the first 8 bytes, enough to spread 2^64 ways): consecutive rows then go to neighbouring
+        // leaf pages of the (crawl_id, node_id) index instead of random ones.
+        VisitObservation[] sorted = [.. visits];
+        var order = new ulong[sorted.Length];
+        for (int i = 0; i < sorted.Length; i++) order[i] = SortKey(sorted[i].NodeId);
+        System.Array.Sort(order, sorted);
         await using NpgsqlBinaryImporter imp = await conn.BeginBinaryImportAsync(CopyVisits, ct).ConfigureAwait(false);
-        foreach (VisitObservation v in visits)
+        foreach (VisitObservation v in sorted)
         {
             long? agentId = null;
             if (v.AgentVersion is { } raw)
                 agentId = _agentIds.TryGetValue(raw, out long id) || newAgentIds.TryGetValue(raw, out id) ? id : null;
-            await imp.StartRowAsync(ct).ConfigureAwait(false);
+            imp.StartRow(); // synchronous: it only waits when the write buffer goes to the socket
             W(imp, v.CrawlId, NpgsqlDbType.Bigint);
             imp.Write(v.NodeId, NpgsqlDbType.Bytea);
             imp.Write(v.VisitedAt.UtcDateTime, NpgsqlDbType.TimestampTz);
@@ -172,7 +217,6 @@ internal sealed class PostgresBatchSink : IBatchSink
             W(imp, v.FailedStep, NpgsqlDbType.Text);
             W(imp, v.LatencyMs, NpgsqlDbType.Integer);
             W(imp, agentId, NpgsqlDbType.Bigint);
-            W(imp, v.PeerId, NpgsqlDbType.Text);
             W(imp, v.Muxer, NpgsqlDbType.Text);
             W(imp, Sql.Hex(v.StatusForkDigest), NpgsqlDbType.Text);
             W(imp, v.FinalizedRoot, NpgsqlDbType.Bytea);
@@ -189,6 +233,14 @@ internal sealed class PostgresBatchSink : IBatchSink
             W(imp, Sql.Signed(v.GoodbyeReason), NpgsqlDbType.Bigint);
         }
         await imp.CompleteAsync(ct).ConfigureAwait(false);
+    }
+
+    private static ulong SortKey(byte[] nodeId)
+    {
+        if (nodeId.Length >= 8) return System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(nodeId);
+        Span<byte> padded = stackalloc byte[8];
+        nodeId.CopyTo(padded);
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(padded);
     }
 
     private static void W<T>(NpgsqlBinaryImporter imp, T? value, NpgsqlDbType type) where T : struct

@@ -16,6 +16,19 @@ internal sealed class SqliteBatchSink : IBatchSink
             latest_seq = MAX(latest_seq, excluded.latest_seq)
         """;
 
+    // A node met only through visits: inserted when unknown, otherwise only what the visit adds (see PostgresBatchSink).
+    private const string EnsureNode = """
+        INSERT INTO nodes (node_id, public_key, peer_id, first_seen, last_seen, latest_seq)
+        VALUES ($id, $pk, $peer, $first, $last, $seq)
+        ON CONFLICT (node_id) DO UPDATE SET
+            peer_id = COALESCE(peer_id, excluded.peer_id),
+            first_seen = MIN(first_seen, excluded.first_seen),
+            latest_seq = MAX(latest_seq, excluded.latest_seq)
+        WHERE (peer_id IS NULL AND excluded.peer_id IS NOT NULL)
+            OR first_seen > excluded.first_seen
+            OR latest_seq < excluded.latest_seq
+        """;
+
     private const string InsertEnr = """
         INSERT INTO enr_history (node_id, seq, raw, seen_at, ip4, ip6, udp, tcp, quic, udp6, tcp6, fork_digest, fork_name,
             network_name, next_fork_version, next_fork_epoch, attnets, syncnets, cgc, nfd)
@@ -32,11 +45,11 @@ internal sealed class SqliteBatchSink : IBatchSink
 
     private const string InsertVisit = """
         INSERT INTO visits (crawl_id, node_id, visited_at, kind, enr_seq, ip, discovery_answered, neighbours, discovery_error,
-            dial_outcome, dial_error, failed_step, latency_ms, agent_version_id, peer_id, muxer, status_fork_digest,
+            dial_outcome, dial_error, failed_step, latency_ms, agent_version_id, muxer, status_fork_digest,
             finalized_root, finalized_epoch, head_root, head_slot, earliest_available_slot, status_version, metadata_seq,
             metadata_attnets, metadata_syncnets, custody_group_count, metadata_version, goodbye_reason)
         VALUES ($crawl, $id, $at, $kind, $seq, $ip, $answered, $neighbours, $derr, $outcome, $err, $step, $latency, $agent,
-            $peer, $muxer, $sfd, $froot, $fepoch, $hroot, $hslot, $eas, $sver, $mseq, $matt, $msync, $cgc, $mver, $goodbye)
+            $muxer, $sfd, $froot, $fepoch, $hroot, $hslot, $eas, $sver, $mseq, $matt, $msync, $cgc, $mver, $goodbye)
         """;
 
     private readonly string _connectionString;
@@ -53,10 +66,12 @@ internal sealed class SqliteBatchSink : IBatchSink
         await using var tx = (SqliteTransaction)await conn.BeginTransactionAsync(ct).ConfigureAwait(false);
 
         List<NodeRow> nodes = NodeRow.Merge(batch);
-        await using (SqliteCommand cmd = Prepare(conn, tx, UpsertNode, "$id", "$pk", "$peer", "$first", "$last", "$seq"))
+        await using (SqliteCommand upsert = Prepare(conn, tx, UpsertNode, "$id", "$pk", "$peer", "$first", "$last", "$seq"))
+        await using (SqliteCommand ensure = Prepare(conn, tx, EnsureNode, "$id", "$pk", "$peer", "$first", "$last", "$seq"))
         {
             foreach (NodeRow n in nodes)
             {
+                SqliteCommand cmd = n.Sighted ? upsert : ensure;
                 Set(cmd, n.NodeId, n.PublicKey, n.PeerId, n.FirstSeen, n.LastSeen, n.LatestSeq);
                 await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             }
@@ -103,7 +118,7 @@ internal sealed class SqliteBatchSink : IBatchSink
         }
 
         await using (SqliteCommand cmd = Prepare(conn, tx, InsertVisit, "$crawl", "$id", "$at", "$kind", "$seq", "$ip", "$answered", "$neighbours",
-            "$derr", "$outcome", "$err", "$step", "$latency", "$agent", "$peer", "$muxer", "$sfd", "$froot", "$fepoch", "$hroot", "$hslot",
+            "$derr", "$outcome", "$err", "$step", "$latency", "$agent", "$muxer", "$sfd", "$froot", "$fepoch", "$hroot", "$hslot",
             "$eas", "$sver", "$mseq", "$matt", "$msync", "$cgc", "$mver", "$goodbye"))
         {
             foreach (VisitObservation v in batch.Visits)
@@ -112,7 +127,7 @@ internal sealed class SqliteBatchSink : IBatchSink
                 if (v.AgentVersion is { } raw)
                     agentId = _agentIds.TryGetValue(raw, out long id) || newAgentIds.TryGetValue(raw, out id) ? id : null;
                 Set(cmd, v.CrawlId, v.NodeId, v.VisitedAt.UtcDateTime, v.Kind, Sql.Signed(v.EnrSeq), v.Ip, v.DiscoveryAnswered, v.Neighbours,
-                    v.DiscoveryError, v.DialOutcome, v.DialError, v.FailedStep, v.LatencyMs, agentId, v.PeerId, v.Muxer,
+                    v.DiscoveryError, v.DialOutcome, v.DialError, v.FailedStep, v.LatencyMs, agentId, v.Muxer,
                     Sql.Hex(v.StatusForkDigest), v.FinalizedRoot, Sql.Signed(v.FinalizedEpoch), v.HeadRoot, Sql.Signed(v.HeadSlot),
                     Sql.Signed(v.EarliestAvailableSlot), v.StatusVersion, Sql.Signed(v.MetadataSeq), Sql.Hex(v.MetadataAttnets),
                     Sql.Hex(v.MetadataSyncnets), Sql.Signed(v.CustodyGroupCount), v.MetadataVersion, Sql.Signed(v.GoodbyeReason));

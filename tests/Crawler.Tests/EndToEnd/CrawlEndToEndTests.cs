@@ -219,10 +219,10 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
         int closed = truth.Values.Count(n => n.IsConsensus && !n.HasHost);
 
         var visits = await Sql.RowsAsync(db, $"""
-            SELECT v.node_id, v.dial_outcome, v.dial_error, v.peer_id, v.status_fork_digest, v.head_slot, v.finalized_epoch,
+            SELECT v.node_id, v.dial_outcome, v.dial_error, n.peer_id, v.status_fork_digest, v.head_slot, v.finalized_epoch,
                    v.finalized_root, v.head_root, v.earliest_available_slot, v.metadata_seq, v.metadata_attnets,
                    v.custody_group_count, v.goodbye_reason, a.raw AS agent
-            FROM visits v LEFT JOIN agent_versions a ON a.id = v.agent_version_id
+            FROM visits v LEFT JOIN agent_versions a ON a.id = v.agent_version_id JOIN nodes n ON n.node_id = v.node_id
             WHERE v.crawl_id = {crawlId}
             """);
         var byNode = visits.ToDictionary(v => Sql.Hex(v["node_id"]), StringComparer.Ordinal);
@@ -245,7 +245,7 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
                 continue;
             }
             Assert.True(outcome == "ok", $"node {node.Index} ended {outcome}: {v["dial_error"]}");
-            Assert.Equal(node.PeerId, v["peer_id"]);
+            Assert.Equal(node.PeerId, v["peer_id"]); // the node row's, which the Noise handshake proved
             Assert.Equal(node.AgentVersion, v["agent"]);
             var status = node.Status!.Value;
             Assert.Equal(status.GetProperty("forkDigest").GetString(), Sql.Hex(v["status_fork_digest"]));

@@ -1,5 +1,8 @@
+using System.Data.Common;
 using ClP2p.Storage.Model;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Npgsql;
 
 namespace ClP2p.Storage.Tests;
@@ -91,6 +94,38 @@ public class VisitNodeTests
         Assert.Equal(["ix_visits_crawl_id_node_id"], indexes);
         Assert.Equal(0, await db.CountAsync("information_schema.columns", "table_name = 'visits' AND column_name = 'peer_id'"));
         Assert.Equal(1, await db.CountAsync("information_schema.columns", "table_name = 'visits' AND column_name = 'id' AND is_identity = 'YES'"));
+    }
+
+    [Theory, MemberData(nameof(TestDatabase.Providers), MemberType = typeof(TestDatabase))]
+    public async Task Upgrading_from_the_first_schema_keeps_visits_and_moves_their_peer_ids_to_the_nodes(StorageProvider provider)
+    {
+        await using TestDatabase db = await TestDatabase.CreateAsync(provider, migrate: false);
+        string initial = StorageMigrator.KnownMigrations(db.Options)[0];
+        await using (ClP2pDbContext ctx = db.Options.CreateDbContext())
+            await ctx.GetService<IMigrator>().MigrateAsync(initial);
+        await using (DbConnection conn = Sql.Open(db.Options))
+        {
+            await conn.OpenAsync();
+            foreach (string sql in new[]
+            {
+                "INSERT INTO crawls (network, started_at, state, nodes_found, cl_nodes, dialled, dial_ok, failures) VALUES ('mainnet', @t, 'succeeded', 2, 2, 2, 1, 1)",
+                "INSERT INTO nodes (node_id, first_seen, last_seen, latest_seq) VALUES (@a, @t, @t, 1)",
+                "INSERT INTO nodes (node_id, peer_id, first_seen, last_seen, latest_seq) VALUES (@b, '16Uiu2HAmB', @t, @t, 1)",
+                "INSERT INTO visits (crawl_id, node_id, visited_at, kind, dial_outcome, peer_id) VALUES (1, @a, @t, 'crawl', 'ok', '16Uiu2HAmA')",
+                "INSERT INTO visits (crawl_id, node_id, visited_at, kind, dial_outcome, peer_id) VALUES (1, @b, @t, 'crawl', 'refused', NULL)",
+            })
+                await Sql.ExecuteAsync(conn, null, sql, CancellationToken.None, ("t", Samples.T0.UtcDateTime), ("a", Samples.NodeId(1)), ("b", Samples.NodeId(2)));
+        }
+
+        IReadOnlyList<string> applied = await StorageMigrator.MigrateAsync(db.Options);
+        Assert.Contains(applied, m => m.EndsWith("_VisitsSlim", StringComparison.Ordinal));
+        await using ClP2pDbContext after = db.Options.CreateDbContext();
+        Assert.Equal(2, await after.Visits.CountAsync());
+        Assert.Equal("16Uiu2HAmA", (await after.Nodes.SingleAsync(n => n.NodeId == Samples.NodeId(1))).PeerId);
+        Assert.Equal("16Uiu2HAmB", (await after.Nodes.SingleAsync(n => n.NodeId == Samples.NodeId(2))).PeerId);
+        NodeHistory history = (await new CensusService(db.Options).GetNodeHistoryAsync(Samples.NodeId(1)))!;
+        Assert.Equal("16Uiu2HAmA", history.Node.PeerId);
+        Assert.Single(history.Visits);
     }
 
     [Fact]

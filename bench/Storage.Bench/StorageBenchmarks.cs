@@ -112,15 +112,13 @@ public class VisitIngestBenchmarks
 
     /// <summary>100,000 visits of nodes discovery has sighted in this crawl: visits appended by binary COPY.</summary>
     [Benchmark(OperationsPerInvoke = Visits)]
-    public async Task Visits_of_sighted_nodes()
-    {
-        foreach (VisitObservation v in _visits) await _writer!.AddVisitAsync(v);
-        await _writer!.FlushAsync();
-    }
+    public Task Visits_of_sighted_nodes() => WriteVisitsAsync();
 
     /// <summary>100,000 visits through a writer that has not stored their nodes (insert-if-missing per batch).</summary>
     [Benchmark(OperationsPerInvoke = Visits)]
-    public async Task Visits_of_unsighted_nodes()
+    public Task Visits_of_unsighted_nodes() => WriteVisitsAsync();
+
+    private async Task WriteVisitsAsync()
     {
         foreach (VisitObservation v in _visits) await _writer!.AddVisitAsync(v);
         await _writer!.FlushAsync();

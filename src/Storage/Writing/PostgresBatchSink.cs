@@ -144,24 +144,13 @@ internal sealed class PostgresBatchSink : IBatchSink
     private static async Task WriteNodesAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string sql, List<NodeRow> nodes, CancellationToken ct)
     {
         if (nodes.Count == 0) return;
-        var ids = new byte[nodes.Count][];
-        var keys = new byte[]?[nodes.Count];
-        var peers = new string?[nodes.Count];
-        var first = new DateTime[nodes.Count];
-        var last = new DateTime[nodes.Count];
-        var seqs = new long[nodes.Count];
-        for (int i = 0; i < nodes.Count; i++)
-        {
-            NodeRow n = nodes[i];
-            (ids[i], keys[i], peers[i], first[i], last[i], seqs[i]) = (n.NodeId, n.PublicKey, n.PeerId, n.FirstSeen, n.LastSeen, n.LatestSeq);
-        }
         await using var cmd = new NpgsqlCommand(sql, conn, tx);
-        cmd.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = ids });
-        cmd.Parameters.Add(new NpgsqlParameter("pk", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = keys });
-        cmd.Parameters.Add(new NpgsqlParameter("peer", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = peers });
-        cmd.Parameters.Add(new NpgsqlParameter("first", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = first });
-        cmd.Parameters.Add(new NpgsqlParameter("last", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = last });
-        cmd.Parameters.Add(new NpgsqlParameter("seq", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = seqs });
+        cmd.Parameters.Add(Array("id", nodes.Select(n => n.NodeId), NpgsqlDbType.Bytea));
+        cmd.Parameters.Add(Array("pk", nodes.Select(n => n.PublicKey), NpgsqlDbType.Bytea));
+        cmd.Parameters.Add(Array("peer", nodes.Select(n => n.PeerId), NpgsqlDbType.Text));
+        cmd.Parameters.Add(Array("first", nodes.Select(n => n.FirstSeen), NpgsqlDbType.TimestampTz));
+        cmd.Parameters.Add(Array("last", nodes.Select(n => n.LastSeen), NpgsqlDbType.TimestampTz));
+        cmd.Parameters.Add(Array("seq", nodes.Select(n => n.LatestSeq), NpgsqlDbType.Bigint));
         await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 

@@ -198,9 +198,10 @@ public sealed class NodeTests
             var boot = NewNode();
             await boot.StartAsync();
             nodes.Add(boot);
-            for (int i = 0; i < 20; i++)
+            // keys that fit boot's table: 20 random ids put more than k = 16 in bucket 256 about once in 800 runs
+            foreach (var key in KeysFittingTable(boot.LocalId, 20))
             {
-                var n = NewNode([boot.LocalEnr]);
+                var n = NewNode([boot.LocalEnr], privateKey: key);
                 await n.StartAsync();
                 nodes.Add(n);
             }
@@ -250,6 +251,24 @@ public sealed class NodeTests
             if (NodeId.LogDistance(from, Secp256k1Ops.NodeIdOf(pub)) == distance) return key;
         }
         throw new InvalidOperationException($"no key at distance {distance}");
+    }
+
+    /// <summary>Keys for <paramref name="count"/> nodes of which no more than k share a bucket of <paramref name="local"/>'s table.</summary>
+    private static List<byte[]> KeysFittingTable(NodeId local, int count)
+    {
+        var perBucket = new int[257];
+        var keys = new List<byte[]>();
+        Span<byte> pub = stackalloc byte[64];
+        while (keys.Count < count)
+        {
+            var key = NewKey();
+            Assert.True(Secp256k1Ops.TryCreatePublicKey(key, pub));
+            int d = NodeId.LogDistance(local, Secp256k1Ops.NodeIdOf(pub));
+            if (perBucket[d] == ClP2p.Discovery.Table.RoutingTable.BucketSize) continue;
+            perBucket[d]++;
+            keys.Add(key);
+        }
+        return keys;
     }
 
     [Theory]

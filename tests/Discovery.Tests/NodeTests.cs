@@ -209,8 +209,8 @@ public sealed class NodeTests
             Assert.Equal(20, boot.TableCount);
             await using var me = NewNode();
             await me.StartAsync();
-            // every bucket is asked: with the default early stop (3 empty buckets in a row) a node that sits alone in a
-            // low bucket of every table that holds it is missed, which made this test fail about once in a few dozen runs
+            // every bucket is asked: an early stop after 3 empty buckets (the default below distance 239) would miss a
+            // node that sits alone below empty buckets in every table that holds it
             var crawler = new DhtCrawler(me, new DhtCrawlOptions { CanContact = ContactFilters.PublicOrLoopback, MaxConcurrency = 8, RandomWalks = 1, PerPeerInterval = TimeSpan.Zero, MaxConsecutiveEmpty = 256 });
             var discovered = new HashSet<NodeId>();
             var visited = new Dictionary<NodeId, NodeVisited>();
@@ -272,25 +272,31 @@ public sealed class NodeTests
     }
 
     [Theory]
-    // boot's table: one node at 256 (and the crawler itself, at 256, which boot leaves out of its answers to it), one at 252. Asked 256, 255, 254, 253: the
-    // default stops after three empty buckets and never reaches 252; a budget of 4 empties reaches it.
-    [InlineData(3, 1, 5)]
-    [InlineData(4, 2, 10)]
-    public async Task Crawler_stops_a_node_after_the_configured_run_of_empty_buckets(int maxEmpty, int neighbours, int requests)
+    // boot's table: one node at 256 (and the crawler itself, at 256, which boot leaves out of its answers to it), one
+    // at 252 and one at 245. Stopping at the first run of 3 empty buckets (256, then 255 to 253 empty) finds neither;
+    // a run of 4 reaches 252 and stops at 248; the default asks every distance down to 239 and stops there, its last
+    // three buckets being empty.
+    [InlineData(256, 3, 1, 5)]
+    [InlineData(256, 4, 2, 10)]
+    [InlineData(239, 3, 3, 19)]
+    public async Task Crawler_asks_every_distance_down_to_the_floor_then_stops_after_a_run_of_empty_buckets(int askAllDownTo, int maxEmpty, int neighbours, int requests)
     {
         await using var boot = NewNode();
         await boot.StartAsync();
         await using var near = NewNode(privateKey: KeyAtDistance(boot.LocalId, 256));
         await using var hidden = NewNode(privateKey: KeyAtDistance(boot.LocalId, 252));
-        await near.StartAsync();
-        await hidden.StartAsync();
-        Assert.True(boot.AddToTable(near.LocalEnr));
-        Assert.True(boot.AddToTable(hidden.LocalEnr));
+        await using var deep = NewNode(privateKey: KeyAtDistance(boot.LocalId, 245));
+        foreach (var n in new[] { near, hidden, deep })
+        {
+            await n.StartAsync();
+            Assert.True(boot.AddToTable(n.LocalEnr));
+        }
         await using var me = NewNode(privateKey: KeyAtDistance(boot.LocalId, 256));
         await me.StartAsync();
         var crawler = new DhtCrawler(me, new DhtCrawlOptions
         {
-            CanContact = ContactFilters.PublicOrLoopback, RandomWalks = 0, PerPeerInterval = TimeSpan.Zero, MaxConsecutiveEmpty = maxEmpty,
+            CanContact = ContactFilters.PublicOrLoopback, RandomWalks = 0, PerPeerInterval = TimeSpan.Zero,
+            AskAllDownTo = askAllDownTo, MaxConsecutiveEmpty = maxEmpty,
         });
         var discovered = new HashSet<NodeId>();
         NodeVisited? bootVisit = null;
@@ -302,11 +308,42 @@ public sealed class NodeTests
         }
         Assert.NotNull(bootVisit);
         Assert.True(bootVisit.Answered);
-        // 256 returns near; then the empties up to the budget (with 4: 252, then 251 to 248); +1 refresh
         Assert.Equal(neighbours, bootVisit.Neighbours);
-        Assert.Equal(requests, bootVisit.Requests);
+        Assert.Equal(requests, bootVisit.Requests);   // the distances asked, +1 for the record refresh
         Assert.Contains(near.LocalId, discovered);
-        Assert.Equal(maxEmpty > 3, discovered.Contains(hidden.LocalId));
+        Assert.Equal(neighbours >= 2, discovered.Contains(hidden.LocalId));
+        Assert.Equal(neighbours >= 3, discovered.Contains(deep.LocalId));
+    }
+
+    [Fact]
+    public async Task Crawler_stops_a_node_that_answered_then_went_silent_after_two_failed_requests()
+    {
+        await using var x = NewNode();
+        await x.StartAsync();
+        await using var y = NewNode(privateKey: KeyAtDistance(x.LocalId, 256));
+        await y.StartAsync();
+        Assert.True(x.AddToTable(y.LocalEnr));
+        var xId = x.LocalId;
+        await using var me = NewNode(timeout: TimeSpan.FromSeconds(1.5), retries: 0);
+        await me.StartAsync();
+        var crawler = new DhtCrawler(me, new DhtCrawlOptions
+        {
+            CanContact = e => e.NodeId != y.LocalId && ContactFilters.PublicOrLoopback(e), RandomWalks = 0,
+            PerPeerInterval = TimeSpan.FromSeconds(1),   // time to take x down between its first answer and the next request
+        });
+        NodeVisited? xVisit = null;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await foreach (var ev in crawler.RunAsync([x.LocalEnr], cts.Token))
+        {
+            if (ev is EnrDiscovered { From: { } from } d && from == xId && d.Enr.NodeId == y.LocalId) await x.DisposeAsync();
+            if (ev is NodeVisited v && v.Enr.NodeId == xId) xVisit = v;
+        }
+        Assert.NotNull(xVisit);
+        Assert.True(xVisit.Answered);
+        Assert.Equal(1, xVisit.Neighbours);
+        Assert.NotNull(xVisit.Error);
+        // 256 answered, 255 and 254 failed; no record refresh from a node that went silent
+        Assert.Equal(3, xVisit.Requests);
     }
 
     [Fact]

@@ -11,7 +11,8 @@ public sealed record EnrDiscovered(Enr Enr, NodeId? From) : DiscoveryEvent;
 
 /// <summary>
 /// The outcome of enumerating one node's table: whether it answered at all, how many distinct records it returned,
-/// the last error when it did not answer, how long the visit took and how many FINDNODE requests were sent.
+/// the last error when it did not answer (or the one that ended the visit of a node that stopped answering), how long
+/// the visit took and how many FINDNODE requests were sent.
 /// Only nodes the crawler contacted get one (records rejected by canContact only get <see cref="EnrDiscovered"/>).
 /// </summary>
 public sealed record NodeVisited(Enr Enr, bool Answered, int Neighbours, string? Error, TimeSpan Duration, int Requests) : DiscoveryEvent;
@@ -33,8 +34,20 @@ public sealed class DhtCrawlOptions
     /// <summary>Lowest distance asked.</summary>
     public int MinDistance { get; init; } = 1;
 
-    /// <summary>Stop a node after this many consecutive empty (or failed) buckets.</summary>
+    /// <summary>
+    /// Every distance from <see cref="StartDistance"/> down to this one is asked, empty or not (PITFALLS 26: Nebula
+    /// asks 256 to 239). A table can hold a node alone in a low bucket below empty ones; an early stop misses it.
+    /// </summary>
+    public int AskAllDownTo { get; init; } = 239;
+
+    /// <summary>Below <see cref="AskAllDownTo"/>, stop a node once this many buckets in a row came back empty.</summary>
     public int MaxConsecutiveEmpty { get; init; } = 3;
+
+    /// <summary>
+    /// Stop a node that answered earlier after this many failed requests in a row (each already retried by the node;
+    /// Nebula stops at two timeouts). Its outcome then carries the error, and its record is not refreshed.
+    /// </summary>
+    public int MaxConsecutiveFailures { get; init; } = 2;
 
     /// <summary>Random-target lookups run beside the enumeration.</summary>
     public int RandomWalks { get; init; } = 3;
@@ -48,8 +61,9 @@ public sealed class DhtCrawlOptions
 
 /// <summary>
 /// Enumerates the reachable DHT from seed records (PITFALLS 26): every node found is asked FINDNODE for one
-/// distance per request, 256, 255, ... until its buckets run dry, beside a few random walks. Emits every new or
-/// updated record and one outcome per contacted node; the stream ends when no node remains to ask.
+/// distance per request, 256, 255, ... 239 at least, then on until its buckets run dry, beside a few random walks.
+/// One distance per request because geth's FINDNODE handler returns at most 16 records in all, whatever the list.
+/// Emits every new or updated record and one outcome per contacted node; the stream ends when no node remains to ask.
 /// </summary>
 public sealed class DhtCrawler
 {
@@ -176,11 +190,12 @@ public sealed class DhtCrawler
             long start = _c._time.GetTimestamp();
             var o = _c._options;
             bool answered = false;
-            int neighbours = 0, empty = 0, requests = 0;
+            int neighbours = 0, empty = 0, failures = 0, requests = 0;
             string? error = null;
             var seen = new HashSet<NodeId>();
-            for (int d = o.StartDistance; d >= o.MinDistance && empty < o.MaxConsecutiveEmpty; d--)
+            for (int d = o.StartDistance; d >= o.MinDistance; d--)
             {
+                if (d < o.AskAllDownTo && empty >= o.MaxConsecutiveEmpty) break;
                 if (requests > 0 && o.PerPeerInterval > TimeSpan.Zero)
                 {
                     try { await Task.Delay(o.PerPeerInterval, _c._time, _ct).ConfigureAwait(false); }
@@ -192,6 +207,7 @@ public sealed class DhtCrawler
                     var found = await _c._node.FindNodeAsync(enr, [d], _ct).ConfigureAwait(false);
                     answered = true;
                     error = null;
+                    failures = 0;
                     if (found.Count == 0) empty++; else empty = 0;
                     foreach (var e in found)
                     {
@@ -203,8 +219,8 @@ public sealed class DhtCrawler
                 {
                     error = ex.Reason.ToString();
                     empty++;
-                    // a node that never answered is unreachable: the node already retried
-                    if (!answered) break;
+                    // a node that never answered is unreachable (the node already retried); one that stops answering is gone
+                    if (!answered || ++failures >= o.MaxConsecutiveFailures) break;
                 }
                 catch (OperationCanceledException)
                 {
@@ -217,7 +233,7 @@ public sealed class DhtCrawler
                     break;
                 }
             }
-            if (answered && o.RefreshRecords && !_ct.IsCancellationRequested)
+            if (answered && failures == 0 && o.RefreshRecords && !_ct.IsCancellationRequested)
             {
                 requests++;
                 try
@@ -229,7 +245,7 @@ public sealed class DhtCrawler
                 catch (OperationCanceledException) { }
                 catch (ObjectDisposedException) { }
             }
-            return new NodeVisited(enr, answered, neighbours, answered ? null : error, _c._time.GetElapsedTime(start), requests);
+            return new NodeVisited(enr, answered, neighbours, answered && failures == 0 ? null : error, _c._time.GetElapsedTime(start), requests);
         }
     }
 }

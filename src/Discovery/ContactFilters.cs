@@ -15,6 +15,22 @@ public static class ContactFilters
 
     /// <summary>Any record with a UDP endpoint.</summary>
     public static bool Any(Enr enr) => enr.UdpEndPoint is { Port: > 0 };
+
+    /// <summary>
+    /// PITFALLS 7 (geth CheckRelayIP): whether the addresses of a record returned by <paramref name="relayer"/> are
+    /// in a scope the relayer can vouch for. A public node cannot vouch for a LAN or loopback address: that is the
+    /// node's own private network or a lie, and contacting it would probe the crawler's own network. Records from no
+    /// relayer (seeds, our own table) and records without addresses pass.
+    /// </summary>
+    public static bool RelayTrusted(Enr record, Enr? relayer)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        if (relayer is null) return true;
+        var from = relayer.UdpEndPoint?.Address ?? relayer.Ip ?? relayer.Ip6;
+        if (from is null) return true;
+        return (record.Ip is null || IpClass.IsRelayable(from, record.Ip))
+            && (record.Ip6 is null || IpClass.IsRelayable(from, record.Ip6));
+    }
 }
 
 /// <summary>IP address classification (RFC 6890 special-purpose registries).</summary>
@@ -44,6 +60,23 @@ public static class IpClass
             return (b[0] & 0xe0) == 0x20; // global unicast 2000::/3
         }
         return false;
+    }
+
+    /// <summary>
+    /// geth CheckRelayIP: an unspecified address is never valid; a loopback address only when relayed by a loopback
+    /// host; a LAN address only when relayed by a LAN or loopback host; any other address from anyone.
+    /// </summary>
+    public static bool IsRelayable(IPAddress sender, IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(sender);
+        ArgumentNullException.ThrowIfNull(address);
+        if (sender.IsIPv4MappedToIPv6) sender = sender.MapToIPv4();
+        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        if (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)) return false;
+        bool senderLoopback = IPAddress.IsLoopback(sender);
+        if (IPAddress.IsLoopback(address)) return senderLoopback;
+        if (IsLan(address)) return senderLoopback || IsLan(sender);
+        return true;
     }
 
     /// <summary>Private LAN ranges (RFC 1918, RFC 4193, CGNAT).</summary>

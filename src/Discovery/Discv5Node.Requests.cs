@@ -36,6 +36,15 @@ public sealed partial class Discv5Node
         public List<Enr>? Records { get; set; }
         public HashSet<NodeId>? Seen { get; set; }
         public Dictionary<int, int>? PerDistance { get; set; }
+        /// <summary>The last WHOAREYOU challenge this request answered with a handshake, and the session that made.</summary>
+        public (byte[] Challenge, Session Session)? Handshake { get; set; }
+    }
+
+    /// <summary>The request whose packet is to open a session with a node, and the requests waiting for it.</summary>
+    private sealed class FirstContact(PendingRequest leader)
+    {
+        public PendingRequest Leader { get; set; } = leader;
+        public List<PendingRequest> Waiting { get; } = [];
     }
 
     /// <summary>PING a node. Null when it does not answer (after retries).</summary>
@@ -115,9 +124,9 @@ public sealed partial class Discv5Node
         return await req.Completion.Task.ConfigureAwait(false);
     }
 
-    private void SendRequestPacket(PendingRequest req)
+    private void SendRequestPacket(PendingRequest req, bool countAttempt = true)
     {
-        req.Attempts++;
+        if (countAttempt) req.Attempts++;
         Span<byte> iv = stackalloc byte[16];
         _random.Fill(iv);
         Span<byte> nonce = stackalloc byte[12];
@@ -129,6 +138,14 @@ public sealed partial class Discv5Node
         }
         else
         {
+            // PITFALLS 2: while another request is opening the session, wait for its handshake. Several random packets
+            // at once draw several copies of one challenge, and each handshake answering one would make its own keys.
+            if (_firstContacts.TryGetValue(req.Address, out var first) && first.Leader != req)
+            {
+                if (!first.Waiting.Contains(req)) first.Waiting.Add(req);
+                return;
+            }
+            if (first is null) _firstContacts[req.Address] = new FirstContact(req);
             // No session: random content provokes a WHOAREYOU (discv5-theory.md "Sessions").
             _random.Fill(nonce);
             Span<byte> body = stackalloc byte[44];
@@ -174,6 +191,24 @@ public sealed partial class Discv5Node
         if (_pending.TryGetValue(req.Message.RequestId.Value, out var cur) && cur == req) _pending.Remove(req.Message.RequestId.Value);
         foreach (var n in req.Nonces) _byNonce.Remove(n);
         req.Timer?.Dispose();
+        if (_firstContacts.TryGetValue(req.Address, out var first))
+        {
+            if (first.Leader != req)
+            {
+                first.Waiting.Remove(req);
+            }
+            else if (first.Waiting.Count == 0)
+            {
+                _firstContacts.Remove(req.Address);
+            }
+            else
+            {
+                // the opener is gone without a session: the next waiting request opens it
+                first.Leader = first.Waiting[0];
+                first.Waiting.RemoveAt(0);
+                SendRequestPacket(first.Leader, countAttempt: false);
+            }
+        }
     }
 
     private void FailRequest(PendingRequest req, RequestFailure reason)

@@ -29,6 +29,8 @@ public sealed partial class Discv5Node : IAsyncDisposable
     private readonly RoutingTable _table;
     private readonly Dictionary<NodeAddress, Session> _sessions = [];
     private readonly Dictionary<NodeAddress, Challenge> _challenges = [];
+    // PITFALLS 2: one request at a time opens a session with a node; the others wait for its handshake (as geth does)
+    private readonly Dictionary<NodeAddress, FirstContact> _firstContacts = [];
     private readonly Dictionary<Nonce96, (PendingRequest Request, bool WasHandshake)> _byNonce = [];
     // keyed by the numeric request id: some stacks (ChainSafe) re-encode ids minimally, dropping leading zero bytes
     private readonly Dictionary<ulong, PendingRequest> _pending = [];
@@ -376,6 +378,11 @@ public sealed partial class Discv5Node : IAsyncDisposable
             FailRequest(req, RequestFailure.HandshakeRejected);
             return DropReason.WhoAreYouAfterHandshake;
         }
+        // PITFALLS 1: the remote resends the same WHOAREYOU bytes for every packet it cannot read. Answering it again
+        // would replace the session the remote is about to take with one it will never see.
+        if (req.Handshake is { } done && view.Header.SequenceEqual(done.Challenge)
+            && _sessions.TryGetValue(req.Address, out var current) && current == done.Session)
+            return DropReason.WhoAreYouDuplicate;
         ulong remoteKnowsSeq = BinaryPrimitives.ReadUInt64BigEndian(view.AuthData[16..]);
         ReadOnlySpan<byte> challengeData = view.Header;
         Span<byte> eph = stackalloc byte[32];
@@ -406,9 +413,14 @@ public sealed partial class Discv5Node : IAsyncDisposable
         int n = PacketCodec.EncodeHandshake(_sendBuffer, req.Address.Id, iv, n12, LocalId, sig, ephPub, record, session.WriteKey, req.Plaintext);
         _byNonce[Nonce96.From(n12)] = (req, true);
         req.Nonces.Add(Nonce96.From(n12));
+        req.Handshake = (challengeData.ToArray(), session);
         Send(_sendBuffer.AsSpan(0, n), from);
         Interlocked.Increment(ref _handshakesOut);
         Discv5Metrics.Handshakes.Add(1, new KeyValuePair<string, object?>("direction", "outbound"));
+        // the requests that waited for this handshake follow it, under the new session
+        if (_firstContacts.Remove(req.Address, out var first))
+            foreach (var w in first.Waiting)
+                if (_pending.TryGetValue(w.Message.RequestId.Value, out var p) && p == w) SendRequestPacket(w, countAttempt: false);
         return DropReason.None;
     }
 

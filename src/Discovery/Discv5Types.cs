@@ -42,6 +42,7 @@ public enum DropReason
     WhoAreYouWrongSender,
     WhoAreYouAfterHandshake,
     WhoAreYouBadKey,
+    WhoAreYouDuplicate,
     HandshakeNoChallenge,
     HandshakeBadRecord,
     HandshakeRecordWrongId,
@@ -76,6 +77,7 @@ internal static class Discv5Metrics
     public static readonly Counter<long> PacketsSent = Meter.CreateCounter<long>("clp2p.discv5.packets_sent");
     public static readonly Counter<long> PacketsDropped = Meter.CreateCounter<long>("clp2p.discv5.packets_dropped", description: "received packets dropped, by reason");
     public static readonly Counter<long> RecordsDropped = Meter.CreateCounter<long>("clp2p.discv5.records_dropped", description: "ENRs in NODES responses dropped, by reason");
+    public static readonly Counter<long> RecordsUntrusted = Meter.CreateCounter<long>("clp2p.discv5.records_relay_untrusted", description: "ENRs kept but never contacted: a LAN or loopback address returned by a public node (PITFALLS 7)");
     public static readonly Counter<long> Handshakes = Meter.CreateCounter<long>("clp2p.discv5.handshakes", description: "completed handshakes, by direction");
     public static readonly Counter<long> Requests = Meter.CreateCounter<long>("clp2p.discv5.requests", description: "requests we sent, by type and outcome");
     public static readonly Counter<long> RequestsServed = Meter.CreateCounter<long>("clp2p.discv5.requests_served", description: "requests answered, by type");

@@ -86,6 +86,25 @@ public class CrawlEngineTests
     }
 
     [Fact]
+    public async Task A_private_address_discovery_did_not_trust_is_not_dialled_even_when_private_ranges_are_allowed()
+    {
+        var ch = Channel.CreateUnbounded<DiscoveryReport>();
+        var dialer = new CountingDialer(TimeSpan.Zero);
+        var sink = new MemorySink();
+        var options = new CrawlEngineOptions { DialConcurrency = 2, AddressPolicy = new AddressPolicy(allowPrivate: true, allowLoopback: false) };
+        var engine = new CrawlEngine(new ScriptedDiscovery(ch), dialer, sink, options);
+        var run = engine.RunAsync(CancellationToken.None);
+        await ch.Writer.WriteAsync(new NodeFound(Node(1, ip: "192.168.1.7")));                                // relayed by a LAN node
+        await ch.Writer.WriteAsync(new NodeFound(Node(2, ip: "192.168.1.8") with { AddressUntrusted = true }));  // relayed by a public one
+        ch.Writer.Complete();
+        Assert.Equal(CrawlEnd.Completed, await run);
+        Assert.Equal(["n001"], dialer.Dialled.ToArray());
+        var byId = sink.Done.ToDictionary(d => d.Node.NodeId);
+        Assert.Equal(NotDialledReasons.AddressUntrusted, byId["n002"].NotDialledReason);
+        Assert.Equal(2, sink.Found.Count);   // still reported: the census counts it
+    }
+
+    [Fact]
     public async Task Higher_seq_record_is_passed_on_and_lower_is_not()
     {
         var ch = Channel.CreateUnbounded<DiscoveryReport>();

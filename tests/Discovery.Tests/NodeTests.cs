@@ -40,6 +40,25 @@ public sealed class NodeTests
     }
 
     [Fact]
+    public async Task Concurrent_first_requests_to_a_node_share_one_handshake_and_all_get_answers()
+    {
+        // PITFALLS 2: several random packets at once drew copies of one WHOAREYOU; answering each made its own keys,
+        // the remote kept the first, we kept the last, and every request timed out, retries included.
+        await using var a = NewNode(timeout: TimeSpan.FromSeconds(5), retries: 0);
+        await using var b = NewNode();
+        await a.StartAsync();
+        await b.StartAsync();
+        var asks = Enumerable.Range(0, 6).Select(_ => a.FindNodeAsync(b.LocalEnr, [0])).ToArray();
+        var answers = await Task.WhenAll(asks).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.All(answers, r => Assert.Equal(b.LocalId, Assert.Single(r).NodeId));
+        Assert.Equal(1, a.HandshakesOutbound);
+        Assert.Equal(1, b.HandshakesInbound);
+        Assert.Equal(0, b.DropCounts.Values.Sum());
+        Assert.Equal(0, a.DropCounts.Values.Sum());
+        Assert.Equal(0, a.PendingRequestCount);
+    }
+
+    [Fact]
     public async Task FindNode_distance_zero_returns_the_remote_record()
     {
         await using var a = NewNode();
@@ -344,6 +363,58 @@ public sealed class NodeTests
         Assert.NotNull(xVisit.Error);
         // 256 answered, 255 and 254 failed; no record refresh from a node that went silent
         Assert.Equal(3, xVisit.Requests);
+    }
+
+    [Theory]
+    // Every record boot returns is declared untrusted (on loopback every relayer may vouch for every address, so the
+    // rule is swapped for one that distrusts boot): they are reported, flagged, and neither enumerated nor asked by
+    // the random walks. The control run trusts boot and contacts them all.
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Crawler_reports_but_never_contacts_records_whose_relayer_is_not_trusted(bool trustBoot)
+    {
+        var nodes = new List<Discv5Node>();
+        try
+        {
+            var boot = NewNode();
+            await boot.StartAsync();
+            for (int i = 0; i < 3; i++)
+            {
+                var n = NewNode();
+                await n.StartAsync();
+                nodes.Add(n);
+                Assert.True(boot.AddToTable(n.LocalEnr));
+            }
+            nodes.Add(boot);
+            await using var me = NewNode();
+            await me.StartAsync();
+            var crawler = new DhtCrawler(me, new DhtCrawlOptions
+            {
+                CanContact = ContactFilters.PublicOrLoopback, RandomWalks = 2, PerPeerInterval = TimeSpan.Zero, MaxConsecutiveEmpty = 256,
+                TrustRelay = (record, relayer) => trustBoot || relayer is null || relayer.NodeId != boot.LocalId,
+            });
+            var discovered = new Dictionary<NodeId, EnrDiscovered>();
+            var visited = new HashSet<NodeId>();
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await foreach (var ev in crawler.RunAsync([boot.LocalEnr], cts.Token))
+            {
+                if (ev is EnrDiscovered d) discovered.TryAdd(d.Enr.NodeId, d);
+                if (ev is NodeVisited v) visited.Add(v.Enr.NodeId);
+            }
+            foreach (var n in nodes.Take(3))
+            {
+                Assert.True(discovered.TryGetValue(n.LocalId, out var d), "reported");
+                Assert.Equal(!trustBoot, d.RelayUntrusted);
+                Assert.Equal(trustBoot, visited.Contains(n.LocalId));
+                Assert.Equal(trustBoot, n.HandshakesInbound > 0);   // not even a random walk asked it
+            }
+            Assert.False(discovered[boot.LocalId].RelayUntrusted);   // a seed
+            Assert.Contains(boot.LocalId, visited);
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+        }
     }
 
     [Fact]

@@ -395,4 +395,45 @@ public sealed class PitfallTests
         Assert.True(ContactFilters.PublicOnly(new EnrBuilder().WithIp(IPAddress.Parse("8.8.8.8")).WithUdp(9000).Build(key)));
         Assert.True(ContactFilters.PublicOrLoopback(new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(9000).Build(key)));
     }
+
+    [Theory]
+    // PITFALLS 7 (geth CheckRelayIP): sender, relayed address, valid
+    [InlineData("1.2.3.4", "5.6.7.8", true)]
+    [InlineData("1.2.3.4", "192.168.1.2", false)]
+    [InlineData("1.2.3.4", "10.0.0.1", false)]
+    [InlineData("1.2.3.4", "127.0.0.1", false)]
+    [InlineData("1.2.3.4", "0.0.0.0", false)]
+    [InlineData("192.168.1.1", "10.0.0.1", true)]
+    [InlineData("192.168.1.1", "127.0.0.1", false)]
+    [InlineData("192.168.1.1", "5.6.7.8", true)]
+    [InlineData("127.0.0.1", "192.168.1.2", true)]
+    [InlineData("127.0.0.1", "127.0.0.2", true)]
+    [InlineData("2001:4860::1", "fd00::1", false)]
+    [InlineData("2001:4860::1", "::1", false)]
+    [InlineData("fd00::2", "fd00::1", true)]
+    [InlineData("::ffff:1.2.3.4", "::ffff:192.168.0.1", false)]
+    public void Relayed_addresses_follow_the_sender_scope(string sender, string address, bool valid) =>
+        Assert.Equal(valid, IpClass.IsRelayable(IPAddress.Parse(sender), IPAddress.Parse(address)));
+
+    [Fact]
+    public void A_record_is_trusted_only_if_every_address_it_carries_may_come_from_its_relayer()
+    {
+        Enr Rec(params string[] ips)
+        {
+            var key = new byte[32];
+            Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
+            var b = new EnrBuilder().WithUdp(9000).WithUdp6(9000);
+            foreach (var ip in ips) b.WithIp(IPAddress.Parse(ip));
+            return b.Build(key);
+        }
+        var publicRelayer = Rec("1.2.3.4");
+        var lanRelayer = Rec("192.168.1.1");
+        Assert.True(ContactFilters.RelayTrusted(Rec("192.168.1.7"), null));               // a seed
+        Assert.True(ContactFilters.RelayTrusted(Rec(), publicRelayer));                   // no address at all
+        Assert.True(ContactFilters.RelayTrusted(Rec("5.6.7.8", "2001:4860::8"), publicRelayer));
+        Assert.False(ContactFilters.RelayTrusted(Rec("192.168.1.7"), publicRelayer));
+        Assert.False(ContactFilters.RelayTrusted(Rec("5.6.7.8", "fd00::7"), publicRelayer)); // one private address is enough
+        Assert.True(ContactFilters.RelayTrusted(Rec("192.168.1.7"), lanRelayer));
+        Assert.False(ContactFilters.RelayTrusted(Rec("127.0.0.1"), lanRelayer));
+    }
 }

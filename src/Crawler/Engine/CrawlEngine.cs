@@ -135,6 +135,7 @@ public sealed class CrawlEngine(
                     : !node.IsConsensus ? NotDialledReasons.NotConsensus
                     : node.DialEndpoint is null ? NotDialledReasons.NoTcp
                     : !options.AddressPolicy.IsAllowed(node.DialEndpoint.Address) ? NotDialledReasons.AddressNotAllowed
+                    : node.AddressUntrusted ? NotDialledReasons.AddressUntrusted
                     : null;
                 state.NotDialledReason = reason;
                 state.DialPending = reason is null;

@@ -4,7 +4,11 @@ namespace ClP2p.Crawler.Engine;
 
 /// <summary>A node as the engine sees it: an id, whether it is a consensus-layer node, where to dial it, and the
 /// discovery record itself, which the engine passes through without looking inside.</summary>
-public sealed record DiscoveredNode(string NodeId, ulong Seq, bool IsConsensus, IPEndPoint? DialEndpoint, object Record);
+public sealed record DiscoveredNode(string NodeId, ulong Seq, bool IsConsensus, IPEndPoint? DialEndpoint, object Record)
+{
+    /// <summary>Discovery could not trust the record's address (a private address relayed by a public node): never dialled.</summary>
+    public bool AddressUntrusted { get; init; }
+}
 
 /// <summary>What discovery reports to the engine.</summary>
 public abstract record DiscoveryReport;
@@ -34,6 +38,8 @@ public static class NotDialledReasons
     public const string NotConsensus = "no_eth2_field";
     public const string NoTcp = "no_tcp_port";
     public const string AddressNotAllowed = "address_not_allowed";
+    /// <summary>A private or loopback address returned by a node outside that network (PITFALLS 7); only reachable when private ranges are allowed.</summary>
+    public const string AddressUntrusted = "address_untrusted";
     public const string CrawlStopped = "crawl_stopped";
     public const string DialingDisabled = "dialing_disabled";
 }

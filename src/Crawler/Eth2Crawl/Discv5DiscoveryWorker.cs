@@ -16,7 +16,7 @@ public sealed class Discv5DiscoveryWorker(Discv5Node node, DhtCrawlOptions optio
             switch (e)
             {
                 case EnrDiscovered d:
-                    yield return new NodeFound(ToNode(d.Enr));
+                    yield return new NodeFound(ToNode(d.Enr) with { AddressUntrusted = d.RelayUntrusted });
                     break;
                 case NodeVisited v:
                     yield return new NodeQueried(v.Enr.NodeId.ToString(), v.Answered, v.Neighbours, v.Error, v.Duration);

@@ -7,7 +7,15 @@ namespace ClP2p.Discovery;
 public abstract record DiscoveryEvent;
 
 /// <summary>A record seen for the first time, or with a higher seq than before. From = the node that returned it (null for seeds and walks' starting points).</summary>
-public sealed record EnrDiscovered(Enr Enr, NodeId? From) : DiscoveryEvent;
+public sealed record EnrDiscovered(Enr Enr, NodeId? From) : DiscoveryEvent
+{
+    /// <summary>
+    /// The record carries an address its relayer cannot vouch for (PITFALLS 7: a LAN or loopback address returned by
+    /// a public node; see <see cref="DhtCrawlOptions.TrustRelay"/>). It is reported but never contacted, and should
+    /// not be dialled.
+    /// </summary>
+    public bool RelayUntrusted { get; init; }
+}
 
 /// <summary>
 /// The outcome of enumerating one node's table: whether it answered at all, how many distinct records it returned,
@@ -21,6 +29,9 @@ public sealed class DhtCrawlOptions
 {
     /// <summary>Which records may be contacted (never private/reserved addresses unless this allows them).</summary>
     public Func<Enr, bool> CanContact { get; init; } = ContactFilters.PublicOnly;
+
+    /// <summary>Whether a record's addresses may be trusted given the node that returned it (null for seeds); untrusted records are never contacted.</summary>
+    public Func<Enr, Enr?, bool> TrustRelay { get; init; } = ContactFilters.RelayTrusted;
 
     /// <summary>Nodes enumerated at the same time.</summary>
     public int MaxConcurrency { get; init; } = 64;
@@ -136,7 +147,7 @@ public sealed class DhtCrawler
             if (Interlocked.Decrement(ref _outstanding) == 0) _work.Writer.TryComplete();
         }
 
-        private void Offer(Enr enr, NodeId? from)
+        private void Offer(Enr enr, Enr? relayer)
         {
             if (enr.NodeId == _c._node.LocalId) return;
             bool visit;
@@ -145,8 +156,10 @@ public sealed class DhtCrawler
                 if (_known.TryGetValue(enr.NodeId, out var old) && old.Seq >= enr.Seq) return;
                 if (old is null && _known.Count >= _c._options.MaxNodes) return;
                 _known[enr.NodeId] = enr;
-                Events.Writer.TryWrite(new EnrDiscovered(enr, from));
-                visit = _c._options.CanContact(enr) && enr.UdpEndPoint != null && _queued.Add(enr.NodeId);
+                bool trusted = _c._options.TrustRelay(enr, relayer);
+                if (!trusted) Discv5Metrics.RecordsUntrusted.Add(1);
+                Events.Writer.TryWrite(new EnrDiscovered(enr, relayer?.NodeId) { RelayUntrusted = !trusted });
+                visit = trusted && _c._options.CanContact(enr) && enr.UdpEndPoint != null && _queued.Add(enr.NodeId);
                 if (visit) Interlocked.Increment(ref _outstanding);
             }
             if (visit) _work.Writer.TryWrite(enr);
@@ -158,7 +171,7 @@ public sealed class DhtCrawler
             {
                 Span<byte> t = stackalloc byte[32];
                 System.Security.Cryptography.RandomNumberGenerator.Fill(t);
-                await _c._node.LookupCoreAsync(new NodeId(t), null, 16, seeds, (e, from) => Offer(e, from), _ct, _c._options.CanContact).ConfigureAwait(false);
+                await _c._node.LookupCoreAsync(new NodeId(t), null, 16, seeds, Offer, _ct, _c._options.CanContact, _c._options.TrustRelay).ConfigureAwait(false);
             }
             catch (OperationCanceledException) { }
             catch (ObjectDisposedException) { }
@@ -212,7 +225,7 @@ public sealed class DhtCrawler
                     foreach (var e in found)
                     {
                         if (seen.Add(e.NodeId)) neighbours++;
-                        Offer(e, enr.NodeId);
+                        Offer(e, enr);
                     }
                 }
                 catch (Discv5RequestException ex)
@@ -239,7 +252,7 @@ public sealed class DhtCrawler
                 try
                 {
                     var self = await _c._node.FindNodeAsync(enr, [0], _ct).ConfigureAwait(false);
-                    if (self.Count == 1 && self[0].NodeId == enr.NodeId) Offer(self[0], enr.NodeId);
+                    if (self.Count == 1 && self[0].NodeId == enr.NodeId) Offer(self[0], enr);
                 }
                 catch (Discv5RequestException) { }
                 catch (OperationCanceledException) { }

@@ -22,14 +22,15 @@ public sealed partial class Discv5Node
     }
 
     internal async Task<IReadOnlyList<Enr>> LookupCoreAsync(NodeId target, Func<Enr, bool>? predicate, int k, IEnumerable<Enr>? initial,
-        Action<Enr, NodeId>? onFound, CancellationToken ct, Func<Enr, bool>? canContact = null)
+        Action<Enr, Enr>? onFound, CancellationToken ct, Func<Enr, bool>? canContact = null, Func<Enr, Enr?, bool>? trustRelay = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         canContact ??= _options.ContactFilter;
+        trustRelay ??= ContactFilters.RelayTrusted;
         var all = new Dictionary<NodeId, Enr>();
         var asked = new HashSet<NodeId>();
         var candidates = new List<Enr>();
-        void Add(Enr e)
+        void Add(Enr e, Enr? relayer)
         {
             if (e.NodeId == LocalId) return;
             if (all.TryGetValue(e.NodeId, out var old))
@@ -38,14 +39,15 @@ public sealed partial class Discv5Node
                 return;
             }
             all[e.NodeId] = e;
-            if (canContact(e)) candidates.Add(e);
+            // PITFALLS 7: a private address relayed by a public node is kept in the results but never asked
+            if (canContact(e) && trustRelay(e, relayer)) candidates.Add(e);
         }
         lock (_gate)
         {
-            foreach (var e in _table.Closest(target, k)) Add(e);
-            if (candidates.Count == 0) foreach (var b in _options.Bootnodes) Add(b);
+            foreach (var e in _table.Closest(target, k)) Add(e, null);
+            if (candidates.Count == 0) foreach (var b in _options.Bootnodes) Add(b, null);
         }
-        if (initial != null) foreach (var e in initial) Add(e);
+        if (initial != null) foreach (var e in initial) Add(e, null);
 
         var inflight = new Dictionary<Task<IReadOnlyList<Enr>>, Enr>();
         while (true)
@@ -76,8 +78,8 @@ public sealed partial class Discv5Node
             }
             foreach (var e in found)
             {
-                onFound?.Invoke(e, from.NodeId);
-                Add(e);
+                onFound?.Invoke(e, from);
+                Add(e, from);
             }
         }
         var result = new List<Enr>();

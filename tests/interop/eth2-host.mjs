@@ -12,7 +12,8 @@
 //         'goodbye129' send Goodbye(129) (too many peers), answer Status, then close the connection
 //         'reject'     register no eth2 protocol (multistream answers "na")
 //         'bomb'       answer Status with a chunk that declares the Status size but expands far past it
-//         'garbage'    answer Status with random bytes
+//         'garbage'    answer Status with a success code followed by random bytes (a random first byte is an error
+//                      code 131 times in 256, and then a second byte of 0 makes a valid empty error message)
 //         'v1only'     serve only status/1 and metadata/2 (a pre-Fulu client)
 //   probeBack: before answering the first Status of a connection, ask the dialer's Status and MetaData (as real
 //              clients do) and report what it answered as a 'probe' event.
@@ -252,7 +253,7 @@ export async function startEth2Host (opts = {}) {
         await respond(stream, concat([Uint8Array.of(0), uvarint(version === 2 ? 92 : 84), STREAM_ID, chunk(0x01, big, big)]))
         return
       }
-      if (mode === 'garbage') { await respond(stream, randomBytes(200)); return }
+      if (mode === 'garbage') { const junk = randomBytes(200); junk[0] = 0; await respond(stream, junk); return }
       if (mode === 'goodbye129') {
         // Like a full client: say Goodbye(129), still answer the Status, then hang up.
         const bye = await connection.newStream(PROTOCOLS.goodbye)

@@ -66,6 +66,17 @@ internal sealed class MemoryLibp2pStream : Libp2pStream
         await _out.CompleteAsync();
     }
 
+    private Action? _disposed;
+
+    /// <summary>Called once, when the stream is disposed.</summary>
+    public Action? Disposed { get => _disposed; set => _disposed = value; }
+
+    protected override void Dispose(bool disposing)
+    {
+        Interlocked.Exchange(ref _disposed, null)?.Invoke();
+        base.Dispose(disposing);
+    }
+
     public override void Reset()
     {
         if (WasReset) return;

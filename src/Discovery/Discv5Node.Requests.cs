@@ -197,7 +197,7 @@ public sealed partial class Discv5Node
             {
                 first.Waiting.Remove(req);
             }
-            else if (first.Waiting.Count == 0)
+            else if (first.Waiting.Count == 0 || _disposed)
             {
                 _firstContacts.Remove(req.Address);
             }

@@ -59,6 +59,24 @@ public sealed class NodeTests
     }
 
     [Fact]
+    public async Task Requests_waiting_for_a_first_contact_fail_cleanly_when_the_node_is_disposed()
+    {
+        var a = NewNode(timeout: TimeSpan.FromSeconds(30));
+        await a.StartAsync();
+        var silent = NewNode();
+        await silent.StartAsync();
+        var record = silent.LocalEnr;
+        await silent.DisposeAsync();   // its port no longer answers
+        var asks = Enumerable.Range(0, 4).Select(_ => a.FindNodeAsync(record, [256])).ToArray();
+        await a.DisposeAsync();
+        foreach (var ask in asks)
+        {
+            var ex = await Assert.ThrowsAsync<Discv5RequestException>(() => ask.WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.Equal(RequestFailure.Disposed, ex.Reason);
+        }
+    }
+
+    [Fact]
     public async Task FindNode_distance_zero_returns_the_remote_record()
     {
         await using var a = NewNode();

@@ -45,6 +45,9 @@ internal static class Sql
 
     public static string? Hex(byte[]? bytes) => bytes is null ? null : Convert.ToHexStringLower(bytes);
 
+    /// <summary>The text with each NUL character (which PostgreSQL text cannot hold) replaced by U+FFFD.</summary>
+    public static string? PgText(string? value) => value is null || !value.Contains('\0', StringComparison.Ordinal) ? value : value.Replace('\0', '\uFFFD');
+
     public static long? Signed(ulong? value) => value is { } v ? unchecked((long)v) : null;
 
     public static ulong? Unsigned(long? value) => value is { } v ? unchecked((ulong)v) : null;

@@ -37,6 +37,19 @@ internal sealed class KnownNodes(int capacity)
         }
     }
 
+    /// <summary>True when the committed row already holds everything <paramref name="visit"/> would add to it.</summary>
+    public bool Covers(VisitObservation visit)
+    {
+        long seq = visit.EnrSeq is { } s ? unchecked((long)s) : 0;
+        lock (_lock)
+        {
+            return _facts.TryGetValue(visit.NodeId, out Fact f)
+                && (visit.PeerId is null || f.HasPeer)
+                && f.LatestSeq >= seq
+                && f.FirstSeen <= visit.VisitedAt.UtcDateTime;
+        }
+    }
+
     /// <summary>Records rows whose upsert has committed.</summary>
     public void Remember(IEnumerable<NodeRow> rows)
     {

@@ -66,6 +66,12 @@ internal sealed class PostgresBatchSink : IBatchSink
             metadata_attnets, metadata_syncnets, custody_group_count, metadata_version, goodbye_reason) FROM STDIN (FORMAT BINARY)
         """;
 
+    /// <summary>Columns of <see cref="CopyVisits"/>, in order.</summary>
+    private const short VisitColumns = 28;
+
+    /// <summary>Encoded COPY data sent to the server at a time.</summary>
+    private const int CopyChunkBytes = 128 * 1024;
+
     private readonly NpgsqlDataSource _dataSource;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _agentIds = new(StringComparer.Ordinal);
     private readonly KnownNodes _known;
@@ -83,7 +89,8 @@ internal sealed class PostgresBatchSink : IBatchSink
         await using NpgsqlConnection conn = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
         await using NpgsqlTransaction tx = await conn.BeginTransactionAsync(ct).ConfigureAwait(false);
 
-        List<NodeRow> nodes = NodeRow.Merge(batch);
+        // Visits of nodes whose stored row already holds what they would add are left out of the node rows at once.
+        List<NodeRow> nodes = NodeRow.Merge(batch, _known.Covers);
         List<NodeRow> sighted = nodes.FindAll(n => n.Sighted);
         List<NodeRow> ensured = nodes.FindAll(n => !n.Sighted && !_known.Covers(n));
         await WriteNodesAsync(conn, tx, UpsertNodes, sighted, ct).ConfigureAwait(false);
@@ -156,7 +163,7 @@ internal sealed class PostgresBatchSink : IBatchSink
 
     private async Task<Dictionary<string, long>> UpsertAgentsAsync(NpgsqlConnection conn, NpgsqlTransaction tx, Batch batch, CancellationToken ct)
     {
-        var missing = NodeRow.DistinctAgents(batch).Where(kv => !_agentIds.ContainsKey(kv.Key)).ToList();
+        List<KeyValuePair<string, VisitObservation>> missing = NodeRow.DistinctAgents(batch, _agentIds.ContainsKey);
         var ids = new Dictionary<string, long>(StringComparer.Ordinal);
         if (missing.Count == 0) return ids;
         await using (var cmd = new NpgsqlCommand(UpsertAgents, conn, tx))
@@ -185,43 +192,52 @@ internal sealed class PostgresBatchSink : IBatchSink
         var order = new ulong[sorted.Length];
         for (int i = 0; i < sorted.Length; i++) order[i] = SortKey(sorted[i].NodeId);
         System.Array.Sort(order, sorted);
-        await using NpgsqlBinaryImporter imp = await conn.BeginBinaryImportAsync(CopyVisits, ct).ConfigureAwait(false);
+        // Raw binary COPY, encoded here (see PgBinaryCopyWriter), sent in chunks so the server works while we encode.
+        var rows = new PgBinaryCopyWriter(CopyChunkBytes + 4096);
+        await using NpgsqlRawCopyStream copy = await conn.BeginRawBinaryCopyAsync(CopyVisits, ct).ConfigureAwait(false);
+        rows.WriteHeader();
         foreach (VisitObservation v in sorted)
         {
             long? agentId = null;
             if (v.AgentVersion is { } raw)
                 agentId = _agentIds.TryGetValue(raw, out long id) || newAgentIds.TryGetValue(raw, out id) ? id : null;
-            imp.StartRow(); // synchronous: it only waits when the write buffer goes to the socket
-            W(imp, v.CrawlId, NpgsqlDbType.Bigint);
-            imp.Write(v.NodeId, NpgsqlDbType.Bytea);
-            imp.Write(v.VisitedAt.UtcDateTime, NpgsqlDbType.TimestampTz);
-            imp.Write(v.Kind, NpgsqlDbType.Text);
-            W(imp, Sql.Signed(v.EnrSeq), NpgsqlDbType.Bigint);
-            W(imp, v.Ip, NpgsqlDbType.Text);
-            W(imp, v.DiscoveryAnswered, NpgsqlDbType.Boolean);
-            W(imp, v.Neighbours, NpgsqlDbType.Integer);
-            W(imp, v.DiscoveryError, NpgsqlDbType.Text);
-            imp.Write(v.DialOutcome, NpgsqlDbType.Text);
-            W(imp, v.DialError, NpgsqlDbType.Text);
-            W(imp, v.FailedStep, NpgsqlDbType.Text);
-            W(imp, v.LatencyMs, NpgsqlDbType.Integer);
-            W(imp, agentId, NpgsqlDbType.Bigint);
-            W(imp, v.Muxer, NpgsqlDbType.Text);
-            W(imp, Sql.Hex(v.StatusForkDigest), NpgsqlDbType.Text);
-            W(imp, v.FinalizedRoot, NpgsqlDbType.Bytea);
-            W(imp, Sql.Signed(v.FinalizedEpoch), NpgsqlDbType.Bigint);
-            W(imp, v.HeadRoot, NpgsqlDbType.Bytea);
-            W(imp, Sql.Signed(v.HeadSlot), NpgsqlDbType.Bigint);
-            W(imp, Sql.Signed(v.EarliestAvailableSlot), NpgsqlDbType.Bigint);
-            W(imp, v.StatusVersion, NpgsqlDbType.Integer);
-            W(imp, Sql.Signed(v.MetadataSeq), NpgsqlDbType.Bigint);
-            W(imp, Sql.Hex(v.MetadataAttnets), NpgsqlDbType.Text);
-            W(imp, Sql.Hex(v.MetadataSyncnets), NpgsqlDbType.Text);
-            W(imp, Sql.Signed(v.CustodyGroupCount), NpgsqlDbType.Bigint);
-            W(imp, v.MetadataVersion, NpgsqlDbType.Integer);
-            W(imp, Sql.Signed(v.GoodbyeReason), NpgsqlDbType.Bigint);
+            rows.StartRow(VisitColumns);
+            rows.Int64(v.CrawlId);
+            rows.Bytea(v.NodeId);
+            rows.TimestampTz(v.VisitedAt);
+            rows.Text(v.Kind);
+            rows.UInt64AsInt64(v.EnrSeq);
+            rows.Text(v.Ip);
+            rows.Bool(v.DiscoveryAnswered);
+            rows.Int32(v.Neighbours);
+            rows.Text(v.DiscoveryError);
+            rows.Text(v.DialOutcome);
+            rows.Text(v.DialError);
+            rows.Text(v.FailedStep);
+            rows.Int32(v.LatencyMs);
+            rows.Int64(agentId);
+            rows.Text(v.Muxer);
+            rows.HexText(v.StatusForkDigest);
+            rows.Bytea(v.FinalizedRoot);
+            rows.UInt64AsInt64(v.FinalizedEpoch);
+            rows.Bytea(v.HeadRoot);
+            rows.UInt64AsInt64(v.HeadSlot);
+            rows.UInt64AsInt64(v.EarliestAvailableSlot);
+            rows.Int32(v.StatusVersion);
+            rows.UInt64AsInt64(v.MetadataSeq);
+            rows.HexText(v.MetadataAttnets);
+            rows.HexText(v.MetadataSyncnets);
+            rows.UInt64AsInt64(v.CustodyGroupCount);
+            rows.Int32(v.MetadataVersion);
+            rows.UInt64AsInt64(v.GoodbyeReason);
+            if (rows.Length >= CopyChunkBytes)
+            {
+                await copy.WriteAsync(rows.Written, ct).ConfigureAwait(false);
+                rows.Clear();
+            }
         }
-        await imp.CompleteAsync(ct).ConfigureAwait(false);
+        rows.WriteTrailer();
+        await copy.WriteAsync(rows.Written, ct).ConfigureAwait(false);
     }
 
     private static ulong SortKey(byte[] nodeId)
@@ -230,24 +246,6 @@ internal sealed class PostgresBatchSink : IBatchSink
         Span<byte> padded = stackalloc byte[8];
         nodeId.CopyTo(padded);
         return System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(padded);
-    }
-
-    private static void W<T>(NpgsqlBinaryImporter imp, T? value, NpgsqlDbType type) where T : struct
-    {
-        if (value is { } v) imp.Write(v, type);
-        else imp.WriteNull();
-    }
-
-    private static void W(NpgsqlBinaryImporter imp, string? value, NpgsqlDbType type)
-    {
-        if (value is null) imp.WriteNull();
-        else imp.Write(value, type);
-    }
-
-    private static void W(NpgsqlBinaryImporter imp, byte[]? value, NpgsqlDbType type)
-    {
-        if (value is null) imp.WriteNull();
-        else imp.Write(value, type);
     }
 
     private static NpgsqlParameter Array<T>(string name, IEnumerable<T> values, NpgsqlDbType elementType) =>

@@ -153,8 +153,39 @@ public sealed class ResultWriter : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(observation);
         if (observation.NodeId is not { Length: > 0 }) throw new ArgumentException("NodeId is required", nameof(observation));
-        return EnqueueAsync(observation, ct);
+        return EnqueueAsync(WithoutNul(observation), ct);
     }
+
+    /// <summary>
+    /// The visit with NUL characters replaced by U+FFFD in its text fields. A visit carries text a remote peer chose
+    /// (its agent string, error texts quoting what it sent); PostgreSQL text cannot hold NUL, and one such visit would
+    /// otherwise fail, and finally drop, the whole batch it is in.
+    /// </summary>
+    internal static VisitObservation WithoutNul(VisitObservation v)
+    {
+        if (!HasNul(v.Kind) && !HasNul(v.Ip) && !HasNul(v.DiscoveryError) && !HasNul(v.DialOutcome) && !HasNul(v.DialError)
+            && !HasNul(v.FailedStep) && !HasNul(v.AgentVersion) && !HasNul(v.Client) && !HasNul(v.ClientVersion)
+            && !HasNul(v.Os) && !HasNul(v.Arch) && !HasNul(v.PeerId) && !HasNul(v.Muxer))
+            return v;
+        return v with
+        {
+            Kind = Sql.PgText(v.Kind)!,
+            Ip = Sql.PgText(v.Ip),
+            DiscoveryError = Sql.PgText(v.DiscoveryError),
+            DialOutcome = Sql.PgText(v.DialOutcome)!,
+            DialError = Sql.PgText(v.DialError),
+            FailedStep = Sql.PgText(v.FailedStep),
+            AgentVersion = Sql.PgText(v.AgentVersion),
+            Client = Sql.PgText(v.Client),
+            ClientVersion = Sql.PgText(v.ClientVersion),
+            Os = Sql.PgText(v.Os),
+            Arch = Sql.PgText(v.Arch),
+            PeerId = Sql.PgText(v.PeerId),
+            Muxer = Sql.PgText(v.Muxer),
+        };
+    }
+
+    private static bool HasNul(string? s) => s is not null && s.Contains('\0', StringComparison.Ordinal);
 
     /// <summary>Queues geo/ASN data for an IP. Waits while the buffer is full.</summary>
     public ValueTask AddGeoAsync(IpGeo geo, CancellationToken ct = default)
@@ -413,8 +444,12 @@ internal sealed class NodeRow
     /// </summary>
     public bool Sighted { get; set; }
 
-    /// <summary>Merges the batch's ENRs and visits into one row per node id, sorted by node id (stable lock order).</summary>
-    public static List<NodeRow> Merge(Batch batch)
+    /// <summary>
+    /// Merges the batch's ENRs and visits into one row per node id, sorted by node id (stable lock order). Visits for
+    /// which <paramref name="skipVisit"/> is true add nothing (their node's committed row already holds what they
+    /// would add); a visit of a node the batch also sights is always merged.
+    /// </summary>
+    public static List<NodeRow> Merge(Batch batch, Func<VisitObservation, bool>? skipVisit = null)
     {
         var rows = new Dictionary<byte[], NodeRow>(ByteArrayComparer.Instance);
         foreach (EnrObservation e in batch.Enrs)
@@ -425,8 +460,10 @@ internal sealed class NodeRow
             r.PeerId ??= e.PeerId;
             r.LatestSeq = Math.Max(r.LatestSeq, unchecked((long)e.Seq));
         }
+        bool sightings = rows.Count > 0;
         foreach (VisitObservation v in batch.Visits)
         {
+            if (skipVisit is not null && (!sightings || !rows.ContainsKey(v.NodeId)) && skipVisit(v)) continue;
             NodeRow r = Get(rows, v.NodeId, v.VisitedAt.UtcDateTime);
             r.PeerId ??= v.PeerId;
             if (v.EnrSeq is { } seq) r.LatestSeq = Math.Max(r.LatestSeq, unchecked((long)seq));
@@ -471,13 +508,18 @@ internal sealed class NodeRow
         return map.Values.OrderBy(g => g.Ip, StringComparer.Ordinal).ToList();
     }
 
-    /// <summary>Distinct agent strings of the batch's visits with their parsed parts (the first seen wins).</summary>
-    public static SortedDictionary<string, VisitObservation> DistinctAgents(Batch batch)
+    /// <summary>
+    /// Distinct agent strings of the batch's visits with their parsed parts (the first seen wins), in ordinal order,
+    /// leaving out those <paramref name="skip"/> says are stored already.
+    /// </summary>
+    public static List<KeyValuePair<string, VisitObservation>> DistinctAgents(Batch batch, Func<string, bool>? skip = null)
     {
-        var map = new SortedDictionary<string, VisitObservation>(StringComparer.Ordinal);
+        var map = new Dictionary<string, VisitObservation>(StringComparer.Ordinal);
         foreach (VisitObservation v in batch.Visits)
-            if (v.AgentVersion is { } a) map.TryAdd(a, v);
-        return map;
+            if (v.AgentVersion is { } a && !map.ContainsKey(a) && (skip is null || !skip(a))) map.Add(a, v);
+        var list = map.ToList();
+        list.Sort((x, y) => string.CompareOrdinal(x.Key, y.Key));
+        return list;
     }
 
     private sealed class EnrKeyComparer : IEqualityComparer<(byte[] Id, ulong Seq)>

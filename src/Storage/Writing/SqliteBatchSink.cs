@@ -91,7 +91,7 @@ internal sealed class SqliteBatchSink : IBatchSink
         }
 
         var newAgentIds = new Dictionary<string, long>(StringComparer.Ordinal);
-        var missing = NodeRow.DistinctAgents(batch).Where(kv => !_agentIds.ContainsKey(kv.Key)).ToList();
+        List<KeyValuePair<string, VisitObservation>> missing = NodeRow.DistinctAgents(batch, _agentIds.ContainsKey);
         if (missing.Count > 0)
         {
             await using SqliteCommand insert = Prepare(conn, tx,

@@ -82,6 +82,29 @@ public class VisitNodeTests
     }
 
     [Fact]
+    public async Task A_new_writer_reads_stored_node_rows_and_neither_updates_nor_locks_those_its_visits_add_nothing_to()
+    {
+        await using TestDatabase db = await TestDatabase.CreateAsync(StorageProvider.Postgres);
+        long crawl = await new CrawlStore(db.Options).StartCrawlAsync("mainnet", Samples.T0, null);
+        await using (var writer = new ResultWriter(db.Options, Samples.FastWriter()))
+        {
+            for (int i = 0; i < 50; i++) await writer.AddEnrAsync(Samples.Enr(i, 3) with { PeerId = "16Uiu2HAm" + i });
+            await writer.AddEnrAsync(Samples.Enr(50, 1)); // no peer id yet: the visit brings one
+        }
+        // An ON CONFLICT DO UPDATE locks every existing row it meets, even when its WHERE changes none: a lock or an
+        // update changes the row's xmax or xmin.
+        await ExecAsync(db, "CREATE TABLE before_visits AS SELECT node_id, xmin::text AS was_xmin, xmax::text AS was_xmax FROM nodes");
+
+        await using (var fresh = new ResultWriter(db.Options, Samples.FastWriter()))
+            for (int i = 0; i <= 50; i++) await fresh.AddVisitAsync(Samples.Visit(crawl, i, enrSeq: 3, at: Samples.T0.AddMinutes(1)));
+        Assert.Equal(51, await db.CountAsync("visits"));
+        Assert.Equal(50, await db.CountAsync("nodes n JOIN before_visits b ON b.node_id = n.node_id",
+            "n.xmin::text = b.was_xmin AND n.xmax::text = b.was_xmax AND n.peer_id IS NOT NULL AND n.latest_seq = 3"));
+        Assert.Equal(1, await db.CountAsync("nodes", "peer_id = '16Uiu2HAm50'")); // the one row the visits add to
+        Assert.Equal(51, await db.CountAsync("nodes"));
+    }
+
+    [Fact]
     public async Task Postgres_visits_carry_one_index_and_no_peer_id()
     {
         await using TestDatabase db = await TestDatabase.CreateAsync(StorageProvider.Postgres);

@@ -50,6 +50,19 @@ internal sealed class KnownNodes(int capacity)
         }
     }
 
+    /// <summary>Records what a read of a committed node row showed.</summary>
+    public void RememberStored(byte[] nodeId, bool hasPeer, long latestSeq, DateTime firstSeen)
+    {
+        if (capacity <= 0) return;
+        lock (_lock)
+        {
+            if (_facts.Count >= capacity && !_facts.ContainsKey(nodeId)) _facts.Clear();
+            _facts[nodeId] = _facts.TryGetValue(nodeId, out Fact f)
+                ? new Fact(f.HasPeer || hasPeer, Math.Max(f.LatestSeq, latestSeq), f.FirstSeen < firstSeen ? f.FirstSeen : firstSeen)
+                : new Fact(hasPeer, latestSeq, firstSeen);
+        }
+    }
+
     /// <summary>Records rows whose upsert has committed.</summary>
     public void Remember(IEnumerable<NodeRow> rows)
     {

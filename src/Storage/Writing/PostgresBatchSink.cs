@@ -93,6 +93,7 @@ internal sealed class PostgresBatchSink : IBatchSink
         List<NodeRow> nodes = NodeRow.Merge(batch, _known.Covers);
         List<NodeRow> sighted = nodes.FindAll(n => n.Sighted);
         List<NodeRow> ensured = nodes.FindAll(n => !n.Sighted && !_known.Covers(n));
+        if (ensured.Count > 0) ensured = await LeaveOutStoredAsync(conn, tx, ensured, ct).ConfigureAwait(false);
         await WriteNodesAsync(conn, tx, UpsertNodes, sighted, ct).ConfigureAwait(false);
         await WriteNodesAsync(conn, tx, EnsureNodes, ensured, ct).ConfigureAwait(false);
 
@@ -146,6 +147,25 @@ internal sealed class PostgresBatchSink : IBatchSink
         _known.Remember(sighted);
         _known.Remember(ensured);
         return new WriteResult(sighted.Count + ensured.Count, enrs.Count, batch.Visits.Count, geos.Count, newAgentIds.Count);
+    }
+
+    /// <summary>
+    /// Reads the stored rows of nodes met only through visits and returns those whose row is missing or lacks something
+    /// the visits add. A read takes no row locks and writes nothing, where an <c>ON CONFLICT DO UPDATE ... WHERE</c>
+    /// locks (and so dirties) every existing row even when it changes none. What the read shows is committed and only
+    /// ever grows stronger, so it is remembered at once.
+    /// </summary>
+    private async Task<List<NodeRow>> LeaveOutStoredAsync(NpgsqlConnection conn, NpgsqlTransaction tx, List<NodeRow> rows, CancellationToken ct)
+    {
+        await using (var cmd = new NpgsqlCommand(
+            "SELECT node_id, peer_id IS NOT NULL, latest_seq, first_seen FROM nodes WHERE node_id = ANY(@id)", conn, tx))
+        {
+            cmd.Parameters.Add(Array("id", rows.Select(n => n.NodeId), NpgsqlDbType.Bytea));
+            await using NpgsqlDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+                _known.RememberStored(r.GetFieldValue<byte[]>(0), r.GetBoolean(1), r.GetInt64(2), r.GetFieldValue<DateTime>(3));
+        }
+        return rows.FindAll(n => !_known.Covers(n));
     }
 
     private static async Task WriteNodesAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string sql, List<NodeRow> nodes, CancellationToken ct)

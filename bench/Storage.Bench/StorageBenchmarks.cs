@@ -38,7 +38,7 @@ public sealed class QueryConfig : ManualConfig
 /// a crawl, discovery has already sighted every node through the same writer (its ENR, written untimed in the iteration
 /// setup), so the timed part is the visits alone: 100,000 rows appended by binary COPY.</item>
 /// <item><c>Visits_of_unsighted_nodes</c>: visits through a fresh writer that has stored none of the nodes, so each
-/// batch also sends the nodes' insert-if-missing (the rows exist; nothing is rewritten).</item>
+/// batch first reads its nodes' rows (they exist and hold everything: no upsert follows).</item>
 /// <item><c>Enrs_of_new_nodes</c>: discovery sightings of 100,000 new nodes (node rows and ENR history rows inserted).</item>
 /// </list>
 /// </summary>
@@ -122,7 +122,7 @@ public class VisitIngestBenchmarks
     [Benchmark(OperationsPerInvoke = Visits)]
     public Task Visits_of_sighted_nodes() => WriteVisitsAsync();
 
-    /// <summary>100,000 visits through a writer that has not stored their nodes (insert-if-missing per batch).</summary>
+    /// <summary>100,000 visits through a writer that has not stored their nodes (a read of their rows per batch).</summary>
     [Benchmark(OperationsPerInvoke = Visits)]
     public Task Visits_of_unsighted_nodes() => WriteVisitsAsync();
 

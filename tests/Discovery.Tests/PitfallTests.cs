@@ -10,7 +10,13 @@ public sealed class PitfallTests
 {
     private static readonly byte[] PingPt = MessageCodec.Encode(new PingMessage(new RequestId(7, 1), 1));
 
-    private static async Task<Discv5Node> StartNode(int whoAreYouPerSecond = 100, int maxChallenges = 4096)
+    /// <summary>
+    /// A node on loopback. Its requests wait <paramref name="requestTimeout"/> (default 5 s) for an answer: long enough
+    /// that a raw peer's answer arrives in time on two busy cores (other test classes run alongside; a 700 ms timeout
+    /// once fired first and the node's retry left the answered session behind). Tests about a request that times out
+    /// pass a short one.
+    /// </summary>
+    private static async Task<Discv5Node> StartNode(int whoAreYouPerSecond = 100, int maxChallenges = 4096, TimeSpan? requestTimeout = null)
     {
         var key = new byte[32];
         Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
@@ -20,7 +26,7 @@ public sealed class PitfallTests
             BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
             ContactFilter = ContactFilters.PublicOrLoopback,
             LivenessInterval = TimeSpan.Zero,
-            RequestTimeout = TimeSpan.FromMilliseconds(700),
+            RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(5),
             MaxWhoAreYouPerIpPerSecond = whoAreYouPerSecond,
             MaxPendingChallenges = maxChallenges,
         });
@@ -30,7 +36,7 @@ public sealed class PitfallTests
 
     private static async Task WaitFor(Func<bool> cond)
     {
-        for (int i = 0; i < 200 && !cond(); i++) await Task.Delay(10);
+        for (int i = 0; i < 1000 && !cond(); i++) await Task.Delay(10);
     }
 
     [Fact]
@@ -168,7 +174,7 @@ public sealed class PitfallTests
     [InlineData(0x0100000000000000UL)]   // @chainsafe/discv5 11 left-aligns enr-seq: seq 1 arrives as 2^56
     public async Task Handshake_carries_our_record_whenever_whoareyou_enr_seq_is_not_ours(ulong claimedSeq)
     {
-        await using var n = await StartNode();
+        await using var n = await StartNode(requestTimeout: TimeSpan.FromSeconds(2)); // nobody answers the FINDNODE: it times out
         using var raw = new RawPeer();
         var req = n.FindNodeAsync(raw.Enr, [256]);
         var first = (await raw.ReceiveAsync())!;
@@ -187,7 +193,7 @@ public sealed class PitfallTests
     [Fact]
     public async Task Handshake_leaves_the_record_out_when_the_peer_knows_our_seq()
     {
-        await using var n = await StartNode();
+        await using var n = await StartNode(requestTimeout: TimeSpan.FromSeconds(2)); // nobody answers the FINDNODE: it times out
         using var raw = new RawPeer();
         var req = n.FindNodeAsync(raw.Enr, [256]);
         var first = (await raw.ReceiveAsync())!;
@@ -277,7 +283,7 @@ public sealed class PitfallTests
         var req = n.FindNodeAsync(raw.Enr, [200]);
         var (hs, fn) = await ServeHandshake(n, raw);
         raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 0, [])), n.LocalEndPoint);
-        Assert.Empty(await req.WaitAsync(TimeSpan.FromMilliseconds(500)));
+        Assert.Empty(await req.WaitAsync(TimeSpan.FromSeconds(4))); // well before the 5 s request timeout
         hs.Session.Dispose();
     }
 

@@ -34,7 +34,7 @@ public class CopyEncodingTests
                    '2000-01-01 00:00:00.000001+00'::timestamptz, 'a', 'b', 'c', 'd', NULL, NULL, NULL, NULL, NULL, NULL, NULL
             """);
 
-        var w = new PgBinaryCopyWriter(16);
+        using var w = new PgBinaryCopyWriter(16);
         w.WriteHeader();
         w.StartRow(19);
         w.Int64(long.MaxValue);
@@ -85,7 +85,7 @@ public class CopyEncodingTests
     [Fact]
     public void Buffer_grows_past_its_initial_size_and_clear_keeps_nothing()
     {
-        var w = new PgBinaryCopyWriter(64);
+        using var w = new PgBinaryCopyWriter(64);
         w.WriteHeader();
         Assert.Equal(19, w.Length);
         byte[] big = Enumerable.Range(0, 1000).Select(i => (byte)i).ToArray();
@@ -103,7 +103,7 @@ public class CopyEncodingTests
     [Fact]
     public void Unpaired_surrogates_are_sent_as_replacement_characters()
     {
-        var w = new PgBinaryCopyWriter();
+        using var w = new PgBinaryCopyWriter();
         w.Text("a\ud800b");
         Assert.Equal([0, 0, 0, 5, (byte)'a', 0xef, 0xbf, 0xbd, (byte)'b'], w.Written.ToArray());
     }

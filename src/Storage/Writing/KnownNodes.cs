@@ -26,41 +26,17 @@ internal sealed class KnownNodes(int capacity)
     }
 
     /// <summary>True when the committed row already holds everything <paramref name="row"/> (made from visits) would add.</summary>
-    public bool Covers(NodeRow row)
-    {
-        lock (_lock)
-        {
-            return _facts.TryGetValue(row.NodeId, out Fact f)
-                && (row.PeerId is null || f.HasPeer)
-                && f.LatestSeq >= row.LatestSeq
-                && f.FirstSeen <= row.FirstSeen;
-        }
-    }
+    public bool Covers(NodeRow row) => Covers(row.NodeId, row.PeerId is not null, row.LatestSeq, row.FirstSeen);
 
     /// <summary>True when the committed row already holds everything <paramref name="visit"/> would add to it.</summary>
-    public bool Covers(VisitObservation visit)
-    {
-        long seq = visit.EnrSeq is { } s ? unchecked((long)s) : 0;
-        lock (_lock)
-        {
-            return _facts.TryGetValue(visit.NodeId, out Fact f)
-                && (visit.PeerId is null || f.HasPeer)
-                && f.LatestSeq >= seq
-                && f.FirstSeen <= visit.VisitedAt.UtcDateTime;
-        }
-    }
+    public bool Covers(VisitObservation visit) =>
+        Covers(visit.NodeId, visit.PeerId is not null, visit.EnrSeq is { } s ? unchecked((long)s) : 0, visit.VisitedAt.UtcDateTime);
 
     /// <summary>Records what a read of a committed node row showed.</summary>
     public void RememberStored(byte[] nodeId, bool hasPeer, long latestSeq, DateTime firstSeen)
     {
         if (capacity <= 0) return;
-        lock (_lock)
-        {
-            if (_facts.Count >= capacity && !_facts.ContainsKey(nodeId)) _facts.Clear();
-            _facts[nodeId] = _facts.TryGetValue(nodeId, out Fact f)
-                ? new Fact(f.HasPeer || hasPeer, Math.Max(f.LatestSeq, latestSeq), f.FirstSeen < firstSeen ? f.FirstSeen : firstSeen)
-                : new Fact(hasPeer, latestSeq, firstSeen);
-        }
+        lock (_lock) Add(nodeId, hasPeer, latestSeq, firstSeen);
     }
 
     /// <summary>Records rows whose upsert has committed.</summary>
@@ -69,13 +45,27 @@ internal sealed class KnownNodes(int capacity)
         if (capacity <= 0) return;
         lock (_lock)
         {
-            foreach (NodeRow r in rows)
-            {
-                if (_facts.Count >= capacity && !_facts.ContainsKey(r.NodeId)) _facts.Clear();
-                _facts[r.NodeId] = _facts.TryGetValue(r.NodeId, out Fact f)
-                    ? new Fact(f.HasPeer || r.PeerId is not null, Math.Max(f.LatestSeq, r.LatestSeq), f.FirstSeen < r.FirstSeen ? f.FirstSeen : r.FirstSeen)
-                    : new Fact(r.PeerId is not null, r.LatestSeq, r.FirstSeen);
-            }
+            foreach (NodeRow r in rows) Add(r.NodeId, r.PeerId is not null, r.LatestSeq, r.FirstSeen);
         }
+    }
+
+    private bool Covers(byte[] nodeId, bool bringsPeer, long seq, DateTime firstSeen)
+    {
+        lock (_lock)
+        {
+            return _facts.TryGetValue(nodeId, out Fact f)
+                && (!bringsPeer || f.HasPeer)
+                && f.LatestSeq >= seq
+                && f.FirstSeen <= firstSeen;
+        }
+    }
+
+    /// <summary>Merges one fact in (caller holds the lock); a full cache starts again empty.</summary>
+    private void Add(byte[] nodeId, bool hasPeer, long latestSeq, DateTime firstSeen)
+    {
+        if (_facts.Count >= capacity && !_facts.ContainsKey(nodeId)) _facts.Clear();
+        _facts[nodeId] = _facts.TryGetValue(nodeId, out Fact f)
+            ? new Fact(f.HasPeer || hasPeer, Math.Max(f.LatestSeq, latestSeq), f.FirstSeen < firstSeen ? f.FirstSeen : firstSeen)
+            : new Fact(hasPeer, latestSeq, firstSeen);
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 
@@ -13,8 +14,10 @@ namespace ClP2p.Storage;
 /// </para>
 /// Npgsql's typed <c>NpgsqlBinaryImporter.Write</c> resolves the type of every value on every call; writing the bytes
 /// here costs a fraction of that, which is client CPU given back to the database server on a small machine.
+/// The buffer is rented from the shared array pool (a batch's chunk buffer would otherwise be a new large-object-heap
+/// array per batch); dispose to return it.
 /// </summary>
-internal sealed class PgBinaryCopyWriter
+internal sealed class PgBinaryCopyWriter : IDisposable
 {
     /// <summary>The COPY binary signature.</summary>
     internal static ReadOnlySpan<byte> Signature => [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xff, (byte)'\r', (byte)'\n', 0];
@@ -27,10 +30,19 @@ internal sealed class PgBinaryCopyWriter
     private byte[] _buffer;
     private int _length;
 
-    /// <summary>Creates a writer with room for <paramref name="initialCapacity"/> bytes (it grows as needed).</summary>
+    /// <summary>Creates a writer with room for at least <paramref name="initialCapacity"/> bytes (it grows as needed).</summary>
     public PgBinaryCopyWriter(int initialCapacity = 64 * 1024)
     {
-        _buffer = new byte[Math.Max(64, initialCapacity)];
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(64, initialCapacity));
+    }
+
+    /// <summary>Returns the buffer to the pool; the writer is not used after.</summary>
+    public void Dispose()
+    {
+        byte[] buffer = _buffer;
+        _buffer = [];
+        _length = 0;
+        if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
     }
 
     /// <summary>The bytes encoded since the last <see cref="Clear"/>.</summary>
@@ -171,8 +183,10 @@ internal sealed class PgBinaryCopyWriter
     {
         if (_buffer.Length - _length < count)
         {
-            int size = Math.Max(_buffer.Length * 2, _length + count);
-            System.Array.Resize(ref _buffer, size);
+            byte[] bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _length + count));
+            _buffer.AsSpan(0, _length).CopyTo(bigger);
+            if (_buffer.Length > 0) ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = bigger;
         }
         Span<byte> s = _buffer.AsSpan(_length, count);
         _length += count;

@@ -89,10 +89,11 @@ internal sealed class PostgresBatchSink : IBatchSink
         await using NpgsqlConnection conn = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
         await using NpgsqlTransaction tx = await conn.BeginTransactionAsync(ct).ConfigureAwait(false);
 
-        // Visits of nodes whose stored row already holds what they would add are left out of the node rows at once.
+        // Visits of nodes whose stored row already holds what they would add are left out of the node rows at once,
+        // so every row not sighted is one the cache does not cover.
         List<NodeRow> nodes = NodeRow.Merge(batch, _known.Covers);
         List<NodeRow> sighted = nodes.FindAll(n => n.Sighted);
-        List<NodeRow> ensured = nodes.FindAll(n => !n.Sighted && !_known.Covers(n));
+        List<NodeRow> ensured = nodes.FindAll(n => !n.Sighted);
         if (ensured.Count > 0) ensured = await LeaveOutStoredAsync(conn, tx, ensured, ct).ConfigureAwait(false);
         await WriteNodesAsync(conn, tx, UpsertNodes, sighted, ct).ConfigureAwait(false);
         await WriteNodesAsync(conn, tx, EnsureNodes, ensured, ct).ConfigureAwait(false);
@@ -213,7 +214,7 @@ internal sealed class PostgresBatchSink : IBatchSink
         for (int i = 0; i < sorted.Length; i++) order[i] = SortKey(sorted[i].NodeId);
         System.Array.Sort(order, sorted);
         // Raw binary COPY, encoded here (see PgBinaryCopyWriter), sent in chunks so the server works while we encode.
-        var rows = new PgBinaryCopyWriter(CopyChunkBytes + 4096);
+        using var rows = new PgBinaryCopyWriter(CopyChunkBytes + 4096);
         await using NpgsqlRawCopyStream copy = await conn.BeginRawBinaryCopyAsync(CopyVisits, ct).ConfigureAwait(false);
         rows.WriteHeader();
         foreach (VisitObservation v in sorted)

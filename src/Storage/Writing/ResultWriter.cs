@@ -447,7 +447,7 @@ internal sealed class NodeRow
     /// <summary>
     /// Merges the batch's ENRs and visits into one row per node id, sorted by node id (stable lock order). Visits for
     /// which <paramref name="skipVisit"/> is true add nothing (their node's committed row already holds what they
-    /// would add); a visit of a node the batch also sights is always merged.
+    /// would add), unless their node already has a row in the merge (the batch sights it, or an earlier visit adds to it).
     /// </summary>
     public static List<NodeRow> Merge(Batch batch, Func<VisitObservation, bool>? skipVisit = null)
     {
@@ -460,10 +460,9 @@ internal sealed class NodeRow
             r.PeerId ??= e.PeerId;
             r.LatestSeq = Math.Max(r.LatestSeq, unchecked((long)e.Seq));
         }
-        bool sightings = rows.Count > 0;
         foreach (VisitObservation v in batch.Visits)
         {
-            if (skipVisit is not null && (!sightings || !rows.ContainsKey(v.NodeId)) && skipVisit(v)) continue;
+            if (skipVisit is not null && !rows.ContainsKey(v.NodeId) && skipVisit(v)) continue;
             NodeRow r = Get(rows, v.NodeId, v.VisitedAt.UtcDateTime);
             r.PeerId ??= v.PeerId;
             if (v.EnrSeq is { } seq) r.LatestSeq = Math.Max(r.LatestSeq, unchecked((long)seq));

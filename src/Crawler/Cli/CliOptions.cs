@@ -34,6 +34,16 @@ public static class CliOptions
     public static readonly Option<bool> NoApi = new("--no-api") { Description = "Do not serve the census API and /metrics in this process" };
     public static readonly Option<string?> ApiUrls = new("--urls") { Description = "Where the API and /metrics listen (default http://127.0.0.1:5080)" };
 
+    static CliOptions()
+    {
+        Vantage.Validators.Add(r =>
+        {
+            string? v = r.GetValueOrDefault<string?>();
+            if (!Storage.CrawlVantage.IsValid(v))
+                r.AddError($"--vantage must be 1 to {Storage.CrawlVantage.MaxLength} letters, digits, '.', '_' or '-', not '{v}'");
+        });
+    }
+
     public static void AddCommon(Command command)
     {
         command.Options.Add(Config);

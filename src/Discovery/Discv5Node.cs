@@ -546,7 +546,8 @@ public sealed partial class Discv5Node : IAsyncDisposable
     {
         try
         {
-            _socket!.SendTo(packet, SocketFlags.None, to);
+            if (_options.Sender is { } sender) sender.Send(_socket!, packet, to);
+            else _socket!.SendTo(packet, SocketFlags.None, to);
             Interlocked.Increment(ref _sent);
             Discv5Metrics.PacketsSent.Add(1);
         }

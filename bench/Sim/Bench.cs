@@ -51,17 +51,26 @@ public static partial class Bench
             }
             var r = Compare.Run(export, truth);
             int live = o.Live;
+            Console.Error.WriteLine($"[sim {n}] load average during the crawl: {m.Load}");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{n,7}  {live,5}  {r.Dialable,8}  {m.Wall.TotalSeconds,6:0.0}  {m.CpuSeconds,6:0.00}  {m.CpuSeconds * 1000 / live,11:0.00}  {m.StartCpuSeconds,11:0.00}  {m.PeakRssMb,11:0}  {m.FirstPacketMs,15}  {r.Found,5}  {r.Enumerated,10}  {r.DialledOk,10}  {r.Wrong,5}  {r.WrittenTwice,5}"));
-            details.Add($"--- {n} records ({dir}{(keep ? "" : ", removed")})\n{r.Format()}");
+            details.Add($"--- {n} records ({dir}{(keep ? "" : ", removed")}); load average {m.Load}\n{r.Format()}");
             if (!keep) { try { Directory.Delete(dir, recursive: true); } catch (IOException) { } }
         }
         foreach (var d in details) Console.Write(d);
+        Console.WriteLine($"cores: {Environment.ProcessorCount}");
         Console.WriteLine("cpu_s: user + system of the crawler process; start_cpu_s: its CPU before the first discv5 packet; first_packet_ms: process start to the bootnode's answer to its first packet");
         return 0;
     }
 
-    private sealed record Measurement(int ExitCode, TimeSpan Wall, double CpuSeconds, double StartCpuSeconds, double PeakRssMb, string FirstPacketMs);
+    private sealed record Measurement(int ExitCode, TimeSpan Wall, double CpuSeconds, double StartCpuSeconds, double PeakRssMb, string FirstPacketMs, string Load);
+
+    /// <summary>The 1-minute load average (/proc/loadavg): the crawler shares the machine with the simulator and anything else running.</summary>
+    private static double LoadAverage()
+    {
+        try { return double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture); }
+        catch (IOException) { return double.NaN; }
+    }
 
     private static async Task<Measurement> MeasureAsync(string clp2p, string[] args, Task<long> firstPacket, string logPath)
     {
@@ -77,7 +86,7 @@ public static partial class Bench
         p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (log) log.WriteLine(e.Data); };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
-        double peakKb = 0, startCpu = double.NaN;
+        double peakKb = 0, startCpu = double.NaN, loadStart = LoadAverage();
         var exited = p.WaitForExitAsync();
         while (!exited.IsCompleted)
         {
@@ -91,7 +100,8 @@ public static partial class Bench
         Before(out var after);
         double cpu = after.CpuSeconds - before.CpuSeconds;
         string first = firstPacket.IsCompletedSuccessfully ? (firstPacket.Result - startUnixMs).ToString(CultureInfo.InvariantCulture) : "-";
-        return new Measurement(p.ExitCode, sw.Elapsed, cpu, startCpu, peakKb / 1024, first);
+        return new Measurement(p.ExitCode, sw.Elapsed, cpu, startCpu, peakKb / 1024, first,
+            string.Create(CultureInfo.InvariantCulture, $"{loadStart:0.0} at start, {LoadAverage():0.0} at end"));
     }
 
     private static void Before(out RUsageChildren usage)

@@ -210,3 +210,47 @@ public sealed class DelayedStream : Stream
         await base.DisposeAsync().ConfigureAwait(false);
     }
 }
+
+/// <summary>
+/// The system clock, but periodic timers (a node's 1 s housekeeping) share one timer that runs them all every
+/// <see cref="Period"/> on one thread: thousands of simulated nodes cost one tick, not thousands of thread-pool items.
+/// One-shot timers stay the system's.
+/// </summary>
+public sealed class SharedTickTimeProvider : TimeProvider, IDisposable
+{
+    public static readonly TimeSpan Period = TimeSpan.FromSeconds(5);
+    private readonly List<SharedTimer> _timers = [];
+    private readonly ITimer _tick;
+
+    public SharedTickTimeProvider() => _tick = System.CreateTimer(_ => Tick(), null, Period, Period);
+
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        if (period == Timeout.InfiniteTimeSpan || period == TimeSpan.Zero) return System.CreateTimer(callback, state, dueTime, period);
+        var t = new SharedTimer(this, callback, state);
+        lock (_timers) _timers.Add(t);
+        return t;
+    }
+
+    private void Tick()
+    {
+        SharedTimer[] all;
+        lock (_timers) all = [.. _timers];
+        foreach (var t in all) t.Fire();
+    }
+
+    private void Remove(SharedTimer t)
+    {
+        lock (_timers) _timers.Remove(t);
+    }
+
+    public void Dispose() => _tick.Dispose();
+
+    private sealed class SharedTimer(SharedTickTimeProvider owner, TimerCallback callback, object? state) : ITimer
+    {
+        public void Fire() => callback(state);
+        public bool Change(TimeSpan dueTime, TimeSpan period) => true;
+        public void Dispose() => owner.Remove(this);
+        public ValueTask DisposeAsync() { Dispose(); return ValueTask.CompletedTask; }
+    }
+}

@@ -80,6 +80,7 @@ public sealed class Population
     public IReadOnlyList<SimRecord> Records { get; }
     public int EndpointCount { get; }
     public SimRecord Bootnode => Records[0];
+    public string BuildTimes { get; private set; } = "";
 
     private Population(SimOptions options, SimRecord[] records, int endpoints)
     {
@@ -96,6 +97,7 @@ public sealed class Population
     {
         if (o.IpOctet == 0 || o.Port == 0) throw new ArgumentException("resolve IpOctet and Port first");
         var rng = new Random(o.Seed);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
         int live = o.Live, dead = o.Dead;
         int endpoints = dead == 0 ? 0 : (dead + o.DeadPerEndpoint - 1) / o.DeadPerEndpoint;
         if (live + endpoints > 254 * 256) throw new ArgumentException("too many records for one 127.x.0.0/16");
@@ -129,6 +131,7 @@ public sealed class Population
             do rng.NextBytes(k); while (!Secp256k1Ops.IsValidPrivateKey(k));
             keys[i] = k;
         }
+        var tKeys = sw.Elapsed;
         Span<byte> pub = stackalloc byte[64];
         for (int i = 0; i < live + dead; i++)
         {
@@ -175,10 +178,13 @@ public sealed class Population
                 MetaData = meta, Endpoint = endpoint,
             };
         }
+        var tRecords = sw.Elapsed;
         // ENRs exactly as Discv5Node builds its local record (RFC 6979 signatures are deterministic: same bytes)
         Parallel.For(0, records.Length, i => records[i].Enr = BuildEnr(records[i]));
+        var tEnrs = sw.Elapsed;
         var pop = new Population(o, records, endpoints);
         pop.FillTables(rng);
+        pop.BuildTimes = $"keys {tKeys.TotalSeconds:0.00} s, records {(tRecords - tKeys).TotalSeconds:0.00} s, ENRs {(tEnrs - tRecords).TotalSeconds:0.00} s, tables {(sw.Elapsed - tEnrs).TotalSeconds:0.00} s";
         return pop;
     }
 

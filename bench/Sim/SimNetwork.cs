@@ -35,11 +35,14 @@ public sealed class SimNetwork : IAsyncDisposable
 
     public SimShard LocalShard => _local;
 
-    /// <summary>Sockets the network needs: UDP per live node, TCP listeners (and the filler of silent ones), dead endpoints.</summary>
+    /// <summary>
+    /// Sockets the network needs: per live node its UDP socket and a TCP listener (a silent one also its filler), per
+    /// dead endpoint three (UDP, listener, filler), plus the connections a crawl keeps open at once.
+    /// </summary>
     public static int EstimateFds(SimOptions o)
     {
         int endpoints = (o.Dead + o.DeadPerEndpoint - 1) / o.DeadPerEndpoint;
-        return o.Live * 3 + endpoints * 3 + 512;
+        return o.Live * 2 + endpoints * 3 + 2_048;
     }
 
     public static async Task<SimNetwork> StartAsync(SimOptions options, Action<string>? log = null)
@@ -52,13 +55,15 @@ public sealed class SimNetwork : IAsyncDisposable
             if (o.Workers == 0) o = o with { Workers = Math.Max(1, (EstimateFds(o) + FdBudgetPerProcess - 1) / FdBudgetPerProcess) };
             var sw = Stopwatch.StartNew();
             var pop = Population.Build(o);
-            log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"population: {o.Records} records ({o.Live} live, {o.Dead} dead) built in {sw.Elapsed.TotalSeconds:0.0} s; {o.Workers} process(es), addresses 127.{o.IpOctet}.x.y port {o.Port}"));
+            log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"population: {o.Records} records ({o.Live} live, {o.Dead} dead) built in {sw.Elapsed.TotalSeconds:0.0} s ({pop.BuildTimes}); {o.Workers} process(es), addresses 127.{o.IpOctet}.x.y port {o.Port}"));
             var shard = new SimShard(pop, 0, o.Workers);
             var net = new SimNetwork(pop, shard);
             try
             {
+                // workers build the population and bind their sockets while this process does the same for shard 0
+                for (int s = 1; s < o.Workers; s++) net._workers.Add(StartWorker(o, s));
                 await shard.StartAsync().ConfigureAwait(false);
-                for (int s = 1; s < o.Workers; s++) net._workers.Add(await StartWorkerAsync(o, s).ConfigureAwait(false));
+                for (int s = 1; s < o.Workers; s++) await WaitReadyAsync(net._workers[s - 1], s).ConfigureAwait(false);
                 log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"network up in {sw.Elapsed.TotalSeconds:0.0} s"));
                 return net;
             }
@@ -75,7 +80,7 @@ public sealed class SimNetwork : IAsyncDisposable
         }
     }
 
-    private static async Task<Process> StartWorkerAsync(SimOptions o, int shard)
+    private static Process StartWorker(SimOptions o, int shard)
     {
         string dll = typeof(SimNetwork).Assembly.Location;
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
@@ -84,13 +89,21 @@ public sealed class SimNetwork : IAsyncDisposable
         foreach (var a in o.ToArgs()) psi.ArgumentList.Add(a);
         psi.ArgumentList.Add("--shard");
         psi.ArgumentList.Add(shard.ToString(CultureInfo.InvariantCulture));
-        var p = Process.Start(psi) ?? throw new InvalidOperationException("simulator worker did not start");
+        return Process.Start(psi) ?? throw new InvalidOperationException("simulator worker did not start");
+    }
+
+    private static async Task WaitReadyAsync(Process p, int shard)
+    {
         while (await p.StandardOutput.ReadLineAsync().ConfigureAwait(false) is { } line)
         {
-            if (line.StartsWith("ready", StringComparison.Ordinal)) return p;
-            if (line.StartsWith("error", StringComparison.Ordinal)) break;
+            if (line.StartsWith("ready", StringComparison.Ordinal)) return;
+            if (line.StartsWith("error", StringComparison.Ordinal))
+            {
+                if (line.Contains("in use", StringComparison.OrdinalIgnoreCase)) throw new SocketException((int)SocketError.AddressAlreadyInUse);
+                throw new InvalidOperationException($"simulator worker {shard}: {line}");
+            }
         }
-        throw new InvalidOperationException($"simulator worker {shard} failed to start");
+        throw new InvalidOperationException($"simulator worker {shard} exited before it was ready");
     }
 
     /// <summary>The truth a crawl is compared against: one entry per record.</summary>

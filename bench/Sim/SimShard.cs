@@ -17,6 +17,7 @@ public sealed class SimShard : IAsyncDisposable
     private readonly Population _pop;
     private readonly int _shard, _workers;
     private readonly DelayLine _line = new();
+    private readonly SharedTickTimeProvider _time = new();
     private readonly List<Discv5Node> _nodes = [];
     private readonly List<Socket> _sockets = [];
     private readonly List<Task> _acceptLoops = [];
@@ -55,7 +56,7 @@ public sealed class SimShard : IAsyncDisposable
                 SendBufferSize = 0,
                 LivenessInterval = TimeSpan.Zero,
                 Sender = new LinkSender(link, _line, first),
-            });
+            }, time: _time);
             await node.StartAsync().ConfigureAwait(false);
             _nodes.Add(node);
             if (!node.LocalEnr.Raw.Span.SequenceEqual(r.Enr.Raw.Span))
@@ -168,6 +169,7 @@ public sealed class SimShard : IAsyncDisposable
         await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
         foreach (var n in _nodes) await n.DisposeAsync().ConfigureAwait(false);
         _line.Dispose();
+        _time.Dispose();
         _cts.Dispose();
     }
 }

@@ -18,10 +18,11 @@ public static partial class Bench
         string[] own = dash >= 0 ? args[..dash] : args;
         string[] crawlExtra = dash >= 0 ? args[(dash + 1)..] : [];
         var sizes = (SimProgram.Arg(own, "--records") ?? "1000,5000,20000").Split(',')
-            .Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+            .Select(s => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n >= 2
+                ? n : throw new ArgumentException($"--records takes sizes separated by commas (e.g. 1000,5000,20000), not '{s}'")).ToArray();
         string clp2p = SimProgram.Arg(own, "--clp2p") ?? FindCrawler();
         string maxDuration = SimProgram.Arg(own, "--max-duration") ?? "30m";
-        var baseOptions = SimOptions.Parse(own.Where((a, i) => a != "--records" && (i == 0 || own[i - 1] != "--records")).ToArray());
+        var baseOptions = SimOptions.Parse(own, ["--records", "--clp2p", "--max-duration"], ["--keep"]);
         bool keep = own.Contains("--keep");
 
         Console.WriteLine($"crawler: {clp2p} {string.Join(' ', crawlExtra)}");

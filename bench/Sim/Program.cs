@@ -50,7 +50,7 @@ public static class SimProgram
 
     private static async Task<int> RunAsync(string[] args)
     {
-        var options = SimOptions.Parse(args);
+        var options = SimOptions.Parse(args, ["--truth"]);
         string truth = Arg(args, "--truth") ?? "sim-truth.json";
         await using var net = await SimNetwork.StartAsync(options, Console.Error.WriteLine).ConfigureAwait(false);
         net.WriteTruth(truth);
@@ -68,7 +68,7 @@ public static class SimProgram
 
     private static async Task<int> WorkerAsync(string[] args)
     {
-        var options = SimOptions.Parse(args);
+        var options = SimOptions.Parse(args, ["--shard"]);
         int shard = int.Parse(Arg(args, "--shard") ?? throw new ArgumentException("--shard is required"), CultureInfo.InvariantCulture);
         SimShard s;
         try
@@ -92,6 +92,8 @@ public static class SimProgram
 
     private static int CompareCommand(string[] args)
     {
+        for (int i = 0; i < args.Length; i += 2)
+            if (args[i] is not ("--export" or "--truth")) throw new ArgumentException($"unknown option '{args[i]}' (compare takes --export and --truth)");
         string export = Arg(args, "--export") ?? throw new ArgumentException("--export EXPORT.ndjson is required");
         string truth = Arg(args, "--truth") ?? throw new ArgumentException("--truth TRUTH.json is required");
         if (!File.Exists(export)) return Fail($"no such file: {export}");

@@ -58,13 +58,18 @@ public sealed record SimOptions
         ];
     }
 
-    /// <summary>Parses the options it knows from <paramref name="args"/>; throws <see cref="ArgumentException"/> on a bad value.</summary>
-    public static SimOptions Parse(IReadOnlyList<string> args, SimOptions? start = null)
+    /// <summary>
+    /// Parses simulator options; <paramref name="commandOptions"/> (with a value) and <paramref name="commandFlags"/> are
+    /// the command's own and are skipped. Throws <see cref="ArgumentException"/> on an unknown option or a bad value.
+    /// </summary>
+    public static SimOptions Parse(IReadOnlyList<string> args, IReadOnlyCollection<string>? commandOptions = null, IReadOnlyCollection<string>? commandFlags = null)
     {
-        var o = start ?? new SimOptions();
+        var o = new SimOptions();
         for (int i = 0; i < args.Count; i++)
         {
             string? Next() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            if (commandFlags?.Contains(args[i]) == true) continue;
+            if (commandOptions?.Contains(args[i]) == true) { Next(); continue; }
             switch (args[i])
             {
                 case "--records": o = o with { Records = Int(Next(), "--records", 2, 60_000) }; break;
@@ -87,7 +92,7 @@ public sealed record SimOptions
                     o = o with { RttMinMs = lo, RttMaxMs = hi };
                     break;
                 }
-                default: break;
+                default: throw new ArgumentException($"unknown option '{args[i]}'");
             }
         }
         if (o.Live < 1) throw new ArgumentException("the network needs at least one live node (the bootnode)");

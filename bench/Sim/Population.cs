@@ -95,7 +95,7 @@ public sealed class Population
 
     public static Population Build(SimOptions o)
     {
-        if (o.IpOctet == 0 || o.Port == 0) throw new ArgumentException("resolve IpOctet and Port first");
+        if (o.IpOctet == 0 || o.Port == 0 || o.Now == 0) throw new ArgumentException("resolve IpOctet, Port and Now first");
         var rng = new Random(o.Seed);
         var sw = System.Diagnostics.Stopwatch.StartNew();
         int live = o.Live, dead = o.Dead;
@@ -113,7 +113,7 @@ public sealed class Population
         while (slowSet.Count < Math.Min(slow, live - 1)) slowSet.Add(1 + rng.Next(live - 1));
 
         var registry = NetworkRegistry.Builtin;
-        var now = DateTimeOffset.UtcNow;
+        var now = DateTimeOffset.FromUnixTimeSeconds(o.Now);
         var mainnet = registry.Get("mainnet");
         var forks = new List<(double Share, Eth2Network Net, ulong Epoch)>
         {
@@ -186,6 +186,26 @@ public sealed class Population
         pop.FillTables(rng);
         pop.BuildTimes = $"keys {tKeys.TotalSeconds:0.00} s, records {(tRecords - tKeys).TotalSeconds:0.00} s, ENRs {(tEnrs - tRecords).TotalSeconds:0.00} s, tables {(sw.Elapsed - tEnrs).TotalSeconds:0.00} s";
         return pop;
+    }
+
+    /// <summary>A digest of everything a process derives from the options (records, answers, tables): the simulator's
+    /// processes must agree on it, or their nodes would answer with facts the ground truth does not have.</summary>
+    public string Fingerprint()
+    {
+        ulong h = 14695981039346656037UL;
+        void Mix(ReadOnlySpan<byte> b) { foreach (byte x in b) h = (h ^ x) * 1099511628211UL; }
+        Span<byte> n = stackalloc byte[8];
+        foreach (var r in Records)
+        {
+            Mix(r.Enr.Raw.Span);
+            BinaryPrimitives.WriteUInt64LittleEndian(n, (r.Status?.HeadSlot ?? 0) ^ ((ulong)r.RttMs << 40) ^ (r.MetaData?.SeqNumber ?? 0));
+            Mix(n);
+            if (r.Table != null)
+                foreach (var b in r.Table)
+                    if (b != null)
+                        foreach (int j in b) { BinaryPrimitives.WriteInt32LittleEndian(n, j); Mix(n[..4]); }
+        }
+        return h.ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public static Enr BuildEnr(SimRecord r)

@@ -84,7 +84,7 @@ public static class SimProgram
         }
         await using (s.ConfigureAwait(false))
         {
-            Console.WriteLine("ready");
+            Console.WriteLine($"ready {s.Population.Fingerprint()}");
             while (await Console.In.ReadLineAsync().ConfigureAwait(false) != null) { }
         }
         return 0;

@@ -52,6 +52,7 @@ public sealed class SimNetwork : IAsyncDisposable
             var o = options;
             if (o.IpOctet == 0 || attempt > 0) o = o with { IpOctet = Random.Shared.Next(16, 250) };
             if (o.Port == 0 || attempt > 0) o = o with { Port = Random.Shared.Next(20_000, 30_000) };
+            if (o.Now == 0) o = o with { Now = DateTimeOffset.UtcNow.ToUnixTimeSeconds() };
             if (o.Workers == 0) o = o with { Workers = Math.Max(1, (EstimateFds(o) + FdBudgetPerProcess - 1) / FdBudgetPerProcess) };
             var sw = Stopwatch.StartNew();
             var pop = Population.Build(o);
@@ -63,7 +64,8 @@ public sealed class SimNetwork : IAsyncDisposable
                 // workers build the population and bind their sockets while this process does the same for shard 0
                 for (int s = 1; s < o.Workers; s++) net._workers.Add(StartWorker(o, s));
                 await shard.StartAsync().ConfigureAwait(false);
-                for (int s = 1; s < o.Workers; s++) await WaitReadyAsync(net._workers[s - 1], s).ConfigureAwait(false);
+                string fingerprint = pop.Fingerprint();
+                for (int s = 1; s < o.Workers; s++) await WaitReadyAsync(net._workers[s - 1], s, fingerprint).ConfigureAwait(false);
                 log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"network up in {sw.Elapsed.TotalSeconds:0.0} s"));
                 return net;
             }
@@ -92,11 +94,15 @@ public sealed class SimNetwork : IAsyncDisposable
         return Process.Start(psi) ?? throw new InvalidOperationException("simulator worker did not start");
     }
 
-    private static async Task WaitReadyAsync(Process p, int shard)
+    private static async Task WaitReadyAsync(Process p, int shard, string fingerprint)
     {
         while (await p.StandardOutput.ReadLineAsync().ConfigureAwait(false) is { } line)
         {
-            if (line.StartsWith("ready", StringComparison.Ordinal)) return;
+            if (line.StartsWith("ready", StringComparison.Ordinal))
+            {
+                if (line != $"ready {fingerprint}") throw new InvalidOperationException($"simulator worker {shard} built another network ({line}, here {fingerprint})");
+                return;
+            }
             if (line.StartsWith("error", StringComparison.Ordinal))
             {
                 if (line.Contains("in use", StringComparison.OrdinalIgnoreCase)) throw new SocketException((int)SocketError.AddressAlreadyInUse);

@@ -40,6 +40,9 @@ public sealed record SimOptions
     /// <summary>UDP and TCP port of every node (0: drawn at random per run).</summary>
     public int Port { get; init; }
 
+    /// <summary>Unix time (s) the nodes' Status and fork digests are computed for (0: now); every process uses the same.</summary>
+    public long Now { get; init; }
+
     /// <summary>Simulator processes (0: as many as the file-descriptor limit needs).</summary>
     public int Workers { get; init; }
 
@@ -54,7 +57,7 @@ public sealed record SimOptions
             "--records", Records.ToString(c), "--dead-fraction", DeadFraction.ToString(c), "--dialable-fraction", DialableFraction.ToString(c),
             "--slow-fraction", SlowFraction.ToString(c), "--rtt", $"{RttMinMs.ToString(c)}-{RttMaxMs.ToString(c)}", "--jitter", Jitter.ToString(c),
             "--loss", Loss.ToString(c), "--dead-per-endpoint", DeadPerEndpoint.ToString(c), "--seed", Seed.ToString(c),
-            "--ip-octet", IpOctet.ToString(c), "--port", Port.ToString(c), "--workers", Workers.ToString(c),
+            "--ip-octet", IpOctet.ToString(c), "--port", Port.ToString(c), "--workers", Workers.ToString(c), "--now", Now.ToString(c),
         ];
     }
 
@@ -83,6 +86,7 @@ public sealed record SimOptions
                 case "--ip-octet": o = o with { IpOctet = Int(Next(), "--ip-octet", 0, 254) }; break;
                 case "--port": o = o with { Port = Int(Next(), "--port", 0, 65_535) }; break;
                 case "--workers": o = o with { Workers = Int(Next(), "--workers", 0, 64) }; break;
+                case "--now": o = o with { Now = Int(Next(), "--now", 0, int.MaxValue) }; break;
                 case "--rtt":
                 {
                     string v = Next()!;

@@ -34,6 +34,8 @@ public sealed class SimShard : IAsyncDisposable
     /// <summary>Unix time (ms) when the bootnode sent its first packet (its answer to the crawler's first one).</summary>
     public TaskCompletionSource<long> FirstBootnodePacket { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    public Population Population => _pop;
+
     public long DatagramsSent => _line.Sent;
     public long DatagramsLost => _line.Lost;
     public long Connections => Interlocked.Read(ref _connections);
@@ -127,9 +129,19 @@ public sealed class SimShard : IAsyncDisposable
         if (listener != null) await listener.DisposeAsync().ConfigureAwait(false);
     }
 
+    private static readonly TimeSpan PatientTimeout = TimeSpan.FromSeconds(30);
+
     private static Libp2pListener CreateListener(SimRecord r)
     {
-        var listener = new Libp2pListener(new Libp2pOptions { Identity = Identity.FromSecp256k1PrivateKey(r.PrivateKey), AgentVersion = r.Agent ?? "unknown" });
+        // patient: with a slow node's 1-3 s round trips
+        // our default 5 s per step would make the simulated side give up first, and the crawler would be measured on that
+        var listener = new Libp2pListener(new Libp2pOptions
+        {
+            Identity = Identity.FromSecp256k1PrivateKey(r.PrivateKey),
+            AgentVersion = r.Agent ?? "unknown",
+            HandshakeTimeout = PatientTimeout,
+            StreamTimeout = PatientTimeout,
+        });
         if (r.Kind == NodeKind.Dialable)
         {
             var status = r.Status!;

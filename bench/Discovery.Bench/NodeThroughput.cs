@@ -91,5 +91,5 @@ internal static class NodeThroughput
         });
     }
 
-    private static async Task<bool> Ping(Discv5Node n, Enr r) => await n.PingAsync(r) is not null;
+    private static async Task<bool> Ping(Discv5Node n, Enr r) => (await n.PingAsync(r)).IsOk;
 }

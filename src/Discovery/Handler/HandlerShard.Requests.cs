@@ -52,8 +52,9 @@ internal sealed partial class HandlerShard
             _pending[id.Value] = req;
         }
         _ctx.Service.Remember(req.Node);
-        SendRequestPacket(req);
+        // the timer first: whoever sees the packet (a test on a fake clock) may advance time at once
         ArmTimer(req);
+        SendRequestPacket(req);
     }
 
     private void ArmTimer(PendingRequest req)
@@ -115,8 +116,8 @@ internal sealed partial class HandlerShard
         {
             // a lost handshake leaves a session the remote does not have: start over without it
             if (req.Nonces.Count > 0 && _byNonce.TryGetValue(req.Nonces[^1], out var last) && last.WasHandshake) RemoveSession(req.Address);
-            SendRequestPacket(req);
             ArmTimer(req);
+            SendRequestPacket(req);
             return;
         }
         var grace = Options.LateAnswerGrace;

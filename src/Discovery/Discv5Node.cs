@@ -216,7 +216,8 @@ public sealed partial class Discv5Node : IAsyncDisposable
     {
         if (ShardFor(from).TryPostPacket(buffer, length, from)) return;
         System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-        _counters.Handled(_disposed ? DropReason.InternalError : DropReason.HandlerOverloaded, from);
+        // a packet that arrives while the node shuts down is not counted: nobody reads the counters after that
+        if (!_disposed) _counters.Handled(DropReason.HandlerOverloaded, from);
     }
 
     private void Housekeeping()

@@ -155,10 +155,10 @@ public sealed partial class Discv5Node : IAsyncDisposable
             for (int i = 0; i < shards; i++)
             {
                 _shards[i] = new HandlerShard(_ctx, sessionsPerShard, _options.MaxQueuedPacketsPerShard);
-                _shards[i].Start();
             }
             foreach (var b in _options.Bootnodes) _service.Remember(b);
-            socket.Start(Dispatch, _cts.Token);
+            // one receive loop per shard: each handles what it receives itself when the packet's shard is idle
+            socket.Start(Dispatch, shards, _cts.Token);
             _service.Start(this, _cts.Token);
             _housekeeping = _time.CreateTimer(static s => ((Discv5Node)s!).Housekeeping(), this, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
             LogStarted(_log, LocalId, bound, local.ToText(), shards);

@@ -8,7 +8,7 @@ namespace ClP2p.Bench;
 
 /// <summary>
 /// Whole-node throughput over real loopback sockets, every node in this process:
-/// <c>dotnet run -c Release --project bench/Discovery.Bench -- --node [peers] [seconds]</c>.
+/// <c>dotnet run -c Release --project bench/Discovery.Bench -- --node [peers] [seconds] [shards]</c>.
 /// One client node and <c>peers</c> server nodes. "node start + dispose": the fixed cost of a node. "handshakes": a fresh client pings every server (one handshake
 /// each, both sides in this process), repeated for the given time. "requests": one client with a session to every
 /// server keeps 256 PINGs in flight (4 packets per PING: request and answer, each sent and received).
@@ -16,8 +16,12 @@ namespace ClP2p.Bench;
 /// </summary>
 internal static class NodeThroughput
 {
+    /// <summary>Handler shards per node (4th argument; 0 = one per processor).</summary>
+    private static int Shards;
+
     public static async Task RunAsync(string[] args)
     {
+        Shards = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 0;
         int peers = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200;
         double seconds = args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 10;
         var servers = new List<Discv5Node>();
@@ -97,6 +101,7 @@ internal static class NodeThroughput
             ContactFilter = ContactFilters.PublicOrLoopback,
             LivenessInterval = TimeSpan.Zero,
             RequestTimeout = TimeSpan.FromSeconds(5),
+            HandlerShards = Shards,
         });
     }
 

@@ -51,6 +51,11 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             settings.Crawl.DialConcurrency,
             settings.Crawl.DiscoveryConcurrency,
             dial_timeout_s = settings.Crawl.DialTimeout.TotalSeconds,
+            // The network's clock, so that sync health can be computed for any network, custom ones included.
+            network_name = selection.Network?.Name,
+            genesis_time = selection.Network?.GenesisTime,
+            seconds_per_slot = selection.Network?.SecondsPerSlot,
+            slots_per_epoch = selection.Network?.SlotsPerEpoch,
         });
         long crawlId = await crawls.StartCrawlAsync(selection.Name, started, parameters, ct).ConfigureAwait(false);
         _log.LogInformation("crawl {CrawlId} of {Network} started from {Bootnodes} bootnodes into {Db}", crawlId, selection.Name, selection.Bootnodes.Count, storage.Describe());

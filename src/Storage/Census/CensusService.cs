@@ -11,7 +11,7 @@ namespace ClP2p.Storage;
 /// same numbers. Thread-safe; every call opens its own pooled connection. Methods take a CancellationToken: the API
 /// should pass a token with its query timeout.
 /// </summary>
-public sealed class CensusService
+public sealed partial class CensusService
 {
     /// <summary>Largest page size <see cref="ListCrawlsAsync"/> and <see cref="ListNodesAsync"/> accept.</summary>
     public const int MaxPageSize = 1000;
@@ -21,8 +21,15 @@ public sealed class CensusService
 
     private readonly StorageOptions _options;
 
-    /// <summary>Creates the service over a migrated database.</summary>
-    public CensusService(StorageOptions options) => _options = options ?? throw new ArgumentNullException(nameof(options));
+    private readonly Func<string, NetworkClock?> _clocks;
+
+    /// <summary>Creates the service over a migrated database. <paramref name="clocks"/> gives a network's clock by the
+    /// name the crawler gives its fork digests (for sync health); a crawl's own parameters add the clock of its network.</summary>
+    public CensusService(StorageOptions options, Func<string, NetworkClock?>? clocks = null)
+    {
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        _clocks = clocks ?? (_ => null);
+    }
 
     private const string CrawlColumns = """
         c.id, c.network, c.state, c.started_at, c.finished_at, c.nodes_found, c.cl_nodes, c.dialled, c.dial_ok, c.failures,
@@ -121,9 +128,17 @@ public sealed class CensusService
             ? await QueryCrawlAsync(conn, "WHERE c.id = @id", ct, ("id", id)).ConfigureAwait(false)
             : await LatestAsync(conn, null, ct).ConfigureAwait(false);
         if (crawl is not { } c) return null;
+        if (CensusDimensions.IsComputed(dimension))
+        {
+            (long t, IReadOnlyList<CensusGroup> g) = ToGroups(await ReadSyncGroupsAsync(conn, c.Info, dimension, network, ct).ConfigureAwait(false));
+            return new CensusResult { Crawl = c.Info, Dimension = dimension, Network = network, Total = t, Groups = g };
+        }
         List<(string? Key, string? Label, long Count)> rows = c.Built
             ? await ReadGroupsAsync(conn, CensusSql.StoredCensus(network is not null), ct, ("crawl", c.Info.Id), ("dimension", dim), ("network", network)).ConfigureAwait(false)
-            : await ReadGroupsAsync(conn, CensusSql.LiveCensus(dimension, network is not null), ct, ("crawl", c.Info.Id), ("network", network)).ConfigureAwait(false);
+            : [];
+        // Crawls whose census was built before a dimension existed have no rows for it: count those live.
+        if (rows.Count == 0)
+            rows = await ReadGroupsAsync(conn, CensusSql.LiveCensus(dimension, network is not null), ct, ("crawl", c.Info.Id), ("network", network)).ConfigureAwait(false);
         (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows);
         return new CensusResult { Crawl = c.Info, Dimension = dimension, Network = network, Total = total, Groups = groups };
     }
@@ -136,6 +151,8 @@ public sealed class CensusService
     public async Task<CensusSeries> GetTimeSeriesAsync(CensusDimension dimension, DateTimeOffset from, DateTimeOffset to, string? network = null,
         string? crawlNetwork = null, CancellationToken ct = default)
     {
+        if (CensusDimensions.IsComputed(dimension))
+            throw new ArgumentException($"{CensusDimensions.Name(dimension)} is computed per crawl and has no time series", nameof(dimension));
         string dim = CensusSql.DimensionName(dimension);
         await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
         var crawls = new List<(CrawlInfo Info, bool Built)>();
@@ -228,13 +245,16 @@ public sealed class CensusService
         string where = "WHERE v.crawl_id = @crawl AND v.kind = 'crawl'"
             + (filter.Network is null ? "" : " AND e.network_name = @network")
             + (filter.Client is null ? "" : " AND a.client = @client")
+            + (filter.ClientVersion is null ? "" : " AND a.version = @version")
             + (filter.Fork is null ? "" : " AND (e.fork_digest = @fork OR e.fork_name = @fork)")
             + (filter.Country is null ? "" : " AND g.country = @country")
-            + (filter.DialOutcome is null ? "" : " AND v.dial_outcome = @outcome");
+            + (filter.DialOutcome is null ? "" : " AND v.dial_outcome = @outcome")
+            + (filter.Search is null ? "" : " AND (v.ip = @q OR LOWER(a.raw) LIKE LOWER(@qlike) OR v.node_id = @qid OR v.node_id IN (SELECT n.node_id FROM nodes n WHERE n.peer_id = @q))");
+        byte[]? searchId = filter.Search is { Length: 64 } sq && sq.All(Uri.IsHexDigit) ? Convert.FromHexString(sq) : null;
         (string, object?)[] p =
         [
-            ("crawl", c.Info.Id), ("network", filter.Network), ("client", filter.Client), ("fork", filter.Fork?.ToLowerInvariant() is { Length: 8 } hex && IsHex(hex) ? hex : filter.Fork),
-            ("country", filter.Country), ("outcome", filter.DialOutcome), ("limit", limit), ("offset", offset),
+            ("crawl", c.Info.Id), ("network", filter.Network), ("client", filter.Client), ("version", filter.ClientVersion), ("fork", filter.Fork?.ToLowerInvariant() is { Length: 8 } hex && IsHex(hex) ? hex : filter.Fork),
+            ("country", filter.Country), ("outcome", filter.DialOutcome), ("q", filter.Search), ("qlike", filter.Search is null ? null : "%" + filter.Search.Replace("%", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal) + "%"), ("qid", searchId ?? [0xff]), ("limit", limit), ("offset", offset),
         ];
         var items = new List<NodeSummary>();
         await using (DbCommand cmd = Sql.Command(conn, null, $"""

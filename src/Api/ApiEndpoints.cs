@@ -55,13 +55,27 @@ public static class ApiEndpoints
             document.Info.Description = Definitions;
             return Task.CompletedTask;
         }));
-        services.Configure<JsonOptions>(o =>
-        {
-            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
-            o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
-            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
-        });
+        services.Configure<JsonOptions>(o => ConfigureJson(o.SerializerOptions));
         return services;
+    }
+
+    /// <summary>The API's JSON: snake_case names and enum values, numbers as numbers.</summary>
+    public static void ConfigureJson(JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+        options.NumberHandling = JsonNumberHandling.Strict;
+        options.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+    }
+
+    /// <summary>Serializer options that write what the API answers (for `clp2p census --json`).</summary>
+    public static JsonSerializerOptions Json { get; } = CreateJsonOptions();
+
+    private static JsonSerializerOptions CreateJsonOptions()
+    {
+        var o = new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true };
+        ConfigureJson(o);
+        return o;
     }
 
     public static WebApplication MapClP2pApi(this WebApplication app)

@@ -338,10 +338,19 @@ function fillCrawls() {
 
 async function start() {
   if (!document.body) return;
+  // ?crawl=ID&network=NAME&range=DAYS pick the initial view (links can be shared)
+  const params = new URLSearchParams(location.search);
+  if (/^\d+$/.test(params.get('crawl') || '')) state.crawl = params.get('crawl');
+  if (params.get('network')) state.network = params.get('network');
+  const range = $('#range');
+  if (params.get('range') && !['1', '7', '30', '90', '365'].includes(params.get('range'))) range.append(el('option', { value: params.get('range'), text: `${params.get('range')} days` }));
+  if (/^\d+$/.test(params.get('range') || '')) range.value = params.get('range');
   try {
     state.networks = await api('/api/v1/networks');
     const sel = $('#network');
     for (const n of state.networks) sel.append(el('option', { value: n.name, text: n.name }));
+    sel.value = state.networks.some(n => n.name === state.network) ? state.network : '';
+    state.network = sel.value;
   } catch (e) { fail(e); return; }
   $('#network').addEventListener('change', e => { state.network = e.target.value; state.nodes.offset = 0; refresh(); });
   $('#crawl').addEventListener('change', e => { state.crawl = e.target.value; state.nodes.offset = 0; refresh(); });

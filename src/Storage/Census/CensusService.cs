@@ -38,6 +38,14 @@ public sealed partial class CensusService
                  (SELECT COUNT(*) FROM visits v WHERE v.crawl_id = c.id AND v.kind = 'crawl'))
         """;
 
+    // The same columns without counting a running crawl's visits: the census of a running crawl counts them anyway
+    // (its total), so counting them twice would double the work of the live census.
+    private const string CrawlColumnsNoLiveCount = """
+        c.id, c.network, c.state, c.started_at, c.finished_at, c.nodes_found, c.cl_nodes, c.dialled, c.dial_ok, c.failures,
+        c.parameters_json, c.summary_json, c.census_built_at,
+        (SELECT SUM(s.count) FROM crawl_census s WHERE s.crawl_id = c.id AND s.dimension = 'dial_outcome')
+        """;
+
     private async Task<DbConnection> OpenAsync(CancellationToken ct)
     {
         DbConnection conn = Sql.Open(_options);
@@ -66,9 +74,12 @@ public sealed partial class CensusService
         Visits = r.IsDBNull(13) ? 0 : Convert.ToInt64(r.GetValue(13), System.Globalization.CultureInfo.InvariantCulture),
     }, !r.IsDBNull(12));
 
-    private static async Task<(CrawlInfo Info, bool Built)?> QueryCrawlAsync(DbConnection conn, string where, CancellationToken ct, params (string, object?)[] parameters)
+    private static Task<(CrawlInfo Info, bool Built)?> QueryCrawlAsync(DbConnection conn, string where, CancellationToken ct, params (string, object?)[] parameters) =>
+        QueryCrawlAsync(conn, CrawlColumns, where, ct, parameters);
+
+    private static async Task<(CrawlInfo Info, bool Built)?> QueryCrawlAsync(DbConnection conn, string columns, string where, CancellationToken ct, params (string, object?)[] parameters)
     {
-        await using DbCommand cmd = Sql.Command(conn, null, $"SELECT {CrawlColumns} FROM crawls c {where}", parameters);
+        await using DbCommand cmd = Sql.Command(conn, null, $"SELECT {columns} FROM crawls c {where}", parameters);
         await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         return await r.ReadAsync(ct).ConfigureAwait(false) ? ReadCrawl(r) : null;
     }
@@ -125,9 +136,18 @@ public sealed partial class CensusService
         string dim = CensusSql.DimensionName(dimension);
         await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
         (CrawlInfo Info, bool Built)? crawl = crawlId is { } id
-            ? await QueryCrawlAsync(conn, "WHERE c.id = @id", ct, ("id", id)).ConfigureAwait(false)
+            ? await QueryCrawlAsync(conn, CrawlColumnsNoLiveCount, "WHERE c.id = @id", ct, ("id", id)).ConfigureAwait(false)
             : await LatestAsync(conn, null, ct).ConfigureAwait(false);
         if (crawl is not { } c) return null;
+        if (!c.Built && crawlId is not null)
+        {
+            // a running crawl: its visits are the census total when the whole crawl is counted, else counted once here
+            CensusResult live = await LiveCensusAsync(conn, c.Info, dimension, network, ct).ConfigureAwait(false);
+            long visits = network is null && !CensusDimensions.IsComputed(dimension) ? live.Total
+                : Convert.ToInt64(await Sql.ScalarAsync(conn, "SELECT COUNT(*) FROM visits v WHERE v.crawl_id = @crawl AND v.kind = 'crawl'", ct, ("crawl", c.Info.Id)).ConfigureAwait(false),
+                    System.Globalization.CultureInfo.InvariantCulture);
+            return live with { Crawl = c.Info with { Visits = visits } };
+        }
         if (CensusDimensions.IsComputed(dimension))
         {
             (long t, IReadOnlyList<CensusGroup> g) = ToGroups(await ReadSyncGroupsAsync(conn, c.Info, dimension, network, ct).ConfigureAwait(false));
@@ -141,6 +161,15 @@ public sealed partial class CensusService
             rows = await ReadGroupsAsync(conn, CensusSql.LiveCensus(dimension, network is not null), ct, ("crawl", c.Info.Id), ("network", network)).ConfigureAwait(false);
         (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows);
         return new CensusResult { Crawl = c.Info, Dimension = dimension, Network = network, Total = total, Groups = groups };
+    }
+
+    private async Task<CensusResult> LiveCensusAsync(DbConnection conn, CrawlInfo crawl, CensusDimension dimension, string? network, CancellationToken ct)
+    {
+        var rows = CensusDimensions.IsComputed(dimension)
+            ? await ReadSyncGroupsAsync(conn, crawl, dimension, network, ct).ConfigureAwait(false)
+            : await ReadGroupsAsync(conn, CensusSql.LiveCensus(dimension, network is not null), ct, ("crawl", crawl.Id), ("network", network)).ConfigureAwait(false);
+        (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows);
+        return new CensusResult { Crawl = crawl, Dimension = dimension, Network = network, Total = total, Groups = groups };
     }
 
     /// <summary>

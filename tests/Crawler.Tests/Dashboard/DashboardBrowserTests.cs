@@ -129,6 +129,9 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         foreach (string k in new[] { "appeared", "vanished", "client_version_changed", "fork_changed" })
             Assert.Equal(churn.GetProperty(k).GetInt64(), churnTable[k]);
 
+        if (Environment.GetEnvironmentVariable("CLP2P_SCREENSHOT_DIR") is { Length: > 0 } shots)
+            await s.Page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(shots, "dashboard.png"), FullPage = true });
+
         // every request the page made went to this origin, and the page declares a same-origin-only policy
         var response = await s.Page.APIRequest.GetAsync(fixture.PgUrl + "/");
         Assert.StartsWith("default-src 'self'", response.Headers["content-security-policy"], StringComparison.Ordinal);

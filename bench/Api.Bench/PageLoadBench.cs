@@ -70,6 +70,8 @@ public static class PageLoadBench
                 double inPage = await page.EvaluateAsync<double>("() => performance.now()").ConfigureAwait(false);
                 var entries = await page.EvaluateAsync<ResourceTime[]>(
                     "() => performance.getEntriesByType('resource').filter(e => e.name.includes('/api/')).map(e => ({ name: e.name, ms: e.responseEnd - e.startTime }))").ConfigureAwait(false);
+                if (run == runs - 1 && ShotPath(args) is { } shot)
+                    await page.ScreenshotAsync(new PageScreenshotOptions { Path = shot.Replace("{n}", name.Split(' ')[0], StringComparison.Ordinal), FullPage = true }).ConfigureAwait(false);
                 if (run < 0) continue;
                 pages.Add(Math.Min(ms, inPage));
                 foreach (var e in entries)
@@ -92,6 +94,13 @@ public static class PageLoadBench
     }
 
     private sealed record ResourceTime(string Name, double Ms);
+
+    // --screenshot PATH ({n} becomes "latest" or "running"): a full-page screenshot of the last load.
+    private static string? ShotPath(string[] args)
+    {
+        int i = Array.IndexOf(args, "--screenshot");
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
 
     // "/api/v1/census?dimension=client&crawl=latest" -> "/api/v1/census?dimension=client"; ids and times dropped.
     private static string Kind(string pathAndQuery)

@@ -44,7 +44,7 @@ public static class CrawlProgress
         }
     }
 
-    /// <summary>"00:01:05 found 12.3k cl 9870 ans 8012 dial 7k ok 3.1k fail 3.9k 41.5/s": at most <see cref="MaxWidth"/>
+    /// <summary>"00:01:05 found 12345 cl 9870 ans 8012 dial 7012 ok 3100 fail 3912 41.5/s": at most <see cref="MaxWidth"/>
     /// columns for any counts (large ones shortened to k/M), with the current dial rate.</summary>
     public static string Line(CrawlCounters c, TimeSpan elapsed, double dialsPerSecond) =>
         string.Create(CultureInfo.InvariantCulture,
@@ -59,7 +59,13 @@ public static class CrawlProgress
         _ => (n / 1_000_000.0).ToString("0.#", CultureInfo.InvariantCulture) + "M",
     };
 
-    private static string Rate(double r) => r >= 1000 ? Short((long)r) : r.ToString("0.0", CultureInfo.InvariantCulture);
+    // At most 4 characters: 12.3, 123, 12k.
+    private static string Rate(double r) => r switch
+    {
+        < 99.95 => r.ToString("0.0", CultureInfo.InvariantCulture),
+        < 1000 => r.ToString("0", CultureInfo.InvariantCulture),
+        _ => ((long)(r / 1000)).ToString(CultureInfo.InvariantCulture) + "k",
+    };
 }
 
 /// <summary>The rate of a growing count over the last <c>window</c> of samples (the current rate, not the mean since start).</summary>

@@ -137,6 +137,10 @@ public sealed partial class CensusService
 
     private static string? VersionOf(string? client, string? version) => client is null ? null : client + "/" + (version ?? "");
 
+    /// <summary>Crawls that started this long before an uptime window are not searched for visits in it (visits are
+    /// found through their crawl's index; a crawl runs for minutes to hours).</summary>
+    public static readonly TimeSpan MaxCrawlSpan = TimeSpan.FromDays(1);
+
     /// <summary>
     /// Nodes up in the window (<paramref name="now"/> - <paramref name="window"/>, <paramref name="now"/>]: a dial of
     /// theirs succeeded (ok) in a crawl or a liveness re-dial in that window; grouped by client. <paramref name="network"/>
@@ -151,10 +155,10 @@ public sealed partial class CensusService
               SELECT v.node_id, MAX(a.client) AS client
               FROM visits v LEFT JOIN agent_versions a ON a.id = v.agent_version_id{(network is null ? "" : " JOIN enr_history e ON e.node_id = v.node_id AND e.seq = v.enr_seq")}
               WHERE v.dial_outcome = 'ok' AND v.visited_at > @since AND v.visited_at <= @now{(network is null ? "" : " AND e.network_name = @network")}
-                AND (v.crawl_id IS NULL OR v.crawl_id IN (SELECT c.id FROM crawls c WHERE c.finished_at IS NULL OR c.finished_at > @since))
+                AND (v.crawl_id IS NULL OR v.crawl_id IN (SELECT c.id FROM crawls c WHERE c.started_at > @crawlsFrom AND (c.finished_at IS NULL OR c.finished_at > @since)))
               GROUP BY v.node_id) u
             GROUP BY u.client
-            """, ct, ("since", since), ("now", now.UtcDateTime), ("network", network)).ConfigureAwait(false);
+            """, ct, ("since", since), ("now", now.UtcDateTime), ("network", network), ("crawlsFrom", since - MaxCrawlSpan)).ConfigureAwait(false);
         (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows);
         return new UptimeWindow { Window = window, Since = since, Until = now, Up = total, Groups = groups };
     }

@@ -93,7 +93,11 @@ public static class PageLoadBench
         return 0;
     }
 
-    private sealed record ResourceTime(string Name, double Ms);
+    private sealed class ResourceTime
+    {
+        public string Name { get; set; } = "";
+        public double Ms { get; set; }
+    }
 
     // --screenshot PATH ({n} becomes "latest" or "running"): a full-page screenshot of the last load.
     private static string? ShotPath(string[] args)

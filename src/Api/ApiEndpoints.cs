@@ -60,7 +60,7 @@ public static class ApiEndpoints
         ArgumentNullException.ThrowIfNull(storage);
         services.AddSingleton(storage);
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton(new CensusService(storage));
+        services.AddSingleton(new CensusService(storage, NetworkClocks.Builtin));
         services.AddProblemDetails();
         services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
@@ -68,13 +68,27 @@ public static class ApiEndpoints
             document.Info.Description = Definitions;
             return Task.CompletedTask;
         }));
-        services.Configure<JsonOptions>(o =>
-        {
-            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
-            o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
-            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
-        });
+        services.Configure<JsonOptions>(o => ConfigureJson(o.SerializerOptions));
         return services;
+    }
+
+    /// <summary>The API's JSON: snake_case names and enum values, numbers as numbers.</summary>
+    public static void ConfigureJson(JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+        options.NumberHandling = JsonNumberHandling.Strict;
+        options.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+    }
+
+    /// <summary>Serializer options that write what the API answers (for `clp2p census --json`).</summary>
+    public static JsonSerializerOptions Json { get; } = CreateJsonOptions();
+
+    private static JsonSerializerOptions CreateJsonOptions()
+    {
+        var o = new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true };
+        ConfigureJson(o);
+        return o;
     }
 
     public static WebApplication MapClP2pApi(this WebApplication app)
@@ -123,6 +137,7 @@ public static class ApiEndpoints
             if (!CensusDimensions.TryParse(dimension ?? "client", out var dim)) return BadDimension(dimension);
             if (!TryTime(from, now.AddDays(-30), out var f)) return Bad("from", "an ISO 8601 time");
             if (!TryTime(to, now.AddMinutes(1), out var tt)) return Bad("to", "an ISO 8601 time");
+            if (CensusDimensions.IsComputed(dim)) return Bad("dimension", "a stored dimension (sync_health and finalized_lag are per crawl only)");
             if (tt < f) return Bad("to", "a time after 'from'");
             return await Timed(ct, t => census.GetTimeSeriesAsync(dim, f, tt, network, null, t), Results.Ok).ConfigureAwait(false);
         }).WithSummary("The same groupings for every crawl that started in [from, to] (default: the last 30 days)");
@@ -137,8 +152,8 @@ public static class ApiEndpoints
         }).WithSummary("Every vantage point's crawls started in [from, to) (default: the last 24 h) merged: each node once, per-vantage coverage, overlaps, capture histories and a population estimate")
           .WithDescription(MergedDefinitions);
 
-        api.MapGet("/nodes", async (CensusService census, string? crawl, string? network, string? client, string? fork, string? country, string? outcome,
-            string? offset, string? limit, CancellationToken ct) =>
+        api.MapGet("/nodes", async (CensusService census, string? crawl, string? network, string? client, string? version, string? fork, string? country, string? outcome,
+            string? q, string? offset, string? limit, CancellationToken ct) =>
         {
             if (!TryPage(offset, limit, out int o, out int l, out var bad)) return bad!;
             long? crawlId = null;
@@ -147,10 +162,14 @@ public static class ApiEndpoints
                 if (!long.TryParse(crawl, NumberStyles.None, CultureInfo.InvariantCulture, out long c)) return Bad("crawl", "a crawl id or 'latest'");
                 crawlId = c;
             }
-            var filter = new NodeFilter { CrawlId = crawlId, Network = network, Client = client, Fork = fork, Country = country, DialOutcome = outcome };
+            var filter = new NodeFilter
+            {
+                CrawlId = crawlId, Network = network, Client = client, ClientVersion = version, Fork = fork, Country = country, DialOutcome = outcome,
+                Search = string.IsNullOrWhiteSpace(q) ? null : q.Trim(),
+            };
             return await Timed(ct, t => census.ListNodesAsync(filter, o, l, t),
                 r => r is null ? NotFound("no such crawl") : Results.Ok(r)).ConfigureAwait(false);
-        }).WithSummary("Nodes seen in a crawl (latest by default), filtered by client, fork (digest or name), country, dial outcome; paged");
+        }).WithSummary("Nodes seen in a crawl (latest by default), filtered by client, version, fork (digest or name), country, dial outcome, search q (node id, IP, peer id or agent text); paged");
 
         api.MapGet("/nodes/{id}", async (CensusService census, string id, CancellationToken ct) =>
         {
@@ -169,6 +188,8 @@ public static class ApiEndpoints
             return Results.Stream(stream => Exporter.WriteAsync(census, crawlId, fmt, stream, ct),
                 ExportFormats.ContentType(fmt), $"clp2p-crawl-{crawlId}.{ExportFormats.Extension(fmt)}");
         }).WithSummary("One row per node seen in the crawl, streamed as csv, ndjson or parquet (columns in docs/data-dictionary.md)");
+        HealthEndpoints.Map(api);
+        Dashboard.Map(app);
         return app;
     }
 
@@ -185,7 +206,7 @@ public static class ApiEndpoints
     }
 
     /// <summary>Runs a query under <see cref="QueryTimeout"/>; a query that takes longer answers 504.</summary>
-    private static async Task<IResult> Timed<T>(CancellationToken request, Func<CancellationToken, Task<T>> query, Func<T, IResult> answer)
+    internal static async Task<IResult> Timed<T>(CancellationToken request, Func<CancellationToken, Task<T>> query, Func<T, IResult> answer)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(request);
         cts.CancelAfter(QueryTimeout);
@@ -199,7 +220,7 @@ public static class ApiEndpoints
         }
     }
 
-    private static bool TryPage(string? offset, string? limit, out int o, out int l, out IResult? bad)
+    internal static bool TryPage(string? offset, string? limit, out int o, out int l, out IResult? bad)
     {
         o = 0;
         l = 50;
@@ -213,20 +234,20 @@ public static class ApiEndpoints
         return true;
     }
 
-    private static bool TryTime(string? text, DateTimeOffset fallback, out DateTimeOffset value)
+    internal static bool TryTime(string? text, DateTimeOffset fallback, out DateTimeOffset value)
     {
         if (text is null) { value = fallback; return true; }
         return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out value);
     }
 
-    private static bool IsHex(string s) => s.All(Uri.IsHexDigit);
+    internal static bool IsHex(string s) => s.All(Uri.IsHexDigit);
 
-    private static IResult BadDimension(string? value) =>
+    internal static IResult BadDimension(string? value) =>
         Bad("dimension", "one of " + string.Join(", ", CensusDimensions.All.Select(CensusDimensions.Name)) + (value is null ? "" : $" (not '{value}')"));
 
-    private static IResult Bad(string parameter, string expected) =>
+    internal static IResult Bad(string parameter, string expected) =>
         Results.ValidationProblem(new Dictionary<string, string[]> { [parameter] = [$"{parameter} must be {expected}"] },
             title: $"invalid parameter '{parameter}'");
 
-    private static IResult NotFound(string detail) => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "not found", detail: detail);
+    internal static IResult NotFound(string detail) => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "not found", detail: detail);
 }

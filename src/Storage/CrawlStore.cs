@@ -115,6 +115,7 @@ public sealed class CrawlStore
         await Sql.ExecuteAsync(connection, tx, "DELETE FROM crawl_census WHERE crawl_id = @crawl", ct, ("crawl", crawlId)).ConfigureAwait(false);
         foreach (CensusDimension dimension in Enum.GetValues<CensusDimension>())
         {
+            if (CensusDimensions.IsComputed(dimension)) continue;
             string sql = CensusSql.BuildAggregateInsert(dimension);
             await Sql.ExecuteAsync(connection, tx, sql, ct, ("crawl", crawlId), ("dimension", CensusSql.DimensionName(dimension))).ConfigureAwait(false);
         }

@@ -94,12 +94,16 @@ public sealed record NodeFilter
     public string? Network { get; init; }
     /// <summary>Parsed client name ("lighthouse").</summary>
     public string? Client { get; init; }
+    /// <summary>Agent client version ("v8.0.0"), or null for all.</summary>
+    public string? ClientVersion { get; init; }
     /// <summary>Fork digest (8 lowercase hex digits) or fork name ("electra").</summary>
     public string? Fork { get; init; }
     /// <summary>Country code ("DE").</summary>
     public string? Country { get; init; }
     /// <summary>Dial outcome ("ok", an error class, "not_dialled").</summary>
     public string? DialOutcome { get; init; }
+    /// <summary>Search: a node id (64 hex digits), an IP address or peer id (exact), or text inside the agent string.</summary>
+    public string? Search { get; init; }
 }
 
 /// <summary>A node as seen in one crawl (one visit), for node lists.</summary>

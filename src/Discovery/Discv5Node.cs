@@ -123,7 +123,7 @@ public sealed partial class Discv5Node : IAsyncDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_socket != null) throw new InvalidOperationException("already started");
             var ep = _options.BindEndPoint;
-            var socket = new Discv5Socket(ep, _options.ReceiveBufferSize, _options.SendBufferSize, _log, _counters);
+            var socket = new Discv5Socket(ep, _options.ReceiveBufferSize, _options.SendBufferSize, _log, _counters, _options.Sender);
             _socket = socket;
             var bound = socket.LocalEndPoint;
             var ip = _options.AdvertisedIp ?? (ep.Address.Equals(IPAddress.Any) || ep.Address.Equals(IPAddress.IPv6Any) ? null : ep.Address);

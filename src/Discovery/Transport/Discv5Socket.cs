@@ -21,10 +21,12 @@ internal sealed partial class Discv5Socket : IDisposable
     private readonly Socket _socket;
     private readonly ILogger _log;
     private readonly Discv5Counters _counters;
+    private readonly IDatagramSender? _sender;
     private Task? _receiveLoops;
 
-    public Discv5Socket(IPEndPoint bind, int receiveBufferSize, int sendBufferSize, ILogger log, Discv5Counters counters)
+    public Discv5Socket(IPEndPoint bind, int receiveBufferSize, int sendBufferSize, ILogger log, Discv5Counters counters, IDatagramSender? sender = null)
     {
+        _sender = sender;
         _log = log;
         _counters = counters;
         var s = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
@@ -90,7 +92,8 @@ internal sealed partial class Discv5Socket : IDisposable
     {
         try
         {
-            _socket.SendTo(packet, SocketFlags.None, to);
+            if (_sender is { } sender) sender.Send(_socket, packet, to);
+            else _socket.SendTo(packet, SocketFlags.None, to);
             Interlocked.Increment(ref _counters.Sent);
             Discv5Metrics.PacketsSent.Add(1);
         }

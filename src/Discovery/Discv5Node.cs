@@ -116,10 +116,6 @@ public sealed partial class Discv5Node : IAsyncDisposable
     /// <summary>The most recent record known for a node id (table, handshakes, responses), or null.</summary>
     public Enr? GetKnownRecord(NodeId id) => _service.KnownRecord(id);
 
-    internal NodeService Service => _service;
-
-    internal Discv5Options Options => _options;
-
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
         lock (_lifecycle)

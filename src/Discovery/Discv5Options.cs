@@ -66,7 +66,7 @@ public sealed class Discv5Options
     public int MaxPendingRequests { get; init; } = 8_192;
     public int MaxKnownRecords { get; init; } = 50_000;
 
-    /// <summary>WHOAREYOU packets sent per source IP per second (discv5-security.md "Amplification": a WHOAREYOU
+    /// <summary>WHOAREYOU packets sent per source IP per second (discv5-rationale.md "On Amplification and Replay": a WHOAREYOU
     /// answers any packet from anyone, so without a limit the node amplifies spoofed traffic).</summary>
     public int MaxWhoAreYouPerIpPerSecond { get; init; } = 100;
 

@@ -5,7 +5,7 @@ namespace ClP2p.Discovery.Handler;
 /// <summary>
 /// WHOAREYOU packets per source IP per second, shared by all shards (one IP's ports land in different shards).
 /// A WHOAREYOU answers any 63-byte packet from anyone, so without a limit the node amplifies spoofed traffic
-/// (discv5-security.md "Amplification"). The lock guards a dictionary update, nothing more.
+/// (discv5-rationale.md "On Amplification and Replay"). The lock guards a dictionary update, nothing more.
 /// </summary>
 internal sealed class WhoAreYouLimiter(int perIpPerSecond, TimeProvider time)
 {

@@ -74,8 +74,8 @@ internal sealed partial class NodeService
     /// <summary>
     /// A node answered from the endpoint its record names: it is alive, table it (the newest record we know of it),
     /// if the contact filter lets us talk to it. Only such a node goes in: a record whose endpoint is not where the
-    /// packet came from would put an unreachable address in our answers (discv5-theory.md "Node Table": "nodes are
-    /// added to the table only after a successful response", and geth's v5 checks the endpoint).
+    /// packet came from would put an unverified address in our answers (discv5-theory.md "Table Maintenance In
+    /// Practice": "implementations must avoid relaying any nodes whose liveness has not been verified").
     /// </summary>
     public void Contacted(Enr record)
     {

@@ -1,3 +1,4 @@
+using ClP2p.Libp2p.Codecs;
 using System.Net;
 using System.Net.Sockets;
 using ClP2p.Eth2.Dialing;
@@ -56,7 +57,7 @@ public sealed class BeaconDialerTests : IAsyncDisposable
         {
             var msg = ClP2p.Libp2p.Protocols.IdentifyMessage.Encode("cs-peer/v1.2.3/x86_64-linux", "ipfs/0.1.0",
                 ["/ipfs/id/1.0.0", .. (serveEth2 ? ReqRespServer.Protocols : [])], [], null, identity.PublicKey);
-            await stream.WriteAsync(UVarint.Encode((ulong)msg.Length), ct);
+            await stream.WriteAsync(Varint.Encode((ulong)msg.Length), ct);
             await stream.WriteAsync(msg, ct);
             await stream.CloseWriteAsync(ct);
             var sink = new byte[64];

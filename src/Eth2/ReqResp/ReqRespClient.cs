@@ -1,5 +1,6 @@
 using ClP2p.Eth2.Ssz;
 using ClP2p.Libp2p;
+using ClP2p.Libp2p.Transport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -117,18 +118,22 @@ public sealed class ReqRespClient
     public async Task<ReqRespResult<ulong?>> GoodbyeAsync(ulong reason, CancellationToken ct)
     {
         var limit = _limits["goodbye"];
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(_options.RequestTimeout);
-        if (!await limit.WaitAsync(_options.RequestTimeout, ct).ConfigureAwait(false))
-            return new ReqRespResult<ulong?>(null, null, ReqRespFailure.Timeout, Detail: "too many concurrent goodbye requests");
+        using var deadline = new StepTimer(_options.RequestTimeout, _time, ct);
+        try
+        {
+            await limit.WaitAsync(deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return new ReqRespResult<ulong?>(null, null, ReqRespFailure.Timeout, Detail: "waited too long for a free goodbye request slot");
+        }
         Libp2pStream? stream = null;
         try
         {
             (stream, _) = await _open([Eth2Protocols.GoodbyeV1], deadline.Token).ConfigureAwait(false);
             await stream.WriteAsync(SszSnappy.EncodePayload(SszUInt64.Encode(reason)), deadline.Token).ConfigureAwait(false);
             await stream.CloseWriteAsync(deadline.Token).ConfigureAwait(false);
-            using var grace = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            grace.CancelAfter(_options.EndOfStreamGrace);
+            using var grace = new StepTimer(_options.EndOfStreamGrace, _time, ct);
             try
             {
                 var buf = new byte[64];
@@ -161,8 +166,7 @@ public sealed class ReqRespClient
         CancellationToken ct)
     {
         var limit = _limits[name];
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(_options.RequestTimeout);
+        using var deadline = new StepTimer(_options.RequestTimeout, _time, ct);
         try
         {
             await limit.WaitAsync(deadline.Token).ConfigureAwait(false);
@@ -203,8 +207,7 @@ public sealed class ReqRespClient
             }
 
             // A single-chunk response ends with EOF; wait a little for it, and reject extra bytes.
-            using var grace = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
-            grace.CancelAfter(_options.EndOfStreamGrace);
+            using var grace = new StepTimer(_options.EndOfStreamGrace, _time, deadline.Token);
             try
             {
                 if (!await reader.IsAtEndAsync(grace.Token).ConfigureAwait(false))

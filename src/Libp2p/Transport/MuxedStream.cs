@@ -12,18 +12,59 @@ internal abstract class MuxedStream : Libp2pStream
     private static readonly PipeOptions InboundOptions = new(pauseWriterThreshold: 0, useSynchronizationContext: false, minimumSegmentSize: 16 * 1024);
 
     private readonly Pipe _inbound = new(InboundOptions);
+    private readonly MuxerSession _session;
     private volatile bool _localReset;
+    private volatile bool _remoteReset;
     private volatile bool _inboundDone;
     private long _buffered;
 
-    protected MuxedStream()
+    protected MuxedStream(MuxerSession session)
     {
+        _session = session;
     }
 
     /// <summary>Set once we sent our FIN/Close.</summary>
     protected bool WriteClosed { get; set; }
 
     protected bool LocallyReset => _localReset;
+
+    /// <summary>Takes the stream out of its session's table (both sides closed, or reset).</summary>
+    protected abstract void LeaveSession();
+
+    /// <summary>Read loop: the remote closed its write side (yamux FIN, mplex Close).</summary>
+    internal void OnRemoteFin()
+    {
+        OnRemoteClose();
+        if (WriteClosed)
+        {
+            LeaveSession();
+        }
+    }
+
+    /// <summary>Read loop: the remote reset the stream.</summary>
+    internal void OnRemoteReset()
+    {
+        _remoteReset = true;
+        OnAbort("stream reset by remote");
+        LeaveSession();
+    }
+
+    /// <summary>Throws <see cref="IOException"/> when nothing more may be written: reset, write side closed, or connection gone.</summary>
+    protected void ThrowIfCannotWrite()
+    {
+        if (_localReset || _remoteReset)
+        {
+            throw new IOException("stream was reset");
+        }
+        if (WriteClosed)
+        {
+            throw new IOException("stream write side is closed");
+        }
+        if (_session.IsClosed)
+        {
+            throw new IOException("connection closed: " + _session.CloseReason);
+        }
+    }
 
     /// <summary>Remote FIN/reset/connection loss seen: no more inbound data.</summary>
     internal bool InboundDone => _inboundDone;
@@ -73,7 +114,7 @@ internal abstract class MuxedStream : Libp2pStream
     {
     }
 
-    protected void MarkLocalReset()
+    private void MarkLocalReset()
     {
         _localReset = true;
         _inbound.Reader.CancelPendingRead();
@@ -153,13 +194,12 @@ internal abstract class MuxedStream : Libp2pStream
     /// Read loop (muxers without flow control): waits until <paramref name="length"/> more bytes fit under
     /// <paramref name="limit"/> buffered bytes. False when the reader did not make room in time (or went away).
     /// </summary>
-    internal async ValueTask<bool> WaitForRoomAsync(int length, long limit, TimeSpan timeout, CancellationToken ct)
+    internal async ValueTask<bool> WaitForRoomAsync(int length, long limit, TimeSpan timeout, TimeProvider time, CancellationToken ct)
     {
         Interlocked.Increment(ref _roomWaiters);
         try
         {
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            cts.CancelAfter(timeout);
+            using var cts = new StepTimer(timeout, time, ct);
             while (Buffered + length > limit)
             {
                 var wait = _consumed.WaitTask;
@@ -243,6 +283,57 @@ internal abstract class MuxedStream : Libp2pStream
         _consumed.Set();
     }
 
+    /// <summary>Sends our FIN (yamux) or Close (mplex) frame.</summary>
+    protected abstract ValueTask WriteFinAsync(CancellationToken ct);
+
+    /// <summary>Hands our FIN/Close frame to the session's control loop without waiting.</summary>
+    protected abstract void QueueFin();
+
+    /// <summary>Hands our RST/Reset frame to the session's control loop without waiting.</summary>
+    protected abstract void QueueReset();
+
+    public override async ValueTask CloseWriteAsync(CancellationToken ct = default)
+    {
+        if (WriteClosed)
+        {
+            return;
+        }
+        ThrowIfCannotWrite();
+        WriteClosed = true;
+        await WriteFinAsync(ct).ConfigureAwait(false);
+        if (InboundDone)
+        {
+            LeaveSession();
+        }
+    }
+
     /// <summary>Queues a FIN/Close without waiting (synchronous dispose).</summary>
-    protected abstract void QueueCloseWrite();
+    private void QueueCloseWrite()
+    {
+        if (WriteClosed || _session.IsClosed)
+        {
+            return;
+        }
+        WriteClosed = true;
+        QueueFin();
+        if (InboundDone)
+        {
+            LeaveSession();
+        }
+    }
+
+    public override void Reset()
+    {
+        if (_localReset)
+        {
+            return;
+        }
+        MarkLocalReset();
+        OnAbortWriters();
+        LeaveSession();
+        if (!_remoteReset && !_session.IsClosed)
+        {
+            QueueReset();
+        }
+    }
 }

@@ -19,13 +19,20 @@ internal abstract class MuxerSession : IAsyncDisposable
     private int _closed;
     private int _disposed;
 
-    protected MuxerSession(Stream transport, bool isInitiator, ILogger logger, Libp2pMetrics metrics)
+    /// <summary>How long a best-effort goodbye (yamux GoAway) may take before the transport is closed anyway.</summary>
+    private static readonly TimeSpan GoodbyeTimeout = TimeSpan.FromSeconds(1);
+
+    protected MuxerSession(Stream transport, bool isInitiator, ILogger logger, Libp2pMetrics metrics, TimeProvider? time)
     {
         Transport = transport;
         IsInitiator = isInitiator;
         Logger = logger;
         Metrics = metrics;
+        Time = time ?? TimeProvider.System;
     }
+
+    /// <summary>The clock of every muxer timeout.</summary>
+    public TimeProvider Time { get; }
 
     public abstract string Protocol { get; }
 
@@ -157,7 +164,7 @@ internal abstract class MuxerSession : IAsyncDisposable
             Logger.LogDebug("{Muxer} protocol error from remote: {Reason}", Protocol, e.Message);
             try
             {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                using var timeout = new CancellationTokenSource(GoodbyeTimeout, Time);
                 await OnProtocolErrorAsync(timeout.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
@@ -210,7 +217,7 @@ internal abstract class MuxerSession : IAsyncDisposable
         {
             try
             {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                using var timeout = new CancellationTokenSource(GoodbyeTimeout, Time);
                 await SendGoodbyeAsync(timeout.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)

@@ -411,13 +411,6 @@ internal sealed class Batch
     public List<VisitObservation> Visits { get; } = [];
     public List<IpGeo> Geos { get; } = [];
     public int Count => Enrs.Count + Visits.Count + Geos.Count;
-
-    public void Clear()
-    {
-        Enrs.Clear();
-        Visits.Clear();
-        Geos.Clear();
-    }
 }
 
 /// <summary>Rows touched by one batch write.</summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using ClP2p.Libp2p.Codecs;
 using ClP2p.Libp2p.Crypto;
@@ -255,7 +256,7 @@ public sealed class RawMuxerTests
             {
                 await Remote.ReadExactlyAsync(hdr.AsMemory(got, 1), cts.Token);
                 got++;
-                if (MplexHeader.TryDecode(hdr.AsSpan(0, got), out var h, out _, out _) == VarintStatus.Ok)
+                if (MplexHeader.TryDecode(hdr.AsSpan(0, got), out var h, out _, out _) == OperationStatus.Done)
                 {
                     var data = new byte[h.Length];
                     await Remote.ReadExactlyAsync(data, cts.Token);

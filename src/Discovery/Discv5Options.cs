@@ -46,7 +46,7 @@ public sealed class Discv5Options
     public int MaxPendingRequests { get; init; } = 8_192;
     public int MaxKnownRecords { get; init; } = 50_000;
 
-    /// <summary>WHOAREYOU packets sent per source IP per second (amplification limit, PITFALLS 11).</summary>
+    /// <summary>WHOAREYOU packets sent per source IP per second (amplification limit: a spoofed source must not turn us into a reflector, ethrex #5849).</summary>
     public int MaxWhoAreYouPerIpPerSecond { get; init; } = 100;
 
     /// <summary>Which records the node itself may contact in lookups and put in its table. Default: public unicast only.</summary>

@@ -5,7 +5,7 @@ using ClP2p.Discovery.Packets;
 
 namespace ClP2p.Discovery.Tests;
 
-/// <summary>PITFALLS.md points 1-11 against a running node, driven by a raw peer.</summary>
+/// <summary>The discv5 handshake and NODES pitfalls other implementations met (each test names its upstream issue), against a running node driven by a raw peer.</summary>
 public sealed class PitfallTests
 {
     private static readonly byte[] PingPt = MessageCodec.Encode(new PingMessage(new RequestId(7, 1), 1));
@@ -144,7 +144,7 @@ public sealed class PitfallTests
         var (hs2, s2) = raw.Handshake((await raw.ReceiveAsync())!, n.LocalEnr, PingPt, raw.Enr);
         raw.Send(hs2, n.LocalEndPoint);
         Assert.IsType<PongMessage>(raw.Decrypt((await raw.ReceiveAsync())!, s2));
-        // a packet sealed with the first session's key is still understood (PITFALLS 2, sigp old_keys)
+        // a packet sealed with the first session's key is still understood (sigp discv5 PR #122, Session.old_keys)
         raw.Send(raw.Encrypt(n.LocalId, s1, new PingMessage(new RequestId(9, 1), 1)), n.LocalEndPoint);
         var pong = Assert.IsType<PongMessage>(raw.Decrypt((await raw.ReceiveAsync())!, s2));
         Assert.Equal(9UL, pong.RequestId.Value);
@@ -403,7 +403,7 @@ public sealed class PitfallTests
     }
 
     [Theory]
-    // PITFALLS 7 (geth CheckRelayIP): sender, relayed address, valid
+    // geth CheckRelayIP: sender, relayed address, valid
     [InlineData("1.2.3.4", "5.6.7.8", true)]
     [InlineData("1.2.3.4", "192.168.1.2", false)]
     [InlineData("1.2.3.4", "10.0.0.1", false)]

@@ -48,7 +48,7 @@ public sealed record ReqRespResult<T>(
 
 public sealed class ReqRespOptions
 {
-    /// <summary>One generous deadline per request, from opening the stream to the end of the response (PITFALLS 25).</summary>
+    /// <summary>One generous deadline per request, from opening the stream to the end of the response (TTFB_TIMEOUT/RESP_TIMEOUT were dropped, consensus-specs #3767; clients keep ~10 s per stream, lighthouse #7925).</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>After the single response chunk, how long to wait for the remote's EOF before accepting the response anyway.</summary>

@@ -188,7 +188,16 @@ internal abstract class MuxedStream : Libp2pStream
     }
 
     private readonly AsyncSignal _consumed = new();
+    private readonly TaskCompletionSource _firstFlowControlWait = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _roomWaiters;
+
+    /// <summary>
+    /// Completes the first time this stream waits on flow control: a writer for the remote's window (yamux) or the
+    /// read loop for room under the buffer cap (mplex). Lets a test wait for the condition instead of for time.
+    /// </summary>
+    internal Task FirstFlowControlWait => _firstFlowControlWait.Task;
+
+    protected void OnFlowControlWait() => _firstFlowControlWait.TrySetResult();
 
     /// <summary>
     /// Read loop (muxers without flow control): waits until <paramref name="length"/> more bytes fit under
@@ -211,6 +220,7 @@ internal abstract class MuxedStream : Libp2pStream
                 {
                     return false;
                 }
+                OnFlowControlWait();
                 try
                 {
                     await wait.WaitAsync(cts.Token).ConfigureAwait(false);

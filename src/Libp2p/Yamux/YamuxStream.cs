@@ -76,6 +76,7 @@ internal sealed class YamuxStream : MuxedStream
             long window = Interlocked.Read(ref _sendWindow);
             if (window <= 0)
             {
+                OnFlowControlWait();
                 await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
                 continue;
             }

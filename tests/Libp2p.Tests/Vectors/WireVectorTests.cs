@@ -8,7 +8,7 @@ using ClP2p.Libp2p.Yamux;
 
 namespace ClP2p.Libp2p.Tests.Vectors;
 
-/// <summary>test-vectors.md §12 and PITFALLS 14–17.</summary>
+/// <summary>Wire vectors of multistream-select, yamux, mplex and identify, and what their specs leave to pitfalls (each test names its upstream issue).</summary>
 public sealed class WireVectorTests
 {
     [Theory]
@@ -62,7 +62,7 @@ public sealed class WireVectorTests
     }
 
     [Theory]
-    [InlineData("010000000000000100000000")] // version 1 (PITFALLS 15: reject anything but 0)
+    [InlineData("010000000000000100000000")] // version 1 (yamux spec: version 0; reject anything else, nim-libp2p #2787)
     [InlineData("000400000000000100000000")] // type 4
     [InlineData("0000000000000001000000")] // 11 bytes
     public void Yamux_header_decode_rejects_bad_headers(string hex) =>
@@ -100,7 +100,7 @@ public sealed class WireVectorTests
     [Fact]
     public void Mplex_flag_is_masked_from_the_low_three_bits()
     {
-        // PITFALLS 16 (go-mplex #12): id 17 with flag 6 = (17 << 3) | 6 = 0x8e 0x01.
+        // go-mplex #12 (mask the flag correctly): id 17 with flag 6 = (17 << 3) | 6 = 0x8e 0x01.
         Assert.Equal(OperationStatus.Done, MplexHeader.TryDecode(Convert.FromHexString("8e0100"), out var h, out _, out _));
         Assert.Equal(17ul, h.StreamId);
         Assert.Equal(MplexFlag.ResetInitiator, h.Flag);

@@ -24,7 +24,7 @@ public class OutageTests
             return new Restart(async () =>
             {
                 await TestDatabase.PgCtlAsync("start");
-                Npgsql.NpgsqlConnection.ClearAllPools(); // the test's own reads must not reuse connections of the old server
+                StorageOptions.ClearPostgresPools(); // the test's own reads must not reuse connections of the old server
             });
         }
         var conn = new SqliteConnection(db.Options.ConnectionString);

@@ -32,6 +32,7 @@ public sealed class BeaconDialer : IDisposable
 {
     private static readonly Meter Meter = new("ClP2p.Eth2.Dialer");
     private static readonly Counter<long> Dials = Meter.CreateCounter<long>("clp2p.eth2.dials", description: "eth2 dials by outcome");
+    private static readonly Counter<long> GoodbyeTimeouts = Meter.CreateCounter<long>("clp2p.eth2.goodbye_timeouts", description: "Our Goodbye(1) not written within GoodbyeTimeout (the dial is still Ok)");
 
     private readonly BeaconDialerOptions _options;
     private readonly ILogger _logger;
@@ -237,6 +238,8 @@ public sealed class BeaconDialer : IDisposable
                 }
                 catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                 {
+                    GoodbyeTimeouts.Add(1);
+                    _logger.LogDebug("goodbye to {Peer} not written within {Timeout}", connection.RemotePeerId, _options.GoodbyeTimeout);
                 }
             }
             return result with { Outcome = DialOutcome.Ok };
@@ -268,13 +271,9 @@ public sealed class BeaconDialer : IDisposable
     private async Task<ulong?> WaitForGoodbyeAsync(PeerSession session, CancellationToken ct)
     {
         if (session.GoodbyeReason is { } r) return r;
-        try
-        {
-            await session.Goodbye.WaitAsync(_options.GoodbyeWait, _time, ct).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-        }
+        using var wait = new StepTimer(_options.GoodbyeWait, _time, ct);
+        await Task.WhenAny(session.Goodbye, Task.Delay(Timeout.InfiniteTimeSpan, wait.Token)).ConfigureAwait(false);
+        ct.ThrowIfCancellationRequested();
         return session.GoodbyeReason;
     }
 

@@ -143,7 +143,9 @@ public sealed class ReqRespClient
             }
             catch (Exception e) when (e is OperationCanceledException or IOException)
             {
-                // No answer is expected.
+                // No answer is expected: the peer may close, reset or stay silent.
+                SszSnappy.CountGraceExpired("goodbye_close");
+                _logger.LogDebug("goodbye: no end of stream from the peer ({Error})", e.GetType().Name);
             }
             return ReqRespResult<ulong?>.Success(reason, Eth2Protocols.GoodbyeV1);
         }
@@ -219,6 +221,8 @@ public sealed class ReqRespClient
             catch (Exception e) when (e is OperationCanceledException or IOException && !ct.IsCancellationRequested)
             {
                 // No EOF within the grace period (or a reset after a complete chunk): the response stands.
+                SszSnappy.CountGraceExpired("response_eof");
+                _logger.LogDebug("{Protocol}: no end of stream after the response ({Error})", protocol, e.GetType().Name);
             }
             clean = true;
             return ReqRespResult<T>.Success(value, protocol);

@@ -127,6 +127,9 @@ public sealed class ReqRespServer
                 }
                 catch (OperationCanceledException) when (!deadline.IsCancellationRequested)
                 {
+                    // The request is complete; a late or missing half-close is answered anyway.
+                    SszSnappy.CountGraceExpired("request_eof");
+                    _logger.LogDebug("{Protocol}: requester did not half-close within the grace period", protocol);
                 }
             }
 
@@ -189,6 +192,9 @@ public sealed class ReqRespServer
         }
         catch (Exception e) when (e is OperationCanceledException or IOException && !ct.IsCancellationRequested)
         {
+            // The response is written; the requester's close is only waited for so that it can read it all.
+            SszSnappy.CountGraceExpired("requester_close");
+            _logger.LogDebug("no end of stream from the requester after our response ({Error})", e.GetType().Name);
         }
     }
 

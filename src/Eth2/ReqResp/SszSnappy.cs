@@ -57,6 +57,13 @@ public static class SszSnappy
     internal static readonly Counter<long> DecodeErrors =
         Meter.CreateCounter<long>("clp2p.eth2.reqresp.decode_errors", description: "ssz_snappy payloads rejected, by reason");
 
+    internal static readonly Counter<long> GraceExpired =
+        Meter.CreateCounter<long>("clp2p.eth2.reqresp.grace_expired", description: "Waits for a peer's end of stream cut short by the grace period or a reset, by what was awaited");
+
+    /// <summary>Counts a tolerated end: the peer did not close its side within the grace period (or reset it) after the exchange was complete.</summary>
+    internal static void CountGraceExpired(string awaited) =>
+        GraceExpired.Add(1, new KeyValuePair<string, object?>("awaited", awaited));
+
     internal static void Count(ReqRespError error) =>
         DecodeErrors.Add(1, new KeyValuePair<string, object?>("reason", error.ToString()));
 

@@ -264,9 +264,10 @@ internal abstract class MuxedStream : Libp2pStream
                 {
                     await CloseWriteAsync(CancellationToken.None).ConfigureAwait(false);
                 }
-                catch (IOException)
+                catch (IOException e)
                 {
                     // reset or connection gone: nothing left to close
+                    _session.Ignored("FIN on dispose", e);
                 }
             }
         }

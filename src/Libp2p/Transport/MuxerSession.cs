@@ -73,6 +73,13 @@ internal abstract class MuxerSession : IAsyncDisposable
     /// <summary>Best-effort goodbye before the transport is closed (yamux GoAway).</summary>
     protected virtual ValueTask SendGoodbyeAsync(CancellationToken ct) => ValueTask.CompletedTask;
 
+    /// <summary>A best-effort step failed because the connection is going away: counted and logged, not thrown.</summary>
+    internal void Ignored(string site, Exception e)
+    {
+        Metrics.IgnoredError(Protocol, site);
+        Logger.LogDebug("{Muxer}: {Site} failed while the connection closes: {Error}", Protocol, site, e.Message);
+    }
+
     protected void EnqueueControl(ControlFrame frame) => _control.Writer.TryWrite(frame);
 
     protected void SignalGoingAway() => _completion.TrySetResult();
@@ -146,7 +153,8 @@ internal abstract class MuxerSession : IAsyncDisposable
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
         {
-            // session closing
+            // The session is closing: control frames still queued are moot.
+            if (!IsClosed) Ignored("control frame", e);
         }
     }
 
@@ -169,7 +177,7 @@ internal abstract class MuxerSession : IAsyncDisposable
             }
             catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
             {
-                // best effort
+                Ignored("protocol error notice", ex);
             }
         }
         catch (Exception e) when (e is IOException or EndOfStreamException or OperationCanceledException or ObjectDisposedException or InvalidDataException or System.Net.Sockets.SocketException or InvalidOperationException)
@@ -200,9 +208,9 @@ internal abstract class MuxerSession : IAsyncDisposable
         {
             Transport.Dispose();
         }
-        catch (IOException)
+        catch (IOException e)
         {
-            // already broken
+            Ignored("transport close", e);
         }
         _completion.TrySetResult();
     }
@@ -222,7 +230,7 @@ internal abstract class MuxerSession : IAsyncDisposable
             }
             catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
             {
-                // best effort
+                Ignored("goodbye", e);
             }
         }
         Close("closed locally");

@@ -60,9 +60,10 @@ internal sealed class YamuxStream : MuxedStream
             {
                 await _session.WriteFrameAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.None, Id, delta), ReadOnlyMemory<byte>.Empty, this, ct).ConfigureAwait(false);
             }
-            catch (IOException)
+            catch (IOException e)
             {
                 // The connection is going away; the bytes just read are still the caller's. Later reads report the loss.
+                _session.Ignored("window update", e);
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Text;
 using System.Net;
 using System.Text;
@@ -128,7 +129,7 @@ public sealed class Enr
     /// </summary>
     private static bool TryDecodeCanonicalBase64Url(ReadOnlySpan<char> text, Span<byte> destination, out int written)
     {
-        if (!Base64Url.TryDecodeFromChars(text, destination, out written)) return false;
+        if (Base64Url.DecodeFromChars(text, destination, out int consumed, out written) != OperationStatus.Done || consumed != text.Length) return false;
         Span<char> again = stackalloc char[Base64Url.GetEncodedLength(written)];
         return Base64Url.TryEncodeToChars(destination[..written], again, out int chars) && again[..chars].SequenceEqual(text);
     }

@@ -8,7 +8,6 @@ public sealed class Clp2pProcess : IDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
-    private readonly List<(string Fragment, TaskCompletionSource Seen)> _waiters = [];
 
     private Clp2pProcess(Process p) => _process = p;
 
@@ -21,33 +20,14 @@ public sealed class Clp2pProcess : IDisposable
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         var p = Process.Start(psi) ?? throw new InvalidOperationException("clp2p did not start");
         var c = new Clp2pProcess(p);
-        p.OutputDataReceived += (_, e) => c.OnLine(e.Data);
-        p.ErrorDataReceived += (_, e) => c.OnLine(e.Data);
+        p.OutputDataReceived += (_, e) => { if (e.Data != null) lock (c._output) c._output.AppendLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (c._output) c._output.AppendLine(e.Data); };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         return c;
     }
 
     public string Output { get { lock (_output) return _output.ToString(); } }
-
-    private void OnLine(string? line)
-    {
-        if (line is null) return;
-        lock (_output)
-        {
-            _output.AppendLine(line);
-            foreach (var w in _waiters.Where(w => line.Contains(w.Fragment, StringComparison.Ordinal))) w.Seen.TrySetResult();
-            _waiters.RemoveAll(w => w.Seen.Task.IsCompleted);
-        }
-    }
-
-    /// <summary>Completes when a line containing <paramref name="fragment"/> is printed from now on (the process's own events, not time).</summary>
-    public Task NextLineContaining(string fragment)
-    {
-        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (_output) _waiters.Add((fragment, seen));
-        return seen.Task;
-    }
 
     public bool HasExited => _process.HasExited;
 

@@ -37,7 +37,7 @@ internal static class BenchDatabase
 
     public static Task DropAsync(string database)
     {
-        NpgsqlConnection.ClearAllPools();
+        StorageOptions.ClearPostgresPools();
         return ExecAdminAsync($"DROP DATABASE IF EXISTS {database} WITH (FORCE)");
     }
 

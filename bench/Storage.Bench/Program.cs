@@ -12,5 +12,13 @@ namespace ClP2p.Bench;
 /// </summary>
 public static class BenchProgram
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(BenchProgram).Assembly).Run(args);
+    public static void Main(string[] args)
+    {
+        if (args is ["copy-cpu", ..])
+        {
+            VisitCopyBenchmarks.CompareCpu(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 15);
+            return;
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(BenchProgram).Assembly).Run(args);
+    }
 }

@@ -32,34 +32,40 @@ public sealed class Libp2pDialer : IDisposable
     /// </summary>
     public async Task<Libp2pConnection> DialAsync(IPEndPoint endpoint, PeerId? expectedPeer, CancellationToken ct)
     {
+        var stream = await ConnectAsync(endpoint, ct).ConfigureAwait(false);
+        try
+        {
+            return await _host.UpgradeAsync(stream, initiator: true, endpoint, expectedPeer, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Opens the TCP connection alone, under <see cref="Libp2pOptions.ConnectTimeout"/>. A failure is a
+    /// <see cref="DialException"/> at <see cref="DialStep.Connect"/> classified from the socket error; cancelling
+    /// <paramref name="ct"/> throws <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public async Task<Stream> ConnectAsync(IPEndPoint endpoint, CancellationToken ct)
+    {
         ArgumentNullException.ThrowIfNull(endpoint);
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
-            using (var cts = _host.StepTimeout(_host.Options.ConnectTimeout, ct))
-            {
-                try
-                {
-                    await socket.ConnectAsync(endpoint, cts.Token).ConfigureAwait(false);
-                }
-                catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
-                {
-                    var de = Libp2pHost.MapException(e, DialStep.Connect);
-                    _host.Metrics.Dial(de.Class.ToString(), DialStep.Connect.ToString());
-                    _host.Logger.LogDebug("connect to {Remote} failed: {Class}: {Reason}", endpoint, de.Class, de.Detail);
-                    throw de;
-                }
-            }
-            var stream = new NetworkStream(socket, ownsSocket: true);
-            try
-            {
-                return await _host.UpgradeAsync(stream, initiator: true, endpoint, expectedPeer, ct).ConfigureAwait(false);
-            }
-            catch
-            {
-                await stream.DisposeAsync().ConfigureAwait(false);
-                throw;
-            }
+            using var cts = _host.StepTimeout(_host.Options.ConnectTimeout, ct);
+            await socket.ConnectAsync(endpoint, cts.Token).ConfigureAwait(false);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
+        {
+            socket.Dispose();
+            var de = Libp2pHost.MapException(e, DialStep.Connect);
+            _host.Metrics.Dial(de.Class.ToString(), DialStep.Connect.ToString());
+            _host.Logger.LogDebug("connect to {Remote} failed: {Class}: {Reason}", endpoint, de.Class, de.Detail);
+            throw de;
         }
         catch
         {

@@ -126,8 +126,8 @@ internal sealed class Libp2pHost : IDisposable
             }
             var logger = LoggerFactory.CreateLogger(muxer == YamuxSession.ProtocolId ? typeof(YamuxSession) : typeof(MplexSession));
             MuxerSession session = muxer == YamuxSession.ProtocolId
-                ? new YamuxSession(secure, initiator, logger, Metrics)
-                : new MplexSession(secure, initiator, logger, Metrics);
+                ? new YamuxSession(secure, initiator, logger, Metrics, Time)
+                : new MplexSession(secure, initiator, logger, Metrics, Time);
             var connection = new Libp2pConnection(this, session, remoteKey, remote, initiator);
             session.Start(connection.HandleInboundAsync);
             Metrics.Dial("ok", "done");

@@ -11,6 +11,7 @@ public sealed class Libp2pMetrics : IDisposable
     private readonly Counter<long> _dials;
     private readonly Counter<long> _malformed;
     private readonly Counter<long> _inboundStreams;
+    private readonly Counter<long> _ignored;
 
     public Libp2pMetrics(IMeterFactory? factory = null)
     {
@@ -18,6 +19,7 @@ public sealed class Libp2pMetrics : IDisposable
         _dials = _meter.CreateCounter<long>("clp2p.libp2p.dials", description: "Dial attempts by outcome class and step");
         _malformed = _meter.CreateCounter<long>("clp2p.libp2p.malformed", description: "Rejected frames and messages by protocol and reason");
         _inboundStreams = _meter.CreateCounter<long>("clp2p.libp2p.inbound_streams", description: "Inbound streams by protocol");
+        _ignored = _meter.CreateCounter<long>("clp2p.libp2p.ignored_errors", description: "Best-effort writes on a closing connection that failed (FIN, GoAway, window update), by muxer and what was written");
     }
 
     public static Libp2pMetrics Shared { get; } = new();
@@ -30,6 +32,9 @@ public sealed class Libp2pMetrics : IDisposable
 
     public void MalformedFrame(string protocol, string reason) =>
         _malformed.Add(1, new KeyValuePair<string, object?>("protocol", protocol), new KeyValuePair<string, object?>("reason", reason));
+
+    public void IgnoredError(string protocol, string site) =>
+        _ignored.Add(1, new KeyValuePair<string, object?>("protocol", protocol), new KeyValuePair<string, object?>("site", site));
 
     public void InboundStream(string protocol) => _inboundStreams.Add(1, new KeyValuePair<string, object?>("protocol", protocol));
 

@@ -9,7 +9,7 @@ internal static class Sql
 {
     public static DbConnection Open(StorageOptions options) => options.Provider switch
     {
-        StorageProvider.Postgres => new NpgsqlConnection(options.ConnectionString),
+        StorageProvider.Postgres => options.PostgresDataSource.CreateConnection(),
         _ => new SqliteConnection(options.ConnectionString),
     };
 

@@ -199,11 +199,17 @@ public sealed record StorageOptions
         }
     }
 
+    /// <summary>The process's one connection pool for this PostgreSQL database (EF Core, the writer and the queries share it).</summary>
+    internal NpgsqlDataSource PostgresDataSource => PostgresDataSources.For(ConnectionString);
+
+    /// <summary>Closes the idle pooled PostgreSQL connections of this process (after a server restart, before dropping a database).</summary>
+    public static void ClearPostgresPools() => PostgresDataSources.ClearAll();
+
     /// <summary>A new EF Core context for this database (the caller disposes it).</summary>
     public ClP2pDbContext CreateDbContext() => Provider switch
     {
         StorageProvider.Postgres => new PostgresClP2pDbContext(new DbContextOptionsBuilder<PostgresClP2pDbContext>()
-            .UseNpgsql(ConnectionString).Options),
+            .UseNpgsql(PostgresDataSource).Options),
         _ => new SqliteClP2pDbContext(new DbContextOptionsBuilder<SqliteClP2pDbContext>()
             .UseSqlite(ConnectionString).Options),
     };

@@ -117,7 +117,7 @@ public sealed class ApiFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await Factory.DisposeAsync();
-        NpgsqlConnection.ClearAllPools();
+        StorageOptions.ClearPostgresPools();
         await using var conn = new NpgsqlConnection(_admin);
         await conn.OpenAsync();
         await using var cmd = new NpgsqlCommand($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)", conn);

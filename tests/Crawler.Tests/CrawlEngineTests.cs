@@ -12,27 +12,70 @@ public class CrawlEngineTests
 {
     private sealed class ScriptedDiscovery(Channel<DiscoveryReport> reports) : IDiscoveryWorker
     {
+        /// <summary>Completes when the engine stops reading discovery (the channel ended, or the crawl stopped it).</summary>
+        public TaskCompletionSource Ended { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public async IAsyncEnumerable<DiscoveryReport> RunAsync([EnumeratorCancellation] CancellationToken ct)
         {
-            await foreach (var r in reports.Reader.ReadAllAsync(ct)) yield return r;
+            try
+            {
+                await foreach (var r in reports.Reader.ReadAllAsync(ct)) yield return r;
+            }
+            finally
+            {
+                Ended.TrySetResult();
+            }
         }
     }
 
-    private sealed class CountingDialer(TimeSpan delay, Func<DiscoveredNode, string>? outcome = null) : IDialWorker
+    /// <summary>Completes waiters once a count reaches their target: tests wait for events, not for time.</summary>
+    private sealed class Tally
+    {
+        private readonly List<(int Target, TaskCompletionSource Done)> _waiters = [];
+        private int _count;
+
+        public void Add()
+        {
+            lock (_waiters)
+            {
+                _count++;
+                foreach (var w in _waiters.Where(w => _count >= w.Target)) w.Done.TrySetResult();
+                _waiters.RemoveAll(w => w.Done.Task.IsCompleted);
+            }
+        }
+
+        public Task AtLeast(int target)
+        {
+            lock (_waiters)
+            {
+                if (_count >= target) return Task.CompletedTask;
+                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _waiters.Add((target, done));
+                return done.Task;
+            }
+        }
+    }
+
+    /// <summary>Dials answer at once, or (with <paramref name="hold"/>) when the test sets <see cref="Release"/>.</summary>
+    private sealed class CountingDialer(bool hold = false, Func<DiscoveredNode, string>? outcome = null) : IDialWorker
     {
         private int _inFlight;
         public int MaxInFlight;
         public ConcurrentBag<string> Dialled { get; } = [];
+        public Tally Started { get; } = new();
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public async Task<DialReport> DialAsync(DiscoveredNode node, CancellationToken ct)
         {
             int now = Interlocked.Increment(ref _inFlight);
             int seen;
             while ((seen = Volatile.Read(ref MaxInFlight)) < now && Interlocked.CompareExchange(ref MaxInFlight, now, seen) != seen) { }
-            await Task.Delay(delay, ct);
+            Started.Add();
+            if (hold) await Release.Task.WaitAsync(ct);
+            else await Task.Yield();
             Interlocked.Decrement(ref _inFlight);
             Dialled.Add(node.NodeId);
-            return new DialReport(outcome?.Invoke(node) ?? DialOutcomes.Ok, delay, null);
+            return new DialReport(outcome?.Invoke(node) ?? DialOutcomes.Ok, TimeSpan.Zero, null);
         }
     }
 
@@ -40,8 +83,10 @@ public class CrawlEngineTests
     {
         public ConcurrentQueue<DiscoveredNode> Found { get; } = new();
         public ConcurrentQueue<NodeOutcome> Done { get; } = new();
-        public ValueTask NodeFoundAsync(DiscoveredNode node, CancellationToken ct) { Found.Enqueue(node); return ValueTask.CompletedTask; }
-        public ValueTask NodeDoneAsync(NodeOutcome outcome, CancellationToken ct) { Done.Enqueue(outcome); return ValueTask.CompletedTask; }
+        public Tally FoundCount { get; } = new();
+        public Tally DoneCount { get; } = new();
+        public ValueTask NodeFoundAsync(DiscoveredNode node, CancellationToken ct) { Found.Enqueue(node); FoundCount.Add(); return ValueTask.CompletedTask; }
+        public ValueTask NodeDoneAsync(NodeOutcome outcome, CancellationToken ct) { Done.Enqueue(outcome); DoneCount.Add(); return ValueTask.CompletedTask; }
     }
 
     private static DiscoveredNode Node(int i, bool cl = true, string ip = "1.2.3.4", bool tcp = true, ulong seq = 1) =>
@@ -54,7 +99,7 @@ public class CrawlEngineTests
     public async Task Dials_only_consensus_nodes_with_allowed_tcp_addresses_and_writes_every_node_once()
     {
         var ch = Channel.CreateUnbounded<DiscoveryReport>();
-        var dialer = new CountingDialer(TimeSpan.FromMilliseconds(5));
+        var dialer = new CountingDialer();
         var sink = new MemorySink();
         var engine = new CrawlEngine(new ScriptedDiscovery(ch), dialer, sink, Options());
         var run = engine.RunAsync(CancellationToken.None);
@@ -89,7 +134,7 @@ public class CrawlEngineTests
     public async Task A_private_address_discovery_did_not_trust_is_not_dialled_even_when_private_ranges_are_allowed()
     {
         var ch = Channel.CreateUnbounded<DiscoveryReport>();
-        var dialer = new CountingDialer(TimeSpan.Zero);
+        var dialer = new CountingDialer();
         var sink = new MemorySink();
         var options = new CrawlEngineOptions { DialConcurrency = 2, AddressPolicy = new AddressPolicy(allowPrivate: true, allowLoopback: false) };
         var engine = new CrawlEngine(new ScriptedDiscovery(ch), dialer, sink, options);
@@ -109,7 +154,7 @@ public class CrawlEngineTests
     {
         var ch = Channel.CreateUnbounded<DiscoveryReport>();
         var sink = new MemorySink();
-        var engine = new CrawlEngine(new ScriptedDiscovery(ch), new CountingDialer(TimeSpan.Zero), sink, Options());
+        var engine = new CrawlEngine(new ScriptedDiscovery(ch), new CountingDialer(), sink, Options());
         var run = engine.RunAsync(CancellationToken.None);
         await ch.Writer.WriteAsync(new NodeFound(Node(1, seq: 5)));
         await ch.Writer.WriteAsync(new NodeFound(Node(1, seq: 4)));
@@ -126,28 +171,30 @@ public class CrawlEngineTests
     public async Task Dial_concurrency_is_bounded_and_dials_start_while_discovery_runs()
     {
         var ch = Channel.CreateUnbounded<DiscoveryReport>();
-        var dialer = new CountingDialer(TimeSpan.FromMilliseconds(20));
+        var dialer = new CountingDialer(hold: true);
         var sink = new MemorySink();
         var engine = new CrawlEngine(new ScriptedDiscovery(ch), dialer, sink, Options(concurrency: 3));
         var run = engine.RunAsync(CancellationToken.None);
         for (int i = 0; i < 30; i++) await ch.Writer.WriteAsync(new NodeFound(Node(i)));
-        // discovery is still open: dials must already be happening
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (dialer.Dialled.IsEmpty && DateTime.UtcNow < deadline) await Task.Delay(5);
-        Assert.NotEmpty(dialer.Dialled);
+        // discovery is still open: dials are already happening, as many as allowed and no more
+        await dialer.Started.AtLeast(3);
+        Assert.Equal(3, Volatile.Read(ref dialer.MaxInFlight));
+        dialer.Release.SetResult();
         ch.Writer.Complete();
         await run;
         Assert.Equal(30, dialer.Dialled.Count);
-        Assert.InRange(dialer.MaxInFlight, 1, 3);
+        Assert.Equal(3, dialer.MaxInFlight);
     }
 
     private sealed class GatedDialer : IDialWorker
     {
         public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource FirstStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public int Started;
         public async Task<DialReport> DialAsync(DiscoveredNode node, CancellationToken ct)
         {
             Interlocked.Increment(ref Started);
+            FirstStarted.TrySetResult();
             await Release.Task;
             return new DialReport(DialOutcomes.Ok, TimeSpan.Zero, null);
         }
@@ -160,13 +207,15 @@ public class CrawlEngineTests
         var ch = Channel.CreateUnbounded<DiscoveryReport>();   // never completed: only the deadline ends discovery
         var dialer = new GatedDialer();
         var sink = new MemorySink();
-        var engine = new CrawlEngine(new ScriptedDiscovery(ch), dialer, sink, Options(concurrency: 1, max: TimeSpan.FromMinutes(1)), time: time);
+        var discovery = new ScriptedDiscovery(ch);
+        var engine = new CrawlEngine(discovery, dialer, sink, Options(concurrency: 1, max: TimeSpan.FromMinutes(1)), time: time);
         var run = engine.RunAsync(CancellationToken.None);
         for (int i = 0; i < 10; i++) await ch.Writer.WriteAsync(new NodeFound(Node(i)));
-        while (sink.Found.Count < 10 || Volatile.Read(ref dialer.Started) < 1) await Task.Delay(5);
+        await sink.FoundCount.AtLeast(10);
+        await dialer.FirstStarted.Task;
 
         time.Advance(TimeSpan.FromMinutes(1));   // the deadline: discovery stops, the dial in flight goes on
-        await Task.Delay(50);
+        await discovery.Ended.Task;
         Assert.False(run.IsCompleted, "the crawl must wait for the dial in flight");
         dialer.Release.SetResult();
 
@@ -183,11 +232,14 @@ public class CrawlEngineTests
         var ch = Channel.CreateUnbounded<DiscoveryReport>();
         var sink = new MemorySink();
         using var cts = new CancellationTokenSource();
-        var engine = new CrawlEngine(new ScriptedDiscovery(ch), new CountingDialer(TimeSpan.FromMilliseconds(50)), sink, Options(concurrency: 2));
+        var dialer = new CountingDialer(hold: true);
+        var engine = new CrawlEngine(new ScriptedDiscovery(ch), dialer, sink, Options(concurrency: 2));
         var run = engine.RunAsync(cts.Token);
         for (int i = 0; i < 20; i++) await ch.Writer.WriteAsync(new NodeFound(Node(i)));
-        while (sink.Found.Count < 20) await Task.Delay(5);
-        await cts.CancelAsync();
+        await sink.FoundCount.AtLeast(20);
+        await dialer.Started.AtLeast(2);
+        await cts.CancelAsync();          // aborted with dials in flight, which end on their own
+        dialer.Release.SetResult();
         Assert.Equal(CrawlEnd.Aborted, await run);
         Assert.Equal(20, sink.Done.Count);
     }

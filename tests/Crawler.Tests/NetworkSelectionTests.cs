@@ -8,7 +8,7 @@ namespace ClP2p.Crawler.Tests;
 
 public sealed class NetworkSelectionTests : IDisposable
 {
-    // A mainnet bootnode, from ../shared/specs/networks/mainnet/bootstrap_nodes.yaml
+    // A mainnet bootnode, from eth-clients/mainnet metadata/bootstrap_nodes.yaml
     private const string Enr = "enr:-Iu4QLm7bZGdAt9NSeJG0cEnJohWcQTQaI9wFLu3Q7eHIDfrI4cwtzvEW3F3VbG9XdFXlrHyFGeXPn9snTCQJ9bnMRABgmlkgnY0gmlwhAOTJQCJc2VjcDI1NmsxoQIZdZD6tDYpkpEfVo5bgiU8MGRjhcOmHGD2nErK0UKRrIN0Y3CCIyiDdWRwgiMo";
     private readonly string _dir = Directory.CreateTempSubdirectory("clp2p-net-").FullName;
 

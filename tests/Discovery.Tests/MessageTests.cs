@@ -4,7 +4,7 @@ using static ClP2p.Discovery.Tests.Hex;
 
 namespace ClP2p.Discovery.Tests;
 
-/// <summary>test-vectors.md §2.</summary>
+/// <summary>discv5 message encodings (devp2p discv5-wire.md "Protocol Messages"), vectors computed from the spec's RLP layouts.</summary>
 public class MessageTests
 {
     private static readonly RequestId Rid = RequestId.From(B("00000001"));

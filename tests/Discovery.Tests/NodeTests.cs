@@ -41,7 +41,7 @@ public sealed class NodeTests
     [Fact]
     public async Task Concurrent_first_requests_to_a_node_share_one_handshake_and_all_get_answers()
     {
-        // PITFALLS 2: several random packets at once drew copies of one WHOAREYOU; answering each made its own keys,
+        // Handshake races (sigp discv5 PR #122): several random packets at once drew copies of one WHOAREYOU; answering each made its own keys,
         // the remote kept the first, we kept the last, and every request timed out, retries included.
         await using var a = NewNode(timeout: TimeSpan.FromSeconds(5), retries: 0);
         await using var b = NewNode();

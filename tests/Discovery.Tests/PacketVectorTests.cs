@@ -8,7 +8,7 @@ using static ClP2p.Discovery.Tests.Hex;
 
 namespace ClP2p.Discovery.Tests;
 
-/// <summary>test-vectors.md §1 (devp2p discv5-wire-test-vectors.md) and §1.5.</summary>
+/// <summary>The official discv5 v5.1 wire vectors (devp2p discv5/discv5-wire-test-vectors.md), packets and cryptographic primitives.</summary>
 public class PacketVectorTests
 {
     internal static readonly byte[] KeyA = B("eef77acb6c6a6eebc5b363a475ac583ec7eccdb42b6481424c60f59aa326547f");

@@ -1,3 +1,4 @@
+using ClP2p.Libp2p.Codecs;
 using System.Net;
 using System.Net.Sockets;
 using ClP2p.Eth2.Dialing;
@@ -7,6 +8,7 @@ using ClP2p.Eth2.ReqResp;
 using ClP2p.Eth2.Ssz;
 using ClP2p.Libp2p;
 using ClP2p.Libp2p.Crypto;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClP2p.Eth2.Tests;
 
@@ -18,6 +20,9 @@ public sealed class BeaconDialerTests : IAsyncDisposable
         Root.Parse("4f0e5b8f3f6d4a1c2b3a49587766554433221100ffeeddccbbaa998877665544"), 13988100, 13500000);
 
     private static readonly MetaDataMessage PeerMetaData = new(7, AttestationSubnets.FromSubnets([3, 40]), new SyncCommitteeSubnets(1), 8);
+
+    // Only bounds a hang: nothing here waits for time to pass.
+    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(60);
 
     private readonly List<IAsyncDisposable> _disposables = [];
     private readonly List<Socket> _sockets = [];
@@ -56,7 +61,7 @@ public sealed class BeaconDialerTests : IAsyncDisposable
         {
             var msg = ClP2p.Libp2p.Protocols.IdentifyMessage.Encode("cs-peer/v1.2.3/x86_64-linux", "ipfs/0.1.0",
                 ["/ipfs/id/1.0.0", .. (serveEth2 ? ReqRespServer.Protocols : [])], [], null, identity.PublicKey);
-            await stream.WriteAsync(UVarint.Encode((ulong)msg.Length), ct);
+            await stream.WriteAsync(Varint.Encode((ulong)msg.Length), ct);
             await stream.WriteAsync(msg, ct);
             await stream.CloseWriteAsync(ct);
             var sink = new byte[64];
@@ -89,7 +94,7 @@ public sealed class BeaconDialerTests : IAsyncDisposable
         Assert.Equal("/yamux/1.0.0", r.Muxer);
         // The peer got our Status with the ENR's digest, and our Goodbye(1).
         Assert.Equal(ForkDigest.Parse("8c9f62fe"), session.RemoteStatusRequest?.ForkDigest);
-        Assert.Equal(GoodbyeReasons.ClientShutdown, await session.Goodbye.WaitAsync(TimeSpan.FromSeconds(3)));
+        Assert.Equal(GoodbyeReasons.ClientShutdown, await session.Goodbye.WaitAsync(HangGuard));
         Assert.Null(r.GoodbyeReason);
     }
 
@@ -119,12 +124,12 @@ public sealed class BeaconDialerTests : IAsyncDisposable
         var (ep1, id1, _) = await StartEth2ListenerAsync();
         var (ep2, id2, s2) = await StartEth2ListenerAsync();
         // A liar on mainnet's current digest claims a finalized epoch far beyond the wall clock.
-        var now = NetworkRegistry.Builtin.Get("mainnet").GetCurrentDigest(DateTimeOffset.UtcNow);
+        var now = NetworkRegistry.Builtin.Get("mainnet").GetCurrentDigest(FixedNow.Date);
         var liar = new PeerSession(PeerStatus with { ForkDigest = now, FinalizedEpoch = 1UL << 40 }, PeerMetaData) { EchoRemoteStatus = false };
         var server = new ReqRespServer(_ => liar, () => liar);
         var listener = (Libp2pListener)_disposables[^2];
         foreach (var p in ReqRespServer.Protocols) listener.Handle(p, server.HandleAsync);
-        using var dialer = new BeaconDialer(FastOptions());
+        using var dialer = new BeaconDialer(FastOptions(), time: new FixedNow());
         var r1 = await dialer.DialAsync(new BeaconDialTarget(ep1, id1.PublicKey.Data.ToArray(), now), CancellationToken.None);
         Assert.True(r1.Success, r1.Error);
         Assert.Equal(1UL << 40, r1.Status!.FinalizedEpoch); // recorded as the remote said it
@@ -142,31 +147,42 @@ public sealed class BeaconDialerTests : IAsyncDisposable
         {
             Libp2p = o.Libp2p, RequestTimeout = o.RequestTimeout, EndOfStreamGrace = o.EndOfStreamGrace, GoodbyeWait = o.GoodbyeWait,
             DefaultNetwork = "hoodi", StatusProvider = d => new StatusMessage(d, Root.Parse("0x" + new string('a', 64)), 77, Root.Zero, 2500, 0),
-        } : null!);
+        } : null!, time: new FixedNow());
         var r = await dialer.DialAsync(new BeaconDialTarget(ep, id.PublicKey.Data.ToArray(), null), CancellationToken.None);
         Assert.True(r.Success, r.Error);
-        var expected = NetworkRegistry.Builtin.Get("hoodi").GetCurrentDigest(DateTimeOffset.UtcNow);
+        var expected = NetworkRegistry.Builtin.Get("hoodi").GetCurrentDigest(FixedNow.Date);
         Assert.Equal(expected, session.RemoteStatusRequest!.ForkDigest);
         Assert.Equal(77UL, session.RemoteStatusRequest.FinalizedEpoch); // from the StatusProvider
     }
 
     [Fact]
-    public async Task Silent_status_handler_times_out_at_the_status_step_within_the_total_timeout()
+    public async Task Silent_status_handler_times_out_at_the_status_step_when_fake_time_reaches_the_total_timeout()
     {
         var (ep, id, _) = await StartEth2ListenerAsync(serveEth2: false);
         var listener = (Libp2pListener)_disposables[^1];
-        foreach (var p in Eth2Protocols.Status) listener.Handle(p, (_, _, ct) => Task.Delay(Timeout.Infinite, ct));
+        var statusAsked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        foreach (var p in Eth2Protocols.Status)
+        {
+            listener.Handle(p, (_, _, ct) =>
+            {
+                statusAsked.TrySetResult();
+                return Task.Delay(Timeout.Infinite, ct);
+            });
+        }
         var o = FastOptions();
+        var time = new FakeTimeProvider();
         using var dialer = new BeaconDialer(new BeaconDialerOptions
         {
             Libp2p = o.Libp2p, RequestTimeout = TimeSpan.FromSeconds(20), TotalTimeout = TimeSpan.FromSeconds(2), GoodbyeWait = o.GoodbyeWait,
-        });
-        var started = DateTime.UtcNow;
-        var r = await dialer.DialAsync(new BeaconDialTarget(ep, id.PublicKey.Data.ToArray(), null), CancellationToken.None);
+        }, time: time);
+        var dial = dialer.DialAsync(new BeaconDialTarget(ep, id.PublicKey.Data.ToArray(), null), CancellationToken.None);
+        await statusAsked.Task.WaitAsync(HangGuard);
+        time.Advance(TimeSpan.FromSeconds(2)); // the total timeout; the 20 s request timeout is far off
+        var r = await dial;
         Assert.Equal(DialOutcome.Timeout, r.Outcome);
         Assert.Equal(BeaconDialStep.Status, r.FailedStep);
         Assert.Equal(id.PeerId.ToString(), r.PeerId); // what was learned before the timeout is kept
-        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(8));
+        Assert.Equal(TimeSpan.FromSeconds(2), r.Duration); // measured on the dialer's clock
     }
 
     [Fact]
@@ -229,11 +245,9 @@ public sealed class BeaconDialerTests : IAsyncDisposable
     {
         var ep = StartRawServer(_ => Task.Delay(Timeout.Infinite));
         using var dialer = new BeaconDialer(FastOptions());
-        var started = DateTime.UtcNow;
         var r = await dialer.DialAsync(new BeaconDialTarget(ep, ReadOnlyMemory<byte>.Empty, null), CancellationToken.None);
         Assert.Equal(DialOutcome.Timeout, r.Outcome);
         Assert.Equal(BeaconDialStep.SecurityNegotiation, r.FailedStep);
-        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10));
     }
 
     [Fact]
@@ -245,7 +259,11 @@ public sealed class BeaconDialerTests : IAsyncDisposable
             var junk = new byte[256];
             rng.NextBytes(junk);
             await s.SendAsync(junk);
-            await Task.Delay(5000);
+            var sink = new byte[256];
+            while (await s.ReceiveAsync(sink) > 0)
+            {
+                // hold the connection until the dialer drops it
+            }
         });
         using var dialer = new BeaconDialer(FastOptions());
         var r = await dialer.DialAsync(new BeaconDialTarget(ep, ReadOnlyMemory<byte>.Empty, null), CancellationToken.None);
@@ -277,4 +295,12 @@ public sealed class BeaconDialerTests : IAsyncDisposable
         foreach (var s in _sockets) s.Dispose();
         foreach (var d in _disposables) await d.DisposeAsync();
     }
+}
+
+/// <summary>A clock whose date stands still (the fork schedule is what matters) while its timers run in real time.</summary>
+internal sealed class FixedNow : TimeProvider
+{
+    public static readonly DateTimeOffset Date = new(2026, 6, 1, 0, 0, 0, TimeSpan.Zero);
+
+    public override DateTimeOffset GetUtcNow() => Date;
 }

@@ -1,7 +1,6 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ClP2p.TestSupport;
 
 namespace ClP2p.Eth2.Tests;
 
@@ -33,10 +32,10 @@ public sealed class Eth2HostFixture : IAsyncLifetime
         ["custodyGroupCount"] = 8,
     };
 
-    private readonly ConcurrentQueue<JsonObject> _events = new();
+    private readonly List<JsonObject> _events = [];
+    private readonly List<(Func<JsonObject, bool> Match, TaskCompletionSource<JsonObject> Found)> _waiters = [];
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly ConcurrentQueue<string> _stderr = new();
-    private Process? _process;
+    private NodePeer? _peer;
 
     public Dictionary<string, (string PeerId, int Port)> Hosts { get; } = [];
 
@@ -70,34 +69,12 @@ public sealed class Eth2HostFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var dir = TestPaths.InteropDir();
-        if (!Directory.Exists(Path.Combine(dir, "node_modules", "libp2p")))
-            throw new InvalidOperationException($"{dir}/node_modules is missing: run 'npm install' in tests/interop (scripts/test does it)");
-        var psi = new ProcessStartInfo("node")
-        {
-            WorkingDirectory = dir,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add("eth2-host.mjs");
-        psi.ArgumentList.Add("--config");
-        psi.ArgumentList.Add(Configs().ToJsonString());
-        _process = Process.Start(psi) ?? throw new InvalidOperationException("node did not start");
-        _process.OutputDataReceived += (_, e) => OnLine(e.Data);
-        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _stderr.Enqueue(e.Data); };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-        var done = await Task.WhenAny(_ready.Task, _process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(90)));
-        if (!_ready.Task.IsCompleted)
-            throw new InvalidOperationException("eth2-host.mjs did not get ready: " + string.Join("\n", _stderr));
-        await done;
+        _peer = NodePeer.Start("eth2-host.mjs", ["--config", Configs().ToJsonString()], "libp2p", OnLine);
+        await _peer.WaitReadyAsync(_ready.Task, "eth2-host.mjs");
     }
 
-    private void OnLine(string? line)
+    private void OnLine(string line)
     {
-        if (string.IsNullOrWhiteSpace(line)) return;
         JsonObject? o;
         try { o = JsonNode.Parse(line) as JsonObject; } catch (JsonException) { return; }
         if (o is null) return;
@@ -112,33 +89,43 @@ public sealed class Eth2HostFixture : IAsyncLifetime
         }
         else
         {
-            _events.Enqueue(o);
+            lock (_events)
+            {
+                _events.Add(o);
+                foreach (var w in _waiters.Where(w => w.Match(o))) w.Found.TrySetResult(o);
+                _waiters.RemoveAll(w => w.Found.Task.IsCompleted);
+            }
         }
     }
 
-    /// <summary>Waits until an event matching <paramref name="match"/> was emitted.</summary>
-    public async Task<JsonObject> WaitForEventAsync(Func<JsonObject, bool> match, TimeSpan timeout)
+    /// <summary>The first event (seen or to come) that matches; <paramref name="hangGuard"/> only bounds a hang.</summary>
+    public async Task<JsonObject> WaitForEventAsync(Func<JsonObject, bool> match, TimeSpan hangGuard)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
+        Task<JsonObject> found;
+        lock (_events)
         {
-            var hit = _events.FirstOrDefault(match);
-            if (hit is not null) return hit;
-            await Task.Delay(50);
+            if (_events.FirstOrDefault(match) is { } seen) return seen;
+            var waiter = new TaskCompletionSource<JsonObject>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiters.Add((match, waiter));
+            found = waiter.Task;
         }
-        throw new TimeoutException("no matching event; seen: " + string.Join("\n", _events.Select(e => e.ToJsonString())));
+        try
+        {
+            return await found.WaitAsync(hangGuard);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException("no matching event; seen: " + string.Join("\n", Events.Select(e => e.ToJsonString())));
+        }
     }
 
-    public IReadOnlyList<JsonObject> Events => _events.ToArray();
-
-    public Task DisposeAsync()
+    public IReadOnlyList<JsonObject> Events
     {
-        if (_process is { HasExited: false })
-        {
-            try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
-            _process.WaitForExit(5000);
-        }
-        _process?.Dispose();
-        return Task.CompletedTask;
+        get { lock (_events) return [.. _events]; }
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_peer is not null) await _peer.DisposeAsync();
     }
 }

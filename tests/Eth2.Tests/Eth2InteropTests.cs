@@ -1,3 +1,4 @@
+using ClP2p.TestSupport;
 using System.Net;
 using System.Text.Json.Nodes;
 using ClP2p.Eth2.Dialing;
@@ -67,9 +68,9 @@ public sealed class Eth2InteropTests : IClassFixture<Eth2HostFixture>, IDisposab
 
         // The host saw our Status with the digest mirrored from the ENR, and our Goodbye(1).
         var peer = _dialer.LocalPeerId.ToString();
-        var req = await _hosts.WaitForEventAsync(e => (string?)e["event"] == "status-request" && (string?)e["name"] == host && (string?)e["peerId"] == peer, TimeSpan.FromSeconds(5));
+        var req = await _hosts.WaitForEventAsync(e => (string?)e["event"] == "status-request" && (string?)e["name"] == host && (string?)e["peerId"] == peer, NodePeer.HangGuard);
         Assert.Equal(digest, (string?)req["status"]!["forkDigest"]);
-        var bye = await _hosts.WaitForEventAsync(e => (string?)e["event"] == "goodbye" && (string?)e["name"] == host && (string?)e["peerId"] == peer, TimeSpan.FromSeconds(5));
+        var bye = await _hosts.WaitForEventAsync(e => (string?)e["event"] == "goodbye" && (string?)e["name"] == host && (string?)e["peerId"] == peer, NodePeer.HangGuard);
         Assert.Equal("1", (string?)bye["reason"]);
     }
 
@@ -80,7 +81,7 @@ public sealed class Eth2InteropTests : IClassFixture<Eth2HostFixture>, IDisposab
         var r = await _dialer.DialAsync(Target("yamux-secp", Eth2HostFixture.SecpKeyA), CancellationToken.None);
         Assert.True(r.Success, $"{r.Outcome} {r.Error}");
         var peer = _dialer.LocalPeerId.ToString();
-        var probe = await _hosts.WaitForEventAsync(e => (string?)e["event"] == "probe" && (string?)e["peerId"] == peer, TimeSpan.FromSeconds(5));
+        var probe = await _hosts.WaitForEventAsync(e => (string?)e["event"] == "probe" && (string?)e["peerId"] == peer, NodePeer.HangGuard);
         Assert.True(probe["statusError"] is null, probe.ToJsonString());
         Assert.Equal(Eth2Protocols.StatusV2, (string?)probe["statusProtocol"]);
         // We echoed the host's own Status back (its digest and checkpoint).

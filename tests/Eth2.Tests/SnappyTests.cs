@@ -1,3 +1,4 @@
+using ClP2p.Libp2p.Codecs;
 using ClP2p.Eth2.ReqResp;
 using ClP2p.Eth2.Snappy;
 
@@ -39,21 +40,20 @@ public class SnappyTests
     [InlineData(9223372036854775808UL, "80808080808080808001")]
     public void Uvarint_vectors_round_trip(ulong value, string hex)
     {
-        Assert.Equal(hex, Convert.ToHexStringLower(UVarint.Encode(value)));
-        Assert.True(UVarint.TryRead(Hex(hex), out var v, out var n, out _));
+        Assert.Equal(hex, Convert.ToHexStringLower(Varint.Encode(value)));
+        Assert.Equal(VarintStatus.Ok, Varint.TryRead(Hex(hex), SszSnappy.MaxLengthPrefix, out var v, out var n));
         Assert.Equal((value, hex.Length / 2), (v, n));
     }
 
     [Theory]
-    [InlineData("8000", UVarintError.NotMinimal)]
-    [InlineData("ff8080808080808080ff01", UVarintError.TooLong)]
-    [InlineData("ffffffffffffffffff7f", UVarintError.Overflow)]
-    [InlineData("ffffffffffffffffff02", UVarintError.Overflow)]
-    [InlineData("80", UVarintError.NeedMoreData)]
-    public void Uvarint_rejects_non_minimal_overlong_and_truncated(string hex, UVarintError expected)
+    [InlineData("8000", VarintStatus.NotMinimal)]
+    [InlineData("ff8080808080808080ff01", VarintStatus.TooLong)]
+    [InlineData("ffffffffffffffffff7f", VarintStatus.Overflow)]
+    [InlineData("ffffffffffffffffff02", VarintStatus.Overflow)]
+    [InlineData("80", VarintStatus.NeedMore)]
+    public void Uvarint_rejects_non_minimal_overlong_and_truncated(string hex, VarintStatus expected)
     {
-        Assert.False(UVarint.TryRead(Hex(hex), out _, out _, out var e));
-        Assert.Equal(expected, e);
+        Assert.Equal(expected, Varint.TryRead(Hex(hex), SszSnappy.MaxLengthPrefix, out _, out _));
     }
 
     [Fact]

@@ -16,14 +16,4 @@ internal static class TestPaths
         "networks/sepolia/config.yaml" => Path.Combine(AppContext.BaseDirectory, "Data", "sepolia-config.yaml"),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
     };
-
-    public static string InteropDir()
-    {
-        if (Environment.GetEnvironmentVariable("CLP2P_INTEROP_DIR") is { Length: > 0 } env && Directory.Exists(env)) return env;
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !Directory.Exists(Path.Combine(dir.FullName, "tests", "interop"))) dir = dir.Parent;
-        return dir is null
-            ? throw new DirectoryNotFoundException("tests/interop not found; set CLP2P_INTEROP_DIR")
-            : Path.Combine(dir.FullName, "tests", "interop");
-    }
 }

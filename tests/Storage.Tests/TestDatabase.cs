@@ -65,7 +65,7 @@ public sealed class TestDatabase : IAsyncDisposable
     {
         if (_pgName is not null)
         {
-            NpgsqlConnection.ClearAllPools();
+            StorageOptions.ClearPostgresPools();
             try
             {
                 await using var admin = new NpgsqlConnection(AdminConnectionString);

@@ -21,9 +21,6 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly ILogger _log = loggers.CreateLogger<CrawlSession>();
 
-    /// <summary>The engine of the crawl under way (for progress and metrics), null between crawls.</summary>
-    public CrawlEngine? Current { get; private set; }
-
     /// <summary>Looks up geo/ASN for an IP (null: no enrichment).</summary>
     public Func<IPAddress, IpGeo?>? GeoLookup { get; init; }
 
@@ -96,7 +93,6 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
                 Dial = settings.Crawl.Dial,
                 AddressPolicy = policy,
             }, loggers.CreateLogger<CrawlEngine>(), _time);
-            Current = engine;
             CrawlerMetrics.Track(engine.Counters, writer, discv5);
 
             using var progressStop = new CancellationTokenSource();
@@ -125,7 +121,6 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             // Everything found is written before the crawl is closed, whatever ended it (the writer retries while the
             // database is away).
             await writer.DisposeAsync().ConfigureAwait(false);
-            Current = null;
             var counters = engine?.Counters ?? new CrawlCounters();
             var summary = CrawlSummary.From(crawlId, selection.Name, state, started, _time.GetUtcNow(), counters);
             summary = await WithTopGroupsAsync(summary, storage, crawlId).ConfigureAwait(false);

@@ -18,6 +18,9 @@ public sealed class RunContext(CrawlerSettings settings, StorageOptions storage,
     public ILoggerFactory Loggers { get; } = loggers;
     public Func<System.Net.IPAddress, IpGeo?>? Geo { get; init; }
 
+    /// <summary>The clock of every job: visit timestamps, retention cutoffs, dial timeouts.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     /// <summary>Crawls and re-dials never overlap: a re-dial waits for a crawl and the other way round.</summary>
     public SemaphoreSlim NetworkGate { get; } = new(1, 1);
 
@@ -35,7 +38,7 @@ public sealed class CrawlJob(RunContext run) : IJob
         await run.NetworkGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var session = new CrawlSession(run.Settings, run.Storage, run.Loggers) { GeoLookup = run.Geo };
+            var session = new CrawlSession(run.Settings, run.Storage, run.Loggers, run.Time) { GeoLookup = run.Geo };
             var summary = await session.RunAsync(cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref run.CrawlsRun);
             log.LogInformation("scheduled crawl {CrawlId}: {Found} nodes, {Ok}/{Dialled} dials ok", summary.CrawlId, summary.NodesFound, summary.DialOk, summary.Dialled);
@@ -110,14 +113,14 @@ public sealed class RedialJob(RunContext run) : IJob
 
         var selection = NetworkSelection.Resolve(settings, run.Loggers.CreateLogger<RedialJob>());
         byte[] key = NodeKeyStore.LoadOrCreate(settings.DataDir);
-        using var dialer = CrawlSession.CreateDialer(settings, selection, key, run.Loggers);
-        await using var writer = new ResultWriter(run.Storage, null, run.Loggers.CreateLogger<ResultWriter>());
+        using var dialer = CrawlSession.CreateDialer(settings, selection, key, run.Loggers, run.Time);
+        await using var writer = new ResultWriter(run.Storage, null, run.Loggers.CreateLogger<ResultWriter>(), time: run.Time);
         var worker = new BeaconDialWorker(dialer);
         await Parallel.ForEachAsync(targets, new ParallelOptions { MaxDegreeOfParallelism = settings.Crawl.DialConcurrency, CancellationToken = ct }, async (enr, token) =>
         {
             var node = Discv5DiscoveryWorker.ToNode(enr);
             var report = await worker.DialAsync(node, token).ConfigureAwait(false);
-            var outcome = new NodeOutcome(node, null, report, null, DateTimeOffset.UtcNow);
+            var outcome = new NodeOutcome(node, null, report, null, run.Time.GetUtcNow());
             var visit = StorageCrawlSink.ToVisit(null, enr, outcome, report.Detail as BeaconDialResult, node.DialEndpoint!.Address.ToString()) with { Kind = VisitKinds.Redial };
             await writer.AddVisitAsync(visit, CancellationToken.None).ConfigureAwait(false);
         }).ConfigureAwait(false);
@@ -132,7 +135,7 @@ public sealed class RetentionJob(RunContext run) : IJob
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
         if (run.Settings.Run.Retention <= TimeSpan.Zero) return;
-        int deleted = await ApplyAsync(run.Storage, DateTimeOffset.UtcNow - run.Settings.Run.Retention, cancellationToken).ConfigureAwait(false);
+        int deleted = await ApplyAsync(run.Storage, run.Time.GetUtcNow() - run.Settings.Run.Retention, cancellationToken).ConfigureAwait(false);
         run.Loggers.CreateLogger<RetentionJob>().LogInformation("retention: deleted {Count} visits older than {Retention}", deleted, run.Settings.Run.Retention);
     }
 

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Buffers.Text;
 using System.Net;
 using System.Text;
 using ClP2p.Discovery.Crypto;
@@ -87,7 +89,7 @@ public sealed class Enr
         return -1;
     }
 
-    public string ToText() => TextPrefix + Base64Url.Encode(_raw);
+    public string ToText() => TextPrefix + Base64Url.EncodeToString(_raw);
 
     public override string ToString() => ToText();
 
@@ -117,8 +119,19 @@ public sealed class Enr
         if (t.StartsWith(TextPrefix, StringComparison.Ordinal)) t = t[TextPrefix.Length..];
         if (t.Length > (MaxSize * 4 + 2) / 3) { error = EnrError.TooLarge; return false; }
         Span<byte> buf = stackalloc byte[MaxSize + 3];
-        if (!Base64Url.TryDecode(t, buf, out int n)) { error = EnrError.BadBase64; return false; }
+        if (!TryDecodeCanonicalBase64Url(t, buf, out int n)) { error = EnrError.BadBase64; return false; }
         return TryDecode(buf[..n], out enr, out error);
+    }
+
+    /// <summary>
+    /// EIP-778's text form is URL-safe base64 without padding (RFC 4648 §5). .NET's decoder also accepts padding,
+    /// white space and non-zero trailing bits; a text is accepted only if it is the one encoding of its bytes.
+    /// </summary>
+    private static bool TryDecodeCanonicalBase64Url(ReadOnlySpan<char> text, Span<byte> destination, out int written)
+    {
+        if (Base64Url.DecodeFromChars(text, destination, out int consumed, out written) != OperationStatus.Done || consumed != text.Length) return false;
+        Span<char> again = stackalloc char[Base64Url.GetEncodedLength(written)];
+        return Base64Url.TryEncodeToChars(destination[..written], again, out int chars) && again[..chars].SequenceEqual(text);
     }
 
     public static Enr Parse(string text) =>

@@ -14,7 +14,7 @@ namespace ClP2p.Eth2.Agents;
 public sealed record AgentInfo(string Client, string? Version, string? Os, string? Arch, string Raw);
 
 /// <summary>
-/// Parses consensus-client agent strings (PITFALLS 32): <c>Lighthouse/v8.0.1-e42406d/x86_64-linux</c>,
+/// Parses consensus-client agent strings (each client formats its own; samples from real peers in the tests): <c>Lighthouse/v8.0.1-e42406d/x86_64-linux</c>,
 /// <c>Prysm/v7.2.0/&lt;commit&gt;</c>, <c>teku/teku/vX/…</c> and <c>teku/vX/…</c>, bare <c>nimbus</c>,
 /// <c>lodestar/v1.40.0/ffbb1d1</c>, <c>Grandine/2.0.5-70a5c7ea/x86_64-linux</c>, <c>erigon/caplin/…</c>, and the libp2p
 /// library names some clients leave as their agent: js-libp2p → lodestar, nim-libp2p → nimbus, rust-libp2p → grandine.
@@ -46,7 +46,7 @@ public static partial class AgentParser
         ["ream"] = "ream",
     };
 
-    /// <summary>Agents that name the libp2p library rather than the client (PITFALLS 32).</summary>
+    /// <summary>Agents that name the libp2p library rather than the client (js-libp2p is Lodestar, nim-libp2p Nimbus, rust-libp2p Grandine or a Lighthouse fork).</summary>
     public static IReadOnlySet<string> LibraryAliases { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "js-libp2p", "nim-libp2p", "rust-libp2p" };
 
     public static AgentInfo Parse(string? agent)

@@ -1,12 +1,12 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
-using System.Net.Sockets;
 using ClP2p.Eth2.Networks;
 using ClP2p.Eth2.ReqResp;
 using ClP2p.Eth2.Ssz;
 using ClP2p.Libp2p;
 using ClP2p.Libp2p.Crypto;
+using ClP2p.Libp2p.Transport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -32,6 +32,7 @@ public sealed class BeaconDialer : IDisposable
 {
     private static readonly Meter Meter = new("ClP2p.Eth2.Dialer");
     private static readonly Counter<long> Dials = Meter.CreateCounter<long>("clp2p.eth2.dials", description: "eth2 dials by outcome");
+    private static readonly Counter<long> GoodbyeTimeouts = Meter.CreateCounter<long>("clp2p.eth2.goodbye_timeouts", description: "Our Goodbye(1) not written within GoodbyeTimeout (the dial is still Ok)");
 
     private readonly BeaconDialerOptions _options;
     private readonly ILogger _logger;
@@ -54,7 +55,8 @@ public sealed class BeaconDialer : IDisposable
             c => _sessions.TryGetValue(c.RemoteEndPoint, out var s) ? s : null,
             () => new PeerSession(StatusFor(DefaultDigest()), options.LocalMetaData),
             _reqResp,
-            factory.CreateLogger<ReqRespServer>());
+            factory.CreateLogger<ReqRespServer>(),
+            _time);
         foreach (var p in ReqRespServer.Protocols) _dialer.Handle(p, _server.HandleAsync);
     }
 
@@ -64,8 +66,7 @@ public sealed class BeaconDialer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(target);
         long started = _time.GetTimestamp();
-        using var total = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        total.CancelAfter(_options.TotalTimeout);
+        using var total = new StepTimer(_options.TotalTimeout, _time, ct);
         var digest = target.EnrForkDigest ?? DefaultDigest();
         var session = new PeerSession(StatusFor(digest), _options.LocalMetaData);
         bool registered = _sessions.TryAdd(target.Endpoint, session);
@@ -121,19 +122,15 @@ public sealed class BeaconDialer : IDisposable
         }
 
         // 1. TCP connect (timed: the latency we report).
-        var socket = new Socket(target.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         long connectStart = _time.GetTimestamp();
+        Stream raw;
         try
         {
-            using var connectCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            connectCts.CancelAfter(_options.Libp2p.ConnectTimeout);
-            await socket.ConnectAsync(target.Endpoint, connectCts.Token).ConfigureAwait(false);
+            raw = await _dialer.ConnectAsync(target.Endpoint, ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException && !outer.IsCancellationRequested)
+        catch (DialException e)
         {
-            socket.Dispose();
-            var (outcome, text) = e is SocketException se ? FromSocket(se) : (DialOutcome.Timeout, "connect timed out");
-            return result with { Outcome = outcome, FailedStep = BeaconDialStep.Connect, Error = text };
+            return result with { Outcome = FromDialClass(e.Class), FailedStep = BeaconDialStep.Connect, Error = e.Detail };
         }
         result = result with { Latency = _time.GetElapsedTime(connectStart) };
         progress.Step = BeaconDialStep.NoiseHandshake;
@@ -141,7 +138,6 @@ public sealed class BeaconDialer : IDisposable
 
         // 2. Upgrade.
         Libp2pConnection connection;
-        var raw = new NetworkStream(socket, ownsSocket: true);
         try
         {
             connection = await _dialer.UpgradeOutboundAsync(raw, target.Endpoint, expected, ct).ConfigureAwait(false);
@@ -176,11 +172,11 @@ public sealed class BeaconDialer : IDisposable
             StatusMessage? sentStatus = null;
             var status = await client.StatusAsync(v => sentStatus = session.LocalStatus, ct).ConfigureAwait(false);
             if (sentStatus is not null) result = result with { StatusSent = sentStatus };
-            var (identify, identifyError) = await identifyTask.ConfigureAwait(false);
-            if (identify is null && !connection.IsClosed && identifyError is not null && !identifyError.Contains("timed out", StringComparison.Ordinal))
+            var (identify, identifyError, identifyTimedOut) = await identifyTask.ConfigureAwait(false);
+            if (identify is null && !connection.IsClosed && identifyError is not null && !identifyTimedOut)
             {
                 _logger.LogDebug("identify with {Peer} failed ({Error}); retrying once", connection.RemotePeerId, identifyError);
-                (identify, identifyError) = await IdentifyAsync(connection, ct).ConfigureAwait(false);
+                (identify, identifyError, _) = await IdentifyAsync(connection, ct).ConfigureAwait(false);
             }
             if (identify is not null)
             {
@@ -235,52 +231,49 @@ public sealed class BeaconDialer : IDisposable
             progress.Partial = result;
             if (_options.SendGoodbye && !connection.IsClosed)
             {
-                using var byeCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                byeCts.CancelAfter(_options.GoodbyeTimeout);
+                using var byeCts = new StepTimer(_options.GoodbyeTimeout, _time, ct);
                 try
                 {
                     await client.GoodbyeAsync(GoodbyeReasons.ClientShutdown, byeCts.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                 {
+                    GoodbyeTimeouts.Add(1);
+                    _logger.LogDebug("goodbye to {Peer} not written within {Timeout}", connection.RemotePeerId, _options.GoodbyeTimeout);
                 }
             }
             return result with { Outcome = DialOutcome.Ok };
         }
     }
 
-    private async Task<(IdentifyInfo? Info, string? Error)> IdentifyAsync(Libp2pConnection connection, CancellationToken ct)
+    /// <summary>Identify under <see cref="BeaconDialerOptions.IdentifyTimeout"/>: the info, or why there is none and whether it was the timeout.</summary>
+    private async Task<(IdentifyInfo? Info, string? Error, bool TimedOut)> IdentifyAsync(Libp2pConnection connection, CancellationToken ct)
     {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        cts.CancelAfter(_options.IdentifyTimeout);
+        using var linked = new StepTimer(_options.IdentifyTimeout, _time, ct);
         try
         {
-            return (await connection.IdentifyAsync(cts.Token).ConfigureAwait(false), null);
+            return (await connection.IdentifyAsync(linked.Token).ConfigureAwait(false), null, false);
         }
         catch (DialException e)
         {
-            return (null, $"{e.Class}: {e.Detail}");
+            return (null, $"{e.Class}: {e.Detail}", e.Class == DialErrorClass.Timeout);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            return (null, "identify timed out");
+            return (null, "identify timed out", true);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidDataException)
         {
-            return (null, e.Message);
+            return (null, e.Message, false);
         }
     }
 
     private async Task<ulong?> WaitForGoodbyeAsync(PeerSession session, CancellationToken ct)
     {
         if (session.GoodbyeReason is { } r) return r;
-        try
-        {
-            await session.Goodbye.WaitAsync(_options.GoodbyeWait, _time, ct).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-        }
+        using var wait = new StepTimer(_options.GoodbyeWait, _time, ct);
+        await Task.WhenAny(session.Goodbye, Task.Delay(Timeout.InfiniteTimeSpan, wait.Token)).ConfigureAwait(false);
+        ct.ThrowIfCancellationRequested();
         return session.GoodbyeReason;
     }
 
@@ -369,16 +362,6 @@ public sealed class BeaconDialer : IDisposable
         DialStep.Identify => BeaconDialStep.Identify,
         _ => BeaconDialStep.Status,
     };
-
-    private static (DialOutcome, string) FromSocket(SocketException se) => (se.SocketErrorCode switch
-    {
-        SocketError.ConnectionRefused => DialOutcome.Refused,
-        SocketError.ConnectionReset or SocketError.ConnectionAborted => DialOutcome.Reset,
-        SocketError.HostUnreachable or SocketError.NetworkUnreachable or SocketError.HostDown or SocketError.NetworkDown
-            or SocketError.AddressNotAvailable => DialOutcome.Unreachable,
-        SocketError.TimedOut => DialOutcome.Timeout,
-        _ => DialOutcome.Other,
-    }, se.Message);
 
     public void Dispose() => _dialer.Dispose();
 }

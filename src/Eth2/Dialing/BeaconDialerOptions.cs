@@ -13,7 +13,7 @@ public sealed class BeaconDialerOptions
     /// <summary>Identify exchange (runs alongside Status).</summary>
     public TimeSpan IdentifyTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Per-request deadline for Status, MetaData and Ping (clients allow ~10 s per stream, PITFALLS 25).</summary>
+    /// <summary>Per-request deadline for Status, MetaData and Ping (TTFB_TIMEOUT/RESP_TIMEOUT are gone, consensus-specs #3767; clients allow ~10 s per stream, lighthouse #7925).</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Deadline for our Goodbye.</summary>

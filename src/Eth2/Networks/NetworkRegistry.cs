@@ -104,7 +104,7 @@ public sealed class NetworkRegistry
         return false;
     }
 
-    /// <summary>Names a digest and says whether it is its network's current one at <paramref name="now"/> (PITFALLS 30).</summary>
+    /// <summary>Names a digest and says whether it is its network's current one at <paramref name="now"/> (testnet nodes share the DHT: counts agree only once filtered by digest).</summary>
     public (DigestName? Name, DigestAge Age) Classify(ForkDigest digest, DateTimeOffset now)
     {
         if (!_byDigest.TryGetValue(digest, out var name)) return (null, DigestAge.Unknown);

@@ -12,7 +12,7 @@ public static class Eth2Protocols
     public const string PingV1 = "/eth2/beacon_chain/req/ping/1/ssz_snappy";
     public const string GoodbyeV1 = "/eth2/beacon_chain/req/goodbye/1/ssz_snappy";
 
-    /// <summary>Newest first, as PITFALLS 14 asks: the remote picks the first it supports through multistream.</summary>
+    /// <summary>Newest first (status/2 before /1, metadata/3 before /2): the remote accepts the first it supports through multistream-select.</summary>
     public static IReadOnlyList<string> Status { get; } = [StatusV2, StatusV1];
 
     public static IReadOnlyList<string> MetaData { get; } = [MetaDataV3, MetaDataV2];

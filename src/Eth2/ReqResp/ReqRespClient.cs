@@ -1,5 +1,6 @@
 using ClP2p.Eth2.Ssz;
 using ClP2p.Libp2p;
+using ClP2p.Libp2p.Transport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -47,7 +48,7 @@ public sealed record ReqRespResult<T>(
 
 public sealed class ReqRespOptions
 {
-    /// <summary>One generous deadline per request, from opening the stream to the end of the response (PITFALLS 25).</summary>
+    /// <summary>One generous deadline per request, from opening the stream to the end of the response (TTFB_TIMEOUT/RESP_TIMEOUT were dropped, consensus-specs #3767; clients keep ~10 s per stream, lighthouse #7925).</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>After the single response chunk, how long to wait for the remote's EOF before accepting the response anyway.</summary>
@@ -117,18 +118,22 @@ public sealed class ReqRespClient
     public async Task<ReqRespResult<ulong?>> GoodbyeAsync(ulong reason, CancellationToken ct)
     {
         var limit = _limits["goodbye"];
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(_options.RequestTimeout);
-        if (!await limit.WaitAsync(_options.RequestTimeout, ct).ConfigureAwait(false))
-            return new ReqRespResult<ulong?>(null, null, ReqRespFailure.Timeout, Detail: "too many concurrent goodbye requests");
+        using var deadline = new StepTimer(_options.RequestTimeout, _time, ct);
+        try
+        {
+            await limit.WaitAsync(deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return new ReqRespResult<ulong?>(null, null, ReqRespFailure.Timeout, Detail: "waited too long for a free goodbye request slot");
+        }
         Libp2pStream? stream = null;
         try
         {
             (stream, _) = await _open([Eth2Protocols.GoodbyeV1], deadline.Token).ConfigureAwait(false);
             await stream.WriteAsync(SszSnappy.EncodePayload(SszUInt64.Encode(reason)), deadline.Token).ConfigureAwait(false);
             await stream.CloseWriteAsync(deadline.Token).ConfigureAwait(false);
-            using var grace = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            grace.CancelAfter(_options.EndOfStreamGrace);
+            using var grace = new StepTimer(_options.EndOfStreamGrace, _time, ct);
             try
             {
                 var buf = new byte[64];
@@ -138,7 +143,9 @@ public sealed class ReqRespClient
             }
             catch (Exception e) when (e is OperationCanceledException or IOException)
             {
-                // No answer is expected.
+                // No answer is expected: the peer may close, reset or stay silent.
+                SszSnappy.CountGraceExpired("goodbye_close");
+                _logger.LogDebug("goodbye: no end of stream from the peer ({Error})", e.GetType().Name);
             }
             return ReqRespResult<ulong?>.Success(reason, Eth2Protocols.GoodbyeV1);
         }
@@ -161,8 +168,7 @@ public sealed class ReqRespClient
         CancellationToken ct)
     {
         var limit = _limits[name];
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(_options.RequestTimeout);
+        using var deadline = new StepTimer(_options.RequestTimeout, _time, ct);
         try
         {
             await limit.WaitAsync(deadline.Token).ConfigureAwait(false);
@@ -203,8 +209,7 @@ public sealed class ReqRespClient
             }
 
             // A single-chunk response ends with EOF; wait a little for it, and reject extra bytes.
-            using var grace = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
-            grace.CancelAfter(_options.EndOfStreamGrace);
+            using var grace = new StepTimer(_options.EndOfStreamGrace, _time, deadline.Token);
             try
             {
                 if (!await reader.IsAtEndAsync(grace.Token).ConfigureAwait(false))
@@ -216,6 +221,8 @@ public sealed class ReqRespClient
             catch (Exception e) when (e is OperationCanceledException or IOException && !ct.IsCancellationRequested)
             {
                 // No EOF within the grace period (or a reset after a complete chunk): the response stands.
+                SszSnappy.CountGraceExpired("response_eof");
+                _logger.LogDebug("{Protocol}: no end of stream after the response ({Error})", protocol, e.GetType().Name);
             }
             clean = true;
             return ReqRespResult<T>.Success(value, protocol);

@@ -1,6 +1,7 @@
 using ClP2p.Eth2.Enr;
 using ClP2p.Eth2.Ssz;
 using ClP2p.Libp2p;
+using ClP2p.Libp2p.Transport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -73,11 +74,13 @@ public sealed class ReqRespServer
     private readonly Func<PeerSession> _fallback;
     private readonly ReqRespOptions _options;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
 
     /// <param name="lookup">Finds the session of a connection (null when the connection is not one we track).</param>
     /// <param name="fallback">A session for untracked connections (answers with a default Status/MetaData).</param>
-    public ReqRespServer(Func<Libp2pConnection, PeerSession?> lookup, Func<PeerSession> fallback, ReqRespOptions? options = null, ILogger? logger = null)
+    public ReqRespServer(Func<Libp2pConnection, PeerSession?> lookup, Func<PeerSession> fallback, ReqRespOptions? options = null, ILogger? logger = null, TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         _lookup = lookup;
         _fallback = fallback;
         _options = options ?? new ReqRespOptions();
@@ -94,8 +97,7 @@ public sealed class ReqRespServer
     public async Task HandleAsync(Libp2pStream stream, string protocol, PeerSession session, CancellationToken ct)
     {
         session.OnInboundRequest();
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(_options.RequestTimeout);
+        using var deadline = new StepTimer(_options.RequestTimeout, _time, ct);
         try
         {
             var reader = new ReqRespStreamReader(stream);
@@ -112,9 +114,8 @@ public sealed class ReqRespServer
                 request = r.Chunk.Payload;
             }
             // The requester half-closes after its request (some clients are late or never do: don't wait long).
-            using (var grace = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token))
+            using (var grace = new StepTimer(_options.EndOfStreamGrace, _time, deadline.Token))
             {
-                grace.CancelAfter(_options.EndOfStreamGrace);
                 try
                 {
                     if (!await reader.IsAtEndAsync(grace.Token).ConfigureAwait(false))
@@ -126,6 +127,9 @@ public sealed class ReqRespServer
                 }
                 catch (OperationCanceledException) when (!deadline.IsCancellationRequested)
                 {
+                    // The request is complete; a late or missing half-close is answered anyway.
+                    SszSnappy.CountGraceExpired("request_eof");
+                    _logger.LogDebug("{Protocol}: requester did not half-close within the grace period", protocol);
                 }
             }
 
@@ -178,8 +182,7 @@ public sealed class ReqRespServer
         await stream.CloseWriteAsync(ct).ConfigureAwait(false);
         // Let the requester finish reading before the stream is disposed (a dispose with the remote's side still
         // open may reset the stream and drop the response): wait briefly for its EOF, discarding anything it sends.
-        using var grace = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        grace.CancelAfter(_options.EndOfStreamGrace);
+        using var grace = new StepTimer(_options.EndOfStreamGrace, _time, ct);
         try
         {
             var sink = new byte[256];
@@ -189,6 +192,9 @@ public sealed class ReqRespServer
         }
         catch (Exception e) when (e is OperationCanceledException or IOException && !ct.IsCancellationRequested)
         {
+            // The response is written; the requester's close is only waited for so that it can read it all.
+            SszSnappy.CountGraceExpired("requester_close");
+            _logger.LogDebug("no end of stream from the requester after our response ({Error})", e.GetType().Name);
         }
     }
 

@@ -1,4 +1,5 @@
 using ClP2p.Eth2.Snappy;
+using ClP2p.Libp2p.Codecs;
 
 namespace ClP2p.Eth2.ReqResp;
 
@@ -42,20 +43,16 @@ public sealed class ReqRespStreamReader
     /// <summary>Reads uvarint(n) || frames producing exactly n bytes.</summary>
     public async ValueTask<ReadResult> ReadPayloadAsync(int minLength, int maxLength, CancellationToken ct)
     {
-        ulong n = 0;
-        int i = 0;
-        while (true)
+        ulong n;
+        var prefix = new byte[SszSnappy.MaxLengthPrefix];
+        for (int i = 0; ; i++)
         {
             int b = await ReadByteAsync(ct).ConfigureAwait(false);
             if (b < 0) return ReadResult.Fail(ReqRespError.UnexpectedEof);
-            if (i == UVarint.MaxLength - 1 && b > 1) return ReadResult.Fail(ReqRespError.VarintTooLong);
-            n |= (ulong)(b & 0x7f) << (7 * i);
-            if ((b & 0x80) == 0)
-            {
-                if (i > 0 && b == 0) return ReadResult.Fail(ReqRespError.VarintNotMinimal);
-                break;
-            }
-            if (++i >= UVarint.MaxLength) return ReadResult.Fail(ReqRespError.VarintTooLong);
+            prefix[i] = (byte)b;
+            var status = Varint.TryRead(prefix.AsSpan(0, i + 1), SszSnappy.MaxLengthPrefix, out n, out _);
+            if (status == VarintStatus.Ok) break;
+            if (status != VarintStatus.NeedMore || i + 1 == prefix.Length) return ReadResult.Fail(SszSnappy.FromVarint(status));
         }
         if (n < (ulong)minLength || n > (ulong)Math.Min(maxLength, Eth2Protocols.MaxPayloadSize))
             return ReadResult.Fail(ReqRespError.LengthOutOfBounds);

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics.Metrics;
 using ClP2p.Eth2.Snappy;
+using ClP2p.Libp2p.Codecs;
 
 namespace ClP2p.Eth2.ReqResp;
 
@@ -48,10 +49,20 @@ public readonly record struct ResponseChunk(byte Result, byte[] Payload)
 /// </summary>
 public static class SszSnappy
 {
+    /// <summary>"The length-prefix ... MUST not exceed 10 bytes in length" (phase0/p2p-interface.md, ssz_snappy encoding strategy).</summary>
+    public const int MaxLengthPrefix = Varint.MaxUInt64Length;
+
     internal static readonly Meter Meter = new("ClP2p.Eth2");
 
     internal static readonly Counter<long> DecodeErrors =
         Meter.CreateCounter<long>("clp2p.eth2.reqresp.decode_errors", description: "ssz_snappy payloads rejected, by reason");
+
+    internal static readonly Counter<long> GraceExpired =
+        Meter.CreateCounter<long>("clp2p.eth2.reqresp.grace_expired", description: "Waits for a peer's end of stream cut short by the grace period or a reset, by what was awaited");
+
+    /// <summary>Counts a tolerated end: the peer did not close its side within the grace period (or reset it) after the exchange was complete.</summary>
+    internal static void CountGraceExpired(string awaited) =>
+        GraceExpired.Add(1, new KeyValuePair<string, object?>("awaited", awaited));
 
     internal static void Count(ReqRespError error) =>
         DecodeErrors.Add(1, new KeyValuePair<string, object?>("reason", error.ToString()));
@@ -59,8 +70,7 @@ public static class SszSnappy
     /// <summary>uvarint(len) || frames: a request body, or a response chunk without its result byte.</summary>
     public static void EncodePayload(ReadOnlySpan<byte> ssz, IBufferWriter<byte> output)
     {
-        var prefix = output.GetSpan(UVarint.MaxLength);
-        output.Advance(UVarint.Write((ulong)ssz.Length, prefix));
+        output.Advance(Varint.Write(output.GetSpan(MaxLengthPrefix), (ulong)ssz.Length));
         SnappyFraming.Encode(ssz, output);
     }
 
@@ -90,9 +100,10 @@ public static class SszSnappy
     {
         ssz = [];
         consumed = 0;
-        if (!UVarint.TryRead(input, out ulong n, out int prefix, out var verr))
+        var varint = Varint.TryRead(input, MaxLengthPrefix, out ulong n, out int prefix);
+        if (varint != VarintStatus.Ok)
         {
-            error = FromVarint(verr);
+            error = FromVarint(varint);
             Count(error);
             return false;
         }
@@ -159,10 +170,10 @@ public static class SszSnappy
         return true;
     }
 
-    internal static ReqRespError FromVarint(UVarintError e) => e switch
+    internal static ReqRespError FromVarint(VarintStatus e) => e switch
     {
-        UVarintError.NeedMoreData => ReqRespError.UnexpectedEof,
-        UVarintError.NotMinimal => ReqRespError.VarintNotMinimal,
+        VarintStatus.NeedMore => ReqRespError.UnexpectedEof,
+        VarintStatus.NotMinimal => ReqRespError.VarintNotMinimal,
         _ => ReqRespError.VarintTooLong,
     };
 

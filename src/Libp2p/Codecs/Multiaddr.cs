@@ -52,7 +52,7 @@ public static class Multiaddr
         var sb = new StringBuilder();
         while (!data.IsEmpty)
         {
-            if (Varint.TryRead(data, out ulong code, out int n) != VarintStatus.Ok || code > int.MaxValue)
+            if (Varint.TryRead(data, Varint.MaxLength, out ulong code, out int n) != VarintStatus.Ok || code > int.MaxValue)
             {
                 error = "bad protocol code varint";
                 return false;
@@ -66,7 +66,7 @@ public static class Multiaddr
             ReadOnlySpan<byte> value;
             if (proto.SizeBits == Variable)
             {
-                if (Varint.TryRead(data, out ulong len, out n) != VarintStatus.Ok || len > (ulong)(data.Length - n))
+                if (Varint.TryRead(data, Varint.MaxLength, out ulong len, out n) != VarintStatus.Ok || len > (ulong)(data.Length - n))
                 {
                     error = $"bad {proto.Name} length";
                     return false;

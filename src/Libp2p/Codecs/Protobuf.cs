@@ -44,23 +44,13 @@ public ref struct ProtoReader
 
     public bool TryReadVarint(out ulong value)
     {
-        // Protobuf varints may be 10 bytes (64 bits) and are not required to be minimal.
-        value = 0;
-        for (int i = 0; i < 10; i++)
+        // Protobuf varints may be 10 bytes (64 bits) and are not required to be minimal (protobuf encoding "Base 128 Varints").
+        if (Varint.TryRead(_rest, Varint.MaxUInt64Length, out value, out int n, allowNonMinimal: true) != VarintStatus.Ok)
         {
-            if (i >= _rest.Length)
-            {
-                return false;
-            }
-            byte b = _rest[i];
-            value |= (ulong)(b & 0x7f) << (7 * i);
-            if ((b & 0x80) == 0)
-            {
-                _rest = _rest[(i + 1)..];
-                return true;
-            }
+            return false;
         }
-        return false;
+        _rest = _rest[n..];
+        return true;
     }
 
     public bool TryReadBytes(out ReadOnlySpan<byte> value)
@@ -123,15 +113,7 @@ public readonly ref struct ProtoWriter
 
     public void WriteVarint(ulong value)
     {
-        var span = _out.GetSpan(10);
-        int i = 0;
-        while (value >= 0x80)
-        {
-            span[i++] = (byte)(value | 0x80);
-            value >>= 7;
-        }
-        span[i++] = (byte)value;
-        _out.Advance(i);
+        _out.Advance(Varint.Write(_out.GetSpan(Varint.MaxUInt64Length), value));
     }
 
     public void WriteTag(int field, WireType wireType) => WriteVarint(((ulong)field << 3) | (uint)wireType);

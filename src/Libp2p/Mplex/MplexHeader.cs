@@ -1,3 +1,4 @@
+using System.Buffers;
 using ClP2p.Libp2p.Codecs;
 
 namespace ClP2p.Libp2p.Mplex;
@@ -33,37 +34,37 @@ public readonly record struct MplexHeader(ulong StreamId, MplexFlag Flag, int Le
         return o;
     }
 
-    /// <summary>Decodes a header; <see cref="VarintStatus.NeedMore"/> when the buffer ends early.</summary>
-    public static VarintStatus TryDecode(ReadOnlySpan<byte> source, out MplexHeader header, out int consumed, out string? error)
+    /// <summary>Decodes a header; <see cref="OperationStatus.NeedMoreData"/> when the buffer ends early.</summary>
+    public static OperationStatus TryDecode(ReadOnlySpan<byte> source, out MplexHeader header, out int consumed, out string? error)
     {
         header = default;
         consumed = 0;
         error = null;
-        var s = Varint.TryRead(source, out ulong tag, out int n1);
+        var s = Varint.TryRead(source, Varint.MaxLength, out ulong tag, out int n1);
         if (s != VarintStatus.Ok)
         {
-            error = s == VarintStatus.Invalid ? "bad mplex header varint" : null;
-            return s;
+            error = s == VarintStatus.NeedMore ? null : $"bad mplex header varint: {s}";
+            return s == VarintStatus.NeedMore ? OperationStatus.NeedMoreData : OperationStatus.InvalidData;
         }
-        s = Varint.TryRead(source[n1..], out ulong len, out int n2);
+        s = Varint.TryRead(source[n1..], Varint.MaxLength, out ulong len, out int n2);
         if (s != VarintStatus.Ok)
         {
-            error = s == VarintStatus.Invalid ? "bad mplex length varint" : null;
-            return s;
+            error = s == VarintStatus.NeedMore ? null : $"bad mplex length varint: {s}";
+            return s == VarintStatus.NeedMore ? OperationStatus.NeedMoreData : OperationStatus.InvalidData;
         }
         byte flag = (byte)(tag & 7);
         if (flag > (byte)MplexFlag.ResetInitiator)
         {
             error = $"unknown mplex flag {flag}";
-            return VarintStatus.Invalid;
+            return OperationStatus.InvalidData;
         }
         if (len > MaxMessageSize)
         {
             error = $"mplex message of {len} bytes exceeds 1 MiB";
-            return VarintStatus.Invalid;
+            return OperationStatus.InvalidData;
         }
         header = new MplexHeader(tag >> 3, (MplexFlag)flag, (int)len);
         consumed = n1 + n2;
-        return VarintStatus.Ok;
+        return OperationStatus.Done;
     }
 }

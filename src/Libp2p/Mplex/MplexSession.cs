@@ -27,8 +27,8 @@ internal sealed class MplexSession : MuxerSession
     private readonly Lock _streamsLock = new();
     private ulong _nextId;
 
-    public MplexSession(Stream transport, bool isInitiator, ILogger logger, Libp2pMetrics metrics)
-        : base(transport, isInitiator, logger, metrics)
+    public MplexSession(Stream transport, bool isInitiator, ILogger logger, Libp2pMetrics metrics, TimeProvider? time = null)
+        : base(transport, isInitiator, logger, metrics, time)
     {
     }
 
@@ -109,11 +109,11 @@ internal sealed class MplexSession : MuxerSession
                 }
                 got++;
                 var status = MplexHeader.TryDecode(hdr.AsSpan(0, got), out h, out _, out var error);
-                if (status == VarintStatus.Ok)
+                if (status == OperationStatus.Done)
                 {
                     break;
                 }
-                if (status == VarintStatus.Invalid || got == hdr.Length)
+                if (status == OperationStatus.InvalidData || got == hdr.Length)
                 {
                     throw new MuxerProtocolException(error ?? "bad mplex header");
                 }
@@ -167,7 +167,7 @@ internal sealed class MplexSession : MuxerSession
                     await DrainAsync(h.Length, ct).ConfigureAwait(false); // unknown streams are ignored, not reset
                 }
                 else if (stream.Buffered + h.Length > MaxBufferedPerStream
-                    && !await stream.WaitForRoomAsync(h.Length, MaxBufferedPerStream, SlowReaderTimeout, ct).ConfigureAwait(false))
+                    && !await stream.WaitForRoomAsync(h.Length, MaxBufferedPerStream, SlowReaderTimeout, Time, ct).ConfigureAwait(false))
                 {
                     Metrics.MalformedFrame(ProtocolId, "stream buffer overflow");
                     await DrainAsync(h.Length, ct).ConfigureAwait(false);

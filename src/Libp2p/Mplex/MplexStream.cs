@@ -6,9 +6,9 @@ namespace ClP2p.Libp2p.Mplex;
 internal sealed class MplexStream : MuxedStream
 {
     private readonly MplexSession _session;
-    private volatile bool _remoteReset;
 
     public MplexStream(MplexSession session, ulong id, bool local)
+        : base(session)
     {
         _session = session;
         Id = id;
@@ -25,37 +25,7 @@ internal sealed class MplexStream : MuxedStream
 
     private MplexFlag ResetFlag => IsLocal ? MplexFlag.ResetInitiator : MplexFlag.ResetReceiver;
 
-    internal void OnRemoteFin()
-    {
-        OnRemoteClose();
-        if (WriteClosed)
-        {
-            _session.Remove(this);
-        }
-    }
-
-    internal void OnRemoteReset()
-    {
-        _remoteReset = true;
-        OnAbort("stream reset by remote");
-        _session.Remove(this);
-    }
-
-    private void ThrowIfCannotWrite()
-    {
-        if (LocallyReset || _remoteReset)
-        {
-            throw new IOException("stream was reset");
-        }
-        if (WriteClosed)
-        {
-            throw new IOException("stream write side is closed");
-        }
-        if (_session.IsClosed)
-        {
-            throw new IOException("connection closed: " + _session.CloseReason);
-        }
-    }
+    protected override void LeaveSession() => _session.Remove(this);
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -68,46 +38,10 @@ internal sealed class MplexStream : MuxedStream
         }
     }
 
-    public override async ValueTask CloseWriteAsync(CancellationToken ct = default)
-    {
-        if (WriteClosed)
-        {
-            return;
-        }
-        ThrowIfCannotWrite();
-        WriteClosed = true;
-        await _session.WriteFrameAsync(new MplexHeader(Id, CloseFlag, 0), ReadOnlyMemory<byte>.Empty, ct).ConfigureAwait(false);
-        if (InboundDone)
-        {
-            _session.Remove(this);
-        }
-    }
+    protected override ValueTask WriteFinAsync(CancellationToken ct) =>
+        _session.WriteFrameAsync(new MplexHeader(Id, CloseFlag, 0), ReadOnlyMemory<byte>.Empty, ct);
 
-    protected override void QueueCloseWrite()
-    {
-        if (WriteClosed || _session.IsClosed)
-        {
-            return;
-        }
-        WriteClosed = true;
-        _session.QueueFrame(new MplexHeader(Id, CloseFlag, 0));
-        if (InboundDone)
-        {
-            _session.Remove(this);
-        }
-    }
+    protected override void QueueFin() => _session.QueueFrame(new MplexHeader(Id, CloseFlag, 0));
 
-    public override void Reset()
-    {
-        if (LocallyReset)
-        {
-            return;
-        }
-        MarkLocalReset();
-        _session.Remove(this);
-        if (!_remoteReset && !_session.IsClosed)
-        {
-            _session.QueueFrame(new MplexHeader(Id, ResetFlag, 0));
-        }
-    }
+    protected override void QueueReset() => _session.QueueFrame(new MplexHeader(Id, ResetFlag, 0));
 }

@@ -66,7 +66,7 @@ public static class MultistreamCodec
     {
         message = "";
         consumed = 0;
-        var status = Varint.TryRead(data, out ulong len, out int n);
+        var status = Varint.TryRead(data, Varint.MaxLength, out ulong len, out int n);
         if (status != VarintStatus.Ok)
         {
             error = status == VarintStatus.NeedMore ? "truncated length" : "bad length varint";

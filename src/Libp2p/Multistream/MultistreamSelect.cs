@@ -169,7 +169,7 @@ internal static class MultistreamSelect
                 await stream.ReadExactlyAsync(one.AsMemory(i, 1), ct).ConfigureAwait(false);
                 if ((one[i] & 0x80) == 0)
                 {
-                    if (Varint.TryRead(one.AsSpan(0, i + 1), out ulong v, out _) != VarintStatus.Ok)
+                    if (Varint.TryRead(one.AsSpan(0, i + 1), Varint.MaxLength, out ulong v, out _) != VarintStatus.Ok)
                     {
                         throw new NegotiationException(NegotiationFailure.Malformed, "non-minimal varint");
                     }

@@ -12,18 +12,59 @@ internal abstract class MuxedStream : Libp2pStream
     private static readonly PipeOptions InboundOptions = new(pauseWriterThreshold: 0, useSynchronizationContext: false, minimumSegmentSize: 16 * 1024);
 
     private readonly Pipe _inbound = new(InboundOptions);
+    private readonly MuxerSession _session;
     private volatile bool _localReset;
+    private volatile bool _remoteReset;
     private volatile bool _inboundDone;
     private long _buffered;
 
-    protected MuxedStream()
+    protected MuxedStream(MuxerSession session)
     {
+        _session = session;
     }
 
     /// <summary>Set once we sent our FIN/Close.</summary>
     protected bool WriteClosed { get; set; }
 
     protected bool LocallyReset => _localReset;
+
+    /// <summary>Takes the stream out of its session's table (both sides closed, or reset).</summary>
+    protected abstract void LeaveSession();
+
+    /// <summary>Read loop: the remote closed its write side (yamux FIN, mplex Close).</summary>
+    internal void OnRemoteFin()
+    {
+        OnRemoteClose();
+        if (WriteClosed)
+        {
+            LeaveSession();
+        }
+    }
+
+    /// <summary>Read loop: the remote reset the stream.</summary>
+    internal void OnRemoteReset()
+    {
+        _remoteReset = true;
+        OnAbort("stream reset by remote");
+        LeaveSession();
+    }
+
+    /// <summary>Throws <see cref="IOException"/> when nothing more may be written: reset, write side closed, or connection gone.</summary>
+    protected void ThrowIfCannotWrite()
+    {
+        if (_localReset || _remoteReset)
+        {
+            throw new IOException("stream was reset");
+        }
+        if (WriteClosed)
+        {
+            throw new IOException("stream write side is closed");
+        }
+        if (_session.IsClosed)
+        {
+            throw new IOException("connection closed: " + _session.CloseReason);
+        }
+    }
 
     /// <summary>Remote FIN/reset/connection loss seen: no more inbound data.</summary>
     internal bool InboundDone => _inboundDone;
@@ -73,7 +114,7 @@ internal abstract class MuxedStream : Libp2pStream
     {
     }
 
-    protected void MarkLocalReset()
+    private void MarkLocalReset()
     {
         _localReset = true;
         _inbound.Reader.CancelPendingRead();
@@ -147,19 +188,27 @@ internal abstract class MuxedStream : Libp2pStream
     }
 
     private readonly AsyncSignal _consumed = new();
+    private readonly TaskCompletionSource _firstFlowControlWait = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _roomWaiters;
+
+    /// <summary>
+    /// Completes the first time this stream waits on flow control: a writer for the remote's window (yamux) or the
+    /// read loop for room under the buffer cap (mplex). Lets a test wait for the condition instead of for time.
+    /// </summary>
+    internal Task FirstFlowControlWait => _firstFlowControlWait.Task;
+
+    protected void OnFlowControlWait() => _firstFlowControlWait.TrySetResult();
 
     /// <summary>
     /// Read loop (muxers without flow control): waits until <paramref name="length"/> more bytes fit under
     /// <paramref name="limit"/> buffered bytes. False when the reader did not make room in time (or went away).
     /// </summary>
-    internal async ValueTask<bool> WaitForRoomAsync(int length, long limit, TimeSpan timeout, CancellationToken ct)
+    internal async ValueTask<bool> WaitForRoomAsync(int length, long limit, TimeSpan timeout, TimeProvider time, CancellationToken ct)
     {
         Interlocked.Increment(ref _roomWaiters);
         try
         {
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            cts.CancelAfter(timeout);
+            using var cts = new StepTimer(timeout, time, ct);
             while (Buffered + length > limit)
             {
                 var wait = _consumed.WaitTask;
@@ -171,6 +220,7 @@ internal abstract class MuxedStream : Libp2pStream
                 {
                     return false;
                 }
+                OnFlowControlWait();
                 try
                 {
                     await wait.WaitAsync(cts.Token).ConfigureAwait(false);
@@ -214,9 +264,10 @@ internal abstract class MuxedStream : Libp2pStream
                 {
                     await CloseWriteAsync(CancellationToken.None).ConfigureAwait(false);
                 }
-                catch (IOException)
+                catch (IOException e)
                 {
                     // reset or connection gone: nothing left to close
+                    _session.Ignored("FIN on dispose", e);
                 }
             }
         }
@@ -243,6 +294,57 @@ internal abstract class MuxedStream : Libp2pStream
         _consumed.Set();
     }
 
+    /// <summary>Sends our FIN (yamux) or Close (mplex) frame.</summary>
+    protected abstract ValueTask WriteFinAsync(CancellationToken ct);
+
+    /// <summary>Hands our FIN/Close frame to the session's control loop without waiting.</summary>
+    protected abstract void QueueFin();
+
+    /// <summary>Hands our RST/Reset frame to the session's control loop without waiting.</summary>
+    protected abstract void QueueReset();
+
+    public override async ValueTask CloseWriteAsync(CancellationToken ct = default)
+    {
+        if (WriteClosed)
+        {
+            return;
+        }
+        ThrowIfCannotWrite();
+        WriteClosed = true;
+        await WriteFinAsync(ct).ConfigureAwait(false);
+        if (InboundDone)
+        {
+            LeaveSession();
+        }
+    }
+
     /// <summary>Queues a FIN/Close without waiting (synchronous dispose).</summary>
-    protected abstract void QueueCloseWrite();
+    private void QueueCloseWrite()
+    {
+        if (WriteClosed || _session.IsClosed)
+        {
+            return;
+        }
+        WriteClosed = true;
+        QueueFin();
+        if (InboundDone)
+        {
+            LeaveSession();
+        }
+    }
+
+    public override void Reset()
+    {
+        if (_localReset)
+        {
+            return;
+        }
+        MarkLocalReset();
+        OnAbortWriters();
+        LeaveSession();
+        if (!_remoteReset && !_session.IsClosed)
+        {
+            QueueReset();
+        }
+    }
 }

@@ -19,13 +19,20 @@ internal abstract class MuxerSession : IAsyncDisposable
     private int _closed;
     private int _disposed;
 
-    protected MuxerSession(Stream transport, bool isInitiator, ILogger logger, Libp2pMetrics metrics)
+    /// <summary>How long a best-effort goodbye (yamux GoAway) may take before the transport is closed anyway.</summary>
+    private static readonly TimeSpan GoodbyeTimeout = TimeSpan.FromSeconds(1);
+
+    protected MuxerSession(Stream transport, bool isInitiator, ILogger logger, Libp2pMetrics metrics, TimeProvider? time)
     {
         Transport = transport;
         IsInitiator = isInitiator;
         Logger = logger;
         Metrics = metrics;
+        Time = time ?? TimeProvider.System;
     }
+
+    /// <summary>The clock of every muxer timeout.</summary>
+    public TimeProvider Time { get; }
 
     public abstract string Protocol { get; }
 
@@ -65,6 +72,13 @@ internal abstract class MuxerSession : IAsyncDisposable
 
     /// <summary>Best-effort goodbye before the transport is closed (yamux GoAway).</summary>
     protected virtual ValueTask SendGoodbyeAsync(CancellationToken ct) => ValueTask.CompletedTask;
+
+    /// <summary>A best-effort step failed because the connection is going away: counted and logged, not thrown.</summary>
+    internal void Ignored(string site, Exception e)
+    {
+        Metrics.IgnoredError(Protocol, site);
+        Logger.LogDebug("{Muxer}: {Site} failed while the connection closes: {Error}", Protocol, site, e.Message);
+    }
 
     protected void EnqueueControl(ControlFrame frame) => _control.Writer.TryWrite(frame);
 
@@ -139,7 +153,8 @@ internal abstract class MuxerSession : IAsyncDisposable
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
         {
-            // session closing
+            // The session is closing: control frames still queued are moot.
+            if (!IsClosed) Ignored("control frame", e);
         }
     }
 
@@ -157,12 +172,12 @@ internal abstract class MuxerSession : IAsyncDisposable
             Logger.LogDebug("{Muxer} protocol error from remote: {Reason}", Protocol, e.Message);
             try
             {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                using var timeout = new CancellationTokenSource(GoodbyeTimeout, Time);
                 await OnProtocolErrorAsync(timeout.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
             {
-                // best effort
+                Ignored("protocol error notice", ex);
             }
         }
         catch (Exception e) when (e is IOException or EndOfStreamException or OperationCanceledException or ObjectDisposedException or InvalidDataException or System.Net.Sockets.SocketException or InvalidOperationException)
@@ -193,9 +208,9 @@ internal abstract class MuxerSession : IAsyncDisposable
         {
             Transport.Dispose();
         }
-        catch (IOException)
+        catch (IOException e)
         {
-            // already broken
+            Ignored("transport close", e);
         }
         _completion.TrySetResult();
     }
@@ -210,12 +225,12 @@ internal abstract class MuxerSession : IAsyncDisposable
         {
             try
             {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                using var timeout = new CancellationTokenSource(GoodbyeTimeout, Time);
                 await SendGoodbyeAsync(timeout.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
             {
-                // best effort
+                Ignored("goodbye", e);
             }
         }
         Close("closed locally");

@@ -1,7 +1,10 @@
 namespace ClP2p.Libp2p.Transport;
 
-/// <summary>The deadline of one dial step: fires after a timeout measured by a <see cref="TimeProvider"/>, or with the caller's token.</summary>
-internal sealed class StepTimer : IDisposable
+/// <summary>
+/// The deadline of one step (a dial step, a request, a grace period): its <see cref="Token"/> fires after a timeout
+/// measured by a <see cref="TimeProvider"/>, or with the caller's token, whichever comes first.
+/// </summary>
+public sealed class StepTimer : IDisposable
 {
     private readonly CancellationTokenSource _cts;
     private readonly CancellationTokenRegistration _registration;
@@ -13,6 +16,9 @@ internal sealed class StepTimer : IDisposable
     }
 
     public CancellationToken Token => _cts.Token;
+
+    /// <summary>True when the timeout (or the caller's token) has fired.</summary>
+    public bool IsCancellationRequested => _cts.IsCancellationRequested;
 
     public void Dispose()
     {

@@ -27,8 +27,8 @@ internal sealed class YamuxSession : MuxerSession
     private uint _nextId;
     private volatile bool _remoteGoAway;
 
-    public YamuxSession(Stream transport, bool isInitiator, ILogger logger, Libp2pMetrics metrics)
-        : base(transport, isInitiator, logger, metrics)
+    public YamuxSession(Stream transport, bool isInitiator, ILogger logger, Libp2pMetrics metrics, TimeProvider? time = null)
+        : base(transport, isInitiator, logger, metrics, time)
     {
         _nextId = isInitiator ? 1u : 2u;
     }

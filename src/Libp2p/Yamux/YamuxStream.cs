@@ -11,9 +11,9 @@ internal sealed class YamuxStream : MuxedStream
     private long _recvWindow = YamuxSession.InitialWindow;
     private int _unacknowledged;
     private int _ackPending;
-    private volatile bool _remoteReset;
 
     public YamuxStream(YamuxSession session, uint id, bool ackPending)
+        : base(session)
     {
         _session = session;
         Id = id;
@@ -44,21 +44,7 @@ internal sealed class YamuxStream : MuxedStream
         return w <= YamuxSession.MaxSendWindow;
     }
 
-    internal void OnRemoteFin()
-    {
-        OnRemoteClose();
-        if (WriteClosed)
-        {
-            _session.Remove(this);
-        }
-    }
-
-    internal void OnRemoteReset()
-    {
-        _remoteReset = true;
-        OnAbort("stream reset by remote");
-        _session.Remove(this);
-    }
+    protected override void LeaveSession() => _session.Remove(this);
 
     protected override void OnAbortWriters() => _windowSignal.Set();
 
@@ -74,26 +60,11 @@ internal sealed class YamuxStream : MuxedStream
             {
                 await _session.WriteFrameAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.None, Id, delta), ReadOnlyMemory<byte>.Empty, this, ct).ConfigureAwait(false);
             }
-            catch (IOException)
+            catch (IOException e)
             {
                 // The connection is going away; the bytes just read are still the caller's. Later reads report the loss.
+                _session.Ignored("window update", e);
             }
-        }
-    }
-
-    private void ThrowIfCannotWrite()
-    {
-        if (LocallyReset || _remoteReset)
-        {
-            throw new IOException("stream was reset");
-        }
-        if (WriteClosed)
-        {
-            throw new IOException("stream write side is closed");
-        }
-        if (_session.IsClosed)
-        {
-            throw new IOException("connection closed: " + _session.CloseReason);
         }
     }
 
@@ -106,6 +77,7 @@ internal sealed class YamuxStream : MuxedStream
             long window = Interlocked.Read(ref _sendWindow);
             if (window <= 0)
             {
+                OnFlowControlWait();
                 await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
                 continue;
             }
@@ -116,47 +88,10 @@ internal sealed class YamuxStream : MuxedStream
         }
     }
 
-    public override async ValueTask CloseWriteAsync(CancellationToken ct = default)
-    {
-        if (WriteClosed)
-        {
-            return;
-        }
-        ThrowIfCannotWrite();
-        WriteClosed = true;
-        await _session.WriteFrameAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, Id, 0), ReadOnlyMemory<byte>.Empty, this, ct).ConfigureAwait(false);
-        if (InboundDone)
-        {
-            _session.Remove(this);
-        }
-    }
+    protected override ValueTask WriteFinAsync(CancellationToken ct) =>
+        _session.WriteFrameAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, Id, 0), ReadOnlyMemory<byte>.Empty, this, ct);
 
-    protected override void QueueCloseWrite()
-    {
-        if (WriteClosed || _session.IsClosed)
-        {
-            return;
-        }
-        WriteClosed = true;
-        _session.QueueFrame(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, Id, 0), this);
-        if (InboundDone)
-        {
-            _session.Remove(this);
-        }
-    }
+    protected override void QueueFin() => _session.QueueFrame(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, Id, 0), this);
 
-    public override void Reset()
-    {
-        if (LocallyReset)
-        {
-            return;
-        }
-        MarkLocalReset();
-        _windowSignal.Set();
-        _session.Remove(this);
-        if (!_remoteReset && !_session.IsClosed)
-        {
-            _session.QueueFrame(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Rst, Id, 0), this);
-        }
-    }
+    protected override void QueueReset() => _session.QueueFrame(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Rst, Id, 0), this);
 }

@@ -80,7 +80,7 @@ public abstract class ClP2pDbContext : DbContext
             e.HasKey(x => x.Id);
             e.Property(x => x.Kind).IsRequired();
             e.Property(x => x.DialOutcome).IsRequired();
-            // No foreign keys on visits: per-row FK triggers cost more than the whole COPY (PITFALLS 34). The writer
+            // No foreign keys on visits: per-row FK triggers cost more than the whole COPY (bulk writes are the point: Nebula's one-call-per-visit path is what made its PostgreSQL slow). The writer
             // upserts the node and the agent row in the same transaction as the visit, so references hold anyway.
             // One secondary index: (crawl_id, node_id). A crawl's visits arrive together, so its entries fill one region
             // of the index; a second index led by node_id took random inserts all over a growing tree and cost as much as

@@ -78,11 +78,12 @@ internal sealed class PostgresBatchSink : IBatchSink
 
     public PostgresBatchSink(StorageOptions options, int knownNodeCapacity)
     {
-        _dataSource = NpgsqlDataSource.Create(options.ConnectionString);
+        _dataSource = options.PostgresDataSource;
         _known = new KnownNodes(knownNodeCapacity);
     }
 
-    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+    /// <summary>The data source is the process's shared one (<see cref="StorageOptions.PostgresDataSource"/>): nothing of ours to close.</summary>
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     public async Task<WriteResult> WriteAsync(Batch batch, CancellationToken ct)
     {

@@ -49,11 +49,12 @@ public sealed record ResultWriterOptions
 /// <summary>Thrown to a <see cref="ResultWriter.FlushAsync"/> caller when a batch was dropped after permanent errors.</summary>
 public sealed class StorageWriteException : Exception
 {
-    /// <summary>Creates the exception.</summary>
+    /// <param name="message">Which batch was dropped and why.</param>
+    /// <param name="inner">The last error of the batch's write.</param>
     public StorageWriteException(string message, Exception? inner) : base(message, inner) { }
-    /// <summary>Creates the exception.</summary>
+    /// <inheritdoc />
     public StorageWriteException() { }
-    /// <summary>Creates the exception.</summary>
+    /// <inheritdoc />
     public StorageWriteException(string message) : base(message) { }
 }
 
@@ -411,13 +412,6 @@ internal sealed class Batch
     public List<VisitObservation> Visits { get; } = [];
     public List<IpGeo> Geos { get; } = [];
     public int Count => Enrs.Count + Visits.Count + Geos.Count;
-
-    public void Clear()
-    {
-        Enrs.Clear();
-        Visits.Clear();
-        Geos.Clear();
-    }
 }
 
 /// <summary>Rows touched by one batch write.</summary>

@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using System.Threading.Channels;
 using ClP2p.Libp2p.Crypto;
+using ClP2p.TestSupport;
 
 namespace ClP2p.Libp2p.Tests.Interop;
 
@@ -11,15 +11,9 @@ public sealed class JsLibp2pHost : IAsyncDisposable
 {
     public const string EchoProtocol = "/clp2p/echo/1.0.0";
 
-    private readonly Process _process;
     private readonly Channel<JsonElement> _events = Channel.CreateUnbounded<JsonElement>();
-    private readonly List<string> _stderr = [];
     private readonly List<JsonElement> _skipped = [];
-
-    private JsLibp2pHost(Process process)
-    {
-        _process = process;
-    }
+    private NodePeer _peer = null!;
 
     public PeerId PeerId { get; private set; }
 
@@ -27,59 +21,15 @@ public sealed class JsLibp2pHost : IAsyncDisposable
 
     public string Multiaddr { get; private set; } = "";
 
-    public static string InteropDir()
-    {
-        var env = Environment.GetEnvironmentVariable("CLP2P_INTEROP_DIR");
-        if (!string.IsNullOrEmpty(env))
-        {
-            return env;
-        }
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "tests", "interop");
-            if (File.Exists(Path.Combine(candidate, "package.json")))
-            {
-                return candidate;
-            }
-        }
-        throw new InvalidOperationException("tests/interop not found; set CLP2P_INTEROP_DIR");
-    }
-
     public static async Task<JsLibp2pHost> StartAsync(string keyType = "secp256k1", string? agent = null, string muxers = "yamux,mplex", string? privateKeyHex = null)
     {
-        string dir = InteropDir();
-        if (!Directory.Exists(Path.Combine(dir, "node_modules", "libp2p")))
-        {
-            throw new InvalidOperationException($"node_modules missing in {dir}: run scripts/test (it installs the interop peers) or npm install there");
-        }
-        var psi = new ProcessStartInfo("node")
-        {
-            WorkingDirectory = dir,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add("libp2p-host.mjs");
-        psi.ArgumentList.Add("--key");
-        psi.ArgumentList.Add(keyType);
-        psi.ArgumentList.Add("--muxers");
-        psi.ArgumentList.Add(muxers);
-        if (agent is not null)
-        {
-            psi.ArgumentList.Add("--agent");
-            psi.ArgumentList.Add(agent);
-        }
-        if (privateKeyHex is not null)
-        {
-            psi.ArgumentList.Add("--private-key");
-            psi.ArgumentList.Add(privateKeyHex);
-        }
-        var process = Process.Start(psi) ?? throw new InvalidOperationException("node did not start");
-        var host = new JsLibp2pHost(process);
-        _ = Task.Run(host.PumpStdoutAsync);
-        _ = Task.Run(host.PumpStderrAsync);
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        List<string> args = ["--key", keyType, "--muxers", muxers];
+        if (agent is not null) args.AddRange(["--agent", agent]);
+        if (privateKeyHex is not null) args.AddRange(["--private-key", privateKeyHex]);
+        var host = new JsLibp2pHost();
+        host._peer = NodePeer.Start("libp2p-host.mjs", args, "libp2p", host.OnLine);
+        _ = host._peer.Exited.ContinueWith(_ => host._events.Writer.TryComplete(), TaskScheduler.Default);
+        using var cts = new CancellationTokenSource(NodePeer.HangGuard);
         try
         {
             var listening = await host.NextEventAsync("listening", cts.Token);
@@ -96,45 +46,20 @@ public sealed class JsLibp2pHost : IAsyncDisposable
         }
     }
 
-    public string Stderr
+    public string Stderr => _peer.Stderr;
+
+    private void OnLine(string line)
     {
-        get
+        try
         {
-            lock (_stderr)
-            {
-                return string.Join('\n', _stderr);
-            }
+            _events.Writer.TryWrite(JsonDocument.Parse(line).RootElement.Clone());
+        }
+        catch (JsonException)
+        {
+            // a log line, not an event
         }
     }
 
-    private async Task PumpStdoutAsync()
-    {
-        while (await _process.StandardOutput.ReadLineAsync() is { } line)
-        {
-            try
-            {
-                _events.Writer.TryWrite(JsonDocument.Parse(line).RootElement.Clone());
-            }
-            catch (JsonException)
-            {
-                // not an event line
-            }
-        }
-        _events.Writer.TryComplete();
-    }
-
-    private async Task PumpStderrAsync()
-    {
-        while (await _process.StandardError.ReadLineAsync() is { } line)
-        {
-            lock (_stderr)
-            {
-                _stderr.Add(line);
-            }
-        }
-    }
-
-    /// <summary>Waits for the next event of the given kind; events of other kinds are kept for later calls.</summary>
     public async Task<JsonElement> NextEventAsync(string kind, CancellationToken ct)
     {
         int i = _skipped.FindIndex(e => e.GetProperty("event").GetString() == kind);
@@ -163,26 +88,7 @@ public sealed class JsLibp2pHost : IAsyncDisposable
         }
     }
 
-    public async Task SendAsync(object command)
-    {
-        await _process.StandardInput.WriteLineAsync(JsonSerializer.Serialize(command));
-        await _process.StandardInput.FlushAsync();
-    }
+    public Task SendAsync(object command) => _peer.SendLineAsync(JsonSerializer.Serialize(command));
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
-            }
-        }
-        catch (Exception e) when (e is InvalidOperationException or TimeoutException or System.ComponentModel.Win32Exception)
-        {
-            // already gone
-        }
-        _process.Dispose();
-    }
+    public ValueTask DisposeAsync() => _peer.DisposeAsync();
 }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using ClP2p.Libp2p.Crypto;
+using ClP2p.Libp2p.Transport;
 
 namespace ClP2p.Libp2p.Tests.Sessions;
 
@@ -82,7 +83,7 @@ public sealed class InMemoryConnectionTests
         await s.WriteAsync(new byte[200 * 1024], cts.Token);
         await accepted.Task;
         var blocked = s.WriteAsync(new byte[100 * 1024], cts.Token).AsTask();
-        await Task.Delay(300, cts.Token);
+        await ((MuxedStream)s).FirstFlowControlWait.WaitAsync(cts.Token);
         Assert.False(blocked.IsCompleted, "a write beyond the remote's window must wait for a window update");
         release.SetResult();
         await blocked.WaitAsync(cts.Token);

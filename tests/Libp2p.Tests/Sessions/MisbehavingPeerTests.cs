@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using ClP2p.Libp2p.Codecs;
@@ -83,11 +82,8 @@ public sealed class MisbehavingPeerTests
 
     private static async Task<DialException> DialFailsAsync(Libp2pDialer dialer, IPEndPoint ep, PeerId? expected = null)
     {
-        var sw = Stopwatch.StartNew();
-        var ex = await Assert.ThrowsAsync<DialException>(() => dialer.DialAsync(ep, expected, CancellationToken.None));
-        // Each step has its own timeout; nothing waits much longer than the steps involved.
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"took {sw.Elapsed}");
-        return ex;
+        // Each step has its own timeout (StepTimeoutTests checks the deadlines on a fake clock); here only the class counts.
+        return await Assert.ThrowsAsync<DialException>(() => dialer.DialAsync(ep, expected, CancellationToken.None));
     }
 
     private static async Task AssertDialerStillWorksAsync(Libp2pDialer dialer)
@@ -117,11 +113,9 @@ public sealed class MisbehavingPeerTests
     {
         using var dialer = NewDialer();
         await using var server = new RawServer((s, ct) => Task.Delay(Timeout.Infinite, ct));
-        var sw = Stopwatch.StartNew();
         var ex = await DialFailsAsync(dialer, server.EndPoint);
         Assert.Equal(DialErrorClass.Timeout, ex.Class);
         Assert.Equal(DialStep.SecurityNegotiation, ex.Step);
-        Assert.True(sw.Elapsed >= StepTimeout - TimeSpan.FromMilliseconds(50));
         await AssertDialerStillWorksAsync(dialer);
     }
 

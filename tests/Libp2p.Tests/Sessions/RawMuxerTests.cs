@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using ClP2p.Libp2p.Codecs;
 using ClP2p.Libp2p.Crypto;
@@ -8,10 +9,11 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace ClP2p.Libp2p.Tests.Sessions;
 
-/// <summary>Our yamux/mplex sessions against a hand-driven remote writing raw frames (PITFALLS 15 and 16).</summary>
+/// <summary>Our yamux/mplex sessions against a hand-driven remote writing raw frames (the yamux and mplex specs, and the upstream issues each test names).</summary>
 public sealed class RawMuxerTests
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
+    // Only bounds a hang: nothing here waits for time to pass.
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
 
     private sealed class YamuxRig : IAsyncDisposable
     {
@@ -73,7 +75,7 @@ public sealed class RawMuxerTests
         var stream = await rig.Inbound.Reader.ReadAsync().AsTask().WaitAsync(Wait);
         var (ack, _) = await rig.ReceiveAsync();
         Assert.Equal(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Ack, 2, 0), ack);
-        await rig.SendAsync(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, 2, 0); // PITFALLS 15: FIN on a WindowUpdate
+        await rig.SendAsync(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, 2, 0); // rust-yamux #189: FIN on a WindowUpdate
         var ms = new MemoryStream();
         await stream.CopyToAsync(ms).WaitAsync(Wait);
         Assert.Equal(new byte[] { 1, 2, 3 }, ms.ToArray());
@@ -255,7 +257,7 @@ public sealed class RawMuxerTests
             {
                 await Remote.ReadExactlyAsync(hdr.AsMemory(got, 1), cts.Token);
                 got++;
-                if (MplexHeader.TryDecode(hdr.AsSpan(0, got), out var h, out _, out _) == VarintStatus.Ok)
+                if (MplexHeader.TryDecode(hdr.AsSpan(0, got), out var h, out _, out _) == OperationStatus.Done)
                 {
                     var data = new byte[h.Length];
                     await Remote.ReadExactlyAsync(data, cts.Token);
@@ -351,7 +353,7 @@ public sealed class RawMuxerTests
             }
             await rig.SendAsync(9, MplexFlag.CloseInitiator, []);
         });
-        await Task.Delay(200); // let the buffer fill up to the cap
+        await s.FirstFlowControlWait.WaitAsync(Wait); // the read loop reached the cap and waits for us
         Assert.True(s.Buffered <= MplexSession.MaxBufferedPerStream);
         long total = 0;
         var buf = new byte[100_000];

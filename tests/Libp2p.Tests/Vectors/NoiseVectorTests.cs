@@ -4,7 +4,7 @@ using ClP2p.Libp2p.Noise;
 
 namespace ClP2p.Libp2p.Tests.Vectors;
 
-/// <summary>test-vectors.md §11 and PITFALLS 13.</summary>
+/// <summary>Noise XX vectors (noise-libp2p spec) and its pitfalls: the identity signature must be checked (dotnet-libp2p #192), frame lengths are unsigned.</summary>
 public sealed class NoiseVectorTests
 {
     private static byte[] H(string hex) => Convert.FromHexString(hex.Replace(" ", "", StringComparison.Ordinal).Replace("\n", "", StringComparison.Ordinal));
@@ -183,7 +183,7 @@ public sealed class NoiseVectorTests
     [Fact]
     public void Transport_frames_larger_than_65535_are_split()
     {
-        // PITFALLS 13: 2-byte unsigned big-endian lengths; a 65535-byte frame must be read as 65535, not -1.
+        // noise-libp2p "Wire Format": 2-byte unsigned big-endian lengths; a 65535-byte frame must be read as 65535, not -1.
         var (i, r) = Pair([]);
         Read(r, Write(i, []));
         Read(i, Write(r, []));

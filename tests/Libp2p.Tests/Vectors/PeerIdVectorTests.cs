@@ -3,7 +3,7 @@ using ClP2p.Libp2p.Crypto;
 
 namespace ClP2p.Libp2p.Tests.Vectors;
 
-/// <summary>test-vectors.md §10 (peer-ids spec keys) and PITFALLS 12.</summary>
+/// <summary>The peer-ids spec test keys, and the libp2p signature format (sha256, DER, low-S).</summary>
 public sealed class PeerIdVectorTests
 {
     private const string SecpPublicProto = "08021221037777e994e452c21604f91de093ce415f5432f701dd8cd1a7a6fea0e630bfca99";
@@ -90,7 +90,7 @@ public sealed class PeerIdVectorTests
     [Fact]
     public void Secp256k1_libp2p_signature_is_der_low_s_over_sha256_and_verifies()
     {
-        // PITFALLS 12: libp2p signs sha256(message) with DER, low-S — not ENR's keccak r||s.
+        // peer-ids spec "Key Types": libp2p signs sha256(message) with DER, low-S — not ENR's keccak r||s.
         var id = Identity.FromSecp256k1PrivateKey(Convert.FromHexString(SecpPrivate));
         byte[] message = "noise-libp2p-static-key:"u8.ToArray();
         byte[] sig = id.Sign(message);

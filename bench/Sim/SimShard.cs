@@ -57,6 +57,8 @@ public sealed class SimShard : IAsyncDisposable
                 ReceiveBufferSize = 0,
                 SendBufferSize = 0,
                 LivenessInterval = TimeSpan.Zero,
+                // one handler loop per simulated node: a node serves one crawler, and thousands share two cores
+                HandlerShards = 1,
                 Sender = new LinkSender(link, _line, first),
             }, time: _time);
             await node.StartAsync().ConfigureAwait(false);

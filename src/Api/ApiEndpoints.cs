@@ -39,6 +39,19 @@ public static class ApiEndpoints
         "(readiness for an upcoming fork). **latest crawl**: the newest succeeded crawl (else the newest of any state). " +
         "Every query has a 10 s deadline (504 after it); bad parameters answer 400 problem+json naming the parameter.";
 
+    /// <summary>What the merged census counts and how its estimate is made (the endpoint's OpenAPI description; docs/api.md).</summary>
+    public const string MergedDefinitions =
+        "A **vantage** is a place a crawler runs from (`--vantage NAME`, or the vantage an imported export names). A node is " +
+        "**seen by a vantage** when any crawl of that vantage started in [from, to) has a visit of it (whatever the crawl's state); " +
+        "`observed` counts each node once however many crawls and vantages saw it. Per vantage: `seen`, `only` (no other vantage " +
+        "saw it), `share_of_observed` = seen / observed, `estimated_coverage` = seen / estimate. `overlaps`: nodes seen by both of " +
+        "two vantages and their Jaccard index; `histories`: nodes seen by exactly that set of vantages. `estimate`: capture-recapture " +
+        "estimate of all nodes, seen or not: Chapman's estimator (Seber's variance) for two vantages, the Poisson log-linear model " +
+        "of independent vantages for three or more; the 95 % interval is Chao's log-normal interval (never below `observed`). " +
+        "It assumes a closed population over the window, vantages that see nodes independently of each other, and nodes equally " +
+        "likely to be seen; vantages sharing bootnodes and nodes few peers know both make it too low. `valid` is false (with a " +
+        "`note`) when the vantages do not overlap; with one vantage there is no estimate (null).";
+
     /// <summary>Deadline of one API query.</summary>
     public static readonly TimeSpan QueryTimeout = TimeSpan.FromSeconds(10);
 
@@ -128,6 +141,16 @@ public static class ApiEndpoints
             if (tt < f) return Bad("to", "a time after 'from'");
             return await Timed(ct, t => census.GetTimeSeriesAsync(dim, f, tt, network, null, t), Results.Ok).ConfigureAwait(false);
         }).WithSummary("The same groupings for every crawl that started in [from, to] (default: the last 30 days)");
+
+        api.MapGet("/census/merged", async (CensusService census, TimeProvider clock, string? from, string? to, string? network, string? crawl_network, CancellationToken ct) =>
+        {
+            var now = clock.GetUtcNow();
+            if (!TryTime(from, now.AddDays(-1), out var f)) return Bad("from", "an ISO 8601 time");
+            if (!TryTime(to, now.AddMinutes(1), out var tt)) return Bad("to", "an ISO 8601 time");
+            if (tt <= f) return Bad("to", "a time after 'from'");
+            return await Timed(ct, t => census.GetMergedCensusAsync(f, tt, network, crawl_network, t), Results.Ok).ConfigureAwait(false);
+        }).WithSummary("Every vantage point's crawls started in [from, to) (default: the last 24 h) merged: each node once, per-vantage coverage, overlaps, capture histories and a population estimate")
+          .WithDescription(MergedDefinitions);
 
         api.MapGet("/nodes", async (CensusService census, string? crawl, string? network, string? client, string? version, string? fork, string? country, string? outcome,
             string? q, string? offset, string? limit, CancellationToken ct) =>

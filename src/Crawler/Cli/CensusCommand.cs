@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text;
+using ClP2p.Crawler.Config;
 using System.Text.Json;
 using ClP2p.Api;
 using ClP2p.Api.Readiness;
@@ -24,6 +26,10 @@ public static class CensusCommand
     public static readonly Option<string?> Network = new("--network", "-n") { Description = "Only nodes whose ENR fork digest names this network (readiness: the network, default the crawl's)" };
     public static readonly Option<bool> Json = new("--json") { Description = "Print the API's JSON instead of a table" };
     public static readonly Option<string?> Fork = new("--fork") { Description = "readiness: this fork or BPO instead of the next scheduled one" };
+    public static readonly Option<bool> Merged = new("--merged") { Description = "Merge every vantage point's crawls started in the window (--from, --to) into one census" };
+    public static readonly Option<string?> WindowFrom = new("--from") { Description = "With --merged: window start, an ISO 8601 time or a duration before now (default 24h)" };
+    public static readonly Option<string?> WindowTo = new("--to") { Description = "With --merged: window end (exclusive), an ISO 8601 time or a duration before now (default: now)" };
+    public static readonly Option<string?> CrawlNetwork = new("--crawl-network") { Description = "With --merged: merge only crawls of this network" };
     public static readonly Argument<string> From = new("from") { Description = "The earlier crawl id" };
     public static readonly Argument<string> To = new("to") { Description = "The later crawl id, or 'latest'" };
 
@@ -35,6 +41,10 @@ public static class CensusCommand
         census.Options.Add(Crawl);
         census.Options.Add(Network);
         census.Options.Add(Json);
+        census.Options.Add(Merged);
+        census.Options.Add(WindowFrom);
+        census.Options.Add(WindowTo);
+        census.Options.Add(CrawlNetwork);
         census.SetAction(CensusAsync);
 
         var readiness = new Command("readiness", "Print the next-fork readiness of a network's nodes (the API's /api/v1/networks/{network}/readiness).");
@@ -92,6 +102,7 @@ public static class CensusCommand
 
     private static async Task<int> CensusAsync(ParseResult p, CancellationToken ct)
     {
+        if (p.GetValue(Merged)) return await MergedAsync(p, ct).ConfigureAwait(false);
         string? dimension = p.GetValue(Dimension);
         if (!CensusDimensions.TryParse(dimension, out var dim))
             return await FailAsync("census", $"--dimension must be one of {string.Join(", ", CensusDimensions.All.Select(CensusDimensions.Name))}, not '{dimension}'").ConfigureAwait(false);
@@ -163,5 +174,96 @@ public static class CensusCommand
         Row("fork digest changed", churn.ForkChanged, churn.ForkChangedNodes);
         AnsiConsole.Write(table);
         return 0;
+    }
+
+    private static async Task<int> MergedAsync(ParseResult p, CancellationToken ct)
+    {
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        if (!TryTime(p.GetValue(WindowFrom), now.AddDays(-1), now, out var from))
+            return await FailAsync("census", $"--from must be an ISO 8601 time or a duration such as 24h, not '{p.GetValue(WindowFrom)}'").ConfigureAwait(false);
+        if (!TryTime(p.GetValue(WindowTo), now.AddMinutes(1), now, out var to))
+            return await FailAsync("census", $"--to must be an ISO 8601 time or a duration such as 1h, not '{p.GetValue(WindowTo)}'").ConfigureAwait(false);
+        if (to <= from) return await FailAsync("census", "--to must be after --from").ConfigureAwait(false);
+        if (await OpenAsync(p, "census", ct).ConfigureAwait(false) is not { } census) return 2;
+        MergedCensus merged = await census.GetMergedCensusAsync(from, to, p.GetValue(Network), p.GetValue(CrawlNetwork), ct).ConfigureAwait(false);
+        if (p.GetValue(Json)) { PrintJson(merged); return 0; }
+        await Console.Out.WriteAsync(Render(merged)).ConfigureAwait(false);
+        return 0;
+    }
+
+    /// <summary>The merged census as the text `clp2p census --merged` prints.</summary>
+    public static string Render(MergedCensus m)
+    {
+        ArgumentNullException.ThrowIfNull(m);
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"Merged census of crawls started {Time(m.From)} .. {Time(m.To)}");
+        if (m.CrawlNetwork is not null) sb.Append(CultureInfo.InvariantCulture, $", crawls of {m.CrawlNetwork}");
+        sb.Append(m.Network is null ? ", all nodes\n" : $", nodes of {m.Network}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"Nodes seen by at least one vantage (each counted once): {m.Observed}\n\n");
+        if (m.Vantages.Count == 0)
+        {
+            sb.Append("No crawl started in the window.\n");
+            return sb.ToString();
+        }
+        Table(sb, ["vantage", "crawls", "seen", "only this vantage", "share of seen", "est. coverage"],
+            m.Vantages.Select(v => new[]
+            {
+                v.Vantage, Num(v.Crawls.Count), Num(v.Seen), Num(v.Only), Pct(v.ShareOfObserved), v.EstimatedCoverage is { } c ? Pct(c) : "-",
+            }).ToList());
+        if (m.Overlaps.Count > 0)
+        {
+            sb.Append('\n');
+            Table(sb, ["overlap", "seen by both", "jaccard"],
+                m.Overlaps.Select(o => new[] { $"{o.A} & {o.B}", Num(o.Both), Pct(o.Jaccard) }).ToList());
+        }
+        sb.Append('\n');
+        Table(sb, ["seen by exactly", "nodes"], m.Histories.Select(h => new[] { string.Join(" + ", h.Vantages), Num(h.Count) }).ToList());
+        sb.Append('\n');
+        if (m.Estimate is not { } e)
+        {
+            sb.Append("Population estimate: none (it needs at least two vantages).\n");
+        }
+        else if (!e.Valid)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"Population estimate ({e.Method}): not valid: {e.Note}\n");
+        }
+        else
+        {
+            sb.Append(CultureInfo.InvariantCulture,
+                $"Population estimate ({e.Method}): {e.Estimate:0.0} nodes, 95% interval {e.Low:0.0} .. {e.High:0.0} (standard error {e.StandardError:0.0}); {m.Observed} seen\n");
+            if (e.Note is not null) sb.Append(CultureInfo.InvariantCulture, $"  note: {e.Note}\n");
+        }
+        sb.Append("  assumes independent vantages and equal catchability; see docs/api.md (merged census)\n");
+        return sb.ToString();
+    }
+
+    private static void Table(StringBuilder sb, string[] header, List<string[]> rows)
+    {
+        var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
+        void Line(string[] cells)
+        {
+            for (int i = 0; i < cells.Length; i++)
+            {
+                bool left = i == 0;
+                string cell = left ? cells[i].PadRight(widths[i]) : cells[i].PadLeft(widths[i]);
+                sb.Append(cell);
+                if (i < cells.Length - 1) sb.Append("  ");
+            }
+            sb.Append('\n');
+        }
+        Line(header);
+        Line(widths.Select(w => new string('-', w)).ToArray());
+        foreach (var r in rows) Line(r);
+    }
+
+    private static string Num(long n) => n.ToString(CultureInfo.InvariantCulture);
+    private static string Pct(double share) => (share * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+    private static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    private static bool TryTime(string? text, DateTimeOffset fallback, DateTimeOffset now, out DateTimeOffset value)
+    {
+        if (string.IsNullOrWhiteSpace(text)) { value = fallback; return true; }
+        if (Duration.TryParse(text, out TimeSpan ago)) { value = now - ago; return true; }
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out value);
     }
 }

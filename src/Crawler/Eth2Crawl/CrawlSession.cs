@@ -37,13 +37,14 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
         var policy = new AddressPolicy(settings.Crawl.AllowPrivate, settings.Crawl.AllowLoopback);
 
         var crawls = new CrawlStore(storage, _time, loggers.CreateLogger<CrawlStore>());
-        var interrupted = await crawls.MarkInterruptedAsync(ct).ConfigureAwait(false);
+        var interrupted = await crawls.MarkInterruptedAsync(settings.Vantage, ct).ConfigureAwait(false);
         if (interrupted.Count > 0) _log.LogWarning("marked crawls {Ids} failed: they were left running by a process that died", interrupted);
 
         DateTimeOffset started = _time.GetUtcNow();
         string parameters = JsonSerializer.Serialize(new
         {
             network = selection.Name,
+            vantage = settings.Vantage,
             bootnodes = selection.Bootnodes.Select(b => b.ToText()),
             settings.Crawl.AllowLoopback,
             settings.Crawl.AllowPrivate,
@@ -57,8 +58,8 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             seconds_per_slot = selection.Network?.SecondsPerSlot,
             slots_per_epoch = selection.Network?.SlotsPerEpoch,
         });
-        long crawlId = await crawls.StartCrawlAsync(selection.Name, started, parameters, ct).ConfigureAwait(false);
-        _log.LogInformation("crawl {CrawlId} of {Network} started from {Bootnodes} bootnodes into {Db}", crawlId, selection.Name, selection.Bootnodes.Count, storage.Describe());
+        long crawlId = await crawls.StartCrawlAsync(selection.Name, settings.Vantage, started, parameters, null, ct).ConfigureAwait(false);
+        _log.LogInformation("crawl {CrawlId} of {Network} from vantage {Vantage} started from {Bootnodes} bootnodes into {Db}", crawlId, selection.Name, settings.Vantage, selection.Bootnodes.Count, storage.Describe());
 
         string state = CrawlStates.Failed;
         CrawlEngine? engine = null;

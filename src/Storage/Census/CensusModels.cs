@@ -24,6 +24,10 @@ public sealed record CrawlInfo
     public string? ParametersJson { get; init; }
     /// <summary>The crawl's summary, JSON.</summary>
     public string? SummaryJson { get; init; }
+    /// <summary>The vantage point that crawled ("default" when none was named).</summary>
+    public string Vantage { get; init; } = CrawlVantage.Default;
+    /// <summary>For an imported crawl, its id in the database it was exported from; else null.</summary>
+    public long? SourceCrawlId { get; init; }
 }
 
 /// <summary>One group of a census: a key, how many nodes, and their share of the total.</summary>

@@ -7,7 +7,7 @@ namespace ClP2p.Storage;
 /// <summary>
 /// Read-only census queries used by the CLI and the API. "Nodes seen in a crawl" are the crawl's visits of kind
 /// crawl (one per node). Census counts of finished crawls come from the pre-aggregated table crawl_census (built by
-/// <see cref="CrawlStore.FinishCrawlAsync"/>), those of running crawls are computed live from visits; both give the
+/// <c>CrawlStore.FinishCrawlAsync</c>), those of running crawls are computed live from visits; both give the
 /// same numbers. Thread-safe; every call opens its own pooled connection. Methods take a CancellationToken: the API
 /// should pass a token with its query timeout.
 /// </summary>
@@ -35,7 +35,8 @@ public sealed partial class CensusService
         c.id, c.network, c.state, c.started_at, c.finished_at, c.nodes_found, c.cl_nodes, c.dialled, c.dial_ok, c.failures,
         c.parameters_json, c.summary_json, c.census_built_at,
         COALESCE((SELECT SUM(s.count) FROM crawl_census s WHERE s.crawl_id = c.id AND s.dimension = 'dial_outcome'),
-                 (SELECT COUNT(*) FROM visits v WHERE v.crawl_id = c.id AND v.kind = 'crawl'))
+                 (SELECT COUNT(*) FROM visits v WHERE v.crawl_id = c.id AND v.kind = 'crawl')),
+        c.vantage, c.source_crawl_id
         """;
 
     // The same columns without counting a running crawl's visits: the census of a running crawl counts them anyway
@@ -72,6 +73,8 @@ public sealed partial class CensusService
         ParametersJson = r.GetStringOrNull(10),
         SummaryJson = r.GetStringOrNull(11),
         Visits = r.IsDBNull(13) ? 0 : Convert.ToInt64(r.GetValue(13), System.Globalization.CultureInfo.InvariantCulture),
+        Vantage = r.GetString(14),
+        SourceCrawlId = r.GetInt64OrNull(15),
     }, !r.IsDBNull(12));
 
     private static Task<(CrawlInfo Info, bool Built)?> QueryCrawlAsync(DbConnection conn, string where, CancellationToken ct, params (string, object?)[] parameters) =>
@@ -467,9 +470,10 @@ public sealed partial class CensusService
                    v.metadata_seq, v.metadata_attnets, v.metadata_syncnets, v.custody_group_count, v.dial_outcome, v.dial_error,
                    v.goodbye_reason, v.latency_ms, g.country, g.city, g.asn, g.as_org,
                    v.crawl_id, v.visited_at, e.network_name, e.quic, e.ip6, e.nfd, v.failed_step, v.muxer, v.status_version,
-                   v.metadata_version, v.discovery_answered
+                   v.metadata_version, v.discovery_answered, c.vantage, c.network, c.started_at, c.finished_at
             {NodeJoins}
             JOIN nodes n ON n.node_id = v.node_id
+            JOIN crawls c ON c.id = v.crawl_id
             WHERE v.crawl_id = @crawl AND v.kind = 'crawl'
             ORDER BY v.node_id, v.id
             """, ("crawl", crawlId));
@@ -527,6 +531,10 @@ public sealed partial class CensusService
                 StatusVersion = r.GetInt32OrNull(45),
                 MetadataVersion = r.GetInt32OrNull(46),
                 DiscoveryAnswered = r.GetBooleanOrNull(47),
+                Vantage = r.GetString(48),
+                CrawlNetwork = r.GetString(49),
+                CrawlStartedAt = r.GetUtc(50),
+                CrawlFinishedAt = r.GetUtcOrNull(51),
             };
         }
     }

@@ -39,12 +39,13 @@ public sealed partial class CensusService
         c.vantage, c.source_crawl_id
         """;
 
-    // The same columns without counting a running crawl's visits: the census of a running crawl counts them anyway
+    // The same columns (keep them in step with CrawlColumns) without counting a running crawl's visits: the census of a running crawl counts them anyway
     // (its total), so counting them twice would double the work of the live census.
     private const string CrawlColumnsNoLiveCount = """
         c.id, c.network, c.state, c.started_at, c.finished_at, c.nodes_found, c.cl_nodes, c.dialled, c.dial_ok, c.failures,
         c.parameters_json, c.summary_json, c.census_built_at,
-        (SELECT SUM(s.count) FROM crawl_census s WHERE s.crawl_id = c.id AND s.dimension = 'dial_outcome')
+        (SELECT SUM(s.count) FROM crawl_census s WHERE s.crawl_id = c.id AND s.dimension = 'dial_outcome'),
+        c.vantage, c.source_crawl_id
         """;
 
     private async Task<DbConnection> OpenAsync(CancellationToken ct)

@@ -150,13 +150,21 @@ public sealed partial class CensusService
     {
         DateTime since = (now - window).UtcDateTime;
         await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
+        // Two index-friendly halves (a crawl's visits through its crawl id, re-dials through crawl_id IS NULL) instead of
+        // one OR, which PostgreSQL answers with a scan of every visit.
+        string enr = network is null ? "" : " JOIN enr_history e ON e.node_id = v.node_id AND e.seq = v.enr_seq";
+        string filter = "v.dial_outcome = 'ok' AND v.visited_at > @since AND v.visited_at <= @now" + (network is null ? "" : " AND e.network_name = @network");
         var rows = await ReadGroupsAsync(conn, $"""
             SELECT u.client, CAST(NULL AS TEXT), COUNT(*) FROM (
-              SELECT v.node_id, MAX(a.client) AS client
-              FROM visits v LEFT JOIN agent_versions a ON a.id = v.agent_version_id{(network is null ? "" : " JOIN enr_history e ON e.node_id = v.node_id AND e.seq = v.enr_seq")}
-              WHERE v.dial_outcome = 'ok' AND v.visited_at > @since AND v.visited_at <= @now{(network is null ? "" : " AND e.network_name = @network")}
-                AND (v.crawl_id IS NULL OR v.crawl_id IN (SELECT c.id FROM crawls c WHERE c.started_at > @crawlsFrom AND (c.finished_at IS NULL OR c.finished_at > @since)))
-              GROUP BY v.node_id) u
+              SELECT x.node_id, MAX(x.client) AS client FROM (
+                SELECT v.node_id, a.client
+                FROM crawls c JOIN visits v ON v.crawl_id = c.id{enr} LEFT JOIN agent_versions a ON a.id = v.agent_version_id
+                WHERE c.started_at > @crawlsFrom AND (c.finished_at IS NULL OR c.finished_at > @since) AND {filter}
+                UNION ALL
+                SELECT v.node_id, a.client
+                FROM visits v{enr} LEFT JOIN agent_versions a ON a.id = v.agent_version_id
+                WHERE v.crawl_id IS NULL AND {filter}) x
+              GROUP BY x.node_id) u
             GROUP BY u.client
             """, ct, ("since", since), ("now", now.UtcDateTime), ("network", network), ("crawlsFrom", since - MaxCrawlSpan)).ConfigureAwait(false);
         (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows);

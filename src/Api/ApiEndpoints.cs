@@ -78,8 +78,15 @@ public static class ApiEndpoints
             genesis_time = n.GenesisTimeUtc,
             genesis_validators_root = n.GenesisValidatorsRoot.ToString(),
             seconds_per_slot = n.SecondsPerSlot,
-            forks = n.Forks.Select(f => new { name = f.Name, version = f.Version.ToString(), epoch = f.Epoch, digest = f.Digest.ToString(), kind = f.Kind.ToString().ToLowerInvariant() }),
-        }))).WithSummary("Networks known to the crawler, with every fork and BPO period and its fork digest");
+            retired = n.Retired,
+            verified = n.Verified,
+            sources = n.Sources,
+            forks = n.Forks.Select(f => new
+            {
+                name = f.Name, version = f.Version.ToString(), epoch = f.Epoch, scheduled = f.IsScheduled, digest = f.Digest?.ToString(),
+                kind = f.Kind.ToString().ToLowerInvariant(), verified = f.Verified,
+            }),
+        }))).WithSummary("Networks known to the crawler: every fork and BPO period with its fork digest (an unscheduled fork with the digest it will have), the schedule's sources, whether it is verified, and whether the network is retired");
 
         api.MapGet("/crawls", async (CensusService census, string? offset, string? limit, string? network, CancellationToken ct) =>
         {

@@ -25,6 +25,12 @@ public sealed record CrawlSummary
     [JsonPropertyName("nodes_written")] public long NodesWritten { get; init; }
     /// <summary>ENRs with a malformed consensus field (eth2, attnets, syncnets, cgc, nfd); an absent field is not malformed.</summary>
     [JsonPropertyName("malformed_enr_fields")] public long MalformedEnrFields { get; init; }
+    /// <summary>The crawl's most common clients (identify agent) and ENR fork digests, as its census counts them.</summary>
+    [JsonPropertyName("top_clients")] public IReadOnlyList<SummaryGroup> TopClients { get; init; } = [];
+    [JsonPropertyName("top_fork_digests")] public IReadOnlyList<SummaryGroup> TopForkDigests { get; init; } = [];
+
+    /// <summary>How many groups of each kind the summary keeps.</summary>
+    public const int TopCount = 8;
 
     public static CrawlSummary From(long crawlId, string network, string state, DateTimeOffset started, DateTimeOffset finished, CrawlCounters c) => new()
     {
@@ -55,6 +61,18 @@ public sealed record CrawlSummary
         table.AddRow("dialled", Dialled.ToString(System.Globalization.CultureInfo.InvariantCulture));
         table.AddRow("dial ok", DialOk.ToString(System.Globalization.CultureInfo.InvariantCulture));
         foreach (var (cls, n) in FailuresByClass) table.AddRow($"  failed: {Markup.Escape(cls)}", n.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        foreach (var g in TopClients) table.AddRow($"  client: {Markup.Escape(g.Key ?? "(not identified)")}", g.Text);
+        foreach (var g in TopForkDigests) table.AddRow($"  fork digest: {Markup.Escape(g.Key is null ? "(no eth2)" : g.Label is null ? g.Key : $"{g.Key} {g.Label}")}", g.Text);
         console.Write(table);
     }
+}
+
+/// <summary>One group of the summary's top lists: key (null: unknown), label, nodes and share of the crawl's nodes.</summary>
+public sealed record SummaryGroup(
+    [property: JsonPropertyName("key")] string? Key,
+    [property: JsonPropertyName("label")] string? Label,
+    [property: JsonPropertyName("count")] long Count,
+    [property: JsonPropertyName("share")] double Share)
+{
+    [JsonIgnore] public string Text => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Count} ({Share * 100:0.0}%)");
 }

@@ -173,8 +173,10 @@ public sealed class DhtCrawler
                 System.Security.Cryptography.RandomNumberGenerator.Fill(t);
                 await _c._node.LookupCoreAsync(new NodeId(t), null, 16, seeds, Offer, _ct, _c._options.CanContact, _c._options.TrustRelay).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) { }
-            catch (ObjectDisposedException) { }
+            catch (OperationCanceledException)
+            {
+                // the crawl was cancelled: the walk ends with it
+            }
             finally { Done(); }
         }
 
@@ -195,7 +197,10 @@ public sealed class DhtCrawler
                     }
                 }
             }
-            catch (OperationCanceledException) { }
+            catch (OperationCanceledException)
+            {
+                // the crawl was cancelled: the worker stops taking nodes
+            }
         }
 
         private async Task<NodeVisited> VisitAsync(Enr enr)
@@ -215,9 +220,18 @@ public sealed class DhtCrawler
                     catch (OperationCanceledException) { break; }
                 }
                 requests++;
+                RequestResult<IReadOnlyList<Enr>> res;
                 try
                 {
-                    var found = await _c._node.FindNodeAsync(enr, [d], _ct).ConfigureAwait(false);
+                    res = await _c._node.FindNodeAsync(enr, [d], _ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    error = "cancelled";
+                    break;
+                }
+                if (res.TryGetValue(out var found))
+                {
                     answered = true;
                     error = null;
                     failures = 0;
@@ -228,22 +242,12 @@ public sealed class DhtCrawler
                         Offer(e, enr);
                     }
                 }
-                catch (Discv5RequestException ex)
+                else
                 {
-                    error = ex.Reason.ToString();
+                    error = res.Failure.ToString();
                     empty++;
                     // a node that never answered is unreachable (the node already retried); one that stops answering is gone
                     if (!answered || ++failures >= o.MaxConsecutiveFailures) break;
-                }
-                catch (OperationCanceledException)
-                {
-                    error = "cancelled";
-                    break;
-                }
-                catch (ObjectDisposedException)
-                {
-                    error = "node disposed";
-                    break;
                 }
             }
             if (answered && failures == 0 && o.RefreshRecords && !_ct.IsCancellationRequested)
@@ -252,11 +256,12 @@ public sealed class DhtCrawler
                 try
                 {
                     var self = await _c._node.FindNodeAsync(enr, [0], _ct).ConfigureAwait(false);
-                    if (self.Count == 1 && self[0].NodeId == enr.NodeId) Offer(self[0], enr);
+                    if (self.TryGetValue(out var own) && own.Count == 1 && own[0].NodeId == enr.NodeId) Offer(own[0], enr);
                 }
-                catch (Discv5RequestException) { }
-                catch (OperationCanceledException) { }
-                catch (ObjectDisposedException) { }
+                catch (OperationCanceledException)
+                {
+                    // the crawl was cancelled: the visit ends with what it has
+                }
             }
             return new NodeVisited(enr, answered, neighbours, answered && failures == 0 ? null : error, _c._time.GetElapsedTime(start), requests);
         }

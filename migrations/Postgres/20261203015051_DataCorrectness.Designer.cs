@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace ClP2p.Storage.Migrations.Postgres
 {
     [DbContext(typeof(PostgresClP2pDbContext))]
-    [Migration("20261203002225_DataCorrectness")]
+    [Migration("20261203015051_DataCorrectness")]
     partial class DataCorrectness
     {
         /// <inheritdoc />
@@ -162,6 +162,10 @@ namespace ClP2p.Storage.Migrations.Postgres
                         .HasColumnType("text")
                         .HasColumnName("parameters_json");
 
+                    b.Property<long?>("SourceCrawlId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("source_crawl_id");
+
                     b.Property<DateTime>("StartedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("started_at");
@@ -175,6 +179,13 @@ namespace ClP2p.Storage.Migrations.Postgres
                         .HasColumnType("text")
                         .HasColumnName("summary_json");
 
+                    b.Property<string>("Vantage")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("text")
+                        .HasDefaultValue("default")
+                        .HasColumnName("vantage");
+
                     b.HasKey("Id")
                         .HasName("pk_crawls");
 
@@ -183,6 +194,10 @@ namespace ClP2p.Storage.Migrations.Postgres
 
                     b.HasIndex("State")
                         .HasDatabaseName("ix_crawls_state");
+
+                    b.HasIndex("Vantage", "SourceCrawlId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_crawls_vantage_source_crawl_id");
 
                     b.ToTable("crawls", (string)null);
                 });

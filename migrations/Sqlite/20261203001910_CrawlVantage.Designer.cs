@@ -11,8 +11,8 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace ClP2p.Storage.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteClP2pDbContext))]
-    [Migration("20261203002335_DataCorrectness")]
-    partial class DataCorrectness
+    [Migration("20261203001910_CrawlVantage")]
+    partial class CrawlVantage
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -34,10 +34,6 @@ namespace ClP2p.Storage.Migrations.Sqlite
                     b.Property<string>("Client")
                         .HasColumnType("TEXT")
                         .HasColumnName("client");
-
-                    b.Property<bool?>("ClientInferred")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("client_inferred");
 
                     b.Property<string>("Os")
                         .HasColumnType("TEXT")
@@ -151,6 +147,10 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("parameters_json");
 
+                    b.Property<long?>("SourceCrawlId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("source_crawl_id");
+
                     b.Property<DateTime>("StartedAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("started_at");
@@ -164,6 +164,13 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("summary_json");
 
+                    b.Property<string>("Vantage")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("default")
+                        .HasColumnName("vantage");
+
                     b.HasKey("Id")
                         .HasName("pk_crawls");
 
@@ -172,6 +179,10 @@ namespace ClP2p.Storage.Migrations.Sqlite
 
                     b.HasIndex("State")
                         .HasDatabaseName("ix_crawls_state");
+
+                    b.HasIndex("Vantage", "SourceCrawlId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_crawls_vantage_source_crawl_id");
 
                     b.ToTable("crawls", (string)null);
                 });
@@ -263,33 +274,6 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         .HasName("pk_enr_history");
 
                     b.ToTable("enr_history", (string)null);
-                });
-
-            modelBuilder.Entity("ClP2p.Storage.Model.ForkDigestEntity", b =>
-                {
-                    b.Property<string>("Digest")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("digest");
-
-                    b.Property<string>("Fork")
-                        .IsRequired()
-                        .HasColumnType("TEXT")
-                        .HasColumnName("fork");
-
-                    b.Property<string>("Kind")
-                        .IsRequired()
-                        .HasColumnType("TEXT")
-                        .HasColumnName("kind");
-
-                    b.Property<string>("Network")
-                        .IsRequired()
-                        .HasColumnType("TEXT")
-                        .HasColumnName("network");
-
-                    b.HasKey("Digest")
-                        .HasName("pk_fork_digests");
-
-                    b.ToTable("fork_digests", (string)null);
                 });
 
             modelBuilder.Entity("ClP2p.Storage.Model.IpAddressEntity", b =>
@@ -392,10 +376,6 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("dial_outcome");
 
-                    b.Property<bool?>("DigestMismatch")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("digest_mismatch");
-
                     b.Property<bool?>("DiscoveryAnswered")
                         .HasColumnType("INTEGER")
                         .HasColumnName("discovery_answered");
@@ -477,10 +457,6 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("BLOB")
                         .HasColumnName("node_id");
-
-                    b.Property<string>("StatusDigestSent")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("status_digest_sent");
 
                     b.Property<string>("StatusForkDigest")
                         .HasColumnType("TEXT")

@@ -39,6 +39,10 @@ namespace ClP2p.Storage.Migrations.Postgres
                         .HasColumnType("text")
                         .HasColumnName("client");
 
+                    b.Property<bool?>("ClientInferred")
+                        .HasColumnType("boolean")
+                        .HasColumnName("client_inferred");
+
                     b.Property<string>("Os")
                         .HasColumnType("text")
                         .HasColumnName("os");
@@ -284,6 +288,33 @@ namespace ClP2p.Storage.Migrations.Postgres
                     b.ToTable("enr_history", (string)null);
                 });
 
+            modelBuilder.Entity("ClP2p.Storage.Model.ForkDigestEntity", b =>
+                {
+                    b.Property<string>("Digest")
+                        .HasColumnType("text")
+                        .HasColumnName("digest");
+
+                    b.Property<string>("Fork")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("fork");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Network")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("network");
+
+                    b.HasKey("Digest")
+                        .HasName("pk_fork_digests");
+
+                    b.ToTable("fork_digests", (string)null);
+                });
+
             modelBuilder.Entity("ClP2p.Storage.Model.IpAddressEntity", b =>
                 {
                     b.Property<string>("Address")
@@ -379,6 +410,10 @@ namespace ClP2p.Storage.Migrations.Postgres
                         .HasColumnType("text")
                         .HasColumnName("dial_outcome");
 
+                    b.Property<bool?>("DigestMismatch")
+                        .HasColumnType("boolean")
+                        .HasColumnName("digest_mismatch");
+
                     b.Property<bool?>("DiscoveryAnswered")
                         .HasColumnType("boolean")
                         .HasColumnName("discovery_answered");
@@ -467,6 +502,10 @@ namespace ClP2p.Storage.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("bytea")
                         .HasColumnName("node_id");
+
+                    b.Property<string>("StatusDigestSent")
+                        .HasColumnType("text")
+                        .HasColumnName("status_digest_sent");
 
                     b.Property<string>("StatusForkDigest")
                         .HasColumnType("text")

@@ -32,6 +32,10 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("client");
 
+                    b.Property<bool?>("ClientInferred")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("client_inferred");
+
                     b.Property<string>("Os")
                         .HasColumnType("TEXT")
                         .HasColumnName("os");
@@ -273,6 +277,33 @@ namespace ClP2p.Storage.Migrations.Sqlite
                     b.ToTable("enr_history", (string)null);
                 });
 
+            modelBuilder.Entity("ClP2p.Storage.Model.ForkDigestEntity", b =>
+                {
+                    b.Property<string>("Digest")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("digest");
+
+                    b.Property<string>("Fork")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("fork");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Network")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("network");
+
+                    b.HasKey("Digest")
+                        .HasName("pk_fork_digests");
+
+                    b.ToTable("fork_digests", (string)null);
+                });
+
             modelBuilder.Entity("ClP2p.Storage.Model.IpAddressEntity", b =>
                 {
                     b.Property<string>("Address")
@@ -373,6 +404,10 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("dial_outcome");
 
+                    b.Property<bool?>("DigestMismatch")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("digest_mismatch");
+
                     b.Property<bool?>("DiscoveryAnswered")
                         .HasColumnType("INTEGER")
                         .HasColumnName("discovery_answered");
@@ -454,6 +489,10 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("BLOB")
                         .HasColumnName("node_id");
+
+                    b.Property<string>("StatusDigestSent")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status_digest_sent");
 
                     b.Property<string>("StatusForkDigest")
                         .HasColumnType("TEXT")

@@ -33,9 +33,12 @@ public static class ApiEndpoints
         "succeeded; otherwise `dial_outcome` is the error class, or `not_dialled`. " +
         "**share**: a group's count divided by the census total, i.e. the crawl's visits that match the `network` filter " +
         "(not only the dialled ones); groups with no value (e.g. `client` of nodes not dialled) have an empty key. " +
-        "**fork / network**: named from the ENR `eth2` fork digest against every known network's fork schedule (including " +
-        "BPO digests) — the node's current fork is the one whose digest its ENR advertises, not one derived from the wall " +
-        "clock; unknown digests keep their hex and no name. **next_fork**: the ENR's next_fork_version/next_fork_epoch " +
+        "**fork / network**: named at query time from the ENR `eth2` fork digest against every known network's fork " +
+        "schedule (BPO digests, and unscheduled forks with the digest they will have, so names hold on fork day) — the " +
+        "node's current fork is the one whose digest its ENR advertises, not one derived from the wall clock; unknown " +
+        "digests keep their hex and no name. A node is counted on the network its Status digest names when it answered " +
+        "Status, else on its ENR's (`network` filter and dimension). **digest_mismatch**: the node's Status digest " +
+        "differed from its ENR's. **next_fork**: the ENR's next_fork_version/next_fork_epoch " +
         "(readiness for an upcoming fork). **latest crawl**: the newest succeeded crawl (else the newest of any state). " +
         "Every query has a 10 s deadline (504 after it); bad parameters answer 400 problem+json naming the parameter.";
 
@@ -105,8 +108,15 @@ public static class ApiEndpoints
             genesis_time = n.GenesisTimeUtc,
             genesis_validators_root = n.GenesisValidatorsRoot.ToString(),
             seconds_per_slot = n.SecondsPerSlot,
-            forks = n.Forks.Select(f => new { name = f.Name, version = f.Version.ToString(), epoch = f.Epoch, digest = f.Digest.ToString(), kind = f.Kind.ToString().ToLowerInvariant() }),
-        }))).WithSummary("Networks known to the crawler, with every fork and BPO period and its fork digest");
+            retired = n.Retired,
+            verified = n.Verified,
+            sources = n.Sources,
+            forks = n.Forks.Select(f => new
+            {
+                name = f.Name, version = f.Version.ToString(), epoch = f.Epoch, scheduled = f.IsScheduled, digest = f.Digest?.ToString(),
+                kind = f.Kind.ToString().ToLowerInvariant(), verified = f.Verified,
+            }),
+        }))).WithSummary("Networks known to the crawler: every fork and BPO period with its fork digest (an unscheduled fork with the digest it will have), the schedule's sources, whether it is verified, and whether the network is retired");
 
         api.MapGet("/crawls", async (CensusService census, string? offset, string? limit, string? network, CancellationToken ct) =>
         {
@@ -153,7 +163,7 @@ public static class ApiEndpoints
           .WithDescription(MergedDefinitions);
 
         api.MapGet("/nodes", async (CensusService census, string? crawl, string? network, string? client, string? version, string? fork, string? country, string? outcome,
-            string? q, string? offset, string? limit, CancellationToken ct) =>
+            string? q, string? offset, string? limit, string? digest_mismatch, CancellationToken ct) =>
         {
             if (!TryPage(offset, limit, out int o, out int l, out var bad)) return bad!;
             long? crawlId = null;
@@ -162,14 +172,22 @@ public static class ApiEndpoints
                 if (!long.TryParse(crawl, NumberStyles.None, CultureInfo.InvariantCulture, out long c)) return Bad("crawl", "a crawl id or 'latest'");
                 crawlId = c;
             }
+            bool? mismatch = digest_mismatch switch
+            {
+                null => null,
+                "true" => true,
+                "false" => false,
+                _ => (bool?)null,
+            };
+            if (digest_mismatch is not null && mismatch is null) return Bad("digest_mismatch", "true or false");
             var filter = new NodeFilter
             {
                 CrawlId = crawlId, Network = network, Client = client, ClientVersion = version, Fork = fork, Country = country, DialOutcome = outcome,
-                Search = string.IsNullOrWhiteSpace(q) ? null : q.Trim(),
+                Search = string.IsNullOrWhiteSpace(q) ? null : q.Trim(), DigestMismatch = mismatch,
             };
             return await Timed(ct, t => census.ListNodesAsync(filter, o, l, t),
                 r => r is null ? NotFound("no such crawl") : Results.Ok(r)).ConfigureAwait(false);
-        }).WithSummary("Nodes seen in a crawl (latest by default), filtered by client, version, fork (digest or name), country, dial outcome, search q (node id, IP, peer id or agent text); paged");
+        }).WithSummary("Nodes seen in a crawl (latest by default), filtered by network (the one its Status names, else its ENR's), client, version, fork (digest or name), country, dial outcome, digest mismatch, search q (node id, IP, peer id or agent text); paged");
 
         api.MapGet("/nodes/{id}", async (CensusService census, string id, CancellationToken ct) =>
         {

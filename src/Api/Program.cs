@@ -10,6 +10,7 @@ if (!StorageOptions.TryParse(builder.Configuration["db"] ?? builder.Configuratio
     return 2;
 }
 await StorageMigrator.MigrateAsync(storage).ConfigureAwait(false);
+await StoredNames.RefreshAsync(storage, ClP2p.Eth2.Networks.NetworkRegistry.Builtin).ConfigureAwait(false);
 builder.Services.AddClP2pApi(storage);
 var app = builder.Build();
 app.MapClP2pApi();

@@ -3,7 +3,7 @@ using ClP2p.Crawler.Cli;
 
 namespace ClP2p.Crawler;
 
-/// <summary>The clp2p command line: crawl, run, export, migrate.</summary>
+/// <summary>The clp2p command line: crawl, run, export, networks, migrate.</summary>
 public static class Program
 {
     public static async Task<int> Main(string[] args)
@@ -34,6 +34,7 @@ public static class Program
         root.Subcommands.Add(ExportCommand.Build());
         root.Subcommands.Add(ImportCommand.Build());
         root.Subcommands.Add(CensusCommand.Build());
+        root.Subcommands.Add(NetworksCommand.Build());
 
         var migrate = new Command("migrate", "Create or upgrade the database schema, then exit.");
         CliOptions.AddCommon(migrate);

@@ -6,20 +6,44 @@ namespace ClP2p.Storage;
 /// </summary>
 internal static class CensusSql
 {
-    private const string EnrJoin = " LEFT JOIN enr_history e ON e.node_id = v.node_id AND e.seq = v.enr_seq";
+    private const string EnrJoin = " LEFT JOIN enr_history e ON e.node_id = v.node_id AND e.seq = v.enr_seq"
+        + " LEFT JOIN fork_digests ed ON ed.digest = e.fork_digest LEFT JOIN fork_digests sd ON sd.digest = v.status_fork_digest";
+
+    /// <summary>Fork name of the ENR digest (e, ed joined): the registry's name, else the one stored at ingest.</summary>
+    public const string EnrForkName = "COALESCE(ed.fork, e.fork_name)";
+
+    /// <summary>Network name of the ENR digest (e, ed joined): the registry's name, else the one stored at ingest.</summary>
+    public const string EnrNetworkName = "COALESCE(ed.network, e.network_name)";
+
+    /// <summary>
+    /// The network a visited node is counted on (v, e, ed, sd joined): the one its Status digest names when it answered
+    /// Status with a known digest, else its ENR digest's.
+    /// </summary>
+    public const string NodeNetwork = "COALESCE(sd.network, ed.network, e.network_name)";
+
+    /// <summary>
+    /// ENR cgc above NUMBER_OF_CUSTODY_GROUPS (fulu/das-core.md "Configuration": 128), or beyond int64 (stored negative);
+    /// null when the record has no cgc.
+    /// </summary>
+    public const string CgcOutOfRange = "CASE WHEN e.cgc IS NULL THEN NULL WHEN e.cgc > 128 OR e.cgc < 0 THEN 1 = 1 ELSE 1 = 0 END";
     private const string AgentJoin = " LEFT JOIN agent_versions a ON a.id = v.agent_version_id";
     private const string GeoJoin = " LEFT JOIN ip_addresses g ON g.address = v.ip";
     private const string NoLabel = "CAST(NULL AS TEXT)";
 
-    private readonly record struct Spec(string Key, string Label, bool Enr, bool Agent, bool Geo);
+    // LabelIsGroup: the label is part of the group (a version is counted per client), not a name of the key.
+    private readonly record struct Spec(string Key, string Label, bool Enr, bool Agent, bool Geo, bool LabelIsGroup = false);
+
+    private static string Label(Spec s) => s.LabelIsGroup ? s.Label : $"MAX({s.Label})";
+
+    private static string GroupBy(Spec s) => s.LabelIsGroup ? $"{s.Key}, {s.Label}" : s.Key;
 
     private static Spec For(CensusDimension d) => d switch
     {
         CensusDimension.Client => new("a.client", NoLabel, false, true, false),
-        CensusDimension.ClientVersion => new("CASE WHEN a.client IS NULL THEN NULL ELSE a.client || '/' || COALESCE(a.version, '') END", "a.client", false, true, false),
-        CensusDimension.ForkDigest => new("e.fork_digest", "CASE WHEN e.network_name IS NULL THEN e.fork_name ELSE e.network_name || '/' || COALESCE(e.fork_name, '') END", true, false, false),
-        CensusDimension.ForkName => new("e.fork_name", NoLabel, true, false, false),
-        CensusDimension.Network => new("e.network_name", NoLabel, true, false, false),
+        CensusDimension.ClientVersion => new("a.version", "a.client", false, true, false, LabelIsGroup: true),
+        CensusDimension.ForkDigest => new("e.fork_digest", $"CASE WHEN {EnrNetworkName} IS NULL THEN {EnrForkName} ELSE {EnrNetworkName} || '/' || COALESCE({EnrForkName}, '') END", true, false, false),
+        CensusDimension.ForkName => new(EnrForkName, NoLabel, true, false, false),
+        CensusDimension.Network => new(NodeNetwork, NoLabel, true, false, false),
         CensusDimension.NextFork => new("CASE WHEN e.next_fork_version IS NULL THEN NULL ELSE e.next_fork_version || '@' || CASE WHEN e.next_fork_epoch < 0 THEN 'far_future' ELSE CAST(e.next_fork_epoch AS TEXT) END END", NoLabel, true, false, false),
         CensusDimension.Country => new("g.country", NoLabel, false, false, true),
         CensusDimension.Asn => new("CAST(g.asn AS TEXT)", "g.as_org", false, false, true),
@@ -27,6 +51,7 @@ internal static class CensusSql
         CensusDimension.Arch => new("a.arch", NoLabel, false, true, false),
         CensusDimension.IpVersion => new("CASE WHEN v.ip IS NULL THEN NULL WHEN v.ip LIKE '%:%' THEN 'ipv6' ELSE 'ipv4' END", NoLabel, false, false, false),
         CensusDimension.DialOutcome => new("v.dial_outcome", NoLabel, false, false, false),
+        CensusDimension.DigestMismatch => new("CASE WHEN v.digest_mismatch IS NULL THEN NULL WHEN v.digest_mismatch THEN 'true' ELSE 'false' END", NoLabel, false, false, false),
         CensusDimension.Discovery => new("CASE WHEN v.discovery_answered IS NULL THEN NULL WHEN v.discovery_answered THEN 'answered' ELSE 'silent' END", NoLabel, false, false, false),
         CensusDimension.Cgc => new("CAST(COALESCE(v.custody_group_count, e.cgc) AS TEXT)", NoLabel, true, false, false),
         CensusDimension.Attnets => new(BitCount("COALESCE(v.metadata_attnets, e.attnets)"), NoLabel, true, false, false),
@@ -58,10 +83,10 @@ internal static class CensusSql
         Spec s = For(d);
         return $"""
             INSERT INTO crawl_census (crawl_id, network, dimension, key, label, count)
-            SELECT @crawl, COALESCE(e.network_name, ''), @dimension, {s.Key}, MAX({s.Label}), COUNT(*)
+            SELECT @crawl, COALESCE({NodeNetwork}, ''), @dimension, {s.Key}, {Label(s)}, COUNT(*)
             FROM visits v{Joins(s, true)}
             WHERE v.crawl_id = @crawl AND v.kind = 'crawl'
-            GROUP BY COALESCE(e.network_name, ''), {s.Key}
+            GROUP BY COALESCE({NodeNetwork}, ''), {GroupBy(s)}
             """;
     }
 
@@ -70,10 +95,10 @@ internal static class CensusSql
     {
         Spec s = For(d);
         return $"""
-            SELECT {s.Key}, MAX({s.Label}), COUNT(*)
+            SELECT {s.Key}, {Label(s)}, COUNT(*)
             FROM visits v{Joins(s, networkFilter)}
-            WHERE v.crawl_id = @crawl AND v.kind = 'crawl'{(networkFilter ? " AND e.network_name = @network" : "")}
-            GROUP BY {s.Key}
+            WHERE v.crawl_id = @crawl AND v.kind = 'crawl'{(networkFilter ? $" AND {NodeNetwork} = @network" : "")}
+            GROUP BY {GroupBy(s)}
             """;
     }
 
@@ -82,7 +107,7 @@ internal static class CensusSql
         SELECT key, MAX(label), SUM(count)
         FROM crawl_census
         WHERE crawl_id = @crawl AND dimension = @dimension{(networkFilter ? " AND network = @network" : "")}
-        GROUP BY key
+        GROUP BY key, CASE WHEN @dimension = 'client_version' THEN label END
         """;
 
     /// <summary>Stored census of the built crawls started in [@from, @to) (parameters @from, @to, @dimension[, @network]): crawl_id, key, label, count.</summary>
@@ -90,6 +115,6 @@ internal static class CensusSql
         SELECT s.crawl_id, s.key, MAX(s.label), SUM(s.count)
         FROM crawl_census s JOIN crawls c ON c.id = s.crawl_id
         WHERE c.started_at >= @from AND c.started_at < @to AND c.census_built_at IS NOT NULL AND s.dimension = @dimension{(networkFilter ? " AND s.network = @network" : "")}{(networkOfCrawl ? " AND c.network = @crawlNetwork" : "")}
-        GROUP BY s.crawl_id, s.key
+        GROUP BY s.crawl_id, s.key, CASE WHEN @dimension = 'client_version' THEN s.label END
         """;
 }

@@ -112,7 +112,12 @@ public sealed record VisitObservation
     public string? AgentVersion { get; init; }
     /// <summary>Parsed client name (e.g. "lighthouse"); stored with the agent string the first time it is seen.</summary>
     public string? Client { get; init; }
-    /// <summary>Parsed client version (e.g. "v7.1.0").</summary>
+    /// <summary>
+    /// True when <see cref="Client"/> is a guess from the libp2p library the agent string names ("js-libp2p/2.8.2" →
+    /// lodestar); stored with the agent string.
+    /// </summary>
+    public bool? ClientInferred { get; init; }
+    /// <summary>Parsed client version (e.g. "v7.1.0"); null when the agent names none (or only its library's).</summary>
     public string? ClientVersion { get; init; }
     /// <summary>Parsed operating system (e.g. "linux").</summary>
     public string? Os { get; init; }
@@ -148,6 +153,13 @@ public sealed record VisitObservation
     public int? MetadataVersion { get; init; }
     /// <summary>Goodbye reason the remote sent us, if any.</summary>
     public ulong? GoodbyeReason { get; init; }
+    /// <summary>The fork digest our Status request carried (4 bytes); null when no Status was sent.</summary>
+    public byte[]? StatusDigestSent { get; init; }
+    /// <summary>
+    /// True when the node's Status fork digest differs from its ENR's eth2 digest, false when equal; null when either
+    /// is unknown.
+    /// </summary>
+    public bool? DigestMismatch { get; init; }
 }
 
 /// <summary>Geo and ASN data for one IP address (from the GeoIP enrichment); upserted by address.</summary>

@@ -36,10 +36,12 @@ public class AgentParserTests
         { "lodestar/v1.30.0/abcdef", "lodestar", "v1.30.0", null, null },
         { "lodestar/v1.40.0/ffbb1d1", "lodestar", "v1.40.0", null, null },
         { "Lodestar/v1.22.0/linux-x64/nodejs", "lodestar", "v1.22.0", "linux", "x86_64" },
-        { "js-libp2p/2.1.0", "lodestar", "v2.1.0", null, null },
+        { "js-libp2p/2.1.0", "lodestar", null, null, null },
+        { "js-libp2p/2.8.2 UserAgent=v22.12.0", "lodestar", null, null, null },
         { "Grandine/2.0.5-70a5c7ea/x86_64-linux", "grandine", "v2.0.5", "linux", "x86_64" },
         { "Grandine/3.0.0/e3ce4d43", "grandine", "v3.0.0", null, null },
-        { "rust-libp2p/0.48.0", "grandine", "v0.48.0", null, null },
+        { "rust-libp2p/0.48.0", "grandine", null, null, null },
+        { "nim-libp2p/1.9.0", "nimbus", null, null, null },
         { "erigon/caplin/3.6.0-ecc2ad99", "erigon", "v3.6.0", null, null },
         { "erigon/caplin", "erigon", null, null, null },
         { "erigon/caplin/v3.3.9/linux-amd64/go1.25", "erigon", "v3.3.9", "linux", "x86_64" },
@@ -56,6 +58,28 @@ public class AgentParserTests
         var info = AgentParser.Parse(agent);
         Assert.Equal((client, version, os, arch), (info.Client, info.Version, info.Os, info.Arch));
         Assert.Equal(agent, info.Raw);
+    }
+
+    [Theory]
+    [InlineData("js-libp2p/2.8.2 UserAgent=v22.12.0", "lodestar")]
+    [InlineData("nim-libp2p/1.9.0", "nimbus")]
+    [InlineData("rust-libp2p/0.54.0", "grandine")]
+    [InlineData("nim-libp2p", "nimbus")]
+    public void Agents_naming_a_library_give_an_inferred_client_and_no_version(string agent, string guess)
+    {
+        var info = AgentParser.Parse(agent);
+        Assert.Equal((guess, true, (string?)null), (info.Client, info.ClientInferred, info.Version));
+    }
+
+    [Theory]
+    [InlineData("Lighthouse/v8.2.2-e423a66/aarch64-linux")]
+    [InlineData("nimbus")]
+    [InlineData("erigon/caplin/3.6.0-ecc2ad99")]
+    public void Agents_naming_their_client_are_not_inferred_and_versions_never_carry_the_client_name(string agent)
+    {
+        var info = AgentParser.Parse(agent);
+        Assert.False(info.ClientInferred);
+        Assert.True(info.Version is null || info.Version.StartsWith('v') && !info.Version.Contains(info.Client, StringComparison.OrdinalIgnoreCase), info.Version);
     }
 
     [Theory]

@@ -173,10 +173,16 @@ public class BadInputTests
     }
 
     [Fact]
-    public async Task Reserved_result_codes_are_rejected_and_client_codes_carry_error_messages()
+    public async Task Reserved_result_codes_are_error_responses_and_client_codes_carry_error_messages()
     {
-        var r = await ReadFromStream([0x05, .. Hex(StatusV1A)], 84, 84, response: true);
-        Assert.Equal(ReqRespError.InvalidResultCode, r.Error);
+        // Code 5 (reserved, 4-127) is an error response with its ErrorMessage, not a malformed chunk.
+        var r = await ReadFromStream(SszSnappy.EncodeResponseChunk(5, "reserved"u8), 84, 84, response: true);
+        Assert.True(r.Ok);
+        Assert.Equal(5, r.Chunk.Result);
+        Assert.True(r.Chunk.IsError);
+        Assert.Equal("reserved"u8.ToArray(), r.Chunk.Payload);
+        Assert.True(SszSnappy.TryDecodeResponse(SszSnappy.EncodeResponseChunk(127, "x"u8), 84, 84, out var chunk, out _));
+        Assert.Equal((127, true), (chunk.Result, chunk.IsError));
         // Lighthouse's 139 RateLimited: an error body of up to 256 bytes, not the success bounds.
         var body = SszSnappy.EncodeResponseChunk(139, "rate limited"u8);
         r = await ReadFromStream(body, 84, 84, response: true);

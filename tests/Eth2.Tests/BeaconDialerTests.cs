@@ -111,10 +111,10 @@ public sealed class BeaconDialerTests : IAsyncDisposable
         var second = await dialer.DialAsync(new BeaconDialTarget(ep2, id2.PublicKey.Data.ToArray(), ForkDigest.Parse("8c9f62fe")), CancellationToken.None);
         Assert.True(second.Success, second.Error);
         Assert.Equal(PeerStatus, session2.RemoteStatusRequest); // a real checkpoint of that chain
-        // Another digest gets no borrowed checkpoint, only its own digest.
-        var third = await dialer.DialAsync(new BeaconDialTarget(ep3, id3.PublicKey.Data.ToArray(), ForkDigest.Parse("cb0d1acc")), CancellationToken.None);
+        // Another digest (one no network names, so it is sent as the record has it) gets no borrowed checkpoint.
+        var third = await dialer.DialAsync(new BeaconDialTarget(ep3, id3.PublicKey.Data.ToArray(), ForkDigest.Parse("deadbeef")), CancellationToken.None);
         Assert.True(third.Success, third.Error);
-        Assert.Equal(ForkDigest.Parse("cb0d1acc"), session3.RemoteStatusRequest!.ForkDigest);
+        Assert.Equal(ForkDigest.Parse("deadbeef"), session3.RemoteStatusRequest!.ForkDigest);
         Assert.True(session3.RemoteStatusRequest.FinalizedRoot.IsZero);
     }
 

@@ -64,6 +64,9 @@ public sealed class Eth2HostFixture : IAsyncLifetime
             Host("reject", "secp256k1", null, "yamux", "rust-libp2p/0.54.0", mode: "reject"),
             Host("bomb", "secp256k1", null, "mplex", "bomb/v1.0.0", mode: "bomb"),
             Host("garbage", "ed25519", null, "yamux", "garbage/v1.0.0", mode: "garbage"),
+            // Strict about the Status digest, as real clients are: one still on mainnet's bpo1, one on mainnet's current bpo2.
+            Host("goodbye2-bpo1", "secp256k1", null, "yamux", "Lighthouse/v8.0.1-e42406d/x86_64-linux", mode: "goodbye2", digest: "cb0d1acc"),
+            Host("goodbye2-bpo2", "secp256k1", null, "yamux", "Nimbus/v25.12.0-4110bc-stateofus", mode: "goodbye2"),
         ];
     }
 

@@ -66,10 +66,12 @@ public sealed class Eth2InteropTests : IClassFixture<Eth2HostFixture>, IDisposab
         Assert.NotNull(r.Latency);
         Assert.Null(r.GoodbyeReason);
 
-        // The host saw our Status with the digest mirrored from the ENR, and our Goodbye(1).
+        // The host saw our Status with the digest the dialer chose (the ENR's when it is mainnet's current one; mainnet's
+        // current one for a past digest such as bpo1 cb0d1acc), and our Goodbye(1).
         var peer = _dialer.LocalPeerId.ToString();
         var req = await _hosts.WaitForEventAsync(e => (string?)e["event"] == "status-request" && (string?)e["name"] == host && (string?)e["peerId"] == peer, NodePeer.HangGuard);
-        Assert.Equal(digest, (string?)req["status"]!["forkDigest"]);
+        Assert.Equal(_dialer.ChooseDigests(ForkDigest.Parse(digest)).First.ToString(), (string?)req["status"]!["forkDigest"]);
+        Assert.Equal(r.StatusSent!.ForkDigest.ToString(), (string?)req["status"]!["forkDigest"]);
         var bye = await _hosts.WaitForEventAsync(e => (string?)e["event"] == "goodbye" && (string?)e["name"] == host && (string?)e["peerId"] == peer, NodePeer.HangGuard);
         Assert.Equal("1", (string?)bye["reason"]);
     }
@@ -102,6 +104,46 @@ public sealed class Eth2InteropTests : IClassFixture<Eth2HostFixture>, IDisposab
         Assert.Equal(2, r.MetaDataVersion);
         AssertMetaDataA(r.MetaData, v3: false);
         Assert.Equal("prysm", r.Agent.Client);
+    }
+
+    [Fact]
+    public async Task Past_enr_digest_sends_the_current_one_then_after_goodbye_2_retries_once_with_the_records()
+    {
+        // A node still on mainnet's bpo1 (cb0d1acc, past since bpo2): we first send mainnet's current digest, the node says
+        // Goodbye(2, irrelevant network), and the one retry with the record's digest gets its Status.
+        var (first, second) = _dialer.ChooseDigests(ForkDigest.Parse("cb0d1acc"));
+        Assert.Equal((NetworkRegistry.Builtin.Get("mainnet").GetCurrentDigest(DateTimeOffset.UtcNow), ForkDigest.Parse("cb0d1acc")), (first, second!.Value));
+        var r = await _dialer.DialAsync(Target("goodbye2-bpo1", digest: "cb0d1acc"), CancellationToken.None);
+        Assert.True(r.Success, $"{r.Outcome} {r.FailedStep} {r.Error}");
+        Assert.True(r.StatusRetried);
+        Assert.Equal("cb0d1acc", r.StatusSent!.ForkDigest.ToString());
+        Assert.Equal("cb0d1acc", r.Status!.ForkDigest.ToString());
+        var peer = _dialer.LocalPeerId.ToString();
+        var asked = await _hosts.WaitForEventAsync(e => (string?)e["event"] == "status-request" && (string?)e["name"] == "goodbye2-bpo1" && (string?)e["peerId"] == peer
+            && (string?)e["status"]!["forkDigest"] == first.ToString(), TimeSpan.FromSeconds(5));
+        Assert.NotNull(asked);
+    }
+
+    [Fact]
+    public async Task Pre_genesis_enr_digest_sends_the_networks_current_digest_and_is_answered()
+    {
+        // A record still on mainnet's pre-genesis digest f5a5fd42 (Prysm's bootnodes carry it): Status with mainnet's
+        // current digest, which a node on it answers at the first try.
+        var r = await _dialer.DialAsync(Target("goodbye2-bpo2", digest: "f5a5fd42"), CancellationToken.None);
+        Assert.True(r.Success, $"{r.Outcome} {r.FailedStep} {r.Error}");
+        Assert.False(r.StatusRetried);
+        Assert.Equal("8c9f62fe", r.StatusSent!.ForkDigest.ToString());
+        Assert.Null(r.GoodbyeReason);
+    }
+
+    [Fact]
+    public async Task Goodbye_2_without_another_choice_is_reported_as_a_remote_goodbye()
+    {
+        // The record names a digest no known network has: nothing else to try.
+        var r = await _dialer.DialAsync(Target("goodbye2-bpo1", digest: "deadbeef"), CancellationToken.None);
+        Assert.False(r.Success);
+        Assert.Equal((2UL, false), (r.GoodbyeReason!.Value, r.StatusRetried));
+        Assert.Equal("deadbeef", r.StatusSent!.ForkDigest.ToString());
     }
 
     [Fact]

@@ -172,7 +172,7 @@ public class ForkDigestTests
     }
 
     [Fact]
-    public void Builtin_networks_carry_bootnodes_and_unscheduled_forks_have_no_digest()
+    public void Builtin_networks_carry_bootnodes_and_unscheduled_forks_have_the_digest_they_will_have()
     {
         foreach (var name in NetworkRegistry.BuiltinNames)
         {
@@ -182,7 +182,8 @@ public class ForkDigestTests
         }
         var gloas = NetworkRegistry.Builtin.Get("mainnet").Forks.Single(f => f.Name == "gloas");
         Assert.False(gloas.IsScheduled);
-        Assert.Null(gloas.Digest);
+        // networks.json: "fork_digest_if_activated_after_last_bpo": "0xce2153ed".
+        Assert.Equal("ce2153ed", gloas.Digest.ToString());
         Assert.True(NetworkRegistry.Builtin.Get("sepolia").Forks.Single(f => f.Name == "gloas").Unverified);
     }
 

@@ -107,7 +107,7 @@ public sealed class CensusSeed
         return d switch
         {
             CensusDimension.Client => v.AgentVersion is null ? null : v.Client,
-            CensusDimension.ClientVersion => v.AgentVersion is null ? null : v.Client + "/" + v.ClientVersion,
+            CensusDimension.ClientVersion => v.AgentVersion is null ? null : v.Client + "/" + (v.ClientVersion ?? "<null>"),
             CensusDimension.ForkDigest => Hex(e?.ForkDigest),
             CensusDimension.ForkName => e?.ForkName,
             CensusDimension.Network => e?.NetworkName,
@@ -119,6 +119,7 @@ public sealed class CensusSeed
             CensusDimension.Arch => v.AgentVersion is null ? null : v.Arch,
             CensusDimension.IpVersion => v.Ip is null ? null : v.Ip.Contains(':', StringComparison.Ordinal) ? "ipv6" : "ipv4",
             CensusDimension.DialOutcome => v.DialOutcome,
+            CensusDimension.DigestMismatch => v.DigestMismatch is { } m ? (m ? "true" : "false") : null,
             _ => throw new ArgumentOutOfRangeException(nameof(d)),
         };
     }
@@ -129,6 +130,7 @@ public sealed class CensusSeed
             .GroupBy(v => KeyOf(d, v) ?? "<null>")
             .ToDictionary(g => g.Key, g => (long)g.Count());
 
-    public static Dictionary<string, long> Actual(IEnumerable<CensusGroup> groups) =>
-        groups.ToDictionary(g => g.Key ?? "<null>", g => g.Count);
+    /// <summary>(key → count) of a census; client versions are keyed "client/version" (the version is counted per client).</summary>
+    public static Dictionary<string, long> Actual(IEnumerable<CensusGroup> groups, CensusDimension d = CensusDimension.Client) =>
+        groups.ToDictionary(g => d == CensusDimension.ClientVersion && g.Label is not null ? g.Label + "/" + (g.Key ?? "<null>") : g.Key ?? "<null>", g => g.Count);
 }

@@ -70,6 +70,8 @@ public static class Samples
         CustodyGroupCount = outcome == "ok" ? 4UL : null,
         MetadataVersion = outcome == "ok" ? 3 : null,
         GoodbyeReason = outcome == "ok" ? 129UL : null,
+        StatusDigestSent = outcome == "ok" ? [0x6a, 0x95, 0xa1, 0xa9] : null,
+        DigestMismatch = outcome == "ok" ? false : null,
     };
 
     public static ResultWriterOptions FastWriter(int capacity = 100_000) => new()

@@ -102,7 +102,7 @@ public class WriterTests
         Assert.Equal(21, await db.CountAsync("visits"));
         await using ClP2pDbContext ctx = db.Options.CreateDbContext();
         long tekuId = await ctx.AgentVersions.Where(a => a.Raw.StartsWith("teku")).Select(a => a.Id).SingleAsync();
-        Assert.Equal(15, await ctx.Visits.CountAsync(v => v.AgentVersionId == tekuId));
+        Assert.Equal(15, await ctx.Visits.CountAsync(v => EF.Property<long?>(v, "AgentVersionId") == tekuId));
     }
 
     [Theory, MemberData(nameof(TestDatabase.Providers), MemberType = typeof(TestDatabase))]
@@ -119,20 +119,33 @@ public class WriterTests
             await writer.AddVisitAsync(Samples.Visit(crawl, 1, at: Samples.T0.AddMinutes(4)) with { Kind = VisitKinds.Redial, CrawlId = null });
         }
         await using ClP2pDbContext ctx = db.Options.CreateDbContext();
-        VisitEntity v = await ctx.Visits.SingleAsync(x => x.DialOutcome == "ok" && x.Kind == "crawl");
+        VisitEntity v = await ctx.Visits.SingleAsync(x => EF.Property<string>(x, "DialOutcome") == "ok" && EF.Property<string>(x, "Kind") == "crawl");
+        await using System.Data.Common.DbConnection conn = Sql.Open(db.Options);
+        await conn.OpenAsync();
+        // Read back through the column map (what exports and the API read).
+        object? Col(VisitEntity e, string property)
+        {
+            VisitColumn c = VisitColumns.Get(ClP2pDbContext.ToSnakeCase(property));
+            using System.Data.Common.DbCommand cmd = Sql.Command(conn, null, $"SELECT {c.Name} FROM visits WHERE id = @id", ("id", e.Id));
+            using System.Data.Common.DbDataReader r = cmd.ExecuteReader();
+            Assert.True(r.Read());
+            return c.Read(r, 0);
+        }
         Assert.Equal(crawl, v.CrawlId);
-        Assert.Equal(ok.VisitedAt.UtcDateTime, v.VisitedAt);
-        Assert.Equal(("/yamux/1.0.0", 42), (v.Muxer, v.LatencyMs));
-        Assert.Equal("6a95a1a9", v.StatusForkDigest);
-        Assert.Equal(ok.HeadRoot, v.HeadRoot);
-        Assert.Equal((400_000L, 12_800_031L, 0L, 2), (v.FinalizedEpoch!.Value, v.HeadSlot!.Value, v.EarliestAvailableSlot!.Value, v.StatusVersion!.Value));
-        Assert.Equal(("0102030405060708", "03", 4L, 3, 129L), (v.MetadataAttnets, v.MetadataSyncnets, v.CustodyGroupCount!.Value, v.MetadataVersion!.Value, v.GoodbyeReason!.Value));
-        Assert.True(v.DiscoveryAnswered);
-        Assert.Equal(16, v.Neighbours);
-        VisitEntity failed = await ctx.Visits.SingleAsync(x => x.DialOutcome == "connection_refused");
-        Assert.Equal(("dial tcp: connection_refused", "tcp"), (failed.DialError, failed.FailedStep));
-        Assert.Null(failed.AgentVersionId);
-        Assert.Null(await ctx.Visits.Where(x => x.Kind == "redial").Select(x => x.CrawlId).SingleAsync());
+        Assert.Equal(ok.VisitedAt, Col(v, "VisitedAt"));
+        Assert.Equal(("/yamux/1.0.0", 42), ((string?)Col(v, "Muxer"), (int?)Col(v, "LatencyMs")));
+        Assert.Equal("6a95a1a9", Col(v, "StatusForkDigest"));
+        Assert.Equal(Convert.ToHexStringLower(ok.HeadRoot!), Col(v, "HeadRoot"));
+        Assert.Equal((400_000UL, 12_800_031UL, 0UL, 2), ((ulong?)Col(v, "FinalizedEpoch"), (ulong?)Col(v, "HeadSlot"), (ulong?)Col(v, "EarliestAvailableSlot"), (int?)Col(v, "StatusVersion")));
+        Assert.Equal(("0102030405060708", "03", 4UL, 3, 129UL), ((string?)Col(v, "MetadataAttnets"), (string?)Col(v, "MetadataSyncnets"), (ulong?)Col(v, "CustodyGroupCount"), (int?)Col(v, "MetadataVersion"), (ulong?)Col(v, "GoodbyeReason")));
+        Assert.Equal(("6a95a1a9", false), ((string?)Col(v, "StatusDigestSent"), (bool?)Col(v, "DigestMismatch")));
+        Assert.Equal(true, Col(v, "DiscoveryAnswered"));
+        Assert.Equal(16, Col(v, "Neighbours"));
+        VisitEntity failed = await ctx.Visits.SingleAsync(x => EF.Property<string>(x, "DialOutcome") == "connection_refused");
+        Assert.Equal(("dial tcp: connection_refused", "tcp"), ((string?)Col(failed, "DialError"), (string?)Col(failed, "FailedStep")));
+        Assert.Null(Col(failed, "AgentVersionId"));
+        Assert.Null(Col(failed, "DigestMismatch"));
+        Assert.Null(await ctx.Visits.Where(x => EF.Property<string>(x, "Kind") == "redial").Select(x => x.CrawlId).SingleAsync());
 
         NodeEntity n1 = await ctx.Nodes.SingleAsync(n => n.NodeId == Samples.NodeId(1));
         Assert.Equal(Samples.T0.AddMinutes(1).UtcDateTime, n1.FirstSeen);

@@ -10,6 +10,8 @@
 //   numbers may be numbers, bigints or decimal strings.
 //   mode: 'normal'     serve status/2, status/1, metadata/3, metadata/2, ping/1, goodbye/1
 //         'goodbye129' send Goodbye(129) (too many peers), answer Status, then close the connection
+//         'goodbye2'   like a real client on another fork: a Status whose fork digest is not its own gets Goodbye(2)
+//                      (irrelevant network) and the connection closed; its own digest is answered as in 'normal'
 //         'reject'     register no eth2 protocol (multistream answers "na")
 //         'bomb'       answer Status with a chunk that declares the Status size but expands far past it
 //         'garbage'    answer Status with a success code followed by random bytes (a random first byte is an error
@@ -245,7 +247,14 @@ export async function startEth2Host (opts = {}) {
     try {
       const req = await readAll(stream.source, 4096)
       const { ssz } = decodePayload(req, version === 2 ? 92 : 84)
-      emitEvent({ event: 'status-request', version, peerId: connection.remotePeer.toString(), status: decodeStatus(ssz) })
+      const asked = decodeStatus(ssz)
+      emitEvent({ event: 'status-request', version, peerId: connection.remotePeer.toString(), status: asked })
+      if (mode === 'goodbye2' && asked.forkDigest !== String(status.forkDigest).replace(/^0x/, '')) {
+        const bye = await connection.newStream(PROTOCOLS.goodbye)
+        await bye.sink([encodePayload(u64(2))])
+        await connection.close().catch(() => {})
+        return
+      }
       if (opts.probeBack) await Promise.race([probe(connection), new Promise(resolve => setTimeout(resolve, 3000))])
       if (mode === 'bomb') {
         // Declares the Status size, then an uncompressed chunk of 64 KiB: far past the declared length.

@@ -30,7 +30,7 @@ public sealed class ExportFormatException : Exception
 /// <summary>
 /// Reads the files <see cref="Exporter"/> writes (CSV, NDJSON, Parquet) back into <see cref="ExportRow"/>s, for
 /// <c>clp2p import</c>. Columns are matched by name (<see cref="ExportRow.ColumnNames"/>; each is the snake_case name of
-/// the row's property), so files of older versions with fewer columns read too: a missing column is null. Unknown
+/// a column of the export), so files of older versions with fewer columns read too: a missing column is null. Unknown
 /// columns are ignored. A file without one of <see cref="RequiredColumns"/> is refused whole; a record whose value
 /// does not parse is returned as an error and the rest goes on.
 /// </summary>
@@ -39,23 +39,8 @@ public static class ExportReader
     /// <summary>Columns a file must have to be imported.</summary>
     public static IReadOnlyList<string> RequiredColumns { get; } = ["node_id", "enr", "crawl_id", "visited_at", "dial_outcome"];
 
-    private static readonly Dictionary<string, (PropertyInfo Property, Type Type)> Columns = BuildColumns();
-
-    private static Dictionary<string, (PropertyInfo, Type)> BuildColumns()
-    {
-        var map = new Dictionary<string, (PropertyInfo, Type)>(StringComparer.Ordinal);
-        var properties = typeof(ExportRow).GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.CanWrite)
-            .ToDictionary(p => ClP2pDbContext.ToSnakeCase(p.Name), StringComparer.Ordinal);
-        for (int i = 0; i < ExportRow.ColumnNames.Count; i++)
-        {
-            string name = ExportRow.ColumnNames[i];
-            if (!properties.TryGetValue(name, out var p))
-                throw new InvalidOperationException($"export column {name} has no ExportRow property of that snake_case name");
-            map[name] = (p, ExportRow.ColumnTypes[i]);
-        }
-        return map;
-    }
+    private static readonly Dictionary<string, (int Index, Type Type)> Columns =
+        ExportRow.ColumnNames.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => (x.i, ExportRow.ColumnTypes[x.i]), StringComparer.Ordinal);
 
     /// <summary>The format of a file from its extension (.csv, .ndjson/.jsonl, .parquet); false when unknown.</summary>
     public static bool TryFormatOf(string path, out ExportFormat format) =>
@@ -83,8 +68,8 @@ public static class ExportReader
 
     private static ExportRecord Build(long line, Func<string, Type, object?> value, IEnumerable<string> present)
     {
-        var row = (ExportRow)RuntimeHelpers.GetUninitializedObject(typeof(ExportRow));
-        typeof(ExportRow).GetProperty(nameof(ExportRow.Vantage))!.SetValue(row, CrawlVantage.Default);
+        var values = new object?[ExportRow.ColumnNames.Count];
+        values[Columns["vantage"].Index] = CrawlVantage.Default;
         foreach (string name in present)
         {
             if (!Columns.TryGetValue(name, out var column)) continue;
@@ -97,14 +82,14 @@ public static class ExportReader
             {
                 return new ExportRecord(line, null, $"column {name}: {ex.Message}");
             }
-            if (v is null && name == nameof(ExportRow.Vantage).ToLowerInvariant()) continue;
-            column.Property.SetValue(row, v);
+            if (v is null && name == "vantage") continue;
+            values[column.Index] = v;
         }
         foreach (string required in RequiredColumns)
-            if (Columns[required].Property.GetValue(row) is null && required != "enr")
+            if (values[Columns[required].Index] is null && required != "enr")
                 return new ExportRecord(line, null, $"column {required} is empty");
-        if (row.Enr is null) return new ExportRecord(line, null, "column enr is empty: the node's record is needed to import it");
-        return new ExportRecord(line, row, null);
+        if (values[Columns["enr"].Index] is null) return new ExportRecord(line, null, "column enr is empty: the node's record is needed to import it");
+        return new ExportRecord(line, ExportRow.FromValues(values), null);
     }
 
     private static object? FromText(string? text, Type type)

@@ -22,7 +22,7 @@ public static class CrawlCommand
         }
         try
         {
-            await StorageMigrator.MigrateAsync(storage, ct).ConfigureAwait(false);
+            await Hosting.StoredData.MigrateAndRefreshAsync(storage, ClP2p.Eth2.Networks.NetworkRegistry.Builtin, log, ct).ConfigureAwait(false);
             var geo = Hosting.GeoServices.Create(settings.Geo, loggers);
             var session = new CrawlSession(settings, storage, loggers)
             {

@@ -23,6 +23,8 @@ public sealed record CrawlSummary
     [JsonPropertyName("dial_failed")] public long DialFailed { get; init; }
     [JsonPropertyName("failures_by_class")] public IReadOnlyDictionary<string, long> FailuresByClass { get; init; } = new Dictionary<string, long>();
     [JsonPropertyName("nodes_written")] public long NodesWritten { get; init; }
+    /// <summary>ENRs with a malformed consensus field (eth2, attnets, syncnets, cgc, nfd); an absent field is not malformed.</summary>
+    [JsonPropertyName("malformed_enr_fields")] public long MalformedEnrFields { get; init; }
     /// <summary>The crawl's most common clients (identify agent) and ENR fork digests, as its census counts them.</summary>
     [JsonPropertyName("top_clients")] public IReadOnlyList<SummaryGroup> TopClients { get; init; } = [];
     [JsonPropertyName("top_fork_digests")] public IReadOnlyList<SummaryGroup> TopForkDigests { get; init; } = [];

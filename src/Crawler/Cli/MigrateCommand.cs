@@ -13,7 +13,7 @@ public static class MigrateCommand
             await Console.Error.WriteLineAsync($"clp2p migrate: {error}").ConfigureAwait(false);
             return 2;
         }
-        var applied = await StorageMigrator.MigrateAsync(storage, ct).ConfigureAwait(false);
+        var applied = await Hosting.StoredData.MigrateAndRefreshAsync(storage, ClP2p.Eth2.Networks.NetworkRegistry.Builtin, null, ct).ConfigureAwait(false);
         Console.WriteLine(applied.Count == 0
             ? $"{storage.Describe()}: schema up to date"
             : $"{storage.Describe()}: applied {string.Join(", ", applied)}");

@@ -42,7 +42,7 @@ public static class RunCommand
             await Console.Error.WriteLineAsync($"clp2p run: {ex.Message}").ConfigureAwait(false);
             return 2;
         }
-        await StorageMigrator.MigrateAsync(storage, ct).ConfigureAwait(false);
+        await Hosting.StoredData.MigrateAndRefreshAsync(storage, ClP2p.Eth2.Networks.NetworkRegistry.Builtin, null, ct).ConfigureAwait(false);
         var run = new RunContext(settings, storage, loggers) { Geo = Hosting.GeoServices.Create(settings.Geo, loggers) };
 
         if (settings.Run.NoApi)

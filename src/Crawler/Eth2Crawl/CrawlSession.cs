@@ -60,6 +60,7 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
 
         string state = CrawlStates.Failed;
         CrawlEngine? engine = null;
+        StorageCrawlSink? sink = null;
         var writer = new ResultWriter(storage, new ResultWriterOptions(), loggers.CreateLogger<ResultWriter>(), time: _time);
         try
         {
@@ -85,7 +86,7 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
                 CanContact = CanContact,
                 MaxConcurrency = settings.Crawl.DiscoveryConcurrency,
             }, selection.Bootnodes, _time);
-            var sink = new StorageCrawlSink(writer, crawlId, selection.Registry, _time, GeoLookup, _log);
+            sink = new StorageCrawlSink(writer, crawlId, selection.Registry, _time, GeoLookup, _log);
             engine = new CrawlEngine(discovery, new BeaconDialWorker(dialer), sink, new CrawlEngineOptions
             {
                 DialConcurrency = settings.Crawl.DialConcurrency,
@@ -122,7 +123,8 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             // database is away).
             await writer.DisposeAsync().ConfigureAwait(false);
             var counters = engine?.Counters ?? new CrawlCounters();
-            var summary = CrawlSummary.From(crawlId, selection.Name, state, started, _time.GetUtcNow(), counters);
+            var summary = CrawlSummary.From(crawlId, selection.Name, state, started, _time.GetUtcNow(), counters)
+                with { MalformedEnrFields = sink?.MalformedEth2Fields ?? 0 };
             summary = await WithTopGroupsAsync(summary, storage, crawlId).ConfigureAwait(false);
             LastSummary = summary;
             var counts = new CrawlCounts((int)counters.NodesFound, (int)counters.ConsensusNodes, (int)counters.Dialled, (int)counters.DialOk, (int)counters.DialFailed);

@@ -34,9 +34,11 @@ public sealed record NetworkSelection(string Name, Eth2Network? Network, Network
         }
         else if (!registry.TryGet(name, out network))
         {
-            throw new ArgumentException($"unknown network '{settings.Network}': use {string.Join(", ", NetworkRegistry.BuiltinNames)} or custom");
+            throw new ArgumentException($"unknown network '{settings.Network}': use {string.Join(", ", NetworkRegistry.BuiltinNames.Where(n => !NetworkRegistry.RetiredNetworks.ContainsKey(n)))} or custom (retired: {string.Join(", ", NetworkRegistry.RetiredNetworks.Keys)})");
         }
 
+        if (network?.Retired is { } why)
+            log.LogWarning("network {Network} is retired ({Why}): kept to name old crawls; a crawl of it finds only nodes left behind", name, why);
         IEnumerable<string> texts = settings.Bootnodes.Count > 0 ? settings.Bootnodes : network!.Bootnodes;
         var boot = new List<Enr>();
         foreach (string text in texts)

@@ -46,7 +46,7 @@ public sealed class StorageCrawlSink(
 
     public EnrObservation ToObservation(Enr enr, DateTimeOffset seenAt)
     {
-        var info = Eth2EnrInfo.From(key => enr.TryGetValue(key, out var v, out bool isList) && !isList ? v : null);
+        var info = Eth2EnrInfo.From((string key, out ReadOnlyMemory<byte> v) => enr.TryGetValue(key, out v, out bool isList) && !isList);
         if (info.Errors.Count > 0)
         {
             Interlocked.Increment(ref _malformedEth2);
@@ -90,6 +90,8 @@ public sealed class StorageCrawlSink(
     {
         AgentInfo? agent = dial?.AgentVersion is { } raw ? AgentParser.Parse(raw) : null;
         var status = dial?.Status;
+        ForkDigest? enrDigest = enr.TryGetValue(Eth2EnrFields.Eth2Key, out var eth2, out bool isList) && !isList
+            && Eth2EnrFields.TryParseEth2(eth2.Span, out var forkId, out _) ? forkId.ForkDigest : null;
         var meta = dial?.MetaData;
         return new VisitObservation
         {
@@ -108,6 +110,7 @@ public sealed class StorageCrawlSink(
             LatencyMs = dial?.Latency is { } l ? (int)Math.Round(l.TotalMilliseconds) : null,
             AgentVersion = dial?.AgentVersion,
             Client = agent?.Client,
+            ClientInferred = agent?.ClientInferred,
             ClientVersion = agent?.Version,
             Os = agent?.Os,
             Arch = agent?.Arch,
@@ -126,6 +129,8 @@ public sealed class StorageCrawlSink(
             CustodyGroupCount = meta?.CustodyGroupCount,
             MetadataVersion = dial?.MetaDataVersion,
             GoodbyeReason = dial?.GoodbyeReason,
+            StatusDigestSent = dial?.StatusSent?.ForkDigest.ToArray(),
+            DigestMismatch = status is not null && enrDigest is { } d ? status.ForkDigest != d : null,
         };
     }
 

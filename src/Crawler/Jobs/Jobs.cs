@@ -143,6 +143,6 @@ public sealed class RetentionJob(RunContext run) : IJob
     {
         await using var db = storage.CreateDbContext();
         var before = cutoff.UtcDateTime;
-        return await db.Visits.Where(v => v.VisitedAt < before).ExecuteDeleteAsync(ct).ConfigureAwait(false);
+        return await db.Visits.Where(v => EF.Property<DateTime>(v, "VisitedAt") < before).ExecuteDeleteAsync(ct).ConfigureAwait(false);
     }
 }

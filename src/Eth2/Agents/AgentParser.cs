@@ -11,7 +11,9 @@ namespace ClP2p.Eth2.Agents;
 /// <param name="Os">linux, windows, macos, freebsd; null when absent.</param>
 /// <param name="Arch">x86_64, arm64, arm, x86; null when absent.</param>
 /// <param name="Raw">The agent string exactly as received (empty when there was none).</param>
-public sealed record AgentInfo(string Client, string? Version, string? Os, string? Arch, string Raw);
+/// <param name="ClientInferred">True when the agent names only its libp2p library (<c>js-libp2p/2.8.2</c>) and
+/// <paramref name="Client"/> is a guess from it; the library's version is then not reported as the client's.</param>
+public sealed record AgentInfo(string Client, string? Version, string? Os, string? Arch, string Raw, bool ClientInferred = false);
 
 /// <summary>
 /// Parses consensus-client agent strings (each client formats its own; samples from real peers in the tests): <c>Lighthouse/v8.0.1-e42406d/x86_64-linux</c>,
@@ -68,8 +70,10 @@ public static partial class AgentParser
 
         if (client == Other) return new AgentInfo(Other, null, null, null, raw);
 
+        // An agent naming its libp2p library gives the library's version, not the client's: the client is a guess.
+        bool inferred = LibraryAliases.Contains(first);
         string? version = null;
-        var m = VersionRegex().Match(text[first.Length..]);
+        var m = inferred ? Match.Empty : VersionRegex().Match(text[first.Length..]);
         if (m.Success) version = "v" + m.Groups["v"].Value;
 
         string? os = null, arch = null;
@@ -92,7 +96,7 @@ public static partial class AgentParser
                 _ => null,
             };
         }
-        return new AgentInfo(client, version, os, arch, raw);
+        return new AgentInfo(client, version, os, arch, raw, inferred);
     }
 
     /// <summary>A version segment: optional v, MAJOR.MINOR[.PATCH], optional -rc/-beta/-alpha tag; stops at commit suffixes.</summary>

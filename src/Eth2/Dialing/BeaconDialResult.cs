@@ -141,6 +141,9 @@ public sealed record BeaconDialResult
     /// <summary>The Status we sent (for diagnosis of Goodbye(2) answers).</summary>
     public StatusMessage? StatusSent { get; init; }
 
+    /// <summary>True when this is the second dial, with the other Status digest, after a Goodbye(2) to the first.</summary>
+    public bool StatusRetried { get; init; }
+
     /// <summary>TCP connect time.</summary>
     public TimeSpan? Latency { get; init; }
 

@@ -20,7 +20,8 @@ namespace ClP2p.Eth2.Dialing;
 /// </summary>
 /// <remarks>
 /// Status we send: fork_digest = the digest in the target's ENR (mirrored, so the peer does not answer Goodbye(2)),
-/// or the default network's current digest when the ENR has none. The checkpoint is, in order of preference:
+/// or its network's current digest when the ENR's is a past or pre-genesis one, or the default network's current digest
+/// when the ENR has none; after a Goodbye(2) the other choice once (<see cref="ChooseDigests"/>). The checkpoint is, in order of preference:
 /// <see cref="BeaconDialerOptions.StatusProvider"/>; the newest Status another peer with the same digest gave us
 /// (a real checkpoint of that chain, so clients that check finalized roots against their chain accept it); else
 /// finalized (zero root, epoch 0) and head (zero root, slot 0), which every client treats as "genesis / far behind".
@@ -62,15 +63,49 @@ public sealed class BeaconDialer : IDisposable
 
     public PeerId LocalPeerId => _dialer.LocalPeerId;
 
+    /// <summary>
+    /// Dials <paramref name="target"/> with the Status digest <see cref="ChooseDigests"/> picks; when the node answers
+    /// Goodbye(2, irrelevant network) and there is another choice, dials once more with that one. The result says which
+    /// digest the answered Status carried (<see cref="BeaconDialResult.StatusSent"/>) and whether it was the second try.
+    /// </summary>
     public async Task<BeaconDialResult> DialAsync(BeaconDialTarget target, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(target);
+        (ForkDigest first, ForkDigest? other) = ChooseDigests(target.EnrForkDigest);
+        var result = await DialOnceAsync(target, first, ct).ConfigureAwait(false);
+        if (result.GoodbyeReason == GoodbyeReasons.IrrelevantNetwork && other is { } second && !ct.IsCancellationRequested)
+        {
+            var retry = await DialOnceAsync(target, second, ct).ConfigureAwait(false);
+            result = retry with { StatusRetried = true, Duration = result.Duration + retry.Duration };
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// The Status digests to try for a node whose record carries <paramref name="enrDigest"/>, first and (after a
+    /// Goodbye(2)) second. A past or pre-genesis digest of a known network (an old record, a bootnode still on
+    /// pre-genesis <c>f5a5fd42</c>) → that network's current digest first, the record's second. A current, coming or
+    /// unknown digest → the record's first (the node says that is where it is), the network's current one second when
+    /// it differs. No record digest → the default network's current digest, nothing second.
+    /// </summary>
+    public (ForkDigest First, ForkDigest? Second) ChooseDigests(ForkDigest? enrDigest)
+    {
+        if (enrDigest is not { } d) return (DefaultDigest(), null);
+        var now = _time.GetUtcNow();
+        var (name, age) = _options.Registry.Classify(d, now);
+        if (name is not { } n || !_options.Registry.TryGet(n.Network, out var network)) return (d, null);
+        var current = network.GetCurrentDigest(now);
+        if (current == d) return (d, null);
+        return age is DigestAge.Past or DigestAge.PreGenesis or DigestAge.NeverActive ? (current, d) : (d, current);
+    }
+
+    private async Task<BeaconDialResult> DialOnceAsync(BeaconDialTarget target, ForkDigest digest, CancellationToken ct)
+    {
         long started = _time.GetTimestamp();
         using var total = new StepTimer(_options.TotalTimeout, _time, ct);
-        var digest = target.EnrForkDigest ?? DefaultDigest();
         var session = new PeerSession(StatusFor(digest), _options.LocalMetaData);
         bool registered = _sessions.TryAdd(target.Endpoint, session);
-        var result = new BeaconDialResult { Outcome = DialOutcome.Other, StatusSent = session.LocalStatus };
+        var result = new BeaconDialResult { Outcome = DialOutcome.Other };
         var progress = new DialProgress();
         try
         {

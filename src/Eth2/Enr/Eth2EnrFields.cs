@@ -148,16 +148,24 @@ public static class Eth2EnrFields
         return true;
     }
 
-    /// <summary><c>cgc</c>: uint64 big-endian with no leading zero bytes; 0 is the empty string.</summary>
+    /// <summary>
+    /// <c>cgc</c> (fulu/p2p-interface.md "Custody group count"): uint64 big-endian with no leading zero bytes; 0 is the
+    /// empty string. A single 0x00 byte also reads as 0: Nimbus writes 0 that way, and it is not a malformed value.
+    /// A count above <see cref="NumberOfCustodyGroups"/> decodes (see <see cref="IsCustodyGroupCountInRange"/>).
+    /// </summary>
     public static bool TryParseCustodyGroupCount(ReadOnlySpan<byte> value, out ulong count, out EnrFieldError error)
     {
         count = 0;
         if (value.Length > 8) { error = EnrFieldError.Overflow; return false; }
+        if (value.Length == 1 && value[0] == 0) { error = EnrFieldError.None; return true; }
         if (value.Length > 0 && value[0] == 0) { error = EnrFieldError.NotMinimal; return false; }
         foreach (var b in value) count = (count << 8) | b;
         error = EnrFieldError.None;
         return true;
     }
+
+    /// <summary>A cgc a node can truly have: at most NUMBER_OF_CUSTODY_GROUPS (fulu/das-core.md "Configuration").</summary>
+    public static bool IsCustodyGroupCountInRange(ulong count) => count <= NumberOfCustodyGroups;
 
     public static byte[] EncodeCustodyGroupCount(ulong count)
     {
@@ -177,6 +185,9 @@ public static class Eth2EnrFields
     }
 }
 
+/// <summary>Looks up the raw value (RLP string content) of an ENR key; false when the record has no such key.</summary>
+public delegate bool EnrValueLookup(string key, out ReadOnlyMemory<byte> value);
+
 /// <summary>All consensus-layer fields of one ENR, each null when absent or malformed (with the reason kept).</summary>
 public sealed record Eth2EnrInfo(
     EnrForkId? Eth2,
@@ -186,9 +197,16 @@ public sealed record Eth2EnrInfo(
     ForkDigest? NextForkDigest,
     IReadOnlyDictionary<string, EnrFieldError> Errors)
 {
-    /// <summary>Reads the fields from a key → raw value lookup (ENR values are RLP strings; pass their content).</summary>
-    public static Eth2EnrInfo From(Func<string, ReadOnlyMemory<byte>?> rawValue)
+    /// <summary>
+    /// Reads the fields from a key → raw value lookup (ENR values are RLP strings; pass their content). The lookup says
+    /// whether the key is present: a <c>Func&lt;string, ReadOnlyMemory&lt;byte&gt;?&gt;</c> written as
+    /// <c>found ? bytes : null</c> turned an absent key into an empty value (through the byte[] conversion), which read
+    /// as cgc 0 and a malformed nfd on every record without them.
+    /// </summary>
+    public static Eth2EnrInfo From(EnrValueLookup tryGetValue)
     {
+        ArgumentNullException.ThrowIfNull(tryGetValue);
+        ReadOnlyMemory<byte>? rawValue(string key) => tryGetValue(key, out var v) ? new ReadOnlyMemory<byte>?(v) : null;
         var errors = new Dictionary<string, EnrFieldError>(StringComparer.Ordinal);
         EnrForkId? eth2 = null;
         AttestationSubnets? att = null;

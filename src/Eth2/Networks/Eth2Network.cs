@@ -12,7 +12,8 @@ public enum ForkKind
 /// <summary>One fork boundary of a network: a regular fork or a BPO entry.</summary>
 /// <param name="Name">phase0, altair, …, fulu, bpo1, bpo2, gloas.</param>
 /// <param name="Epoch">Activation epoch; <see cref="ForkDigests.FarFutureEpoch"/> when unscheduled.</param>
-/// <param name="Digest">Digest of the period the fork starts; null when unscheduled.</param>
+/// <param name="Digest">Digest of the period the fork starts. For an unscheduled fork, the digest it will have if it
+/// activates after the last scheduled fork (with the last blob parameters): what nodes carry the day it forks.</param>
 /// <param name="NeverActive">True when a later fork activates at the same epoch (e.g. hoodi phase0..capella at 0).</param>
 /// <param name="Unverified">True when the schedule comes from a single unverified source (networks.json notes).</param>
 public sealed record Fork(
@@ -26,6 +27,9 @@ public sealed record Fork(
     bool Unverified)
 {
     public bool IsScheduled => Epoch != ForkDigests.FarFutureEpoch;
+
+    /// <summary>True when the schedule of this fork is confirmed by more than one source (the opposite of <see cref="Unverified"/>).</summary>
+    public bool Verified => !Unverified;
 }
 
 /// <summary>A consensus-layer network: genesis, fork schedule with digests, bootnodes, slot timing.</summary>
@@ -43,7 +47,9 @@ public sealed class Eth2Network
         IReadOnlyList<BlobParameters> blobSchedule,
         ulong maxBlobsPerBlockElectra,
         IReadOnlyList<string>? bootnodes = null,
-        IReadOnlySet<string>? unverifiedForks = null)
+        IReadOnlySet<string>? unverifiedForks = null,
+        IReadOnlyDictionary<string, string>? sources = null,
+        string? retired = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         if (secondsPerSlot == 0) throw new ArgumentOutOfRangeException(nameof(secondsPerSlot));
@@ -56,6 +62,8 @@ public sealed class Eth2Network
         BlobSchedule = blobSchedule.OrderBy(b => b.Epoch).ToArray();
         MaxBlobsPerBlockElectra = maxBlobsPerBlockElectra;
         Bootnodes = bootnodes ?? [];
+        Sources = sources ?? new Dictionary<string, string>();
+        Retired = retired;
 
         var regular = regularForks.ToList();
         if (regular.Count == 0) throw new ArgumentException("a network needs at least its genesis fork", nameof(regularForks));
@@ -85,7 +93,10 @@ public sealed class Eth2Network
             bool scheduled = f.Epoch != ForkDigests.FarFutureEpoch;
             bool neverActive = scheduled && ordered.Skip(i + 1).Any(o => o.Epoch == f.Epoch);
             BlobParameters? bp = scheduled && f.Epoch >= FuluForkEpoch ? BlobParametersAt(f.Epoch) : null;
-            ForkDigest? digest = scheduled ? DigestFor(version, f.Epoch) : null;
+            // An unscheduled fork (epoch FAR_FUTURE) gets the digest it will have when it activates after every scheduled
+            // fork: blob parameters at FAR_FUTURE are the last entry of the schedule (fulu/beacon-chain.md
+            // "get_blob_parameters"), as the digest of a fork scheduled after the last BPO is (consensus-specs #4354).
+            ForkDigest? digest = DigestFor(version, f.Epoch);
             all.Add(new Fork(f.Name, f.Kind, version, f.Epoch, digest, bp, neverActive, unverifiedForks?.Contains(f.Name) == true));
         }
         Forks = all;
@@ -118,6 +129,15 @@ public sealed class Eth2Network
 
     /// <summary>All forks (regular and BPO) in activation order; unscheduled ones last, with no digest.</summary>
     public IReadOnlyList<Fork> Forks { get; }
+
+    /// <summary>Where the fork schedule comes from: topic (forks_phase0_to_electra, gloas, …) → source.</summary>
+    public IReadOnlyDictionary<string, string> Sources { get; }
+
+    /// <summary>True when every fork's schedule is confirmed by more than one source.</summary>
+    public bool Verified => Forks.All(f => f.Verified);
+
+    /// <summary>Why the network is retired (no longer run; kept to name old data), or null for a live network.</summary>
+    public string? Retired { get; }
 
     /// <summary>Bootnode ENR texts (<c>enr:…</c>).</summary>
     public IReadOnlyList<string> Bootnodes { get; }

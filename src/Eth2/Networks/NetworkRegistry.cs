@@ -11,6 +11,9 @@ public enum DigestKind
 
     /// <summary>compute_fork_digest(GENESIS_FORK_VERSION, zero root): a stale pre-genesis value, not a live network.</summary>
     PreGenesis,
+
+    /// <summary>The digest a fork without an epoch yet will have (after the last scheduled fork): nodes carry it the day it forks.</summary>
+    Unscheduled,
 }
 
 /// <summary>The name of a known fork digest.</summary>
@@ -19,8 +22,11 @@ public readonly record struct DigestName(string Network, string Fork, DigestKind
 {
     public const string PreGenesisFork = "pre-genesis";
 
-    /// <summary>True only for digests of a real fork period; pre-genesis digests are stale and name no live network.</summary>
-    public bool IsLiveNetwork => Kind == DigestKind.Fork;
+    /// <summary>True for digests of a fork period, scheduled or coming; pre-genesis digests are stale and name no live network.</summary>
+    public bool IsLiveNetwork => Kind != DigestKind.PreGenesis;
+
+    /// <summary>The kind as stored (fork, unscheduled, pre_genesis).</summary>
+    public string KindName => Kind switch { DigestKind.PreGenesis => "pre_genesis", DigestKind.Unscheduled => "unscheduled", _ => "fork" };
 
     public override string ToString() => $"{Network}/{Fork}";
 }
@@ -66,7 +72,13 @@ public sealed class NetworkRegistry
         foreach (var n in Networks)
         {
             foreach (var f in n.Forks)
-                if (f.Digest is { } d) index.TryAdd(d, new DigestName(n.Name, f.Name, DigestKind.Fork));
+                if (f.Digest is { } d && f.IsScheduled) index.TryAdd(d, new DigestName(n.Name, f.Name, DigestKind.Fork));
+        }
+        // Coming forks after every scheduled one, so that a scheduled period always wins a collision.
+        foreach (var n in Networks)
+        {
+            foreach (var f in n.Forks)
+                if (f.Digest is { } d && !f.IsScheduled) index.TryAdd(d, new DigestName(n.Name, f.Name, DigestKind.Unscheduled));
         }
         // Pre-genesis digests last, so that a real fork digest always wins a (theoretical) collision.
         foreach (var n in Networks)
@@ -79,6 +91,15 @@ public sealed class NetworkRegistry
 
     public static IReadOnlyList<string> BuiltinNames { get; } = ["mainnet", "sepolia", "holesky", "hoodi", "gnosis", "chiado"];
 
+    /// <summary>
+    /// Built-in networks that are no longer run, with why: kept so that old crawls keep their names, not offered for
+    /// new crawls without a warning.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> RetiredNetworks { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["holesky"] = "shut down after the Fusaka fork (EF announcement of Holesky's sunset, 2025; replaced by hoodi)",
+    };
+
     public IReadOnlyList<Eth2Network> Networks { get; }
 
     public Eth2Network Get(string name) =>
@@ -89,6 +110,9 @@ public sealed class NetworkRegistry
     /// <summary>A registry with <paramref name="network"/> added (replacing one with the same name).</summary>
     public NetworkRegistry With(Eth2Network network) =>
         new(Networks.Where(n => !string.Equals(n.Name, network.Name, StringComparison.OrdinalIgnoreCase)).Append(network));
+
+    /// <summary>Every digest this registry names: fork periods, coming (unscheduled) forks and pre-genesis values.</summary>
+    public IEnumerable<(ForkDigest Digest, DigestName Name)> DigestNames => _byDigest.Select(kv => (kv.Key, kv.Value));
 
     /// <summary>Names a digest across all networks. Unknown digests return false and stay raw.</summary>
     public bool TryNameDigest(ForkDigest digest, out DigestName name) => _byDigest.TryGetValue(digest, out name);
@@ -109,6 +133,7 @@ public sealed class NetworkRegistry
     {
         if (!_byDigest.TryGetValue(digest, out var name)) return (null, DigestAge.Unknown);
         if (name.Kind == DigestKind.PreGenesis) return (name, DigestAge.PreGenesis);
+        if (name.Kind == DigestKind.Unscheduled) return (name, DigestAge.Future);
         var network = _byName[name.Network];
         var fork = network.Forks.First(f => f.Digest == digest);
         if (fork.NeverActive) return (name, DigestAge.NeverActive);
@@ -160,6 +185,10 @@ public sealed class NetworkRegistry
             if (f.TryGetProperty("status", out var st) && st.GetString()?.Contains("UNVERIFIED", StringComparison.Ordinal) == true)
                 unverified.Add(forkName);
         }
+        var sources = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (n.TryGetProperty("sources", out var src) && src.ValueKind == JsonValueKind.Object)
+            foreach (var p in src.EnumerateObject())
+                if (p.Value.ValueKind == JsonValueKind.String) sources[p.Name] = p.Value.GetString()!;
         var schedule = new List<BlobParameters>();
         if (n.TryGetProperty("blob_schedule", out var bs))
             foreach (var e in bs.EnumerateArray())
@@ -174,7 +203,9 @@ public sealed class NetworkRegistry
             schedule,
             n.TryGetProperty("max_blobs_per_block_electra", out var mb) ? mb.GetUInt64() : 9,
             bootnodes,
-            unverified);
+            unverified,
+            sources,
+            RetiredNetworks.GetValueOrDefault(name));
     }
 
     internal static string FormatEpoch(ulong epoch) =>

@@ -34,7 +34,7 @@ public sealed class ReqRespStreamReader
     {
         int result = await ReadByteAsync(ct).ConfigureAwait(false);
         if (result < 0) return ReadResult.Fail(ReqRespError.UnexpectedEof);
-        if (result is >= 4 and < 128) return ReadResult.Fail(ReqRespError.InvalidResultCode);
+        // Codes 4-127 are reserved and read as error responses, like the spec's 1-3 and clients' 128+ (ResponseChunk.IsError).
         var (min, max) = result == 0 ? (minLength, maxLength) : (0, Ssz.ErrorMessage.MaxLength);
         var payload = await ReadPayloadAsync(min, max, ct).ConfigureAwait(false);
         return payload.Ok ? payload with { Chunk = new ResponseChunk((byte)result, payload.Chunk.Payload) } : payload;

@@ -27,7 +27,7 @@ public enum ReqRespError
     ChecksumMismatch,
     /// <summary>Bytes after the declared payload (or after the only response chunk).</summary>
     TrailingBytes,
-    /// <summary>Reserved result code 4..127.</summary>
+    /// <summary>Unused since reserved result codes 4..127 are read as error responses (phase0/p2p-interface.md "Responding side").</summary>
     InvalidResultCode,
     InvalidSsz,
 }
@@ -41,6 +41,13 @@ public readonly record struct ResponseChunk(byte Result, byte[] Payload)
     public const byte ResourceUnavailable = 3;
 
     public bool IsSuccess => Result == Success;
+
+    /// <summary>
+    /// Every code but 0 is an error response with an ErrorMessage payload: 1-3 are the spec's, 4-127 are reserved and
+    /// "should be treated as error if not recognized expressly", and clients use codes from 128 for their own errors
+    /// (phase0/p2p-interface.md "Responding side").
+    /// </summary>
+    public bool IsError => Result != Success;
 }
 
 /// <summary>
@@ -163,7 +170,6 @@ public static class SszSnappy
         chunk = default;
         if (input.IsEmpty) { error = ReqRespError.UnexpectedEof; Count(error); return false; }
         byte result = input[0];
-        if (result is >= 4 and < 128) { error = ReqRespError.InvalidResultCode; Count(error); return false; }
         var (min, max) = result == 0 ? (minLength, maxLength) : (0, Ssz.ErrorMessage.MaxLength);
         if (!TryDecodeExact(input[1..], min, max, out var ssz, out error)) return false;
         chunk = new ResponseChunk(result, ssz);

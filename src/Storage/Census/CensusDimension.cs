@@ -9,13 +9,14 @@ public enum CensusDimension
 {
     /// <summary>Client parsed from the agent string ("lighthouse"). Null for nodes not dialled or not answering identify.</summary>
     Client,
-    /// <summary>"client/version" ("lighthouse/v7.1.0"); label: client.</summary>
+    /// <summary>Client version ("v7.1.0"), grouped per client; label: client. Null when the agent names no version (a bare
+    /// "nimbus") or names only its libp2p library.</summary>
     ClientVersion,
-    /// <summary>ENR eth2 fork digest, 8 hex digits; label: "network/fork" when the crawler named it.</summary>
+    /// <summary>ENR eth2 fork digest, 8 hex digits; label: "network/fork" when the network registry names it.</summary>
     ForkDigest,
-    /// <summary>Fork name of the ENR fork digest ("electra"), as named by the crawler.</summary>
+    /// <summary>Fork name of the ENR fork digest ("electra"), named at query time from the network registry.</summary>
     ForkName,
-    /// <summary>Network name of the ENR fork digest ("mainnet").</summary>
+    /// <summary>Network of the node: the one its Status digest names when it answered Status, else its ENR digest's.</summary>
     Network,
     /// <summary>ENR next fork "version@epoch" ("06000000@411392", or "...@far_future" when none is scheduled).</summary>
     NextFork,
@@ -31,6 +32,8 @@ public enum CensusDimension
     IpVersion,
     /// <summary>"ok", an error class (io_timeout, connection_refused, ...) or "not_dialled".</summary>
     DialOutcome,
+    /// <summary>"true" when the node's Status fork digest differed from its ENR's, "false" when equal, null when not both known.</summary>
+    DigestMismatch,
     /// <summary>PeerDAS custody group count: MetaData v3 custody_group_count, else the ENR "cgc" field (fulu/p2p-interface.md).</summary>
     Cgc,
     /// <summary>How many of the 64 attestation subnets the node subscribes to: bits set in MetaData attnets, else ENR attnets.</summary>

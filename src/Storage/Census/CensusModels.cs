@@ -90,7 +90,7 @@ public sealed record NodeFilter
 {
     /// <summary>Crawl whose nodes are listed; null = the latest crawl (see <see cref="CensusService.GetLatestCrawlAsync"/>).</summary>
     public long? CrawlId { get; init; }
-    /// <summary>ENR network name ("mainnet").</summary>
+    /// <summary>Network of the node ("mainnet"): the one its Status digest names, else its ENR digest's.</summary>
     public string? Network { get; init; }
     /// <summary>Parsed client name ("lighthouse").</summary>
     public string? Client { get; init; }
@@ -102,6 +102,8 @@ public sealed record NodeFilter
     public string? Country { get; init; }
     /// <summary>Dial outcome ("ok", an error class, "not_dialled").</summary>
     public string? DialOutcome { get; init; }
+    /// <summary>Only nodes whose Status fork digest differed (true) or matched (false) their ENR's.</summary>
+    public bool? DigestMismatch { get; init; }
     /// <summary>Search: a node id (64 hex digits), an IP address or peer id (exact), or text inside the agent string.</summary>
     public string? Search { get; init; }
 }
@@ -121,7 +123,7 @@ public sealed record NodeSummary
     public string? ForkDigest { get; init; }
     /// <summary>Fork name of the digest.</summary>
     public string? ForkName { get; init; }
-    /// <summary>Network name of the digest.</summary>
+    /// <summary>Network of the node: the one its Status digest names, else its ENR digest's.</summary>
     public string? NetworkName { get; init; }
     /// <summary>Client.</summary>
     public string? Client { get; init; }
@@ -193,65 +195,37 @@ public sealed record EnrRecord
     public ulong? Cgc { get; init; }
     /// <summary>nfd.</summary>
     public string? Nfd { get; init; }
+    /// <summary>cgc above NUMBER_OF_CUSTODY_GROUPS (128); null when the record has no cgc.</summary>
+    public bool? CgcOutOfRange { get; init; }
 }
 
-/// <summary>One visit of a node: discovery, dial, identify, Status and MetaData results.</summary>
+/// <summary>
+/// One visit of a node: discovery, dial, identify, Status and MetaData results. Its fields are the columns of the visits
+/// table (see docs/data-dictionary.md) plus the agent string's parts (agent_version, client, client_inferred,
+/// client_version), keyed by column name; in JSON they are the object's properties.
+/// </summary>
 public sealed record VisitRecord
 {
+    internal VisitRecord(Dictionary<string, object?> fields) => Fields = fields;
+
+    /// <summary>Every field by column name (null when absent).</summary>
+    [System.Text.Json.Serialization.JsonExtensionData]
+    public Dictionary<string, object?> Fields { get; }
+
+    /// <summary>The field called <paramref name="name"/>; null when absent.</summary>
+    public object? this[string name] => Fields.GetValueOrDefault(name);
+
     /// <summary>Crawl id (null for re-dials outside a crawl).</summary>
-    public long? CrawlId { get; init; }
-    /// <summary>crawl or redial.</summary>
-    public required string Kind { get; init; }
-    /// <summary>When.</summary>
-    public required DateTimeOffset VisitedAt { get; init; }
-    /// <summary>ENR seq at the visit.</summary>
-    public ulong? EnrSeq { get; init; }
-    /// <summary>IP.</summary>
-    public string? Ip { get; init; }
-    /// <summary>Answered FINDNODE.</summary>
-    public bool? DiscoveryAnswered { get; init; }
+    [System.Text.Json.Serialization.JsonIgnore]
+    public long? CrawlId => (long?)this["crawl_id"];
+
     /// <summary>"ok", an error class or "not_dialled".</summary>
-    public required string DialOutcome { get; init; }
-    /// <summary>Raw dial error.</summary>
-    public string? DialError { get; init; }
-    /// <summary>Failed step.</summary>
-    public string? FailedStep { get; init; }
-    /// <summary>Latency, ms.</summary>
-    public int? LatencyMs { get; init; }
-    /// <summary>Raw agent string.</summary>
-    public string? AgentVersion { get; init; }
-    /// <summary>Client.</summary>
-    public string? Client { get; init; }
-    /// <summary>Client version.</summary>
-    public string? ClientVersion { get; init; }
-    /// <summary>Muxer.</summary>
-    public string? Muxer { get; init; }
-    /// <summary>Status fork digest.</summary>
-    public string? StatusForkDigest { get; init; }
-    /// <summary>Status finalized root.</summary>
-    public string? FinalizedRoot { get; init; }
-    /// <summary>Status finalized epoch.</summary>
-    public ulong? FinalizedEpoch { get; init; }
-    /// <summary>Status head root.</summary>
-    public string? HeadRoot { get; init; }
-    /// <summary>Status head slot.</summary>
-    public ulong? HeadSlot { get; init; }
-    /// <summary>Status v2 earliest available slot.</summary>
-    public ulong? EarliestAvailableSlot { get; init; }
-    /// <summary>Status version.</summary>
-    public int? StatusVersion { get; init; }
-    /// <summary>MetaData seq.</summary>
-    public ulong? MetadataSeq { get; init; }
-    /// <summary>MetaData attnets.</summary>
-    public string? MetadataAttnets { get; init; }
-    /// <summary>MetaData syncnets.</summary>
-    public string? MetadataSyncnets { get; init; }
-    /// <summary>MetaData custody group count.</summary>
-    public ulong? CustodyGroupCount { get; init; }
-    /// <summary>MetaData version.</summary>
-    public int? MetadataVersion { get; init; }
-    /// <summary>Goodbye reason received.</summary>
-    public ulong? GoodbyeReason { get; init; }
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string DialOutcome => (string)this["dial_outcome"]!;
+
+    /// <summary>When.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public DateTimeOffset VisitedAt => (DateTimeOffset)this["visited_at"]!;
 }
 
 /// <summary>An agent string a node used, with the span of visits it was seen in.</summary>

@@ -246,6 +246,16 @@ public sealed partial class CensusService
         return (total, groups);
     }
 
+    /// <summary>The fields of a visit in a node's history: the visit columns and the agent string's parts.</summary>
+    private static readonly IReadOnlyList<SelectColumn> HistoryColumns =
+    [
+        .. VisitColumns.All.Where(c => c.Name is not ("node_id" or "agent_version_id")).Select(c => c.Select()),
+        new("agent_version", "a.raw", ColumnKind.Text),
+        new("client", "a.client", ColumnKind.Text),
+        new("client_inferred", "a.client_inferred", ColumnKind.Bool),
+        new("client_version", "a.version", ColumnKind.Text),
+    ];
+
     // One node's visits without an index led by node_id: a probe of ix_visits_crawl_id_node_id per crawl (a year of hourly
     // crawls is 8,760 probes, a few milliseconds), plus the re-dials, which have no crawl.
     private const string NodeVisits = """
@@ -259,6 +269,8 @@ public sealed partial class CensusService
         LEFT JOIN enr_history e ON e.node_id = v.node_id AND e.seq = v.enr_seq
         LEFT JOIN agent_versions a ON a.id = v.agent_version_id
         LEFT JOIN ip_addresses g ON g.address = v.ip
+        LEFT JOIN fork_digests ed ON ed.digest = e.fork_digest
+        LEFT JOIN fork_digests sd ON sd.digest = v.status_fork_digest
         """;
 
     /// <summary>
@@ -276,22 +288,23 @@ public sealed partial class CensusService
         if (crawl is not { } c) return null;
 
         string where = "WHERE v.crawl_id = @crawl AND v.kind = 'crawl'"
-            + (filter.Network is null ? "" : " AND e.network_name = @network")
+            + (filter.Network is null ? "" : $" AND {CensusSql.NodeNetwork} = @network")
             + (filter.Client is null ? "" : " AND a.client = @client")
             + (filter.ClientVersion is null ? "" : " AND a.version = @version")
-            + (filter.Fork is null ? "" : " AND (e.fork_digest = @fork OR e.fork_name = @fork)")
+            + (filter.Fork is null ? "" : $" AND (e.fork_digest = @fork OR {CensusSql.EnrForkName} = @fork)")
             + (filter.Country is null ? "" : " AND g.country = @country")
             + (filter.DialOutcome is null ? "" : " AND v.dial_outcome = @outcome")
+            + (filter.DigestMismatch is null ? "" : " AND v.digest_mismatch = @mismatch")
             + (filter.Search is null ? "" : " AND (v.ip = @q OR LOWER(a.raw) LIKE LOWER(@qlike) OR v.node_id = @qid OR v.node_id IN (SELECT n.node_id FROM nodes n WHERE n.peer_id = @q))");
         byte[]? searchId = filter.Search is { Length: 64 } sq && sq.All(Uri.IsHexDigit) ? Convert.FromHexString(sq) : null;
         (string, object?)[] p =
         [
             ("crawl", c.Info.Id), ("network", filter.Network), ("client", filter.Client), ("version", filter.ClientVersion), ("fork", filter.Fork?.ToLowerInvariant() is { Length: 8 } hex && IsHex(hex) ? hex : filter.Fork),
-            ("country", filter.Country), ("outcome", filter.DialOutcome), ("q", filter.Search), ("qlike", filter.Search is null ? null : "%" + filter.Search.Replace("%", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal) + "%"), ("qid", searchId ?? [0xff]), ("limit", limit), ("offset", offset),
+            ("country", filter.Country), ("outcome", filter.DialOutcome), ("mismatch", filter.DigestMismatch), ("q", filter.Search), ("qlike", filter.Search is null ? null : "%" + filter.Search.Replace("%", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal) + "%"), ("qid", searchId ?? [0xff]), ("limit", limit), ("offset", offset),
         ];
         var items = new List<NodeSummary>();
         await using (DbCommand cmd = Sql.Command(conn, null, $"""
-            SELECT v.node_id, (SELECT n.peer_id FROM nodes n WHERE n.node_id = v.node_id), v.ip, v.enr_seq, e.fork_digest, e.fork_name, e.network_name,
+            SELECT v.node_id, (SELECT n.peer_id FROM nodes n WHERE n.node_id = v.node_id), v.ip, v.enr_seq, e.fork_digest, {CensusSql.EnrForkName}, {CensusSql.NodeNetwork},
                    a.client, a.version, v.dial_outcome, g.country, g.asn, g.as_org, v.visited_at
             {NodeJoins}
             {where}
@@ -359,10 +372,10 @@ public sealed partial class CensusService
         if (node is null) return null;
 
         var enrs = new List<EnrRecord>();
-        await using (DbCommand cmd = Sql.Command(conn, null, """
-            SELECT seq, raw, seen_at, ip4, ip6, udp, tcp, quic, fork_digest, fork_name, network_name, next_fork_version, next_fork_epoch,
-                   attnets, syncnets, cgc, nfd
-            FROM enr_history WHERE node_id = @id ORDER BY seq DESC
+        await using (DbCommand cmd = Sql.Command(conn, null, $"""
+            SELECT e.seq, e.raw, e.seen_at, e.ip4, e.ip6, e.udp, e.tcp, e.quic, e.fork_digest, {CensusSql.EnrForkName}, {CensusSql.EnrNetworkName},
+                   e.next_fork_version, e.next_fork_epoch, e.attnets, e.syncnets, e.cgc, e.nfd, {CensusSql.CgcOutOfRange}
+            FROM enr_history e LEFT JOIN fork_digests ed ON ed.digest = e.fork_digest WHERE e.node_id = @id ORDER BY e.seq DESC
             """, ("id", nodeId)))
         await using (DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
         {
@@ -387,16 +400,14 @@ public sealed partial class CensusService
                     Syncnets = r.GetStringOrNull(14),
                     Cgc = Sql.Unsigned(r.GetInt64OrNull(15)),
                     Nfd = r.GetStringOrNull(16),
+                    CgcOutOfRange = r.GetBooleanOrNull(17),
                 });
             }
         }
 
         var visits = new List<VisitRecord>();
         await using (DbCommand cmd = Sql.Command(conn, null, $"""
-            SELECT v.crawl_id, v.kind, v.visited_at, v.enr_seq, v.ip, v.discovery_answered, v.dial_outcome, v.dial_error, v.failed_step, v.latency_ms,
-                   a.raw, a.client, a.version, v.muxer, v.status_fork_digest, v.finalized_root, v.finalized_epoch, v.head_root, v.head_slot,
-                   v.earliest_available_slot, v.status_version, v.metadata_seq, v.metadata_attnets, v.metadata_syncnets, v.custody_group_count,
-                   v.metadata_version, v.goodbye_reason
+            SELECT {SelectColumn.List(HistoryColumns)}
             FROM {NodeVisits} v LEFT JOIN agent_versions a ON a.id = v.agent_version_id
             ORDER BY v.visited_at DESC, v.id DESC LIMIT @limit
             """, ("id", nodeId), ("limit", maxVisits)))
@@ -404,36 +415,9 @@ public sealed partial class CensusService
         {
             while (await r.ReadAsync(ct).ConfigureAwait(false))
             {
-                visits.Add(new VisitRecord
-                {
-                    CrawlId = r.GetInt64OrNull(0),
-                    Kind = r.GetString(1),
-                    VisitedAt = r.GetUtc(2),
-                    EnrSeq = Sql.Unsigned(r.GetInt64OrNull(3)),
-                    Ip = r.GetStringOrNull(4),
-                    DiscoveryAnswered = r.GetBooleanOrNull(5),
-                    DialOutcome = r.GetString(6),
-                    DialError = r.GetStringOrNull(7),
-                    FailedStep = r.GetStringOrNull(8),
-                    LatencyMs = r.GetInt32OrNull(9),
-                    AgentVersion = r.GetStringOrNull(10),
-                    Client = r.GetStringOrNull(11),
-                    ClientVersion = r.GetStringOrNull(12),
-                    Muxer = r.GetStringOrNull(13),
-                    StatusForkDigest = r.GetStringOrNull(14),
-                    FinalizedRoot = Sql.Hex(r.GetBytesOrNull(15)),
-                    FinalizedEpoch = Sql.Unsigned(r.GetInt64OrNull(16)),
-                    HeadRoot = Sql.Hex(r.GetBytesOrNull(17)),
-                    HeadSlot = Sql.Unsigned(r.GetInt64OrNull(18)),
-                    EarliestAvailableSlot = Sql.Unsigned(r.GetInt64OrNull(19)),
-                    StatusVersion = r.GetInt32OrNull(20),
-                    MetadataSeq = Sql.Unsigned(r.GetInt64OrNull(21)),
-                    MetadataAttnets = r.GetStringOrNull(22),
-                    MetadataSyncnets = r.GetStringOrNull(23),
-                    CustodyGroupCount = Sql.Unsigned(r.GetInt64OrNull(24)),
-                    MetadataVersion = r.GetInt32OrNull(25),
-                    GoodbyeReason = Sql.Unsigned(r.GetInt64OrNull(26)),
-                });
+                var fields = new Dictionary<string, object?>(HistoryColumns.Count, StringComparer.Ordinal);
+                for (int i = 0; i < HistoryColumns.Count; i++) fields[HistoryColumns[i].Name] = HistoryColumns[i].Read(r, i);
+                visits.Add(new VisitRecord(fields));
             }
         }
 
@@ -465,13 +449,7 @@ public sealed partial class CensusService
     {
         await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
         await using DbCommand cmd = Sql.Command(conn, null, $"""
-            SELECT v.node_id, n.peer_id, e.raw, v.enr_seq, COALESCE(v.ip, e.ip4, e.ip6), e.udp, e.tcp, e.fork_digest, e.fork_name,
-                   e.next_fork_version, e.next_fork_epoch, e.attnets, e.syncnets, e.cgc, a.raw, a.client, a.version, a.os, a.arch,
-                   v.status_fork_digest, v.head_slot, v.head_root, v.finalized_epoch, v.finalized_root, v.earliest_available_slot,
-                   v.metadata_seq, v.metadata_attnets, v.metadata_syncnets, v.custody_group_count, v.dial_outcome, v.dial_error,
-                   v.goodbye_reason, v.latency_ms, g.country, g.city, g.asn, g.as_org,
-                   v.crawl_id, v.visited_at, e.network_name, e.quic, e.ip6, e.nfd, v.failed_step, v.muxer, v.status_version,
-                   v.metadata_version, v.discovery_answered, c.vantage, c.network, c.started_at, c.finished_at
+            SELECT {SelectColumn.List(ExportRow.Columns)}
             {NodeJoins}
             JOIN nodes n ON n.node_id = v.node_id
             JOIN crawls c ON c.id = v.crawl_id
@@ -479,64 +457,12 @@ public sealed partial class CensusService
             ORDER BY v.node_id, v.id
             """, ("crawl", crawlId));
         await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        IReadOnlyList<SelectColumn> columns = ExportRow.Columns;
         while (await r.ReadAsync(ct).ConfigureAwait(false))
         {
-            byte[]? raw = r.GetBytesOrNull(2);
-            yield return new ExportRow
-            {
-                NodeId = Convert.ToHexStringLower((byte[])r.GetValue(0)),
-                PeerId = r.GetStringOrNull(1),
-                Enr = raw is null ? null : EnrText(raw),
-                Seq = Sql.Unsigned(r.GetInt64OrNull(3)),
-                Ip = r.GetStringOrNull(4),
-                Udp = r.GetInt32OrNull(5),
-                Tcp = r.GetInt32OrNull(6),
-                ForkDigest = r.GetStringOrNull(7),
-                ForkName = r.GetStringOrNull(8),
-                NextForkVersion = r.GetStringOrNull(9),
-                NextForkEpoch = Sql.Unsigned(r.GetInt64OrNull(10)),
-                Attnets = r.GetStringOrNull(11),
-                Syncnets = r.GetStringOrNull(12),
-                Cgc = Sql.Unsigned(r.GetInt64OrNull(13)),
-                AgentVersion = r.GetStringOrNull(14),
-                Client = r.GetStringOrNull(15),
-                ClientVersion = r.GetStringOrNull(16),
-                Os = r.GetStringOrNull(17),
-                Arch = r.GetStringOrNull(18),
-                StatusForkDigest = r.GetStringOrNull(19),
-                HeadSlot = Sql.Unsigned(r.GetInt64OrNull(20)),
-                HeadRoot = Sql.Hex(r.GetBytesOrNull(21)),
-                FinalizedEpoch = Sql.Unsigned(r.GetInt64OrNull(22)),
-                FinalizedRoot = Sql.Hex(r.GetBytesOrNull(23)),
-                EarliestAvailableSlot = Sql.Unsigned(r.GetInt64OrNull(24)),
-                MetadataSeq = Sql.Unsigned(r.GetInt64OrNull(25)),
-                MetadataAttnets = r.GetStringOrNull(26),
-                MetadataSyncnets = r.GetStringOrNull(27),
-                CustodyGroupCount = Sql.Unsigned(r.GetInt64OrNull(28)),
-                DialOutcome = r.GetString(29),
-                DialError = r.GetStringOrNull(30),
-                GoodbyeReason = Sql.Unsigned(r.GetInt64OrNull(31)),
-                LatencyMs = r.GetInt32OrNull(32),
-                Country = r.GetStringOrNull(33),
-                City = r.GetStringOrNull(34),
-                Asn = r.GetInt64OrNull(35),
-                AsOrg = r.GetStringOrNull(36),
-                CrawlId = r.GetInt64(37),
-                VisitedAt = r.GetUtc(38),
-                NetworkName = r.GetStringOrNull(39),
-                Quic = r.GetInt32OrNull(40),
-                Ip6 = r.GetStringOrNull(41),
-                Nfd = r.GetStringOrNull(42),
-                FailedStep = r.GetStringOrNull(43),
-                Muxer = r.GetStringOrNull(44),
-                StatusVersion = r.GetInt32OrNull(45),
-                MetadataVersion = r.GetInt32OrNull(46),
-                DiscoveryAnswered = r.GetBooleanOrNull(47),
-                Vantage = r.GetString(48),
-                CrawlNetwork = r.GetString(49),
-                CrawlStartedAt = r.GetUtc(50),
-                CrawlFinishedAt = r.GetUtcOrNull(51),
-            };
+            var values = new object?[columns.Count];
+            for (int i = 0; i < values.Length; i++) values[i] = columns[i].Read(r, i);
+            yield return new ExportRow(values);
         }
     }
 

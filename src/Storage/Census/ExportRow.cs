@@ -1,153 +1,169 @@
+using System.Collections.Frozen;
+
 namespace ClP2p.Storage;
 
 /// <summary>
 /// One node seen in a crawl (one visit joined with its ENR, agent and geo rows), flat, for CSV/NDJSON/Parquet
 /// exports. Hex values are lowercase without 0x; absent values are null. <see cref="ColumnNames"/> gives the
-/// column names in order and <see cref="Values"/> the matching values, so writers need no per-column code.
+/// column names in order, <see cref="ColumnTypes"/> their types and <see cref="Values"/> the matching values, so writers
+/// need no per-column code. The node, ENR, agent and geo columns come first, then every exported column of the visits
+/// table in the order of its column map (a new visit column appears here without further code).
 /// </summary>
-public sealed record ExportRow
+public sealed class ExportRow
 {
-    /// <summary>Column names, in export order (the names of issue 6 first, then extra columns).</summary>
-    public static IReadOnlyList<string> ColumnNames { get; } =
+    /// <summary>The columns, in export order.</summary>
+    internal static IReadOnlyList<SelectColumn> Columns { get; } =
     [
-        "node_id", "peer_id", "enr", "seq", "ip", "udp", "tcp", "fork_digest", "fork_name", "next_fork_version",
-        "next_fork_epoch", "attnets", "syncnets", "cgc", "agent_version", "client", "client_version", "os", "arch",
-        "status_fork_digest", "head_slot", "head_root", "finalized_epoch", "finalized_root", "earliest_available_slot",
-        "metadata_seq", "metadata_attnets", "metadata_syncnets", "custody_group_count", "dial_outcome", "dial_error",
-        "goodbye_reason", "latency_ms", "country", "city", "asn", "as_org",
-        "crawl_id", "visited_at", "network_name", "quic", "ip6", "nfd", "failed_step", "muxer", "status_version",
-        "metadata_version", "discovery_answered",
-        "vantage", "crawl_network", "crawl_started_at", "crawl_finished_at",
+        new("node_id", "v.node_id", ColumnKind.Bytea),
+        new("peer_id", "n.peer_id", ColumnKind.Text),
+        new("enr", "e.raw", ColumnKind.Bytea, (r, i) => CensusService.EnrText((byte[])r.GetValue(i))),
+        new("seq", "v.enr_seq", ColumnKind.UInt64),
+        new("ip", "COALESCE(v.ip, e.ip4, e.ip6)", ColumnKind.Text),
+        new("udp", "e.udp", ColumnKind.Int32),
+        new("tcp", "e.tcp", ColumnKind.Int32),
+        new("quic", "e.quic", ColumnKind.Int32),
+        new("ip6", "e.ip6", ColumnKind.Text),
+        new("fork_digest", "e.fork_digest", ColumnKind.Text),
+        new("fork_name", CensusSql.EnrForkName, ColumnKind.Text),
+        new("network_name", CensusSql.EnrNetworkName, ColumnKind.Text),
+        new("next_fork_version", "e.next_fork_version", ColumnKind.Text),
+        new("next_fork_epoch", "e.next_fork_epoch", ColumnKind.UInt64),
+        new("attnets", "e.attnets", ColumnKind.Text),
+        new("syncnets", "e.syncnets", ColumnKind.Text),
+        new("cgc", "e.cgc", ColumnKind.UInt64),
+        new("cgc_out_of_range", CensusSql.CgcOutOfRange, ColumnKind.Bool),
+        new("nfd", "e.nfd", ColumnKind.Text),
+        new("nfd_name", "(SELECT n.network || '/' || n.fork FROM fork_digests n WHERE n.digest = e.nfd)", ColumnKind.Text),
+        new("agent_version", "a.raw", ColumnKind.Text),
+        new("client", "a.client", ColumnKind.Text),
+        new("client_inferred", "a.client_inferred", ColumnKind.Bool),
+        new("client_version", "a.version", ColumnKind.Text),
+        new("os", "a.os", ColumnKind.Text),
+        new("arch", "a.arch", ColumnKind.Text),
+        new("country", "g.country", ColumnKind.Text),
+        new("city", "g.city", ColumnKind.Text),
+        new("asn", "g.asn", ColumnKind.Int64),
+        new("as_org", "g.as_org", ColumnKind.Text),
+        new("status_network", "sd.network", ColumnKind.Text),
+        new("vantage", "c.vantage", ColumnKind.Text),
+        new("crawl_network", "c.network", ColumnKind.Text),
+        new("crawl_started_at", "c.started_at", ColumnKind.TimestampTz) { ReadType = typeof(DateTimeOffset?) },
+        new("crawl_finished_at", "c.finished_at", ColumnKind.TimestampTz) { ReadType = typeof(DateTimeOffset?) },
+        .. VisitColumns.Exported.Select(c => c.Select()),
     ];
+
+    /// <summary>Column names, in export order.</summary>
+    public static IReadOnlyList<string> ColumnNames { get; } = Columns.Select(c => c.Name).ToArray();
 
     /// <summary>CLR type of each column, matching <see cref="ColumnNames"/> (nullable where values may be absent).</summary>
-    public static IReadOnlyList<Type> ColumnTypes { get; } =
-    [
-        typeof(string), typeof(string), typeof(string), typeof(ulong?), typeof(string), typeof(int?), typeof(int?), typeof(string), typeof(string), typeof(string),
-        typeof(ulong?), typeof(string), typeof(string), typeof(ulong?), typeof(string), typeof(string), typeof(string), typeof(string), typeof(string),
-        typeof(string), typeof(ulong?), typeof(string), typeof(ulong?), typeof(string), typeof(ulong?),
-        typeof(ulong?), typeof(string), typeof(string), typeof(ulong?), typeof(string), typeof(string),
-        typeof(ulong?), typeof(int?), typeof(string), typeof(string), typeof(long?), typeof(string),
-        typeof(long), typeof(DateTimeOffset), typeof(string), typeof(int?), typeof(string), typeof(string), typeof(string), typeof(string), typeof(int?),
-        typeof(int?), typeof(bool?),
-        typeof(string), typeof(string), typeof(DateTimeOffset?), typeof(DateTimeOffset?),
-    ];
+    public static IReadOnlyList<Type> ColumnTypes { get; } = Columns.Select(c => c.ReadType).ToArray();
+
+    private static readonly FrozenDictionary<string, int> Index = ColumnNames.Select((n, i) => (n, i)).ToFrozenDictionary(x => x.n, x => x.i, StringComparer.Ordinal);
+
+    private readonly object?[] _values;
+
+    internal ExportRow(object?[] values) => _values = values;
+
+    /// <summary>The value of column <paramref name="name"/> (null when absent). Throws for an unknown column.</summary>
+    public object? this[string name] => _values[Index[name]];
 
     /// <summary>Node id, 64 hex digits.</summary>
-    public required string NodeId { get; init; }
-    /// <summary>libp2p peer id (from the visit, else the node).</summary>
-    public string? PeerId { get; init; }
-    /// <summary>ENR text "enr:..." of the seq current at the visit.</summary>
-    public string? Enr { get; init; }
-    /// <summary>ENR seq.</summary>
-    public ulong? Seq { get; init; }
-    /// <summary>IP of the visit (else the ENR's ip, else ip6).</summary>
-    public string? Ip { get; init; }
-    /// <summary>ENR udp.</summary>
-    public int? Udp { get; init; }
-    /// <summary>ENR tcp.</summary>
-    public int? Tcp { get; init; }
-    /// <summary>ENR eth2 fork digest.</summary>
-    public string? ForkDigest { get; init; }
-    /// <summary>Fork name of the digest.</summary>
-    public string? ForkName { get; init; }
-    /// <summary>ENR next fork version.</summary>
-    public string? NextForkVersion { get; init; }
-    /// <summary>ENR next fork epoch.</summary>
-    public ulong? NextForkEpoch { get; init; }
-    /// <summary>ENR attnets.</summary>
-    public string? Attnets { get; init; }
-    /// <summary>ENR syncnets.</summary>
-    public string? Syncnets { get; init; }
-    /// <summary>ENR cgc.</summary>
-    public ulong? Cgc { get; init; }
-    /// <summary>Raw agent string.</summary>
-    public string? AgentVersion { get; init; }
-    /// <summary>Client.</summary>
-    public string? Client { get; init; }
-    /// <summary>Client version.</summary>
-    public string? ClientVersion { get; init; }
-    /// <summary>OS.</summary>
-    public string? Os { get; init; }
-    /// <summary>Architecture.</summary>
-    public string? Arch { get; init; }
-    /// <summary>Status fork digest.</summary>
-    public string? StatusForkDigest { get; init; }
-    /// <summary>Status head slot.</summary>
-    public ulong? HeadSlot { get; init; }
-    /// <summary>Status head root.</summary>
-    public string? HeadRoot { get; init; }
-    /// <summary>Status finalized epoch.</summary>
-    public ulong? FinalizedEpoch { get; init; }
-    /// <summary>Status finalized root.</summary>
-    public string? FinalizedRoot { get; init; }
-    /// <summary>Status v2 earliest available slot.</summary>
-    public ulong? EarliestAvailableSlot { get; init; }
-    /// <summary>MetaData seq.</summary>
-    public ulong? MetadataSeq { get; init; }
-    /// <summary>MetaData attnets.</summary>
-    public string? MetadataAttnets { get; init; }
-    /// <summary>MetaData syncnets.</summary>
-    public string? MetadataSyncnets { get; init; }
-    /// <summary>MetaData custody group count.</summary>
-    public ulong? CustodyGroupCount { get; init; }
-    /// <summary>"ok", an error class or "not_dialled".</summary>
-    public required string DialOutcome { get; init; }
-    /// <summary>Raw dial error.</summary>
-    public string? DialError { get; init; }
-    /// <summary>Goodbye reason received.</summary>
-    public ulong? GoodbyeReason { get; init; }
-    /// <summary>Dial latency, ms.</summary>
-    public int? LatencyMs { get; init; }
-    /// <summary>Country code.</summary>
-    public string? Country { get; init; }
-    /// <summary>City.</summary>
-    public string? City { get; init; }
-    /// <summary>AS number.</summary>
-    public long? Asn { get; init; }
-    /// <summary>AS organisation.</summary>
-    public string? AsOrg { get; init; }
-    /// <summary>Crawl id.</summary>
-    public required long CrawlId { get; init; }
-    /// <summary>Visit time.</summary>
-    public required DateTimeOffset VisitedAt { get; init; }
-    /// <summary>Network name of the fork digest.</summary>
-    public string? NetworkName { get; init; }
-    /// <summary>ENR quic.</summary>
-    public int? Quic { get; init; }
-    /// <summary>ENR ip6.</summary>
-    public string? Ip6 { get; init; }
-    /// <summary>ENR nfd.</summary>
-    public string? Nfd { get; init; }
-    /// <summary>Failed dial step.</summary>
-    public string? FailedStep { get; init; }
-    /// <summary>Muxer.</summary>
-    public string? Muxer { get; init; }
-    /// <summary>Status version.</summary>
-    public int? StatusVersion { get; init; }
-    /// <summary>MetaData version.</summary>
-    public int? MetadataVersion { get; init; }
-    /// <summary>Answered FINDNODE.</summary>
-    public bool? DiscoveryAnswered { get; init; }
-    /// <summary>The crawl's vantage point (what <c>clp2p import</c> files the crawl under).</summary>
-    public string Vantage { get; init; } = CrawlVantage.Default;
-    /// <summary>The network the crawl crawled ("mainnet", "custom", ...).</summary>
-    public string? CrawlNetwork { get; init; }
-    /// <summary>The crawl's start.</summary>
-    public DateTimeOffset? CrawlStartedAt { get; init; }
-    /// <summary>The crawl's end; null while it runs.</summary>
-    public DateTimeOffset? CrawlFinishedAt { get; init; }
+    public string NodeId => (string)this["node_id"]!;
+
+
+    // Typed views of the columns `clp2p import` reads back (ExportReader builds rows by column name).
+    /// <summary>Column peer_id.</summary>
+    public string? PeerId => (string?)this["peer_id"];
+    /// <summary>Column enr.</summary>
+    public string? Enr => (string?)this["enr"];
+    /// <summary>Column seq.</summary>
+    public ulong? Seq => (ulong?)this["seq"];
+    /// <summary>Column ip.</summary>
+    public string? Ip => (string?)this["ip"];
+    /// <summary>Column fork_name.</summary>
+    public string? ForkName => (string?)this["fork_name"];
+    /// <summary>Column network_name.</summary>
+    public string? NetworkName => (string?)this["network_name"];
+    /// <summary>Column agent_version.</summary>
+    public string? AgentVersion => (string?)this["agent_version"];
+    /// <summary>Column client.</summary>
+    public string? Client => (string?)this["client"];
+    /// <summary>Column client_version.</summary>
+    public string? ClientVersion => (string?)this["client_version"];
+    /// <summary>Column os.</summary>
+    public string? Os => (string?)this["os"];
+    /// <summary>Column arch.</summary>
+    public string? Arch => (string?)this["arch"];
+    /// <summary>Column country.</summary>
+    public string? Country => (string?)this["country"];
+    /// <summary>Column city.</summary>
+    public string? City => (string?)this["city"];
+    /// <summary>Column asn.</summary>
+    public long? Asn => (long?)this["asn"];
+    /// <summary>Column as_org.</summary>
+    public string? AsOrg => (string?)this["as_org"];
+    /// <summary>Column vantage.</summary>
+    public string Vantage => (string)this["vantage"]!;
+    /// <summary>Column crawl_network.</summary>
+    public string? CrawlNetwork => (string?)this["crawl_network"];
+    /// <summary>Column crawl_started_at.</summary>
+    public DateTimeOffset? CrawlStartedAt => (DateTimeOffset?)this["crawl_started_at"];
+    /// <summary>Column crawl_finished_at.</summary>
+    public DateTimeOffset? CrawlFinishedAt => (DateTimeOffset?)this["crawl_finished_at"];
+    /// <summary>Column discovery_answered.</summary>
+    public bool? DiscoveryAnswered => (bool?)this["discovery_answered"];
+    /// <summary>Column dial_outcome.</summary>
+    public string DialOutcome => (string)this["dial_outcome"]!;
+    /// <summary>Column dial_error.</summary>
+    public string? DialError => (string?)this["dial_error"];
+    /// <summary>Column failed_step.</summary>
+    public string? FailedStep => (string?)this["failed_step"];
+    /// <summary>Column latency_ms.</summary>
+    public int? LatencyMs => (int?)this["latency_ms"];
+    /// <summary>Column muxer.</summary>
+    public string? Muxer => (string?)this["muxer"];
+    /// <summary>Column status_fork_digest.</summary>
+    public string? StatusForkDigest => (string?)this["status_fork_digest"];
+    /// <summary>Column finalized_root.</summary>
+    public string? FinalizedRoot => (string?)this["finalized_root"];
+    /// <summary>Column finalized_epoch.</summary>
+    public ulong? FinalizedEpoch => (ulong?)this["finalized_epoch"];
+    /// <summary>Column head_root.</summary>
+    public string? HeadRoot => (string?)this["head_root"];
+    /// <summary>Column head_slot.</summary>
+    public ulong? HeadSlot => (ulong?)this["head_slot"];
+    /// <summary>Column earliest_available_slot.</summary>
+    public ulong? EarliestAvailableSlot => (ulong?)this["earliest_available_slot"];
+    /// <summary>Column status_version.</summary>
+    public int? StatusVersion => (int?)this["status_version"];
+    /// <summary>Column metadata_seq.</summary>
+    public ulong? MetadataSeq => (ulong?)this["metadata_seq"];
+    /// <summary>Column metadata_attnets.</summary>
+    public string? MetadataAttnets => (string?)this["metadata_attnets"];
+    /// <summary>Column metadata_syncnets.</summary>
+    public string? MetadataSyncnets => (string?)this["metadata_syncnets"];
+    /// <summary>Column custody_group_count.</summary>
+    public ulong? CustodyGroupCount => (ulong?)this["custody_group_count"];
+    /// <summary>Column metadata_version.</summary>
+    public int? MetadataVersion => (int?)this["metadata_version"];
+    /// <summary>Column goodbye_reason.</summary>
+    public ulong? GoodbyeReason => (ulong?)this["goodbye_reason"];
+    /// <summary>Column crawl_id.</summary>
+    public long CrawlId => (long)this["crawl_id"]!;
+    /// <summary>Column visited_at.</summary>
+    public DateTimeOffset VisitedAt => (DateTimeOffset)this["visited_at"]!;
+
+    /// <summary>A row from values in <see cref="ColumnNames"/> order (as <see cref="ColumnTypes"/> types them; null for absent).</summary>
+    public static ExportRow FromValues(object?[] values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        if (values.Length != ColumnNames.Count) throw new ArgumentException($"an export row has {ColumnNames.Count} values", nameof(values));
+        return new ExportRow(values);
+    }
+
+    /// <summary>The index of column <paramref name="name"/> in <see cref="ColumnNames"/>; false when there is none.</summary>
+    public static bool TryIndexOf(string name, out int index) => Index.TryGetValue(name, out index);
 
     /// <summary>The values in <see cref="ColumnNames"/> order (null for absent values).</summary>
-    public object?[] Values() =>
-    [
-        NodeId, PeerId, Enr, Seq, Ip, Udp, Tcp, ForkDigest, ForkName, NextForkVersion,
-        NextForkEpoch, Attnets, Syncnets, Cgc, AgentVersion, Client, ClientVersion, Os, Arch,
-        StatusForkDigest, HeadSlot, HeadRoot, FinalizedEpoch, FinalizedRoot, EarliestAvailableSlot,
-        MetadataSeq, MetadataAttnets, MetadataSyncnets, CustodyGroupCount, DialOutcome, DialError,
-        GoodbyeReason, LatencyMs, Country, City, Asn, AsOrg,
-        CrawlId, VisitedAt, NetworkName, Quic, Ip6, Nfd, FailedStep, Muxer, StatusVersion,
-        MetadataVersion, DiscoveryAnswered,
-        Vantage, CrawlNetwork, CrawlStartedAt, CrawlFinishedAt,
-    ];
+    public object?[] Values() => _values;
 }

@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace ClP2p.Storage.Model;
 
@@ -26,6 +27,7 @@ public abstract class ClP2pDbContext : DbContext
     public DbSet<IpAddressEntity> IpAddresses => Set<IpAddressEntity>();
     /// <summary>visits</summary>
     public DbSet<VisitEntity> Visits => Set<VisitEntity>();
+    public DbSet<ForkDigestEntity> ForkDigests => Set<ForkDigestEntity>();
     /// <summary>crawl_census</summary>
     public DbSet<CrawlCensusEntity> CrawlCensus => Set<CrawlCensusEntity>();
 
@@ -78,14 +80,26 @@ public abstract class ClP2pDbContext : DbContext
         {
             e.ToTable("visits");
             e.HasKey(x => x.Id);
-            e.Property(x => x.Kind).IsRequired();
-            e.Property(x => x.DialOutcome).IsRequired();
+            foreach (VisitColumn c in VisitColumns.All)
+            {
+                if (c.Name is "crawl_id" or "node_id") continue;
+                PropertyBuilder p = e.Property(c.StoreType, c.Property);
+                if (c.Required) p.IsRequired();
+            }
             // No foreign keys on visits: per-row FK triggers cost more than the whole COPY (bulk writes are the point: Nebula's one-call-per-visit path is what made its PostgreSQL slow). The writer
             // upserts the node and the agent row in the same transaction as the visit, so references hold anyway.
             // One secondary index: (crawl_id, node_id). A crawl's visits arrive together, so its entries fill one region
             // of the index; a second index led by node_id took random inserts all over a growing tree and cost as much as
             // the heap itself. A node's history probes this index once per crawl instead (CensusService).
             e.HasIndex(x => new { x.CrawlId, x.NodeId });
+        });
+        modelBuilder.Entity<ForkDigestEntity>(e =>
+        {
+            e.ToTable("fork_digests");
+            e.HasKey(x => x.Digest);
+            e.Property(x => x.Network).IsRequired();
+            e.Property(x => x.Fork).IsRequired();
+            e.Property(x => x.Kind).IsRequired();
         });
         modelBuilder.Entity<CrawlCensusEntity>(e =>
         {

@@ -80,6 +80,23 @@ public sealed class AgentVersionEntity
     public string? Version { get; set; }
     public string? Os { get; set; }
     public string? Arch { get; set; }
+    /// <summary>True when the client is a guess from the libp2p library the agent string names (js-libp2p → lodestar).</summary>
+    public bool? ClientInferred { get; set; }
+}
+
+/// <summary>
+/// The name of a fork digest, from the crawler's network registry (rewritten from it on every start), so that stored
+/// digests are named at query time with what the registry knows now.
+/// </summary>
+public sealed class ForkDigestEntity
+{
+    /// <summary>8 lowercase hex digits.</summary>
+    public string Digest { get; set; } = "";
+    public string Network { get; set; } = "";
+    /// <summary>phase0 … gloas, bpoN, or pre-genesis.</summary>
+    public string Fork { get; set; } = "";
+    /// <summary>fork (a scheduled fork period), unscheduled (a known fork without an epoch yet) or pre_genesis.</summary>
+    public string Kind { get; set; } = "";
 }
 
 /// <summary>Geo and ASN data for one IP address.</summary>
@@ -93,38 +110,16 @@ public sealed class IpAddressEntity
     public DateTime LookedUpAt { get; set; }
 }
 
-/// <summary>One node in one crawl (kind crawl), or one re-dial between crawls (kind redial).</summary>
+/// <summary>
+/// One node in one crawl (kind crawl), or one re-dial between crawls (kind redial). Only the key and the indexed columns
+/// are CLR properties; every other column is a shadow property configured from <see cref="VisitColumns"/> (read them in
+/// LINQ with <c>EF.Property&lt;T&gt;(v, "DialOutcome")</c>).
+/// </summary>
 public sealed class VisitEntity
 {
     public long Id { get; set; }
     public long? CrawlId { get; set; }
     public byte[] NodeId { get; set; } = [];
-    public DateTime VisitedAt { get; set; }
-    public string Kind { get; set; } = "crawl";
-    public long? EnrSeq { get; set; }
-    public string? Ip { get; set; }
-    public bool? DiscoveryAnswered { get; set; }
-    public int? Neighbours { get; set; }
-    public string? DiscoveryError { get; set; }
-    public string DialOutcome { get; set; } = "not_dialled";
-    public string? DialError { get; set; }
-    public string? FailedStep { get; set; }
-    public int? LatencyMs { get; set; }
-    public long? AgentVersionId { get; set; }
-    public string? Muxer { get; set; }
-    public string? StatusForkDigest { get; set; }
-    public byte[]? FinalizedRoot { get; set; }
-    public long? FinalizedEpoch { get; set; }
-    public byte[]? HeadRoot { get; set; }
-    public long? HeadSlot { get; set; }
-    public long? EarliestAvailableSlot { get; set; }
-    public int? StatusVersion { get; set; }
-    public long? MetadataSeq { get; set; }
-    public string? MetadataAttnets { get; set; }
-    public string? MetadataSyncnets { get; set; }
-    public long? CustodyGroupCount { get; set; }
-    public int? MetadataVersion { get; set; }
-    public long? GoodbyeReason { get; set; }
 }
 
 /// <summary>Pre-aggregated census row: count of a crawl's visits per (network, dimension, key).</summary>

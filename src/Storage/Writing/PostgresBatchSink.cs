@@ -47,8 +47,8 @@ internal sealed class PostgresBatchSink : IBatchSink
         """;
 
     private const string UpsertAgents = """
-        INSERT INTO agent_versions (raw, client, version, os, arch)
-        SELECT * FROM unnest(@raw, @client, @version, @os, @arch)
+        INSERT INTO agent_versions (raw, client, version, os, arch, client_inferred)
+        SELECT * FROM unnest(@raw, @client, @version, @os, @arch, @inferred)
         ON CONFLICT (raw) DO NOTHING
         """;
 
@@ -59,15 +59,10 @@ internal sealed class PostgresBatchSink : IBatchSink
             as_org = EXCLUDED.as_org, looked_up_at = EXCLUDED.looked_up_at
         """;
 
-    private const string CopyVisits = """
-        COPY visits (crawl_id, node_id, visited_at, kind, enr_seq, ip, discovery_answered, neighbours, discovery_error,
-            dial_outcome, dial_error, failed_step, latency_ms, agent_version_id, muxer, status_fork_digest,
-            finalized_root, finalized_epoch, head_root, head_slot, earliest_available_slot, status_version, metadata_seq,
-            metadata_attnets, metadata_syncnets, custody_group_count, metadata_version, goodbye_reason) FROM STDIN (FORMAT BINARY)
-        """;
+    private static readonly string CopyVisits = $"COPY visits ({VisitColumns.NameList}) FROM STDIN (FORMAT BINARY)";
 
-    /// <summary>Columns of <see cref="CopyVisits"/>, in order.</summary>
-    private const short VisitColumns = 28;
+    /// <summary>Columns of <see cref="CopyVisits"/>.</summary>
+    private static readonly short VisitColumnCount = (short)VisitColumns.All.Count;
 
     /// <summary>Encoded COPY data sent to the server at a time.</summary>
     private const int CopyChunkBytes = 128 * 1024;
@@ -195,6 +190,7 @@ internal sealed class PostgresBatchSink : IBatchSink
             cmd.Parameters.Add(Array("version", missing.Select(kv => kv.Value.ClientVersion), NpgsqlDbType.Text));
             cmd.Parameters.Add(Array("os", missing.Select(kv => kv.Value.Os), NpgsqlDbType.Text));
             cmd.Parameters.Add(Array("arch", missing.Select(kv => kv.Value.Arch), NpgsqlDbType.Text));
+            cmd.Parameters.Add(Array("inferred", missing.Select(kv => kv.Value.ClientInferred), NpgsqlDbType.Boolean));
             await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
         await using (var cmd = new NpgsqlCommand("SELECT raw, id FROM agent_versions WHERE raw = ANY(@raw)", conn, tx))
@@ -218,40 +214,15 @@ internal sealed class PostgresBatchSink : IBatchSink
         using var rows = new PgBinaryCopyWriter(CopyChunkBytes + 4096);
         await using NpgsqlRawCopyStream copy = await conn.BeginRawBinaryCopyAsync(CopyVisits, ct).ConfigureAwait(false);
         rows.WriteHeader();
+        IReadOnlyList<VisitColumn> columns = VisitColumns.All;
         foreach (VisitObservation v in sorted)
         {
             long? agentId = null;
             if (v.AgentVersion is { } raw)
                 agentId = _agentIds.TryGetValue(raw, out long id) || newAgentIds.TryGetValue(raw, out id) ? id : null;
-            rows.StartRow(VisitColumns);
-            rows.Int64(v.CrawlId);
-            rows.Bytea(v.NodeId);
-            rows.TimestampTz(v.VisitedAt);
-            rows.Text(v.Kind);
-            rows.UInt64AsInt64(v.EnrSeq);
-            rows.Text(v.Ip);
-            rows.Bool(v.DiscoveryAnswered);
-            rows.Int32(v.Neighbours);
-            rows.Text(v.DiscoveryError);
-            rows.Text(v.DialOutcome);
-            rows.Text(v.DialError);
-            rows.Text(v.FailedStep);
-            rows.Int32(v.LatencyMs);
-            rows.Int64(agentId);
-            rows.Text(v.Muxer);
-            rows.HexText(v.StatusForkDigest);
-            rows.Bytea(v.FinalizedRoot);
-            rows.UInt64AsInt64(v.FinalizedEpoch);
-            rows.Bytea(v.HeadRoot);
-            rows.UInt64AsInt64(v.HeadSlot);
-            rows.UInt64AsInt64(v.EarliestAvailableSlot);
-            rows.Int32(v.StatusVersion);
-            rows.UInt64AsInt64(v.MetadataSeq);
-            rows.HexText(v.MetadataAttnets);
-            rows.HexText(v.MetadataSyncnets);
-            rows.UInt64AsInt64(v.CustodyGroupCount);
-            rows.Int32(v.MetadataVersion);
-            rows.UInt64AsInt64(v.GoodbyeReason);
+            var row = new VisitRow(v, agentId);
+            rows.StartRow(VisitColumnCount);
+            foreach (VisitColumn column in columns) column.Copy(rows, row);
             if (rows.Length >= CopyChunkBytes)
             {
                 await copy.WriteAsync(rows.Written, ct).ConfigureAwait(false);

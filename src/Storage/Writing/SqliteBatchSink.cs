@@ -43,14 +43,8 @@ internal sealed class SqliteBatchSink : IBatchSink
             as_org = excluded.as_org, looked_up_at = excluded.looked_up_at
         """;
 
-    private const string InsertVisit = """
-        INSERT INTO visits (crawl_id, node_id, visited_at, kind, enr_seq, ip, discovery_answered, neighbours, discovery_error,
-            dial_outcome, dial_error, failed_step, latency_ms, agent_version_id, muxer, status_fork_digest,
-            finalized_root, finalized_epoch, head_root, head_slot, earliest_available_slot, status_version, metadata_seq,
-            metadata_attnets, metadata_syncnets, custody_group_count, metadata_version, goodbye_reason)
-        VALUES ($crawl, $id, $at, $kind, $seq, $ip, $answered, $neighbours, $derr, $outcome, $err, $step, $latency, $agent,
-            $muxer, $sfd, $froot, $fepoch, $hroot, $hslot, $eas, $sver, $mseq, $matt, $msync, $cgc, $mver, $goodbye)
-        """;
+    private static readonly string InsertVisit =
+        $"INSERT INTO visits ({VisitColumns.NameList}) VALUES ({string.Join(", ", VisitColumns.All.Select(c => "$" + c.Name))})";
 
     private readonly string _connectionString;
     private readonly Dictionary<string, long> _agentIds = new(StringComparer.Ordinal);
@@ -95,12 +89,12 @@ internal sealed class SqliteBatchSink : IBatchSink
         if (missing.Count > 0)
         {
             await using SqliteCommand insert = Prepare(conn, tx,
-                "INSERT INTO agent_versions (raw, client, version, os, arch) VALUES ($raw, $client, $version, $os, $arch) ON CONFLICT (raw) DO NOTHING",
-                "$raw", "$client", "$version", "$os", "$arch");
+                "INSERT INTO agent_versions (raw, client, version, os, arch, client_inferred) VALUES ($raw, $client, $version, $os, $arch, $inferred) ON CONFLICT (raw) DO NOTHING",
+                "$raw", "$client", "$version", "$os", "$arch", "$inferred");
             await using SqliteCommand select = Prepare(conn, tx, "SELECT id FROM agent_versions WHERE raw = $raw", "$raw");
             foreach ((string raw, VisitObservation v) in missing)
             {
-                Set(insert, raw, v.Client, v.ClientVersion, v.Os, v.Arch);
+                Set(insert, raw, v.Client, v.ClientVersion, v.Os, v.Arch, v.ClientInferred);
                 await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
                 Set(select, raw);
                 newAgentIds[raw] = (long)(await select.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
@@ -117,20 +111,17 @@ internal sealed class SqliteBatchSink : IBatchSink
             }
         }
 
-        await using (SqliteCommand cmd = Prepare(conn, tx, InsertVisit, "$crawl", "$id", "$at", "$kind", "$seq", "$ip", "$answered", "$neighbours",
-            "$derr", "$outcome", "$err", "$step", "$latency", "$agent", "$muxer", "$sfd", "$froot", "$fepoch", "$hroot", "$hslot",
-            "$eas", "$sver", "$mseq", "$matt", "$msync", "$cgc", "$mver", "$goodbye"))
+        await using (SqliteCommand cmd = Prepare(conn, tx, InsertVisit, [.. VisitColumns.All.Select(c => "$" + c.Name)]))
         {
+            IReadOnlyList<VisitColumn> columns = VisitColumns.All;
             foreach (VisitObservation v in batch.Visits)
             {
                 long? agentId = null;
                 if (v.AgentVersion is { } raw)
                     agentId = _agentIds.TryGetValue(raw, out long id) || newAgentIds.TryGetValue(raw, out id) ? id : null;
-                Set(cmd, v.CrawlId, v.NodeId, v.VisitedAt.UtcDateTime, v.Kind, Sql.Signed(v.EnrSeq), v.Ip, v.DiscoveryAnswered, v.Neighbours,
-                    v.DiscoveryError, v.DialOutcome, v.DialError, v.FailedStep, v.LatencyMs, agentId, v.Muxer,
-                    Sql.Hex(v.StatusForkDigest), v.FinalizedRoot, Sql.Signed(v.FinalizedEpoch), v.HeadRoot, Sql.Signed(v.HeadSlot),
-                    Sql.Signed(v.EarliestAvailableSlot), v.StatusVersion, Sql.Signed(v.MetadataSeq), Sql.Hex(v.MetadataAttnets),
-                    Sql.Hex(v.MetadataSyncnets), Sql.Signed(v.CustodyGroupCount), v.MetadataVersion, Sql.Signed(v.GoodbyeReason));
+                var row = new VisitRow(v, agentId);
+                for (int i = 0; i < columns.Count; i++)
+                    cmd.Parameters[i].Value = columns[i].Parameter(row) ?? DBNull.Value;
                 await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             }
         }

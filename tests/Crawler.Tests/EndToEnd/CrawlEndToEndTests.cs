@@ -70,6 +70,18 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
         Assert.Equal(Net.Nodes.Count, exported.Count);
         foreach (var n in Net.Nodes)
             Assert.Equal(n.HasHost ? "ok" : n.IsConsensus ? "refused" : "not_dialled", exported[n.NodeId]);
+
+        // The testnet's records carry neither cgc nor nfd: absent stays absent (empty, not 0), and no record is
+        // counted as malformed for it. A node that answered Status named the digest its record carries, and we sent it.
+        Assert.Equal(0, summary.RootElement.GetProperty("malformed_enr_fields").GetInt64());
+        var rows = lines.Skip(1).Select(l => l.Split(',')).ToList();
+        int Col(string name) => Array.IndexOf(header, name);
+        Assert.All(rows, r => Assert.Equal(("", "", ""), (r[Col("cgc")], r[Col("cgc_out_of_range")], r[Col("nfd")])));
+        foreach (var r in rows.Where(r => r[outcomeCol] == "ok"))
+        {
+            Assert.Equal("false", r[Col("digest_mismatch")]);
+            Assert.Equal(r[Col("fork_digest")], r[Col("status_digest_sent")]);
+        }
     }
 
     [Fact]

@@ -1,0 +1,63 @@
+using System.Net;
+using ClP2p.Crawler.Eth2Crawl;
+using ClP2p.Crawler.Hosting;
+using ClP2p.Crawler.Tests.EndToEnd;
+using ClP2p.Discovery;
+using ClP2p.Eth2.Networks;
+using ClP2p.Storage;
+
+namespace ClP2p.Crawler.Tests;
+
+/// <summary>
+/// ENR consensus fields as real records carry them: no cgc/nfd (most testnet records), Nimbus's one-byte cgc 0, a cgc
+/// beyond NUMBER_OF_CUSTODY_GROUPS; and the repair that decodes stored records again.
+/// </summary>
+public sealed class EnrIngestTests
+{
+    private static readonly byte[] Eth2Bpo2 = Convert.FromHexString("8c9f62fe06000000ffffffffffffffff");
+
+    private static Enr Record(int i, byte[]? cgc)
+    {
+        var key = new byte[32];
+        key[31] = (byte)(i + 1);
+        key[0] = 0x11;
+        var b = new EnrBuilder().WithIp(IPAddress.Parse("203.0.113." + i)).WithUdp(9000).WithTcp(9000).With("eth2", Eth2Bpo2)
+            .With("attnets", new byte[8]);
+        if (cgc is not null) b = b.With("cgc", cgc);
+        return b.Build(key);
+    }
+
+    [Fact]
+    public async Task Absent_cgc_is_null_nimbus_zero_is_zero_out_of_range_is_flagged_and_old_rows_are_repaired()
+    {
+        Enr none = Record(1, null), nimbus = Record(2, [0x00]), big = Record(3, [0xc8]), eight = Record(4, [0x08]);
+        var sink = new StorageCrawlSink(null!, 0, NetworkRegistry.Builtin, TimeProvider.System);
+        var observed = new[] { none, nimbus, big, eight }.Select(e => sink.ToObservation(e, DateTimeOffset.UnixEpoch)).ToArray();
+        Assert.Equal(new ulong?[] { null, 0, 200, 8 }, observed.Select(o => o.Cgc));
+        Assert.All(observed, o => Assert.Null(o.Nfd));
+        Assert.All(observed, o => Assert.Equal(("mainnet", "bpo2"), (o.NetworkName, o.ForkName)));
+        Assert.Equal(0, sink.MalformedEth2Fields);
+
+        // Rows as the old ingest stored them (absent cgc as 0, Nimbus's 0x00 as null), repaired from the stored records.
+        await using var pg = await PgDatabase.CreateAsync();
+        Assert.True(StorageOptions.TryParse(pg.ConnectionString, Path.GetTempPath(), out var storage, out var error), error);
+        await StorageMigrator.MigrateAsync(storage);
+        long crawl = await new CrawlStore(storage).StartCrawlAsync("mainnet", DateTimeOffset.UnixEpoch, null);
+        await using (var writer = new ResultWriter(storage))
+        {
+            ulong?[] old = [0, null, 200, 8];
+            for (int i = 0; i < observed.Length; i++)
+            {
+                await writer.AddEnrAsync(observed[i] with { Cgc = old[i] });
+                await writer.AddVisitAsync(new VisitObservation { CrawlId = crawl, NodeId = observed[i].NodeId, EnrSeq = observed[i].Seq, VisitedAt = DateTimeOffset.UnixEpoch });
+            }
+        }
+        Assert.Equal(2, await StoredDataRepair.RedecodeEnrCgcAsync(storage, StoredData.RedecodeCgc));
+        var rows = await new CensusService(storage).ExportAsync(crawl).ToListAsync();
+        ExportRow Row(Enr e) => rows.Single(r => r.NodeId == e.NodeId.ToString());
+        Assert.Equal(((ulong?)null, (bool?)null), ((ulong?)Row(none)["cgc"], (bool?)Row(none)["cgc_out_of_range"]));
+        Assert.Equal(((ulong?)0, (bool?)false), ((ulong?)Row(nimbus)["cgc"], (bool?)Row(nimbus)["cgc_out_of_range"]));
+        Assert.Equal(((ulong?)200, (bool?)true), ((ulong?)Row(big)["cgc"], (bool?)Row(big)["cgc_out_of_range"]));
+        Assert.Equal(((ulong?)8, (bool?)false), ((ulong?)Row(eight)["cgc"], (bool?)Row(eight)["cgc_out_of_range"]));
+    }
+}

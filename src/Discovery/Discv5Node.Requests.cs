@@ -30,6 +30,9 @@ public sealed partial class Discv5Node
         public int Attempts { get; set; }
         public ITimer? Timer { get; set; }
         public long Started { get; init; }
+        /// <summary>Wait for an answer to each attempt, and extra attempts after a timeout (the node's defaults unless the caller set them).</summary>
+        public TimeSpan Timeout { get; init; }
+        public int Retries { get; init; }
         // NODES aggregation
         public int NodesTotal { get; set; }
         public int NodesReceived { get; set; }
@@ -67,14 +70,24 @@ public sealed partial class Discv5Node
     /// messages (partial results if some NODES messages were lost). Throws <see cref="Discv5RequestException"/>
     /// when the node does not answer at all.
     /// </summary>
-    public async Task<IReadOnlyList<Enr>> FindNodeAsync(Enr node, IReadOnlyList<int> distances, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<Enr>> FindNodeAsync(Enr node, IReadOnlyList<int> distances, CancellationToken cancellationToken = default) =>
+        FindNodeAsync(node, distances, null, null, cancellationToken);
+
+    /// <summary>
+    /// FINDNODE with its own timeout per attempt and number of retries, instead of <see cref="Discv5Options.RequestTimeout"/>
+    /// and <see cref="Discv5Options.RequestRetries"/> (null: those): a crawler asks a node that did not answer again, later, with a
+    /// longer wait, so a slow node's late answer is not dropped as an answer to a request given up.
+    /// </summary>
+    public async Task<IReadOnlyList<Enr>> FindNodeAsync(Enr node, IReadOnlyList<int> distances, TimeSpan? timeout, int? retries, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(node);
+        if (timeout is { } t) ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(t, TimeSpan.Zero);
+        if (retries is { } n) ArgumentOutOfRangeException.ThrowIfNegative(n);
         ArgumentNullException.ThrowIfNull(distances);
         if (distances.Count == 0) throw new ArgumentException("at least one distance", nameof(distances));
         foreach (int d in distances) ArgumentOutOfRangeException.ThrowIfGreaterThan(d, 256);
         var list = distances.Distinct().ToArray();
-        var r = await RequestAsync(node, id => new FindNodeMessage(id, list), cancellationToken).ConfigureAwait(false);
+        var r = await RequestAsync(node, id => new FindNodeMessage(id, list), cancellationToken, timeout, retries).ConfigureAwait(false);
         return (IReadOnlyList<Enr>)r;
     }
 
@@ -86,7 +99,7 @@ public sealed partial class Discv5Node
         return ((TalkRespMessage)r).Response;
     }
 
-    private async Task<object> RequestAsync(Enr node, Func<RequestId, Discv5Message> make, CancellationToken ct)
+    private async Task<object> RequestAsync(Enr node, Func<RequestId, Discv5Message> make, CancellationToken ct, TimeSpan? timeout = null, int? retries = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_socket is null) throw new InvalidOperationException("call StartAsync first");
@@ -110,11 +123,13 @@ public sealed partial class Discv5Node
                 Message = msg,
                 Plaintext = MessageCodec.Encode(msg),
                 Started = _time.GetTimestamp(),
+                Timeout = timeout ?? _options.RequestTimeout,
+                Retries = retries ?? _options.RequestRetries,
             };
             _pending[id.Value] = req;
             SendRequestPacket(req);
             req.Timer = _time.CreateTimer(static s => ((Discv5Node)((object[])s!)[0]).OnRequestTimeout((PendingRequest)((object[])s!)[1]),
-                new object[] { this, req }, _options.RequestTimeout, Timeout.InfiniteTimeSpan);
+                new object[] { this, req }, req.Timeout, Timeout.InfiniteTimeSpan);
         }
         using var reg = ct.Register(() =>
         {
@@ -169,7 +184,7 @@ public sealed partial class Discv5Node
                 CompleteRequest(req, req.Records);
                 return;
             }
-            if (req.Attempts <= _options.RequestRetries)
+            if (req.Attempts <= req.Retries)
             {
                 // a lost handshake leaves a session the remote does not have: start over without it
                 if (_sessions.TryGetValue(req.Address, out var s) && req.Nonces.Count > 0 && _byNonce.TryGetValue(req.Nonces[^1], out var last) && last.WasHandshake)
@@ -179,7 +194,7 @@ public sealed partial class Discv5Node
                     s.Dispose();
                 }
                 SendRequestPacket(req);
-                req.Timer?.Change(_options.RequestTimeout, Timeout.InfiniteTimeSpan);
+                req.Timer?.Change(req.Timeout, Timeout.InfiniteTimeSpan);
                 return;
             }
             FailRequest(req, RequestFailure.Timeout);
@@ -213,6 +228,12 @@ public sealed partial class Discv5Node
 
     private void FailRequest(PendingRequest req, RequestFailure reason)
     {
+        if (reason == RequestFailure.Timeout && req.Handshake is null && _givenUp.Count < _options.MaxPendingRequests)
+        {
+            long now = _time.GetTimestamp();
+            foreach (var n in req.Nonces)
+                if (_byNonce.TryGetValue(n, out var e) && !e.WasHandshake) _givenUp[n] = (req.Address, now);
+        }
         RemoveRequest(req);
         Discv5Metrics.Requests.Add(1, new KeyValuePair<string, object?>("type", req.Message.Type.ToString()), new KeyValuePair<string, object?>("outcome", reason.ToString()));
         req.Completion.TrySetException(new Discv5RequestException(reason, $"{req.Message.Type} to {req.Address.Id} at {req.Address.EndPoint}: {reason}"));

@@ -32,6 +32,11 @@ public sealed partial class Discv5Node : IAsyncDisposable
     // PITFALLS 2: one request at a time opens a session with a node; the others wait for its handshake (as geth does)
     private readonly Dictionary<NodeAddress, FirstContact> _firstContacts = [];
     private readonly Dictionary<Nonce96, (PendingRequest Request, bool WasHandshake)> _byNonce = [];
+    /// <summary>Nonces of the random packets of first-contact requests that timed out, kept a while: a slow node's
+    /// WHOAREYOU to one of them (or its repeat of that challenge, discv5-theory.md "Handshake") still opens the session
+    /// for the next request to that node instead of being dropped as unsolicited.</summary>
+    private readonly Dictionary<Nonce96, (NodeAddress Address, long At)> _givenUp = [];
+    private static readonly TimeSpan GivenUpLifetime = TimeSpan.FromSeconds(30);
     // keyed by the numeric request id: some stacks (ChainSafe) re-encode ids minimally, dropping leading zero bytes
     private readonly Dictionary<ulong, PendingRequest> _pending = [];
     private readonly Dictionary<NodeId, Enr> _known = [];
@@ -369,7 +374,15 @@ public sealed partial class Discv5Node : IAsyncDisposable
     private DropReason HandleWhoAreYou(PacketView view, IPEndPoint from)
     {
         var nonce = Nonce96.From(view.Nonce);
-        if (!_byNonce.TryGetValue(nonce, out var entry)) return DropReason.WhoAreYouUnsolicited;
+        if (!_byNonce.TryGetValue(nonce, out var entry))
+        {
+            // a late challenge to a request given up: the request now opening a session with that node takes it
+            if (!_givenUp.Remove(nonce, out var late) || !late.Address.EndPoint.Equals(from)
+                || !_firstContacts.TryGetValue(late.Address, out var opening) || opening.Leader.Handshake is not null
+                || _sessions.ContainsKey(late.Address))
+                return DropReason.WhoAreYouUnsolicited;
+            entry = (opening.Leader, false);
+        }
         var req = entry.Request;
         if (!req.Address.EndPoint.Equals(from)) return DropReason.WhoAreYouWrongSender;
         if (entry.WasHandshake)
@@ -580,6 +593,8 @@ public sealed partial class Discv5Node : IAsyncDisposable
                 if (_disposed) return;
                 long now = _time.GetTimestamp();
                 PurgeChallenges(now);
+                if (_givenUp.Count > 0)
+                    foreach (var k in _givenUp.Where(kv => _time.GetElapsedTime(kv.Value.At, now) > GivenUpLifetime).Select(kv => kv.Key).ToArray()) _givenUp.Remove(k);
                 if (_whoAreYouRate.Count > 0)
                 {
                     long window = now / _time.TimestampFrequency;

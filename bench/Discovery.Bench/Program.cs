@@ -6,6 +6,7 @@ namespace ClP2p.Bench;
 
 /// <summary>
 /// Benchmark entry point: dotnet run -c Release --project bench/Discovery.Bench -- --filter '*' [--job short]
+/// "--node [peers] [seconds]" measures whole nodes over loopback sockets (see <see cref="NodeThroughput"/>).
 /// On a shared, loaded machine wall-clock figures overstate the cost; "--cpu-time" runs the same three operations
 /// in a loop and reports process CPU time per operation as well.
 /// </summary>
@@ -13,6 +14,11 @@ public static class BenchProgram
 {
     public static void Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "--node")
+        {
+            NodeThroughput.RunAsync(args).GetAwaiter().GetResult();
+            return;
+        }
         if (args.Length > 0 && args[0] == "--cpu-time")
         {
             CpuTime();

@@ -33,6 +33,26 @@ public sealed class Discv5Options
     /// <summary>Extra attempts after a timeout (same request id, new packet).</summary>
     public int RequestRetries { get; init; } = 1;
 
+    /// <summary>
+    /// How long a timed-out FINDNODE or PING stays answerable. Its caller gets <see cref="RequestFailure.Timeout"/> at
+    /// once; an answer that comes within this window is kept, and the next identical request to the node (same
+    /// type, same distances) takes it up: it completes at once with the late answer, or keeps waiting under the old
+    /// request id, so an answer to either attempt counts. Zero: a timed-out request is forgotten.
+    /// </summary>
+    public TimeSpan LateAnswerGrace { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Handler shards: packet crypto, sessions and requests split by remote endpoint, each shard on its own loop.
+    /// 0 = one per processor. Capped by <see cref="MaxSessions"/> (each shard holds its share of sessions).
+    /// </summary>
+    public int HandlerShards { get; init; }
+
+    /// <summary>Received packets queued per shard before new ones are dropped (counted as handler-overloaded).</summary>
+    public int MaxQueuedPacketsPerShard { get; init; } = 8_192;
+
+    /// <summary>Distinct records whose signature check is remembered (a record is verified once while it stays here).</summary>
+    public int MaxVerifiedRecords { get; init; } = 200_000;
+
     /// <summary>How long a WHOAREYOU we sent stays valid (geth handshakeTimeout: 1 s).</summary>
     public TimeSpan ChallengeTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -46,7 +66,8 @@ public sealed class Discv5Options
     public int MaxPendingRequests { get; init; } = 8_192;
     public int MaxKnownRecords { get; init; } = 50_000;
 
-    /// <summary>WHOAREYOU packets sent per source IP per second (amplification limit, PITFALLS 11).</summary>
+    /// <summary>WHOAREYOU packets sent per source IP per second (discv5-security.md "Amplification": a WHOAREYOU
+    /// answers any packet from anyone, so without a limit the node amplifies spoofed traffic).</summary>
     public int MaxWhoAreYouPerIpPerSecond { get; init; } = 100;
 
     /// <summary>Which records the node itself may contact in lookups and put in its table. Default: public unicast only.</summary>
@@ -55,6 +76,7 @@ public sealed class Discv5Options
     /// <summary>Period of the table liveness check (ping the least recently seen node of a random bucket). Zero disables.</summary>
     public TimeSpan LivenessInterval { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Randomness for nonces, masking IVs, id-nonces, ephemeral keys and request ids.</summary>
+    /// <summary>Randomness for nonces, masking IVs, id-nonces, ephemeral keys and request ids. Called from several
+    /// handler shards at once: it must be thread-safe.</summary>
     public IDiscoveryRandom Random { get; init; } = CryptoRandom.Instance;
 }

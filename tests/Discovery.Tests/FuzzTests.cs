@@ -47,9 +47,9 @@ public sealed class FuzzTests
                 }
             }
         });
-        Assert.NotNull(await p.PingAsync(nViaRelay));
-        Assert.Single(await p.FindNodeAsync(nViaRelay, [0]));
-        await p.TalkAsync(nViaRelay, "t"u8.ToArray(), new byte[40]);
+        await p.PingAsync(nViaRelay).Ok();
+        Assert.Single(await p.FindNodeAsync(nViaRelay, [0]).Ok());
+        await p.TalkAsync(nViaRelay, "t"u8.ToArray(), new byte[40]).Ok();
         await relayCts.CancelAsync();
         await relayTask;
         byte[][] seeds;
@@ -78,7 +78,7 @@ public sealed class FuzzTests
         Assert.True(drops.Count >= 4, string.Join(", ", drops));
         await using var q = NodeTests.NewNode();
         await q.StartAsync();
-        Assert.NotNull(await q.PingAsync(n.LocalEnr));
+        await q.PingAsync(n.LocalEnr).Ok();
         Assert.True(n.PendingChallengeCount <= 4096);
     }
 

@@ -50,7 +50,7 @@ public sealed class InteropTests
         await using var target = NodeTests.NewNode(retries: 3);
         await target.StartAsync();
         for (int i = 0; i < JsNodes; i++)
-            if (i != 20) Assert.True(await target.PingAsync(net.Nodes[i]) is not null, $"js node {i} did not answer PING: drops {string.Join(",", target.DropCounts)} sent {target.PacketsSent} recv {target.PacketsReceived}");
+            if (i != 20) Assert.True((await target.PingAsync(net.Nodes[i])).IsOk, $"js node {i} did not answer PING: drops {string.Join(",", target.DropCounts)} sent {target.PacketsSent} recv {target.PacketsReceived}");
         var found = await net.FindNodeAsync(20, target.LocalId);
         var t5 = await net.CommandAsync(new System.Text.Json.Nodes.JsonObject { ["cmd"] = "table", ["index"] = 5 });
         Assert.True(found.Any(e => e.NodeId == target.LocalId), $"in: {target.HandshakesInbound} drops: {string.Join(",", target.DropCounts)} served? recv {target.PacketsReceived} js5 table has target: {t5["enrs"]!.AsArray().Any(e => Enr.Parse((string)e!).NodeId == target.LocalId)} count {t5["enrs"]!.AsArray().Count}");

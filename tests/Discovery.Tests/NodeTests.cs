@@ -27,12 +27,11 @@ public sealed class NodeTests
         await using var b = NewNode();
         await a.StartAsync();
         await b.StartAsync();
-        var pong = await a.PingAsync(b.LocalEnr);
+        var pong = await a.PingAsync(b.LocalEnr).Ok();
         Assert.NotNull(pong);
         Assert.Equal(b.LocalEnr.Seq, pong!.EnrSeq);
         Assert.Equal(a.LocalEndPoint, pong.ObservedEndPoint);
-        var back = await b.PingAsync(a.LocalEnr);
-        Assert.NotNull(back);
+        await b.PingAsync(a.LocalEnr).Ok();
         Assert.Equal(1, a.SessionCount);
         Assert.Equal(1, b.SessionCount);
         Assert.Contains(a.TableNodes(), e => e.NodeId == b.LocalId);
@@ -48,7 +47,7 @@ public sealed class NodeTests
         await using var b = NewNode();
         await a.StartAsync();
         await b.StartAsync();
-        var asks = Enumerable.Range(0, 6).Select(_ => a.FindNodeAsync(b.LocalEnr, [0])).ToArray();
+        var asks = Enumerable.Range(0, 6).Select(_ => a.FindNodeAsync(b.LocalEnr, [0]).Ok()).ToArray();
         var answers = await Task.WhenAll(asks).WaitAsync(TimeSpan.FromSeconds(30));
         Assert.All(answers, r => Assert.Equal(b.LocalId, Assert.Single(r).NodeId));
         Assert.Equal(1, a.HandshakesOutbound);
@@ -71,8 +70,7 @@ public sealed class NodeTests
         await a.DisposeAsync();
         foreach (var ask in asks)
         {
-            var ex = await Assert.ThrowsAsync<Discv5RequestException>(() => ask.WaitAsync(TimeSpan.FromSeconds(10)));
-            Assert.Equal(RequestFailure.Disposed, ex.Reason);
+            Assert.Equal(RequestFailure.Disposed, await ask.WaitAsync(TimeSpan.FromSeconds(10)).Failure());
         }
     }
 
@@ -83,7 +81,7 @@ public sealed class NodeTests
         await using var b = NewNode();
         await a.StartAsync();
         await b.StartAsync();
-        var res = await a.FindNodeAsync(b.LocalEnr, [0]);
+        var res = await a.FindNodeAsync(b.LocalEnr, [0]).Ok();
         Assert.Single(res);
         Assert.True(res[0].SameRecord(b.LocalEnr));
     }
@@ -102,11 +100,11 @@ public sealed class NodeTests
             var byDistance = others.GroupBy(o => NodeId.LogDistance(o.LocalId, b.LocalId)).ToDictionary(g => g.Key, g => g.Count());
             foreach (var (d, count) in byDistance)
             {
-                var res = await a.FindNodeAsync(b.LocalEnr, [d]);
+                var res = await a.FindNodeAsync(b.LocalEnr, [d]).Ok();
                 Assert.Equal(count, res.Count);
                 Assert.All(res, e => Assert.Equal(d, NodeId.LogDistance(e.NodeId, b.LocalId)));
             }
-            var all = await a.FindNodeAsync(b.LocalEnr, Enumerable.Range(240, 17).ToArray());
+            var all = await a.FindNodeAsync(b.LocalEnr, Enumerable.Range(240, 17).ToArray()).Ok();
             Assert.Equal(others.Count(o => NodeId.LogDistance(o.LocalId, b.LocalId) >= 240), all.Count);
         }
         finally
@@ -122,7 +120,7 @@ public sealed class NodeTests
         await using var b = NewNode();
         await a.StartAsync();
         await b.StartAsync();
-        var resp = await a.TalkAsync(b.LocalEnr, "x"u8.ToArray(), new byte[] { 1, 2 });
+        var resp = await a.TalkAsync(b.LocalEnr, "x"u8.ToArray(), new byte[] { 1, 2 }).Ok();
         Assert.True(resp.IsEmpty);
     }
 
@@ -135,10 +133,9 @@ public sealed class NodeTests
         var key = new byte[32];
         Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
         var enr = new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(((IPEndPoint)silent.Client.LocalEndPoint!).Port).Build(key);
-        var ex = await Assert.ThrowsAsync<Discv5RequestException>(() => a.FindNodeAsync(enr, [256]));
-        Assert.Equal(RequestFailure.Timeout, ex.Reason);
+        Assert.Equal(RequestFailure.Timeout, await a.FindNodeAsync(enr, [256]).Failure());
         Assert.Equal(2, silent.Available > 0 ? CountDatagrams(silent) : 0);
-        Assert.Null(await a.PingAsync(enr));
+        Assert.Equal(RequestFailure.Timeout, await a.PingAsync(enr).Failure());
         Assert.Equal(0, a.PendingRequestCount);
     }
 
@@ -158,9 +155,9 @@ public sealed class NodeTests
         await a.StartAsync();
         await b.StartAsync();
         var oldRecord = b.LocalEnr;
-        Assert.NotNull(await a.PingAsync(oldRecord));
+        await a.PingAsync(oldRecord).Ok();
         var updated = b.UpdateLocalEnr(new Dictionary<string, byte[]> { ["eth2"] = new byte[16] });
-        var pong = await a.PingAsync(oldRecord);
+        var pong = await a.PingAsync(oldRecord).Ok();
         Assert.Equal(updated.Seq, pong!.EnrSeq);
         for (int i = 0; i < 250 && a.GetKnownRecord(b.LocalId)?.Seq != updated.Seq; i++) await Task.Delay(20);
         Assert.Equal(updated.Seq, a.GetKnownRecord(b.LocalId)!.Seq);
@@ -178,12 +175,12 @@ public sealed class NodeTests
         var b = new Discv5Node(opts);
         await b.StartAsync();
         var port = b.LocalEndPoint.Port;
-        Assert.NotNull(await a.PingAsync(b.LocalEnr));
+        await a.PingAsync(b.LocalEnr).Ok();
         await b.DisposeAsync();
         // same identity, same port, no session: a's packet fails to decrypt, b sends WHOAREYOU, a handshakes again
         await using var b2 = new Discv5Node(new Discv5Options { PrivateKey = key, BindEndPoint = new IPEndPoint(IPAddress.Loopback, port), ContactFilter = ContactFilters.PublicOrLoopback, LivenessInterval = TimeSpan.Zero });
         await b2.StartAsync();
-        var res = await a.FindNodeAsync(b2.LocalEnr, [0]);
+        var res = await a.FindNodeAsync(b2.LocalEnr, [0]).Ok();
         Assert.Single(res);
     }
 

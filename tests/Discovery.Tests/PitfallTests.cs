@@ -34,7 +34,7 @@ public sealed class PitfallTests
         return n;
     }
 
-    private static async Task WaitFor(Func<bool> cond)
+    internal static async Task WaitFor(Func<bool> cond)
     {
         for (int i = 0; i < 1000 && !cond(); i++) await Task.Delay(10);
     }
@@ -165,8 +165,7 @@ public sealed class PitfallTests
         Assert.Equal(PacketFlag.Handshake, flag);
         var (again, _) = raw.WhoAreYouFor(hs, n.LocalId, 0);
         raw.Send(again, n.LocalEndPoint);
-        var ex = await Assert.ThrowsAsync<Discv5RequestException>(() => req);
-        Assert.Equal(RequestFailure.HandshakeRejected, ex.Reason);
+        Assert.Equal(RequestFailure.HandshakeRejected, await req.Failure());
     }
 
     [Theory]
@@ -187,7 +186,7 @@ public sealed class PitfallTests
         Assert.True(Enr.TryDecode(auth.Record, out var record, out _));
         Assert.Equal(n.LocalEnr.Raw.ToArray(), record!.Raw.ToArray());
         _ = raw.AcceptHandshake(hs, challenge);
-        await Assert.ThrowsAnyAsync<Exception>(() => req);   // nobody answers the FINDNODE: it times out
+        Assert.Equal(RequestFailure.Timeout, await req.Failure());   // nobody answers the FINDNODE: it times out
     }
 
     [Fact]
@@ -202,11 +201,11 @@ public sealed class PitfallTests
         byte[] hs = (await raw.ReceiveAsync())!;
         Assert.True(raw.TryDecode(hs, out _, out var header, out _, out _));
         Assert.True(new HandshakeAuthData(header.AsSpan(16 + 23)).Record.IsEmpty);
-        await Assert.ThrowsAnyAsync<Exception>(() => req);
+        Assert.Equal(RequestFailure.Timeout, await req.Failure());
     }
 
     /// <summary>Records signed by fresh keys whose node id is at log distance d from the given id.</summary>
-    private static List<Enr> RecordsAt(NodeId from, int d, int count)
+    internal static List<Enr> RecordsAt(NodeId from, int d, int count)
     {
         var list = new List<Enr>();
         var key = new byte[32];
@@ -219,7 +218,7 @@ public sealed class PitfallTests
         return list;
     }
 
-    private static async Task<(RawPeer.HandshakeResult Hs, FindNodeMessage Request)> ServeHandshake(Discv5Node n, RawPeer raw)
+    internal static async Task<(RawPeer.HandshakeResult Hs, FindNodeMessage Request)> ServeHandshake(Discv5Node n, RawPeer raw)
     {
         var first = (await raw.ReceiveAsync())!;
         var (way, challenge) = raw.WhoAreYouFor(first, n.LocalId, 0);
@@ -245,7 +244,7 @@ public sealed class PitfallTests
         raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 3, [.. good.Take(6).Select(R), R(wrong[0]), R(good[0])])), n.LocalEndPoint);
         raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 3, [.. good.Skip(6).Take(7).Select(R)])), n.LocalEndPoint);
         raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 3, [.. good.Skip(13).Select(R)])), n.LocalEndPoint);
-        var res = await req;
+        var res = await req.Ok();
         raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 3, [R(good[0])])), n.LocalEndPoint);
         Assert.Equal(16, res.Count);
         Assert.All(res, e => Assert.Equal(256, NodeId.LogDistance(e.NodeId, raw.Id)));
@@ -269,7 +268,7 @@ public sealed class PitfallTests
         var (hs, fn) = await ServeHandshake(n, raw);
         var newer = new EnrBuilder().WithSeq(9).WithIp(IPAddress.Loopback).WithUdp(raw.EndPoint.Port).Build(raw.Key);
         raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [other.Raw, newer.Raw, newer.Raw])), n.LocalEndPoint);
-        var res = await req;
+        var res = await req.Ok();
         Assert.Equal(newer.Raw.ToArray(), Assert.Single(res).Raw.ToArray());
         Assert.Equal(9UL, n.GetKnownRecord(raw.Id)!.Seq);
         hs.Session.Dispose();
@@ -283,7 +282,7 @@ public sealed class PitfallTests
         var req = n.FindNodeAsync(raw.Enr, [200]);
         var (hs, fn) = await ServeHandshake(n, raw);
         raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 0, [])), n.LocalEndPoint);
-        Assert.Empty(await req.WaitAsync(TimeSpan.FromSeconds(4))); // well before the 5 s request timeout
+        Assert.Empty(await req.WaitAsync(TimeSpan.FromSeconds(4)).Ok()); // well before the 5 s request timeout
         hs.Session.Dispose();
     }
 
@@ -349,10 +348,9 @@ public sealed class PitfallTests
         using var silent = new RawPeer();
         var r1 = n.FindNodeAsync(silent.Enr, [256]);
         var r2 = n.FindNodeAsync(silent.Enr, [255]);
-        var ex = await Assert.ThrowsAsync<Discv5RequestException>(() => n.FindNodeAsync(silent.Enr, [254]));
-        Assert.Equal(RequestFailure.TooManyPending, ex.Reason);
-        await Assert.ThrowsAsync<Discv5RequestException>(() => r1);
-        await Assert.ThrowsAsync<Discv5RequestException>(() => r2);
+        Assert.Equal(RequestFailure.TooManyPending, await n.FindNodeAsync(silent.Enr, [254]).Failure());
+        Assert.Equal(RequestFailure.Timeout, await r1.Failure());
+        Assert.Equal(RequestFailure.Timeout, await r2.Failure());
         var peers = new List<Discv5Node>();
         try
         {
@@ -361,7 +359,7 @@ public sealed class PitfallTests
                 var p = NodeTests.NewNode();
                 await p.StartAsync();
                 peers.Add(p);
-                Assert.NotNull(await n.PingAsync(p.LocalEnr));
+                await n.PingAsync(p.LocalEnr).Ok();
                 Assert.InRange(n.SessionCount, 1, 2);
             }
         }

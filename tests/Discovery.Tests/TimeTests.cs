@@ -36,8 +36,7 @@ public sealed class TimeTests
         await ReceiveOne(silent); // second retry
         Assert.False(req.IsCompleted);
         time.Advance(TimeSpan.FromSeconds(1));
-        var ex = await Assert.ThrowsAsync<Discv5RequestException>(() => req);
-        Assert.Equal(RequestFailure.Timeout, ex.Reason);
+        Assert.Equal(RequestFailure.Timeout, await req.Failure());
         Assert.Equal(3, n.PacketsSent);
     }
 

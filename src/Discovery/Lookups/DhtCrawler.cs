@@ -204,6 +204,7 @@ public sealed class DhtCrawler
         private readonly HashSet<NodeId> _queued = [];
         private readonly Channel<Enr> _work = Channel.CreateUnbounded<Enr>();
         private readonly SemaphoreSlim _secondPassSlots;
+        private readonly RequestOptions _firstPassRequest, _secondPassRequest;
         private int _outstanding;
 
         public Run(DhtCrawler c, CancellationToken ct)
@@ -212,6 +213,8 @@ public sealed class DhtCrawler
             _o = c._options;
             _ct = ct;
             _secondPassSlots = new SemaphoreSlim(Math.Max(1, _o.SecondPassConcurrency));
+            _firstPassRequest = new RequestOptions { Timeout = _o.FirstPassTimeout, Retries = _o.FirstPassRetries };
+            _secondPassRequest = new RequestOptions { Timeout = _o.SecondPassTimeout, Retries = 0 };
         }
 
         public Channel<DiscoveryEvent> Events { get; } = Channel.CreateUnbounded<DiscoveryEvent>(new UnboundedChannelOptions { SingleReader = true });
@@ -279,8 +282,10 @@ public sealed class DhtCrawler
                 System.Security.Cryptography.RandomNumberGenerator.Fill(t);
                 await _c._node.LookupCoreAsync(new NodeId(t), null, 16, seeds, Offer, _ct, _o.CanContact, _o.TrustRelay).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) { }
-            catch (ObjectDisposedException) { }
+            catch (OperationCanceledException)
+            {
+                // the crawl was cancelled: the walk ends with it
+            }
             finally { Done(); }
         }
 
@@ -313,7 +318,10 @@ public sealed class DhtCrawler
                     }
                 }
             }
-            catch (OperationCanceledException) { }
+            catch (OperationCanceledException)
+            {
+                // the crawl was cancelled: the worker stops taking nodes
+            }
         }
 
         private async Task SecondPassAsync(Visit v)
@@ -333,10 +341,6 @@ public sealed class DhtCrawler
                 }
             }
             catch (OperationCanceledException)
-            {
-                v.Error ??= "cancelled";
-            }
-            catch (ObjectDisposedException)
             {
                 v.Error ??= "cancelled";
             }
@@ -503,32 +507,30 @@ public sealed class DhtCrawler
 
         private async Task<Answer> AskAsync(Enr enr, int distance, bool second)
         {
-            TimeSpan? timeout = second ? _o.SecondPassTimeout : _o.FirstPassTimeout;
-            int? retries = second ? 0 : _o.FirstPassRetries;
+            var options = second ? _secondPassRequest : _firstPassRequest;
             while (true)
             {
+                RequestResult<IReadOnlyList<Enr>> res;
                 try
                 {
-                    var found = await _c._node.FindNodeAsync(enr, [distance], timeout, retries, _ct).ConfigureAwait(false);
-                    return new Answer(distance, AskOutcome.Answered, found, null);
-                }
-                catch (Discv5RequestException ex) when (ex.Reason == RequestFailure.TooManyPending)
-                {
-                    // our own bound on requests in flight, not the remote's fault: wait for room
-                    try { await Task.Delay(TimeSpan.FromMilliseconds(50), _c._time, _ct).ConfigureAwait(false); }
-                    catch (OperationCanceledException) { return new Answer(distance, AskOutcome.Stopped, null, "cancelled"); }
-                }
-                catch (Discv5RequestException ex)
-                {
-                    return new Answer(distance, AskOutcome.Failed, null, ex.Reason.ToString());
+                    res = await _c._node.FindNodeAsync(enr, [distance], options, _ct).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
                     return new Answer(distance, AskOutcome.Stopped, null, "cancelled");
                 }
-                catch (ObjectDisposedException)
+                if (res.TryGetValue(out var found)) return new Answer(distance, AskOutcome.Answered, found, null);
+                switch (res.Failure)
                 {
-                    return new Answer(distance, AskOutcome.Stopped, null, "node disposed");
+                    case RequestFailure.TooManyPending:
+                        // our own bound on requests in flight, not the remote's fault: wait for room
+                        try { await Task.Delay(TimeSpan.FromMilliseconds(50), _c._time, _ct).ConfigureAwait(false); }
+                        catch (OperationCanceledException) { return new Answer(distance, AskOutcome.Stopped, null, "cancelled"); }
+                        break;
+                    case RequestFailure.Disposed:
+                        return new Answer(distance, AskOutcome.Stopped, null, "node disposed");
+                    default:
+                        return new Answer(distance, AskOutcome.Failed, null, res.Failure.ToString());
                 }
             }
         }

@@ -17,7 +17,7 @@ public sealed partial class Discv5Node
     public Task<IReadOnlyList<Enr>> RandomWalkAsync(Func<Enr, bool>? predicate = null, int k = 16, CancellationToken cancellationToken = default)
     {
         Span<byte> t = stackalloc byte[32];
-        _random.Fill(t);
+        _options.Random.Fill(t);
         return LookupAsync(new NodeId(t), predicate, k, cancellationToken);
     }
 
@@ -39,17 +39,15 @@ public sealed partial class Discv5Node
                 return;
             }
             all[e.NodeId] = e;
-            // PITFALLS 7: a private address relayed by a public node is kept in the results but never asked
+            // a private address relayed by a public node is kept in the results but never asked (geth
+            // netutil.CheckRelayIP: a LAN or loopback address from a public node is an attack or a stale record)
             if (canContact(e) && trustRelay(e, relayer)) candidates.Add(e);
         }
-        lock (_gate)
-        {
-            foreach (var e in _table.Closest(target, k)) Add(e, null);
-            if (candidates.Count == 0) foreach (var b in _options.Bootnodes) Add(b, null);
-        }
+        foreach (var e in _service.Closest(target, k)) Add(e, null);
+        if (candidates.Count == 0) foreach (var b in _options.Bootnodes) Add(b, null);
         if (initial != null) foreach (var e in initial) Add(e, null);
 
-        var inflight = new Dictionary<Task<IReadOnlyList<Enr>>, Enr>();
+        var inflight = new Dictionary<Task<RequestResult<IReadOnlyList<Enr>>>, Enr>();
         while (true)
         {
             ct.ThrowIfCancellationRequested();
@@ -66,12 +64,7 @@ public sealed partial class Discv5Node
             var done = await Task.WhenAny(inflight.Keys).ConfigureAwait(false);
             var from = inflight[done];
             inflight.Remove(done);
-            IReadOnlyList<Enr> found;
-            try
-            {
-                found = await done.ConfigureAwait(false);
-            }
-            catch (Discv5RequestException)
+            if (!(await done.ConfigureAwait(false)).TryGetValue(out var found))
             {
                 candidates.RemoveAll(x => x.NodeId == from.NodeId);
                 continue;

@@ -31,6 +31,8 @@ public sealed class Session : IDisposable
     /// <summary>The session this one replaced; its read key is tried when the new one fails (handshake races).</summary>
     public Session? Previous { get; set; }
     public Enr? Remote { get; set; }
+    /// <summary>For a session we started: the challenge-data of the WHOAREYOU our handshake answered.</summary>
+    public byte[]? Challenge { get; init; }
     public long LastUsedTicks { get; set; }
 
     /// <summary>discv5-wire.md: nonces must be unique per key; a 32-bit counter plus 64 random bits.</summary>

@@ -1,0 +1,354 @@
+using System.Net;
+using ClP2p.Discovery.Messages;
+using ClP2p.Discovery.Packets;
+using ClP2p.Discovery.Sessions;
+using ClP2p.Discovery.Table;
+
+namespace ClP2p.Discovery.Handler;
+
+internal sealed partial class HandlerShard
+{
+    /// <summary>discv5-wire.md NODES: a FINDNODE answer holds at most 16 records per distance (one k-bucket).</summary>
+    public const int MaxRecordsPerDistance = RoutingTable.BucketSize;
+    /// <summary>We return at most 16 records per FINDNODE in total (nim-eth #857, as the JS node).</summary>
+    public const int MaxRecordsPerResponse = 16;
+    /// <summary>Cap on the NODES `total` we accept (sigp MAX_NODES_RESPONSES).</summary>
+    public const int MaxNodesMessages = 16;
+    /// <summary>Plaintext budget of one message packet: 1280 - iv(16) - static header(23) - authdata(32) - tag(16).</summary>
+    private const int MaxMessagePlaintext = PacketCodec.MaxPacketSize - 16 - 23 - 32 - 16;
+
+    private void StartRequest(PendingRequest req)
+    {
+        if (_stopping || req.CallerGone)
+        {
+            Finish(req, _stopping ? RequestFailure.Disposed : null, countOutcome: "cancelled");
+            return;
+        }
+        req.State = RequestState.Live;
+        if (req.AdoptKey is { } key && _expired.Remove((req.Address, key), out var old))
+        {
+            // an identical request timed out a moment ago: this one takes it up, keeping its id so that the answer to
+            // either, however late, answers this one; a late answer that already came completes it right away
+            _pending.Remove(old.Message.RequestId.Value);
+            old.State = RequestState.Done;
+            if (req.TakeUp(old))
+            {
+                req.State = RequestState.Done;
+                Interlocked.Increment(ref Counters.LateAnswers);
+                Interlocked.Decrement(ref Counters.LiveRequests);
+                Discv5Metrics.Requests.Add(1, new KeyValuePair<string, object?>("type", req.Kind), new KeyValuePair<string, object?>("outcome", "ok-late"));
+                return;
+            }
+            _pending[req.Message.RequestId.Value] = req;
+        }
+        else
+        {
+            RequestId id;
+            Span<byte> rid = stackalloc byte[8];
+            // no leading zero byte: ChainSafe discv5 answers with the id re-encoded as a minimal integer
+            do { _ctx.Random.Fill(rid); rid[0] |= 1; id = RequestId.From(rid); } while (_pending.ContainsKey(id.Value));
+            req.Message = req.Make(id);
+            req.Plaintext = MessageCodec.Encode(req.Message);
+            _pending[id.Value] = req;
+        }
+        _ctx.Service.Remember(req.Node);
+        // the timer first: whoever sees the packet (a test on a fake clock) may advance time at once
+        ArmTimer(req);
+        SendRequestPacket(req);
+    }
+
+    private void ArmTimer(PendingRequest req)
+    {
+        req.Timer?.Dispose();
+        int generation = ++req.TimerGeneration;
+        req.Timer = Time.CreateTimer(static s =>
+        {
+            var (shard, r, g) = ((HandlerShard, PendingRequest, int))s!;
+            shard.TryPost(ShardItem.TimedOut(r, g));
+        }, (this, req, generation), req.Timeout, Timeout.InfiniteTimeSpan);
+    }
+
+    private void SendRequestPacket(PendingRequest req, bool countAttempt = true)
+    {
+        if (countAttempt) req.Attempts++;
+        Span<byte> maskingIv = stackalloc byte[16];
+        _ctx.Random.Fill(maskingIv);
+        Span<byte> messageNonce = stackalloc byte[12];
+        int n;
+        if (_sessions.TryGetValue(req.Address, out var s))
+        {
+            s.NextNonce(messageNonce, _ctx.Random);
+            n = PacketCodec.EncodeMessage(_sendBuffer, req.Address.Id, maskingIv, messageNonce, _ctx.LocalId, s.WriteKey, req.Plaintext);
+        }
+        else
+        {
+            // discv5-theory.md "Handshake Implementation Considerations": while another request is opening the
+            // session, wait for its handshake. Several random packets at once draw several copies of one challenge,
+            // and each handshake answering one would make its own keys.
+            if (_firstContacts.TryGetValue(req.Address, out var first) && first.Leader != req)
+            {
+                if (!first.Waiting.Contains(req)) first.Waiting.Add(req);
+                return;
+            }
+            if (first is null) _firstContacts[req.Address] = new FirstContact(req);
+            // no session: random content provokes a WHOAREYOU (discv5-theory.md "Sessions")
+            _ctx.Random.Fill(messageNonce);
+            Span<byte> body = stackalloc byte[44];
+            _ctx.Random.Fill(body);
+            n = PacketCodec.EncodeRandomMessage(_sendBuffer, req.Address.Id, maskingIv, messageNonce, _ctx.LocalId, body);
+        }
+        var key = Nonce96.From(messageNonce);
+        _byNonce[key] = (req, false);
+        req.Nonces.Add(key);
+        _ctx.Socket.Send(_sendBuffer.AsSpan(0, n), req.Address.EndPoint);
+    }
+
+    private void OnRequestTimeout(PendingRequest req, int generation)
+    {
+        if (req.State != RequestState.Live || generation != req.TimerGeneration) return;
+        if (req.Records is { Count: > 0 })
+        {
+            // some NODES messages of a multi-message answer arrived: return what we have
+            Complete(req);
+            return;
+        }
+        if (req.Attempts < req.MaxAttempts)
+        {
+            // a lost handshake leaves a session the remote does not have: start over without it
+            if (req.Nonces.Count > 0 && _byNonce.TryGetValue(req.Nonces[^1], out var last) && last.WasHandshake) RemoveSession(req.Address);
+            ArmTimer(req);
+            SendRequestPacket(req);
+            return;
+        }
+        RememberGivenUp(req);
+        var grace = Options.LateAnswerGrace;
+        if (req.AdoptKey is null || grace <= TimeSpan.Zero)
+        {
+            Finish(req, RequestFailure.Timeout);
+            return;
+        }
+        // the caller gets its timeout now; the request stays answerable for the grace window
+        Release(req);
+        req.State = RequestState.Expired;
+        req.ExpiresAt = Time.GetTimestamp() + (long)(grace.TotalSeconds * Time.TimestampFrequency);
+        _pending[req.Message.RequestId.Value] = req;
+        if (_expired.Remove((req.Address, req.AdoptKey), out var older)) _pending.Remove(older.Message.RequestId.Value);
+        _expired[(req.Address, req.AdoptKey)] = req;
+        Discv5Metrics.Requests.Add(1, new KeyValuePair<string, object?>("type", req.Kind), new KeyValuePair<string, object?>("outcome", nameof(RequestFailure.Timeout)));
+        req.Fail(RequestFailure.Timeout);
+    }
+
+    /// <summary>Keeps the nonces of a timed-out first contact's random packets a while (see _givenUp).</summary>
+    private void RememberGivenUp(PendingRequest req)
+    {
+        if (req.Handshake is not null || _givenUp.Count >= Options.MaxPendingRequests) return;
+        long now = Time.GetTimestamp();
+        foreach (var n in req.Nonces)
+            if (_byNonce.TryGetValue(n, out var e) && !e.WasHandshake && !_sessions.ContainsKey(req.Address)) _givenUp[n] = (req.Address, now);
+    }
+
+    private void PurgeGivenUp(long now)
+    {
+        if (_givenUp.Count == 0) return;
+        var lifetime = Options.LateAnswerGrace > TimeSpan.Zero ? Options.LateAnswerGrace : TimeSpan.FromSeconds(10);
+        List<Nonce96>? gone = null;
+        foreach (var (n, g) in _givenUp)
+            if (Time.GetElapsedTime(g.At, now) > lifetime) (gone ??= []).Add(n);
+        if (gone is not null) foreach (var n in gone) _givenUp.Remove(n);
+    }
+
+    private void PurgeExpiredRequests(long now)
+    {
+        List<(NodeAddress, string)>? gone = null;
+        foreach (var (k, req) in _expired)
+            if (now >= req.ExpiresAt) (gone ??= []).Add(k);
+        if (gone is null) return;
+        foreach (var k in gone)
+        {
+            _expired.Remove(k, out var req);
+            if (_pending.TryGetValue(req!.Message.RequestId.Value, out var cur) && cur == req) _pending.Remove(req.Message.RequestId.Value);
+            req.State = RequestState.Done;
+        }
+    }
+
+    /// <summary>Forgets a request's packets and timer, and hands its first-contact role on. Leaves it in _pending.</summary>
+    private void Release(PendingRequest req)
+    {
+        if (req.State is RequestState.Live or RequestState.New) Interlocked.Decrement(ref Counters.LiveRequests);
+        foreach (var n in req.Nonces) _byNonce.Remove(n);
+        req.Nonces.Clear();
+        req.Timer?.Dispose();
+        req.Timer = null;
+        if (_firstContacts.TryGetValue(req.Address, out var first))
+        {
+            if (first.Leader != req)
+            {
+                first.Waiting.Remove(req);
+            }
+            else if (first.Waiting.Count == 0 || _stopping)
+            {
+                _firstContacts.Remove(req.Address);
+            }
+            else
+            {
+                // the opener is gone without a session: the next waiting request opens it
+                first.Leader = first.Waiting[0];
+                first.Waiting.RemoveAt(0);
+                SendRequestPacket(first.Leader, countAttempt: false);
+            }
+        }
+    }
+
+    /// <summary>Ends a request: removes it everywhere; with a failure, tells the caller.</summary>
+    private void Finish(PendingRequest req, RequestFailure? failure, string? countOutcome = null)
+    {
+        if (req.State == RequestState.Done) return;
+        if (req.State == RequestState.Expired)
+        {
+            if (req.AdoptKey is { } key && _expired.TryGetValue((req.Address, key), out var cur) && cur == req) _expired.Remove((req.Address, key));
+        }
+        else
+        {
+            Release(req);
+        }
+        if (req.Message is not null && _pending.TryGetValue(req.Message.RequestId.Value, out var p) && p == req) _pending.Remove(req.Message.RequestId.Value);
+        req.State = RequestState.Done;
+        if (countOutcome is not null || failure is not null)
+            Discv5Metrics.Requests.Add(1, new KeyValuePair<string, object?>("type", req.Kind), new KeyValuePair<string, object?>("outcome", countOutcome ?? failure.ToString()));
+        if (failure is { } f) req.Fail(f);
+    }
+
+    /// <summary>An answer: the node is alive at the endpoint its record names, table it; then the caller gets it
+    /// (or, for a request that already timed out, it is kept for the next identical request).</summary>
+    private void Complete(PendingRequest req)
+    {
+        bool late = req.State == RequestState.Expired;
+        if (req.Address.EndPoint.Equals(_ctx.Socket.EndpointFor(req.Node))) _ctx.Service.Contacted(req.Node);
+        switch (req)
+        {
+            case PendingRequest<IReadOnlyList<Enr>> fn: fn.Succeed(fn.Records ?? []); break;
+            case PendingRequest<PongInfo> ping: ping.Succeed(ping.Pong!); break;
+            case PendingRequest<ReadOnlyMemory<byte>> talk: talk.Succeed(talk.TalkResponse); break;
+        }
+        if (late)
+        {
+            // keep it in _expired for the retry; further messages for its id are unknown from now on
+            _pending.Remove(req.Message.RequestId.Value);
+            Interlocked.Increment(ref Counters.LateAnswers);
+            Discv5Metrics.LateAnswers.Add(1, new KeyValuePair<string, object?>("type", req.Kind));
+            return;
+        }
+        Finish(req, null, countOutcome: "ok");
+    }
+
+    private DropReason HandleMessage(NodeAddress addr, Session s, ReadOnlySpan<byte> plaintext)
+    {
+        if (!MessageCodec.TryDecode(plaintext, out var m, out _)) return DropReason.MessageInvalid;
+        switch (m)
+        {
+            case PingMessage ping:
+                SendMessage(addr, s, new PongMessage(ping.RequestId, _ctx.LocalEnr.Seq, addr.EndPoint.Address, addr.EndPoint.Port));
+                Discv5Metrics.RequestsServed.Add(1, new KeyValuePair<string, object?>("type", "ping"));
+                if (s.Remote is { } r && ping.EnrSeq > r.Seq) _ctx.Service.ScheduleRefresh(r);
+                return DropReason.None;
+            case FindNodeMessage fn:
+                ServeFindNode(addr, s, fn);
+                Discv5Metrics.RequestsServed.Add(1, new KeyValuePair<string, object?>("type", "findnode"));
+                return DropReason.None;
+            case TalkReqMessage talk:
+                // no TALK protocols: answer with an empty response (discv5-wire.md TALKRESP)
+                SendMessage(addr, s, new TalkRespMessage(talk.RequestId, ReadOnlyMemory<byte>.Empty));
+                Discv5Metrics.RequestsServed.Add(1, new KeyValuePair<string, object?>("type", "talkreq"));
+                return DropReason.None;
+        }
+        if (!_pending.TryGetValue(m!.RequestId.Value, out var req)) return DropReason.ResponseUnknownRequest;
+        if (!req.Address.Equals(addr)) return DropReason.ResponseWrongSender;
+        switch (m)
+        {
+            case PongMessage pong when req is PendingRequest<PongInfo> ping:
+                {
+                    ping.Pong = new PongInfo(pong.EnrSeq, new IPEndPoint(pong.RecipientIp, pong.RecipientPort), Time.GetElapsedTime(req.Started));
+                    Complete(req);
+                    // a higher seq in a PONG means the record changed: fetch it with FINDNODE [0] (discv5-wire.md PONG)
+                    var known = _ctx.Service.KnownRecord(addr.Id) ?? req.Node;
+                    if (pong.EnrSeq > known.Seq) _ctx.Service.ScheduleRefresh(known);
+                    return DropReason.None;
+                }
+            case NodesMessage nodes when req.Message is FindNodeMessage fn:
+                return HandleNodes(req, fn, nodes, addr);
+            case TalkRespMessage talk when req is PendingRequest<ReadOnlyMemory<byte>> t:
+                t.TalkResponse = talk.Response;
+                Complete(req);
+                return DropReason.None;
+            default:
+                return DropReason.ResponseTypeMismatch;
+        }
+    }
+
+    private DropReason HandleNodes(PendingRequest req, FindNodeMessage fn, NodesMessage nodes, NodeAddress addr)
+    {
+        // discv5-wire.md NODES: total is the number of NODES messages of the answer; some stacks send 0 for an empty one
+        int total = Math.Max(1, nodes.Total);
+        if (total > MaxNodesMessages) return DropReason.NodesBadTotal;
+        if (req.NodesReceived == 0) req.NodesTotal = total;
+        req.NodesReceived++;
+        req.Records ??= [];
+        req.Seen ??= [];
+        req.PerDistance ??= [];
+        int maxRecords = Math.Min(fn.Distances.Count * MaxRecordsPerDistance, MaxNodesMessages * MaxRecordsPerDistance);
+        foreach (var raw in nodes.Records)
+        {
+            if (!_ctx.Records.TryDecode(raw.Span, out var enr)) { Counters.RecordDropped(RecordDropReason.Invalid, addr.Id); continue; }
+            int d = NodeId.LogDistance(enr!.NodeId, addr.Id);
+            if (!fn.Distances.Contains(d)) { Counters.RecordDropped(RecordDropReason.WrongDistance, addr.Id); continue; }
+            if (!req.Seen.Add(enr.NodeId)) { Counters.RecordDropped(RecordDropReason.Duplicate, addr.Id); continue; }
+            int c = req.PerDistance.GetValueOrDefault(d);
+            // discv5-wire.md FINDNODE: distance 0 is the node's own record, exactly one; any other distance is one
+            // k-bucket at most (sigp rejects larger answers too)
+            if ((d == 0 && c >= 1) || c >= MaxRecordsPerDistance) { Counters.RecordDropped(RecordDropReason.BucketOverflow, addr.Id); continue; }
+            if (req.Records.Count >= maxRecords) { Counters.RecordDropped(RecordDropReason.TooMany, addr.Id); continue; }
+            req.PerDistance[d] = c + 1;
+            req.Records.Add(enr);
+            if (d == 0) _ctx.Service.OwnRecord(enr); else _ctx.Service.Remember(enr);
+        }
+        if (req.NodesReceived >= req.NodesTotal) Complete(req);
+        return DropReason.None;
+    }
+
+    private void ServeFindNode(NodeAddress addr, Session s, FindNodeMessage fn)
+    {
+        var records = new List<ReadOnlyMemory<byte>>(MaxRecordsPerResponse);
+        var seen = new HashSet<int>();
+        foreach (int d in fn.Distances)
+        {
+            if (!seen.Add(d)) continue;
+            if (d == 0) { records.Add(_ctx.LocalEnr.Raw); }
+            else
+            {
+                foreach (var e in _ctx.Service.Bucket(d))
+                {
+                    if (records.Count >= MaxRecordsPerResponse) break;
+                    if (e.NodeId == addr.Id) continue;
+                    records.Add(e.Raw);
+                }
+            }
+            if (records.Count >= MaxRecordsPerResponse) break;
+        }
+        // pack by encoded size: each NODES message must fit one 1280-byte packet (discv5-wire.md "Packet Encoding"),
+        // and records are up to 300 bytes, so 16 of them take several messages
+        const int overhead = 1 + 3 + 9 + 2 + 3;
+        var chunks = new List<List<ReadOnlyMemory<byte>>>();
+        var cur = new List<ReadOnlyMemory<byte>>();
+        int size = 0;
+        foreach (var r in records)
+        {
+            if (cur.Count > 0 && size + r.Length + overhead > MaxMessagePlaintext)
+            {
+                chunks.Add(cur); cur = []; size = 0;
+            }
+            cur.Add(r); size += r.Length;
+        }
+        if (cur.Count > 0 || chunks.Count == 0) chunks.Add(cur);
+        foreach (var c in chunks) SendMessage(addr, s, new NodesMessage(fn.RequestId, chunks.Count, c));
+    }
+}

@@ -1,0 +1,315 @@
+using System.Buffers;
+using System.Net;
+using System.Threading.Channels;
+using ClP2p.Discovery.Messages;
+using ClP2p.Discovery.Packets;
+using ClP2p.Discovery.Sessions;
+using Microsoft.Extensions.Logging;
+
+namespace ClP2p.Discovery.Handler;
+
+/// <summary>
+/// The handler layer, one shard of it: packet codec, sessions, challenges and our requests (by nonce and by request
+/// id) for the remotes whose UDP endpoint hashes to this shard. Everything about one remote endpoint lives in one
+/// shard and is touched only by that shard's loop, so the shards need no lock between them and their crypto (ECDH,
+/// signatures, AES-GCM, record verification) runs on as many cores as there are shards. Work arrives on one channel:
+/// datagrams from the socket, and requests, timeouts and cancellations from the node's API and its timers.
+/// </summary>
+internal sealed partial class HandlerShard
+{
+    private readonly HandlerContext _ctx;
+    private readonly Channel<ShardItem> _inbox = Channel.CreateUnbounded<ShardItem>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly PacketCodec _codec;
+    private readonly int _maxSessions;
+    private readonly int _maxQueuedPackets;
+    private readonly Dictionary<NodeAddress, Session> _sessions = [];
+    private readonly Dictionary<NodeAddress, Challenge> _challenges = [];
+    // discv5-theory.md "Handshake Implementation Considerations": one request at a time opens a session with a node,
+    // the others wait for its handshake and are re-sent under the new keys (as geth and sigp do)
+    private readonly Dictionary<NodeAddress, FirstContact> _firstContacts = [];
+    private readonly Dictionary<Nonce96, (PendingRequest Request, bool WasHandshake)> _byNonce = [];
+    // keyed by the numeric request id: some stacks (ChainSafe) re-encode ids minimally, dropping leading zero bytes
+    private readonly Dictionary<ulong, PendingRequest> _pending = [];
+    // timed-out requests in their grace window, by what they asked, to be taken up by the next identical request
+    private readonly Dictionary<(NodeAddress, string), PendingRequest> _expired = [];
+    // nonces of the random packets of first contacts that timed out: a slow node's WHOAREYOU to one of them (or its
+    // repeat of that challenge, which carries the first packet's nonce) opens the session for the request now opening
+    // one with that node, instead of being dropped as unsolicited
+    private readonly Dictionary<Nonce96, (NodeAddress Address, long At)> _givenUp = [];
+    private readonly byte[] _sendBuffer = new byte[PacketCodec.MaxPacketSize];
+    private readonly byte[] _plainBuffer = new byte[PacketCodec.MaxPacketSize];
+    private int _queuedPackets;
+    private volatile bool _stopping;
+    private Task _loop = Task.CompletedTask;
+
+    public HandlerShard(HandlerContext ctx, int maxSessions, int maxQueuedPackets)
+    {
+        _ctx = ctx;
+        _codec = new PacketCodec(ctx.LocalId);
+        _maxSessions = maxSessions;
+        _maxQueuedPackets = maxQueuedPackets;
+    }
+
+    private Discv5Options Options => _ctx.Options;
+    private TimeProvider Time => _ctx.Time;
+    private Discv5Counters Counters => _ctx.Counters;
+
+    public void Start() => _loop = Task.Run(RunAsync, CancellationToken.None);
+
+    /// <summary>Queues a received datagram; false (and the caller counts a drop) when the shard is behind by too many.</summary>
+    public bool TryPostPacket(byte[] buffer, int length, IPEndPoint from)
+    {
+        if (Interlocked.Increment(ref _queuedPackets) > _maxQueuedPackets || _stopping)
+        {
+            Interlocked.Decrement(ref _queuedPackets);
+            return false;
+        }
+        if (_inbox.Writer.TryWrite(ShardItem.Packet(buffer, length, from))) return true;
+        Interlocked.Decrement(ref _queuedPackets);
+        return false;
+    }
+
+    public bool TryPost(ShardItem item) => _inbox.Writer.TryWrite(item);
+
+    /// <summary>Stops the loop: requests still waiting get <see cref="RequestFailure.Disposed"/>, sessions are disposed.</summary>
+    public Task StopAsync()
+    {
+        _stopping = true;
+        _inbox.Writer.TryComplete();
+        return _loop;
+    }
+
+    private async Task RunAsync()
+    {
+        var reader = _inbox.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var item))
+            {
+                try
+                {
+                    Process(item);
+                }
+                catch (Exception e)
+                {
+                    // a bug of ours, not the remote's (packets are counted in HandlePacket): log and keep serving
+                    LogInternalError(_ctx.Log, e, item.Kind);
+                }
+            }
+        }
+        Shutdown();
+    }
+
+    private void Process(in ShardItem item)
+    {
+        switch (item.Kind)
+        {
+            case ShardItemKind.Packet:
+                Interlocked.Decrement(ref _queuedPackets);
+                try
+                {
+                    if (!_stopping) HandlePacket(item.Buffer.AsSpan(0, item.Length), item.From!);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(item.Buffer!);
+                }
+                break;
+            case ShardItemKind.StartRequest:
+                StartRequest(item.Request!);
+                break;
+            case ShardItemKind.RequestTimedOut:
+                OnRequestTimeout(item.Request!, item.Generation);
+                break;
+            case ShardItemKind.CancelRequest:
+                if (item.Request!.State is RequestState.Live or RequestState.New) Finish(item.Request, RequestFailure.Disposed, countOutcome: "cancelled");
+                break;
+            case ShardItemKind.Housekeeping:
+                Housekeeping();
+                break;
+        }
+    }
+
+    /// <summary>Handles one datagram. Never throws; every packet ends as processed or as one counted drop.</summary>
+    private void HandlePacket(ReadOnlySpan<byte> packet, IPEndPoint from)
+    {
+        DropReason outcome;
+        try
+        {
+            outcome = Dispatch(packet, from);
+        }
+        catch (Exception e)
+        {
+            // a bug of ours, not the remote's: count it and keep serving
+            LogPacketError(_ctx.Log, e, from);
+            outcome = DropReason.InternalError;
+        }
+        Counters.Handled(outcome, from);
+    }
+
+    private DropReason Dispatch(ReadOnlySpan<byte> packet, IPEndPoint from)
+    {
+        if (!_codec.TryDecode(packet, out var view, out var perr))
+        {
+            return perr switch
+            {
+                PacketError.TooSmall => DropReason.TooSmall,
+                PacketError.TooLarge => DropReason.TooLarge,
+                _ => DropReason.BadHeader,
+            };
+        }
+        return view.Flag switch
+        {
+            PacketFlag.Message => HandleMessagePacket(view, from),
+            PacketFlag.WhoAreYou => HandleWhoAreYou(view, from),
+            _ => HandleHandshake(view, from),
+        };
+    }
+
+    private DropReason HandleMessagePacket(PacketView view, IPEndPoint from)
+    {
+        var addr = new NodeAddress(view.SourceId, from);
+        var plaintext = _plainBuffer.AsSpan(0, view.Message.Length - PacketCodec.GcmTagSize);
+        if (_sessions.TryGetValue(addr, out var s))
+        {
+            bool ok = PacketCodec.TryDecrypt(s.ReadKey, view.Nonce, view.Message, view.Header, plaintext)
+                || (s.Previous is { } prev && PacketCodec.TryDecrypt(prev.ReadKey, view.Nonce, view.Message, view.Header, plaintext));
+            if (ok)
+            {
+                s.LastUsedTicks = Time.GetTimestamp();
+                return HandleMessage(addr, s, plaintext);
+            }
+        }
+        // discv5-theory.md "Sessions": a packet we cannot decrypt (no session, or stale keys) gets a WHOAREYOU
+        return SendWhoAreYou(addr, view.Nonce);
+    }
+
+    private DropReason SendWhoAreYou(NodeAddress addr, ReadOnlySpan<byte> nonce)
+    {
+        long now = Time.GetTimestamp();
+        if (_challenges.TryGetValue(addr, out var existing))
+        {
+            if (Time.GetElapsedTime(existing.Created, now) < Options.ChallengeTimeout)
+            {
+                // discv5-theory.md "Handshake Implementation Considerations": while a challenge is pending, every
+                // packet the remote sends is answered with the same WHOAREYOU bytes, not a new challenge; a new one
+                // would invalidate the handshake the remote is already building from the first
+                _ctx.Socket.Send(existing.Packet, addr.EndPoint);
+                return DropReason.None;
+            }
+            RemoveChallenge(addr);
+        }
+        if (!_ctx.WhoAreYouLimiter.Allow(addr.EndPoint.Address, now)) return DropReason.WhoAreYouRateLimited;
+        if (!ReserveChallenge(now)) return DropReason.ChallengesFull;
+        Span<byte> maskingIv = stackalloc byte[16];
+        Span<byte> idNonce = stackalloc byte[16];
+        _ctx.Random.Fill(maskingIv);
+        _ctx.Random.Fill(idNonce);
+        var known = _ctx.Service.KnownRecord(addr.Id);
+        var challengeData = new byte[63];
+        int n = PacketCodec.EncodeWhoAreYou(_sendBuffer, addr.Id, maskingIv, nonce, idNonce, known?.Seq ?? 0, challengeData);
+        var packet = _sendBuffer.AsSpan(0, n).ToArray();
+        _challenges[addr] = new Challenge(challengeData, packet, now, known);
+        _ctx.Socket.Send(packet, addr.EndPoint);
+        return DropReason.None;
+    }
+
+    /// <summary>Takes one of the node-wide <see cref="Discv5Options.MaxPendingChallenges"/> slots (shards share the bound).</summary>
+    private bool ReserveChallenge(long now)
+    {
+        if (Interlocked.Increment(ref Counters.Challenges) <= Options.MaxPendingChallenges) return true;
+        Interlocked.Decrement(ref Counters.Challenges);
+        PurgeChallenges(now);
+        if (Interlocked.Increment(ref Counters.Challenges) <= Options.MaxPendingChallenges) return true;
+        Interlocked.Decrement(ref Counters.Challenges);
+        return false;
+    }
+
+    private bool RemoveChallenge(NodeAddress addr, out Challenge? challenge)
+    {
+        if (!_challenges.Remove(addr, out challenge)) return false;
+        Interlocked.Decrement(ref Counters.Challenges);
+        return true;
+    }
+
+    private void RemoveChallenge(NodeAddress addr) => RemoveChallenge(addr, out _);
+
+    private void PurgeChallenges(long now)
+    {
+        List<NodeAddress>? expired = null;
+        foreach (var (k, c) in _challenges)
+            if (Time.GetElapsedTime(c.Created, now) >= Options.ChallengeTimeout) (expired ??= []).Add(k);
+        if (expired != null) foreach (var k in expired) RemoveChallenge(k);
+    }
+
+    private void StoreSession(NodeAddress addr, Session session)
+    {
+        if (_sessions.TryGetValue(addr, out var old))
+        {
+            // discv5-theory.md "Handshake Implementation Considerations" (sigp keeps old_keys too): packets sealed
+            // with the keys this session replaces may still be in flight; keep those for reading, one generation back
+            old.Previous?.Dispose();
+            old.Previous = null;
+            session.Previous = old;
+            _sessions[addr] = session;
+            return;
+        }
+        if (_sessions.Count >= _maxSessions) EvictSessions();
+        _sessions[addr] = session;
+        Interlocked.Increment(ref Counters.Sessions);
+    }
+
+    private void RemoveSession(NodeAddress addr)
+    {
+        if (!_sessions.Remove(addr, out var s)) return;
+        Interlocked.Decrement(ref Counters.Sessions);
+        s.Previous?.Dispose();
+        s.Dispose();
+    }
+
+    /// <summary>Drops the least recently used tenth of this shard's sessions (at least one).</summary>
+    private void EvictSessions()
+    {
+        var list = new List<KeyValuePair<NodeAddress, Session>>(_sessions);
+        list.Sort((a, b) => a.Value.LastUsedTicks.CompareTo(b.Value.LastUsedTicks));
+        int remove = Math.Max(1, list.Count / 10);
+        for (int i = 0; i < remove; i++) RemoveSession(list[i].Key);
+    }
+
+    /// <summary>Encrypts and sends a message over an established session.</summary>
+    private void SendMessage(NodeAddress addr, Session s, Discv5Message m)
+    {
+        Span<byte> plaintext = stackalloc byte[PacketCodec.MaxPacketSize];
+        int len = MessageCodec.Encode(m, plaintext);
+        Span<byte> maskingIv = stackalloc byte[16];
+        _ctx.Random.Fill(maskingIv);
+        Span<byte> messageNonce = stackalloc byte[12];
+        s.NextNonce(messageNonce, _ctx.Random);
+        int n = PacketCodec.EncodeMessage(_sendBuffer, addr.Id, maskingIv, messageNonce, _ctx.LocalId, s.WriteKey, plaintext[..len]);
+        _ctx.Socket.Send(_sendBuffer.AsSpan(0, n), addr.EndPoint);
+    }
+
+    private void Housekeeping()
+    {
+        long now = Time.GetTimestamp();
+        PurgeChallenges(now);
+        PurgeExpiredRequests(now);
+        PurgeGivenUp(now);
+    }
+
+    private void Shutdown()
+    {
+        foreach (var req in _pending.Values.ToArray()) Finish(req, RequestFailure.Disposed);
+        foreach (var (_, first) in _firstContacts)
+            foreach (var w in first.Waiting.ToArray()) Finish(w, RequestFailure.Disposed);
+        foreach (var addr in _sessions.Keys.ToArray()) RemoveSession(addr);
+        foreach (var addr in _challenges.Keys.ToArray()) RemoveChallenge(addr);
+        _codec.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "internal error handling a packet from {From}")]
+    private static partial void LogPacketError(ILogger logger, Exception e, IPEndPoint from);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "internal error in a handler shard ({Kind})")]
+    private static partial void LogInternalError(ILogger logger, Exception e, ShardItemKind kind);
+}

@@ -1,0 +1,133 @@
+using System.Buffers.Binary;
+using ClP2p.Discovery.Messages;
+using ClP2p.Discovery.Sessions;
+
+namespace ClP2p.Discovery.Handler;
+
+/// <summary>A 12-byte packet nonce as a dictionary key.</summary>
+internal readonly record struct Nonce96(ulong Hi, uint Lo)
+{
+    public static Nonce96 From(ReadOnlySpan<byte> n) =>
+        new(BinaryPrimitives.ReadUInt64BigEndian(n), BinaryPrimitives.ReadUInt32BigEndian(n[8..]));
+}
+
+internal enum RequestState
+{
+    /// <summary>Queued for its shard, not sent yet.</summary>
+    New,
+    /// <summary>Sent; its caller waits.</summary>
+    Live,
+    /// <summary>Timed out (its caller got <see cref="RequestFailure.Timeout"/>); kept for the grace window so a late
+    /// answer is still taken, and handed to the next identical request.</summary>
+    Expired,
+    Done,
+}
+
+/// <summary>
+/// One request of ours, owned by the handler shard of its remote's endpoint (only that shard's loop touches it after
+/// it was queued). discv5-theory.md "Handshake Implementation Considerations": we keep every sent request until it is
+/// answered, answered by WHOAREYOU (then re-sent as a handshake), or timed out.
+/// </summary>
+internal abstract class PendingRequest
+{
+    protected PendingRequest(Enr node, NodeAddress address, Func<RequestId, Discv5Message> make, string? adoptKey, TimeSpan timeout, int maxAttempts, long started)
+    {
+        Node = node; Address = address; Make = make; AdoptKey = adoptKey; Timeout = timeout; MaxAttempts = maxAttempts; Started = started;
+    }
+
+    public Enr Node { get; }
+    public NodeAddress Address { get; }
+    public Func<RequestId, Discv5Message> Make { get; }
+    /// <summary>What makes two requests the same question (type and content, not the id): an expired request with the
+    /// same key is taken up by a new one. Null: never taken up (TALKREQ: its payload may not be idempotent).</summary>
+    public string? AdoptKey { get; }
+    public TimeSpan Timeout { get; }
+    public int MaxAttempts { get; }
+    public long Started { get; set; }
+    public RequestState State { get; set; } = RequestState.New;
+    public Discv5Message Message { get; set; } = null!;
+    public byte[] Plaintext { get; set; } = [];
+    public List<Nonce96> Nonces { get; } = [];
+    public int Attempts { get; set; }
+    public ITimer? Timer { get; set; }
+    public int TimerGeneration { get; set; }
+    public long ExpiresAt { get; set; }
+    /// <summary>The last WHOAREYOU challenge this request answered with a handshake, and the session that made.</summary>
+    public (byte[] Challenge, Session Session)? Handshake { get; set; }
+    // NODES aggregation (discv5-wire.md NODES: one answer may span several messages)
+    public int NodesTotal { get; set; }
+    public int NodesReceived { get; set; }
+    public List<Enr>? Records { get; set; }
+    public HashSet<NodeId>? Seen { get; set; }
+    public Dictionary<int, int>? PerDistance { get; set; }
+    public PongInfo? Pong { get; set; }
+    public ReadOnlyMemory<byte> TalkResponse { get; set; }
+
+    public abstract string Kind { get; }
+
+    /// <summary>Tells the caller why there is no answer.</summary>
+    public abstract void Fail(RequestFailure failure);
+
+    /// <summary>The caller gave up (its token was cancelled).</summary>
+    public abstract bool CallerGone { get; }
+
+    /// <summary>Takes up an expired identical request: its id (so its answer, whenever it comes, answers this one), the
+    /// records it gathered so far, and its late answer if one came. True when that answer completed this request.</summary>
+    public abstract bool TakeUp(PendingRequest expired);
+}
+
+internal sealed class PendingRequest<T> : PendingRequest
+{
+    private T? _late;
+    private bool _hasLate;
+
+    public PendingRequest(string kind, Enr node, NodeAddress address, Func<RequestId, Discv5Message> make, string? adoptKey, TimeSpan timeout, int maxAttempts, long started)
+        : base(node, address, make, adoptKey, timeout, maxAttempts, started) => Kind = kind;
+
+    public override string Kind { get; }
+
+    public TaskCompletionSource<RequestResult<T>> Caller { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public override bool CallerGone => Caller.Task.IsCompleted;
+
+    /// <summary>The answer: to the caller while it waits, kept for a retry once the request has timed out.</summary>
+    public void Succeed(T value)
+    {
+        if (State == RequestState.Expired)
+        {
+            _late = value;
+            _hasLate = true;
+            return;
+        }
+        Caller.TrySetResult(RequestResult<T>.Ok(value));
+    }
+
+    public bool HasLateAnswer => _hasLate;
+
+    public override void Fail(RequestFailure failure) => Caller.TrySetResult(RequestResult<T>.Failed(failure));
+
+    public override bool TakeUp(PendingRequest expired)
+    {
+        if (expired is not PendingRequest<T> old) return false;
+        Message = old.Message;
+        Plaintext = old.Plaintext;
+        NodesTotal = old.NodesTotal;
+        NodesReceived = old.NodesReceived;
+        Records = old.Records;
+        Seen = old.Seen;
+        PerDistance = old.PerDistance;
+        if (!old._hasLate) return false;
+        Caller.TrySetResult(RequestResult<T>.Ok(old._late!, late: true));
+        return true;
+    }
+}
+
+/// <summary>The request whose packet is to open a session with a node, and the requests waiting for it.</summary>
+internal sealed class FirstContact(PendingRequest leader)
+{
+    public PendingRequest Leader { get; set; } = leader;
+    public List<PendingRequest> Waiting { get; } = [];
+}
+
+/// <summary>A WHOAREYOU we sent: its challenge-data, its bytes (re-sent as they are), when, and the record we knew.</summary>
+internal sealed record Challenge(byte[] ChallengeData, byte[] Packet, long Created, Enr? Known);

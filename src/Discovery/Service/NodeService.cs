@@ -1,0 +1,177 @@
+using System.Threading.Channels;
+using ClP2p.Discovery.Table;
+using Microsoft.Extensions.Logging;
+
+namespace ClP2p.Discovery.Service;
+
+/// <summary>
+/// The service layer: the routing table and the records known by node id, and the background work that keeps them
+/// fresh (a record refresh when a node shows a higher seq, a periodic liveness check). Handler shards call it
+/// directly for the cheap, synchronous bits (look up or store a record, table a node that answered; one short lock,
+/// no crypto) and post the slow bits (refreshes) on its channel, which it serves with requests through the node.
+/// </summary>
+internal sealed partial class NodeService
+{
+    private readonly object _gate = new();
+    private readonly RoutingTable _table;
+    private readonly Dictionary<NodeId, Enr> _known = [];
+    private readonly HashSet<NodeId> _refreshing = [];
+    private readonly Channel<Enr?> _work = Channel.CreateUnbounded<Enr?>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Discv5Options _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _log;
+    private Task _loop = Task.CompletedTask;
+    private ITimer? _liveness;
+
+    public NodeService(NodeId localId, Discv5Options options, TimeProvider time, ILogger log)
+    {
+        _table = new RoutingTable(localId);
+        _options = options;
+        _time = time;
+        _log = log;
+    }
+
+    public int TableCount { get { lock (_gate) return _table.Count; } }
+
+    public IReadOnlyList<Enr> TableNodes() { lock (_gate) return _table.All(); }
+
+    public IReadOnlyList<Enr> Bucket(int distance) { lock (_gate) return _table.Bucket(distance); }
+
+    public List<Enr> Closest(NodeId target, int count) { lock (_gate) return _table.Closest(target, count); }
+
+    public Enr? KnownRecord(NodeId id)
+    {
+        lock (_gate) return _known.TryGetValue(id, out var e) ? e : _table.Get(id);
+    }
+
+    /// <summary>Keeps the newest record of a node (bounded: an arbitrary eighth goes when full).</summary>
+    public void Remember(Enr enr)
+    {
+        lock (_gate) RememberLocked(enr);
+    }
+
+    private void RememberLocked(Enr enr)
+    {
+        if (_known.TryGetValue(enr.NodeId, out var old) && old.Seq >= enr.Seq) return;
+        if (_known.Count >= _options.MaxKnownRecords && old is null)
+        {
+            int drop = _known.Count / 8;
+            foreach (var k in _known.Keys.Take(drop).ToArray()) _known.Remove(k);
+        }
+        _known[enr.NodeId] = enr;
+    }
+
+    /// <summary>Adds a record to the table without contacting it (as JS addEnr).</summary>
+    public bool AddToTable(Enr enr)
+    {
+        lock (_gate)
+        {
+            RememberLocked(enr);
+            return _table.AddOrUpdate(enr, _time.GetTimestamp()) is TableResult.Added or TableResult.Updated;
+        }
+    }
+
+    /// <summary>
+    /// A node answered from the endpoint its record names: it is alive, table it (the newest record we know of it),
+    /// if the contact filter lets us talk to it. Only such a node goes in: a record whose endpoint is not where the
+    /// packet came from would put an unreachable address in our answers (discv5-theory.md "Node Table": "nodes are
+    /// added to the table only after a successful response", and geth's v5 checks the endpoint).
+    /// </summary>
+    public void Contacted(Enr record)
+    {
+        if (!_options.ContactFilter(record)) return;
+        lock (_gate)
+        {
+            RememberLocked(record);
+            var best = _known.TryGetValue(record.NodeId, out var k) && k.Seq > record.Seq ? k : record;
+            _table.AddOrUpdate(best, _time.GetTimestamp());
+        }
+    }
+
+    /// <summary>A node's own record (FINDNODE distance 0): replaces its tabled one when newer.</summary>
+    public void OwnRecord(Enr enr)
+    {
+        lock (_gate)
+        {
+            RememberLocked(enr);
+            if (_table.Get(enr.NodeId) is { } inTable && enr.Seq > inTable.Seq) _table.AddOrUpdate(enr, _time.GetTimestamp());
+        }
+    }
+
+    /// <summary>Asks for a node's current record with FINDNODE [0] (a PING or PONG showed a higher seq than ours),
+    /// once at a time per node.</summary>
+    public void ScheduleRefresh(Enr node) => _work.Writer.TryWrite(node);
+
+    public void Start(Discv5Node node, CancellationToken ct)
+    {
+        _loop = Task.Run(() => RunAsync(node, ct), CancellationToken.None);
+        if (_options.LivenessInterval > TimeSpan.Zero)
+            _liveness = _time.CreateTimer(static s => ((NodeService)s!)._work.Writer.TryWrite(null), this, _options.LivenessInterval, _options.LivenessInterval);
+    }
+
+    public async Task StopAsync()
+    {
+        _liveness?.Dispose();
+        _work.Writer.TryComplete();
+        await _loop.ConfigureAwait(false);
+    }
+
+    private async Task RunAsync(Discv5Node node, CancellationToken ct)
+    {
+        var running = new List<Task>();
+        await foreach (var item in _work.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            if (ct.IsCancellationRequested) continue;
+            running.RemoveAll(t => t.IsCompleted);
+            if (item is null) running.Add(LivenessCheckAsync(node, ct));
+            else
+            {
+                lock (_gate) if (!_refreshing.Add(item.NodeId)) continue;
+                running.Add(RefreshAsync(node, item, ct));
+            }
+        }
+        try
+        {
+            await Task.WhenAll(running).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // the node is stopping; the refreshes and checks in flight were cancelled with it
+        }
+    }
+
+    private async Task RefreshAsync(Discv5Node node, Enr enr, CancellationToken ct)
+    {
+        try
+        {
+            var res = await node.FindNodeAsync(enr, [0], ct).ConfigureAwait(false);
+            if (res.TryGetValue(out var records) && records.Count == 1) Remember(records[0]);
+            else LogRefreshFailed(_log, enr.NodeId, res.Failure?.ToString() ?? $"{records?.Count} records");
+        }
+        finally
+        {
+            lock (_gate) _refreshing.Remove(enr.NodeId);
+        }
+    }
+
+    /// <summary>Pings the least recently seen node of a random bucket; one that does not answer leaves the table.</summary>
+    private async Task LivenessCheckAsync(Discv5Node node, CancellationToken ct)
+    {
+        Enr? target;
+        lock (_gate)
+        {
+            var ds = _table.NonEmptyDistances().ToArray();
+            if (ds.Length == 0) return;
+            Span<byte> r = stackalloc byte[4];
+            _options.Random.Fill(r);
+            target = _table.LeastRecentlySeen(ds[(int)(BitConverter.ToUInt32(r) % (uint)ds.Length)]);
+        }
+        if (target is null) return;
+        var pong = await node.PingAsync(target, ct).ConfigureAwait(false);
+        if (pong.Failure is RequestFailure.Timeout or RequestFailure.HandshakeRejected)
+            lock (_gate) _table.Remove(target.NodeId, _time.GetTimestamp());
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "record refresh of {NodeId} failed: {Reason}")]
+    private static partial void LogRefreshFailed(ILogger logger, NodeId nodeId, string reason);
+}

@@ -1,0 +1,156 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using ClP2p.Discovery.Handler;
+using Microsoft.Extensions.Logging;
+
+namespace ClP2p.Discovery.Transport;
+
+/// <summary>
+/// The I/O layer: one UDP socket. A receive loop hands each datagram, in a buffer rented from the shared pool, to
+/// <c>dispatch</c> (which queues it on a handler shard's channel and owns the buffer from then on). Sends go straight
+/// to the socket from the shard that encoded the packet: a UDP send is one atomic system call, safe from any thread,
+/// and a send queue would only add a copy and a hop.
+/// </summary>
+internal sealed partial class Discv5Socket : IDisposable
+{
+    /// <summary>Datagrams are read into buffers this large: bigger than any valid packet (1280), so an oversized one
+    /// is seen whole and counted as too large instead of truncated into something that parses.</summary>
+    public const int ReceiveBufferBytes = 2048;
+
+    private readonly Socket _socket;
+    private readonly ILogger _log;
+    private readonly Discv5Counters _counters;
+    private Task? _receiveLoop;
+
+    public Discv5Socket(IPEndPoint bind, int receiveBufferSize, int sendBufferSize, ILogger log, Discv5Counters counters)
+    {
+        _log = log;
+        _counters = counters;
+        var s = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            if (bind.AddressFamily == AddressFamily.InterNetworkV6 && bind.Address.Equals(IPAddress.IPv6Any)) s.DualMode = true;
+            SetBuffer(s, receiveBufferSize, receive: true);
+            SetBuffer(s, sendBufferSize, receive: false);
+            s.Bind(bind);
+        }
+        catch
+        {
+            s.Dispose();
+            throw;
+        }
+        _socket = s;
+        LocalEndPoint = (IPEndPoint)s.LocalEndPoint!;
+    }
+
+    public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Effective SO_RCVBUF (Linux reports twice the requested size).</summary>
+    public int ReceiveBufferSize => _socket.ReceiveBufferSize;
+
+    /// <summary>Starts the receive loop. <paramref name="dispatch"/> takes ownership of the rented buffer.</summary>
+    public void Start(Action<byte[], int, IPEndPoint> dispatch, CancellationToken ct) =>
+        _receiveLoop = Task.Run(() => ReceiveLoopAsync(dispatch, ct), CancellationToken.None);
+
+    /// <summary>Completes when the receive loop has stopped (after cancellation or <see cref="Dispose"/>).</summary>
+    public Task Stopped => _receiveLoop ?? Task.CompletedTask;
+
+    private async Task ReceiveLoopAsync(Action<byte[], int, IPEndPoint> dispatch, CancellationToken ct)
+    {
+        var any = _socket.AddressFamily == AddressFamily.InterNetworkV6 ? new IPEndPoint(IPAddress.IPv6Any, 0) : new IPEndPoint(IPAddress.Any, 0);
+        while (!ct.IsCancellationRequested)
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferBytes);
+            SocketReceiveFromResult res;
+            try
+            {
+                res = await _socket.ReceiveFromAsync(buffer.AsMemory(0, ReceiveBufferBytes), SocketFlags.None, any, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                break;
+            }
+            catch (SocketException e)
+            {
+                // ICMP port unreachable of an earlier send surfaces here on some platforms: not a packet, keep going.
+                ArrayPool<byte>.Shared.Return(buffer);
+                LogSocketError(_log, e.SocketErrorCode);
+                continue;
+            }
+            var from = (IPEndPoint)res.RemoteEndPoint;
+            if (from.Address.IsIPv4MappedToIPv6) from = new IPEndPoint(from.Address.MapToIPv4(), from.Port);
+            dispatch(buffer, res.ReceivedBytes, from);
+        }
+    }
+
+    public void Send(ReadOnlySpan<byte> packet, IPEndPoint to)
+    {
+        try
+        {
+            _socket.SendTo(packet, SocketFlags.None, to);
+            Interlocked.Increment(ref _counters.Sent);
+            Discv5Metrics.PacketsSent.Add(1);
+        }
+        catch (SocketException e)
+        {
+            Interlocked.Increment(ref _counters.SendErrors);
+            LogSendError(_log, to, e.SocketErrorCode);
+        }
+        catch (ObjectDisposedException)
+        {
+            // the node is shutting down: the packet is not sent, and nobody waits for its answer any more
+            Interlocked.Increment(ref _counters.SendErrors);
+        }
+    }
+
+    /// <summary>The UDP endpoint of a record this socket can reach (IPv4 socket: ip/udp; IPv6 socket: ip6/udp6, or ip/udp when dual-mode).</summary>
+    public IPEndPoint? EndpointFor(Enr enr)
+    {
+        if (_socket.AddressFamily == AddressFamily.InterNetwork)
+            return enr.Ip is not null && enr.Udp is int u && u > 0 ? new IPEndPoint(enr.Ip, u) : null;
+        if (enr.Ip6 is not null && enr.Udp6 is int u6 && u6 > 0) return new IPEndPoint(enr.Ip6, u6);
+        return _socket.DualMode && enr.Ip is not null && enr.Udp is int u4 && u4 > 0 ? new IPEndPoint(enr.Ip, u4) : null;
+    }
+
+    private void SetBuffer(Socket s, int size, bool receive)
+    {
+        if (size <= 0) return;
+        // Linux caps SO_RCVBUF at net.core.rmem_max; SO_RCVBUFFORCE (33) / SO_SNDBUFFORCE (32) bypass it when privileged.
+        if (OperatingSystem.IsLinux())
+        {
+            try
+            {
+                s.SetRawSocketOption(1, receive ? 33 : 32, BitConverter.GetBytes(size));
+                return;
+            }
+            catch (SocketException e)
+            {
+                LogBufferForceRefused(_log, receive ? "SO_RCVBUFFORCE" : "SO_SNDBUFFORCE", e.SocketErrorCode);
+            }
+        }
+        try
+        {
+            if (receive) s.ReceiveBufferSize = size; else s.SendBufferSize = size;
+        }
+        catch (SocketException e)
+        {
+            LogBufferRefused(_log, size, e.SocketErrorCode);
+        }
+    }
+
+    public void Dispose() => _socket.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "socket receive error {Error}")]
+    private static partial void LogSocketError(ILogger logger, SocketError error);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "send to {To} failed: {Error}")]
+    private static partial void LogSendError(ILogger logger, IPEndPoint to, SocketError error);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Option} refused ({Error}, unprivileged): falling back to the capped size")]
+    private static partial void LogBufferForceRefused(ILogger logger, string option, SocketError error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "socket buffer of {Size} bytes refused ({Error}): keeping the system default")]
+    private static partial void LogBufferRefused(ILogger logger, int size, SocketError error);
+}

@@ -1,0 +1,130 @@
+using System.Net;
+using ClP2p.Discovery.Crypto;
+using ClP2p.Discovery.Messages;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ClP2p.Discovery.Tests;
+
+/// <summary>Requests of the redesigned node: several in flight per peer, late answers, the record verification cache.</summary>
+public sealed class RequestTests
+{
+    [Fact]
+    public async Task Several_findnode_distances_in_flight_to_one_peer_are_all_answered()
+    {
+        // discv5-theory.md "Handshake Implementation Considerations": concurrent requests to one node are allowed;
+        // the first opens the session, the others wait for its handshake, and later ones share the session
+        await using var a = NodeTests.NewNode(timeout: TimeSpan.FromSeconds(5), retries: 0);
+        await using var b = NodeTests.NewNode();
+        await a.StartAsync();
+        await b.StartAsync();
+        int[] distances = [256, 255, 254, 253];
+        var tabled = new Dictionary<int, HashSet<NodeId>>();
+        foreach (int d in distances)
+        {
+            var records = PitfallTests.RecordsAt(b.LocalId, d, 5);
+            foreach (var e in records) Assert.True(b.AddToTable(e));
+            tabled[d] = records.Select(e => e.NodeId).ToHashSet();
+        }
+        for (int round = 0; round < 2; round++)
+        {
+            var asks = distances.Select(d => a.FindNodeAsync(b.LocalEnr, [d])).ToArray();
+            var ping = a.PingAsync(b.LocalEnr);
+            for (int i = 0; i < distances.Length; i++)
+                Assert.Equal(tabled[distances[i]], (await asks[i].Ok()).Select(e => e.NodeId).ToHashSet());
+            await ping.Ok();
+        }
+        Assert.Equal(1, a.HandshakesOutbound);
+        Assert.Equal(0, b.HandshakesOutbound);
+        Assert.Empty(a.DropCounts);
+        Assert.Empty(b.DropCounts);
+        Assert.Equal(0, a.PendingRequestCount);
+    }
+
+    private static async Task<Discv5Node> StartOnFakeClock(FakeTimeProvider time)
+    {
+        var key = new byte[32];
+        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
+        var n = new Discv5Node(new Discv5Options
+        {
+            PrivateKey = key,
+            BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+            ContactFilter = ContactFilters.PublicOrLoopback,
+            LivenessInterval = TimeSpan.Zero,
+            RequestTimeout = TimeSpan.FromSeconds(1),
+            RequestRetries = 0,
+        }, null, time);
+        await n.StartAsync();
+        return n;
+    }
+
+    [Fact]
+    public async Task Answer_after_the_timeout_is_kept_and_completes_the_retry_without_a_packet()
+    {
+        var time = new FakeTimeProvider();
+        await using var n = await StartOnFakeClock(time);
+        using var raw = new RawPeer();
+        var records = PitfallTests.RecordsAt(raw.Id, 256, 3);
+        var req = n.FindNodeAsync(raw.Enr, [256]);
+        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(RequestFailure.Timeout, await req.Failure());
+        // the slow peer answers now
+        raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
+        await PitfallTests.WaitFor(() => n.LateAnswers == 1);
+        Assert.Equal(1, n.LateAnswers);
+        long sent = n.PacketsSent;
+        var retry = await n.FindNodeAsync(raw.Enr, [256]);
+        Assert.True(retry.Late);
+        Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), retry.Ok().Select(e => e.NodeId).ToHashSet());
+        Assert.Equal(sent, n.PacketsSent);
+        Assert.Empty(n.DropCounts);
+        Assert.Equal(0, n.PendingRequestCount);
+        hs.Session.Dispose();
+    }
+
+    [Fact]
+    public async Task Retry_of_a_timed_out_request_keeps_its_id_so_the_answer_to_the_first_attempt_counts()
+    {
+        var time = new FakeTimeProvider();
+        await using var n = await StartOnFakeClock(time);
+        using var raw = new RawPeer();
+        var records = PitfallTests.RecordsAt(raw.Id, 255, 2);
+        var req = n.FindNodeAsync(raw.Enr, [255]);
+        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(RequestFailure.Timeout, await req.Failure());
+        var retry = n.FindNodeAsync(raw.Enr, [255], new RequestOptions { Timeout = TimeSpan.FromSeconds(3) });
+        var again = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, hs.Session));
+        Assert.Equal(fn.RequestId.Value, again.RequestId.Value);
+        Assert.Equal([255], again.Distances);
+        // the peer answers the first attempt, late
+        raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
+        Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await retry.Ok()).Select(e => e.NodeId).ToHashSet());
+        Assert.Empty(n.DropCounts);
+        hs.Session.Dispose();
+    }
+
+    [Fact]
+    public async Task A_record_seen_in_many_answers_is_verified_once()
+    {
+        await using var n = NodeTests.NewNode(timeout: TimeSpan.FromSeconds(5));
+        await n.StartAsync();
+        using var raw = new RawPeer();
+        var records = PitfallTests.RecordsAt(raw.Id, 256, 4);
+        var first = n.FindNodeAsync(raw.Enr, [256]);
+        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
+        raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
+        Assert.Equal(4, (await first.Ok()).Count);
+        Assert.Equal(4, n.RecordsVerified);
+        for (int i = 0; i < 3; i++)
+        {
+            var ask = n.FindNodeAsync(raw.Enr, [256]);
+            var m = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, hs.Session));
+            raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(m.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
+            Assert.Equal(4, (await ask.Ok()).Count);
+        }
+        Assert.Equal(4, n.RecordsVerified);
+        Assert.Equal(12, n.RecordCacheHits);
+        hs.Session.Dispose();
+    }
+}

@@ -21,6 +21,7 @@ public static class StartupBench
         string? dll = Arg(args, "--dll");
         int runs = Arg(args, "--runs") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : 5;
         var results = new List<double>();
+        var cpus = new List<double>();
         for (int i = 1; i <= runs; i++)
         {
             using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
@@ -34,23 +35,39 @@ public static class StartupBench
                          "--listen-address", "127.0.0.1", "--max-duration", "3s", "--data-dir", dir })
                 psi.ArgumentList.Add(a);
             var buffer = new byte[1500];
-            var receive = socket.ReceiveAsync(buffer).AsTask();
+            var receive = socket.ReceiveAsync(buffer);
             var clock = Stopwatch.StartNew();
             using var p = Process.Start(psi) ?? throw new InvalidOperationException($"{exe} did not start");
             _ = p.StandardOutput.ReadToEndAsync();
             _ = p.StandardError.ReadToEndAsync();
             var first = await Task.WhenAny(receive, Task.Delay(TimeSpan.FromSeconds(30))).ConfigureAwait(false);
             double ms = clock.Elapsed.TotalMilliseconds;
+            double cpuMs = CpuMs(p.Id);
             if (first != receive) { Console.WriteLine($"run {i}: no packet within 30 s"); p.Kill(true); continue; }
             results.Add(ms);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"run {i}: first discv5 packet {ms:0} ms after process start"));
+            cpus.Add(cpuMs);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"run {i}: first discv5 packet {ms:0} ms after process start, {cpuMs:0} ms of CPU by then"));
             await p.WaitForExitAsync().ConfigureAwait(false);
             try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
         }
         if (results.Count == 0) return 1;
         results.Sort();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"median {results[results.Count / 2]:0} ms, min {results[0]:0} ms over {results.Count} runs"));
+        cpus.Sort();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"median {results[results.Count / 2]:0} ms (min {results[0]:0} ms) to the first packet, median {cpus[cpus.Count / 2]:0} ms of CPU, over {results.Count} runs; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}"));
         return 0;
+    }
+
+    /// <summary>utime + stime of a running process (/proc/PID/stat fields 14 and 15, clock ticks of 10 ms).</summary>
+    private static double CpuMs(int pid)
+    {
+        try
+        {
+            string s = File.ReadAllText($"/proc/{pid}/stat");
+            var f = s[(s.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)) * 10.0;
+        }
+        catch (IOException) { return double.NaN; }
     }
 
     private static string? Arg(string[] args, string name)

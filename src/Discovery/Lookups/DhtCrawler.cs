@@ -59,6 +59,21 @@ public sealed class DhtCrawlOptions
     /// </summary>
     public TimeSpan MinRequestSpacing { get; init; } = TimeSpan.FromMilliseconds(125);
 
+    /// <summary>
+    /// Requests in flight to nodes that have answered, across the crawl: the start of an additive-increase,
+    /// multiplicative-decrease window. Each answer widens it by one (up to <see cref="MaxRequestsInFlight"/>); a
+    /// timeout from a node that answered before (a sign that something between is overloaded: our socket, the path,
+    /// or a host serving many nodes) halves it, at most once a second. Timeouts of first contacts (nodes that are
+    /// gone, half of a mainnet crawl) say nothing about load and do not count.
+    /// </summary>
+    public int InitialRequestsInFlight { get; init; } = 256;
+
+    /// <summary>Upper bound of the crawl-wide window (<see cref="InitialRequestsInFlight"/>).</summary>
+    public int MaxRequestsInFlight { get; init; } = 16_384;
+
+    /// <summary>Lower bound of the crawl-wide window.</summary>
+    public int MinRequestsInFlight { get; init; } = 32;
+
     /// <summary>Upper bound of the adaptive spacing.</summary>
     public TimeSpan MaxRequestSpacing { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -205,6 +220,7 @@ public sealed class DhtCrawler
         private readonly Channel<Enr> _work = Channel.CreateUnbounded<Enr>();
         private readonly SemaphoreSlim _secondPassSlots;
         private readonly RequestOptions _firstPassRequest, _secondPassRequest;
+        private readonly Window _window;
         private int _outstanding;
 
         public Run(DhtCrawler c, CancellationToken ct)
@@ -215,6 +231,7 @@ public sealed class DhtCrawler
             _secondPassSlots = new SemaphoreSlim(Math.Max(1, _o.SecondPassConcurrency));
             _firstPassRequest = new RequestOptions { Timeout = _o.FirstPassTimeout, Retries = _o.FirstPassRetries };
             _secondPassRequest = new RequestOptions { Timeout = _o.SecondPassTimeout, Retries = 0 };
+            _window = new Window(_o.InitialRequestsInFlight, _o.MinRequestsInFlight, _o.MaxRequestsInFlight, c._time);
         }
 
         public Channel<DiscoveryEvent> Events { get; } = Channel.CreateUnbounded<DiscoveryEvent>(new UnboundedChannelOptions { SingleReader = true });
@@ -397,7 +414,7 @@ public sealed class DhtCrawler
                     if (d > 0) v.Lowest = Math.Min(v.Lowest, d);
                     v.Requests++;
                     if (d == 0) v.RefreshAsked = true;
-                    inflight.Add(AskAsync(v.Enr, d, second));
+                    inflight.Add(AskAsync(v.Enr, d, second, v.Answered));
                 }
                 if (inflight.Count == 0) break;
                 var done = await Task.WhenAny(inflight).ConfigureAwait(false);
@@ -505,7 +522,7 @@ public sealed class DhtCrawler
             return false;
         }
 
-        private async Task<Answer> AskAsync(Enr enr, int distance, bool second)
+        private async Task<Answer> AskAsync(Enr enr, int distance, bool second, bool answeredBefore)
         {
             var options = second ? _secondPassRequest : _firstPassRequest;
             while (true)
@@ -513,7 +530,18 @@ public sealed class DhtCrawler
                 RequestResult<IReadOnlyList<Enr>> res;
                 try
                 {
-                    res = await _c._node.FindNodeAsync(enr, [distance], options, _ct).ConfigureAwait(false);
+                    if (answeredBefore) await _window.EnterAsync(_ct).ConfigureAwait(false);
+                    bool ok = false, congested = false;
+                    try
+                    {
+                        res = await _c._node.FindNodeAsync(enr, [distance], options, _ct).ConfigureAwait(false);
+                        ok = res.IsOk;
+                        congested = res.Failure == RequestFailure.Timeout;
+                    }
+                    finally
+                    {
+                        if (answeredBefore) _window.Exit(ok, congested);
+                    }
                 }
                 catch (OperationCanceledException)
                 {
@@ -532,6 +560,62 @@ public sealed class DhtCrawler
                     default:
                         return new Answer(distance, AskOutcome.Failed, null, res.Failure.ToString());
                 }
+            }
+        }
+    }
+
+    /// <summary>The crawl-wide window of requests in flight to nodes that answered (AIMD; see
+    /// <see cref="DhtCrawlOptions.InitialRequestsInFlight"/>).</summary>
+    private sealed class Window(int initial, int min, int max, TimeProvider time)
+    {
+        private readonly Lock _gate = new();
+        private readonly Queue<TaskCompletionSource> _waiting = new();
+        private double _limit = Math.Clamp(initial, Math.Max(1, min), Math.Max(1, max));
+        private int _inFlight;
+        private long _lastCut;
+
+        public ValueTask EnterAsync(CancellationToken ct)
+        {
+            TaskCompletionSource waiter;
+            lock (_gate)
+            {
+                if (_inFlight < (int)_limit)
+                {
+                    _inFlight++;
+                    return ValueTask.CompletedTask;
+                }
+                waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _waiting.Enqueue(waiter);
+            }
+            return new ValueTask(WaitAsync(waiter, ct));
+        }
+
+        private static async Task WaitAsync(TaskCompletionSource waiter, CancellationToken ct)
+        {
+            using var reg = ct.Register(static w => ((TaskCompletionSource)w!).TrySetCanceled(), waiter);
+            await waiter.Task.ConfigureAwait(false);
+        }
+
+        public void Exit(bool answered, bool congested)
+        {
+            lock (_gate)
+            {
+                _inFlight--;
+                if (answered)
+                {
+                    _limit = Math.Min(max, _limit + 1);
+                }
+                else if (congested)
+                {
+                    long now = time.GetTimestamp();
+                    if (_lastCut == 0 || time.GetElapsedTime(_lastCut, now) >= TimeSpan.FromSeconds(1))
+                    {
+                        _limit = Math.Max(Math.Max(1, min), _limit / 2);
+                        _lastCut = now;
+                    }
+                }
+                while (_inFlight < (int)_limit && _waiting.TryDequeue(out var next))
+                    if (next.TrySetResult()) _inFlight++;
             }
         }
     }

@@ -10,9 +10,14 @@ namespace ClP2p.Bench;
 /// scripts/pg-tmp stop
 /// </code>
 /// The first run seeds 200 crawls × 15,000 nodes (plus one running crawl) into clp2p_bench_census; later runs and
-/// Storage.Bench reuse it.
+/// Storage.Bench reuse it. `-- --page` times the dashboard in Chromium instead (<see cref="PageLoadBench"/>).
 /// </summary>
 public static class BenchProgram
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromTypes([typeof(ApiBenchmarks)]).Run(args);
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Contains("--page")) return await PageLoadBench.RunAsync(args).ConfigureAwait(false);
+        BenchmarkSwitcher.FromTypes([typeof(ApiBenchmarks)]).Run(args);
+        return 0;
+    }
 }

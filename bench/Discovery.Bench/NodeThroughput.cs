@@ -8,16 +8,20 @@ namespace ClP2p.Bench;
 
 /// <summary>
 /// Whole-node throughput over real loopback sockets, every node in this process:
-/// <c>dotnet run -c Release --project bench/Discovery.Bench -- --node [peers] [seconds]</c>.
-/// One client node and <c>peers</c> server nodes. "handshakes": a fresh client pings every server (one handshake
+/// <c>dotnet run -c Release --project bench/Discovery.Bench -- --node [peers] [seconds] [shards]</c>.
+/// One client node and <c>peers</c> server nodes. "node start + dispose": the fixed cost of a node. "handshakes": a fresh client pings every server (one handshake
 /// each, both sides in this process), repeated for the given time. "requests": one client with a session to every
 /// server keeps 256 PINGs in flight (4 packets per PING: request and answer, each sent and received).
 /// Prints operations per second of wall time and the cores used (process CPU time / wall time).
 /// </summary>
 internal static class NodeThroughput
 {
+    /// <summary>Handler shards per node (4th argument; 0 = one per processor).</summary>
+    private static int Shards;
+
     public static async Task RunAsync(string[] args)
     {
+        Shards = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 0;
         int peers = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200;
         double seconds = args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 10;
         var servers = new List<Discv5Node>();
@@ -30,6 +34,15 @@ internal static class NodeThroughput
                 servers.Add(s);
             }
             var records = servers.Select(s => s.LocalEnr).ToArray();
+            await Measure("node start + dispose", seconds, async () =>
+            {
+                for (int i = 0; i < 20; i++)
+                {
+                    await using var n = NewNode();
+                    await n.StartAsync();
+                }
+                return 20;
+            });
             await Measure("handshakes (fresh client pings every server)", seconds, async () =>
             {
                 await using var c = NewNode();
@@ -88,6 +101,7 @@ internal static class NodeThroughput
             ContactFilter = ContactFilters.PublicOrLoopback,
             LivenessInterval = TimeSpan.Zero,
             RequestTimeout = TimeSpan.FromSeconds(5),
+            HandlerShards = Shards,
         });
     }
 

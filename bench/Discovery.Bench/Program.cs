@@ -6,7 +6,8 @@ namespace ClP2p.Bench;
 
 /// <summary>
 /// Benchmark entry point: dotnet run -c Release --project bench/Discovery.Bench -- --filter '*' [--job short]
-/// "--node [peers] [seconds]" measures whole nodes over loopback sockets (see <see cref="NodeThroughput"/>).
+/// "--node [peers] [seconds]" measures whole nodes over loopback sockets (see <see cref="NodeThroughput"/>);
+/// "--node-inbound [peers] [pings]" one node's receive path under prepared traffic (see <see cref="NodeInbound"/>).
 /// On a shared, loaded machine wall-clock figures overstate the cost; "--cpu-time" runs the same three operations
 /// in a loop and reports process CPU time per operation as well.
 /// </summary>
@@ -14,6 +15,11 @@ public static class BenchProgram
 {
     public static void Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "--node-inbound")
+        {
+            NodeInbound.RunAsync(args).GetAwaiter().GetResult();
+            return;
+        }
         if (args.Length > 0 && args[0] == "--node")
         {
             NodeThroughput.RunAsync(args).GetAwaiter().GetResult();

@@ -155,6 +155,10 @@ namespace ClP2p.Storage.Migrations.Postgres
                         .HasColumnType("text")
                         .HasColumnName("parameters_json");
 
+                    b.Property<long?>("SourceCrawlId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("source_crawl_id");
+
                     b.Property<DateTime>("StartedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("started_at");
@@ -168,6 +172,13 @@ namespace ClP2p.Storage.Migrations.Postgres
                         .HasColumnType("text")
                         .HasColumnName("summary_json");
 
+                    b.Property<string>("Vantage")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("text")
+                        .HasDefaultValue("default")
+                        .HasColumnName("vantage");
+
                     b.HasKey("Id")
                         .HasName("pk_crawls");
 
@@ -176,6 +187,10 @@ namespace ClP2p.Storage.Migrations.Postgres
 
                     b.HasIndex("State")
                         .HasDatabaseName("ix_crawls_state");
+
+                    b.HasIndex("Vantage", "SourceCrawlId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_crawls_vantage_source_crawl_id");
 
                     b.ToTable("crawls", (string)null);
                 });

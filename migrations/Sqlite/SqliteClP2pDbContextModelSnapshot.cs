@@ -144,6 +144,10 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("parameters_json");
 
+                    b.Property<long?>("SourceCrawlId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("source_crawl_id");
+
                     b.Property<DateTime>("StartedAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("started_at");
@@ -157,6 +161,13 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("summary_json");
 
+                    b.Property<string>("Vantage")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("default")
+                        .HasColumnName("vantage");
+
                     b.HasKey("Id")
                         .HasName("pk_crawls");
 
@@ -165,6 +176,10 @@ namespace ClP2p.Storage.Migrations.Sqlite
 
                     b.HasIndex("State")
                         .HasDatabaseName("ix_crawls_state");
+
+                    b.HasIndex("Vantage", "SourceCrawlId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_crawls_vantage_source_crawl_id");
 
                     b.ToTable("crawls", (string)null);
                 });

@@ -39,6 +39,19 @@ public static class ApiEndpoints
         "(readiness for an upcoming fork). **latest crawl**: the newest succeeded crawl (else the newest of any state). " +
         "Every query has a 10 s deadline (504 after it); bad parameters answer 400 problem+json naming the parameter.";
 
+    /// <summary>What the merged census counts and how its estimate is made (the endpoint's OpenAPI description; docs/api.md).</summary>
+    public const string MergedDefinitions =
+        "A **vantage** is a place a crawler runs from (`--vantage NAME`, or the vantage an imported export names). A node is " +
+        "**seen by a vantage** when any crawl of that vantage started in [from, to) has a visit of it (whatever the crawl's state); " +
+        "`observed` counts each node once however many crawls and vantages saw it. Per vantage: `seen`, `only` (no other vantage " +
+        "saw it), `share_of_observed` = seen / observed, `estimated_coverage` = seen / estimate. `overlaps`: nodes seen by both of " +
+        "two vantages and their Jaccard index; `histories`: nodes seen by exactly that set of vantages. `estimate`: capture-recapture " +
+        "estimate of all nodes, seen or not: Chapman's estimator (Seber's variance) for two vantages, the Poisson log-linear model " +
+        "of independent vantages for three or more; the 95 % interval is Chao's log-normal interval (never below `observed`). " +
+        "It assumes a closed population over the window, vantages that see nodes independently of each other, and nodes equally " +
+        "likely to be seen; vantages sharing bootnodes and nodes few peers know both make it too low. `valid` is false (with a " +
+        "`note`) when the vantages do not overlap; with one vantage there is no estimate (null).";
+
     /// <summary>Deadline of one API query.</summary>
     public static readonly TimeSpan QueryTimeout = TimeSpan.FromSeconds(10);
 
@@ -47,7 +60,7 @@ public static class ApiEndpoints
         ArgumentNullException.ThrowIfNull(storage);
         services.AddSingleton(storage);
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton(new CensusService(storage));
+        services.AddSingleton(new CensusService(storage, NetworkClocks.Builtin));
         services.AddProblemDetails();
         services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
@@ -55,13 +68,27 @@ public static class ApiEndpoints
             document.Info.Description = Definitions;
             return Task.CompletedTask;
         }));
-        services.Configure<JsonOptions>(o =>
-        {
-            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
-            o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
-            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
-        });
+        services.Configure<JsonOptions>(o => ConfigureJson(o.SerializerOptions));
         return services;
+    }
+
+    /// <summary>The API's JSON: snake_case names and enum values, numbers as numbers.</summary>
+    public static void ConfigureJson(JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+        options.NumberHandling = JsonNumberHandling.Strict;
+        options.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+    }
+
+    /// <summary>Serializer options that write what the API answers (for `clp2p census --json`).</summary>
+    public static JsonSerializerOptions Json { get; } = CreateJsonOptions();
+
+    private static JsonSerializerOptions CreateJsonOptions()
+    {
+        var o = new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true };
+        ConfigureJson(o);
+        return o;
     }
 
     public static WebApplication MapClP2pApi(this WebApplication app)
@@ -110,12 +137,23 @@ public static class ApiEndpoints
             if (!CensusDimensions.TryParse(dimension ?? "client", out var dim)) return BadDimension(dimension);
             if (!TryTime(from, now.AddDays(-30), out var f)) return Bad("from", "an ISO 8601 time");
             if (!TryTime(to, now.AddMinutes(1), out var tt)) return Bad("to", "an ISO 8601 time");
+            if (CensusDimensions.IsComputed(dim)) return Bad("dimension", "a stored dimension (sync_health and finalized_lag are per crawl only)");
             if (tt < f) return Bad("to", "a time after 'from'");
             return await Timed(ct, t => census.GetTimeSeriesAsync(dim, f, tt, network, null, t), Results.Ok).ConfigureAwait(false);
         }).WithSummary("The same groupings for every crawl that started in [from, to] (default: the last 30 days)");
 
-        api.MapGet("/nodes", async (CensusService census, string? crawl, string? network, string? client, string? fork, string? country, string? outcome,
-            string? offset, string? limit, CancellationToken ct) =>
+        api.MapGet("/census/merged", async (CensusService census, TimeProvider clock, string? from, string? to, string? network, string? crawl_network, CancellationToken ct) =>
+        {
+            var now = clock.GetUtcNow();
+            if (!TryTime(from, now.AddDays(-1), out var f)) return Bad("from", "an ISO 8601 time");
+            if (!TryTime(to, now.AddMinutes(1), out var tt)) return Bad("to", "an ISO 8601 time");
+            if (tt <= f) return Bad("to", "a time after 'from'");
+            return await Timed(ct, t => census.GetMergedCensusAsync(f, tt, network, crawl_network, t), Results.Ok).ConfigureAwait(false);
+        }).WithSummary("Every vantage point's crawls started in [from, to) (default: the last 24 h) merged: each node once, per-vantage coverage, overlaps, capture histories and a population estimate")
+          .WithDescription(MergedDefinitions);
+
+        api.MapGet("/nodes", async (CensusService census, string? crawl, string? network, string? client, string? version, string? fork, string? country, string? outcome,
+            string? q, string? offset, string? limit, CancellationToken ct) =>
         {
             if (!TryPage(offset, limit, out int o, out int l, out var bad)) return bad!;
             long? crawlId = null;
@@ -124,10 +162,14 @@ public static class ApiEndpoints
                 if (!long.TryParse(crawl, NumberStyles.None, CultureInfo.InvariantCulture, out long c)) return Bad("crawl", "a crawl id or 'latest'");
                 crawlId = c;
             }
-            var filter = new NodeFilter { CrawlId = crawlId, Network = network, Client = client, Fork = fork, Country = country, DialOutcome = outcome };
+            var filter = new NodeFilter
+            {
+                CrawlId = crawlId, Network = network, Client = client, ClientVersion = version, Fork = fork, Country = country, DialOutcome = outcome,
+                Search = string.IsNullOrWhiteSpace(q) ? null : q.Trim(),
+            };
             return await Timed(ct, t => census.ListNodesAsync(filter, o, l, t),
                 r => r is null ? NotFound("no such crawl") : Results.Ok(r)).ConfigureAwait(false);
-        }).WithSummary("Nodes seen in a crawl (latest by default), filtered by client, fork (digest or name), country, dial outcome; paged");
+        }).WithSummary("Nodes seen in a crawl (latest by default), filtered by client, version, fork (digest or name), country, dial outcome, search q (node id, IP, peer id or agent text); paged");
 
         api.MapGet("/nodes/{id}", async (CensusService census, string id, CancellationToken ct) =>
         {
@@ -146,6 +188,8 @@ public static class ApiEndpoints
             return Results.Stream(stream => Exporter.WriteAsync(census, crawlId, fmt, stream, ct),
                 ExportFormats.ContentType(fmt), $"clp2p-crawl-{crawlId}.{ExportFormats.Extension(fmt)}");
         }).WithSummary("One row per node seen in the crawl, streamed as csv, ndjson or parquet (columns in docs/data-dictionary.md)");
+        HealthEndpoints.Map(api);
+        Dashboard.Map(app);
         return app;
     }
 
@@ -162,7 +206,7 @@ public static class ApiEndpoints
     }
 
     /// <summary>Runs a query under <see cref="QueryTimeout"/>; a query that takes longer answers 504.</summary>
-    private static async Task<IResult> Timed<T>(CancellationToken request, Func<CancellationToken, Task<T>> query, Func<T, IResult> answer)
+    internal static async Task<IResult> Timed<T>(CancellationToken request, Func<CancellationToken, Task<T>> query, Func<T, IResult> answer)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(request);
         cts.CancelAfter(QueryTimeout);
@@ -176,7 +220,7 @@ public static class ApiEndpoints
         }
     }
 
-    private static bool TryPage(string? offset, string? limit, out int o, out int l, out IResult? bad)
+    internal static bool TryPage(string? offset, string? limit, out int o, out int l, out IResult? bad)
     {
         o = 0;
         l = 50;
@@ -190,20 +234,20 @@ public static class ApiEndpoints
         return true;
     }
 
-    private static bool TryTime(string? text, DateTimeOffset fallback, out DateTimeOffset value)
+    internal static bool TryTime(string? text, DateTimeOffset fallback, out DateTimeOffset value)
     {
         if (text is null) { value = fallback; return true; }
         return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out value);
     }
 
-    private static bool IsHex(string s) => s.All(Uri.IsHexDigit);
+    internal static bool IsHex(string s) => s.All(Uri.IsHexDigit);
 
-    private static IResult BadDimension(string? value) =>
+    internal static IResult BadDimension(string? value) =>
         Bad("dimension", "one of " + string.Join(", ", CensusDimensions.All.Select(CensusDimensions.Name)) + (value is null ? "" : $" (not '{value}')"));
 
-    private static IResult Bad(string parameter, string expected) =>
+    internal static IResult Bad(string parameter, string expected) =>
         Results.ValidationProblem(new Dictionary<string, string[]> { [parameter] = [$"{parameter} must be {expected}"] },
             title: $"invalid parameter '{parameter}'");
 
-    private static IResult NotFound(string detail) => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "not found", detail: detail);
+    internal static IResult NotFound(string detail) => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "not found", detail: detail);
 }

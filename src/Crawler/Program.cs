@@ -32,6 +32,8 @@ public static class Program
         root.Subcommands.Add(run);
 
         root.Subcommands.Add(ExportCommand.Build());
+        root.Subcommands.Add(ImportCommand.Build());
+        root.Subcommands.Add(CensusCommand.Build());
 
         var migrate = new Command("migrate", "Create or upgrade the database schema, then exit.");
         CliOptions.AddCommon(migrate);

@@ -17,7 +17,7 @@ public static class ContactFilters
     public static bool Any(Enr enr) => enr.UdpEndPoint is { Port: > 0 };
 
     /// <summary>
-    /// PITFALLS 7 (geth CheckRelayIP): whether the addresses of a record returned by <paramref name="relayer"/> are
+    /// geth netutil.CheckRelayIP: whether the addresses of a record returned by <paramref name="relayer"/> are
     /// in a scope the relayer can vouch for. A public node cannot vouch for a LAN or loopback address: that is the
     /// node's own private network or a lie, and contacting it would probe the crawler's own network. Records from no
     /// relayer (seeds, our own table) and records without addresses pass.

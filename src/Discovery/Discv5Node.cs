@@ -127,7 +127,7 @@ public sealed partial class Discv5Node : IAsyncDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_socket != null) throw new InvalidOperationException("already started");
             var ep = _options.BindEndPoint;
-            var socket = new Discv5Socket(ep, _options.ReceiveBufferSize, _options.SendBufferSize, _log, _counters);
+            var socket = new Discv5Socket(ep, _options.ReceiveBufferSize, _options.SendBufferSize, _log, _counters, _options.Sender);
             _socket = socket;
             var bound = socket.LocalEndPoint;
             var ip = _options.AdvertisedIp ?? (ep.Address.Equals(IPAddress.Any) || ep.Address.Equals(IPAddress.IPv6Any) ? null : ep.Address);
@@ -155,10 +155,10 @@ public sealed partial class Discv5Node : IAsyncDisposable
             for (int i = 0; i < shards; i++)
             {
                 _shards[i] = new HandlerShard(_ctx, sessionsPerShard, _options.MaxQueuedPacketsPerShard);
-                _shards[i].Start();
             }
             foreach (var b in _options.Bootnodes) _service.Remember(b);
-            socket.Start(Dispatch, _cts.Token);
+            // one receive loop per shard: each handles what it receives itself when the packet's shard is idle
+            socket.Start(Dispatch, shards, _cts.Token);
             _service.Start(this, _cts.Token);
             _housekeeping = _time.CreateTimer(static s => ((Discv5Node)s!).Housekeeping(), this, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
             LogStarted(_log, LocalId, bound, local.ToText(), shards);
@@ -216,7 +216,8 @@ public sealed partial class Discv5Node : IAsyncDisposable
     {
         if (ShardFor(from).TryPostPacket(buffer, length, from)) return;
         System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-        _counters.Handled(_disposed ? DropReason.InternalError : DropReason.HandlerOverloaded, from);
+        // a packet that arrives while the node shuts down is not counted: nobody reads the counters after that
+        if (!_disposed) _counters.Handled(DropReason.HandlerOverloaded, from);
     }
 
     private void Housekeeping()

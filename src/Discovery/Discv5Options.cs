@@ -76,7 +76,17 @@ public sealed class Discv5Options
     /// <summary>Period of the table liveness check (ping the least recently seen node of a random bucket). Zero disables.</summary>
     public TimeSpan LivenessInterval { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Sends each outgoing datagram instead of a direct send on the socket (a network simulator delays or drops
+    /// packets here); null sends at once.</summary>
+    public IDatagramSender? Sender { get; init; }
+
     /// <summary>Randomness for nonces, masking IVs, id-nonces, ephemeral keys and request ids. Called from several
     /// handler shards at once: it must be thread-safe.</summary>
     public IDiscoveryRandom Random { get; init; } = CryptoRandom.Instance;
+}
+
+/// <summary>Sends a datagram on a node's socket, now or later (it must copy the bytes it keeps).</summary>
+public interface IDatagramSender
+{
+    void Send(System.Net.Sockets.Socket socket, ReadOnlySpan<byte> datagram, IPEndPoint to);
 }

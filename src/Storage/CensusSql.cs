@@ -27,8 +27,24 @@ internal static class CensusSql
         CensusDimension.Arch => new("a.arch", NoLabel, false, true, false),
         CensusDimension.IpVersion => new("CASE WHEN v.ip IS NULL THEN NULL WHEN v.ip LIKE '%:%' THEN 'ipv6' ELSE 'ipv4' END", NoLabel, false, false, false),
         CensusDimension.DialOutcome => new("v.dial_outcome", NoLabel, false, false, false),
+        CensusDimension.Discovery => new("CASE WHEN v.discovery_answered IS NULL THEN NULL WHEN v.discovery_answered THEN 'answered' ELSE 'silent' END", NoLabel, false, false, false),
+        CensusDimension.Cgc => new("CAST(COALESCE(v.custody_group_count, e.cgc) AS TEXT)", NoLabel, true, false, false),
+        CensusDimension.Attnets => new(BitCount("COALESCE(v.metadata_attnets, e.attnets)"), NoLabel, true, false, false),
+        CensusDimension.Syncnets => new(BitCount("COALESCE(v.metadata_syncnets, e.syncnets)"), NoLabel, true, false, false),
         _ => throw new ArgumentOutOfRangeException(nameof(d), d, "unknown census dimension"),
     };
+
+    /// <summary>
+    /// Bits set in a lowercase hex bitfield, as text, in SQL both providers run: every hex digit becomes as many '1's
+    /// as it has bits set (each replacement only emits '1', which maps to itself), and the length is the count.
+    /// </summary>
+    private static string BitCount(string hex)
+    {
+        string s = $"REPLACE(LOWER({hex}), '0', '')";
+        foreach ((char digit, int bits) in new[] { ('2', 1), ('3', 2), ('4', 1), ('5', 2), ('6', 2), ('7', 3), ('8', 1), ('9', 2), ('a', 2), ('b', 3), ('c', 2), ('d', 3), ('e', 3), ('f', 4) })
+            s = $"REPLACE({s}, '{digit}', '{new string('1', bits)}')";
+        return $"CAST(LENGTH({s}) AS TEXT)";
+    }
 
     /// <summary>The stable name stored in crawl_census.dimension (snake_case of the enum name).</summary>
     public static string DimensionName(CensusDimension d) => Model.ClP2pDbContext.ToSnakeCase(d.ToString());

@@ -36,14 +36,37 @@ public sealed class CrawlStore
     /// <param name="startedAt">Start instant.</param>
     /// <param name="parametersJson">The crawl's parameters as JSON (options, bootnodes), or null.</param>
     /// <param name="ct">Cancellation.</param>
-    public async Task<long> StartCrawlAsync(string network, DateTimeOffset startedAt, string? parametersJson, CancellationToken ct = default)
+    public Task<long> StartCrawlAsync(string network, DateTimeOffset startedAt, string? parametersJson, CancellationToken ct = default) =>
+        StartCrawlAsync(network, CrawlVantage.Default, startedAt, parametersJson, null, ct);
+
+    /// <summary>Inserts a crawl of a vantage point in state <c>running</c> and returns its id.</summary>
+    /// <param name="network">Network crawled ("mainnet", "hoodi", "custom", ...).</param>
+    /// <param name="vantage">The vantage point (<see cref="CrawlVantage.IsValid"/>).</param>
+    /// <param name="startedAt">Start instant.</param>
+    /// <param name="parametersJson">The crawl's parameters as JSON (options, bootnodes), or null.</param>
+    /// <param name="sourceCrawlId">For an imported crawl, its id in the database it came from; else null.</param>
+    /// <param name="ct">Cancellation.</param>
+    public async Task<long> StartCrawlAsync(string network, string vantage, DateTimeOffset startedAt, string? parametersJson, long? sourceCrawlId, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(network);
+        if (!CrawlVantage.IsValid(vantage)) throw new ArgumentException($"invalid vantage name '{vantage}'", nameof(vantage));
         await using ClP2pDbContext db = _options.CreateDbContext();
-        var crawl = new CrawlEntity { Network = network, StartedAt = startedAt.UtcDateTime, State = CrawlStates.Running, ParametersJson = parametersJson };
+        var crawl = new CrawlEntity
+        {
+            Network = network, Vantage = vantage, SourceCrawlId = sourceCrawlId, StartedAt = startedAt.UtcDateTime, State = CrawlStates.Running,
+            ParametersJson = parametersJson,
+        };
         db.Crawls.Add(crawl);
         await db.SaveChangesAsync(ct).ConfigureAwait(false);
         return crawl.Id;
+    }
+
+    /// <summary>The local id of the crawl imported from <paramref name="sourceCrawlId"/> of <paramref name="vantage"/>, or null.</summary>
+    public async Task<long?> FindImportedAsync(string vantage, long sourceCrawlId, CancellationToken ct = default)
+    {
+        await using ClP2pDbContext db = _options.CreateDbContext();
+        return await db.Crawls.Where(c => c.Vantage == vantage && c.SourceCrawlId == sourceCrawlId).Select(c => (long?)c.Id)
+            .FirstOrDefaultAsync(ct).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -51,7 +74,14 @@ public sealed class CrawlStore
     /// pre-aggregated census rows. Flush the <see cref="ResultWriter"/> first so that every visit is counted.
     /// Throws <see cref="KeyNotFoundException"/> for an unknown id.
     /// </summary>
-    public async Task FinishCrawlAsync(long crawlId, string state, CrawlCounts counts, string? summaryJson, CancellationToken ct = default)
+    public Task FinishCrawlAsync(long crawlId, string state, CrawlCounts counts, string? summaryJson, CancellationToken ct = default) =>
+        FinishCrawlAsync(crawlId, state, counts, summaryJson, null, ct);
+
+    /// <summary>
+    /// <see cref="FinishCrawlAsync(long, string, CrawlCounts, string?, CancellationToken)"/> with the end instant given
+    /// (an imported crawl keeps the one it had); now when <paramref name="finishedAt"/> is null.
+    /// </summary>
+    public async Task FinishCrawlAsync(long crawlId, string state, CrawlCounts counts, string? summaryJson, DateTimeOffset? finishedAt, CancellationToken ct = default)
     {
         if (!CrawlStates.IsKnown(state) || state == CrawlStates.Running)
             throw new ArgumentException($"a finished crawl is succeeded, failed or aborted, not '{state}'", nameof(state));
@@ -60,7 +90,7 @@ public sealed class CrawlStore
             CrawlEntity crawl = await db.Crawls.SingleOrDefaultAsync(c => c.Id == crawlId, ct).ConfigureAwait(false)
                 ?? throw new KeyNotFoundException($"crawl {crawlId} does not exist");
             crawl.State = state;
-            crawl.FinishedAt = _time.GetUtcNow().UtcDateTime;
+            crawl.FinishedAt = (finishedAt ?? _time.GetUtcNow()).UtcDateTime;
             crawl.NodesFound = counts.NodesFound;
             crawl.ClNodes = counts.ClNodes;
             crawl.Dialled = counts.Dialled;
@@ -74,7 +104,7 @@ public sealed class CrawlStore
 
     /// <summary>
     /// (Re)builds the pre-aggregated census rows (table crawl_census) of a crawl from its visits, replacing old ones.
-    /// Called by <see cref="FinishCrawlAsync"/>; call it again after enriching IPs with geo data so country and
+    /// Called by <c>FinishCrawlAsync</c>; call it again after enriching IPs with geo data so country and
     /// ASN groups include them.
     /// </summary>
     public async Task BuildCensusAsync(long crawlId, CancellationToken ct = default)
@@ -85,6 +115,7 @@ public sealed class CrawlStore
         await Sql.ExecuteAsync(connection, tx, "DELETE FROM crawl_census WHERE crawl_id = @crawl", ct, ("crawl", crawlId)).ConfigureAwait(false);
         foreach (CensusDimension dimension in Enum.GetValues<CensusDimension>())
         {
+            if (CensusDimensions.IsComputed(dimension)) continue;
             string sql = CensusSql.BuildAggregateInsert(dimension);
             await Sql.ExecuteAsync(connection, tx, sql, ct, ("crawl", crawlId), ("dimension", CensusSql.DimensionName(dimension))).ConfigureAwait(false);
         }
@@ -98,12 +129,20 @@ public sealed class CrawlStore
     /// before starting a new crawl, when this process is the only crawler of the database. Their census rows are built
     /// from the visits they wrote. Returns the ids marked.
     /// </summary>
-    public async Task<IReadOnlyList<long>> MarkInterruptedAsync(CancellationToken ct = default)
+    public Task<IReadOnlyList<long>> MarkInterruptedAsync(CancellationToken ct = default) => MarkInterruptedAsync(null, ct);
+
+    /// <summary>
+    /// As <see cref="MarkInterruptedAsync(CancellationToken)"/>, but only the crawls of <paramref name="vantage"/> (all
+    /// when null): several crawlers, each with its own vantage, share one database, and a crawler that starts must not
+    /// fail the crawl another vantage is running.
+    /// </summary>
+    public async Task<IReadOnlyList<long>> MarkInterruptedAsync(string? vantage, CancellationToken ct = default)
     {
         List<long> ids;
         await using (ClP2pDbContext db = _options.CreateDbContext())
         {
-            List<CrawlEntity> running = await db.Crawls.Where(c => c.State == CrawlStates.Running).ToListAsync(ct).ConfigureAwait(false);
+            List<CrawlEntity> running = await db.Crawls.Where(c => c.State == CrawlStates.Running && (vantage == null || c.Vantage == vantage))
+                .ToListAsync(ct).ConfigureAwait(false);
             DateTime now = _time.GetUtcNow().UtcDateTime;
             foreach (CrawlEntity c in running)
             {

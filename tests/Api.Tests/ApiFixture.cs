@@ -39,6 +39,15 @@ public sealed class ApiFixture : IAsyncLifetime
         new(8, "nimbus", "ok", "NL", "electra", "1.1.1.8"),
     ];
 
+    /// <summary>How many slots each dialled node's Status head is behind mainnet's wall clock at its visit (sync health).</summary>
+    public static readonly Dictionary<int, long> HeadLag = new() { [1] = 10, [2] = 100, [3] = 9000, [4] = 0, [8] = 5 };
+
+    /// <summary>How many epochs each dialled node's finalized checkpoint is behind mainnet's wall-clock epoch.</summary>
+    public static readonly Dictionary<int, long> FinalizedLag = new() { [1] = 2, [2] = 3, [3] = 300, [4] = 10, [8] = 2 };
+
+    /// <summary>Mainnet's wall-clock slot (genesis 1606824023, 12 s slots).</summary>
+    public static long MainnetSlot(DateTimeOffset at) => (at.ToUnixTimeSeconds() - 1606824023) / 12;
+
     public static byte[] NodeId(int i)
     {
         var id = new byte[32];
@@ -81,6 +90,7 @@ public sealed class ApiFixture : IAsyncLifetime
                     Udp = 9000, Tcp = 9000,
                     ForkDigest = n.Fork == "fulu" ? [0xcc, 0x2c, 0x5c, 0xdb] : [0xad, 0x53, 0x2c, 0xeb], ForkName = n.Fork, NetworkName = "mainnet",
                     NextForkVersion = [6, 0, 0, 0], NextForkEpoch = ulong.MaxValue,
+                    Attnets = n.Index == 1 ? [0xff, 0x01, 0, 0, 0, 0, 0, 0] : null,
                 });
                 bool ok = n.Outcome == "ok";
                 await writer.AddVisitAsync(new VisitObservation
@@ -91,7 +101,9 @@ public sealed class ApiFixture : IAsyncLifetime
                     AgentVersion = ok ? $"{n.Client}/v1.{n.Index}.0/x86_64-linux" : null, Client = ok ? n.Client : null,
                     ClientVersion = ok ? $"v1.{n.Index}.0" : null, Os = ok ? "linux" : null, Arch = ok ? "x86_64" : null,
                     PeerId = ok ? "16Uiu2HAm" + n.Index : null, LatencyMs = ok ? 10 + n.Index : null,
-                    StatusForkDigest = ok ? [0xcc, 0x2c, 0x5c, 0xdb] : null, HeadSlot = ok ? 1000UL + (ulong)n.Index : null, StatusVersion = ok ? 2 : null,
+                    StatusForkDigest = ok ? [0xcc, 0x2c, 0x5c, 0xdb] : null, HeadSlot = ok ? (ulong)(MainnetSlot(at.AddSeconds(n.Index)) - HeadLag[n.Index]) : null,
+                    FinalizedEpoch = ok ? (ulong)(MainnetSlot(at.AddSeconds(n.Index)) / 32 - FinalizedLag[n.Index]) : null, StatusVersion = ok ? 2 : null,
+                    MetadataAttnets = ok && n.Index == 2 ? [0x03, 0, 0, 0, 0, 0, 0, 0] : null,
                     MetadataSeq = ok ? (ulong)n.Index : null, CustodyGroupCount = ok ? 4UL : null, MetadataVersion = ok ? 3 : null,
                 });
                 if (n.Country is { } c)

@@ -270,6 +270,7 @@ public sealed class ApiTests(ApiFixture fx) : IClassFixture<ApiFixture>
                 else if (t == typeof(long?)) { var m = new long?[n]; await group.ReadAsync<long>(f, m.AsMemory()); list.AddRange(m.Cast<object?>()); }
                 else if (t == typeof(long)) { var m = new long[n]; await group.ReadAsync<long>(f, m.AsMemory()); list.AddRange(m.Cast<object?>()); }
                 else if (t == typeof(bool?)) { var m = new bool?[n]; await group.ReadAsync<bool>(f, m.AsMemory()); list.AddRange(m.Cast<object?>()); }
+                else if (t == typeof(DateTimeOffset?)) { var m = new DateTime?[n]; await group.ReadAsync<DateTime>(f, m.AsMemory()); list.AddRange(m.Cast<object?>()); }
                 else { var m = new DateTime[n]; await group.ReadAsync<DateTime>(f, m.AsMemory()); list.AddRange(m.Cast<object?>()); }
             }
         }

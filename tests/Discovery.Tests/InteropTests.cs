@@ -39,6 +39,26 @@ public sealed class InteropTests
         Assert.True(crawlerNode.HandshakesOutbound >= JsNodes, $"outbound handshakes {crawlerNode.HandshakesOutbound}");
         Assert.DoesNotContain(crawlerNode.DropCounts, kv => kv.Key.StartsWith("handshake", StringComparison.Ordinal));
 
+        // 1b. several FINDNODE distances in flight at once to one JS node, from a node of ours with no session yet:
+        // one handshake, every answer at its distance, together all the JS node's table holds at those distances
+        var jsTable = (await net.CommandAsync(new System.Text.Json.Nodes.JsonObject { ["cmd"] = "table", ["index"] = 1 }))["enrs"]!.AsArray()
+            .Select(e => Enr.Parse((string)e!)).ToList();
+        await using (var asker = NodeTests.NewNode(timeout: TimeSpan.FromSeconds(5), retries: 1))
+        {
+            await asker.StartAsync();
+            int[] distances = [256, 255, 254, 253, 252, 251, 250, 249];
+            var asks = distances.Select(d => asker.FindNodeAsync(net.Nodes[1], [d])).ToArray();
+            var answers = new HashSet<NodeId>();
+            for (int i = 0; i < distances.Length; i++)
+                foreach (var e in await asks[i].Ok())
+                {
+                    Assert.Equal(distances[i], NodeId.LogDistance(e.NodeId, net.Nodes[1].NodeId));
+                    answers.Add(e.NodeId);
+                }
+            Assert.Subset(answers, jsTable.Where(e => NodeId.LogDistance(e.NodeId, net.Nodes[1].NodeId) >= 249).Select(e => e.NodeId).ToHashSet());
+            Assert.Equal(1, asker.HandshakesOutbound);
+        }
+
         // 2. a JS node initiates a handshake to a fresh node of ours
         await using var fresh = NodeTests.NewNode();
         await fresh.StartAsync();

@@ -3,6 +3,12 @@
 // some consensus nodes whose TCP port is closed, and some nodes with no eth2 field at all.
 //
 //   node testnet.mjs --nodes 50 [--seed 7] [--digests 01020304,0a0b0c0d] [--no-eth2 5] [--no-host 5]
+//   node testnet.mjs --partition A,B,AB,H ...
+//
+// --partition makes a network two vantage points see in part (--nodes is then A+B+AB+H; A+AB and B+AB at most 16
+// each): A nodes reachable only from bootnode "a", B only from bootnode "b", AB nodes that the nodes of both sides
+// know (and that know nobody, so neither side learns the other's nodes through them), and H hidden nodes nobody knows
+// (as behind NAT). Each node's truth names its group; the ready line carries {"bootnodes":{"a":ENR,"b":ENR}}.
 //
 // Prints one JSON line per node ({"type":"node", ...truth}), then {"type":"ready","bootnode":ENR}, and keeps
 // running until stdin closes or SIGTERM. Loopback only.
@@ -15,7 +21,13 @@ const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) =>
   if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1] && !all[i + 1].startsWith('--') ? all[i + 1] : 'true'])
   return acc
 }, []))
-const count = Number(args.nodes ?? 50)
+const partition = args.partition ? String(args.partition).split(',').map(Number) : null
+const count = partition ? partition.reduce((x, y) => x + y, 0) : Number(args.nodes ?? 50)
+const groupOf = (i) => {
+  if (!partition) return undefined
+  const [a, b, ab] = partition
+  return i < a ? 'a' : i < a + b ? 'b' : i < a + b + ab ? 'ab' : 'hidden'
+}
 const noEth2 = Number(args['no-eth2'] ?? Math.max(2, Math.round(count / 10)))
 const noHost = Number(args['no-host'] ?? Math.max(2, Math.round(count / 10)))
 const digests = String(args.digests ?? '01020304,0a0b0c0d').split(',')
@@ -74,10 +86,10 @@ for (let i = 0; i < count; i++) {
   const key = secp256k1Key()
   const kind = i < noEth2 ? 'no_eth2' : i < noEth2 + noHost ? 'no_host' : 'host'
   // node 0 is the bootnode: make it a full host so the crawl starts from a consensus node
-  const role = i === 0 ? 'host' : kind
+  const role = i === 0 || (partition && i === partition[0]) ? 'host' : kind
   const digest = digests[i % digests.length]
   const entries = {}
-  const truth = { type: 'node', index: i, kind: role, privateKey: key.priv, publicKey: key.pub }
+  const truth = { type: 'node', index: i, kind: role, privateKey: key.priv, publicKey: key.pub, group: groupOf(i) }
   if (role !== 'no_eth2') {
     const nextVersion = '0b000000'
     entries.eth2 = digest + nextVersion + u64le('18446744073709551615').toString('hex')
@@ -120,12 +132,28 @@ for (let i = 0; i < nodes.length; i++) {
   nodes[i].truth.nodeId = node.nodeId
   nodes[i].truth.udp = node.port
 }
-for (let i = 0; i < started.length; i++) {
-  for (let j = 1; j <= Math.min(4, started.length - 1); j++) started[i].discv5.addEnr(started[(i + j) % started.length].enr)
+const bootnodes = {}
+if (partition) {
+  // every node of a side knows every other node of its side and every AB node (at most 15 entries: no k-bucket of 16
+  // overflows, and a node stays found when some of its peers are too busy to answer); AB and hidden nodes know nobody
+  const members = (g) => started.filter((_, i) => groupOf(i) === g)
+  const shared = members('ab')
+  for (const g of ['a', 'b']) {
+    const side = members(g)
+    for (let i = 0; i < side.length; i++) {
+      for (let j = 1; j < side.length; j++) side[i].discv5.addEnr(side[(i + j) % side.length].enr)
+      for (const n of shared) side[i].discv5.addEnr(n.enr)
+    }
+    bootnodes[g] = side[0].enr
+  }
+} else {
+  for (let i = 0; i < started.length; i++) {
+    for (let j = 1; j <= Math.min(4, started.length - 1); j++) started[i].discv5.addEnr(started[(i + j) % started.length].enr)
+  }
 }
 const enrs = started.map(n => n.enr)
 for (const n of nodes) process.stdout.write(JSON.stringify(n.truth) + '\n')
-process.stdout.write(JSON.stringify({ type: 'ready', bootnode: enrs[0], count: nodes.length }) + '\n')
+process.stdout.write(JSON.stringify({ type: 'ready', bootnode: enrs[0], bootnodes, count: nodes.length }) + '\n')
 
 let stopping = false
 async function stop () {

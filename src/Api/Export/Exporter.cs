@@ -135,6 +135,7 @@ public static class Exporter
         _ when type == typeof(long) => new DataField<long>(name),
         _ when type == typeof(bool?) => new DataField<bool?>(name),
         _ when type == typeof(DateTimeOffset) => new DataField<DateTime>(name),
+        _ when type == typeof(DateTimeOffset?) => new DataField<DateTime?>(name),
         _ => throw new NotSupportedException($"export column {name} has type {type}"),
     };
 
@@ -175,6 +176,7 @@ public static class Exporter
             else if (t == typeof(long?)) await group.WriteAsync<long>(f, rows.Select(r => (long?)r[c]).ToArray()).ConfigureAwait(false);
             else if (t == typeof(long)) await group.WriteAsync<long>(f, rows.Select(r => (long)r[c]!).ToArray()).ConfigureAwait(false);
             else if (t == typeof(bool?)) await group.WriteAsync<bool>(f, rows.Select(r => (bool?)r[c]).ToArray()).ConfigureAwait(false);
+            else if (t == typeof(DateTimeOffset?)) await group.WriteAsync<DateTime>(f, rows.Select(r => r[c] is DateTimeOffset d ? d.UtcDateTime : (DateTime?)null).ToArray()).ConfigureAwait(false);
             else await group.WriteAsync<DateTime>(f, rows.Select(r => ((DateTimeOffset)r[c]!).UtcDateTime).ToArray()).ConfigureAwait(false);
         }
     }

@@ -25,6 +25,7 @@ public static class CliOptions
     public static readonly Option<int?> UdpPort = new("--udp-port") { Description = "discv5 UDP port (default: any free port)" };
     public static readonly Option<string?> SummaryJson = new("--summary-json") { Description = "Write the crawl summary as JSON to this path" };
     public static readonly Option<string?> GeoipCity = new("--geoip-city") { Description = "GeoLite2-City .mmdb for country/city enrichment" };
+    public static readonly Option<string?> Vantage = new("--vantage") { Description = "Name of this crawler's vantage point, recorded on its crawls (letters, digits, . _ -; default 'default')" };
     public static readonly Option<string?> GeoipAsn = new("--geoip-asn") { Description = "GeoLite2-ASN .mmdb for ASN/organisation enrichment" };
 
     public static readonly Option<string?> Cron = new("--cron") { Description = "Quartz cron expression for crawls (e.g. \"0 0/30 * * * ?\")" };
@@ -44,7 +45,7 @@ public static class CliOptions
     public static void AddCrawl(Command command)
     {
         foreach (var o in new Option[] { Network, Bootnode, ConfigYaml, GenesisValidatorsRoot, AllowLoopback, AllowPrivate, MaxDuration,
-                     DialConcurrency, DiscoveryConcurrency, DialTimeout, ConnectTimeout, NoDial, ListenAddress, UdpPort, GeoipCity, GeoipAsn })
+                     DialConcurrency, DiscoveryConcurrency, DialTimeout, ConnectTimeout, NoDial, ListenAddress, UdpPort, GeoipCity, GeoipAsn, Vantage })
             command.Options.Add(o);
     }
 
@@ -79,6 +80,8 @@ public static class CliOptions
         Set(p, ListenAddress, v => s.Crawl.ListenAddress = v!);
         Set(p, UdpPort, v => s.Crawl.UdpPort = v ?? 0);
         Set(p, SummaryJson, v => s.Crawl.SummaryJson = v);
+        Set(p, Vantage, v => s.Vantage = Storage.CrawlVantage.IsValid(v) ? v! : throw new ArgumentException(
+            $"--vantage must be 1 to {Storage.CrawlVantage.MaxLength} letters, digits, '.', '_' or '-', not '{v}'"));
         Set(p, GeoipCity, v => s.Geo.CityDb = v);
         Set(p, GeoipAsn, v => s.Geo.AsnDb = v);
         Set(p, Cron, v => s.Run.Cron = v);

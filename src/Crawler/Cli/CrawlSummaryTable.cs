@@ -17,6 +17,8 @@ public static class CrawlSummaryTable
         table.AddRow("dialled", s.Dialled.ToString(System.Globalization.CultureInfo.InvariantCulture));
         table.AddRow("dial ok", s.DialOk.ToString(System.Globalization.CultureInfo.InvariantCulture));
         foreach (var (cls, n) in s.FailuresByClass) table.AddRow($"  failed: {Markup.Escape(cls)}", n.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        foreach (var g in s.TopClients) table.AddRow($"  client: {Markup.Escape(g.Key ?? "(not identified)")}", g.Text);
+        foreach (var g in s.TopForkDigests) table.AddRow($"  fork digest: {Markup.Escape(g.Key is null ? "(no eth2)" : g.Label is null ? g.Key : $"{g.Key} {g.Label}")}", g.Text);
         console.Write(table);
     }
 }

@@ -25,6 +25,9 @@ public sealed class CrawlerSettings
     /// <summary>For --network custom: the genesis validators root (hex) that, with config.yaml, names fork digests.</summary>
     public string? GenesisValidatorsRoot { get; set; }
 
+    /// <summary>The vantage point this crawler runs from (--vantage), recorded on each crawl; see Storage.CrawlVantage.</summary>
+    public string Vantage { get; set; } = Storage.CrawlVantage.Default;
+
     public CrawlSettings Crawl { get; set; } = new();
     public RunSettings Run { get; set; } = new();
     public GeoSettings Geo { get; set; } = new();

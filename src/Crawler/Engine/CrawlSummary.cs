@@ -23,6 +23,12 @@ public sealed record CrawlSummary
     [JsonPropertyName("dial_failed")] public long DialFailed { get; init; }
     [JsonPropertyName("failures_by_class")] public IReadOnlyDictionary<string, long> FailuresByClass { get; init; } = new Dictionary<string, long>();
     [JsonPropertyName("nodes_written")] public long NodesWritten { get; init; }
+    /// <summary>The crawl's most common clients (identify agent) and ENR fork digests, as its census counts them.</summary>
+    [JsonPropertyName("top_clients")] public IReadOnlyList<SummaryGroup> TopClients { get; init; } = [];
+    [JsonPropertyName("top_fork_digests")] public IReadOnlyList<SummaryGroup> TopForkDigests { get; init; } = [];
+
+    /// <summary>How many groups of each kind the summary keeps.</summary>
+    public const int TopCount = 8;
 
     public static CrawlSummary From(long crawlId, string network, string state, DateTimeOffset started, DateTimeOffset finished, CrawlCounters c) => new()
     {
@@ -42,4 +48,14 @@ public sealed record CrawlSummary
         if (dir is not null) Directory.CreateDirectory(dir);
         await File.WriteAllTextAsync(path, ToJson(), ct).ConfigureAwait(false);
     }
+}
+
+/// <summary>One group of the summary's top lists: key (null: unknown), label, nodes and share of the crawl's nodes.</summary>
+public sealed record SummaryGroup(
+    [property: JsonPropertyName("key")] string? Key,
+    [property: JsonPropertyName("label")] string? Label,
+    [property: JsonPropertyName("count")] long Count,
+    [property: JsonPropertyName("share")] double Share)
+{
+    [JsonIgnore] public string Text => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Count} ({Share * 100:0.0}%)");
 }

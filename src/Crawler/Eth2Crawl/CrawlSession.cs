@@ -36,13 +36,14 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
         var policy = new AddressPolicy(settings.Crawl.AllowPrivate, settings.Crawl.AllowLoopback);
 
         var crawls = new CrawlStore(storage, _time, loggers.CreateLogger<CrawlStore>());
-        var interrupted = await crawls.MarkInterruptedAsync(ct).ConfigureAwait(false);
+        var interrupted = await crawls.MarkInterruptedAsync(settings.Vantage, ct).ConfigureAwait(false);
         if (interrupted.Count > 0) _log.LogWarning("marked crawls {Ids} failed: they were left running by a process that died", interrupted);
 
         DateTimeOffset started = _time.GetUtcNow();
         string parameters = JsonSerializer.Serialize(new
         {
             network = selection.Name,
+            vantage = settings.Vantage,
             bootnodes = selection.Bootnodes.Select(b => b.ToText()),
             settings.Crawl.AllowLoopback,
             settings.Crawl.AllowPrivate,
@@ -51,9 +52,14 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             settings.Crawl.DiscoveryConcurrency,
             dial_timeout_s = settings.Crawl.DialTimeout.TotalSeconds,
             connect_timeout_s = settings.Crawl.ConnectTimeout.TotalSeconds,
+            // The network's clock, so that sync health can be computed for any network, custom ones included.
+            network_name = selection.Network?.Name,
+            genesis_time = selection.Network?.GenesisTime,
+            seconds_per_slot = selection.Network?.SecondsPerSlot,
+            slots_per_epoch = selection.Network?.SlotsPerEpoch,
         });
-        long crawlId = await crawls.StartCrawlAsync(selection.Name, started, parameters, ct).ConfigureAwait(false);
-        _log.LogInformation("crawl {CrawlId} of {Network} started from {Bootnodes} bootnodes into {Db}", crawlId, selection.Name, selection.Bootnodes.Count, storage.Describe());
+        long crawlId = await crawls.StartCrawlAsync(selection.Name, settings.Vantage, started, parameters, null, ct).ConfigureAwait(false);
+        _log.LogInformation("crawl {CrawlId} of {Network} from vantage {Vantage} started from {Bootnodes} bootnodes into {Db}", crawlId, selection.Name, settings.Vantage, selection.Bootnodes.Count, storage.Describe());
 
         string state = CrawlStates.Failed;
         CrawlEngine<Enr, BeaconDialResult>? engine = null;
@@ -125,11 +131,33 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             await writer.DisposeAsync().ConfigureAwait(false);
             var counters = engine?.Counters ?? new CrawlCounters();
             var summary = CrawlSummary.From(crawlId, selection.Name, state, started, _time.GetUtcNow(), counters);
+            summary = await WithTopGroupsAsync(summary, storage, crawlId).ConfigureAwait(false);
             LastSummary = summary;
             var counts = new CrawlCounts((int)counters.NodesFound, (int)counters.ConsensusNodes, (int)counters.Dialled, (int)counters.DialOk, (int)counters.DialFailed);
             await RetryAsync(() => crawls.FinishCrawlAsync(crawlId, state, counts, summary.ToJson(), CancellationToken.None)).ConfigureAwait(false);
         }
         return LastSummary!;
+    }
+
+    // The top clients and fork digests of the crawl, counted by the census from what was written (the summary tells
+    // what was crawled, as Nebula's prints agents and errors). A database that is away only leaves them out.
+    private async Task<CrawlSummary> WithTopGroupsAsync(CrawlSummary summary, StorageOptions options, long crawlId)
+    {
+        try
+        {
+            var census = new CensusService(options);
+            async Task<IReadOnlyList<SummaryGroup>> TopAsync(CensusDimension d)
+            {
+                var r = await census.GetCensusAsync(d, crawlId, null, CancellationToken.None).ConfigureAwait(false);
+                return r is null ? [] : r.Groups.Take(CrawlSummary.TopCount).Select(g => new SummaryGroup(g.Key, g.Label, g.Count, Math.Round(g.Share, 4))).ToList();
+            }
+            return summary with { TopClients = await TopAsync(CensusDimension.Client).ConfigureAwait(false), TopForkDigests = await TopAsync(CensusDimension.ForkDigest).ConfigureAwait(false) };
+        }
+        catch (System.Data.Common.DbException ex)
+        {
+            _log.LogWarning(ex, "crawl {CrawlId}: the summary's top clients and fork digests could not be counted", crawlId);
+            return summary;
+        }
     }
 
     /// <summary>The summary of the last crawl this session ran.</summary>

@@ -31,14 +31,16 @@ internal sealed partial class HandlerShard
             // either, however late, answers this one; a late answer that already came completes it right away
             _pending.Remove(old.Message.RequestId.Value);
             old.State = RequestState.Done;
-            if (req.TakeUp(old))
+            if (old.HasLateAnswer)
             {
+                // the bookkeeping first: the caller may read the node's counters as soon as it has the answer
                 req.State = RequestState.Done;
-                Interlocked.Increment(ref Counters.LateAnswers);
                 Interlocked.Decrement(ref Counters.LiveRequests);
                 Discv5Metrics.Requests.Add(1, new KeyValuePair<string, object?>("type", req.Kind), new KeyValuePair<string, object?>("outcome", "ok-late"));
+                req.TakeUp(old);
                 return;
             }
+            req.TakeUp(old);
             _pending[req.Message.RequestId.Value] = req;
         }
         else
@@ -222,23 +224,29 @@ internal sealed partial class HandlerShard
     /// (or, for a request that already timed out, it is kept for the next identical request).</summary>
     private void Complete(PendingRequest req)
     {
-        bool late = req.State == RequestState.Expired;
         if (req.Address.EndPoint.Equals(_ctx.Socket.EndpointFor(req.Node))) _ctx.Service.Contacted(req.Node);
+        if (req.State == RequestState.Expired)
+        {
+            // kept in _expired for the retry; further messages for its id are unknown from now on
+            Deliver(req);
+            _pending.Remove(req.Message.RequestId.Value);
+            Interlocked.Increment(ref Counters.LateAnswers);
+            Discv5Metrics.LateAnswers.Add(1, new KeyValuePair<string, object?>("type", req.Kind));
+            return;
+        }
+        // the bookkeeping first: the caller may read the node's counters as soon as it has the answer
+        Finish(req, null, countOutcome: "ok");
+        Deliver(req);
+    }
+
+    private static void Deliver(PendingRequest req)
+    {
         switch (req)
         {
             case PendingRequest<IReadOnlyList<Enr>> fn: fn.Succeed(fn.Records ?? []); break;
             case PendingRequest<PongInfo> ping: ping.Succeed(ping.Pong!); break;
             case PendingRequest<ReadOnlyMemory<byte>> talk: talk.Succeed(talk.TalkResponse); break;
         }
-        if (late)
-        {
-            // keep it in _expired for the retry; further messages for its id are unknown from now on
-            _pending.Remove(req.Message.RequestId.Value);
-            Interlocked.Increment(ref Counters.LateAnswers);
-            Discv5Metrics.LateAnswers.Add(1, new KeyValuePair<string, object?>("type", req.Kind));
-            return;
-        }
-        Finish(req, null, countOutcome: "ok");
     }
 
     private DropReason HandleMessage(NodeAddress addr, Session s, ReadOnlySpan<byte> plaintext)

@@ -13,7 +13,8 @@ namespace ClP2p.Discovery.Handler;
 /// id) for the remotes whose UDP endpoint hashes to this shard. Everything about one remote endpoint lives in one
 /// shard and is touched only by that shard's loop, so the shards need no lock between them and their crypto (ECDH,
 /// signatures, AES-GCM, record verification) runs on as many cores as there are shards. Work arrives on one channel:
-/// datagrams from the socket, and requests, timeouts and cancellations from the node's API and its timers.
+/// datagrams from the socket, and requests, timeouts and cancellations from the node's API and its timers; one
+/// runner at a time drains it (see <see cref="RunIfIdle"/>).
 /// </summary>
 internal sealed partial class HandlerShard
 {
@@ -40,7 +41,7 @@ internal sealed partial class HandlerShard
     private readonly byte[] _plainBuffer = new byte[PacketCodec.MaxPacketSize];
     private int _queuedPackets;
     private volatile bool _stopping;
-    private Task _loop = Task.CompletedTask;
+    private int _running;
 
     public HandlerShard(HandlerContext ctx, int maxSessions, int maxQueuedPackets)
     {
@@ -54,7 +55,9 @@ internal sealed partial class HandlerShard
     private TimeProvider Time => _ctx.Time;
     private Discv5Counters Counters => _ctx.Counters;
 
-    public void Start() => _loop = Task.Run(RunAsync, CancellationToken.None);
+    /// <summary>Items one runner handles before it hands the rest of the queue to the thread pool (so a busy shard
+    /// does not keep a receive loop or an API caller from its own work for long).</summary>
+    private const int MaxBatch = 64;
 
     /// <summary>Queues a received datagram; false (and the caller counts a drop) when the shard is behind by too many.</summary>
     public bool TryPostPacket(byte[] buffer, int length, IPEndPoint from)
@@ -64,38 +67,88 @@ internal sealed partial class HandlerShard
             Interlocked.Decrement(ref _queuedPackets);
             return false;
         }
-        if (_inbox.Writer.TryWrite(ShardItem.Packet(buffer, length, from))) return true;
-        Interlocked.Decrement(ref _queuedPackets);
-        return false;
+        if (!_inbox.Writer.TryWrite(ShardItem.Packet(buffer, length, from)))
+        {
+            Interlocked.Decrement(ref _queuedPackets);
+            return false;
+        }
+        RunIfIdle();
+        return true;
     }
 
-    public bool TryPost(ShardItem item) => _inbox.Writer.TryWrite(item);
+    public bool TryPost(ShardItem item)
+    {
+        if (!_inbox.Writer.TryWrite(item)) return false;
+        RunIfIdle();
+        return true;
+    }
 
-    /// <summary>Stops the loop: requests still waiting get <see cref="RequestFailure.Disposed"/>, sessions are disposed.</summary>
-    public Task StopAsync()
+    /// <summary>
+    /// Every item goes through the channel, and one runner at a time drains it. The thread that posts becomes the
+    /// runner when the shard is idle (a receive loop, an API caller, a timer), so an idle shard costs no thread
+    /// hand-off, which on a loaded machine would be a scheduling delay per packet; while a shard is busy, posts only
+    /// queue and the runner takes them. Shards run on different threads at once: that is where the cores come in.
+    /// </summary>
+    private void RunIfIdle()
+    {
+        while (Interlocked.CompareExchange(ref _running, 1, 0) == 0)
+        {
+            if (!Drain())
+            {
+                // more than a batch waits: the thread pool carries on, this thread goes back to its own work
+                ThreadPool.UnsafeQueueUserWorkItem(static s => s.ContinueDraining(), this, preferLocal: false);
+                return;
+            }
+            Volatile.Write(ref _running, 0);
+            if (!_inbox.Reader.TryPeek(out _)) return;
+        }
+    }
+
+    private void ContinueDraining()
+    {
+        // _running is still 1: this thread is the runner
+        while (true)
+        {
+            if (!Drain())
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(static s => s.ContinueDraining(), this, preferLocal: false);
+                return;
+            }
+            Volatile.Write(ref _running, 0);
+            if (!_inbox.Reader.TryPeek(out _) || Interlocked.CompareExchange(ref _running, 1, 0) != 0) return;
+        }
+    }
+
+    /// <summary>Handles up to a batch of queued items; true when the queue ran empty.</summary>
+    private bool Drain()
+    {
+        var reader = _inbox.Reader;
+        for (int i = 0; i < MaxBatch; i++)
+        {
+            if (!reader.TryRead(out var item)) return true;
+            try
+            {
+                Process(item);
+            }
+            catch (Exception e)
+            {
+                // a bug of ours, not the remote's (packets are counted in HandlePacket): log and keep serving
+                LogInternalError(_ctx.Log, e, item.Kind);
+            }
+        }
+        return !reader.TryPeek(out _);
+    }
+
+    /// <summary>Stops the shard: what is queued is handled (requests fail as <see cref="RequestFailure.Disposed"/>,
+    /// packets are dropped uncounted), sessions are disposed.</summary>
+    public async Task StopAsync()
     {
         _stopping = true;
         _inbox.Writer.TryComplete();
-        return _loop;
-    }
-
-    private async Task RunAsync()
-    {
-        var reader = _inbox.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        while (Interlocked.CompareExchange(ref _running, 1, 0) != 0) await Task.Delay(1, CancellationToken.None).ConfigureAwait(false);
+        while (!Drain())
         {
-            while (reader.TryRead(out var item))
-            {
-                try
-                {
-                    Process(item);
-                }
-                catch (Exception e)
-                {
-                    // a bug of ours, not the remote's (packets are counted in HandlePacket): log and keep serving
-                    LogInternalError(_ctx.Log, e, item.Kind);
-                }
-            }
+            // drain everything: nothing new can be queued once the writer is complete
         }
         Shutdown();
     }

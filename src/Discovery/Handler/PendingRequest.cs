@@ -71,9 +71,12 @@ internal abstract class PendingRequest
     /// <summary>The caller gave up (its token was cancelled).</summary>
     public abstract bool CallerGone { get; }
 
+    /// <summary>An answer came after this request had timed out.</summary>
+    public abstract bool HasLateAnswer { get; }
+
     /// <summary>Takes up an expired identical request: its id (so its answer, whenever it comes, answers this one), the
-    /// records it gathered so far, and its late answer if one came. True when that answer completed this request.</summary>
-    public abstract bool TakeUp(PendingRequest expired);
+    /// records it gathered so far, and its late answer if one came (which completes this request).</summary>
+    public abstract void TakeUp(PendingRequest expired);
 }
 
 internal sealed class PendingRequest<T> : PendingRequest
@@ -102,13 +105,13 @@ internal sealed class PendingRequest<T> : PendingRequest
         Caller.TrySetResult(RequestResult<T>.Ok(value));
     }
 
-    public bool HasLateAnswer => _hasLate;
+    public override bool HasLateAnswer => _hasLate;
 
     public override void Fail(RequestFailure failure) => Caller.TrySetResult(RequestResult<T>.Failed(failure));
 
-    public override bool TakeUp(PendingRequest expired)
+    public override void TakeUp(PendingRequest expired)
     {
-        if (expired is not PendingRequest<T> old) return false;
+        if (expired is not PendingRequest<T> old) throw new InvalidOperationException($"{Kind} cannot take up a {expired.Kind} request");
         Message = old.Message;
         Plaintext = old.Plaintext;
         NodesTotal = old.NodesTotal;
@@ -116,9 +119,7 @@ internal sealed class PendingRequest<T> : PendingRequest
         Records = old.Records;
         Seen = old.Seen;
         PerDistance = old.PerDistance;
-        if (!old._hasLate) return false;
-        Caller.TrySetResult(RequestResult<T>.Ok(old._late!, late: true));
-        return true;
+        if (old._hasLate) Caller.TrySetResult(RequestResult<T>.Ok(old._late!, late: true));
     }
 }
 

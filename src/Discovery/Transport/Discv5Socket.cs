@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace ClP2p.Discovery.Transport;
 
 /// <summary>
-/// The I/O layer: one UDP socket. A receive loop hands each datagram, in a buffer rented from the shared pool, to
+/// The I/O layer: one UDP socket. Its receive loops hand each datagram, in a buffer rented from the shared pool, to
 /// <c>dispatch</c> (which queues it on a handler shard's channel and owns the buffer from then on). Sends go straight
 /// to the socket from the shard that encoded the packet: a UDP send is one atomic system call, safe from any thread,
 /// and a send queue would only add a copy and a hop.
@@ -21,10 +21,12 @@ internal sealed partial class Discv5Socket : IDisposable
     private readonly Socket _socket;
     private readonly ILogger _log;
     private readonly Discv5Counters _counters;
-    private Task? _receiveLoop;
+    private readonly IDatagramSender? _sender;
+    private Task? _receiveLoops;
 
-    public Discv5Socket(IPEndPoint bind, int receiveBufferSize, int sendBufferSize, ILogger log, Discv5Counters counters)
+    public Discv5Socket(IPEndPoint bind, int receiveBufferSize, int sendBufferSize, ILogger log, Discv5Counters counters, IDatagramSender? sender = null)
     {
+        _sender = sender;
         _log = log;
         _counters = counters;
         var s = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
@@ -49,12 +51,13 @@ internal sealed partial class Discv5Socket : IDisposable
     /// <summary>Effective SO_RCVBUF (Linux reports twice the requested size).</summary>
     public int ReceiveBufferSize => _socket.ReceiveBufferSize;
 
-    /// <summary>Starts the receive loop. <paramref name="dispatch"/> takes ownership of the rented buffer.</summary>
-    public void Start(Action<byte[], int, IPEndPoint> dispatch, CancellationToken ct) =>
-        _receiveLoop = Task.Run(() => ReceiveLoopAsync(dispatch, ct), CancellationToken.None);
+    /// <summary>Starts <paramref name="loops"/> receive loops on the socket (the kernel hands each datagram to one of
+    /// them). <paramref name="dispatch"/> takes ownership of the rented buffer.</summary>
+    public void Start(Action<byte[], int, IPEndPoint> dispatch, int loops, CancellationToken ct) =>
+        _receiveLoops = Task.WhenAll(Enumerable.Range(0, Math.Max(1, loops)).Select(_ => Task.Run(() => ReceiveLoopAsync(dispatch, ct), CancellationToken.None)));
 
-    /// <summary>Completes when the receive loop has stopped (after cancellation or <see cref="Dispose"/>).</summary>
-    public Task Stopped => _receiveLoop ?? Task.CompletedTask;
+    /// <summary>Completes when the receive loops have stopped (after cancellation or <see cref="Dispose"/>).</summary>
+    public Task Stopped => _receiveLoops ?? Task.CompletedTask;
 
     private async Task ReceiveLoopAsync(Action<byte[], int, IPEndPoint> dispatch, CancellationToken ct)
     {
@@ -89,7 +92,8 @@ internal sealed partial class Discv5Socket : IDisposable
     {
         try
         {
-            _socket.SendTo(packet, SocketFlags.None, to);
+            if (_sender is { } sender) sender.Send(_socket, packet, to);
+            else _socket.SendTo(packet, SocketFlags.None, to);
             Interlocked.Increment(ref _counters.Sent);
             Discv5Metrics.PacketsSent.Add(1);
         }

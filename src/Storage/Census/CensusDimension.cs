@@ -31,6 +31,21 @@ public enum CensusDimension
     IpVersion,
     /// <summary>"ok", an error class (io_timeout, connection_refused, ...) or "not_dialled".</summary>
     DialOutcome,
+    /// <summary>PeerDAS custody group count: MetaData v3 custody_group_count, else the ENR "cgc" field (fulu/p2p-interface.md).</summary>
+    Cgc,
+    /// <summary>How many of the 64 attestation subnets the node subscribes to: bits set in MetaData attnets, else ENR attnets.</summary>
+    Attnets,
+    /// <summary>How many of the 4 sync committee subnets the node subscribes to: bits set in MetaData syncnets, else ENR syncnets.</summary>
+    Syncnets,
+    /// <summary>"answered" when the node answered discovery (FINDNODE) during the crawl, "silent" when it did not.</summary>
+    Discovery,
+    /// <summary>
+    /// Status head slot against the network's wall-clock slot at the visit (<see cref="SyncHealth"/>): synced, behind,
+    /// far_behind; null when there was no Status or the network's genesis is not known. Computed per query, not stored.
+    /// </summary>
+    SyncHealth,
+    /// <summary>Wall-clock epoch minus the Status finalized epoch, bucketed (<see cref="SyncHealth"/>). Computed per query.</summary>
+    FinalizedLag,
 }
 
 /// <summary>Wire names of <see cref="CensusDimension"/> values.</summary>
@@ -38,6 +53,9 @@ public static class CensusDimensions
 {
     /// <summary>All dimensions, in declaration order.</summary>
     public static IReadOnlyList<CensusDimension> All { get; } = Enum.GetValues<CensusDimension>();
+
+    /// <summary>True for the dimensions computed per query from each visit's Status and the network's clock (not kept in crawl_census).</summary>
+    public static bool IsComputed(CensusDimension dimension) => dimension is CensusDimension.SyncHealth or CensusDimension.FinalizedLag;
 
     /// <summary>The snake_case name ("client_version").</summary>
     public static string Name(CensusDimension dimension) => CensusSql.DimensionName(dimension);

@@ -24,6 +24,10 @@ public sealed record CrawlInfo
     public string? ParametersJson { get; init; }
     /// <summary>The crawl's summary, JSON.</summary>
     public string? SummaryJson { get; init; }
+    /// <summary>The vantage point that crawled ("default" when none was named).</summary>
+    public string Vantage { get; init; } = CrawlVantage.Default;
+    /// <summary>For an imported crawl, its id in the database it was exported from; else null.</summary>
+    public long? SourceCrawlId { get; init; }
 }
 
 /// <summary>One group of a census: a key, how many nodes, and their share of the total.</summary>
@@ -90,12 +94,16 @@ public sealed record NodeFilter
     public string? Network { get; init; }
     /// <summary>Parsed client name ("lighthouse").</summary>
     public string? Client { get; init; }
+    /// <summary>Agent client version ("v8.0.0"), or null for all.</summary>
+    public string? ClientVersion { get; init; }
     /// <summary>Fork digest (8 lowercase hex digits) or fork name ("electra").</summary>
     public string? Fork { get; init; }
     /// <summary>Country code ("DE").</summary>
     public string? Country { get; init; }
     /// <summary>Dial outcome ("ok", an error class, "not_dialled").</summary>
     public string? DialOutcome { get; init; }
+    /// <summary>Search: a node id (64 hex digits), an IP address or peer id (exact), or text inside the agent string.</summary>
+    public string? Search { get; init; }
 }
 
 /// <summary>A node as seen in one crawl (one visit), for node lists.</summary>

@@ -7,11 +7,11 @@ namespace ClP2p.Storage;
 /// <summary>
 /// Read-only census queries used by the CLI and the API. "Nodes seen in a crawl" are the crawl's visits of kind
 /// crawl (one per node). Census counts of finished crawls come from the pre-aggregated table crawl_census (built by
-/// <see cref="CrawlStore.FinishCrawlAsync"/>), those of running crawls are computed live from visits; both give the
+/// <c>CrawlStore.FinishCrawlAsync</c>), those of running crawls are computed live from visits; both give the
 /// same numbers. Thread-safe; every call opens its own pooled connection. Methods take a CancellationToken: the API
 /// should pass a token with its query timeout.
 /// </summary>
-public sealed class CensusService
+public sealed partial class CensusService
 {
     /// <summary>Largest page size <see cref="ListCrawlsAsync"/> and <see cref="ListNodesAsync"/> accept.</summary>
     public const int MaxPageSize = 1000;
@@ -21,14 +21,30 @@ public sealed class CensusService
 
     private readonly StorageOptions _options;
 
-    /// <summary>Creates the service over a migrated database.</summary>
-    public CensusService(StorageOptions options) => _options = options ?? throw new ArgumentNullException(nameof(options));
+    private readonly Func<string, NetworkClock?> _clocks;
+
+    /// <summary>Creates the service over a migrated database. <paramref name="clocks"/> gives a network's clock by the
+    /// name the crawler gives its fork digests (for sync health); a crawl's own parameters add the clock of its network.</summary>
+    public CensusService(StorageOptions options, Func<string, NetworkClock?>? clocks = null)
+    {
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        _clocks = clocks ?? (_ => null);
+    }
 
     private const string CrawlColumns = """
         c.id, c.network, c.state, c.started_at, c.finished_at, c.nodes_found, c.cl_nodes, c.dialled, c.dial_ok, c.failures,
         c.parameters_json, c.summary_json, c.census_built_at,
         COALESCE((SELECT SUM(s.count) FROM crawl_census s WHERE s.crawl_id = c.id AND s.dimension = 'dial_outcome'),
-                 (SELECT COUNT(*) FROM visits v WHERE v.crawl_id = c.id AND v.kind = 'crawl'))
+                 (SELECT COUNT(*) FROM visits v WHERE v.crawl_id = c.id AND v.kind = 'crawl')),
+        c.vantage, c.source_crawl_id
+        """;
+
+    // The same columns without counting a running crawl's visits: the census of a running crawl counts them anyway
+    // (its total), so counting them twice would double the work of the live census.
+    private const string CrawlColumnsNoLiveCount = """
+        c.id, c.network, c.state, c.started_at, c.finished_at, c.nodes_found, c.cl_nodes, c.dialled, c.dial_ok, c.failures,
+        c.parameters_json, c.summary_json, c.census_built_at,
+        (SELECT SUM(s.count) FROM crawl_census s WHERE s.crawl_id = c.id AND s.dimension = 'dial_outcome')
         """;
 
     private async Task<DbConnection> OpenAsync(CancellationToken ct)
@@ -57,11 +73,16 @@ public sealed class CensusService
         ParametersJson = r.GetStringOrNull(10),
         SummaryJson = r.GetStringOrNull(11),
         Visits = r.IsDBNull(13) ? 0 : Convert.ToInt64(r.GetValue(13), System.Globalization.CultureInfo.InvariantCulture),
+        Vantage = r.GetString(14),
+        SourceCrawlId = r.GetInt64OrNull(15),
     }, !r.IsDBNull(12));
 
-    private static async Task<(CrawlInfo Info, bool Built)?> QueryCrawlAsync(DbConnection conn, string where, CancellationToken ct, params (string, object?)[] parameters)
+    private static Task<(CrawlInfo Info, bool Built)?> QueryCrawlAsync(DbConnection conn, string where, CancellationToken ct, params (string, object?)[] parameters) =>
+        QueryCrawlAsync(conn, CrawlColumns, where, ct, parameters);
+
+    private static async Task<(CrawlInfo Info, bool Built)?> QueryCrawlAsync(DbConnection conn, string columns, string where, CancellationToken ct, params (string, object?)[] parameters)
     {
-        await using DbCommand cmd = Sql.Command(conn, null, $"SELECT {CrawlColumns} FROM crawls c {where}", parameters);
+        await using DbCommand cmd = Sql.Command(conn, null, $"SELECT {columns} FROM crawls c {where}", parameters);
         await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         return await r.ReadAsync(ct).ConfigureAwait(false) ? ReadCrawl(r) : null;
     }
@@ -118,14 +139,40 @@ public sealed class CensusService
         string dim = CensusSql.DimensionName(dimension);
         await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
         (CrawlInfo Info, bool Built)? crawl = crawlId is { } id
-            ? await QueryCrawlAsync(conn, "WHERE c.id = @id", ct, ("id", id)).ConfigureAwait(false)
+            ? await QueryCrawlAsync(conn, CrawlColumnsNoLiveCount, "WHERE c.id = @id", ct, ("id", id)).ConfigureAwait(false)
             : await LatestAsync(conn, null, ct).ConfigureAwait(false);
         if (crawl is not { } c) return null;
+        if (!c.Built && crawlId is not null)
+        {
+            // a running crawl: its visits are the census total when the whole crawl is counted, else counted once here
+            CensusResult live = await LiveCensusAsync(conn, c.Info, dimension, network, ct).ConfigureAwait(false);
+            long visits = network is null && !CensusDimensions.IsComputed(dimension) ? live.Total
+                : Convert.ToInt64(await Sql.ScalarAsync(conn, "SELECT COUNT(*) FROM visits v WHERE v.crawl_id = @crawl AND v.kind = 'crawl'", ct, ("crawl", c.Info.Id)).ConfigureAwait(false),
+                    System.Globalization.CultureInfo.InvariantCulture);
+            return live with { Crawl = c.Info with { Visits = visits } };
+        }
+        if (CensusDimensions.IsComputed(dimension))
+        {
+            (long t, IReadOnlyList<CensusGroup> g) = ToGroups(await ReadSyncGroupsAsync(conn, c.Info, dimension, network, ct).ConfigureAwait(false));
+            return new CensusResult { Crawl = c.Info, Dimension = dimension, Network = network, Total = t, Groups = g };
+        }
         List<(string? Key, string? Label, long Count)> rows = c.Built
             ? await ReadGroupsAsync(conn, CensusSql.StoredCensus(network is not null), ct, ("crawl", c.Info.Id), ("dimension", dim), ("network", network)).ConfigureAwait(false)
-            : await ReadGroupsAsync(conn, CensusSql.LiveCensus(dimension, network is not null), ct, ("crawl", c.Info.Id), ("network", network)).ConfigureAwait(false);
+            : [];
+        // Crawls whose census was built before a dimension existed have no rows for it: count those live.
+        if (rows.Count == 0)
+            rows = await ReadGroupsAsync(conn, CensusSql.LiveCensus(dimension, network is not null), ct, ("crawl", c.Info.Id), ("network", network)).ConfigureAwait(false);
         (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows);
         return new CensusResult { Crawl = c.Info, Dimension = dimension, Network = network, Total = total, Groups = groups };
+    }
+
+    private async Task<CensusResult> LiveCensusAsync(DbConnection conn, CrawlInfo crawl, CensusDimension dimension, string? network, CancellationToken ct)
+    {
+        var rows = CensusDimensions.IsComputed(dimension)
+            ? await ReadSyncGroupsAsync(conn, crawl, dimension, network, ct).ConfigureAwait(false)
+            : await ReadGroupsAsync(conn, CensusSql.LiveCensus(dimension, network is not null), ct, ("crawl", crawl.Id), ("network", network)).ConfigureAwait(false);
+        (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows);
+        return new CensusResult { Crawl = crawl, Dimension = dimension, Network = network, Total = total, Groups = groups };
     }
 
     /// <summary>
@@ -136,6 +183,8 @@ public sealed class CensusService
     public async Task<CensusSeries> GetTimeSeriesAsync(CensusDimension dimension, DateTimeOffset from, DateTimeOffset to, string? network = null,
         string? crawlNetwork = null, CancellationToken ct = default)
     {
+        if (CensusDimensions.IsComputed(dimension))
+            throw new ArgumentException($"{CensusDimensions.Name(dimension)} is computed per crawl and has no time series", nameof(dimension));
         string dim = CensusSql.DimensionName(dimension);
         await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
         var crawls = new List<(CrawlInfo Info, bool Built)>();
@@ -228,13 +277,16 @@ public sealed class CensusService
         string where = "WHERE v.crawl_id = @crawl AND v.kind = 'crawl'"
             + (filter.Network is null ? "" : " AND e.network_name = @network")
             + (filter.Client is null ? "" : " AND a.client = @client")
+            + (filter.ClientVersion is null ? "" : " AND a.version = @version")
             + (filter.Fork is null ? "" : " AND (e.fork_digest = @fork OR e.fork_name = @fork)")
             + (filter.Country is null ? "" : " AND g.country = @country")
-            + (filter.DialOutcome is null ? "" : " AND v.dial_outcome = @outcome");
+            + (filter.DialOutcome is null ? "" : " AND v.dial_outcome = @outcome")
+            + (filter.Search is null ? "" : " AND (v.ip = @q OR LOWER(a.raw) LIKE LOWER(@qlike) OR v.node_id = @qid OR v.node_id IN (SELECT n.node_id FROM nodes n WHERE n.peer_id = @q))");
+        byte[]? searchId = filter.Search is { Length: 64 } sq && sq.All(Uri.IsHexDigit) ? Convert.FromHexString(sq) : null;
         (string, object?)[] p =
         [
-            ("crawl", c.Info.Id), ("network", filter.Network), ("client", filter.Client), ("fork", filter.Fork?.ToLowerInvariant() is { Length: 8 } hex && IsHex(hex) ? hex : filter.Fork),
-            ("country", filter.Country), ("outcome", filter.DialOutcome), ("limit", limit), ("offset", offset),
+            ("crawl", c.Info.Id), ("network", filter.Network), ("client", filter.Client), ("version", filter.ClientVersion), ("fork", filter.Fork?.ToLowerInvariant() is { Length: 8 } hex && IsHex(hex) ? hex : filter.Fork),
+            ("country", filter.Country), ("outcome", filter.DialOutcome), ("q", filter.Search), ("qlike", filter.Search is null ? null : "%" + filter.Search.Replace("%", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal) + "%"), ("qid", searchId ?? [0xff]), ("limit", limit), ("offset", offset),
         ];
         var items = new List<NodeSummary>();
         await using (DbCommand cmd = Sql.Command(conn, null, $"""
@@ -418,9 +470,10 @@ public sealed class CensusService
                    v.metadata_seq, v.metadata_attnets, v.metadata_syncnets, v.custody_group_count, v.dial_outcome, v.dial_error,
                    v.goodbye_reason, v.latency_ms, g.country, g.city, g.asn, g.as_org,
                    v.crawl_id, v.visited_at, e.network_name, e.quic, e.ip6, e.nfd, v.failed_step, v.muxer, v.status_version,
-                   v.metadata_version, v.discovery_answered
+                   v.metadata_version, v.discovery_answered, c.vantage, c.network, c.started_at, c.finished_at
             {NodeJoins}
             JOIN nodes n ON n.node_id = v.node_id
+            JOIN crawls c ON c.id = v.crawl_id
             WHERE v.crawl_id = @crawl AND v.kind = 'crawl'
             ORDER BY v.node_id, v.id
             """, ("crawl", crawlId));
@@ -478,6 +531,10 @@ public sealed class CensusService
                 StatusVersion = r.GetInt32OrNull(45),
                 MetadataVersion = r.GetInt32OrNull(46),
                 DiscoveryAnswered = r.GetBooleanOrNull(47),
+                Vantage = r.GetString(48),
+                CrawlNetwork = r.GetString(49),
+                CrawlStartedAt = r.GetUtc(50),
+                CrawlFinishedAt = r.GetUtcOrNull(51),
             };
         }
     }

@@ -17,6 +17,7 @@ public sealed record ExportRow
         "goodbye_reason", "latency_ms", "country", "city", "asn", "as_org",
         "crawl_id", "visited_at", "network_name", "quic", "ip6", "nfd", "failed_step", "muxer", "status_version",
         "metadata_version", "discovery_answered",
+        "vantage", "crawl_network", "crawl_started_at", "crawl_finished_at",
     ];
 
     /// <summary>CLR type of each column, matching <see cref="ColumnNames"/> (nullable where values may be absent).</summary>
@@ -29,6 +30,7 @@ public sealed record ExportRow
         typeof(ulong?), typeof(int?), typeof(string), typeof(string), typeof(long?), typeof(string),
         typeof(long), typeof(DateTimeOffset), typeof(string), typeof(int?), typeof(string), typeof(string), typeof(string), typeof(string), typeof(int?),
         typeof(int?), typeof(bool?),
+        typeof(string), typeof(string), typeof(DateTimeOffset?), typeof(DateTimeOffset?),
     ];
 
     /// <summary>Node id, 64 hex digits.</summary>
@@ -127,6 +129,14 @@ public sealed record ExportRow
     public int? MetadataVersion { get; init; }
     /// <summary>Answered FINDNODE.</summary>
     public bool? DiscoveryAnswered { get; init; }
+    /// <summary>The crawl's vantage point (what <c>clp2p import</c> files the crawl under).</summary>
+    public string Vantage { get; init; } = CrawlVantage.Default;
+    /// <summary>The network the crawl crawled ("mainnet", "custom", ...).</summary>
+    public string? CrawlNetwork { get; init; }
+    /// <summary>The crawl's start.</summary>
+    public DateTimeOffset? CrawlStartedAt { get; init; }
+    /// <summary>The crawl's end; null while it runs.</summary>
+    public DateTimeOffset? CrawlFinishedAt { get; init; }
 
     /// <summary>The values in <see cref="ColumnNames"/> order (null for absent values).</summary>
     public object?[] Values() =>
@@ -138,5 +148,6 @@ public sealed record ExportRow
         GoodbyeReason, LatencyMs, Country, City, Asn, AsOrg,
         CrawlId, VisitedAt, NetworkName, Quic, Ip6, Nfd, FailedStep, Muxer, StatusVersion,
         MetadataVersion, DiscoveryAnswered,
+        Vantage, CrawlNetwork, CrawlStartedAt, CrawlFinishedAt,
     ];
 }

@@ -41,6 +41,9 @@ public abstract class ClP2pDbContext : DbContext
             e.Property(x => x.State).IsRequired();
             e.HasIndex(x => x.StartedAt);
             e.HasIndex(x => x.State);
+            e.Property(x => x.Vantage).IsRequired().HasDefaultValue(CrawlVantage.Default);
+            // One import per exported crawl and vantage: importing the same file twice adds nothing.
+            e.HasIndex(x => new { x.Vantage, x.SourceCrawlId }).IsUnique();
         });
         modelBuilder.Entity<NodeEntity>(e =>
         {

@@ -24,6 +24,10 @@ public sealed class CrawlEntity
     public string? SummaryJson { get; set; }
     /// <summary>When the pre-aggregated census rows (crawl_census) were last built; null = none.</summary>
     public DateTime? CensusBuiltAt { get; set; }
+    /// <summary>The vantage point that crawled (<c>--vantage NAME</c>); "default" when none was named.</summary>
+    public string Vantage { get; set; } = CrawlVantage.Default;
+    /// <summary>For a crawl brought in by <c>clp2p import</c>: its id in the database it was exported from; null otherwise.</summary>
+    public long? SourceCrawlId { get; set; }
 }
 
 /// <summary>A node, keyed by its 32-byte node id (keccak256 of the public key).</summary>

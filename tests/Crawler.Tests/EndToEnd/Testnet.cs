@@ -8,7 +8,7 @@ namespace ClP2p.Crawler.Tests.EndToEnd;
 /// <summary>One node of the JavaScript testnet, as the testnet itself describes it (the truth a crawl is checked against).</summary>
 public sealed record TestnetNode(
     int Index, string Kind, string NodeId, string Enr, string? ForkDigest, string? PeerId, int? Tcp, string? AgentVersion,
-    JsonElement? Status, JsonElement? Metadata)
+    JsonElement? Status, JsonElement? Metadata, string? Group = null)
 {
     public bool IsConsensus => Kind != "no_eth2";
     public bool HasHost => Kind == "host";
@@ -26,6 +26,17 @@ public sealed class Testnet : IAsyncDisposable
     public List<TestnetNode> Nodes { get; } = [];
     public string Bootnode { get; private set; } = "";
 
+    /// <summary>With a partition: each side's bootnode ("a", "b").</summary>
+    public Dictionary<string, string> Bootnodes { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// A testnet two vantage points see in part (testnet.mjs --partition): <paramref name="onlyA"/> nodes reachable only
+    /// from bootnode "a", <paramref name="onlyB"/> only from "b", <paramref name="both"/> from either, and
+    /// <paramref name="hidden"/> nodes nobody knows. Each node's <see cref="TestnetNode.Group"/> says which.
+    /// </summary>
+    public static Task<Testnet> StartPartitionedAsync(int onlyA, int onlyB, int both, int hidden, int seed = 7) =>
+        StartAsync(0, seed, ["--partition", string.Join(',', new[] { onlyA, onlyB, both, hidden }.Select(n => n.ToString(CultureInfo.InvariantCulture)))]);
+
     public static string InteropDir()
     {
         var env = Environment.GetEnvironmentVariable("CLP2P_INTEROP_DIR");
@@ -38,12 +49,12 @@ public sealed class Testnet : IAsyncDisposable
         throw new InvalidOperationException("tests/interop not found (set CLP2P_INTEROP_DIR)");
     }
 
-    public static async Task<Testnet> StartAsync(int nodes, int seed = 7)
+    public static async Task<Testnet> StartAsync(int nodes, int seed = 7, string[]? extra = null)
     {
         string dir = InteropDir();
         if (!Directory.Exists(Path.Combine(dir, "node_modules", "libp2p")))
             throw new InvalidOperationException($"{dir}/node_modules is missing: run scripts/test (it installs the interop peers)");
-        var psi = new ProcessStartInfo("node", ["testnet.mjs", "--nodes", nodes.ToString(CultureInfo.InvariantCulture), "--seed", seed.ToString(CultureInfo.InvariantCulture)])
+        var psi = new ProcessStartInfo("node", ["testnet.mjs", "--nodes", nodes.ToString(CultureInfo.InvariantCulture), "--seed", seed.ToString(CultureInfo.InvariantCulture), .. extra ?? []])
         {
             WorkingDirectory = dir,
             RedirectStandardInput = true,
@@ -69,11 +80,14 @@ public sealed class Testnet : IAsyncDisposable
                             r.GetProperty("index").GetInt32(), r.GetProperty("kind").GetString()!, r.GetProperty("nodeId").GetString()!,
                             r.GetProperty("enr").GetString()!, Str(r, "forkDigest"), Str(r, "peerId"),
                             r.TryGetProperty("tcp", out var t) ? t.GetInt32() : null, Str(r, "agentVersion"),
-                            r.TryGetProperty("status", out var s) ? s.Clone() : null, r.TryGetProperty("metadata", out var m) ? m.Clone() : null));
+                            r.TryGetProperty("status", out var s) ? s.Clone() : null, r.TryGetProperty("metadata", out var m) ? m.Clone() : null,
+                            Str(r, "group")));
                     }
                     break;
                 case "ready":
                     net.Bootnode = r.GetProperty("bootnode").GetString()!;
+                    if (r.TryGetProperty("bootnodes", out var boots) && boots.ValueKind == JsonValueKind.Object)
+                        foreach (var b in boots.EnumerateObject()) net.Bootnodes[b.Name] = b.Value.GetString()!;
                     ready.TrySetResult();
                     break;
             }

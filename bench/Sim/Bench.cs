@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace ClP2p.Sim;
+
+/// <summary>
+/// The whole benchmark, one network size after another: simulator up, the real `clp2p crawl` as a child process
+/// against it, `clp2p export`, compare. Measures the crawler process alone: wall time from process start to exit, CPU
+/// (user + system, from getrusage of the reaped child), peak RSS (VmHWM, sampled from /proc until exit), CPU spent
+/// before the first discv5 packet, and the time from process start to that packet (when the bootnode answered it).
+/// </summary>
+public static partial class Bench
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        int dash = Array.IndexOf(args, "--");
+        string[] own = dash >= 0 ? args[..dash] : args;
+        string[] crawlExtra = dash >= 0 ? args[(dash + 1)..] : [];
+        var sizes = (SimProgram.Arg(own, "--records") ?? "1000,5000,20000").Split(',')
+            .Select(s => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n >= 2
+                ? n : throw new ArgumentException($"--records takes sizes separated by commas (e.g. 1000,5000,20000), not '{s}'")).ToArray();
+        string clp2p = SimProgram.Arg(own, "--clp2p") ?? FindCrawler();
+        string maxDuration = SimProgram.Arg(own, "--max-duration") ?? "30m";
+        var baseOptions = SimOptions.Parse(own, ["--records", "--clp2p", "--max-duration"], ["--keep"]);
+        bool keep = own.Contains("--keep");
+
+        Console.WriteLine($"crawler: {clp2p} {string.Join(' ', crawlExtra)}");
+        Console.WriteLine("records   live  dialable  wall_s   cpu_s  cpu_ms/live  start_cpu_s  peak_rss_mb  first_packet_ms  found  enumerated  dialled_ok  wrong  twice");
+        var details = new List<string>();
+        foreach (int n in sizes)
+        {
+            var o = baseOptions with { Records = n };
+            string dir = Directory.CreateTempSubdirectory($"clp2p-sim-bench-{n}-").FullName;
+            await using var net = await SimNetwork.StartAsync(o, m => Console.Error.WriteLine($"[sim {n}] {m}")).ConfigureAwait(false);
+            string truth = Path.Combine(dir, "truth.json");
+            net.WriteTruth(truth);
+            Console.Error.WriteLine($"[sim {n}] {net.Describe()}");
+            string[] crawlArgs =
+            [
+                "crawl", "--network", "mainnet", "--bootnode", net.BootnodeEnr, "--allow-loopback", "--listen-address", "127.0.0.1",
+                "--data-dir", Path.Combine(dir, "data"), "--summary-json", Path.Combine(dir, "summary.json"), "--max-duration", maxDuration,
+                .. crawlExtra,
+            ];
+            var m = await MeasureAsync(clp2p, crawlArgs, net.FirstBootnodePacket, Path.Combine(dir, "crawl.log")).ConfigureAwait(false);
+            string export = Path.Combine(dir, "export.ndjson");
+            int exportExit = await RunToEndAsync(clp2p, ["export", "--crawl", "latest", "--format", "ndjson", "--out", export, "--data-dir", Path.Combine(dir, "data")]).ConfigureAwait(false);
+            if (m.ExitCode != 0 || exportExit != 0 || !File.Exists(export))
+            {
+                Console.WriteLine($"{n,7}  crawl exit {m.ExitCode}, export exit {exportExit}; log: {Path.Combine(dir, "crawl.log")}");
+                continue;
+            }
+            var r = Compare.Run(export, truth);
+            int live = o.Live;
+            Console.Error.WriteLine($"[sim {n}] load average during the crawl: {m.Load}");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{n,7}  {live,5}  {r.Dialable,8}  {m.Wall.TotalSeconds,6:0.0}  {m.CpuSeconds,6:0.00}  {m.CpuSeconds * 1000 / live,11:0.00}  {m.StartCpuSeconds,11:0.00}  {m.PeakRssMb,11:0}  {m.FirstPacketMs,15}  {r.Found,5}  {r.Enumerated,10}  {r.DialledOk,10}  {r.Wrong,5}  {r.WrittenTwice,5}"));
+            details.Add($"--- {n} records ({dir}{(keep ? "" : ", removed")}); load average {m.Load}\n{r.Format()}");
+            if (!keep) { try { Directory.Delete(dir, recursive: true); } catch (IOException) { } }
+        }
+        foreach (var d in details) Console.Write(d);
+        Console.WriteLine($"cores: {Environment.ProcessorCount}");
+        Console.WriteLine("cpu_s: user + system of the crawler process; start_cpu_s: its CPU before the first discv5 packet; first_packet_ms: process start to the bootnode's answer to its first packet");
+        return 0;
+    }
+
+    private sealed record Measurement(int ExitCode, TimeSpan Wall, double CpuSeconds, double StartCpuSeconds, double PeakRssMb, string FirstPacketMs, string Load);
+
+    /// <summary>The 1-minute load average (/proc/loadavg): the crawler shares the machine with the simulator and anything else running.</summary>
+    private static double LoadAverage()
+    {
+        try { return double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture); }
+        catch (IOException) { return double.NaN; }
+    }
+
+    private static async Task<Measurement> MeasureAsync(string clp2p, string[] args, Task<long> firstPacket, string logPath)
+    {
+        var psi = Psi(clp2p, args);
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        using var log = new StreamWriter(logPath);
+        Before(out var before);
+        long startUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var sw = Stopwatch.StartNew();
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException("clp2p did not start");
+        p.OutputDataReceived += (_, e) => { if (e.Data != null) lock (log) log.WriteLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (log) log.WriteLine(e.Data); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        double peakKb = 0, startCpu = double.NaN, loadStart = LoadAverage();
+        var exited = p.WaitForExitAsync();
+        while (!exited.IsCompleted)
+        {
+            peakKb = Math.Max(peakKb, ReadStatusKb(p.Id, "VmHWM:"));
+            if (double.IsNaN(startCpu) && firstPacket.IsCompleted) startCpu = ReadCpuSeconds(p.Id);
+            await Task.WhenAny(exited, Task.Delay(50)).ConfigureAwait(false);
+        }
+        await exited.ConfigureAwait(false);
+        p.WaitForExit();
+        sw.Stop();
+        Before(out var after);
+        double cpu = after.CpuSeconds - before.CpuSeconds;
+        string first = firstPacket.IsCompletedSuccessfully ? (firstPacket.Result - startUnixMs).ToString(CultureInfo.InvariantCulture) : "-";
+        return new Measurement(p.ExitCode, sw.Elapsed, cpu, startCpu, peakKb / 1024, first,
+            string.Create(CultureInfo.InvariantCulture, $"{loadStart:0.0} at start, {LoadAverage():0.0} at end"));
+    }
+
+    private static void Before(out RUsageChildren usage)
+    {
+        if (GetRUsage(-1 /* RUSAGE_CHILDREN */, out var u) != 0) throw new InvalidOperationException("getrusage failed");
+        usage = new RUsageChildren(u.UtimeSec + u.UtimeUsec / 1e6 + u.StimeSec + u.StimeUsec / 1e6);
+    }
+
+    private readonly record struct RUsageChildren(double CpuSeconds);
+
+    private static double ReadStatusKb(int pid, string field)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+                if (line.StartsWith(field, StringComparison.Ordinal))
+                    return double.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return 0;
+    }
+
+    /// <summary>utime + stime of a running process (/proc/PID/stat fields 14 and 15, in clock ticks of 100 Hz).</summary>
+    private static double ReadCpuSeconds(int pid)
+    {
+        try
+        {
+            string s = File.ReadAllText($"/proc/{pid}/stat");
+            var f = s[(s.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)) / 100.0;
+        }
+        catch (IOException) { return double.NaN; }
+    }
+
+    private static async Task<int> RunToEndAsync(string clp2p, string[] args)
+    {
+        var psi = Psi(clp2p, args);
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException("clp2p did not start");
+        var o = p.StandardOutput.ReadToEndAsync();
+        var e = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync().ConfigureAwait(false);
+        await Task.WhenAll(o, e).ConfigureAwait(false);
+        if (p.ExitCode != 0) Console.Error.WriteLine(await e.ConfigureAwait(false));
+        return p.ExitCode;
+    }
+
+    private static ProcessStartInfo Psi(string clp2p, string[] args)
+    {
+        bool dll = clp2p.EndsWith(".dll", StringComparison.Ordinal);
+        var psi = new ProcessStartInfo(dll ? "dotnet" : clp2p) { UseShellExecute = false };
+        if (dll) psi.ArgumentList.Add(clp2p);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        return psi;
+    }
+
+    /// <summary>The crawler built in Release next to this repository (src/Crawler/bin/Release/net10.0/clp2p.dll).</summary>
+    private static string FindCrawler()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
+        {
+            string candidate = Path.Combine(d.FullName, "src", "Crawler", "bin", "Release", "net10.0", "clp2p.dll");
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new ArgumentException("no Release build of the crawler found: run `dotnet build -c Release src/Crawler` or pass --clp2p PATH");
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct RUsage
+    {
+        public long UtimeSec, UtimeUsec, StimeSec, StimeUsec;
+        public long MaxRss, IxRss, IdRss, IsRss, MinFlt, MajFlt, NSwap, InBlock, OuBlock, MsgSnd, MsgRcv, NSignals, NVcsw, NIvcsw;
+    }
+
+    [LibraryImport("libc", EntryPoint = "getrusage")]
+    private static partial int GetRUsage(int who, out RUsage usage);
+}

@@ -1,0 +1,53 @@
+using System.Text.Json;
+using ClP2p.Crawler.Tests.EndToEnd;
+using ClP2p.Sim;
+
+namespace ClP2p.Crawler.Tests.Simulated;
+
+/// <summary>
+/// The real `clp2p crawl` against bench/Sim's simulated wide-area network (started in this process): 500 records, half
+/// of them records of nodes that are gone (UDP and TCP silent), round trips of 20–60 ms with ±10 % jitter and 1 % of
+/// what the nodes send lost, live nodes of every kind (dialable, closed TCP port, silent TCP port, no eth2 protocols,
+/// no eth2 field). RTT is kept at 20–60 ms (mainnet: 50–300) so the crawl stays short in CI; the comparison is the
+/// bench's own compare step against the simulator's ground truth.
+/// </summary>
+public sealed class SimulatedNetworkCrawlTests : IDisposable
+{
+    /// <summary>Bounds a hang only: the crawl itself stops when discovery runs dry and every dial ended.</summary>
+    private static readonly TimeSpan HangGuard = TimeSpan.FromMinutes(15);
+    private readonly string _dir = Directory.CreateTempSubdirectory("clp2p-sim-test-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Crawl_of_a_lossy_wide_area_network_finds_and_enumerates_every_live_node_and_dials_every_dialable_one_ok()
+    {
+        var options = new SimOptions { Records = 500, RttMinMs = 20, RttMaxMs = 60, Loss = 0.01, DeadFraction = 0.5, SlowFraction = 0, Seed = 11 };
+        await using var net = await SimNetwork.StartAsync(options);
+        string truth = Path.Combine(_dir, "truth.json");
+        net.WriteTruth(truth);
+        string data = Path.Combine(_dir, "data");
+        string summaryPath = Path.Combine(_dir, "summary.json");
+        using var crawl = Clp2pProcess.Start(_dir,
+            "crawl", "--network", "mainnet", "--bootnode", net.BootnodeEnr, "--allow-loopback", "--listen-address", "127.0.0.1",
+            "--data-dir", data, "--summary-json", summaryPath, "--max-duration", "600s",
+            "--discovery-concurrency", "128", "--dial-concurrency", "256");
+        Assert.True(await crawl.WaitAsync(HangGuard) == 0, crawl.Output);
+        string export = Path.Combine(_dir, "export.ndjson");
+        using (var ex = Clp2pProcess.Start(_dir, "export", "--crawl", "latest", "--format", "ndjson", "--out", export, "--data-dir", data))
+            Assert.True(await ex.WaitAsync(HangGuard) == 0, ex.Output);
+
+        var r = Compare.Run(export, truth);
+        string report = $"{net.Describe()}\n{r.Format()}\n{Tail(crawl.Output)}";
+        Assert.True(options.Live == r.LiveFound, $"live nodes found {r.LiveFound} of {options.Live}\n{report}");
+        Assert.True(options.Live == r.Enumerated, $"live nodes enumerated {r.Enumerated} of {options.Live}\n{report}");
+        Assert.True(r.Dialable == r.DialledOk, $"dialable nodes with outcome ok {r.DialledOk} of {r.Dialable}\n{report}");
+        Assert.True(r.Records == r.Found, $"records found {r.Found} of {r.Records}\n{report}");
+        Assert.True(r.Wrong == 0 && r.WrittenTwice == 0, report);
+        using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(summaryPath));
+        Assert.Equal(options.Records, summary.RootElement.GetProperty("nodes_found").GetInt64());
+        Assert.Equal(r.DialledOk, summary.RootElement.GetProperty("dial_ok").GetInt64());
+    }
+
+    private static string Tail(string s) => s.Length <= 4000 ? s : s[^4000..];
+}

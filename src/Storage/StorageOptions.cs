@@ -206,7 +206,7 @@ public sealed record StorageOptions
     public static void ClearPostgresPools() => PostgresDataSources.ClearAll();
 
     /// <summary>A new EF Core context for this database (the caller disposes it).</summary>
-    public ClP2pDbContext CreateDbContext() => Provider switch
+    internal ClP2pDbContext CreateDbContext() => Provider switch
     {
         StorageProvider.Postgres => new PostgresClP2pDbContext(new DbContextOptionsBuilder<PostgresClP2pDbContext>()
             .UseNpgsql(PostgresDataSource).Options),

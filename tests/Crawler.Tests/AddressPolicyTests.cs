@@ -1,5 +1,5 @@
 using System.Net;
-using ClP2p.Crawler.Engine;
+using ClP2p.Crawler.Eth2Crawl;
 
 namespace ClP2p.Crawler.Tests;
 

@@ -3,6 +3,17 @@ using System.Net;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using ClP2p.Crawler.Engine;
+using ClP2p.Crawler.Eth2Crawl;
+using CrawlEngine = ClP2p.Crawler.Engine.CrawlEngine<string, string>;
+using DialReport = ClP2p.Crawler.Engine.DialReport<string>;
+using DiscoveredNode = ClP2p.Crawler.Engine.DiscoveredNode<string>;
+using DiscoveryReport = ClP2p.Crawler.Engine.DiscoveryReport<string>;
+using ICrawlSink = ClP2p.Crawler.Engine.ICrawlSink<string, string>;
+using IDialWorker = ClP2p.Crawler.Engine.IDialWorker<string, string>;
+using IDiscoveryWorker = ClP2p.Crawler.Engine.IDiscoveryWorker<string>;
+using NodeFound = ClP2p.Crawler.Engine.NodeFound<string>;
+using NodeOutcome = ClP2p.Crawler.Engine.NodeOutcome<string, string>;
+using NodeQueried = ClP2p.Crawler.Engine.NodeQueried<string>;
 
 namespace ClP2p.Crawler.Tests;
 
@@ -128,6 +139,26 @@ public class CrawlEngineTests
         Assert.Equal(6, sink.Found.Count);               // the duplicate was not passed on
 
         static string[] dialler(CountingDialer d) => [.. d.Dialled.Order(StringComparer.Ordinal)];
+    }
+
+    [Fact]
+    public async Task Nodes_that_answered_but_were_not_fully_enumerated_are_counted_and_summarised()
+    {
+        var ch = Channel.CreateUnbounded<DiscoveryReport>();
+        var engine = new CrawlEngine(new ScriptedDiscovery(ch), new CountingDialer(TimeSpan.Zero), new MemorySink(), Options());
+        var run = engine.RunAsync(CancellationToken.None);
+        for (int i = 1; i <= 4; i++) await ch.Writer.WriteAsync(new NodeFound(Node(i, cl: false)));
+        await ch.Writer.WriteAsync(new NodeQueried("n001", true, 16, null, TimeSpan.Zero));                              // complete
+        await ch.Writer.WriteAsync(new NodeQueried("n002", true, 5, "Timeout", TimeSpan.Zero) { Complete = false });     // stopped answering
+        await ch.Writer.WriteAsync(new NodeQueried("n003", false, 0, "Timeout", TimeSpan.Zero));                         // never answered
+        ch.Writer.Complete();
+
+        Assert.Equal(CrawlEnd.Completed, await run);
+        Assert.Equal(3, engine.Counters.Queried);
+        Assert.Equal(2, engine.Counters.Answered);
+        Assert.Equal(1, engine.Counters.Incomplete);
+        var summary = CrawlSummary.From(1, "test", "succeeded", DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, engine.Counters);
+        Assert.Contains("\"discovery_incomplete\": 1", summary.ToJson(), StringComparison.Ordinal);
     }
 
     [Fact]

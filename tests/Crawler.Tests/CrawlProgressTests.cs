@@ -8,8 +8,8 @@ public sealed class CrawlProgressTests
     private static CrawlCounters Counters(int found, int dialled, int ok)
     {
         var c = new CrawlCounters();
-        for (int i = 0; i < found; i++) { c.NodeFound(consensus: true); c.NodeQueried(answered: true); }
-        for (int i = 0; i < dialled; i++) c.DialFinished(new DialReport(i < ok ? DialOutcomes.Ok : "timeout", TimeSpan.Zero, null));
+        for (int i = 0; i < found; i++) { c.NodeFound(consensus: true); c.NodeQueried(answered: true, complete: true); }
+        for (int i = 0; i < dialled; i++) c.DialFinished(new DialReport<string>(i < ok ? DialOutcomes.Ok : "timeout", TimeSpan.Zero, null));
         return c;
     }
 

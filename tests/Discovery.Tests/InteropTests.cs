@@ -22,7 +22,7 @@ public sealed class InteropTests
             CanContact = ContactFilters.PublicOrLoopback,
             MaxConcurrency = 16,
             RandomWalks = 2,
-            PerPeerInterval = TimeSpan.FromMilliseconds(2),
+            MinRequestSpacing = TimeSpan.FromMilliseconds(2),
         });
         var discovered = new HashSet<NodeId>();
         var visits = new Dictionary<NodeId, NodeVisited>();

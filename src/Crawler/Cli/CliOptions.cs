@@ -16,9 +16,10 @@ public static class CliOptions
     public static readonly Option<bool> AllowLoopback = new("--allow-loopback") { Description = "Contact loopback addresses (local testnets)" };
     public static readonly Option<bool> AllowPrivate = new("--allow-private") { Description = "Contact private and link-local addresses" };
     public static readonly Option<string?> MaxDuration = new("--max-duration") { Description = "Stop the crawl after this long (e.g. 90s, 10m, 1h)" };
-    public static readonly Option<int?> DialConcurrency = new("--dial-concurrency") { Description = "Dials in flight at once (default 64)" };
-    public static readonly Option<int?> DiscoveryConcurrency = new("--discovery-concurrency") { Description = "Peers queried by discovery at once (default 32)" };
+    public static readonly Option<int?> DialConcurrency = new("--dial-concurrency") { Description = "Dials in flight at once (default 1000, capped by the open-file limit)" };
+    public static readonly Option<int?> DiscoveryConcurrency = new("--discovery-concurrency") { Description = "Peers enumerated by discovery at once (default 2000)" };
     public static readonly Option<string?> DialTimeout = new("--dial-timeout") { Description = "Deadline for one dial (default 15s)" };
+    public static readonly Option<string?> ConnectTimeout = new("--connect-timeout") { Description = "Deadline for a dial's TCP connect (default 3s)" };
     public static readonly Option<bool> NoDial = new("--no-dial") { Description = "Discovery only: store every ENR, dial nobody" };
     public static readonly Option<string?> ListenAddress = new("--listen-address") { Description = "Local address for discv5 UDP (default 0.0.0.0)" };
     public static readonly Option<int?> UdpPort = new("--udp-port") { Description = "discv5 UDP port (default: any free port)" };
@@ -54,7 +55,7 @@ public static class CliOptions
     public static void AddCrawl(Command command)
     {
         foreach (var o in new Option[] { Network, Bootnode, ConfigYaml, GenesisValidatorsRoot, AllowLoopback, AllowPrivate, MaxDuration,
-                     DialConcurrency, DiscoveryConcurrency, DialTimeout, NoDial, ListenAddress, UdpPort, GeoipCity, GeoipAsn, Vantage })
+                     DialConcurrency, DiscoveryConcurrency, DialTimeout, ConnectTimeout, NoDial, ListenAddress, UdpPort, GeoipCity, GeoipAsn, Vantage })
             command.Options.Add(o);
     }
 
@@ -85,6 +86,7 @@ public static class CliOptions
         Set(p, DialConcurrency, v => s.Crawl.DialConcurrency = Positive(v, "--dial-concurrency"));
         Set(p, DiscoveryConcurrency, v => s.Crawl.DiscoveryConcurrency = Positive(v, "--discovery-concurrency"));
         Set(p, DialTimeout, v => s.Crawl.DialTimeout = Duration.Parse(v!));
+        Set(p, ConnectTimeout, v => s.Crawl.ConnectTimeout = Duration.Parse(v!));
         Set(p, ListenAddress, v => s.Crawl.ListenAddress = v!);
         Set(p, UdpPort, v => s.Crawl.UdpPort = v ?? 0);
         Set(p, SummaryJson, v => s.Crawl.SummaryJson = v);

@@ -31,7 +31,7 @@ public static class CrawlCommand
             };
             var summary = await session.RunAsync(ct).ConfigureAwait(false);
             if (settings.Crawl.SummaryJson is { } path) await summary.WriteJsonAsync(path, CancellationToken.None).ConfigureAwait(false);
-            if (terminal) summary.Render(AnsiConsole.Console);
+            if (terminal) CrawlSummaryTable.Render(summary, AnsiConsole.Console);
             else log.LogInformation("summary: {Summary}", summary.ToJson());
             return summary.State == CrawlStates.Aborted ? 130 : 0;
         }

@@ -44,14 +44,18 @@ public sealed class CrawlSettings
     /// <summary>Stop the crawl after this long (discovery stops, in-flight dials end); null = until done.</summary>
     public TimeSpan? MaxDuration { get; set; }
 
-    /// <summary>Dials in flight at once.</summary>
-    public int DialConcurrency { get; set; } = 64;
+    /// <summary>Dials in flight at once (capped by the process's open-file limit; README explains the default).</summary>
+    public int DialConcurrency { get; set; } = 1_000;
 
-    /// <summary>Peers queried by discovery at once.</summary>
-    public int DiscoveryConcurrency { get; set; } = 32;
+    /// <summary>Peers enumerated by discovery at once (README explains the default).</summary>
+    public int DiscoveryConcurrency { get; set; } = 2_000;
 
     /// <summary>Deadline for one whole dial (connect, handshakes, identify, Status, MetaData, Goodbye).</summary>
     public TimeSpan DialTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Deadline for the TCP connect alone, inside <see cref="DialTimeout"/>: a record of a node that is gone
+    /// never answers the SYN and costs this, not the whole dial deadline.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(3);
 
     /// <summary>Local address for the discv5 UDP socket.</summary>
     public string ListenAddress { get; set; } = "0.0.0.0";

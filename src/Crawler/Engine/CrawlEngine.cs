@@ -21,7 +21,7 @@ public sealed class CrawlEngineOptions
     public int DialQueueCapacity { get; init; } = 50_000;
     public TimeSpan? MaxDuration { get; init; }
     public bool Dial { get; init; } = true;
-    public required AddressPolicy AddressPolicy { get; init; }
+    public required IAddressPolicy AddressPolicy { get; init; }
 }
 
 /// <summary>
@@ -29,11 +29,13 @@ public sealed class CrawlEngineOptions
 /// concurrency; every node's outcome goes to the sink as soon as both its discovery query and its dial are done.
 /// The engine knows nothing of how nodes are found, dialled or stored: it moves work between the workers.
 /// </summary>
-public sealed class CrawlEngine(
-    IDiscoveryWorker discovery, IDialWorker dialer, ICrawlSink sink, CrawlEngineOptions options,
-    ILogger<CrawlEngine>? logger = null, TimeProvider? time = null)
+/// <typeparam name="TRecord">The discovery record each node carries (an ENR in a discv5 crawl).</typeparam>
+/// <typeparam name="TDetail">What a dial learns beyond its outcome (the eth2 handshake's answers).</typeparam>
+public sealed class CrawlEngine<TRecord, TDetail>(
+    IDiscoveryWorker<TRecord> discovery, IDialWorker<TRecord, TDetail> dialer, ICrawlSink<TRecord, TDetail> sink, CrawlEngineOptions options,
+    ILogger? logger = null, TimeProvider? time = null)
 {
-    private readonly ILogger _log = logger ?? NullLogger<CrawlEngine>.Instance;
+    private readonly ILogger _log = logger ?? NullLogger.Instance;
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Dictionary<string, NodeState> _nodes = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
@@ -62,10 +64,10 @@ public sealed class CrawlEngine(
             {
                 switch (report)
                 {
-                    case NodeFound found:
+                    case NodeFound<TRecord> found:
                         await OnFoundAsync(found.Node, queue.Writer, stopDiscovery.Token).ConfigureAwait(false);
                         break;
-                    case NodeQueried queried:
+                    case NodeQueried<TRecord> queried:
                         await OnQueriedAsync(queried).ConfigureAwait(false);
                         break;
                 }
@@ -109,7 +111,7 @@ public sealed class CrawlEngine(
             : CrawlEnd.Completed;
     }
 
-    private async ValueTask OnFoundAsync(DiscoveredNode node, ChannelWriter<NodeState> queue, CancellationToken ct)
+    private async ValueTask OnFoundAsync(DiscoveredNode<TRecord> node, ChannelWriter<NodeState> queue, CancellationToken ct)
     {
         NodeState state;
         bool isNew, enqueue = false;
@@ -151,9 +153,9 @@ public sealed class CrawlEngine(
         }
     }
 
-    private async ValueTask OnQueriedAsync(NodeQueried queried)
+    private async ValueTask OnQueriedAsync(NodeQueried<TRecord> queried)
     {
-        Counters.NodeQueried(queried.Answered);
+        Counters.NodeQueried(queried.Answered, queried.Complete);
         NodeState? ready = null;
         lock (_lock)
         {
@@ -176,7 +178,7 @@ public sealed class CrawlEngine(
                 lock (_lock) { state.DialPending = false; state.NotDialledReason = NotDialledReasons.CrawlStopped; }
                 continue;
             }
-            DialReport report;
+            DialReport<TDetail> report;
             long started = _time.GetTimestamp();
             try
             {
@@ -188,7 +190,7 @@ public sealed class CrawlEngine(
 #pragma warning restore CA1031
             {
                 _log.LogError(ex, "dial of {NodeId} threw", state.Node.NodeId);
-                report = new DialReport("other", _time.GetElapsedTime(started), ex.Message);
+                report = new DialReport<TDetail>(DialOutcomes.Other, _time.GetElapsedTime(started), default, ex.Message);
             }
             Counters.DialFinished(report);
             bool write;
@@ -205,18 +207,18 @@ public sealed class CrawlEngine(
 
     private async ValueTask WriteAsync(NodeState s)
     {
-        var outcome = new NodeOutcome(s.Node, s.Discovery, s.Dial, s.Dial is null ? s.NotDialledReason : null, _time.GetUtcNow());
+        var outcome = new NodeOutcome<TRecord, TDetail>(s.Node, s.Discovery, s.Dial, s.Dial is null ? s.NotDialledReason : null, _time.GetUtcNow());
         await sink.NodeDoneAsync(outcome, CancellationToken.None).ConfigureAwait(false);
         Counters.NodeWritten();
     }
 
-    private sealed class NodeState(DiscoveredNode node)
+    private sealed class NodeState(DiscoveredNode<TRecord> node)
     {
-        public DiscoveredNode Node { get; set; } = node;
-        public NodeQueried? Discovery { get; set; }
+        public DiscoveredNode<TRecord> Node { get; set; } = node;
+        public NodeQueried<TRecord>? Discovery { get; set; }
         public bool DiscoveryDone { get; set; }
         public bool DialPending { get; set; }
-        public DialReport? Dial { get; set; }
+        public DialReport<TDetail>? Dial { get; set; }
         public string? NotDialledReason { get; set; }
         public bool Written { get; set; }
         public bool IsComplete => DiscoveryDone && !DialPending;

@@ -3,24 +3,29 @@ using System.Net;
 namespace ClP2p.Crawler.Engine;
 
 /// <summary>A node as the engine sees it: an id, whether it is a consensus-layer node, where to dial it, and the
-/// discovery record itself, which the engine passes through without looking inside.</summary>
-public sealed record DiscoveredNode(string NodeId, ulong Seq, bool IsConsensus, IPEndPoint? DialEndpoint, object Record)
+/// discovery record itself (<typeparamref name="TRecord"/>), which the engine passes through without looking inside.</summary>
+public sealed record DiscoveredNode<TRecord>(string NodeId, ulong Seq, bool IsConsensus, IPEndPoint? DialEndpoint, TRecord Record)
 {
     /// <summary>Discovery could not trust the record's address (a private address relayed by a public node): never dialled.</summary>
     public bool AddressUntrusted { get; init; }
 }
 
 /// <summary>What discovery reports to the engine.</summary>
-public abstract record DiscoveryReport;
+public abstract record DiscoveryReport<TRecord>;
 
 /// <summary>A new node, or a newer record (higher seq) of a known one.</summary>
-public sealed record NodeFound(DiscoveredNode Node) : DiscoveryReport;
+public sealed record NodeFound<TRecord>(DiscoveredNode<TRecord> Node) : DiscoveryReport<TRecord>;
 
-/// <summary>Discovery finished asking one node for its table.</summary>
-public sealed record NodeQueried(string NodeId, bool Answered, int Neighbours, string? Error, TimeSpan Duration) : DiscoveryReport;
+/// <summary>Discovery finished asking one node for its table. <see cref="Complete"/>: it answered every request the
+/// enumeration meant to send (false for a node that did not answer, or answered and then stopped).</summary>
+public sealed record NodeQueried<TRecord>(string NodeId, bool Answered, int Neighbours, string? Error, TimeSpan Duration) : DiscoveryReport<TRecord>
+{
+    public bool Complete { get; init; } = Answered && Error is null;
+}
 
-/// <summary>The result of dialling one node. <see cref="Outcome"/> is "ok" or an error class.</summary>
-public sealed record DialReport(string Outcome, TimeSpan Duration, object? Detail)
+/// <summary>The result of dialling one node. <see cref="Outcome"/> is "ok" or an error class; <see cref="Detail"/> is
+/// what the dialer learnt (<typeparamref name="TDetail"/>), <see cref="Error"/> a text when the dialer itself failed.</summary>
+public sealed record DialReport<TDetail>(string Outcome, TimeSpan Duration, TDetail? Detail, string? Error = null)
 {
     public bool Ok => Outcome == DialOutcomes.Ok;
 }
@@ -30,6 +35,8 @@ public static class DialOutcomes
 {
     public const string Ok = "ok";
     public const string NotDialled = "not_dialled";
+    /// <summary>The dialer threw (a bug of ours, logged); the engine records it under this class.</summary>
+    public const string Other = "other";
 }
 
 /// <summary>Why a node was not dialled.</summary>
@@ -45,23 +52,30 @@ public static class NotDialledReasons
 }
 
 /// <summary>Everything learned about one node in one crawl; written once per node.</summary>
-public sealed record NodeOutcome(DiscoveredNode Node, NodeQueried? Discovery, DialReport? Dial, string? NotDialledReason, DateTimeOffset At);
+public sealed record NodeOutcome<TRecord, TDetail>(
+    DiscoveredNode<TRecord> Node, NodeQueried<TRecord>? Discovery, DialReport<TDetail>? Dial, string? NotDialledReason, DateTimeOffset At);
 
 /// <summary>Walks the DHT and reports nodes and per-node query outcomes until nothing is left to ask.</summary>
-public interface IDiscoveryWorker
+public interface IDiscoveryWorker<TRecord>
 {
-    IAsyncEnumerable<DiscoveryReport> RunAsync(CancellationToken ct);
+    IAsyncEnumerable<DiscoveryReport<TRecord>> RunAsync(CancellationToken ct);
 }
 
 /// <summary>Dials one node. Must not throw for anything the remote does; an exception is counted as outcome "other".</summary>
-public interface IDialWorker
+public interface IDialWorker<TRecord, TDetail>
 {
-    Task<DialReport> DialAsync(DiscoveredNode node, CancellationToken ct);
+    Task<DialReport<TDetail>> DialAsync(DiscoveredNode<TRecord> node, CancellationToken ct);
 }
 
 /// <summary>Receives results as they come (storage).</summary>
-public interface ICrawlSink
+public interface ICrawlSink<TRecord, TDetail>
 {
-    ValueTask NodeFoundAsync(DiscoveredNode node, CancellationToken ct);
-    ValueTask NodeDoneAsync(NodeOutcome outcome, CancellationToken ct);
+    ValueTask NodeFoundAsync(DiscoveredNode<TRecord> node, CancellationToken ct);
+    ValueTask NodeDoneAsync(NodeOutcome<TRecord, TDetail> outcome, CancellationToken ct);
+}
+
+/// <summary>Which addresses the engine may dial (the crawl's driver decides what is public, private or loopback).</summary>
+public interface IAddressPolicy
+{
+    bool IsAllowed(IPAddress? address);
 }

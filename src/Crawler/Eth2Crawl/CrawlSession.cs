@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json;
-using ClP2p.Crawler.Cli;
 using ClP2p.Crawler.Config;
 using ClP2p.Crawler.Engine;
 using ClP2p.Discovery;
@@ -23,6 +22,9 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
 
     /// <summary>Looks up geo/ASN for an IP (null: no enrichment).</summary>
     public Func<IPAddress, IpGeo?>? GeoLookup { get; init; }
+
+    /// <summary>The process's metrics, pointed at this crawl while it runs (null: none exported).</summary>
+    public CrawlGauges? Metrics { get; init; }
 
     /// <summary>Called with the live counters once the crawl has started (progress display).</summary>
     public Func<CrawlCounters, CancellationToken, Task>? Progress { get; init; }
@@ -49,6 +51,7 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             settings.Crawl.DialConcurrency,
             settings.Crawl.DiscoveryConcurrency,
             dial_timeout_s = settings.Crawl.DialTimeout.TotalSeconds,
+            connect_timeout_s = settings.Crawl.ConnectTimeout.TotalSeconds,
             // The network's clock, so that sync health can be computed for any network, custom ones included.
             network_name = selection.Network?.Name,
             genesis_time = selection.Network?.GenesisTime,
@@ -59,7 +62,7 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
         _log.LogInformation("crawl {CrawlId} of {Network} from vantage {Vantage} started from {Bootnodes} bootnodes into {Db}", crawlId, selection.Name, settings.Vantage, selection.Bootnodes.Count, storage.Describe());
 
         string state = CrawlStates.Failed;
-        CrawlEngine? engine = null;
+        CrawlEngine<Enr, BeaconDialResult>? engine = null;
         StorageCrawlSink? sink = null;
         var writer = new ResultWriter(storage, new ResultWriterOptions(), loggers.CreateLogger<ResultWriter>(), time: _time);
         try
@@ -72,6 +75,10 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
                 BindEndPoint = bind,
                 Bootnodes = selection.Bootnodes,
                 ContactFilter = CanContact,
+                // thousands of nodes enumerated at once, each with a few requests in flight, in a network of 20,000+
+                MaxPendingRequests = 65_536,
+                MaxSessions = 100_000,
+                MaxKnownRecords = 200_000,
                 // A fresh, higher seq on every start: peers that cached our record from an earlier run (same node id,
                 // another port) then take the new one from the handshake instead of distrusting the session.
                 EnrSeq = (ulong)_time.GetUtcNow().ToUnixTimeMilliseconds(),
@@ -80,6 +87,7 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             _log.LogInformation("discv5 listening on {Endpoint} as {NodeId}", discv5.LocalEndPoint, discv5.LocalId);
 
             using var dialer = CreateDialer(settings, selection, key, loggers, _time);
+            int dialConcurrency = DialBudget.Concurrency(settings.Crawl.DialConcurrency, FileDescriptorLimit.Read(), _log);
 
             var discovery = new Discv5DiscoveryWorker(discv5, new DhtCrawlOptions
             {
@@ -87,14 +95,14 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
                 MaxConcurrency = settings.Crawl.DiscoveryConcurrency,
             }, selection.Bootnodes, _time);
             sink = new StorageCrawlSink(writer, crawlId, selection.Registry, _time, GeoLookup, _log);
-            engine = new CrawlEngine(discovery, new BeaconDialWorker(dialer), sink, new CrawlEngineOptions
+            engine = new CrawlEngine<Enr, BeaconDialResult>(discovery, new BeaconDialWorker(dialer), sink, new CrawlEngineOptions
             {
-                DialConcurrency = settings.Crawl.DialConcurrency,
+                DialConcurrency = dialConcurrency,
                 MaxDuration = settings.Crawl.MaxDuration,
                 Dial = settings.Crawl.Dial,
                 AddressPolicy = policy,
-            }, loggers.CreateLogger<CrawlEngine>(), _time);
-            CrawlerMetrics.Track(engine.Counters, writer, discv5);
+            }, loggers.CreateLogger("ClP2p.Crawler.Engine.CrawlEngine"), _time);
+            Metrics?.Track(engine.Counters, writer, discv5);
 
             using var progressStop = new CancellationTokenSource();
             Task progress = Progress?.Invoke(engine.Counters, progressStop.Token) ?? Task.CompletedTask;
@@ -161,7 +169,7 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
     public static BeaconDialer CreateDialer(CrawlerSettings settings, NetworkSelection selection, byte[] key, ILoggerFactory loggers, TimeProvider? time = null) =>
         new(new BeaconDialerOptions
         {
-            Libp2p = new Libp2pOptions { Identity = Identity.FromSecp256k1PrivateKey(key), AgentVersion = AgentVersion },
+            Libp2p = new Libp2pOptions { Identity = Identity.FromSecp256k1PrivateKey(key), AgentVersion = AgentVersion, ConnectTimeout = settings.Crawl.ConnectTimeout },
             TotalTimeout = settings.Crawl.DialTimeout,
             Registry = selection.Registry,
             DefaultNetwork = selection.Network?.Name,

@@ -18,7 +18,7 @@ namespace ClP2p.Crawler.Eth2Crawl;
 /// </summary>
 public sealed class StorageCrawlSink(
     ResultWriter writer, long crawlId, NetworkRegistry registry, TimeProvider time,
-    Func<IPAddress, IpGeo?>? geoLookup = null, ILogger? logger = null) : ICrawlSink
+    Func<IPAddress, IpGeo?>? geoLookup = null, ILogger? logger = null) : ICrawlSink<Enr, BeaconDialResult>
 {
     private readonly ConcurrentDictionary<string, byte> _geoDone = new(StringComparer.Ordinal);
     private long _malformedEth2;
@@ -26,19 +26,20 @@ public sealed class StorageCrawlSink(
     /// <summary>ENRs whose consensus fields could not be decoded (each also logged at debug level).</summary>
     public long MalformedEth2Fields => Interlocked.Read(ref _malformedEth2);
 
-    public async ValueTask NodeFoundAsync(DiscoveredNode node, CancellationToken ct)
+    public async ValueTask NodeFoundAsync(DiscoveredNode<Enr> node, CancellationToken ct)
     {
-        var enr = (Enr)node.Record;
+        ArgumentNullException.ThrowIfNull(node);
+        var enr = node.Record;
         await writer.AddEnrAsync(ToObservation(enr, time.GetUtcNow()), ct).ConfigureAwait(false);
     }
 
-    public async ValueTask NodeDoneAsync(NodeOutcome outcome, CancellationToken ct)
+    public async ValueTask NodeDoneAsync(NodeOutcome<Enr, BeaconDialResult> outcome, CancellationToken ct)
     {
-        var enr = (Enr)outcome.Node.Record;
-        var dial = outcome.Dial?.Detail as BeaconDialResult;
+        ArgumentNullException.ThrowIfNull(outcome);
+        var enr = outcome.Node.Record;
         IPAddress? ip = outcome.Node.DialEndpoint?.Address ?? enr.UdpEndPoint?.Address ?? enr.Ip ?? enr.Ip6;
         string? ipText = ip?.ToString();
-        var visit = ToVisit(crawlId, enr, outcome, dial, ipText);
+        var visit = ToVisit(crawlId, outcome, ipText);
         await writer.AddVisitAsync(visit, ct).ConfigureAwait(false);
         if (ip is not null && geoLookup is not null && _geoDone.TryAdd(ipText!, 0) && geoLookup(ip) is { } geo)
             await writer.AddGeoAsync(geo, ct).ConfigureAwait(false);
@@ -86,8 +87,12 @@ public sealed class StorageCrawlSink(
         };
     }
 
-    public static VisitObservation ToVisit(long? crawlId, Enr enr, NodeOutcome outcome, BeaconDialResult? dial, string? ip)
+    /// <summary>The visit row of one node's outcome (a crawl's, or a re-dial's when <paramref name="crawlId"/> is null).</summary>
+    public static VisitObservation ToVisit(long? crawlId, NodeOutcome<Enr, BeaconDialResult> outcome, string? ip)
     {
+        ArgumentNullException.ThrowIfNull(outcome);
+        var enr = outcome.Node.Record;
+        var dial = outcome.Dial?.Detail;
         AgentInfo? agent = dial?.AgentVersion is { } raw ? AgentParser.Parse(raw) : null;
         var status = dial?.Status;
         ForkDigest? enrDigest = enr.TryGetValue(Eth2EnrFields.Eth2Key, out var eth2, out bool isList) && !isList
@@ -105,7 +110,7 @@ public sealed class StorageCrawlSink(
             Neighbours = outcome.Discovery?.Neighbours,
             DiscoveryError = outcome.Discovery?.Error,
             DialOutcome = outcome.Dial?.Outcome ?? Storage.DialOutcomes.NotDialled,
-            DialError = outcome.Dial is null ? outcome.NotDialledReason : dial?.Error ?? (outcome.Dial.Ok ? null : outcome.Dial.Detail as string),
+            DialError = outcome.Dial is null ? outcome.NotDialledReason : dial?.Error ?? (outcome.Dial.Ok ? null : outcome.Dial.Error),
             FailedStep = dial?.FailedStep?.ToStorageString(),
             LatencyMs = dial?.Latency is { } l ? (int)Math.Round(l.TotalMilliseconds) : null,
             AgentVersion = dial?.AgentVersion,

@@ -4,7 +4,6 @@ using ClP2p.Crawler.Engine;
 using ClP2p.Discovery;
 using ClP2p.Eth2.Dialing;
 using ClP2p.Storage;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
 using Quartz;
 
@@ -20,6 +19,9 @@ public sealed class RunContext(CrawlerSettings settings, StorageOptions storage,
 
     /// <summary>The clock of every job: visit timestamps, retention cutoffs, dial timeouts.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>The process's crawl metrics (exported at /metrics), pointed at each scheduled crawl.</summary>
+    public CrawlGauges Metrics { get; } = new();
 
     /// <summary>Crawls and re-dials never overlap: a re-dial waits for a crawl and the other way round.</summary>
     public SemaphoreSlim NetworkGate { get; } = new(1, 1);
@@ -38,7 +40,7 @@ public sealed class CrawlJob(RunContext run) : IJob
         await run.NetworkGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var session = new CrawlSession(run.Settings, run.Storage, run.Loggers, run.Time) { GeoLookup = run.Geo };
+            var session = new CrawlSession(run.Settings, run.Storage, run.Loggers, run.Time) { GeoLookup = run.Geo, Metrics = run.Metrics };
             var summary = await session.RunAsync(cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref run.CrawlsRun);
             log.LogInformation("scheduled crawl {CrawlId}: {Found} nodes, {Ok}/{Dialled} dials ok", summary.CrawlId, summary.NodesFound, summary.DialOk, summary.Dialled);
@@ -94,17 +96,7 @@ public sealed class RedialJob(RunContext run) : IJob
     {
         var settings = run.Settings;
         var policy = new AddressPolicy(settings.Crawl.AllowPrivate, settings.Crawl.AllowLoopback);
-        List<byte[]> raws;
-        await using (var db = run.Storage.CreateDbContext())
-        {
-            raws = await db.Enrs.AsNoTracking()
-                .Join(db.Nodes, e => new { e.NodeId, e.Seq }, n => new { n.NodeId, Seq = n.LatestSeq }, (e, n) => new { e, n.LastSeen })
-                .Where(x => x.e.ForkDigest != null && x.e.Tcp != null)
-                .OrderByDescending(x => x.LastSeen)
-                .Take(MaxNodesPerRun)
-                .Select(x => x.e.Raw)
-                .ToListAsync(ct).ConfigureAwait(false);
-        }
+        var raws = await MaintenanceQueries.LatestConsensusRecordsAsync(run.Storage, MaxNodesPerRun, ct).ConfigureAwait(false);
         var targets = raws.Select(r => Enr.TryDecode(r, out var enr, out _) ? enr : null)
             .Where(e => e?.TcpEndPoint is { } ep && policy.IsAllowed(ep.Address))
             .Select(e => e!)
@@ -120,8 +112,8 @@ public sealed class RedialJob(RunContext run) : IJob
         {
             var node = Discv5DiscoveryWorker.ToNode(enr);
             var report = await worker.DialAsync(node, token).ConfigureAwait(false);
-            var outcome = new NodeOutcome(node, null, report, null, run.Time.GetUtcNow());
-            var visit = StorageCrawlSink.ToVisit(null, enr, outcome, report.Detail as BeaconDialResult, node.DialEndpoint!.Address.ToString()) with { Kind = VisitKinds.Redial };
+            var outcome = new NodeOutcome<Enr, BeaconDialResult>(node, null, report, null, run.Time.GetUtcNow());
+            var visit = StorageCrawlSink.ToVisit(null, outcome, node.DialEndpoint!.Address.ToString()) with { Kind = VisitKinds.Redial };
             await writer.AddVisitAsync(visit, CancellationToken.None).ConfigureAwait(false);
         }).ConfigureAwait(false);
         return targets.Count;
@@ -139,10 +131,6 @@ public sealed class RetentionJob(RunContext run) : IJob
         run.Loggers.CreateLogger<RetentionJob>().LogInformation("retention: deleted {Count} visits older than {Retention}", deleted, run.Settings.Run.Retention);
     }
 
-    public static async Task<int> ApplyAsync(StorageOptions storage, DateTimeOffset cutoff, CancellationToken ct)
-    {
-        await using var db = storage.CreateDbContext();
-        var before = cutoff.UtcDateTime;
-        return await db.Visits.Where(v => EF.Property<DateTime>(v, "VisitedAt") < before).ExecuteDeleteAsync(ct).ConfigureAwait(false);
-    }
+    public static Task<int> ApplyAsync(StorageOptions storage, DateTimeOffset cutoff, CancellationToken ct) =>
+        MaintenanceQueries.DeleteVisitsBeforeAsync(storage, cutoff, ct);
 }

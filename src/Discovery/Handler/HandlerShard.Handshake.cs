@@ -13,7 +13,15 @@ internal sealed partial class HandlerShard
     {
         var nonce = Nonce96.From(view.Nonce);
         // discv5-theory.md: "WHOAREYOU is only ever valid as a response to a previously sent request"
-        if (!_byNonce.TryGetValue(nonce, out var entry)) return DropReason.WhoAreYouUnsolicited;
+        if (!_byNonce.TryGetValue(nonce, out var entry))
+        {
+            // a late challenge to a first contact given up: the request now opening a session with that node takes it
+            if (!_givenUp.Remove(nonce, out var late) || !late.Address.EndPoint.Equals(from)
+                || !_firstContacts.TryGetValue(late.Address, out var opening) || opening.Leader.Handshake is not null
+                || _sessions.ContainsKey(late.Address))
+                return DropReason.WhoAreYouUnsolicited;
+            entry = (opening.Leader, false);
+        }
         var req = entry.Request;
         if (!req.Address.EndPoint.Equals(from)) return DropReason.WhoAreYouWrongSender;
         if (entry.WasHandshake)

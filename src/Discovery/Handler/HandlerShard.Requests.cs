@@ -122,6 +122,7 @@ internal sealed partial class HandlerShard
             SendRequestPacket(req);
             return;
         }
+        RememberGivenUp(req);
         var grace = Options.LateAnswerGrace;
         if (req.AdoptKey is null || grace <= TimeSpan.Zero)
         {
@@ -137,6 +138,25 @@ internal sealed partial class HandlerShard
         _expired[(req.Address, req.AdoptKey)] = req;
         Discv5Metrics.Requests.Add(1, new KeyValuePair<string, object?>("type", req.Kind), new KeyValuePair<string, object?>("outcome", nameof(RequestFailure.Timeout)));
         req.Fail(RequestFailure.Timeout);
+    }
+
+    /// <summary>Keeps the nonces of a timed-out first contact's random packets a while (see _givenUp).</summary>
+    private void RememberGivenUp(PendingRequest req)
+    {
+        if (req.Handshake is not null || _givenUp.Count >= Options.MaxPendingRequests) return;
+        long now = Time.GetTimestamp();
+        foreach (var n in req.Nonces)
+            if (_byNonce.TryGetValue(n, out var e) && !e.WasHandshake && !_sessions.ContainsKey(req.Address)) _givenUp[n] = (req.Address, now);
+    }
+
+    private void PurgeGivenUp(long now)
+    {
+        if (_givenUp.Count == 0) return;
+        var lifetime = Options.LateAnswerGrace > TimeSpan.Zero ? Options.LateAnswerGrace : TimeSpan.FromSeconds(10);
+        List<Nonce96>? gone = null;
+        foreach (var (n, g) in _givenUp)
+            if (Time.GetElapsedTime(g.At, now) > lifetime) (gone ??= []).Add(n);
+        if (gone is not null) foreach (var n in gone) _givenUp.Remove(n);
     }
 
     private void PurgeExpiredRequests(long now)

@@ -33,6 +33,10 @@ internal sealed partial class HandlerShard
     private readonly Dictionary<ulong, PendingRequest> _pending = [];
     // timed-out requests in their grace window, by what they asked, to be taken up by the next identical request
     private readonly Dictionary<(NodeAddress, string), PendingRequest> _expired = [];
+    // nonces of the random packets of first contacts that timed out: a slow node's WHOAREYOU to one of them (or its
+    // repeat of that challenge, which carries the first packet's nonce) opens the session for the request now opening
+    // one with that node, instead of being dropped as unsolicited
+    private readonly Dictionary<Nonce96, (NodeAddress Address, long At)> _givenUp = [];
     private readonly byte[] _sendBuffer = new byte[PacketCodec.MaxPacketSize];
     private readonly byte[] _plainBuffer = new byte[PacketCodec.MaxPacketSize];
     private int _queuedPackets;
@@ -343,6 +347,7 @@ internal sealed partial class HandlerShard
         long now = Time.GetTimestamp();
         PurgeChallenges(now);
         PurgeExpiredRequests(now);
+        PurgeGivenUp(now);
     }
 
     private void Shutdown()

@@ -18,12 +18,20 @@ public sealed record EnrDiscovered(Enr Enr, NodeId? From) : DiscoveryEvent
 }
 
 /// <summary>
-/// The outcome of enumerating one node's table: whether it answered at all, how many distinct records it returned,
-/// the last error when it did not answer (or the one that ended the visit of a node that stopped answering), how long
-/// the visit took and how many FINDNODE requests were sent.
-/// Only nodes the crawler contacted get one (records rejected by canContact only get <see cref="EnrDiscovered"/>).
+/// The outcome of enumerating one node's table: whether it answered at all, whether every distance the enumeration
+/// meant to ask was answered (<see cref="Complete"/>), how many distinct records it returned, the last error when it
+/// did not answer or was left incomplete, how long the visit took (both passes) and how many FINDNODE requests were
+/// sent. Only nodes the crawler contacted get one (records rejected by canContact only get <see cref="EnrDiscovered"/>).
 /// </summary>
-public sealed record NodeVisited(Enr Enr, bool Answered, int Neighbours, string? Error, TimeSpan Duration, int Requests) : DiscoveryEvent;
+public sealed record NodeVisited(Enr Enr, bool Answered, int Neighbours, string? Error, TimeSpan Duration, int Requests) : DiscoveryEvent
+{
+    /// <summary>Every distance the enumeration meant to ask got an answer. False for a node that answered and then
+    /// stopped (after the second pass gave up on it): its table is only partly known. A healthy crawl has none.</summary>
+    public bool Complete { get; init; }
+
+    /// <summary>The node needed the second pass (it missed an answer in the first).</summary>
+    public bool SecondPass { get; init; }
+}
 
 public sealed class DhtCrawlOptions
 {
@@ -33,11 +41,65 @@ public sealed class DhtCrawlOptions
     /// <summary>Whether a record's addresses may be trusted given the node that returned it (null for seeds); untrusted records are never contacted.</summary>
     public Func<Enr, Enr?, bool> TrustRelay { get; init; } = ContactFilters.RelayTrusted;
 
-    /// <summary>Nodes enumerated at the same time.</summary>
-    public int MaxConcurrency { get; init; } = 64;
+    /// <summary>
+    /// Nodes enumerated at the same time in the first pass. A visit mostly waits on the network (19 round trips,
+    /// half the records of a mainnet crawl point at nodes that are gone and cost a timeout each), so thousands at once
+    /// cost memory, not CPU.
+    /// </summary>
+    public int MaxConcurrency { get; init; } = 2_000;
 
-    /// <summary>Pause between two requests to the same node.</summary>
-    public TimeSpan PerPeerInterval { get; init; } = TimeSpan.FromMilliseconds(20);
+    /// <summary>FINDNODE requests in flight to one node at most; a node starts at one (until it answers), gains one per
+    /// answer and halves on a timeout.</summary>
+    public int MaxInFlightPerNode { get; init; } = 4;
+
+    /// <summary>
+    /// Least time between the starts of two requests to one node. Lighthouse's discv5 packet filter limits what one
+    /// node id may send per second (a few packets); requests past it are dropped silently and would look like loss.
+    /// Doubled on each timeout (up to <see cref="MaxRequestSpacing"/>), back to this on each answer.
+    /// </summary>
+    public TimeSpan MinRequestSpacing { get; init; } = TimeSpan.FromMilliseconds(125);
+
+    /// <summary>
+    /// Requests in flight to nodes that have answered, across the crawl: the start of an additive-increase,
+    /// multiplicative-decrease window. Each answer widens it by one (up to <see cref="MaxRequestsInFlight"/>); a
+    /// timeout from a node that answered before (a sign that something between is overloaded: our socket, the path,
+    /// or a host serving many nodes) halves it, at most once a second. Timeouts of first contacts (nodes that are
+    /// gone, half of a mainnet crawl) say nothing about load and do not count.
+    /// </summary>
+    public int InitialRequestsInFlight { get; init; } = 256;
+
+    /// <summary>Upper bound of the crawl-wide window (<see cref="InitialRequestsInFlight"/>).</summary>
+    public int MaxRequestsInFlight { get; init; } = 16_384;
+
+    /// <summary>Lower bound of the crawl-wide window.</summary>
+    public int MinRequestsInFlight { get; init; } = 32;
+
+    /// <summary>Upper bound of the adaptive spacing.</summary>
+    public TimeSpan MaxRequestSpacing { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Wait for one attempt of a first-pass request. Round trips on the internet are 50-300 ms; 1 s is several of them
+    /// (discv5-theory suggests 500 ms, geth waits 700 ms), and what is slower gets the second pass. Null: the node's
+    /// <see cref="Discv5Options.RequestTimeout"/> (1 s by default).
+    /// </summary>
+    public TimeSpan? FirstPassTimeout { get; init; }
+
+    /// <summary>Retries of a first-pass request after a timeout (a lost packet costs one timeout, not a second pass).
+    /// Null: the node's <see cref="Discv5Options.RequestRetries"/> (1 by default).</summary>
+    public int? FirstPassRetries { get; init; }
+
+    /// <summary>
+    /// Wait for one attempt in the second pass, which asks again every distance that got no answer in the first (and
+    /// every node that never answered). A first contact takes two round trips (WHOAREYOU, then NODES), so a node whose
+    /// every packet is 3 s late needs 6 s: 8 s leaves room for a loaded peer.
+    /// </summary>
+    public TimeSpan SecondPassTimeout { get; init; } = TimeSpan.FromSeconds(8);
+
+    /// <summary>Attempts per distance in the second pass (each a new request with <see cref="SecondPassTimeout"/>, no retry inside).</summary>
+    public int SecondPassAttempts { get; init; } = 2;
+
+    /// <summary>Nodes in their second pass at once. These mostly wait out timeouts of nodes that are gone, so many.</summary>
+    public int SecondPassConcurrency { get; init; } = 10_000;
 
     /// <summary>First distance asked (then 255, 254, ...).</summary>
     public int StartDistance { get; init; } = 256;
@@ -55,8 +117,9 @@ public sealed class DhtCrawlOptions
     public int MaxConsecutiveEmpty { get; init; } = 3;
 
     /// <summary>
-    /// Stop a node that answered earlier after this many failed requests in a row (each already retried by the node;
-    /// Nebula stops at two timeouts). Its outcome then carries the error, and its record is not refreshed.
+    /// Leave a pass of a node after this many failed requests in a row (each already retried by the node; Nebula stops
+    /// at two timeouts). A node left in the first pass gets its second; one left in the second is done, and if it had
+    /// answered before, incomplete (its outcome carries the error, its record is not refreshed).
     /// </summary>
     public int MaxConsecutiveFailures { get; init; } = 2;
 
@@ -71,9 +134,16 @@ public sealed class DhtCrawlOptions
 }
 
 /// <summary>
-/// Enumerates the reachable DHT from seed records (PITFALLS 26): every node found is asked FINDNODE for one
-/// distance per request, 256, 255, ... 239 at least, then on until its buckets run dry, beside a few random walks.
-/// One distance per request because geth's FINDNODE handler returns at most 16 records in all, whatever the list.
+/// Enumerates the reachable DHT from seed records (PITFALLS 26): every node found is asked FINDNODE for one distance
+/// per request, 256, 255, ... 239 at least, then on until its buckets run dry, beside a few random walks. One distance
+/// per request because geth's FINDNODE handler returns at most 16 records in all, whatever the list.
+/// <para>
+/// Thousands of nodes are visited at once, each with a few requests in flight, paced per node. A node that misses an
+/// answer (or never answers) in this first pass gets a second: the distances it did not answer are asked again with a
+/// longer timeout, so a slow node's late answer (after the first pass gave the request up) is not lost and a node
+/// slower than the first timeout is still enumerated. A node that answered but then stopped answering in the second
+/// pass too is reported incomplete.
+/// </para>
 /// Emits every new or updated record and one outcome per contacted node; the stream ends when no node remains to ask.
 /// </summary>
 public sealed class DhtCrawler
@@ -100,16 +170,69 @@ public sealed class DhtCrawler
         await task.ConfigureAwait(false);
     }
 
+    /// <summary>What one request to a node came back with.</summary>
+    private enum AskOutcome { Answered, Failed, Stopped }
+
+    private readonly record struct Answer(int Distance, AskOutcome Outcome, IReadOnlyList<Enr>? Records, string? Error);
+
+    /// <summary>One node's enumeration across both passes.</summary>
+    private sealed class Visit(Enr enr, long started)
+    {
+        /// <summary>Result per distance: <see cref="NotAsked"/>, <see cref="InFlight"/>, <see cref="Failed"/>, or the number of records.</summary>
+        public const sbyte NotAsked = -3, InFlight = -2, Failed = -1;
+
+        public Enr Enr { get; } = enr;
+        public long Started { get; } = started;
+        public sbyte[] Results { get; } = CreateResults();
+        public byte[] SecondPassTries { get; } = new byte[257];
+        public HashSet<NodeId> Seen { get; } = [];
+        public int Next { get; set; } = -1;
+        /// <summary>Lowest distance asked so far: every distance from the start down to it is in the plan.</summary>
+        public int Lowest { get; set; } = 257;
+        public bool Answered { get; set; }
+        public bool SecondPass { get; set; }
+        public bool GaveUp { get; set; }
+        public bool RefreshAsked { get; set; }
+        public int Requests { get; set; }
+        public string? Error { get; set; }
+
+        private static sbyte[] CreateResults()
+        {
+            var r = new sbyte[257];
+            Array.Fill(r, NotAsked);
+            return r;
+        }
+
+        public bool AnyFailed()
+        {
+            foreach (var r in Results) if (r == Failed) return true;
+            return false;
+        }
+    }
+
     private sealed class Run
     {
         private readonly DhtCrawler _c;
+        private readonly DhtCrawlOptions _o;
         private readonly CancellationToken _ct;
         private readonly Dictionary<NodeId, Enr> _known = [];
         private readonly HashSet<NodeId> _queued = [];
         private readonly Channel<Enr> _work = Channel.CreateUnbounded<Enr>();
+        private readonly SemaphoreSlim _secondPassSlots;
+        private readonly RequestOptions _firstPassRequest, _secondPassRequest;
+        private readonly Window _window;
         private int _outstanding;
 
-        public Run(DhtCrawler c, CancellationToken ct) { _c = c; _ct = ct; }
+        public Run(DhtCrawler c, CancellationToken ct)
+        {
+            _c = c;
+            _o = c._options;
+            _ct = ct;
+            _secondPassSlots = new SemaphoreSlim(Math.Max(1, _o.SecondPassConcurrency));
+            _firstPassRequest = new RequestOptions { Timeout = _o.FirstPassTimeout, Retries = _o.FirstPassRetries };
+            _secondPassRequest = new RequestOptions { Timeout = _o.SecondPassTimeout, Retries = 0 };
+            _window = new Window(_o.InitialRequestsInFlight, _o.MinRequestsInFlight, _o.MaxRequestsInFlight, c._time);
+        }
 
         public Channel<DiscoveryEvent> Events { get; } = Channel.CreateUnbounded<DiscoveryEvent>(new UnboundedChannelOptions { SingleReader = true });
 
@@ -120,9 +243,9 @@ public sealed class DhtCrawler
             try
             {
                 foreach (var s in seeds) Offer(s, null);
-                for (int i = 0; i < Math.Max(1, _c._options.MaxConcurrency); i++) workers.Add(Task.Run(WorkerAsync, CancellationToken.None));
+                for (int i = 0; i < Math.Max(1, _o.MaxConcurrency); i++) workers.Add(Task.Run(WorkerAsync, CancellationToken.None));
                 var seedList = _known.Values.ToArray();
-                for (int i = 0; i < _c._options.RandomWalks; i++)
+                for (int i = 0; i < _o.RandomWalks; i++)
                 {
                     Interlocked.Increment(ref _outstanding);
                     workers.Add(Task.Run(() => WalkAsync(seedList), CancellationToken.None));
@@ -135,10 +258,13 @@ public sealed class DhtCrawler
             try
             {
                 await Task.WhenAll(workers).ConfigureAwait(false);
+                // second passes run outside the workers; the work channel completes once the last one is done
+                await _work.Reader.Completion.ConfigureAwait(false);
             }
             finally
             {
                 Events.Writer.TryComplete();
+                _secondPassSlots.Dispose();
             }
         }
 
@@ -154,12 +280,12 @@ public sealed class DhtCrawler
             lock (_known)
             {
                 if (_known.TryGetValue(enr.NodeId, out var old) && old.Seq >= enr.Seq) return;
-                if (old is null && _known.Count >= _c._options.MaxNodes) return;
+                if (old is null && _known.Count >= _o.MaxNodes) return;
                 _known[enr.NodeId] = enr;
-                bool trusted = _c._options.TrustRelay(enr, relayer);
+                bool trusted = _o.TrustRelay(enr, relayer);
                 if (!trusted) Discv5Metrics.RecordsUntrusted.Add(1);
                 Events.Writer.TryWrite(new EnrDiscovered(enr, relayer?.NodeId) { RelayUntrusted = !trusted });
-                visit = trusted && _c._options.CanContact(enr) && enr.UdpEndPoint != null && _queued.Add(enr.NodeId);
+                visit = trusted && _o.CanContact(enr) && enr.UdpEndPoint != null && _queued.Add(enr.NodeId);
                 if (visit) Interlocked.Increment(ref _outstanding);
             }
             if (visit) _work.Writer.TryWrite(enr);
@@ -171,7 +297,7 @@ public sealed class DhtCrawler
             {
                 Span<byte> t = stackalloc byte[32];
                 System.Security.Cryptography.RandomNumberGenerator.Fill(t);
-                await _c._node.LookupCoreAsync(new NodeId(t), null, 16, seeds, Offer, _ct, _c._options.CanContact, _c._options.TrustRelay).ConfigureAwait(false);
+                await _c._node.LookupCoreAsync(new NodeId(t), null, 16, seeds, Offer, _ct, _o.CanContact, _o.TrustRelay).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -186,14 +312,26 @@ public sealed class DhtCrawler
             {
                 await foreach (var enr in _work.Reader.ReadAllAsync(_ct).ConfigureAwait(false))
                 {
+                    var v = new Visit(enr, _c._time.GetTimestamp()) { Next = _o.StartDistance };
+                    bool finished = true;
                     try
                     {
-                        var v = await VisitAsync(enr).ConfigureAwait(false);
-                        Events.Writer.TryWrite(v);
+                        await PassAsync(v).ConfigureAwait(false);
+                        if (!v.GaveUp && (!v.Answered || v.AnyFailed()) && !_ct.IsCancellationRequested)
+                        {
+                            // the second pass runs outside this worker, which goes on to the next node
+                            finished = false;
+                            v.SecondPass = true;
+                            _ = SecondPassAsync(v);
+                        }
+                        else
+                        {
+                            Finish(v);
+                        }
                     }
                     finally
                     {
-                        Done();
+                        if (finished) Done();
                     }
                 }
             }
@@ -203,67 +341,282 @@ public sealed class DhtCrawler
             }
         }
 
-        private async Task<NodeVisited> VisitAsync(Enr enr)
+        private async Task SecondPassAsync(Visit v)
         {
-            long start = _c._time.GetTimestamp();
-            var o = _c._options;
-            bool answered = false;
-            int neighbours = 0, empty = 0, failures = 0, requests = 0;
-            string? error = null;
-            var seen = new HashSet<NodeId>();
-            for (int d = o.StartDistance; d >= o.MinDistance; d--)
+            try
             {
-                if (d < o.AskAllDownTo && empty >= o.MaxConsecutiveEmpty) break;
-                if (requests > 0 && o.PerPeerInterval > TimeSpan.Zero)
+                await _secondPassSlots.WaitAsync(_ct).ConfigureAwait(false);
+                try
                 {
-                    try { await Task.Delay(o.PerPeerInterval, _c._time, _ct).ConfigureAwait(false); }
-                    catch (OperationCanceledException) { break; }
+                    // distances that failed in the first pass are asked again; the rest of the plan goes on from v.Next
+                    for (int d = 0; d < v.Results.Length; d++) if (v.Results[d] == Visit.Failed) v.Results[d] = Visit.NotAsked;
+                    await PassAsync(v).ConfigureAwait(false);
                 }
-                requests++;
+                finally
+                {
+                    _secondPassSlots.Release();
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                v.Error ??= "cancelled";
+            }
+            finally
+            {
+                Finish(v);
+                Done();
+            }
+        }
+
+        private void Finish(Visit v)
+        {
+            int neighbours = v.Seen.Count;
+            bool complete = v.Answered && !v.GaveUp && !v.AnyFailed() && !_ct.IsCancellationRequested;
+            var outcome = new NodeVisited(v.Enr, v.Answered, neighbours, complete ? null : v.Error ?? "cancelled",
+                _c._time.GetElapsedTime(v.Started), v.Requests)
+            {
+                Complete = complete,
+                SecondPass = v.SecondPass,
+            };
+            Events.Writer.TryWrite(outcome);
+        }
+
+        /// <summary>
+        /// One pass over a node: keeps up to a window of requests in flight, paced, until its plan is done or the pass
+        /// gives up. First pass: a node that has not answered gets one request at a time and is left at its first
+        /// failure; the pass ends after <see cref="DhtCrawlOptions.MaxConsecutiveFailures"/> failures in a row. Second
+        /// pass: every distance gets <see cref="DhtCrawlOptions.SecondPassAttempts"/> tries.
+        /// </summary>
+        private async Task PassAsync(Visit v)
+        {
+            bool second = v.SecondPass;
+            var inflight = new List<Task<Answer>>(_o.MaxInFlightPerNode);
+            int window = v.Answered ? Math.Min(2, _o.MaxInFlightPerNode) : 1;
+            var spacing = _o.MinRequestSpacing;
+            long lastStart = 0;
+            int failuresInRow = 0;
+            bool stop = false;
+            while (true)
+            {
+                while (!stop && inflight.Count < (v.Answered ? window : 1) && TryNextDistance(v, out int d))
+                {
+                    if (lastStart != 0 && spacing > TimeSpan.Zero)
+                    {
+                        var wait = spacing - _c._time.GetElapsedTime(lastStart);
+                        if (wait > TimeSpan.Zero)
+                        {
+                            try { await Task.Delay(wait, _c._time, _ct).ConfigureAwait(false); }
+                            catch (OperationCanceledException) { v.Results[d] = Visit.NotAsked; stop = true; v.Error ??= "cancelled"; break; }
+                        }
+                    }
+                    lastStart = _c._time.GetTimestamp();
+                    v.Results[d] = Visit.InFlight;
+                    if (d > 0) v.Lowest = Math.Min(v.Lowest, d);
+                    v.Requests++;
+                    if (d == 0) v.RefreshAsked = true;
+                    inflight.Add(AskAsync(v.Enr, d, second, v.Answered));
+                }
+                if (inflight.Count == 0) break;
+                var done = await Task.WhenAny(inflight).ConfigureAwait(false);
+                inflight.Remove(done);
+                var a = await done.ConfigureAwait(false);
+                switch (a.Outcome)
+                {
+                    case AskOutcome.Answered:
+                        v.Answered = true;
+                        failuresInRow = 0;
+                        window = Math.Min(window + 1, _o.MaxInFlightPerNode);
+                        spacing = _o.MinRequestSpacing;
+                        if (a.Distance == 0)
+                        {
+                            v.Results[0] = 0;
+                            if (a.Records is [var self] && self.NodeId == v.Enr.NodeId) Offer(self, v.Enr);
+                            break;
+                        }
+                        v.Results[a.Distance] = (sbyte)Math.Min(a.Records!.Count, sbyte.MaxValue);
+                        foreach (var e in a.Records)
+                        {
+                            v.Seen.Add(e.NodeId);
+                            Offer(e, v.Enr);
+                        }
+                        break;
+                    case AskOutcome.Failed:
+                        v.Error = a.Error;
+                        window = Math.Max(1, window / 2);
+                        spacing = TimeSpan.FromTicks(Math.Min(Math.Max(spacing.Ticks, TimeSpan.FromMilliseconds(50).Ticks) * 2, _o.MaxRequestSpacing.Ticks));
+                        if (a.Distance == 0)
+                        {
+                            v.Results[0] = 0;   // the record refresh is best effort
+                            break;
+                        }
+                        failuresInRow++;
+                        if (second && ++v.SecondPassTries[a.Distance] < _o.SecondPassAttempts && failuresInRow < _o.MaxConsecutiveFailures)
+                        {
+                            v.Results[a.Distance] = Visit.NotAsked;   // tried again in this pass
+                        }
+                        else
+                        {
+                            v.Results[a.Distance] = Visit.Failed;
+                        }
+                        // a node that never answered, or stopped answering, ends this pass; in the second, for good
+                        if (failuresInRow >= _o.MaxConsecutiveFailures || (!second && !v.Answered)
+                            || (second && v.SecondPassTries[a.Distance] >= _o.SecondPassAttempts))
+                        {
+                            stop = true;
+                            if (second) v.GaveUp = true;
+                        }
+                        break;
+                    default:
+                        v.Results[a.Distance] = Visit.Failed;
+                        v.Error = a.Error;
+                        v.GaveUp = true;
+                        stop = true;
+                        break;
+                }
+            }
+        }
+
+        /// <summary>
+        /// The next distance to ask: first a distance to try again (second pass), then the plan's next one. Below
+        /// <see cref="DhtCrawlOptions.AskAllDownTo"/> the plan goes on only while the buckets just above are not all
+        /// empty, and waits while one of them is in flight (so it asks exactly what a one-at-a-time walk would ask).
+        /// The node's own record (distance 0) is asked last, once every other distance answered.
+        /// </summary>
+        private bool TryNextDistance(Visit v, out int distance)
+        {
+            distance = 0;
+            var r = v.Results;
+            for (int d = _o.StartDistance; d >= v.Lowest && d >= 1; d--)
+            {
+                if (r[d] != Visit.NotAsked) continue;
+                distance = d;
+                return true;
+            }
+            while (v.Next >= Math.Max(1, _o.MinDistance))
+            {
+                int d = v.Next;
+                if (d < _o.AskAllDownTo)
+                {
+                    int empties = 0;
+                    bool wait = false;
+                    for (int k = 1; k <= _o.MaxConsecutiveEmpty && d + k <= _o.StartDistance; k++)
+                    {
+                        sbyte x = r[d + k];
+                        if (x == Visit.InFlight) { wait = true; break; }
+                        if (x == 0) empties++;
+                        else break;
+                    }
+                    if (wait) return false;
+                    if (empties >= _o.MaxConsecutiveEmpty) { v.Next = 0; break; }
+                }
+                v.Next = d - 1;
+                distance = d;
+                return true;
+            }
+            if (_o.RefreshRecords && !v.RefreshAsked && v.Answered && !_ct.IsCancellationRequested)
+            {
+                for (int d = 1; d <= _o.StartDistance; d++) if (r[d] is Visit.InFlight or Visit.Failed) return false;
+                distance = 0;
+                return true;
+            }
+            return false;
+        }
+
+        private async Task<Answer> AskAsync(Enr enr, int distance, bool second, bool answeredBefore)
+        {
+            var options = second ? _secondPassRequest : _firstPassRequest;
+            while (true)
+            {
                 RequestResult<IReadOnlyList<Enr>> res;
                 try
                 {
-                    res = await _c._node.FindNodeAsync(enr, [d], _ct).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    error = "cancelled";
-                    break;
-                }
-                if (res.TryGetValue(out var found))
-                {
-                    answered = true;
-                    error = null;
-                    failures = 0;
-                    if (found.Count == 0) empty++; else empty = 0;
-                    foreach (var e in found)
+                    if (answeredBefore) await _window.EnterAsync(_ct).ConfigureAwait(false);
+                    bool ok = false, congested = false;
+                    try
                     {
-                        if (seen.Add(e.NodeId)) neighbours++;
-                        Offer(e, enr);
+                        res = await _c._node.FindNodeAsync(enr, [distance], options, _ct).ConfigureAwait(false);
+                        ok = res.IsOk;
+                        congested = res.Failure == RequestFailure.Timeout;
+                    }
+                    finally
+                    {
+                        if (answeredBefore) _window.Exit(ok, congested);
                     }
                 }
-                else
-                {
-                    error = res.Failure.ToString();
-                    empty++;
-                    // a node that never answered is unreachable (the node already retried); one that stops answering is gone
-                    if (!answered || ++failures >= o.MaxConsecutiveFailures) break;
-                }
-            }
-            if (answered && failures == 0 && o.RefreshRecords && !_ct.IsCancellationRequested)
-            {
-                requests++;
-                try
-                {
-                    var self = await _c._node.FindNodeAsync(enr, [0], _ct).ConfigureAwait(false);
-                    if (self.TryGetValue(out var own) && own.Count == 1 && own[0].NodeId == enr.NodeId) Offer(own[0], enr);
-                }
                 catch (OperationCanceledException)
                 {
-                    // the crawl was cancelled: the visit ends with what it has
+                    return new Answer(distance, AskOutcome.Stopped, null, "cancelled");
+                }
+                if (res.TryGetValue(out var found)) return new Answer(distance, AskOutcome.Answered, found, null);
+                switch (res.Failure)
+                {
+                    case RequestFailure.TooManyPending:
+                        // our own bound on requests in flight, not the remote's fault: wait for room
+                        try { await Task.Delay(TimeSpan.FromMilliseconds(50), _c._time, _ct).ConfigureAwait(false); }
+                        catch (OperationCanceledException) { return new Answer(distance, AskOutcome.Stopped, null, "cancelled"); }
+                        break;
+                    case RequestFailure.Disposed:
+                        return new Answer(distance, AskOutcome.Stopped, null, "node disposed");
+                    default:
+                        return new Answer(distance, AskOutcome.Failed, null, res.Failure.ToString());
                 }
             }
-            return new NodeVisited(enr, answered, neighbours, answered && failures == 0 ? null : error, _c._time.GetElapsedTime(start), requests);
+        }
+    }
+
+    /// <summary>The crawl-wide window of requests in flight to nodes that answered (AIMD; see
+    /// <see cref="DhtCrawlOptions.InitialRequestsInFlight"/>).</summary>
+    private sealed class Window(int initial, int min, int max, TimeProvider time)
+    {
+        private readonly Lock _gate = new();
+        private readonly Queue<TaskCompletionSource> _waiting = new();
+        private double _limit = Math.Clamp(initial, Math.Max(1, min), Math.Max(1, max));
+        private int _inFlight;
+        private long _lastCut;
+
+        public ValueTask EnterAsync(CancellationToken ct)
+        {
+            TaskCompletionSource waiter;
+            lock (_gate)
+            {
+                if (_inFlight < (int)_limit)
+                {
+                    _inFlight++;
+                    return ValueTask.CompletedTask;
+                }
+                waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _waiting.Enqueue(waiter);
+            }
+            return new ValueTask(WaitAsync(waiter, ct));
+        }
+
+        private static async Task WaitAsync(TaskCompletionSource waiter, CancellationToken ct)
+        {
+            using var reg = ct.Register(static w => ((TaskCompletionSource)w!).TrySetCanceled(), waiter);
+            await waiter.Task.ConfigureAwait(false);
+        }
+
+        public void Exit(bool answered, bool congested)
+        {
+            lock (_gate)
+            {
+                _inFlight--;
+                if (answered)
+                {
+                    _limit = Math.Min(max, _limit + 1);
+                }
+                else if (congested)
+                {
+                    long now = time.GetTimestamp();
+                    if (_lastCut == 0 || time.GetElapsedTime(_lastCut, now) >= TimeSpan.FromSeconds(1))
+                    {
+                        _limit = Math.Max(Math.Max(1, min), _limit / 2);
+                        _lastCut = now;
+                    }
+                }
+                while (_inFlight < (int)_limit && _waiting.TryDequeue(out var next))
+                    if (next.TrySetResult()) _inFlight++;
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 using System.Net;
+using ClP2p.Crawler.Engine;
 using ClP2p.Discovery;
 
-namespace ClP2p.Crawler.Engine;
+namespace ClP2p.Crawler.Eth2Crawl;
 
 /// <summary>How an IP address may be contacted by the crawler.</summary>
 public enum AddressScope
@@ -20,7 +21,7 @@ public enum AddressScope
 /// Decides which addresses the crawler may send packets or dial to. By default only public addresses:
 /// private ranges need <c>--allow-private</c>, loopback needs <c>--allow-loopback</c>; reserved ranges never.
 /// </summary>
-public sealed class AddressPolicy(bool allowPrivate, bool allowLoopback)
+public sealed class AddressPolicy(bool allowPrivate, bool allowLoopback) : IAddressPolicy
 {
     public bool AllowPrivate { get; } = allowPrivate;
     public bool AllowLoopback { get; } = allowLoopback;

@@ -1,9 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using ClP2p.Crawler.Engine;
-using Spectre.Console;
 
-namespace ClP2p.Crawler.Cli;
+namespace ClP2p.Crawler.Engine;
 
 /// <summary>What `clp2p crawl --summary-json` writes and the summary table shows.</summary>
 public sealed record CrawlSummary
@@ -18,6 +16,8 @@ public sealed record CrawlSummary
     [JsonPropertyName("cl_nodes")] public long ConsensusNodes { get; init; }
     [JsonPropertyName("discovery_queried")] public long Queried { get; init; }
     [JsonPropertyName("discovery_answered")] public long Answered { get; init; }
+    /// <summary>Nodes that answered discovery but were not fully enumerated (they stopped answering): 0 in a healthy crawl.</summary>
+    [JsonPropertyName("discovery_incomplete")] public long Incomplete { get; init; }
     [JsonPropertyName("dialled")] public long Dialled { get; init; }
     [JsonPropertyName("dial_ok")] public long DialOk { get; init; }
     [JsonPropertyName("dial_failed")] public long DialFailed { get; init; }
@@ -35,7 +35,7 @@ public sealed record CrawlSummary
     public static CrawlSummary From(long crawlId, string network, string state, DateTimeOffset started, DateTimeOffset finished, CrawlCounters c) => new()
     {
         CrawlId = crawlId, Network = network, State = state, StartedAt = started, FinishedAt = finished,
-        NodesFound = c.NodesFound, ConsensusNodes = c.ConsensusNodes, Queried = c.Queried, Answered = c.Answered,
+        NodesFound = c.NodesFound, ConsensusNodes = c.ConsensusNodes, Queried = c.Queried, Answered = c.Answered, Incomplete = c.Incomplete,
         Dialled = c.Dialled, DialOk = c.DialOk, DialFailed = c.DialFailed, FailuresByClass = c.FailuresByClass,
         NodesWritten = c.NodesWritten,
     };
@@ -49,21 +49,6 @@ public sealed record CrawlSummary
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null) Directory.CreateDirectory(dir);
         await File.WriteAllTextAsync(path, ToJson(), ct).ConfigureAwait(false);
-    }
-
-    public void Render(IAnsiConsole console)
-    {
-        var table = new Table().Title($"crawl {CrawlId} ({Network}): {State}").AddColumn("measure").AddColumn(new TableColumn("value").RightAligned());
-        table.AddRow("duration", $"{DurationSeconds:0.0} s");
-        table.AddRow("nodes found", NodesFound.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        table.AddRow("consensus-layer nodes", ConsensusNodes.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        table.AddRow("discovery answered / queried", $"{Answered} / {Queried}");
-        table.AddRow("dialled", Dialled.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        table.AddRow("dial ok", DialOk.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        foreach (var (cls, n) in FailuresByClass) table.AddRow($"  failed: {Markup.Escape(cls)}", n.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        foreach (var g in TopClients) table.AddRow($"  client: {Markup.Escape(g.Key ?? "(not identified)")}", g.Text);
-        foreach (var g in TopForkDigests) table.AddRow($"  fork digest: {Markup.Escape(g.Key is null ? "(no eth2)" : g.Label is null ? g.Key : $"{g.Key} {g.Label}")}", g.Text);
-        console.Write(table);
     }
 }
 

@@ -1,0 +1,165 @@
+using System.Net;
+using System.Net.Sockets;
+using ClP2p.Discovery;
+using ClP2p.Discovery.Crypto;
+using Xunit;
+
+namespace ClP2p.Discovery.Tests;
+
+public sealed class SlowPeerTests
+{
+    [Fact]
+    public async Task A_peer_whose_every_answer_takes_two_to_three_seconds_is_still_enumerated_completely()
+    {
+        // The slow peer sits behind a proxy that holds every packet it sends for 2-3 s (a seeded draw per packet), so
+        // each of its answers comes after the crawler's first-pass request (1 s, one retry) was given up. The second
+        // pass asks again with a longer wait and must get every bucket.
+        await using var proxy = new DelayingUdpProxy(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(3), seed: 11);
+        await using var slow = new Discv5Node(new Discv5Options
+        {
+            PrivateKey = NodeTests.NewKey(),
+            BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+            AdvertisedIp = IPAddress.Loopback,
+            AdvertisedUdpPort = proxy.FrontEndPoint.Port,
+            ContactFilter = ContactFilters.PublicOrLoopback,
+            LivenessInterval = TimeSpan.Zero,
+            // its WHOAREYOU reaches us 2-3 s late and our handshake answers it: the challenge must outlive that
+            ChallengeTimeout = TimeSpan.FromSeconds(10),
+        });
+        await slow.StartAsync();
+        proxy.Start(slow.LocalEndPoint);
+
+        // records in the slow peer's table at many distances (more than one request's worth in the top buckets)
+        var tabled = new HashSet<NodeId>();
+        for (int i = 0; tabled.Count < 40 && i < 10_000; i++)
+        {
+            var enr = new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(9).Build(NodeTests.NewKey());
+            if (slow.AddToTable(enr)) tabled.Add(enr.NodeId);
+        }
+        Assert.Equal(40, tabled.Count);
+
+        await using var me = NodeTests.NewNode();
+        await me.StartAsync();
+        var crawler = new DhtCrawler(me, new DhtCrawlOptions
+        {
+            // only the slow peer is contacted: the records it returns are reported, not visited
+            CanContact = e => e.NodeId == slow.LocalId,
+            RandomWalks = 0,
+            FirstPassTimeout = TimeSpan.FromSeconds(1),
+            FirstPassRetries = 1,
+        });
+        var discovered = new HashSet<NodeId>();
+        NodeVisited? visit = null;
+        using var hang = new CancellationTokenSource(TimeSpan.FromSeconds(600));   // bounds a hang, not the speed
+        await foreach (var ev in crawler.RunAsync([slow.LocalEnr], hang.Token))
+        {
+            if (ev is EnrDiscovered d) discovered.Add(d.Enr.NodeId);
+            if (ev is NodeVisited v && v.Enr.NodeId == slow.LocalId) visit = v;
+        }
+
+        Assert.True(proxy.Delayed > 0);
+        Assert.NotNull(visit);
+        string Drops(Discv5Node n) => string.Join(",", n.DropCounts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}={kv.Value}"));
+        Assert.True(visit.Answered, $"{visit.Error}; crawler drops {Drops(me)}; slow peer drops {Drops(slow)}; held {proxy.Delayed}; requests {visit.Requests}");
+        Assert.True(visit.SecondPass);
+        Assert.True(visit.Complete, $"incomplete: {visit.Error}");
+        Assert.Null(visit.Error);
+        Assert.Equal(tabled.Count, visit.Neighbours);
+        Assert.Subset(discovered, tabled);
+    }
+}
+
+/// <summary>
+/// A UDP relay on loopback in front of one node: what a client sends to <see cref="FrontEndPoint"/> goes to the node
+/// at once; what the node sends back is held for a delay drawn between the bounds (seeded), then goes to the client.
+/// One client at a time (the last one that sent).
+/// </summary>
+internal sealed class DelayingUdpProxy : IAsyncDisposable
+{
+    private readonly Socket _front = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+    private readonly Socket _back = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+    private readonly TimeSpan _min, _max;
+    private readonly Random _random;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _loops = [];
+    private readonly List<Task> _held = [];
+    private IPEndPoint? _node;
+    private volatile IPEndPoint? _client;
+    private long _delayed;
+
+    public DelayingUdpProxy(TimeSpan min, TimeSpan max, int seed)
+    {
+        _min = min;
+        _max = max;
+        _random = new Random(seed);
+        _front.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _back.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+    }
+
+    public IPEndPoint FrontEndPoint => (IPEndPoint)_front.LocalEndPoint!;
+
+    /// <summary>Packets from the node that were held and passed on.</summary>
+    public long Delayed => Interlocked.Read(ref _delayed);
+
+    public void Start(IPEndPoint node)
+    {
+        _node = node;
+        _loops.Add(Task.Run(ForwardAsync));
+        _loops.Add(Task.Run(BackwardAsync));
+    }
+
+    private async Task ForwardAsync()
+    {
+        var buffer = new byte[2048];
+        while (!_stop.IsCancellationRequested)
+        {
+            SocketReceiveFromResult r;
+            try { r = await _front.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), _stop.Token); }
+            catch (OperationCanceledException) { return; }
+            catch (SocketException) { continue; }
+            _client = (IPEndPoint)r.RemoteEndPoint;
+            await _back.SendToAsync(buffer.AsMemory(0, r.ReceivedBytes), _node!);
+        }
+    }
+
+    private async Task BackwardAsync()
+    {
+        var buffer = new byte[2048];
+        while (!_stop.IsCancellationRequested)
+        {
+            SocketReceiveFromResult r;
+            try { r = await _back.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), _stop.Token); }
+            catch (OperationCanceledException) { return; }
+            catch (SocketException) { continue; }
+            var packet = buffer.AsSpan(0, r.ReceivedBytes).ToArray();
+            var to = _client;
+            if (to is null) continue;
+            TimeSpan delay;
+            lock (_random) delay = _min + (_max - _min) * _random.NextDouble();
+            lock (_held) _held.Add(HoldAsync(packet, to, delay));
+        }
+    }
+
+    private async Task HoldAsync(byte[] packet, IPEndPoint to, TimeSpan delay)
+    {
+        try
+        {
+            await Task.Delay(delay, _stop.Token);   // the simulated path's latency, not a wait for an event
+            await _front.SendToAsync(packet, to);
+            Interlocked.Increment(ref _delayed);
+        }
+        catch (OperationCanceledException) { }
+        catch (ObjectDisposedException) { }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        Task[] all;
+        lock (_held) all = [.. _loops, .. _held];
+        try { await Task.WhenAll(all); } catch (OperationCanceledException) { }
+        _front.Dispose();
+        _back.Dispose();
+        _stop.Dispose();
+    }
+}

@@ -28,6 +28,6 @@ public static class MaintenanceQueries
         ArgumentNullException.ThrowIfNull(storage);
         await using var db = storage.CreateDbContext();
         var before = cutoff.UtcDateTime;
-        return await db.Visits.Where(v => v.VisitedAt < before).ExecuteDeleteAsync(ct).ConfigureAwait(false);
+        return await db.Visits.Where(v => EF.Property<DateTime>(v, "VisitedAt") < before).ExecuteDeleteAsync(ct).ConfigureAwait(false);
     }
 }

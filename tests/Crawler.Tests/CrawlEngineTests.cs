@@ -145,7 +145,7 @@ public class CrawlEngineTests
     public async Task Nodes_that_answered_but_were_not_fully_enumerated_are_counted_and_summarised()
     {
         var ch = Channel.CreateUnbounded<DiscoveryReport>();
-        var engine = new CrawlEngine(new ScriptedDiscovery(ch), new CountingDialer(TimeSpan.Zero), new MemorySink(), Options());
+        var engine = new CrawlEngine(new ScriptedDiscovery(ch), new CountingDialer(), new MemorySink(), Options());
         var run = engine.RunAsync(CancellationToken.None);
         for (int i = 1; i <= 4; i++) await ch.Writer.WriteAsync(new NodeFound(Node(i, cl: false)));
         await ch.Writer.WriteAsync(new NodeQueried("n001", true, 16, null, TimeSpan.Zero));                              // complete

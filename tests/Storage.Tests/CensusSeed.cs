@@ -120,9 +120,18 @@ public sealed class CensusSeed
             CensusDimension.IpVersion => v.Ip is null ? null : v.Ip.Contains(':', StringComparison.Ordinal) ? "ipv6" : "ipv4",
             CensusDimension.DialOutcome => v.DialOutcome,
             CensusDimension.DigestMismatch => v.DigestMismatch is { } m ? (m ? "true" : "false") : null,
+            CensusDimension.Discovery => v.DiscoveryAnswered is { } a ? (a ? "answered" : "silent") : null,
+            CensusDimension.Cgc => (v.CustodyGroupCount ?? e?.Cgc)?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            CensusDimension.Attnets => BitsSet(v.MetadataAttnets ?? e?.Attnets),
+            CensusDimension.Syncnets => BitsSet(v.MetadataSyncnets ?? e?.Syncnets),
+            // Computed from the network's genesis clock at query time; this census has no clocks, so no node is classed.
+            CensusDimension.SyncHealth or CensusDimension.FinalizedLag => null,
             _ => throw new ArgumentOutOfRangeException(nameof(d)),
         };
     }
+
+    private static string? BitsSet(byte[]? bits) =>
+        bits is null ? null : bits.Sum(b => System.Numerics.BitOperations.PopCount(b)).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Expected (key → count) of a crawl's visits, optionally only those whose ENR network is <paramref name="network"/>.</summary>
     public Dictionary<string, long> Expected(CensusDimension d, long crawlId, string? network = null) =>

@@ -23,6 +23,11 @@ public sealed class TestnetFixture : IAsyncLifetime
 /// nodes with js-libp2p eth2 hosts (two fork digests, hosts on yamux and on mplex, consensus nodes with a closed port,
 /// nodes without eth2), checked against the testnet's own truth.
 /// </summary>
+/// <summary>The outage test stops the shared PostgreSQL cluster: the crawls of this class run alone, after every other class.</summary>
+[CollectionDefinition(nameof(ClusterOutageCollection), DisableParallelization = true)]
+public sealed class ClusterOutageCollection;
+
+[Collection(nameof(ClusterOutageCollection))]
 public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<TestnetFixture>, IDisposable
 {
     private static readonly TimeSpan CrawlTimeout = TimeSpan.FromMinutes(3);

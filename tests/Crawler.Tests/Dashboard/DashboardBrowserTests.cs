@@ -173,7 +173,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         await page.SelectOptionAsync("#f-outcome", "");
 
         // filter by client and version together
-        string version = versions.Keys.First()[(client.Length + 1)..];
+        string version = versions.Keys.First(k => k.Length > 0); // client_version keys are the version alone (the client is the label)
         long byVersion = (await GetAsync(fixture.PgUrl, $"/api/v1/nodes?crawl={older}&client={client}&version={Uri.EscapeDataString(version)}")).GetProperty("total").GetInt64();
         await page.SelectOptionAsync("#f-client", client);
         await page.SelectOptionAsync("#f-version", version);

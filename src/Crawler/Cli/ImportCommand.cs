@@ -145,7 +145,7 @@ public static class ImportCommand
         VisitObservation visit;
         try
         {
-            visit = ToVisit(crawlId, enr, row);
+            visit = row.ToVisit(crawlId, enr.NodeId.ToByteArray(), enr.Seq);
         }
         catch (FormatException ex)
         {
@@ -165,54 +165,6 @@ public static class ImportCommand
         if (visit.DialOutcome == DialOutcomes.Ok) target.Ok++;
         if (row.VisitedAt > target.LastVisit) target.LastVisit = row.VisitedAt;
         return null;
-    }
-
-    private static VisitObservation ToVisit(long crawlId, Enr enr, ExportRow row) => new()
-    {
-        CrawlId = crawlId,
-        NodeId = enr.NodeId.ToByteArray(),
-        VisitedAt = row.VisitedAt,
-        Kind = VisitKinds.Crawl,
-        EnrSeq = row.Seq ?? enr.Seq,
-        Ip = row.Ip,
-        DiscoveryAnswered = row.DiscoveryAnswered,
-        DialOutcome = row.DialOutcome,
-        DialError = row.DialError,
-        FailedStep = row.FailedStep,
-        LatencyMs = row.LatencyMs,
-        AgentVersion = row.AgentVersion,
-        Client = row.Client,
-        ClientVersion = row.ClientVersion,
-        Os = row.Os,
-        Arch = row.Arch,
-        PeerId = row.PeerId,
-        Muxer = row.Muxer,
-        StatusForkDigest = Hex(row.StatusForkDigest, "status_fork_digest"),
-        FinalizedRoot = Hex(row.FinalizedRoot, "finalized_root"),
-        FinalizedEpoch = row.FinalizedEpoch,
-        HeadRoot = Hex(row.HeadRoot, "head_root"),
-        HeadSlot = row.HeadSlot,
-        EarliestAvailableSlot = row.EarliestAvailableSlot,
-        StatusVersion = row.StatusVersion,
-        MetadataSeq = row.MetadataSeq,
-        MetadataAttnets = Hex(row.MetadataAttnets, "metadata_attnets"),
-        MetadataSyncnets = Hex(row.MetadataSyncnets, "metadata_syncnets"),
-        CustodyGroupCount = row.CustodyGroupCount,
-        MetadataVersion = row.MetadataVersion,
-        GoodbyeReason = row.GoodbyeReason,
-    };
-
-    private static byte[]? Hex(string? text, string column)
-    {
-        if (text is null) return null;
-        try
-        {
-            return Convert.FromHexString(text);
-        }
-        catch (FormatException)
-        {
-            throw new FormatException($"column {column}: '{text}' is not hex");
-        }
     }
 
     private static int Fail(string message)

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Reflection;
 
 namespace ClP2p.Storage;
 
@@ -59,6 +60,14 @@ public sealed class ExportRow
     public static IReadOnlyList<Type> ColumnTypes { get; } = Columns.Select(c => c.ReadType).ToArray();
 
     private static readonly FrozenDictionary<string, int> Index = ColumnNames.Select((n, i) => (n, i)).ToFrozenDictionary(x => x.n, x => x.i, StringComparer.Ordinal);
+
+    /// <summary>The exported visit columns an import puts back into a visit, each with the property it sets (same name in
+    /// PascalCase); the map's crawl id is the exporter's, so an import files visits under its own.</summary>
+    private static readonly (int Index, VisitColumn Column, PropertyInfo Property)[] VisitImports = VisitColumns.Exported
+        .Where(c => c.Name != "crawl_id")
+        .Select(c => (Index[c.Name], c, typeof(VisitObservation).GetProperty(c.Property)
+            ?? throw new InvalidOperationException($"visit column {c.Name} has no property VisitObservation.{c.Property}")))
+        .ToArray();
 
     private readonly object?[] _values;
 
@@ -152,6 +161,49 @@ public sealed class ExportRow
     public long CrawlId => (long)this["crawl_id"]!;
     /// <summary>Column visited_at.</summary>
     public DateTimeOffset VisitedAt => (DateTimeOffset)this["visited_at"]!;
+
+    /// <summary>
+    /// The visit this row was exported from, filed under crawl <paramref name="crawlId"/>: every exported visit column
+    /// through the visit-column map (a new column comes back without a change here), the agent string with its parsed
+    /// fields, and the peer id. Throws <see cref="FormatException"/> naming the column when hex does not decode.
+    /// </summary>
+    public VisitObservation ToVisit(long crawlId, byte[] nodeId, ulong enrSeq)
+    {
+        var visit = new VisitObservation
+        {
+            CrawlId = crawlId,
+            NodeId = nodeId,
+            VisitedAt = VisitedAt,
+            Kind = VisitKinds.Crawl,
+            EnrSeq = Seq ?? enrSeq,
+            Ip = Ip,
+            AgentVersion = AgentVersion,
+            Client = Client,
+            ClientInferred = (bool?)this["client_inferred"],
+            ClientVersion = ClientVersion,
+            Os = Os,
+            Arch = Arch,
+            PeerId = PeerId,
+        };
+        foreach (var (index, column, property) in VisitImports)
+        {
+            object? value = _values[index];
+            if (value is null) continue;
+            if (column.Kind is ColumnKind.HexText or ColumnKind.Bytea)
+            {
+                try
+                {
+                    value = Convert.FromHexString((string)value);
+                }
+                catch (FormatException)
+                {
+                    throw new FormatException($"column {column.Name}: '{value}' is not hex");
+                }
+            }
+            property.SetValue(visit, value);
+        }
+        return visit;
+    }
 
     /// <summary>A row from values in <see cref="ColumnNames"/> order (as <see cref="ColumnTypes"/> types them; null for absent).</summary>
     public static ExportRow FromValues(object?[] values)

@@ -67,22 +67,13 @@ public sealed class DashboardFixture : IAsyncLifetime
         RunUrl = $"http://127.0.0.1:{port}";
         Run = Clp2pProcess.Start(_dir, "run", "--network", "custom", "--bootnode", Net.Bootnode, "--allow-loopback", "--listen-address", "127.0.0.1",
             "--data-dir", Path.Combine(_dir, "run"), "--urls", RunUrl, "--interval", "1h", "--redial-interval", "0");
-        using var http = new HttpClient { BaseAddress = new Uri(RunUrl) };
-        var deadline = DateTime.UtcNow + CrawlTimeout;
-        while (true)
+        // the job logs this line once the first crawl's row is final
+        await Run.WaitForLineAsync("scheduled crawl ", CrawlTimeout);
+        using (var http = new HttpClient { BaseAddress = new Uri(RunUrl) })
         {
-            if (Run.HasExited) throw new InvalidOperationException("clp2p run exited:\n" + Run.Output);
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("the first crawl of clp2p run did not finish:\n" + Run.Output);
-            try
-            {
-                using var r = await http.GetAsync("/api/v1/crawls/latest");
-                if (r.IsSuccessStatusCode && (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("state").GetString() == CrawlStates.Succeeded) break;
-            }
-            catch (HttpRequestException)
-            {
-                // not listening yet
-            }
-            await Task.Delay(250);
+            var latest = await http.GetFromJsonAsync<JsonElement>("/api/v1/crawls/latest");
+            if (latest.GetProperty("state").GetString() != CrawlStates.Succeeded)
+                throw new InvalidOperationException("the first crawl of clp2p run did not succeed:\n" + Run.Output);
         }
 
         Playwright = await Microsoft.Playwright.Playwright.CreateAsync();

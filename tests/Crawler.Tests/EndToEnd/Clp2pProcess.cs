@@ -8,6 +8,7 @@ public sealed class Clp2pProcess : IDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly List<(string Text, TaskCompletionSource<string> Seen)> _waiters = [];
 
     private Clp2pProcess(Process p) => _process = p;
 
@@ -20,14 +21,51 @@ public sealed class Clp2pProcess : IDisposable
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         var p = Process.Start(psi) ?? throw new InvalidOperationException("clp2p did not start");
         var c = new Clp2pProcess(p);
-        p.OutputDataReceived += (_, e) => { if (e.Data != null) lock (c._output) c._output.AppendLine(e.Data); };
-        p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (c._output) c._output.AppendLine(e.Data); };
+        p.OutputDataReceived += (_, e) => c.Append(e.Data);
+        p.ErrorDataReceived += (_, e) => c.Append(e.Data);
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         return c;
     }
 
     public string Output { get { lock (_output) return _output.ToString(); } }
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (_output)
+        {
+            _output.AppendLine(line);
+            for (int i = _waiters.Count - 1; i >= 0; i--)
+            {
+                if (!line.Contains(_waiters[i].Text, StringComparison.Ordinal)) continue;
+                _waiters[i].Seen.TrySetResult(line);
+                _waiters.RemoveAt(i);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The first output line (already printed or still to come) that contains <paramref name="text"/>. Throws when the
+    /// process exits without printing one, or when <paramref name="hangGuard"/> passes (it bounds a hang, it does not
+    /// time anything).
+    /// </summary>
+    public async Task<string> WaitForLineAsync(string text, TimeSpan hangGuard)
+    {
+        var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_output)
+        {
+            foreach (var line in _output.ToString().Split('\n'))
+                if (line.Contains(text, StringComparison.Ordinal)) return line.TrimEnd('\r');
+            _waiters.Add((text, seen));
+        }
+        using var cts = new CancellationTokenSource(hangGuard);
+        var exited = _process.WaitForExitAsync(cts.Token);
+        if (await Task.WhenAny(seen.Task, exited) == seen.Task) return await seen.Task;
+        if (!exited.IsCanceled) _process.WaitForExit();   // drains the output handlers: the line may be among the last
+        if (seen.Task.IsCompleted) return await seen.Task;
+        throw new TimeoutException($"clp2p {(exited.IsCanceled ? $"printed no line with '{text}' within {hangGuard}" : $"exited without a line with '{text}'")}:\n{Output}");
+    }
 
     public bool HasExited => _process.HasExited;
 

@@ -203,18 +203,9 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
         using var run = Clp2pProcess.Start(_dir, "run", "--network", "custom", "--bootnode", Net.Bootnode, "--allow-loopback",
             "--listen-address", "127.0.0.1", "--data-dir", data, "--db", pg.ConnectionString, "--urls", $"http://127.0.0.1:{port}",
             "--interval", "1h", "--redial-interval", "0", "--dial-concurrency", "32", "--discovery-concurrency", "32");
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
-        long done = 0;
-        while (DateTime.UtcNow < deadline && !run.HasExited && done == 0)
-        {
-            await Task.Delay(250);
-            try
-            {
-                await using var probe = pg.Open();
-                done = await Sql.ScalarAsync(probe, "SELECT count(*) FROM crawls WHERE state = 'succeeded'");
-            }
-            catch (DbException) { }
-        }
+        await run.WaitForLineAsync("scheduled crawl ", TimeSpan.FromSeconds(120));   // logged once the crawl's row is final
+        long done;
+        await using (var probe = pg.Open()) done = await Sql.ScalarAsync(probe, "SELECT count(*) FROM crawls WHERE state = 'succeeded'");
         Assert.True(done == 1, $"no scheduled crawl finished:\n{run.Output}");
 
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };

@@ -11,6 +11,14 @@ public sealed record CrawlSummary
     [JsonPropertyName("crawl_id")] public long CrawlId { get; init; }
     [JsonPropertyName("network")] public required string Network { get; init; }
     [JsonPropertyName("state")] public required string State { get; init; }
+    /// <summary>completed (discovery ran out, dials done), max_duration (cut by --max-duration), aborted (SIGINT/SIGTERM) or error.</summary>
+    [JsonPropertyName("ended_by")] public string EndedBy { get; init; } = "completed";
+    /// <summary>Why the crawl failed (null when it did not).</summary>
+    [JsonPropertyName("error")] public string? Error { get; init; }
+    /// <summary>The likely cause of the failure, in the user's words (e.g. no network, loopback not allowed).</summary>
+    [JsonPropertyName("likely_cause")] public string? LikelyCause { get; init; }
+    [JsonPropertyName("bootnodes")] public int Bootnodes { get; init; }
+    [JsonPropertyName("bootnodes_allowed")] public int BootnodesAllowed { get; init; }
     [JsonPropertyName("started_at")] public DateTimeOffset StartedAt { get; init; }
     [JsonPropertyName("finished_at")] public DateTimeOffset FinishedAt { get; init; }
     [JsonPropertyName("duration_s")] public double DurationSeconds => Math.Round((FinishedAt - StartedAt).TotalSeconds, 3);
@@ -45,13 +53,14 @@ public sealed record CrawlSummary
 
     public void Render(IAnsiConsole console)
     {
-        var table = new Table().Title($"crawl {CrawlId} ({Network}): {State}").AddColumn("measure").AddColumn(new TableColumn("value").RightAligned());
+        var table = new Table().Title($"crawl {CrawlId} ({Network}): {State}, {EndedBy}").AddColumn("measure").AddColumn(new TableColumn("value").RightAligned());
         table.AddRow("duration", $"{DurationSeconds:0.0} s");
         table.AddRow("nodes found", NodesFound.ToString(System.Globalization.CultureInfo.InvariantCulture));
         table.AddRow("consensus-layer nodes", ConsensusNodes.ToString(System.Globalization.CultureInfo.InvariantCulture));
         table.AddRow("discovery answered / queried", $"{Answered} / {Queried}");
         table.AddRow("dialled", Dialled.ToString(System.Globalization.CultureInfo.InvariantCulture));
         table.AddRow("dial ok", DialOk.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (Error is not null) table.AddRow("error", Markup.Escape($"{Error} (likely cause: {LikelyCause})"));
         foreach (var (cls, n) in FailuresByClass) table.AddRow($"  failed: {Markup.Escape(cls)}", n.ToString(System.Globalization.CultureInfo.InvariantCulture));
         console.Write(table);
     }

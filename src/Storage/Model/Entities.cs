@@ -24,6 +24,9 @@ public sealed class CrawlEntity
     public string? SummaryJson { get; set; }
     /// <summary>When the pre-aggregated census rows (crawl_census) were last built; null = none.</summary>
     public DateTime? CensusBuiltAt { get; set; }
+    /// <summary>Lease of a running crawl: its process renews this while it runs; a running crawl whose heartbeat is
+    /// older than the lease was left by a process that died (<see cref="CrawlStore.MarkInterruptedAsync"/>).</summary>
+    public DateTime? HeartbeatAt { get; set; }
 }
 
 /// <summary>A node, keyed by its 32-byte node id (keccak256 of the public key).</summary>

@@ -47,12 +47,14 @@ public static class ApiProgram
         else if (string.IsNullOrEmpty(builder.Configuration["urls"])) builder.WebHost.UseUrls(DefaultUrls);
 
         WebApplication? app = null;
+        ILogger? log = null;
         try
         {
             if (!StorageOptions.TryParse(db, dataDir, out var storage, out var error)) throw new UsageException(error);
             storage = await StorageMigrator.OpenExistingAsync(storage, ct).ConfigureAwait(false);
             builder.Services.AddClP2pApi(storage);
             app = builder.Build();
+            log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(Name);
             app.MapClP2pApi();
             await app.RunAsync().ConfigureAwait(false);
             return CommandRunner.ExitOk;
@@ -60,8 +62,7 @@ public static class ApiProgram
         catch (Exception ex) when (ex is not OperationCanceledException && ex.GetType().Name != "HostAbortedException")
         {
             using var fallback = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.UseUtcTimestamp = true; }));
-            var log = app?.Services.GetService<ILoggerFactory>()?.CreateLogger(Name) ?? fallback.CreateLogger(Name);
-            return await CommandRunner.ReportAsync(ex, Name, log).ConfigureAwait(false);
+            return await CommandRunner.ReportAsync(ex, Name, log ?? fallback.CreateLogger(Name)).ConfigureAwait(false);
         }
         finally
         {

@@ -20,6 +20,14 @@ public static class StorageMigrator
             string? dir = Path.GetDirectoryName(new SqliteConnectionStringBuilder(options.ConnectionString).DataSource);
             if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
         }
+        if (options.Provider == StorageProvider.Postgres)
+        {
+            // EF Core would create a missing PostgreSQL database when the login may; a database is the operator's to
+            // create, and a typo in Database= must not become a new empty database. Opening a connection first fails
+            // with 3D000 (invalid_catalog_name) when it does not exist.
+            await using var probe = Sql.Open(options);
+            await probe.OpenAsync(ct).ConfigureAwait(false);
+        }
         await using ClP2pDbContext db = options.CreateDbContext();
         var pending = (await db.Database.GetPendingMigrationsAsync(ct).ConfigureAwait(false)).ToList();
         await db.Database.MigrateAsync(ct).ConfigureAwait(false);

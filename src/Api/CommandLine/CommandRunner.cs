@@ -81,10 +81,11 @@ public static class CommandRunner
         ArgumentNullException.ThrowIfNull(ex);
         if (Unwrap<EnvironmentFailureException>(ex) is { } env) return env.Message;
         if (StorageFailures.Describe(ex) is { } db) return db;
+        // Kestrel: IOException "Failed to bind to address http://127.0.0.1:5080: address already in use." around a SocketException.
+        if (Unwrap<IOException>(ex) is { } io && io.Message.StartsWith("Failed to bind to address", StringComparison.Ordinal))
+            return $"{Tidy(io.Message).TrimEnd('.')}: another process holds the port (stop it or choose another --urls)";
         if (Unwrap<SocketException>(ex) is { SocketErrorCode: SocketError.AddressAlreadyInUse } inUse)
-            return $"address already in use: {Tidy(inUse.Message)}; another process holds the port (choose another port or stop that process)";
-        if (Unwrap<IOException>(ex) is { } io && io.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
-            return $"{Tidy(io.Message)}; another process holds the port (choose another --urls or stop that process)";
+            return $"address already in use: {Tidy(inUse.Message)}; another process holds the port (stop it or choose another port)";
         if (Unwrap<UnauthorizedAccessException>(ex) is { } denied) return $"permission denied: {Tidy(denied.Message)}";
         return null;
     }

@@ -31,15 +31,25 @@ public static class ApiProgram
         root.Options.Add(Db);
         root.Options.Add(DataDir);
         root.Options.Add(Urls);
-        root.SetAction((p, ct) => ServeAsync(p.GetValue(Db), p.GetValue(DataDir), p.GetValue(Urls), ct));
         return root;
     }
 
-    public static Task<int> MainAsync(string[] args) => CommandRunner.RunAsync(BuildCommand(), args, Name);
+    /// <summary>Host settings a host passes as --key=value (WebApplicationFactory: environment, content root, application
+    /// name); they go to the web host, not to the command line.</summary>
+    private static readonly string[] HostArgs = ["--environment=", "--contentRoot=", "--applicationName="];
 
-    private static async Task<int> ServeAsync(string? db, string? dataDir, string? urls, CancellationToken ct)
+    public static Task<int> MainAsync(string[] args)
     {
-        var builder = WebApplication.CreateBuilder();
+        ArgumentNullException.ThrowIfNull(args);
+        string[] hostArgs = [.. args.Where(a => HostArgs.Any(h => a.StartsWith(h, StringComparison.OrdinalIgnoreCase)))];
+        var root = BuildCommand();
+        root.SetAction((p, ct) => ServeAsync(p.GetValue(Db), p.GetValue(DataDir), p.GetValue(Urls), hostArgs, ct));
+        return CommandRunner.RunAsync(root, [.. args.Except(hostArgs)], Name);
+    }
+
+    private static async Task<int> ServeAsync(string? db, string? dataDir, string? urls, string[] hostArgs, CancellationToken ct)
+    {
+        var builder = WebApplication.CreateBuilder(hostArgs);
         // Values a host gives through configuration (Db / DataDir settings, ASPNETCORE_URLS) apply when no flag is given.
         db ??= builder.Configuration["db"] ?? builder.Configuration["Db"];
         dataDir ??= builder.Configuration["data-dir"] ?? builder.Configuration["DataDir"] ?? "clp2p-data";

@@ -135,6 +135,10 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("finished_at");
 
+                    b.Property<DateTime?>("HeartbeatAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("heartbeat_at");
+
                     b.Property<string>("Network")
                         .IsRequired()
                         .HasColumnType("TEXT")

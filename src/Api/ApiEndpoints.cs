@@ -65,12 +65,17 @@ public static class ApiEndpoints
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(new CensusService(storage, NetworkClocks.Builtin));
         services.AddProblemDetails();
-        services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        services.AddOpenApi(o =>
         {
-            document.Info.Title = "ClP2p census API";
-            document.Info.Description = Definitions;
-            return Task.CompletedTask;
-        }));
+            o.AddDocumentTransformer((document, _, _) =>
+            {
+                document.Info.Title = "ClP2p census API";
+                document.Info.Description = Definitions;
+                return Task.CompletedTask;
+            });
+            o.AddOperationTransformer(OpenApiParameters.Describe);
+            o.AddSchemaTransformer(OpenApiParameters.DescribeEnums);
+        });
         services.Configure<JsonOptions>(o => ConfigureJson(o.SerializerOptions));
         return services;
     }
@@ -99,33 +104,26 @@ public static class ApiEndpoints
         ArgumentNullException.ThrowIfNull(app);
         app.MapOpenApi();
         app.MapScalarApiReference();
-        app.MapGet("/healthz", () => Results.Text("ok"));
+        app.MapGet("/healthz", () => Results.Text("ok")).WithName("health").Produces<string>(StatusCodes.Status200OK, "text/plain").WithSummary("Liveness: answers ok");
         var api = app.MapGroup("/api/v1");
 
-        api.MapGet("/networks", () => Results.Ok(NetworkRegistry.Builtin.Networks.Select(n => new
-        {
-            name = n.Name,
-            genesis_time = n.GenesisTimeUtc,
-            genesis_validators_root = n.GenesisValidatorsRoot.ToString(),
-            seconds_per_slot = n.SecondsPerSlot,
-            retired = n.Retired,
-            verified = n.Verified,
-            sources = n.Sources,
-            forks = n.Forks.Select(f => new
-            {
-                name = f.Name, version = f.Version.ToString(), epoch = f.Epoch, scheduled = f.IsScheduled, digest = f.Digest?.ToString(),
-                kind = f.Kind.ToString().ToLowerInvariant(), verified = f.Verified,
-            }),
-        }))).WithSummary("Networks known to the crawler: every fork and BPO period with its fork digest (an unscheduled fork with the digest it will have), the schedule's sources, whether it is verified, and whether the network is retired");
+        api.MapGet("/networks", () => Results.Ok(NetworkRegistry.Builtin.Networks.Select(n => new NetworkInfo(
+            n.Name, n.GenesisTimeUtc, n.GenesisValidatorsRoot.ToString(), n.SecondsPerSlot, n.Retired, n.Verified, n.Sources,
+            [.. n.Forks.Select(f => new ForkInfo(f.Name, f.Version.ToString(), f.Epoch, f.IsScheduled, f.Digest?.ToString(),
+                f.Kind.ToString().ToLowerInvariant(), f.Verified))]))))
+            .WithName("listNetworks").Produces<List<NetworkInfo>>()
+            .WithSummary("Networks known to the crawler: every fork and BPO period with its fork digest (an unscheduled fork with the digest it will have), the schedule's sources, whether it is verified, and whether the network is retired");
 
         api.MapGet("/crawls", async (CensusService census, string? offset, string? limit, string? network, CancellationToken ct) =>
         {
             if (!TryPage(offset, limit, out int o, out int l, out var bad)) return bad!;
             return await Timed(ct, t => census.ListCrawlsAsync(o, l, network, t), Results.Ok).ConfigureAwait(false);
-        }).WithSummary("Crawls, newest first, paged (limit at most 1000)");
+        }).WithName("listCrawls").Produces<Page<CrawlInfo>>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status504GatewayTimeout)
+          .WithSummary("Crawls, newest first, paged (limit at most 1000)");
 
         api.MapGet("/crawls/{id}", async (CensusService census, string id, string? network, CancellationToken ct) =>
             await Timed(ct, t => FindCrawlAsync(census, id, network, t), r => r.Crawl is null ? r.Error! : Results.Ok(r.Crawl)).ConfigureAwait(false))
+            .WithName("getCrawl").Produces<CrawlInfo>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
             .WithSummary("One crawl (an id or 'latest') with its counts and summary");
 
         api.MapGet("/census", async (CensusService census, string? dimension, string? crawl, string? network, CancellationToken ct) =>
@@ -139,7 +137,8 @@ public static class ApiEndpoints
             }
             return await Timed(ct, t => census.GetCensusAsync(dim, crawlId, network, t),
                 r => r is null ? NotFound(crawlId is null ? "no crawl yet" : $"no crawl {crawlId}") : Results.Ok(r)).ConfigureAwait(false);
-        }).WithSummary("Census of one crawl (latest by default): nodes seen grouped by a dimension, with counts and shares");
+        }).WithName("getCensus").Produces<CensusResult>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
+          .WithSummary("Census of one crawl (latest by default): nodes seen grouped by a dimension, with counts and shares");
 
         api.MapGet("/census/timeseries", async (CensusService census, TimeProvider clock, string? dimension, string? from, string? to, string? network, CancellationToken ct) =>
         {
@@ -150,7 +149,8 @@ public static class ApiEndpoints
             if (CensusDimensions.IsComputed(dim)) return Bad("dimension", "a stored dimension (sync_health and finalized_lag are per crawl only)");
             if (tt < f) return Bad("to", "a time after 'from'");
             return await Timed(ct, t => census.GetTimeSeriesAsync(dim, f, tt, network, null, t), Results.Ok).ConfigureAwait(false);
-        }).WithSummary("The same groupings for every crawl that started in [from, to] (default: the last 30 days)");
+        }).WithName("getCensusTimeSeries").Produces<CensusSeries>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status504GatewayTimeout)
+          .WithSummary("The same groupings for every crawl that started in [from, to] (default: the last 30 days)");
 
         api.MapGet("/census/merged", async (CensusService census, TimeProvider clock, string? from, string? to, string? network, string? crawl_network, CancellationToken ct) =>
         {
@@ -187,7 +187,8 @@ public static class ApiEndpoints
             };
             return await Timed(ct, t => census.ListNodesAsync(filter, o, l, t),
                 r => r is null ? NotFound("no such crawl") : Results.Ok(r)).ConfigureAwait(false);
-        }).WithSummary("Nodes seen in a crawl (latest by default), filtered by network (the one its Status names, else its ENR's), client, version, fork (digest or name), country, dial outcome, digest mismatch, search q (node id, IP, peer id or agent text); paged");
+        }).WithName("listNodes").Produces<Page<NodeSummary>>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
+          .WithSummary("Nodes seen in a crawl (latest by default), filtered by network (the one its Status names, else its ENR's), client, version, fork (digest or name), country, dial outcome, digest mismatch, search q (node id, IP, peer id or agent text); paged");
 
         api.MapGet("/nodes/{id}", async (CensusService census, string id, CancellationToken ct) =>
         {
@@ -195,7 +196,8 @@ public static class ApiEndpoints
             byte[] nodeId = Convert.FromHexString(id);
             return await Timed(ct, t => census.GetNodeHistoryAsync(nodeId, 100, t),
                 r => r is null ? NotFound($"no node {id.ToLowerInvariant()}") : Results.Ok(r)).ConfigureAwait(false);
-        }).WithSummary("One node's history: ENR seqs, visits with status and metadata, agent versions");
+        }).WithName("getNode").Produces<NodeHistory>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
+          .WithSummary("One node's history: ENR seqs, visits with status and metadata, agent versions");
 
         api.MapGet("/crawls/{id}/export", async (CensusService census, string id, string? format, string? network, CancellationToken ct) =>
         {
@@ -205,7 +207,11 @@ public static class ApiEndpoints
             long crawlId = found.Crawl.Id;
             return Results.Stream(stream => Exporter.WriteAsync(census, crawlId, fmt, stream, ct),
                 ExportFormats.ContentType(fmt), $"clp2p-crawl-{crawlId}.{ExportFormats.Extension(fmt)}");
-        }).WithSummary("One row per node seen in the crawl, streamed as csv, ndjson or parquet (columns in docs/data-dictionary.md)");
+        }).WithName("exportCrawl")
+          .Produces(StatusCodes.Status200OK, typeof(string), "text/csv", "application/x-ndjson")
+          .Produces(StatusCodes.Status200OK, typeof(byte[]), "application/vnd.apache.parquet")
+          .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
+          .WithSummary("One row per node seen in the crawl, streamed as csv, ndjson or parquet (columns in docs/data-dictionary.md)");
         HealthEndpoints.Map(api);
         Dashboard.Map(app);
         return app;
@@ -269,3 +275,25 @@ public static class ApiEndpoints
 
     internal static IResult NotFound(string detail) => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "not found", detail: detail);
 }
+
+/// <summary>A network known to the crawler (GET /api/v1/networks).</summary>
+/// <param name="Name">Network name (mainnet, sepolia, ...).</param>
+/// <param name="GenesisTime">Genesis time (UTC).</param>
+/// <param name="GenesisValidatorsRoot">Genesis validators root, 0x-prefixed hex.</param>
+/// <param name="SecondsPerSlot">Slot length in seconds.</param>
+/// <param name="Retired">Why and when the network was retired (kept for old data); null for a live network.</param>
+/// <param name="Verified">Whether every fork epoch of the schedule is confirmed by at least two sources.</param>
+/// <param name="Sources">Where the schedule comes from (source name to URL or reference).</param>
+/// <param name="Forks">Every fork and blob-parameter-only (BPO) period with its fork digest.</param>
+public sealed record NetworkInfo(string Name, DateTimeOffset GenesisTime, string GenesisValidatorsRoot, ulong SecondsPerSlot, string? Retired,
+    bool Verified, IReadOnlyDictionary<string, string> Sources, IReadOnlyList<ForkInfo> Forks);
+
+/// <summary>A fork or BPO period of a network.</summary>
+/// <param name="Name">Fork name (phase0 ... fulu, gloas) or the BPO period's name.</param>
+/// <param name="Version">Fork version, hex.</param>
+/// <param name="Epoch">Activation epoch; 18446744073709551615 (FAR_FUTURE_EPOCH) when not scheduled.</param>
+/// <param name="Scheduled">Whether the fork has an epoch.</param>
+/// <param name="Digest">Fork digest, 8 hex digits (an unscheduled fork's is the one it will have); null when it cannot be computed.</param>
+/// <param name="Kind">fork or bpo.</param>
+/// <param name="Verified">Whether the fork's epoch is confirmed by at least two sources.</param>
+public sealed record ForkInfo(string Name, string Version, ulong Epoch, bool Scheduled, string? Digest, string Kind, bool Verified);

@@ -1,16 +1,17 @@
 using System.CommandLine;
+using ClP2p.Api.CommandLine;
 using ClP2p.Crawler.Cli;
 
 namespace ClP2p.Crawler;
 
-/// <summary>The clp2p command line: crawl, run, export, networks, migrate.</summary>
+/// <summary>The clp2p command line: crawl, run, export, import, census, networks, migrate. Bad options end as one line and
+/// exit 2 (see <see cref="CommandRunner"/>).</summary>
 public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        var root = BuildCommand();
         var config = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) };
-        return await root.Parse(args).InvokeAsync(config).ConfigureAwait(false);
+        return await CommandRunner.RunAsync(BuildCommand(), args, "clp2p", config).ConfigureAwait(false);
     }
 
     public static RootCommand BuildCommand()

@@ -54,7 +54,7 @@ public sealed class CrawlStore
         var crawl = new CrawlEntity
         {
             Network = network, Vantage = vantage, SourceCrawlId = sourceCrawlId, StartedAt = startedAt.UtcDateTime, State = CrawlStates.Running,
-            ParametersJson = parametersJson,
+            ParametersJson = parametersJson, HeartbeatAt = _time.GetUtcNow().UtcDateTime,
         };
         db.Crawls.Add(crawl);
         await db.SaveChangesAsync(ct).ConfigureAwait(false);
@@ -124,40 +124,70 @@ public sealed class CrawlStore
         await tx.CommitAsync(ct).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Marks every crawl still in state <c>running</c> as <c>failed</c> (their process was killed): call once on start,
-    /// before starting a new crawl, when this process is the only crawler of the database. Their census rows are built
-    /// from the visits they wrote. Returns the ids marked.
-    /// </summary>
-    public Task<IReadOnlyList<long>> MarkInterruptedAsync(CancellationToken ct = default) => MarkInterruptedAsync(null, ct);
+    /// <summary>How long a running crawl's lease lasts without a heartbeat (the process renews it every quarter of this).</summary>
+    public static readonly TimeSpan DefaultLease = TimeSpan.FromSeconds(90);
+
+    /// <summary>Renews the lease of a running crawl (its heartbeat). Returns false when the crawl is no longer running
+    /// (another process found its lease expired and marked it failed).</summary>
+    public async Task<bool> RenewLeaseAsync(long crawlId, CancellationToken ct = default)
+    {
+        await using var connection = Sql.Open(_options);
+        await connection.OpenAsync(ct).ConfigureAwait(false);
+        int n = await Sql.ExecuteAsync(connection, null, "UPDATE crawls SET heartbeat_at = @now WHERE id = @crawl AND state = @running", ct,
+            ("now", _time.GetUtcNow().UtcDateTime), ("crawl", crawlId), ("running", CrawlStates.Running)).ConfigureAwait(false);
+        return n > 0;
+    }
 
     /// <summary>
-    /// As <see cref="MarkInterruptedAsync(CancellationToken)"/>, but only the crawls of <paramref name="vantage"/> (all
-    /// when null): several crawlers, each with its own vantage, share one database, and a crawler that starts must not
-    /// fail the crawl another vantage is running.
+    /// Marks as <c>failed</c> every crawl in state <c>running</c> whose lease has expired: its heartbeat (or, for rows
+    /// from before leases, its start) is older than <paramref name="lease"/>, so the process running it died. A crawl
+    /// whose process is alive renews its heartbeat and is left alone, whatever other process asks. Each crawl marked
+    /// gets the counts its visits support (nodes found, CL nodes, dialled, ok, failures) and its census rows. Returns
+    /// the ids marked.
     /// </summary>
-    public async Task<IReadOnlyList<long>> MarkInterruptedAsync(string? vantage, CancellationToken ct = default)
+    public async Task<IReadOnlyList<long>> MarkInterruptedAsync(TimeSpan lease, CancellationToken ct = default)
     {
         List<long> ids;
+        DateTime now = _time.GetUtcNow().UtcDateTime;
+        DateTime expired = now - lease;
         await using (ClP2pDbContext db = _options.CreateDbContext())
         {
-            List<CrawlEntity> running = await db.Crawls.Where(c => c.State == CrawlStates.Running && (vantage == null || c.Vantage == vantage))
+            List<CrawlEntity> running = await db.Crawls
+                .Where(c => c.State == CrawlStates.Running && (c.HeartbeatAt ?? c.StartedAt) < expired)
                 .ToListAsync(ct).ConfigureAwait(false);
-            DateTime now = _time.GetUtcNow().UtcDateTime;
             foreach (CrawlEntity c in running)
             {
                 c.State = CrawlStates.Failed;
                 c.FinishedAt = now;
-                c.SummaryJson ??= """{"error":"interrupted: the crawling process ended without finishing the crawl"}""";
+                c.SummaryJson ??= $$"""{"state":"failed","ended_by":"interrupted","error":"interrupted: the crawling process stopped renewing its lease (last heartbeat {{(c.HeartbeatAt ?? c.StartedAt):O}}) without finishing the crawl"}""";
             }
             await db.SaveChangesAsync(ct).ConfigureAwait(false);
             ids = running.Select(c => c.Id).ToList();
         }
         foreach (long id in ids)
         {
-            _logger.LogWarning("Crawl {CrawlId} was left running by a previous process; marked failed", id);
+            _logger.LogWarning("Crawl {CrawlId} stopped renewing its lease (its process died); marked failed", id);
+            await CountFromVisitsAsync(id, ct).ConfigureAwait(false);
             await BuildCensusAsync(id, ct).ConfigureAwait(false);
         }
         return ids;
+    }
+
+    /// <summary>Sets a crawl's counts from the visits it wrote (for a crawl whose process died before it counted).</summary>
+    private async Task CountFromVisitsAsync(long crawlId, CancellationToken ct)
+    {
+        await using var connection = Sql.Open(_options);
+        await connection.OpenAsync(ct).ConfigureAwait(false);
+        const string sql = """
+            UPDATE crawls SET
+              nodes_found = (SELECT count(*) FROM visits v WHERE v.crawl_id = @crawl),
+              cl_nodes = (SELECT count(*) FROM visits v JOIN enr_history e ON e.node_id = v.node_id AND e.seq = v.enr_seq
+                          WHERE v.crawl_id = @crawl AND e.fork_digest IS NOT NULL),
+              dialled = (SELECT count(*) FROM visits v WHERE v.crawl_id = @crawl AND v.dial_outcome <> 'not_dialled'),
+              dial_ok = (SELECT count(*) FROM visits v WHERE v.crawl_id = @crawl AND v.dial_outcome = 'ok'),
+              failures = (SELECT count(*) FROM visits v WHERE v.crawl_id = @crawl AND v.dial_outcome NOT IN ('ok', 'not_dialled'))
+            WHERE id = @crawl
+            """;
+        await Sql.ExecuteAsync(connection, null, sql, ct, ("crawl", crawlId)).ConfigureAwait(false);
     }
 }

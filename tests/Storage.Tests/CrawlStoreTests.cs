@@ -37,27 +37,45 @@ public class CrawlStoreTests
     }
 
     [Theory, MemberData(nameof(TestDatabase.Providers), MemberType = typeof(TestDatabase))]
-    public async Task MarkInterrupted_fails_only_crawls_left_running_and_keeps_their_visits(StorageProvider provider)
+    public async Task MarkInterrupted_fails_only_crawls_whose_lease_expired_and_counts_them_from_their_visits(StorageProvider provider)
     {
         await using TestDatabase db = await TestDatabase.CreateAsync(provider);
-        var store = new CrawlStore(db.Options, new FakeTimeProvider(Samples.T0.AddDays(1)));
-        long done = await store.StartCrawlAsync("mainnet", Samples.T0, null);
-        await store.FinishCrawlAsync(done, CrawlStates.Aborted, new CrawlCounts(1, 1, 1, 1, 0), null);
-        long dead1 = await store.StartCrawlAsync("mainnet", Samples.T0.AddHours(1), null);
-        long dead2 = await store.StartCrawlAsync("sepolia", Samples.T0.AddHours(2), null);
+        var time = new FakeTimeProvider(Samples.T0);
+        var lease = TimeSpan.FromSeconds(90);
+        var owner = new CrawlStore(db.Options, time);
+        long done = await owner.StartCrawlAsync("mainnet", Samples.T0, null);
+        await owner.FinishCrawlAsync(done, CrawlStates.Aborted, new CrawlCounts(1, 1, 1, 1, 0), null);
+        long live = await owner.StartCrawlAsync("mainnet", Samples.T0, null);
+        long dead = await owner.StartCrawlAsync("sepolia", Samples.T0, null);
         await using (var writer = new ResultWriter(db.Options, Samples.FastWriter()))
-            for (int i = 0; i < 5; i++) await writer.AddVisitAsync(Samples.Visit(dead1, i));
+        {
+            for (int i = 0; i < 3; i++) await writer.AddEnrAsync(Samples.Enr(i, 1));   // nodes 0-2 have eth2; 3-5 no record here
+            string[] outcomes = ["ok", "ok", "refused", "not_dialled", "timeout", "not_dialled"];
+            for (int i = 0; i < outcomes.Length; i++) await writer.AddVisitAsync(Samples.Visit(dead, i, outcome: outcomes[i]));
+        }
 
-        IReadOnlyList<long> marked = await store.MarkInterruptedAsync();
+        // A second process looks while both leases are fresh: the live crawl renews, nothing is marked.
+        var other = new CrawlStore(db.Options, time);
+        time.Advance(TimeSpan.FromSeconds(60));
+        Assert.True(await owner.RenewLeaseAsync(live));
+        Assert.Empty(await other.MarkInterruptedAsync(lease));
 
-        Assert.Equal([dead1, dead2], marked.Order());
+        // The dead crawl's heartbeat is now 120 s old, the live one's 60 s: only the dead one is marked.
+        time.Advance(TimeSpan.FromSeconds(60));
+        Assert.Equal([dead], await other.MarkInterruptedAsync(lease));
+        Assert.False(await owner.RenewLeaseAsync(dead));
+        Assert.True(await owner.RenewLeaseAsync(live));
+
         await using ClP2pDbContext ctx = db.Options.CreateDbContext();
         Dictionary<long, CrawlEntity> crawls = await ctx.Crawls.ToDictionaryAsync(c => c.Id);
         Assert.Equal(CrawlStates.Aborted, crawls[done].State);
-        Assert.Equal(CrawlStates.Failed, crawls[dead1].State);
-        Assert.Equal(CrawlStates.Failed, crawls[dead2].State);
-        Assert.Equal(Samples.T0.AddDays(1).UtcDateTime, crawls[dead1].FinishedAt);
-        Assert.Equal(5, await ctx.Visits.CountAsync(v => v.CrawlId == dead1));
-        Assert.Empty(await store.MarkInterruptedAsync());
+        Assert.Equal(CrawlStates.Running, crawls[live].State);
+        Assert.Equal(CrawlStates.Failed, crawls[dead].State);
+        Assert.Equal(Samples.T0.AddSeconds(120).UtcDateTime, crawls[dead].FinishedAt);
+        Assert.Contains("interrupted", crawls[dead].SummaryJson, StringComparison.Ordinal);
+        // nodes_found, cl_nodes, dialled, dial_ok, failures of the killed crawl agree with its visits
+        Assert.Equal((6, 3, 4, 2, 2), (crawls[dead].NodesFound, crawls[dead].ClNodes, crawls[dead].Dialled, crawls[dead].DialOk, crawls[dead].Failures));
+        Assert.NotNull(crawls[dead].CensusBuiltAt);
+        Assert.Equal(6, await ctx.Visits.CountAsync(v => v.CrawlId == dead));
     }
 }

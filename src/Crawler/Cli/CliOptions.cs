@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ClP2p.Api.CommandLine;
 using ClP2p.Crawler.Config;
 
 namespace ClP2p.Crawler.Cli;
@@ -6,34 +7,34 @@ namespace ClP2p.Crawler.Cli;
 /// <summary>The flags shared by clp2p commands, and how they override the loaded settings.</summary>
 public static class CliOptions
 {
-    public static readonly Option<string?> Config = new("--config") { Description = "An appsettings.json to load (flags and CLP2P_ environment variables override it)" };
+    public static readonly Option<string?> Config = OptionParsers.InputFile("--config", "An appsettings.json to load (flags and CLP2P_ environment variables override it)");
     public static readonly Option<string?> DataDir = new("--data-dir") { Description = "Data directory: node key, default SQLite database (default ./clp2p-data)" };
     public static readonly Option<string?> Db = new("--db") { Description = "Database: sqlite:PATH, or a PostgreSQL connection string (Host=...;Database=...). Default: SQLite clp2p.db in the data directory" };
     public static readonly Option<string?> Network = new("--network", "-n") { Description = "mainnet, sepolia, holesky, hoodi, gnosis, chiado, or custom" };
     public static readonly Option<string[]> Bootnode = new("--bootnode") { Description = "Bootnode ENR (repeatable); replaces the network's bootnodes", AllowMultipleArgumentsPerToken = false, Arity = ArgumentArity.ZeroOrMore };
-    public static readonly Option<string?> ConfigYaml = new("--config-yaml") { Description = "For --network custom: consensus config.yaml naming the forks" };
+    public static readonly Option<string?> ConfigYaml = OptionParsers.InputFile("--config-yaml", "For --network custom: consensus config.yaml naming the forks");
     public static readonly Option<string?> GenesisValidatorsRoot = new("--genesis-validators-root") { Description = "For --network custom: genesis validators root (hex)" };
     public static readonly Option<bool> AllowLoopback = new("--allow-loopback") { Description = "Contact loopback addresses (local testnets)" };
     public static readonly Option<bool> AllowPrivate = new("--allow-private") { Description = "Contact private and link-local addresses" };
-    public static readonly Option<string?> MaxDuration = new("--max-duration") { Description = "Stop the crawl after this long (e.g. 90s, 10m, 1h)" };
-    public static readonly Option<int?> DialConcurrency = new("--dial-concurrency") { Description = "Dials in flight at once (default 1000, capped by the open-file limit)" };
-    public static readonly Option<int?> DiscoveryConcurrency = new("--discovery-concurrency") { Description = "Peers enumerated by discovery at once (default 2000)" };
-    public static readonly Option<string?> DialTimeout = new("--dial-timeout") { Description = "Deadline for one dial (default 15s)" };
-    public static readonly Option<string?> ConnectTimeout = new("--connect-timeout") { Description = "Deadline for a dial's TCP connect (default 3s)" };
+    public static readonly Option<TimeSpan?> MaxDuration = OptionParsers.Duration("--max-duration", "Stop the crawl after this long (e.g. 90s, 10m, 1h)");
+    public static readonly Option<int?> DialConcurrency = OptionParsers.Count("--dial-concurrency", "Dials in flight at once (default 1000, capped by the open-file limit)");
+    public static readonly Option<int?> DiscoveryConcurrency = OptionParsers.Count("--discovery-concurrency", "Peers enumerated by discovery at once (default 2000)");
+    public static readonly Option<TimeSpan?> DialTimeout = OptionParsers.Duration("--dial-timeout", "Deadline for one dial (default 15s)");
+    public static readonly Option<TimeSpan?> ConnectTimeout = OptionParsers.Duration("--connect-timeout", "Deadline for a dial's TCP connect (default 3s)");
     public static readonly Option<bool> NoDial = new("--no-dial") { Description = "Discovery only: store every ENR, dial nobody" };
-    public static readonly Option<string?> ListenAddress = new("--listen-address") { Description = "Local address for discv5 UDP (default 0.0.0.0)" };
-    public static readonly Option<int?> UdpPort = new("--udp-port") { Description = "discv5 UDP port (default: any free port)" };
-    public static readonly Option<string?> SummaryJson = new("--summary-json") { Description = "Write the crawl summary as JSON to this path" };
-    public static readonly Option<string?> GeoipCity = new("--geoip-city") { Description = "GeoLite2-City .mmdb for country/city enrichment" };
+    public static readonly Option<System.Net.IPAddress?> ListenAddress = OptionParsers.Address("--listen-address", "Local address for discv5 UDP (default 0.0.0.0)");
+    public static readonly Option<int?> UdpPort = OptionParsers.Port("--udp-port", "discv5 UDP port (default 0: any free port)");
+    public static readonly Option<string?> SummaryJson = OptionParsers.OutputFile("--summary-json", "Write the crawl summary as JSON to this path (checked writable before the crawl)");
+    public static readonly Option<string?> GeoipCity = OptionParsers.InputFile("--geoip-city", "GeoLite2-City .mmdb for country/city enrichment");
     public static readonly Option<string?> Vantage = new("--vantage") { Description = "Name of this crawler's vantage point, recorded on its crawls (letters, digits, . _ -; default 'default')" };
-    public static readonly Option<string?> GeoipAsn = new("--geoip-asn") { Description = "GeoLite2-ASN .mmdb for ASN/organisation enrichment" };
+    public static readonly Option<string?> GeoipAsn = OptionParsers.InputFile("--geoip-asn", "GeoLite2-ASN .mmdb for ASN/organisation enrichment");
 
     public static readonly Option<string?> Cron = new("--cron") { Description = "Quartz cron expression for crawls (e.g. \"0 0/30 * * * ?\")" };
-    public static readonly Option<string?> Interval = new("--interval") { Description = "Time between crawls when no --cron is given (default 30m)" };
-    public static readonly Option<string?> RedialInterval = new("--redial-interval") { Description = "Time between re-dials of known nodes (default 10m; 0 disables)" };
-    public static readonly Option<string?> Retention = new("--retention") { Description = "Delete visits older than this (default 90d; 0 keeps all)" };
+    public static readonly Option<TimeSpan?> Interval = OptionParsers.Duration("--interval", "Time between crawls when no --cron is given (default 30m)");
+    public static readonly Option<TimeSpan?> RedialInterval = OptionParsers.Duration("--redial-interval", "Time between re-dials of known nodes (default 10m; 0 disables)", allowZero: true);
+    public static readonly Option<TimeSpan?> Retention = OptionParsers.Duration("--retention", "Delete visits older than this (default 90d; 0 keeps all)", allowZero: true);
     public static readonly Option<bool> NoApi = new("--no-api") { Description = "Do not serve the census API and /metrics in this process" };
-    public static readonly Option<string?> ApiUrls = new("--urls") { Description = "Where the API and /metrics listen (default http://127.0.0.1:5080)" };
+    public static readonly Option<string?> ApiUrls = OptionParsers.HttpUrls("--urls", "Where the API and /metrics listen (default http://127.0.0.1:5080; several separated by ';')");
 
     static CliOptions()
     {
@@ -70,7 +71,9 @@ public static class CliOptions
         foreach (var o in new Option[] { Cron, Interval, RedialInterval, Retention, NoApi, ApiUrls }) command.Options.Add(o);
     }
 
-    /// <summary>appsettings.json, then CLP2P_ environment variables, then the flags that were given.</summary>
+    /// <summary>appsettings.json, then CLP2P_ environment variables, then the flags that were given. Throws
+    /// <see cref="UsageException"/> (one line, exit 2) for a bad file, variable or combined value. New options: build
+    /// them with <see cref="OptionParsers"/> so their values are checked while the command line is parsed.</summary>
     public static CrawlerSettings Load(ParseResult p)
     {
         var s = SettingsLoader.Load(p.GetValue(Config), p.GetValue(DataDir));
@@ -82,32 +85,30 @@ public static class CliOptions
         if (Given(p, AllowLoopback)) s.Crawl.AllowLoopback = p.GetValue(AllowLoopback);
         if (Given(p, AllowPrivate)) s.Crawl.AllowPrivate = p.GetValue(AllowPrivate);
         if (Given(p, NoDial)) s.Crawl.Dial = !p.GetValue(NoDial);
-        Set(p, MaxDuration, v => s.Crawl.MaxDuration = Duration.Parse(v!));
-        Set(p, DialConcurrency, v => s.Crawl.DialConcurrency = Positive(v, "--dial-concurrency"));
-        Set(p, DiscoveryConcurrency, v => s.Crawl.DiscoveryConcurrency = Positive(v, "--discovery-concurrency"));
-        Set(p, DialTimeout, v => s.Crawl.DialTimeout = Duration.Parse(v!));
-        Set(p, ConnectTimeout, v => s.Crawl.ConnectTimeout = Duration.Parse(v!));
-        Set(p, ListenAddress, v => s.Crawl.ListenAddress = v!);
+        Set(p, MaxDuration, v => s.Crawl.MaxDuration = v);
+        Set(p, DialConcurrency, v => s.Crawl.DialConcurrency = v!.Value);
+        Set(p, DiscoveryConcurrency, v => s.Crawl.DiscoveryConcurrency = v!.Value);
+        Set(p, DialTimeout, v => s.Crawl.DialTimeout = v!.Value);
+        Set(p, ConnectTimeout, v => s.Crawl.ConnectTimeout = v!.Value);
+        Set(p, ListenAddress, v => s.Crawl.ListenAddress = v!.ToString());
         Set(p, UdpPort, v => s.Crawl.UdpPort = v ?? 0);
         Set(p, SummaryJson, v => s.Crawl.SummaryJson = v);
-        Set(p, Vantage, v => s.Vantage = Storage.CrawlVantage.IsValid(v) ? v! : throw new ArgumentException(
+        Set(p, Vantage, v => s.Vantage = Storage.CrawlVantage.IsValid(v) ? v! : throw new UsageException(
             $"--vantage must be 1 to {Storage.CrawlVantage.MaxLength} letters, digits, '.', '_' or '-', not '{v}'"));
         Set(p, GeoipCity, v => s.Geo.CityDb = v);
         Set(p, GeoipAsn, v => s.Geo.AsnDb = v);
         Set(p, Cron, v => s.Run.Cron = v);
-        Set(p, Interval, v => s.Run.Interval = Duration.Parse(v!));
-        Set(p, RedialInterval, v => s.Run.RedialInterval = Duration.Parse(v!));
-        Set(p, Retention, v => s.Run.Retention = Duration.Parse(v!));
+        Set(p, Interval, v => s.Run.Interval = v!.Value);
+        Set(p, RedialInterval, v => s.Run.RedialInterval = v!.Value);
+        Set(p, Retention, v => s.Run.Retention = v!.Value);
         if (Given(p, NoApi)) s.Run.NoApi = p.GetValue(NoApi);
         Set(p, ApiUrls, v => s.Run.ApiUrls = v!);
+        SettingsLoader.Validate(s);
         return s;
     }
 
     /// <summary>True when the flag was on the command line (options with defaults also have implicit results).</summary>
     private static bool Given(ParseResult p, Option option) => p.GetResult(option) is { Implicit: false };
-
-    private static int Positive(int? v, string name) =>
-        v is > 0 ? v.Value : throw new ArgumentException($"{name} must be a positive number");
 
     private static void Set<T>(ParseResult p, Option<T> option, Action<T?> apply)
     {

@@ -8,7 +8,7 @@ public static class CrawlSummaryTable
 {
     public static void Render(CrawlSummary s, IAnsiConsole console)
     {
-        var table = new Table().Title($"crawl {s.CrawlId} ({s.Network}): {s.State}").AddColumn("measure").AddColumn(new TableColumn("value").RightAligned());
+        var table = new Table().Title($"crawl {s.CrawlId} ({s.Network}): {s.State}, {s.EndedBy}").AddColumn("measure").AddColumn(new TableColumn("value").RightAligned());
         table.AddRow("duration", $"{s.DurationSeconds:0.0} s");
         table.AddRow("nodes found", s.NodesFound.ToString(System.Globalization.CultureInfo.InvariantCulture));
         table.AddRow("consensus-layer nodes", s.ConsensusNodes.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -16,6 +16,7 @@ public static class CrawlSummaryTable
         table.AddRow("answered, not fully enumerated", s.Incomplete.ToString(System.Globalization.CultureInfo.InvariantCulture));
         table.AddRow("dialled", s.Dialled.ToString(System.Globalization.CultureInfo.InvariantCulture));
         table.AddRow("dial ok", s.DialOk.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (s.Error is not null) table.AddRow("error", Markup.Escape($"{s.Error} (likely cause: {s.LikelyCause})"));
         foreach (var (cls, n) in s.FailuresByClass) table.AddRow($"  failed: {Markup.Escape(cls)}", n.ToString(System.Globalization.CultureInfo.InvariantCulture));
         foreach (var g in s.TopClients) table.AddRow($"  client: {Markup.Escape(g.Key ?? "(not identified)")}", g.Text);
         foreach (var g in s.TopForkDigests) table.AddRow($"  fork digest: {Markup.Escape(g.Key is null ? "(no eth2)" : g.Label is null ? g.Key : $"{g.Key} {g.Label}")}", g.Text);

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
+using ClP2p.Api.CommandLine;
 using ClP2p.Api.Export;
 using ClP2p.Storage;
+using Microsoft.Extensions.Logging;
 
 namespace ClP2p.Crawler.Cli;
 
@@ -9,7 +11,7 @@ namespace ClP2p.Crawler.Cli;
 public static class ExportCommand
 {
     public static readonly Option<string> Crawl = new("--crawl") { Description = "Crawl id, or 'latest' (default)", DefaultValueFactory = _ => "latest" };
-    public static readonly Option<string> Format = new("--format") { Description = "csv (default), ndjson or parquet", DefaultValueFactory = _ => "csv" };
+    public static readonly Option<string?> Format = OptionParsers.OneOf("--format", "csv (default), ndjson or parquet", "csv", "ndjson", "parquet");
     public static readonly Option<string?> Out = new("--out", "-o") { Description = "Output file; '-' or absent writes csv/ndjson to standard output" };
     public static readonly Option<string?> Network = new("--network") { Description = "With --crawl latest: the latest crawl of this network" };
 
@@ -25,34 +27,50 @@ public static class ExportCommand
         return export;
     }
 
+    public const string Name = "clp2p export";
+
     private static async Task<int> ExecuteAsync(ParseResult p, CancellationToken ct)
     {
+        using var loggers = Logging.Create(LogLevel.Warning);
+        try
+        {
+            return await ExportAsync(p, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return await CommandRunner.ReportAsync(ex, Name, loggers.CreateLogger("clp2p")).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Export only reads: it opens an existing database (never creates one) and checks --out before the query.</summary>
+    private static async Task<int> ExportAsync(ParseResult p, CancellationToken ct)
+    {
         var settings = CliOptions.Load(p);
-        if (!ExportFormats.TryParse(p.GetValue(Format), out var format))
-            return await FailAsync($"--format must be csv, ndjson or parquet, not '{p.GetValue(Format)}'").ConfigureAwait(false);
-        if (!StorageOptions.TryParse(settings.Db, settings.DataDir, out var storage, out var error))
-            return await FailAsync(error).ConfigureAwait(false);
+        if (!ExportFormats.TryParse(p.GetValue(Format) ?? "csv", out var format))
+            throw new UsageException($"--format must be csv, ndjson or parquet, not '{p.GetValue(Format)}'");
+        if (!StorageOptions.TryParse(settings.Db, settings.DataDir, out var storage, out var error)) throw new UsageException(error);
         string? outPath = p.GetValue(Out);
         bool toStdout = outPath is null or "-";
-        if (toStdout && format == ExportFormat.Parquet) return await FailAsync("--format parquet needs --out PATH").ConfigureAwait(false);
-
-        await StorageMigrator.MigrateAsync(storage, ct).ConfigureAwait(false);
-        var census = new CensusService(storage);
+        if (toStdout && format == ExportFormat.Parquet) throw new UsageException("--format parquet needs --out PATH");
         string crawl = p.GetValue(Crawl) ?? "latest";
-        long crawlId;
-        if (crawl.Equals("latest", StringComparison.OrdinalIgnoreCase))
+        bool latestCrawl = crawl.Equals("latest", StringComparison.OrdinalIgnoreCase);
+        long crawlId = 0;
+        if (!latestCrawl && !long.TryParse(crawl, NumberStyles.None, CultureInfo.InvariantCulture, out crawlId))
+            throw new UsageException($"--crawl must be a crawl id or 'latest', not '{crawl}'");
+        if (!toStdout && !OptionParsers.TryCheckOutputFile(outPath, out string? outError))
+            throw new EnvironmentFailureException($"cannot write the export: --out '{outPath}' {outError}");
+
+        storage = await StorageMigrator.OpenExistingAsync(storage, ct).ConfigureAwait(false);
+        var census = new CensusService(storage);
+        if (latestCrawl)
         {
             var latest = await census.GetLatestCrawlAsync(p.GetValue(Network), ct).ConfigureAwait(false);
-            if (latest is null) return await FailAsync("no crawl in the database yet").ConfigureAwait(false);
+            if (latest is null) throw new EnvironmentFailureException($"{storage.Describe()} holds no crawl yet{(p.GetValue(Network) is { } n ? $" of network {n}" : "")}");
             crawlId = latest.Id;
-        }
-        else if (!long.TryParse(crawl, NumberStyles.None, CultureInfo.InvariantCulture, out crawlId))
-        {
-            return await FailAsync($"--crawl must be a crawl id or 'latest', not '{crawl}'").ConfigureAwait(false);
         }
         else if (await census.GetCrawlAsync(crawlId, ct).ConfigureAwait(false) is null)
         {
-            return await FailAsync($"no crawl {crawlId}").ConfigureAwait(false);
+            throw new UsageException($"no crawl {crawlId} in {storage.Describe()}");
         }
 
         if (toStdout)
@@ -67,11 +85,5 @@ public static class ExportCommand
         File.Move(tmp, outPath!, overwrite: true);
         await Console.Error.WriteLineAsync($"exported crawl {crawlId} as {format.ToString().ToLowerInvariant()} to {outPath}").ConfigureAwait(false);
         return 0;
-    }
-
-    private static async Task<int> FailAsync(string message)
-    {
-        await Console.Error.WriteLineAsync("clp2p export: " + message).ConfigureAwait(false);
-        return 2;
     }
 }

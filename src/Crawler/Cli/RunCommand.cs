@@ -1,3 +1,4 @@
+using ClP2p.Api.CommandLine;
 using ClP2p.Crawler.Config;
 using ClP2p.Crawler.Jobs;
 using ClP2p.Storage;
@@ -21,27 +22,32 @@ public static class RunCommand
 {
     public static async Task<int> ExecuteAsync(CrawlerSettings settings, CancellationToken ct)
     {
-        if (!StorageOptions.TryParse(settings.Db, settings.DataDir, out var storage, out var error))
-        {
-            await Console.Error.WriteLineAsync($"clp2p run: {error}").ConfigureAwait(false);
-            return 2;
-        }
         using var loggers = Logging.Create(LogLevel.Information);
         var log = loggers.CreateLogger("clp2p");
         try
         {
-            Eth2Crawl.NetworkSelection.Resolve(settings, log);   // fail fast on bad network options
-            if (settings.Run.Cron is { Length: > 0 } cron)
+            return await RunAsync(settings, loggers, log, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return await CommandRunner.ReportAsync(ex, Name, log).ConfigureAwait(false);
+        }
+    }
+
+    public const string Name = "clp2p run";
+
+    private static async Task<int> RunAsync(CrawlerSettings settings, ILoggerFactory loggers, ILogger log, CancellationToken ct)
+    {
+        if (settings.Run.Cron is { Length: > 0 } cron)
+        {
+            try { _ = new CronExpression(cron); }
+            catch (FormatException ex)
             {
-                try { _ = new CronExpression(cron); }
-                catch (FormatException ex) { throw new ArgumentException($"--cron '{cron}' is not a valid Quartz cron expression: {ex.Message}", ex); }
+                throw new UsageException($"--cron '{cron}' is not a Quartz cron expression ({CommandRunner.Tidy(ex.Message)}): use six or seven fields, e.g. \"0 0/30 * * * ?\"", ex);
             }
         }
-        catch (ArgumentException ex)
-        {
-            await Console.Error.WriteLineAsync($"clp2p run: {ex.Message}").ConfigureAwait(false);
-            return 2;
-        }
+        var storage = CrawlCommand.Prepare(settings, log);
+        if (!settings.Run.NoApi) Preflight.HttpUrlsFree(settings.Run.ApiUrls, "--urls");
         await Hosting.StoredData.MigrateAndRefreshAsync(storage, ClP2p.Eth2.Networks.NetworkRegistry.Builtin, null, ct).ConfigureAwait(false);
         var run = new RunContext(settings, storage, loggers) { Geo = Hosting.GeoServices.Create(settings.Geo, loggers) };
 

@@ -68,6 +68,10 @@ public sealed class CrawlSettings
 
     /// <summary>Dial consensus nodes (set false for a discovery-only crawl).</summary>
     public bool Dial { get; set; } = true;
+
+    /// <summary>Lease of a running crawl: the process renews its heartbeat every quarter of this; another process marks
+    /// the crawl failed only once the heartbeat is older than this (its process died).</summary>
+    public TimeSpan Lease { get; set; } = ClP2p.Storage.CrawlStore.DefaultLease;
 }
 
 public sealed class RunSettings

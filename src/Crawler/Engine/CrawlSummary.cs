@@ -9,6 +9,14 @@ public sealed record CrawlSummary
     [JsonPropertyName("crawl_id")] public long CrawlId { get; init; }
     [JsonPropertyName("network")] public required string Network { get; init; }
     [JsonPropertyName("state")] public required string State { get; init; }
+    /// <summary>completed (discovery ran out, dials done), max_duration (cut by --max-duration), aborted (SIGINT/SIGTERM) or error.</summary>
+    [JsonPropertyName("ended_by")] public string EndedBy { get; init; } = "completed";
+    /// <summary>Why the crawl failed (null when it did not).</summary>
+    [JsonPropertyName("error")] public string? Error { get; init; }
+    /// <summary>The likely cause of the failure, in the user's words (e.g. no network, loopback not allowed).</summary>
+    [JsonPropertyName("likely_cause")] public string? LikelyCause { get; init; }
+    [JsonPropertyName("bootnodes")] public int Bootnodes { get; init; }
+    [JsonPropertyName("bootnodes_allowed")] public int BootnodesAllowed { get; init; }
     [JsonPropertyName("started_at")] public DateTimeOffset StartedAt { get; init; }
     [JsonPropertyName("finished_at")] public DateTimeOffset FinishedAt { get; init; }
     [JsonPropertyName("duration_s")] public double DurationSeconds => Math.Round((FinishedAt - StartedAt).TotalSeconds, 3);

@@ -11,6 +11,22 @@ using Microsoft.Extensions.Logging;
 
 namespace ClP2p.Crawler.Eth2Crawl;
 
+/// <summary>Why a crawl failed, and the likely cause in the user's words.</summary>
+public sealed record CrawlFailure(string Reason, string LikelyCause);
+
+/// <summary>Why a crawl ended, as its summary says.</summary>
+public static class EndedBy
+{
+    /// <summary>Discovery ran out of nodes to ask and every dial finished.</summary>
+    public const string Completed = "completed";
+    /// <summary>Cut by --max-duration.</summary>
+    public const string MaxDuration = "max_duration";
+    /// <summary>Stopped by SIGINT/SIGTERM.</summary>
+    public const string Aborted = "aborted";
+    /// <summary>Stopped by an error.</summary>
+    public const string Error = "error";
+}
+
 /// <summary>
 /// Runs one crawl end to end: opens discv5 and the dialer with the crawler's persisted key, records the crawl in
 /// storage, streams every result to the writer as it comes, and closes the crawl with its counts and summary.
@@ -36,8 +52,8 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
         var policy = new AddressPolicy(settings.Crawl.AllowPrivate, settings.Crawl.AllowLoopback);
 
         var crawls = new CrawlStore(storage, _time, loggers.CreateLogger<CrawlStore>());
-        var interrupted = await crawls.MarkInterruptedAsync(settings.Vantage, ct).ConfigureAwait(false);
-        if (interrupted.Count > 0) _log.LogWarning("marked crawls {Ids} failed: they were left running by a process that died", interrupted);
+        var interrupted = await crawls.MarkInterruptedAsync(settings.Crawl.Lease, ct).ConfigureAwait(false);
+        if (interrupted.Count > 0) _log.LogWarning("marked crawls {Ids} failed: their process died (lease expired)", interrupted);
 
         DateTimeOffset started = _time.GetUtcNow();
         string parameters = JsonSerializer.Serialize(new
@@ -62,18 +78,24 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
         _log.LogInformation("crawl {CrawlId} of {Network} from vantage {Vantage} started from {Bootnodes} bootnodes into {Db}", crawlId, selection.Name, settings.Vantage, selection.Bootnodes.Count, storage.Describe());
 
         string state = CrawlStates.Failed;
+        string endedBy = EndedBy.Error;
+        CrawlFailure? failure = null;
         CrawlEngine<Enr, BeaconDialResult>? engine = null;
         StorageCrawlSink? sink = null;
+        long sent = 0, sendErrors = 0;
+        bool CanContact(Enr enr) => enr.UdpEndPoint is { Port: > 0 } ep && policy.IsAllowed(ep.Address);
+        // Bootnodes the address policy refuses are never contacted (not even the start-up PING).
+        var allowedBootnodes = selection.Bootnodes.Where(CanContact).ToList();
+        await using var lease = new CrawlLease(crawls, crawlId, settings.Crawl.Lease, _time, _log);
         var writer = new ResultWriter(storage, new ResultWriterOptions(), loggers.CreateLogger<ResultWriter>(), time: _time);
         try
         {
             var bind = new IPEndPoint(IPAddress.Parse(settings.Crawl.ListenAddress), settings.Crawl.UdpPort);
-            bool CanContact(Enr enr) => enr.UdpEndPoint is { Port: > 0 } ep && policy.IsAllowed(ep.Address);
             await using var discv5 = new Discv5Node(new Discv5Options
             {
                 PrivateKey = key,
                 BindEndPoint = bind,
-                Bootnodes = selection.Bootnodes,
+                Bootnodes = allowedBootnodes,
                 ContactFilter = CanContact,
                 // thousands of nodes enumerated at once, each with a few requests in flight, in a network of 20,000+
                 MaxPendingRequests = 65_536,
@@ -117,12 +139,20 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
                 await progress.ConfigureAwait(false);
             }
             state = end == CrawlEnd.Aborted ? CrawlStates.Aborted : CrawlStates.Succeeded;
+            endedBy = end switch { CrawlEnd.Aborted => EndedBy.Aborted, CrawlEnd.Deadline => EndedBy.MaxDuration, _ => EndedBy.Completed };
+            (sent, sendErrors) = (discv5.PacketsSent, discv5.SendErrors);
+            if (state == CrawlStates.Succeeded)
+            {
+                failure = Diagnose(selection.Bootnodes, allowedBootnodes.Count, engine.Counters.Answered, sent, sendErrors, policy);
+                if (failure is not null) state = CrawlStates.Failed;
+            }
             _log.LogInformation("crawl {CrawlId} ended ({End}); discv5 dropped packets: {Drops}", crawlId, end,
                 string.Join(", ", discv5.DropCounts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}={kv.Value}")));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             _log.LogError(ex, "crawl {CrawlId} failed", crawlId);
+            failure = new CrawlFailure($"the crawl stopped on an error: {ex.GetType().Name}: {ex.Message.ReplaceLineEndings(" ")}", "see the log");
             throw;
         }
         finally
@@ -130,14 +160,22 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             // Everything found is written before the crawl is closed, whatever ended it (the writer retries while the
             // database is away).
             await writer.DisposeAsync().ConfigureAwait(false);
+            await lease.DisposeAsync().ConfigureAwait(false);
             var counters = engine?.Counters ?? new CrawlCounters();
-            var summary = CrawlSummary.From(crawlId, selection.Name, state, started, _time.GetUtcNow(), counters)
-                with { MalformedEnrFields = sink?.MalformedEth2Fields ?? 0 };
+            var summary = CrawlSummary.From(crawlId, selection.Name, state, started, _time.GetUtcNow(), counters) with
+            {
+                MalformedEnrFields = sink?.MalformedEth2Fields ?? 0,
+                EndedBy = endedBy, Error = failure?.Reason, LikelyCause = failure?.LikelyCause,
+                Bootnodes = selection.Bootnodes.Count, BootnodesAllowed = allowedBootnodes.Count,
+            };
             summary = await WithTopGroupsAsync(summary, storage, crawlId).ConfigureAwait(false);
             LastSummary = summary;
             var counts = new CrawlCounts((int)counters.NodesFound, (int)counters.ConsensusNodes, (int)counters.Dialled, (int)counters.DialOk, (int)counters.DialFailed);
             await RetryAsync(() => crawls.FinishCrawlAsync(crawlId, state, counts, summary.ToJson(), CancellationToken.None)).ConfigureAwait(false);
         }
+        // Crawls whose process died while this one ran are found now rather than at the next start.
+        var died = await crawls.MarkInterruptedAsync(settings.Crawl.Lease, CancellationToken.None).ConfigureAwait(false);
+        if (died.Count > 0) _log.LogWarning("marked crawls {Ids} failed: their process died (lease expired)", died);
         return LastSummary!;
     }
 
@@ -162,6 +200,32 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
         }
     }
 
+    /// <summary>
+    /// Why a crawl that ran to its end reached nobody, or null when some node answered discovery. A crawl that no node
+    /// answered has found nothing but its bootnodes: it is failed, with the reason and the likely cause.
+    /// </summary>
+    public static CrawlFailure? Diagnose(IReadOnlyList<Enr> bootnodes, int allowed, long answered, long sent, long sendErrors, AddressPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(bootnodes);
+        ArgumentNullException.ThrowIfNull(policy);
+        if (answered > 0) return null;
+        if (allowed == 0)
+        {
+            var scopes = bootnodes.Select(b => b.UdpEndPoint is { } ep ? AddressPolicy.Classify(ep.Address) : AddressScope.Reserved).ToList();
+            int loopback = scopes.Count(x => x == AddressScope.Loopback), lan = scopes.Count(x => x == AddressScope.Private);
+            string cause = loopback > 0 && !policy.AllowLoopback ? "loopback not allowed: add --allow-loopback for a local testnet"
+                : lan > 0 && !policy.AllowPrivate ? "private addresses not allowed: add --allow-private for a LAN testnet"
+                : "the bootnodes have no usable UDP address: check their ENRs";
+            return new CrawlFailure(
+                $"the address policy refused all {bootnodes.Count} bootnode(s) ({loopback} loopback, {lan} private, {bootnodes.Count - loopback - lan} other), so nobody was contacted",
+                cause);
+        }
+        if (sent == 0 && sendErrors > 0)
+            return new CrawlFailure($"no packet could be sent to any of the {allowed} bootnode(s) ({sendErrors} send errors)", "no network: this machine has no route to the bootnodes");
+        return new CrawlFailure($"none of the {allowed} bootnode(s) answered discovery",
+            "no network, UDP blocked by a firewall, or stale bootnodes (check connectivity, or pass current ones with --bootnode)");
+    }
+
     /// <summary>The summary of the last crawl this session ran.</summary>
     public CrawlSummary? LastSummary { get; private set; }
 
@@ -177,6 +241,45 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
 
     public static string AgentVersion { get; } =
         "clp2p/" + (typeof(CrawlSession).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
+
+    /// <summary>Renews a running crawl's lease every quarter of it until disposed (then the crawl is closed by its owner).</summary>
+    private sealed class CrawlLease : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _loop;
+
+        public CrawlLease(CrawlStore crawls, long crawlId, TimeSpan lease, TimeProvider time, ILogger log)
+        {
+            _loop = Task.Run(async () =>
+            {
+                var every = lease / 4;
+                while (!_stop.IsCancellationRequested)
+                {
+                    try
+                    {
+                        await Task.Delay(every, time, _stop.Token).ConfigureAwait(false);
+                        if (!await crawls.RenewLeaseAsync(crawlId, _stop.Token).ConfigureAwait(false))
+                            log.LogWarning("crawl {CrawlId} is no longer running in the database (another process marked it); its results are still written", crawlId);
+                    }
+                    catch (OperationCanceledException) { break; }
+#pragma warning disable CA1031 // the database may be away; the writer retries, the next renewal may succeed
+                    catch (Exception ex)
+#pragma warning restore CA1031
+                    {
+                        log.LogWarning("renewing the lease of crawl {CrawlId} failed: {Error}", crawlId, ex.Message);
+                    }
+                }
+            });
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_stop.IsCancellationRequested) return;
+            await _stop.CancelAsync().ConfigureAwait(false);
+            await _loop.ConfigureAwait(false);
+            _stop.Dispose();
+        }
+    }
 
     /// <summary>Retries a database call while the database is unreachable (up to about two minutes).</summary>
     private async Task RetryAsync(Func<Task> action)

@@ -28,6 +28,9 @@ public sealed class CrawlEntity
     public string Vantage { get; set; } = CrawlVantage.Default;
     /// <summary>For a crawl brought in by <c>clp2p import</c>: its id in the database it was exported from; null otherwise.</summary>
     public long? SourceCrawlId { get; set; }
+    /// <summary>Lease of a running crawl: its process renews this while it runs; a running crawl whose heartbeat is
+    /// older than the lease was left by a process that died (<see cref="CrawlStore.MarkInterruptedAsync"/>).</summary>
+    public DateTime? HeartbeatAt { get; set; }
 }
 
 /// <summary>A node, keyed by its 32-byte node id (keccak256 of the public key).</summary>

@@ -12,13 +12,16 @@ public sealed class Clp2pProcess : IDisposable
 
     private Clp2pProcess(Process p) => _process = p;
 
-    public static Clp2pProcess Start(string workingDirectory, params string[] args)
+    public static Clp2pProcess Start(string workingDirectory, params string[] args) => Start(workingDirectory, null, args);
+
+    public static Clp2pProcess Start(string workingDirectory, IReadOnlyDictionary<string, string>? env, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "clp2p.dll");
         var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         var p = Process.Start(psi) ?? throw new InvalidOperationException("clp2p did not start");
         var c = new Clp2pProcess(p);
         p.OutputDataReceived += (_, e) => c.Append(e.Data);

@@ -113,7 +113,9 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
     public async Task Sigkill_mid_crawl_keeps_what_was_written_and_the_next_crawl_marks_it_failed()
     {
         await using var pg = await PgDatabase.CreateAsync();
-        using (var doomed = Clp2pProcess.Start(_dir, CrawlArgs(pg.ConnectionString, Path.Combine(_dir, "doomed.json"), "--dial-concurrency", "1")))
+        // A short lease so the test need not wait 90 s for the killed crawl's lease to run out.
+        var lease = new Dictionary<string, string> { ["CLP2P_Crawl__Lease"] = "3s" };
+        using (var doomed = Clp2pProcess.Start(_dir, lease, CrawlArgs(pg.ConnectionString, Path.Combine(_dir, "doomed.json"), "--dial-concurrency", "1")))
         {
             long visitsBefore = 0, enrsBefore = 0;
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
@@ -131,6 +133,7 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
             }
             Assert.False(doomed.HasExited, $"the crawl ended before it could be killed:\n{doomed.Output}");
             Assert.True(visitsBefore >= 3, $"no visits were written in time:\n{doomed.Output}");
+
             doomed.KillHard();
             await doomed.WaitAsync(TimeSpan.FromSeconds(10));
 
@@ -141,15 +144,19 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
         }
 
         string summaryPath = Path.Combine(_dir, "summary.json");
-        using var next = Clp2pProcess.Start(_dir, CrawlArgs(pg.ConnectionString, summaryPath));
+        using var next = Clp2pProcess.Start(_dir, lease, CrawlArgs(pg.ConnectionString, summaryPath));
         int code = await next.WaitAsync(CrawlTimeout);
         Assert.True(code == 0, $"clp2p exited {code}:\n{next.Output}");
         await using (var db = pg.Open())
         {
-            var crawls = await Sql.RowsAsync(db, "SELECT id, state FROM crawls ORDER BY id");
+            var crawls = await Sql.RowsAsync(db, "SELECT id, state, nodes_found, dialled, dial_ok, (SELECT count(*) FROM visits v WHERE v.crawl_id = c.id) AS visits, " +
+                "(SELECT count(*) FROM visits v WHERE v.crawl_id = c.id AND v.dial_outcome = 'ok') AS visits_ok FROM crawls c ORDER BY id");
             Assert.Equal(2, crawls.Count);
             Assert.Equal("failed", crawls[0]["state"]);
             Assert.Equal("succeeded", crawls[1]["state"]);
+            // the killed crawl's counts agree with the visits it wrote
+            Assert.Equal(Convert.ToInt64(crawls[0]["visits"], CultureInfo.InvariantCulture), Convert.ToInt64(crawls[0]["nodes_found"], CultureInfo.InvariantCulture));
+            Assert.Equal(Convert.ToInt64(crawls[0]["visits_ok"], CultureInfo.InvariantCulture), Convert.ToInt64(crawls[0]["dial_ok"], CultureInfo.InvariantCulture));
             using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(summaryPath));
             await AssertCrawlMatchesTruthAsync(db, summary.RootElement, next.Output);
         }

@@ -59,8 +59,13 @@ public sealed class Libp2pListener : IAsyncDisposable
             {
                 client = await _socket!.AcceptAsync(_cts.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException || _cts.IsCancellationRequested)
             {
+                return;   // the listener is stopping
+            }
+            catch (SocketException e)
+            {
+                _host.Logger.LogWarning("accepting on {EndPoint} stopped: {Error}", LocalEndPoint, e.SocketErrorCode);
                 return;
             }
             client.NoDelay = true;

@@ -239,7 +239,11 @@ public sealed class ResultWriter : IAsyncDisposable
         {
             _logger.LogError("Storage writer stopped after {Timeout} with {Items} items unwritten", _options.DisposeTimeout, QueueDepth);
             await _hardStop.CancelAsync().ConfigureAwait(false);
-            try { await _loop.ConfigureAwait(false); } catch (OperationCanceledException) { }
+            try { await _loop.ConfigureAwait(false); }
+            catch (OperationCanceledException)
+            {
+                // our own hard stop, just requested; the loss is logged above
+            }
         }
         _hardStop.Dispose();
         await _sink.DisposeAsync().ConfigureAwait(false);
@@ -314,7 +318,11 @@ public sealed class ResultWriter : IAsyncDisposable
         }
         finally
         {
-            try { await Task.WhenAll(inflight).ConfigureAwait(false); } catch (OperationCanceledException) { }
+            try { await Task.WhenAll(inflight).ConfigureAwait(false); }
+            catch (OperationCanceledException)
+            {
+                // writes cut by the hard stop: DisposeAsync reports what was left
+            }
             foreach (FlushMarker f in flushes) f.Done.TrySetCanceled();
             while (reader.TryRead(out object? item))
                 if (item is FlushMarker f) f.Done.TrySetCanceled();

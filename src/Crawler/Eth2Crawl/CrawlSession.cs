@@ -107,7 +107,7 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             {
                 CanContact = CanContact,
                 MaxConcurrency = settings.Crawl.DiscoveryConcurrency,
-            }, selection.Bootnodes, _time);
+            }, selection.Bootnodes, _time, policy.IsAllowed);
             sink = new StorageCrawlSink(writer, crawlId, selection.Registry, _time, GeoLookup, _log);
             engine = new CrawlEngine<Enr, BeaconDialResult>(discovery, new BeaconDialWorker(dialer, policy.IsAllowed), sink, new CrawlEngineOptions
             {
@@ -179,6 +179,7 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
     {
         try
         {
+            _log.LogInformation("crawl {CrawlId}: {Inbound}", crawlId, inbound.Describe());
             await inbound.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             await crawls.ApplyInboundAsync(crawlId, _time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
         }

@@ -157,6 +157,7 @@ public sealed class StorageCrawlSink(
             if (enr.Ip is not null && enr.Udp is > 0) v4 = true;
             else if (enr.Ip6 is not null) v6 = true;
         }
+        if (outcome.Discovery?.OtherFamilyAnswered == true) v6 = true;
         void Dialled(IPEndPoint? at, BeaconDialResult? d)
         {
             if (at is null || d?.Latency is null) return;

@@ -227,6 +227,15 @@ public sealed partial class InboundHost : IAsyncDisposable
 
     private static IPAddress Unmapped(IPAddress a) => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a;
 
+    /// <summary>One line of what the listening side saw so far (logged at each crawl's end).</summary>
+    public string Describe()
+    {
+        var l = Libp2p.Listener;
+        return $"inbound so far: {Discv5Contacts} discv5 contacts, {Libp2pPeers} libp2p peers ({Libp2p.Served - Libp2p.Failed} with Status); "
+            + $"libp2p connections refused: {l.Refused(InboundRefusal.TooManyConnections)} over the total bound, {l.Refused(InboundRefusal.TooManyFromIp)} over the per-IP bound, "
+            + $"{l.Refused(InboundRefusal.RateLimited)} rate limited; {l.UpgradeFailures} failed or timed-out upgrades; {l.OpenConnections} open";
+    }
+
     /// <summary>Writes every contact received so far (a crawl's end calls this before taking them in).</summary>
     public async Task FlushAsync(CancellationToken ct)
     {

@@ -14,7 +14,7 @@ public sealed class CrawlJob(RunContext run) : IJob
         await run.NetworkGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var session = new CrawlSession(run.Settings, run.Storage, run.Loggers, run.Time) { GeoLookup = run.Geo, Metrics = run.Metrics };
+            var session = new CrawlSession(run.Settings, run.Storage, run.Loggers, run.Time) { GeoLookup = run.Geo, Metrics = run.Metrics, Inbound = run.Inbound };
             var summary = await session.RunAsync(cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref run.CrawlsRun);
             log.LogInformation("scheduled crawl {CrawlId}: {Found} nodes, {Ok}/{Dialled} dials ok", summary.CrawlId, summary.NodesFound, summary.DialOk, summary.Dialled);

@@ -19,6 +19,9 @@ public sealed class RunContext(CrawlerSettings settings, StorageOptions storage,
     /// <summary>The process's crawl metrics (exported at /metrics), pointed at each scheduled crawl.</summary>
     public CrawlGauges Metrics { get; } = new();
 
+    /// <summary>The listening node kept up for the whole run (crawls use its discv5 node); null until the run starts it.</summary>
+    public Inbound.InboundHost? Inbound { get; set; }
+
     /// <summary>Crawls and re-dials never overlap: a re-dial waits for a crawl and the other way round.</summary>
     public SemaphoreSlim NetworkGate { get; } = new(1, 1);
 

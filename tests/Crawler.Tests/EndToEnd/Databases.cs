@@ -89,15 +89,23 @@ public sealed class PgDatabase : IAsyncDisposable
             if (Volatile.Read(ref notified) != seen) continue;   // a write landed while we counted
             using var waiting = CancellationTokenSource.CreateLinkedTokenSource(guard.Token);
             var next = conn.WaitAsync(waiting.Token);
-            if (await Task.WhenAny(next, stopped) != next) await waiting.CancelAsync();
+            if (await Task.WhenAny(next, stopped) == next)
+            {
+                await next;
+                continue;
+            }
+            // the process stopped before the count was reached: after a cancelled wait the connection may be broken, so
+            // the count is the one read last (the caller asserts on it and on the process)
+            await waiting.CancelAsync();
             try
             {
                 await next;
             }
-            catch (OperationCanceledException) when (!guard.IsCancellationRequested)
+            catch (OperationCanceledException)
             {
-                // the process stopped: count once more and return
+                // the wait we just cancelled
             }
+            return visits;
         }
     }
 

@@ -10,7 +10,7 @@ public sealed partial class CensusService
     /// <summary>Most nodes listed per kind of change by <see cref="GetChurnAsync"/>.</summary>
     public const int MaxChurnList = 1000;
 
-    private async Task<(CrawlInfo Info, bool Built)?> ResolveAsync(DbConnection conn, long? crawlId, CancellationToken ct) =>
+    private async Task<CrawlRow?> ResolveAsync(DbConnection conn, long? crawlId, CancellationToken ct) =>
         crawlId is { } id
             ? await QueryCrawlAsync(conn, "WHERE c.id = @id", ct, ("id", id)).ConfigureAwait(false)
             : await LatestAsync(conn, null, ct).ConfigureAwait(false);
@@ -69,11 +69,21 @@ public sealed partial class CensusService
         ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, MaxChurnList);
         await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
         if (await ResolveAsync(conn, toCrawl, ct).ConfigureAwait(false) is not { } to) return null;
-        (CrawlInfo Info, bool Built)? from = fromCrawl is { } f
+        CrawlRow? from = fromCrawl is { } f
             ? await QueryCrawlAsync(conn, "WHERE c.id = @id", ct, ("id", f)).ConfigureAwait(false)
             : await QueryCrawlAsync(conn, "WHERE c.network = @net AND (c.started_at < @at OR (c.started_at = @at AND c.id < @id)) ORDER BY c.started_at DESC, c.id DESC LIMIT 1", ct,
                 ("net", to.Info.Network), ("at", to.Info.StartedAt.UtcDateTime), ("id", to.Info.Id)).ConfigureAwait(false);
         if (from is not { } a) return null;
+        // Between two finished crawls the answer never changes: keyed by both crawls and their census builds.
+        CrawlKey key = a.Key.BuiltAt is null ? new CrawlKey(to.Info.Id, null) : to.Key;
+        string query = string.Create(CultureInfo.InvariantCulture, $"{a.Key.BuiltAt?.Ticks}\n{network}\n{limit}");
+        return await _churnCache.GetOrComputeAsync(key, a.Info.Id, query, () => ChurnAsync(conn, a, to, network, limit, ct)).ConfigureAwait(false);
+    }
+
+    private readonly FinishedCrawlCache<ChurnResult> _churnCache = new();
+
+    private static async Task<ChurnResult> ChurnAsync(DbConnection conn, CrawlRow a, CrawlRow to, string? network, int limit, CancellationToken ct)
+    {
         string net(string e) => network is null ? "" : $" AND {e}.network_name = @network";
 
         async Task<(long Count, List<ChurnNode> Items)> OnlyInAsync(long inCrawl, long notIn, CancellationToken t)
@@ -224,6 +234,13 @@ public sealed partial class CensusService
         ArgumentException.ThrowIfNullOrEmpty(network);
         await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
         if (await ResolveAsync(conn, crawlId, ct).ConfigureAwait(false) is not { } c) return null;
+        return (c.Info, await _forkFieldsCache.GetOrComputeAsync(c.Key, 0, network, () => ReadForkFieldsAsync(conn, c.Info.Id, network, ct)).ConfigureAwait(false));
+    }
+
+    private readonly FinishedCrawlCache<IReadOnlyList<ForkFieldsRow>> _forkFieldsCache = new();
+
+    private static async Task<IReadOnlyList<ForkFieldsRow>> ReadForkFieldsAsync(DbConnection conn, long crawlId, string network, CancellationToken ct)
+    {
         var rows = new List<ForkFieldsRow>();
         await using DbCommand cmd = Sql.Command(conn, null, """
             SELECT a.client, a.version, e.fork_digest, e.next_fork_version, e.next_fork_epoch, e.nfd, COUNT(*)
@@ -231,12 +248,12 @@ public sealed partial class CensusService
             LEFT JOIN agent_versions a ON a.id = v.agent_version_id
             WHERE v.crawl_id = @crawl AND v.kind = 'crawl' AND e.network_name = @network
             GROUP BY a.client, a.version, e.fork_digest, e.next_fork_version, e.next_fork_epoch, e.nfd
-            """, ("crawl", c.Info.Id), ("network", network));
+            """, ("crawl", crawlId), ("network", network));
         await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         while (await r.ReadAsync(ct).ConfigureAwait(false))
             rows.Add(new ForkFieldsRow(r.GetStringOrNull(0), r.GetStringOrNull(1), r.GetStringOrNull(2), r.GetStringOrNull(3), Sql.Unsigned(r.GetInt64OrNull(4)),
                 r.GetStringOrNull(5), Convert.ToInt64(r.GetValue(6), CultureInfo.InvariantCulture)));
-        return (c.Info, rows);
+        return rows;
     }
 }
 

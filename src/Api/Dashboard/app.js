@@ -183,12 +183,20 @@ function fillFilter(sel, pairs) {
   return s.value !== keep;
 }
 
+// A custom network whose crawl stored its config (--config-yaml): the API rebuilds its fork schedule from it.
+function customNetwork(crawl) {
+  try {
+    const p = crawl && crawl.parameters_json ? JSON.parse(crawl.parameters_json) : null;
+    return p && p.config_yaml && p.network_name ? p.network_name : '';
+  } catch { return ''; }
+}
+
 async function drawReadiness() {
   const info = $('#readiness-info'), chart = panel('readiness');
   const known = new Set(state.networks.map(n => n.name));
-  const net = state.network || (state.info && known.has(state.info.network) ? state.info.network : '');
+  const net = state.network || (state.info && known.has(state.info.network) ? state.info.network : customNetwork(state.info));
   if (!net) {
-    info.textContent = 'Pick a network to see its readiness (the crawl\'s network is not a built-in one).';
+    info.textContent = 'Pick a network to see its readiness (the crawl\'s network is not a built-in one, and it stored no --config-yaml).';
     chart.replaceChildren();
     return;
   }

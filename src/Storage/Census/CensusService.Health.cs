@@ -226,6 +226,47 @@ public sealed partial class CensusService
     }
 
     /// <summary>
+    /// The parameters JSON of the newest crawls (at most <paramref name="max"/>, newest first) that name
+    /// <paramref name="networkName"/> as their network (<c>network_name</c>, as <c>clp2p crawl</c> stores it with the
+    /// network's clock and, for a custom network, its config): where a custom network's fork schedule is found.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> GetNetworkParametersAsync(string networkName, int max = 20, CancellationToken ct = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(networkName);
+        ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
+        await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
+        var found = new List<string>();
+        // LIKE narrows to the name as the crawler's JSON writes it; the parsed JSON decides.
+        string written = System.Text.Json.JsonSerializer.Serialize(networkName);
+        string like = "%\"network_name\":" + written.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal)
+            .Replace("_", "\\_", StringComparison.Ordinal) + "%";
+        await using DbCommand cmd = Sql.Command(conn, null,
+            "SELECT c.parameters_json FROM crawls c WHERE c.parameters_json LIKE @like ESCAPE '\\' ORDER BY c.started_at DESC, c.id DESC",
+            ("like", like));
+        await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (found.Count < max && await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            string json = r.GetString(0);
+            if (NetworkNameOf(json) == networkName) found.Add(json);
+        }
+        return found;
+    }
+
+    private static string? NetworkNameOf(string parametersJson)
+    {
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(parametersJson);
+            return doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object && doc.RootElement.TryGetProperty("network_name", out var n)
+                && n.ValueKind == System.Text.Json.JsonValueKind.String ? n.GetString() : null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
     /// The ENR fork fields and client of every node seen in a crawl (latest when null) whose ENR fork digest names
     /// <paramref name="network"/>, grouped: the input of fork readiness. Null when the crawl does not exist.
     /// </summary>

@@ -11,7 +11,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace ClP2p.Storage.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteClP2pDbContext))]
-    [Migration("20261203064620_VisitsByCrawl")]
+    [Migration("20261203071732_VisitsByCrawl")]
     partial class VisitsByCrawl
     {
         /// <inheritdoc />
@@ -459,6 +459,14 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("ip");
 
+                    b.Property<bool?>("Ipv4Answered")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("ipv4_answered");
+
+                    b.Property<bool?>("Ipv6Answered")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("ipv6_answered");
+
                     b.Property<string>("Kind")
                         .IsRequired()
                         .HasColumnType("TEXT")
@@ -496,6 +504,10 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("BLOB")
                         .HasColumnName("node_id");
+
+                    b.Property<bool?>("SeenInbound")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("seen_inbound");
 
                     b.Property<string>("StatusDigestSent")
                         .HasColumnType("TEXT")

@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace ClP2p.Storage.Migrations.Postgres
 {
     [DbContext(typeof(PostgresClP2pDbContext))]
-    [Migration("20261203064542_VisitsByCrawl")]
+    [Migration("20261203071545_VisitsByCrawl")]
     partial class VisitsByCrawl
     {
         /// <inheritdoc />
@@ -472,6 +472,14 @@ namespace ClP2p.Storage.Migrations.Postgres
                         .HasColumnType("text")
                         .HasColumnName("ip");
 
+                    b.Property<bool?>("Ipv4Answered")
+                        .HasColumnType("boolean")
+                        .HasColumnName("ipv4_answered");
+
+                    b.Property<bool?>("Ipv6Answered")
+                        .HasColumnType("boolean")
+                        .HasColumnName("ipv6_answered");
+
                     b.Property<string>("Kind")
                         .IsRequired()
                         .HasColumnType("text")
@@ -509,6 +517,10 @@ namespace ClP2p.Storage.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("bytea")
                         .HasColumnName("node_id");
+
+                    b.Property<bool?>("SeenInbound")
+                        .HasColumnType("boolean")
+                        .HasColumnName("seen_inbound");
 
                     b.Property<string>("StatusDigestSent")
                         .HasColumnType("text")

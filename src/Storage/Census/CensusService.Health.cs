@@ -25,35 +25,53 @@ public sealed partial class CensusService
     // Sync health and finalized lag of one crawl: Status fields of every visit, classified against the clock of the
     // network its ENR names (a query, not a stored census, because it needs each network's genesis).
     private async Task<List<(string? Key, string? Label, long Count)>> ReadSyncGroupsAsync(DbConnection conn, CrawlInfo crawl, CensusDimension dimension,
-        string? network, CancellationToken ct)
+        string? network, CancellationToken ct) =>
+        (await ReadSyncGroupsAsync(conn, crawl, [dimension], network, ct).ConfigureAwait(false))[dimension];
+
+    // Both computed dimensions (or one) from one read of the crawl's visits.
+    private async Task<Dictionary<CensusDimension, List<(string? Key, string? Label, long Count)>>> ReadSyncGroupsAsync(DbConnection conn, CrawlInfo crawl,
+        IReadOnlyCollection<CensusDimension> dimensions, string? network, CancellationToken ct)
     {
         NetworkClock? crawlClock = NetworkClock.FromCrawlParameters(crawl.ParametersJson);
-        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        long unknown = 0;
-        await using DbCommand cmd = Sql.Command(conn, null, $"""
+        bool sync = dimensions.Contains(CensusDimension.SyncHealth), lag = dimensions.Contains(CensusDimension.FinalizedLag);
+        var syncCounts = new Dictionary<string, long>(StringComparer.Ordinal);
+        var lagCounts = new Dictionary<string, long>(StringComparer.Ordinal);
+        long syncUnknown = 0, lagUnknown = 0;
+        await using (DbCommand cmd = Sql.Command(conn, null, $"""
             SELECT e.network_name, v.visited_at, v.head_slot, v.finalized_epoch
             FROM visits v LEFT JOIN enr_history e ON e.node_id = v.node_id AND e.seq = v.enr_seq
             WHERE v.crawl_id = @crawl AND v.kind = 'crawl'{(network is null ? "" : " AND e.network_name = @network")}
-            """, ("crawl", crawl.Id), ("network", network));
-        await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        while (await r.ReadAsync(ct).ConfigureAwait(false))
+            """, ("crawl", crawl.Id), ("network", network)))
+        await using (DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
         {
-            long? head = r.GetInt64OrNull(2);
-            long? finalized = r.GetInt64OrNull(3);
-            NetworkClock? clock = head is null ? null : ClockOf(r.GetStringOrNull(0), crawlClock);
-            string? key = null;
-            if (clock is not null)
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
             {
-                long wall = clock.SlotAt(new DateTimeOffset(r.GetUtc(1)));
-                if (dimension == CensusDimension.SyncHealth) key = SyncHealth.Classify(wall - head!.Value, clock.SlotsPerEpoch);
-                else if (finalized is { } f) key = SyncHealth.FinalizedBucket(Math.Max(0, wall / clock.SlotsPerEpoch) - f);
+                long? head = r.GetInt64OrNull(2);
+                long? finalized = r.GetInt64OrNull(3);
+                NetworkClock? clock = head is null ? null : ClockOf(r.GetStringOrNull(0), crawlClock);
+                string? syncKey = null, lagKey = null;
+                if (clock is not null)
+                {
+                    long wall = clock.SlotAt(new DateTimeOffset(r.GetUtc(1)));
+                    syncKey = SyncHealth.Classify(wall - head!.Value, clock.SlotsPerEpoch);
+                    if (finalized is { } f) lagKey = SyncHealth.FinalizedBucket(Math.Max(0, wall / clock.SlotsPerEpoch) - f);
+                }
+                if (syncKey is null) syncUnknown++;
+                else syncCounts[syncKey] = syncCounts.GetValueOrDefault(syncKey) + 1;
+                if (lagKey is null) lagUnknown++;
+                else lagCounts[lagKey] = lagCounts.GetValueOrDefault(lagKey) + 1;
             }
-            if (key is null) unknown++;
-            else counts[key] = counts.GetValueOrDefault(key) + 1;
         }
-        var rows = counts.Select(kv => ((string?)kv.Key, (string?)null, kv.Value)).ToList();
-        if (unknown > 0) rows.Add((null, null, unknown));
-        return rows;
+        static List<(string?, string?, long)> Rows(Dictionary<string, long> counts, long unknown)
+        {
+            var rows = counts.Select(kv => ((string?)kv.Key, (string?)null, kv.Value)).ToList();
+            if (unknown > 0) rows.Add((null, null, unknown));
+            return rows;
+        }
+        var result = new Dictionary<CensusDimension, List<(string? Key, string? Label, long Count)>>();
+        if (sync) result[CensusDimension.SyncHealth] = Rows(syncCounts, syncUnknown);
+        if (lag) result[CensusDimension.FinalizedLag] = Rows(lagCounts, lagUnknown);
+        return result;
     }
 
     /// <summary>

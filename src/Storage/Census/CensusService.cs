@@ -186,8 +186,9 @@ public sealed partial class CensusService
                     r.IsDBNull(1) ? null : Convert.ToString(r.GetValue(1), System.Globalization.CultureInfo.InvariantCulture), r.GetStringOrNull(2),
                     Convert.ToInt64(r.GetValue(3), System.Globalization.CultureInfo.InvariantCulture)));
         }
-        foreach (CensusDimension d in dims.Where(CensusDimensions.IsComputed))
-            rows[d] = await ReadSyncGroupsAsync(conn, crawl, d, network, ct).ConfigureAwait(false);
+        List<CensusDimension> computed = [.. dims.Where(CensusDimensions.IsComputed)];
+        if (computed.Count > 0)
+            foreach (var (d, groups) in await ReadSyncGroupsAsync(conn, crawl, computed, network, ct).ConfigureAwait(false)) rows[d] = groups;
         var censuses = dims.Select(d =>
         {
             (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows[d]);

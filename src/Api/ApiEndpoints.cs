@@ -40,6 +40,11 @@ public static class ApiEndpoints
         "Status, else on its ENR's (`network` filter and dimension). **digest_mismatch**: the node's Status digest " +
         "differed from its ENR's. **next_fork**: the ENR's next_fork_version/next_fork_epoch " +
         "(readiness for an upcoming fork). **latest crawl**: the newest succeeded crawl (else the newest of any state). " +
+        "**reachability**: `dialable` (our dial succeeded), `discovery_only` (answered discovery, no dial succeeded), " +
+        "`inbound_only` (neither, but it contacted our listening node in the 24 h before the crawl ended: behind NAT or a " +
+        "firewall; such a node is added to the crawl from its contact), `unreachable` (none of these); `seen_inbound`: it " +
+        "contacted us in those 24 h. **ip_family**: `dual_stack`, `ipv4_only`, `ipv6_only` by the address families the node " +
+        "answered on (discovery, or a dial that connected); `ip_family_by_client` keys it `client/family`. " +
         "Every query has a 10 s deadline (504 after it); bad parameters answer 400 problem+json naming the parameter.";
 
     /// <summary>What the merged census counts and how its estimate is made (the endpoint's OpenAPI description; docs/api.md).</summary>

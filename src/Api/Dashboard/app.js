@@ -132,7 +132,7 @@ function census(dimension, extra = {}) {
 
 function panel(name) { return $(`[data-panel="${name}"] .chart`); }
 
-const BAR_PANELS = ['client', 'os', 'arch', 'country', 'asn', 'fork_digest', 'sync_health', 'finalized_lag', 'cgc', 'attnets', 'syncnets', 'dial_outcome'];
+const BAR_PANELS = ['client', 'os', 'arch', 'country', 'asn', 'fork_digest', 'sync_health', 'finalized_lag', 'cgc', 'attnets', 'syncnets', 'dial_outcome', 'reachability', 'ip_family'];
 const NUMERIC = new Set(['cgc', 'attnets', 'syncnets']);
 
 // Every census panel from one answer (GET /api/v1/census/set: each census as /api/v1/census gives it). Returns true

@@ -282,8 +282,9 @@ internal sealed partial class HandlerShard
             case PongMessage pong when req is PendingRequest<PongInfo> ping:
                 {
                     ping.Pong = new PongInfo(pong.EnrSeq, new IPEndPoint(pong.RecipientIp, pong.RecipientPort), Time.GetElapsedTime(req.Started));
-                    Complete(req);
+                    // the vote is counted before the caller hears the answer, so that its next look at our record sees it
                     if (_ctx.Votes.Add(addr.Id, ping.Pong.ObservedEndPoint) is { } adopted) _ctx.AddressAdopted(adopted);
+                    Complete(req);
                     // a higher seq in a PONG means the record changed: fetch it with FINDNODE [0] (discv5-wire.md PONG)
                     var known = _ctx.Service.KnownRecord(addr.Id) ?? req.Node;
                     if (pong.EnrSeq > known.Seq) _ctx.Service.ScheduleRefresh(known);

@@ -14,7 +14,7 @@ namespace ClP2p.Crawler.Tests.Dashboard;
 public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixture<DashboardFixture>
 {
     private static readonly string[] BarDimensions =
-        ["client", "os", "arch", "country", "asn", "fork_digest", "sync_health", "finalized_lag", "cgc", "attnets", "syncnets", "dial_outcome"];
+        ["client", "os", "arch", "country", "asn", "fork_digest", "sync_health", "finalized_lag", "cgc", "attnets", "syncnets", "dial_outcome", "reachability", "ip_family"];
 
     /// <summary>A page with every console error, page error, failed request and HTTP error answer recorded.</summary>
     private sealed class Session(IBrowserContext context, IPage page, List<string> problems) : IAsyncDisposable

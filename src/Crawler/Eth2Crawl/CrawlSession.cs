@@ -45,6 +45,12 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
     /// <summary>Called with the live counters once the crawl has started (progress display).</summary>
     public Func<CrawlCounters, CancellationToken, Task>? Progress { get; init; }
 
+    /// <summary>
+    /// Opens the database for this crawl (migrations, stored-name refresh) while discovery already runs; null when the
+    /// caller opened it before. Its failure ends the crawl with that error; no crawl row is written then.
+    /// </summary>
+    public Func<CancellationToken, Task>? PrepareStorage { get; init; }
+
     public async Task<CrawlSummary> RunAsync(CancellationToken ct)
     {
         var selection = NetworkSelection.Resolve(settings, _log);
@@ -52,31 +58,35 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
         var policy = new AddressPolicy(settings.Crawl.AllowPrivate, settings.Crawl.AllowLoopback);
 
         var crawls = new CrawlStore(storage, _time, loggers.CreateLogger<CrawlStore>());
-        var interrupted = await crawls.MarkInterruptedAsync(settings.Crawl.Lease, ct).ConfigureAwait(false);
-        if (interrupted.Count > 0) _log.LogWarning("marked crawls {Ids} failed: their process died (lease expired)", interrupted);
-
         DateTimeOffset started = _time.GetUtcNow();
-        string parameters = JsonSerializer.Serialize(new
-        {
-            network = selection.Name,
-            vantage = settings.Vantage,
-            bootnodes = selection.Bootnodes.Select(b => b.ToText()),
-            settings.Crawl.AllowLoopback,
-            settings.Crawl.AllowPrivate,
-            max_duration_s = settings.Crawl.MaxDuration?.TotalSeconds,
-            settings.Crawl.DialConcurrency,
-            settings.Crawl.DiscoveryConcurrency,
-            dial_timeout_s = settings.Crawl.DialTimeout.TotalSeconds,
-            connect_timeout_s = settings.Crawl.ConnectTimeout.TotalSeconds,
-            // The network's clock, so that sync health can be computed for any network, custom ones included.
-            network_name = selection.Network?.Name,
-            genesis_time = selection.Network?.GenesisTime,
-            seconds_per_slot = selection.Network?.SecondsPerSlot,
-            slots_per_epoch = selection.Network?.SlotsPerEpoch,
-        });
-        long crawlId = await crawls.StartCrawlAsync(selection.Name, settings.Vantage, started, parameters, null, ct).ConfigureAwait(false);
-        _log.LogInformation("crawl {CrawlId} of {Network} from vantage {Vantage} started from {Bootnodes} bootnodes into {Db}", crawlId, selection.Name, settings.Vantage, selection.Bootnodes.Count, storage.Describe());
 
+        // The database is opened, and the crawl row written, while discovery already runs (from just after the
+        // bootnodes' first packets): migrations, EF's model and the parameters' JSON cost over a second of CPU, which
+        // would otherwise all come before the first packet. Results wait in the writer until the row exists. A user
+        // abort does not cancel it, so an aborted crawl still gets its row.
+        var storageFailed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var rowSource = new TaskCompletionSource<(long Id, CrawlLease Lease)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<(long Id, CrawlLease Lease)> opening = rowSource.Task;
+        int openingStarted = 0;
+        void StartOpening()
+        {
+            if (Interlocked.Exchange(ref openingStarted, 1) != 0) return;
+            _ = Task.Run(async () =>
+            {
+                try { rowSource.SetResult(await OpenCrawlAsync(crawls, selection, started).ConfigureAwait(false)); }
+#pragma warning disable CA1031 // handed to the session through the task
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    rowSource.SetException(ex);
+                    try { storageFailed.Cancel(); } catch (ObjectDisposedException) { }
+                }
+            }, CancellationToken.None);
+        }
+        Task<long> crawlRow = IdOf(opening);
+        static async Task<long> IdOf(Task<(long Id, CrawlLease Lease)> row) => (await row.ConfigureAwait(false)).Id;
+
+        long? crawlId = null;
         string state = CrawlStates.Failed;
         string endedBy = EndedBy.Error;
         CrawlFailure? failure = null;
@@ -86,8 +96,7 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
         bool CanContact(Enr enr) => enr.UdpEndPoint is { Port: > 0 } ep && policy.IsAllowed(ep.Address);
         // Bootnodes the address policy refuses are never contacted (not even the start-up PING).
         var allowedBootnodes = selection.Bootnodes.Where(CanContact).ToList();
-        await using var lease = new CrawlLease(crawls, crawlId, settings.Crawl.Lease, _time, _log);
-        var writer = new ResultWriter(storage, new ResultWriterOptions(), loggers.CreateLogger<ResultWriter>(), time: _time);
+        var writer = new ResultWriter(storage, new ResultWriterOptions(), loggers.CreateLogger<ResultWriter>(), time: _time, ready: crawlRow);
         try
         {
             var bind = new IPEndPoint(IPAddress.Parse(settings.Crawl.ListenAddress), settings.Crawl.UdpPort);
@@ -106,6 +115,7 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
                 EnrSeq = (ulong)_time.GetUtcNow().ToUnixTimeMilliseconds(),
             }, loggers, _time);
             await discv5.StartAsync(ct).ConfigureAwait(false);
+            StartOpening();
             _log.LogInformation("discv5 listening on {Endpoint} as {NodeId}", discv5.LocalEndPoint, discv5.LocalId);
 
             using var dialer = CreateDialer(settings, selection, key, loggers, _time);
@@ -116,7 +126,7 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
                 CanContact = CanContact,
                 MaxConcurrency = settings.Crawl.DiscoveryConcurrency,
             }, selection.Bootnodes, _time);
-            sink = new StorageCrawlSink(writer, crawlId, selection.Registry, _time, GeoLookup, _log);
+            sink = new StorageCrawlSink(writer, crawlRow, selection.Registry, _time, GeoLookup, _log);
             engine = new CrawlEngine<Enr, BeaconDialResult>(discovery, new BeaconDialWorker(dialer), sink, new CrawlEngineOptions
             {
                 DialConcurrency = dialConcurrency,
@@ -131,13 +141,15 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             CrawlEnd end;
             try
             {
-                end = await engine.RunAsync(ct).ConfigureAwait(false);
+                end = await engine.RunAsync(storageFailed.Token).ConfigureAwait(false);
             }
             finally
             {
                 await progressStop.CancelAsync().ConfigureAwait(false);
                 await progress.ConfigureAwait(false);
             }
+            // A database that could not be opened ends the crawl here, with its own error (nothing was written).
+            crawlId = await crawlRow.ConfigureAwait(false);
             state = end == CrawlEnd.Aborted ? CrawlStates.Aborted : CrawlStates.Succeeded;
             endedBy = end switch { CrawlEnd.Aborted => EndedBy.Aborted, CrawlEnd.Deadline => EndedBy.MaxDuration, _ => EndedBy.Completed };
             (sent, sendErrors) = (discv5.PacketsSent, discv5.SendErrors);
@@ -149,7 +161,7 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             _log.LogInformation("crawl {CrawlId} ended ({End}); discv5 dropped packets: {Drops}", crawlId, end,
                 string.Join(", ", discv5.DropCounts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}={kv.Value}")));
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OperationCanceledException && !opening.IsFaulted)
         {
             _log.LogError(ex, "crawl {CrawlId} failed", crawlId);
             failure = new CrawlFailure($"the crawl stopped on an error: {ex.GetType().Name}: {ex.Message.ReplaceLineEndings(" ")}", "see the log");
@@ -157,26 +169,67 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
         }
         finally
         {
+            // The crawl row, once it exists, is closed whatever ended the crawl; without it (the database failed)
+            // there is nothing to close and the database's error goes to the caller.
+            StartOpening(); // discv5 did not start: the crawl row still records the failure
+            (long Id, CrawlLease Lease)? row = null;
+            try { row = await opening.ConfigureAwait(false); }
+#pragma warning disable CA1031 // rethrown above from crawlRow when the crawl itself did not fail first
+            catch (Exception) { }
+#pragma warning restore CA1031
+            storageFailed.Dispose();
             // Everything found is written before the crawl is closed, whatever ended it (the writer retries while the
             // database is away).
             await writer.DisposeAsync().ConfigureAwait(false);
-            await lease.DisposeAsync().ConfigureAwait(false);
-            var counters = engine?.Counters ?? new CrawlCounters();
-            var summary = CrawlSummary.From(crawlId, selection.Name, state, started, _time.GetUtcNow(), counters) with
+            if (row is { } r)
             {
-                MalformedEnrFields = sink?.MalformedEth2Fields ?? 0,
-                EndedBy = endedBy, Error = failure?.Reason, LikelyCause = failure?.LikelyCause,
-                Bootnodes = selection.Bootnodes.Count, BootnodesAllowed = allowedBootnodes.Count,
-            };
-            summary = await WithTopGroupsAsync(summary, storage, crawlId).ConfigureAwait(false);
-            LastSummary = summary;
-            var counts = new CrawlCounts((int)counters.NodesFound, (int)counters.ConsensusNodes, (int)counters.Dialled, (int)counters.DialOk, (int)counters.DialFailed);
-            await RetryAsync(() => crawls.FinishCrawlAsync(crawlId, state, counts, summary.ToJson(), CancellationToken.None)).ConfigureAwait(false);
+                await r.Lease.DisposeAsync().ConfigureAwait(false);
+                var counters = engine?.Counters ?? new CrawlCounters();
+                var summary = CrawlSummary.From(r.Id, selection.Name, state, started, _time.GetUtcNow(), counters) with
+                {
+                    MalformedEnrFields = sink?.MalformedEth2Fields ?? 0,
+                    EndedBy = endedBy, Error = failure?.Reason, LikelyCause = failure?.LikelyCause,
+                    Bootnodes = selection.Bootnodes.Count, BootnodesAllowed = allowedBootnodes.Count,
+                };
+                summary = await WithTopGroupsAsync(summary, storage, r.Id).ConfigureAwait(false);
+                LastSummary = summary;
+                var counts = new CrawlCounts((int)counters.NodesFound, (int)counters.ConsensusNodes, (int)counters.Dialled, (int)counters.DialOk, (int)counters.DialFailed);
+                await RetryAsync(() => crawls.FinishCrawlAsync(r.Id, state, counts, summary.ToJson(), CancellationToken.None)).ConfigureAwait(false);
+            }
         }
         // Crawls whose process died while this one ran are found now rather than at the next start.
         var died = await crawls.MarkInterruptedAsync(settings.Crawl.Lease, CancellationToken.None).ConfigureAwait(false);
         if (died.Count > 0) _log.LogWarning("marked crawls {Ids} failed: their process died (lease expired)", died);
         return LastSummary!;
+    }
+
+    // Prepares the database (when asked), marks crawls whose process died, writes this crawl's row and starts its lease.
+    private async Task<(long Id, CrawlLease Lease)> OpenCrawlAsync(CrawlStore crawls, NetworkSelection selection, DateTimeOffset started)
+    {
+        string parameters = JsonSerializer.Serialize(new
+        {
+            network = selection.Name,
+            vantage = settings.Vantage,
+            bootnodes = selection.Bootnodes.Select(b => b.ToText()),
+            settings.Crawl.AllowLoopback,
+            settings.Crawl.AllowPrivate,
+            max_duration_s = settings.Crawl.MaxDuration?.TotalSeconds,
+            settings.Crawl.DialConcurrency,
+            settings.Crawl.DiscoveryConcurrency,
+            dial_timeout_s = settings.Crawl.DialTimeout.TotalSeconds,
+            connect_timeout_s = settings.Crawl.ConnectTimeout.TotalSeconds,
+            // The network's clock, so that sync health can be computed for any network, custom ones included.
+            network_name = selection.Network?.Name,
+            genesis_time = selection.Network?.GenesisTime,
+            seconds_per_slot = selection.Network?.SecondsPerSlot,
+            slots_per_epoch = selection.Network?.SlotsPerEpoch,
+        });
+        if (PrepareStorage is { } prepare) await prepare(CancellationToken.None).ConfigureAwait(false);
+        var interrupted = await crawls.MarkInterruptedAsync(settings.Crawl.Lease, CancellationToken.None).ConfigureAwait(false);
+        if (interrupted.Count > 0) _log.LogWarning("marked crawls {Ids} failed: their process died (lease expired)", interrupted);
+        long crawlId = await crawls.StartCrawlAsync(selection.Name, settings.Vantage, started, parameters, null, CancellationToken.None).ConfigureAwait(false);
+        _log.LogInformation("crawl {CrawlId} of {Network} from vantage {Vantage} started from {Bootnodes} bootnodes into {Db}", crawlId, selection.Name, settings.Vantage, selection.Bootnodes.Count, storage.Describe());
+        return (crawlId, new CrawlLease(crawls, crawlId, settings.Crawl.Lease, _time, _log));
     }
 
     // The top clients and fork digests of the crawl, counted by the census from what was written (the summary tells

@@ -159,7 +159,8 @@ public static class ApiEndpoints
             if (!TryTime(to, now.AddMinutes(1), out var tt)) return Bad("to", "an ISO 8601 time");
             if (tt <= f) return Bad("to", "a time after 'from'");
             return await Timed(ct, t => census.GetMergedCensusAsync(f, tt, network, crawl_network, t), Results.Ok).ConfigureAwait(false);
-        }).WithSummary("Every vantage point's crawls started in [from, to) (default: the last 24 h) merged: each node once, per-vantage coverage, overlaps, capture histories and a population estimate")
+        }).WithName("getMergedCensus").Produces<MergedCensus>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status504GatewayTimeout)
+          .WithSummary("Every vantage point's crawls started in [from, to) (default: the last 24 h) merged: each node once, per-vantage coverage, overlaps, capture histories and a population estimate")
           .WithDescription(MergedDefinitions);
 
         api.MapGet("/nodes", async (CensusService census, string? crawl, string? network, string? client, string? version, string? fork, string? country, string? outcome,

@@ -38,7 +38,8 @@ internal static class HealthEndpoints
             return await ApiEndpoints.Timed(ct, t => census.GetForkFieldsAsync(crawlId, net.Name, t),
                 r => r is not { } found ? ApiEndpoints.NotFound(crawlId is null ? "no crawl yet" : $"no crawl {crawlId}")
                     : Results.Ok(ForkReadiness.Compute(net, target, now, found.Crawl, found.Rows, ForkReleases.Builtin))).ConfigureAwait(false);
-        }).WithSummary("Readiness for the network's next fork or BPO (or ?fork=NAME): share of its consensus nodes whose ENR announces it, and share running at least each client's first release for it, by client and version");
+        }).WithName("getReadiness").Produces<ReadinessReport>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
+          .WithSummary("Readiness for the network's next fork or BPO (or ?fork=NAME): share of its consensus nodes whose ENR announces it, and share running at least each client's first release for it, by client and version");
 
         api.MapGet("/churn", async (CensusService census, string? from, string? to, string? network, string? limit, CancellationToken ct) =>
         {
@@ -49,29 +50,32 @@ internal static class HealthEndpoints
                 return ApiEndpoints.Bad("limit", $"a number from 0 to {CensusService.MaxChurnList}");
             return await ApiEndpoints.Timed(ct, t => census.GetChurnAsync(fromId, toId, network, l, t),
                 r => r is null ? ApiEndpoints.NotFound("no such crawl, or no crawl before it") : Results.Ok(r)).ConfigureAwait(false);
-        }).WithSummary("Nodes that appeared, vanished, changed client version or fork digest between two crawls (default: the latest and the one before it)");
+        }).WithName("getChurn").Produces<ChurnResult>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
+          .WithSummary("Nodes that appeared, vanished, changed client version or fork digest between two crawls (default: the latest and the one before it)");
 
         api.MapGet("/uptime", async (CensusService census, TimeProvider clock, string? network, CancellationToken ct) =>
         {
             var now = clock.GetUtcNow();
             return await ApiEndpoints.Timed(ct, async t =>
             {
-                var windows = new List<object>();
+                var windows = new List<UptimeCensusWindow>();
                 foreach ((string name, TimeSpan span) in UptimeWindows)
                 {
                     var w = await census.GetUpCensusAsync(span, now, network, t).ConfigureAwait(false);
-                    windows.Add(new { window = name, since = w.Since, until = w.Until, up = w.Up, groups = w.Groups });
+                    windows.Add(new UptimeCensusWindow(name, w.Since, w.Until, w.Up, w.Groups));
                 }
                 return windows;
-            }, w => Results.Ok(new { network, windows = w })).ConfigureAwait(false);
-        }).WithSummary("Nodes up in the last 24 h and 7 d (a successful dial in a crawl or a liveness re-dial), by client");
+            }, w => Results.Ok(new UptimeCensus(network, w))).ConfigureAwait(false);
+        }).WithName("getUptime").Produces<UptimeCensus>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status504GatewayTimeout)
+          .WithSummary("Nodes up in the last 24 h and 7 d (a successful dial in a crawl or a liveness re-dial), by client");
 
         api.MapGet("/nodes/{id}/uptime", async (CensusService census, string id, CancellationToken ct) =>
         {
             if (id.Length != 64 || !ApiEndpoints.IsHex(id)) return ApiEndpoints.Bad("id", "a node id of 64 hex digits");
             return await ApiEndpoints.Timed(ct, t => census.GetNodeUptimeAsync(Convert.FromHexString(id), t),
                 r => r is null ? ApiEndpoints.NotFound($"no node {id.ToLowerInvariant()}") : Results.Ok(r)).ConfigureAwait(false);
-        }).WithSummary("A node's uptime sessions (runs of successful dials in crawls and liveness re-dials)");
+        }).WithName("getNodeUptime").Produces<NodeUptime>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
+          .WithSummary("A node's uptime sessions (runs of successful dials in crawls and liveness re-dials)");
     }
 
     private static bool TryCrawl(string? text, out long? crawlId)
@@ -83,3 +87,16 @@ internal static class HealthEndpoints
         return true;
     }
 }
+
+/// <summary>Nodes up in the recent windows (GET /api/v1/uptime).</summary>
+/// <param name="Network">The network filter given, or null for all.</param>
+/// <param name="Windows">One entry per window (24h, 7d).</param>
+public sealed record UptimeCensus(string? Network, IReadOnlyList<UptimeCensusWindow> Windows);
+
+/// <summary>Nodes up (a successful dial in a crawl or a liveness re-dial) in one window, by client.</summary>
+/// <param name="Window">The window's name: 24h or 7d.</param>
+/// <param name="Since">Start of the window.</param>
+/// <param name="Until">End of the window (now).</param>
+/// <param name="Up">Nodes with a successful dial in the window.</param>
+/// <param name="Groups">Those nodes by client.</param>
+public sealed record UptimeCensusWindow(string Window, DateTimeOffset Since, DateTimeOffset Until, long Up, IReadOnlyList<CensusGroup> Groups);

@@ -31,6 +31,24 @@ internal static class OpenApiParameters
         ["country"] = new("Only nodes whose IP is in this country (ISO 3166 alpha-2 code).", JsonSchemaType.String),
         ["outcome"] = new("Only nodes with this dial outcome: ok, an error class, or not_dialled.", JsonSchemaType.String),
         ["format"] = new("Export format.", JsonSchemaType.String, Enum: ["csv", "ndjson", "parquet"], Default: "csv"),
+        ["version"] = new("Only nodes running this client version (as the census labels it, e.g. v7.1.0).", JsonSchemaType.String),
+        ["q"] = new("Search: part of a node id, IP, peer id or agent text.", JsonSchemaType.String),
+        ["digest_mismatch"] = new("Only nodes whose Status fork digest differs from their ENR's (true) or agrees with it (false).", JsonSchemaType.String, Enum: ["true", "false"]),
+        ["crawl_network"] = new("Only crawls that were started for this network (the crawl's own network, not the node's).", JsonSchemaType.String),
+    };
+
+    /// <summary>Parameters whose meaning depends on the operation: (path, name) → doc.</summary>
+    private static readonly Dictionary<(string Path, string Name), Doc> ByPath = new()
+    {
+        [("/api/v1/networks/{network}/readiness", "network")] = new("Network name (mainnet, sepolia, hoodi, ...).", JsonSchemaType.String),
+        [("/api/v1/networks/{network}/readiness", "fork")] = new("A scheduled fork or BPO of the network by name; default the next one.", JsonSchemaType.String),
+        [("/api/v1/churn", "from")] = new("The earlier crawl's id; default the crawl before 'to'.", JsonSchemaType.String, Pattern: "^[0-9]+$"),
+        [("/api/v1/churn", "to")] = new("The later crawl's id, or 'latest' (default).", JsonSchemaType.String, Pattern: "^([0-9]+|latest)$", Default: "latest"),
+        [("/api/v1/churn", "limit")] = new("Nodes listed per kind of change.", JsonSchemaType.Integer, "int32", Minimum: "0",
+            Maximum: CensusService.MaxChurnList.ToString(CultureInfo.InvariantCulture), Default: "100"),
+        [("/api/v1/census/merged", "from")] = new("Start of the window (ISO 8601); default 24 hours ago.", JsonSchemaType.String, "date-time"),
+        [("/api/v1/census/merged", "to")] = new("End of the window, exclusive (ISO 8601); default now.", JsonSchemaType.String, "date-time"),
+        [("/api/v1/nodes/{id}/uptime", "id")] = new("Node id: 64 hex digits.", JsonSchemaType.String, Pattern: "^[0-9a-fA-F]{64}$"),
     };
 
     private static readonly Dictionary<string, Doc> PathIds = new(StringComparer.Ordinal)
@@ -58,7 +76,8 @@ internal static class OpenApiParameters
         foreach (var p in operation.Parameters ?? [])
         {
             if (p is not OpenApiParameter parameter || parameter.Name is null) continue;
-            Doc? doc = parameter.In == ParameterLocation.Path && parameter.Name == "id" ? PathIds.GetValueOrDefault(path) : ByName.GetValueOrDefault(parameter.Name);
+            Doc? doc = ByPath.GetValueOrDefault((path, parameter.Name))
+                ?? (parameter.In == ParameterLocation.Path && parameter.Name == "id" ? PathIds.GetValueOrDefault(path) : ByName.GetValueOrDefault(parameter.Name));
             if (doc is null) continue;
             parameter.Description = doc.Description;
             parameter.Schema = new OpenApiSchema

@@ -75,7 +75,8 @@ public static class CensusCommand
             await Console.Error.WriteLineAsync($"clp2p {command}: {error}").ConfigureAwait(false);
             return null;
         }
-        await StorageMigrator.MigrateAsync(storage, ct).ConfigureAwait(false);
+        // Read-only: an existing database only (a typo in --db names no database, it does not create one).
+        storage = await StorageMigrator.OpenExistingAsync(storage, ct).ConfigureAwait(false);
         return new CensusService(storage, NetworkClocks.Builtin);
     }
 
@@ -125,8 +126,10 @@ public static class CensusCommand
     private static async Task<int> ReadinessAsync(ParseResult p, CancellationToken ct)
     {
         if (!TryCrawl(p.GetValue(Crawl), out long? crawlId)) return await FailAsync("census readiness", $"--crawl must be a crawl id or 'latest', not '{p.GetValue(Crawl)}'").ConfigureAwait(false);
-        if (await OpenAsync(p, "census readiness", ct).ConfigureAwait(false) is not { } census) return 2;
         string? networkName = p.GetValue(Network);
+        if (networkName is not null && !NetworkRegistry.Builtin.TryGet(networkName, out _))
+            return await FailAsync("census readiness", $"--network must be one of {string.Join(", ", NetworkRegistry.BuiltinNames)}, not '{networkName}'").ConfigureAwait(false);
+        if (await OpenAsync(p, "census readiness", ct).ConfigureAwait(false) is not { } census) return 2;
         if (networkName is null)
         {
             var crawl = crawlId is { } id ? await census.GetCrawlAsync(id, ct).ConfigureAwait(false) : await census.GetLatestCrawlAsync(null, ct).ConfigureAwait(false);

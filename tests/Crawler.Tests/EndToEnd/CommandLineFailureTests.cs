@@ -60,6 +60,17 @@ public sealed class CommandLineFailureTests : IDisposable
         { "export|--bogus", "", "unknown option '--bogus'" },
         { "migrate|--db|postgres://", "", "invalid PostgreSQL URL" },
         { "migrate|--config|@malformed.json", "", "malformed.json is not valid JSON" },
+        { "crawl|--connect-timeout|0s", "", "--connect-timeout '0s' must be longer than zero" },
+        { "crawl|--vantage|bad!name", "", "--vantage must be 1 to 64 letters" },
+        { "crawl", "CLP2P_Vantage=bad name", "Vantage 'bad name' must be 1 to 64 letters" },
+        { "census|--dimension|banana", "", "--dimension must be one of client" },
+        { "census|--crawl|first", "", "--crawl must be a crawl id or 'latest', not 'first'" },
+        { "census|--db|sqlite:@typo.db", "", "no database at" },
+        { "census|diff|a|b", "", "A must be a crawl id, not 'a'" },
+        { "census|readiness|--network|banana", "", "--network must be one of mainnet" },
+        { "census|--merged|--from|yesterday", "", "--from must be an ISO 8601 time or a duration" },
+        { "import|@nonexistent.csv", "", "no file" },
+        { "import|@export.xml", "", "cannot tell the format of" },
         { "frobnicate", "", "unexpected argument 'frobnicate'" },
         { "api|--urls|banana", "", "--urls 'banana' is not a listen URL" },
         { "api|--port|5080", "", "unknown option '--port'" },
@@ -102,6 +113,8 @@ public sealed class CommandLineFailureTests : IDisposable
     [InlineData("run")]
     [InlineData("export")]
     [InlineData("migrate")]
+    [InlineData("census")]
+    [InlineData("import")]
     [InlineData("api")]
     public async Task Help_prints_the_options_and_starts_nothing(string command)
     {

@@ -469,6 +469,14 @@ namespace ClP2p.Storage.Migrations.Postgres
                         .HasColumnType("text")
                         .HasColumnName("ip");
 
+                    b.Property<bool?>("Ipv4Answered")
+                        .HasColumnType("boolean")
+                        .HasColumnName("ipv4_answered");
+
+                    b.Property<bool?>("Ipv6Answered")
+                        .HasColumnType("boolean")
+                        .HasColumnName("ipv6_answered");
+
                     b.Property<string>("Kind")
                         .IsRequired()
                         .HasColumnType("text")
@@ -506,6 +514,10 @@ namespace ClP2p.Storage.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("bytea")
                         .HasColumnName("node_id");
+
+                    b.Property<bool?>("SeenInbound")
+                        .HasColumnType("boolean")
+                        .HasColumnName("seen_inbound");
 
                     b.Property<string>("StatusDigestSent")
                         .HasColumnType("text")

@@ -456,6 +456,14 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("ip");
 
+                    b.Property<bool?>("Ipv4Answered")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("ipv4_answered");
+
+                    b.Property<bool?>("Ipv6Answered")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("ipv6_answered");
+
                     b.Property<string>("Kind")
                         .IsRequired()
                         .HasColumnType("TEXT")
@@ -493,6 +501,10 @@ namespace ClP2p.Storage.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("BLOB")
                         .HasColumnName("node_id");
+
+                    b.Property<bool?>("SeenInbound")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("seen_inbound");
 
                     b.Property<string>("StatusDigestSent")
                         .HasColumnType("TEXT")

@@ -16,6 +16,18 @@ public sealed partial class Discv5Node
         return RequestAsync<PongInfo>("ping", node, id => new PingMessage(id, LocalEnr.Seq), "ping", options, cancellationToken);
     }
 
+    /// <summary>PING a node at one of its record's endpoints other than the one the node would choose (e.g. its ip6/udp6
+    /// when it has both families): a session of its own with the node at that endpoint.</summary>
+    public Task<RequestResult<PongInfo>> PingAtAsync(Enr node, System.Net.IPEndPoint at, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        ArgumentNullException.ThrowIfNull(at);
+        return RequestAsync<PongInfo>("ping", node, id => new PingMessage(id, LocalEnr.Seq), "ping", null, cancellationToken, at);
+    }
+
+    /// <summary>True when the node's socket can send to IPv6 addresses (bound to an IPv6 or dual-stack address).</summary>
+    public bool HasIPv6 => _socket?.HasIPv6 ?? false;
+
     /// <summary>
     /// FINDNODE with the given log distances (0 = the node's own record): the validated records of all NODES messages
     /// (what arrived, if some NODES messages were lost), or why the node did not answer. Several FINDNODEs to one node
@@ -41,12 +53,12 @@ public sealed partial class Discv5Node
         return RequestAsync<ReadOnlyMemory<byte>>("talkreq", node, id => new TalkReqMessage(id, protocol, request), null, null, cancellationToken);
     }
 
-    private async Task<RequestResult<T>> RequestAsync<T>(string kind, Enr node, Func<RequestId, Discv5Message> make, string? adoptKey, RequestOptions? options, CancellationToken ct)
+    private async Task<RequestResult<T>> RequestAsync<T>(string kind, Enr node, Func<RequestId, Discv5Message> make, string? adoptKey, RequestOptions? options, CancellationToken ct, System.Net.IPEndPoint? at = null)
     {
         ct.ThrowIfCancellationRequested();
         if (_socket is null && !_disposed) throw new InvalidOperationException("call StartAsync first");
         if (_disposed) return RequestResult<T>.Failed(RequestFailure.Disposed);
-        var ep = _socket!.EndpointFor(node);
+        var ep = at ?? _socket!.EndpointFor(node);
         if (ep is null) return RequestResult<T>.Failed(RequestFailure.NoEndpoint);
         if (Interlocked.Increment(ref _counters.LiveRequests) > _options.MaxPendingRequests)
         {

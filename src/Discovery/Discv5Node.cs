@@ -127,7 +127,10 @@ public sealed partial class Discv5Node : IAsyncDisposable
             _socket = socket;
             var bound = socket.LocalEndPoint;
             var ip = _options.AdvertisedIp ?? (ep.Address.Equals(IPAddress.Any) || ep.Address.Equals(IPAddress.IPv6Any) ? null : ep.Address);
-            var local = BuildLocalEnr(_options.EnrSeq, ip, _options.AdvertisedUdpPort ?? bound.Port, _options.ExtraEnrEntries);
+            if (ip is { IsIPv4MappedToIPv6: true }) ip = ip.MapToIPv4();
+            _udpPort = _options.AdvertisedUdpPort ?? bound.Port;
+            if (ip?.AddressFamily == AddressFamily.InterNetworkV6) _ip6 = ip; else _ip4 = ip;
+            var local = BuildLocalEnr(_options.EnrSeq, _options.ExtraEnrEntries);
             _localEnr = local;
             _ctx = new HandlerContext
             {
@@ -142,6 +145,8 @@ public sealed partial class Discv5Node : IAsyncDisposable
                 Records = _records,
                 WhoAreYouLimiter = new WhoAreYouLimiter(_options.MaxWhoAreYouPerIpPerSecond, _time),
                 Counters = _counters,
+                Votes = new AddressVotes(_options.AddressVotesNeeded, _options.AcceptObservedAddress),
+                AddressAdopted = OnAddressAdopted,
             };
             _ctx.LocalEnr = local;
             int shards = _options.HandlerShards > 0 ? _options.HandlerShards : Environment.ProcessorCount;
@@ -177,18 +182,67 @@ public sealed partial class Discv5Node : IAsyncDisposable
         }
     }
 
-    private Enr BuildLocalEnr(ulong seq, IPAddress? ip, int udp, IReadOnlyDictionary<string, byte[]> extra)
+    // the record's addresses: given (AdvertisedIp, a bound address) or adopted from PONG votes; guarded by _lifecycle
+    private IPAddress? _ip4, _ip6;
+    private int _udpPort, _udp6Port;
+
+    private Enr BuildLocalEnr(ulong seq, IReadOnlyDictionary<string, byte[]> extra)
     {
         var b = new EnrBuilder().WithSeq(seq);
         foreach (var (k, v) in extra) b.With(k, v);
-        if (ip != null)
+        return BuildLocalEnr(b);
+    }
+
+    private Enr BuildLocalEnr(EnrBuilder b)
+    {
+        // an unknown address still carries the udp port (as geth and sigp do: a peer that learns our address from a
+        // packet's source knows where to answer)
+        b.WithUdp(_udpPort);
+        if (_ip4 is not null)
         {
-            b.WithIp(ip);
-            if (ip.AddressFamily == AddressFamily.InterNetworkV6 && !ip.IsIPv4MappedToIPv6) b.WithUdp6(udp); else b.WithUdp(udp);
+            b.WithIp(_ip4);
+            if (_options.AdvertisedTcpPort is int tcp) b.WithTcp(tcp);
         }
-        else b.WithUdp(udp);
+        if (_ip6 is not null)
+        {
+            b.WithIp(_ip6).WithUdp6(_udp6Port > 0 ? _udp6Port : _udpPort);
+            if (_options.AdvertisedTcpPort is int tcp6) b.WithTcp6(tcp6);
+        }
         return b.Build(_privateKey);
     }
+
+    /// <summary>Enough peers agreed on where they see us: that endpoint goes in the record (a new seq), unless the
+    /// family's address was given by <see cref="Discv5Options.AdvertisedIp"/>.</summary>
+    private void OnAddressAdopted(IPEndPoint observed)
+    {
+        lock (_lifecycle)
+        {
+            if (_disposed) return;
+            bool v6 = observed.AddressFamily == AddressFamily.InterNetworkV6;
+            if (_options.AdvertisedIp is { } given && (given.AddressFamily == AddressFamily.InterNetworkV6 && !given.IsIPv4MappedToIPv6) == v6) return;
+            if (v6)
+            {
+                if (observed.Address.Equals(_ip6) && observed.Port == _udp6Port) return;
+                (_ip6, _udp6Port) = (observed.Address, observed.Port);
+            }
+            else
+            {
+                if (observed.Address.Equals(_ip4) && observed.Port == _udpPort) return;
+                (_ip4, _udpPort) = (observed.Address, observed.Port);
+            }
+            var b = EnrBuilder.From(LocalEnr).WithSeq(LocalEnr.Seq + 1);
+            foreach (var k in RecordAddressKeys) b.Without(k);
+            var updated = BuildLocalEnr(b);
+            Volatile.Write(ref _localEnr, updated);
+            if (_ctx is not null) _ctx.LocalEnr = updated;
+            LogAddressAdopted(_log, observed, updated.Seq);
+        }
+    }
+
+    private static readonly string[] RecordAddressKeys = ["ip", "ip6", "udp", "udp6", "tcp", "tcp6"];
+
+    /// <summary>The endpoint PONG votes adopted for an address family (null until enough peers agreed).</summary>
+    public IPEndPoint? VotedEndPoint(AddressFamily family) => _ctx?.Votes.Winner(family);
 
     /// <summary>Replaces extra entries of the local record and bumps its seq (e.g. a new eth2 fork digest).</summary>
     public Enr UpdateLocalEnr(IReadOnlyDictionary<string, byte[]> entries)
@@ -241,6 +295,9 @@ public sealed partial class Discv5Node : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "discv5 node {NodeId} listening on {EndPoint} with {Shards} handler shards, record {Enr}")]
     private static partial void LogStarted(ILogger logger, NodeId nodeId, IPEndPoint endPoint, string enr, int shards);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "peers agree they see us at {EndPoint}: local record updated (seq {Seq})")]
+    private static partial void LogAddressAdopted(ILogger logger, IPEndPoint endPoint, ulong seq);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "bootnode {NodeId} did not answer PING: {Failure}")]
     private static partial void LogBootnodeSilent(ILogger logger, NodeId nodeId, RequestFailure failure);

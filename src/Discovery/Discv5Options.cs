@@ -18,6 +18,29 @@ public sealed class Discv5Options
     /// <summary>UDP port put in the local ENR. Default: the bound port.</summary>
     public int? AdvertisedUdpPort { get; init; }
 
+    /// <summary>TCP port put in the local ENR ("tcp", and "tcp6" beside an ip6) for a libp2p listener; null: none.</summary>
+    public int? AdvertisedTcpPort { get; init; }
+
+    /// <summary>
+    /// Distinct peers whose PONGs must name the same endpoint before the node puts it in its record (per address family;
+    /// see <c>Service.AddressVotes</c>). A family whose address is given by <see cref="AdvertisedIp"/> is never voted on.
+    /// Zero disables voting.
+    /// </summary>
+    public int AddressVotesNeeded { get; init; } = 3;
+
+    /// <summary>Which observed addresses the votes may adopt. Default: public unicast only.</summary>
+    public Func<IPAddress, bool> AcceptObservedAddress { get; init; } = IpClass.IsPublic;
+
+    /// <summary>
+    /// Called when a remote contacts us: an inbound handshake (it opened the session) or a request (PING, FINDNODE,
+    /// TALKREQ) it sent, at most once per session per <see cref="InboundReportInterval"/>. Runs on a handler shard: it
+    /// must return at once (queue the contact, do not wait).
+    /// </summary>
+    public Action<InboundContact>? InboundContact { get; init; }
+
+    /// <summary>How often the same session is reported to <see cref="InboundContact"/> at most.</summary>
+    public TimeSpan InboundReportInterval { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Extra ENR entries (key → byte-string value), e.g. "eth2", "attnets", "tcp" (as big-endian bytes).</summary>
     public IReadOnlyDictionary<string, byte[]> ExtraEnrEntries { get; init; } = new Dictionary<string, byte[]>();
 
@@ -84,6 +107,9 @@ public sealed class Discv5Options
     /// handler shards at once: it must be thread-safe.</summary>
     public IDiscoveryRandom Random { get; init; } = CryptoRandom.Instance;
 }
+
+/// <summary>A remote that contacted us: its node id, its record when we have it, and the endpoint its packet came from.</summary>
+public sealed record InboundContact(NodeId NodeId, Enr? Record, IPEndPoint From, bool Handshake);
 
 /// <summary>Sends a datagram on a node's socket, now or later (it must copy the bytes it keeps).</summary>
 public interface IDatagramSender

@@ -129,7 +129,34 @@ public sealed class Libp2pConnection : IAsyncDisposable
         }
     }
 
+    private int _inboundStreams;
+    private long _inboundStreamsRefused;
+
+    /// <summary>Inbound streams reset because the remote already had <see cref="Libp2pOptions.MaxInboundStreamsPerConnection"/> open.</summary>
+    public long InboundStreamsRefused => Interlocked.Read(ref _inboundStreamsRefused);
+
     internal async Task HandleInboundAsync(MuxedStream stream)
+    {
+        if (Interlocked.Increment(ref _inboundStreams) > Host.Options.MaxInboundStreamsPerConnection)
+        {
+            Interlocked.Decrement(ref _inboundStreams);
+            Interlocked.Increment(ref _inboundStreamsRefused);
+            Host.Metrics.MalformedFrame("inbound", "too_many_streams");
+            stream.Reset();
+            await stream.DisposeAsync().ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            await HandleInboundCoreAsync(stream).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inboundStreams);
+        }
+    }
+
+    private async Task HandleInboundCoreAsync(MuxedStream stream)
     {
         var ct = _closing.Token;
         StreamHandler? handler;

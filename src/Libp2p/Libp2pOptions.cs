@@ -24,6 +24,10 @@ public sealed class Libp2pOptions
     /// <summary>Timeout of protocol negotiation on a new stream, and of a whole identify exchange.</summary>
     public TimeSpan StreamTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Inbound streams a remote may have open at once on one connection; more are reset at once (a listener
+    /// open to anyone must bound what one peer holds; real clients use a handful per connection).</summary>
+    public int MaxInboundStreamsPerConnection { get; init; } = 512;
+
     /// <summary>Muxers we propose (dialer, in order) or accept (listener).</summary>
     public IReadOnlyList<string> Muxers { get; init; } = [YamuxSession.ProtocolId, MplexSession.ProtocolId];
 }

@@ -26,6 +26,14 @@ internal static class CensusSql
     /// null when the record has no cgc.
     /// </summary>
     public const string CgcOutOfRange = "CASE WHEN e.cgc IS NULL THEN NULL WHEN e.cgc > 128 OR e.cgc < 0 THEN 1 = 1 ELSE 1 = 0 END";
+    /// <summary>The reachability class of a visit (see <see cref="CensusDimension.Reachability"/>).</summary>
+    public const string Reachability = "CASE WHEN v.dial_outcome = 'ok' THEN 'dialable' WHEN v.discovery_answered THEN 'discovery_only'"
+        + " WHEN v.seen_inbound THEN 'inbound_only' ELSE 'unreachable' END";
+
+    /// <summary>The address families a visit's node answered on (see <see cref="CensusDimension.IpFamily"/>).</summary>
+    public const string IpFamily = "CASE WHEN v.ipv4_answered AND v.ipv6_answered THEN 'dual_stack' WHEN v.ipv4_answered THEN 'ipv4_only'"
+        + " WHEN v.ipv6_answered THEN 'ipv6_only' END";
+
     private const string AgentJoin = " LEFT JOIN agent_versions a ON a.id = v.agent_version_id";
     private const string GeoJoin = " LEFT JOIN ip_addresses g ON g.address = v.ip";
     private const string NoLabel = "CAST(NULL AS TEXT)";
@@ -56,6 +64,10 @@ internal static class CensusSql
         CensusDimension.Cgc => new("CAST(COALESCE(v.custody_group_count, e.cgc) AS TEXT)", NoLabel, true, false, false),
         CensusDimension.Attnets => new(BitCount("COALESCE(v.metadata_attnets, e.attnets)"), NoLabel, true, false, false),
         CensusDimension.Syncnets => new(BitCount("COALESCE(v.metadata_syncnets, e.syncnets)"), NoLabel, true, false, false),
+        CensusDimension.Reachability => new(Reachability, NoLabel, false, false, false),
+        CensusDimension.SeenInbound => new("CASE WHEN v.seen_inbound IS NULL THEN NULL WHEN v.seen_inbound THEN 'true' ELSE 'false' END", NoLabel, false, false, false),
+        CensusDimension.IpFamily => new(IpFamily, NoLabel, false, false, false),
+        CensusDimension.IpFamilyByClient => new($"CASE WHEN {IpFamily} IS NULL THEN NULL ELSE COALESCE(a.client, 'unknown') || '/' || {IpFamily} END", "a.client", false, true, false),
         _ => throw new ArgumentOutOfRangeException(nameof(d), d, "unknown census dimension"),
     };
 

@@ -124,6 +124,62 @@ public sealed class CrawlStore
         await tx.CommitAsync(ct).ConfigureAwait(false);
     }
 
+    /// <summary>How far back an inbound contact counts for a crawl's reachability (<see cref="ApplyInboundAsync"/>).</summary>
+    public static readonly TimeSpan InboundWindow = TimeSpan.FromHours(24);
+
+    private const string InboundKinds = "('" + VisitKinds.InboundDiscv5 + "', '" + VisitKinds.InboundLibp2p + "')";
+
+    /// <summary>
+    /// Brings a crawl's inbound census up to date before it is finished: every visit of the crawl gets
+    /// <c>seen_inbound</c> (did the node contact us in [<paramref name="to"/> − <see cref="InboundWindow"/>,
+    /// <paramref name="to"/>]), and every node that contacted us in that window but is not in the crawl gets a visit of
+    /// the crawl copied from its latest inbound contact (its libp2p one first: agent, Status, MetaData), not dialled,
+    /// <c>dial_error</c> "inbound_only". Returns (visits marked seen inbound, inbound-only visits added). Flush the
+    /// inbound writer first so that every contact is counted.
+    /// </summary>
+    public async Task<(int SeenInbound, int InboundOnly)> ApplyInboundAsync(long crawlId, DateTimeOffset to, CancellationToken ct = default)
+    {
+        var from = (to - InboundWindow).UtcDateTime;
+        string window = "j.node_id = i.node_id AND j.kind IN " + InboundKinds + " AND j.visited_at >= @from AND j.visited_at <= @to";
+        var values = VisitColumns.All.Select(c => c.Name switch
+        {
+            "crawl_id" => "@crawl",
+            "kind" => "'" + VisitKinds.Crawl + "'",
+            "enr_seq" => $"(SELECT MAX(j.enr_seq) FROM visits j WHERE {window})",
+            "discovery_answered" or "neighbours" or "discovery_error" or "failed_step" or "latency_ms" or "ipv4_answered" or "ipv6_answered" => "NULL",
+            "dial_outcome" => "'" + DialOutcomes.NotDialled + "'",
+            "dial_error" => "'inbound_only'",
+            "seen_inbound" => "1 = 1",
+            _ => "i." + c.Name,
+        });
+        await using var connection = Sql.Open(_options);
+        await connection.OpenAsync(ct).ConfigureAwait(false);
+        await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+        await Sql.ExecuteAsync(connection, tx, $"""
+            UPDATE visits SET seen_inbound = (EXISTS (SELECT 1 FROM visits j WHERE {window.Replace("i.node_id", "visits.node_id", StringComparison.Ordinal)}))
+            WHERE crawl_id = @crawl AND kind = '{VisitKinds.Crawl}'
+            """, ct, ("crawl", crawlId), ("from", from), ("to", to.UtcDateTime)).ConfigureAwait(false);
+        int added = await Sql.ExecuteAsync(connection, tx, $"""
+            INSERT INTO visits ({VisitColumns.NameList})
+            SELECT {string.Join(", ", values)}
+            FROM visits i
+            WHERE i.kind IN {InboundKinds} AND i.visited_at >= @from AND i.visited_at <= @to
+              AND i.id = (SELECT j.id FROM visits j WHERE {window}
+                          ORDER BY CASE WHEN j.kind = '{VisitKinds.InboundLibp2p}' THEN 0 ELSE 1 END, j.visited_at DESC, j.id DESC LIMIT 1)
+              AND NOT EXISTS (SELECT 1 FROM visits c WHERE c.crawl_id = @crawl AND c.node_id = i.node_id AND c.kind = '{VisitKinds.Crawl}')
+            """, ct, ("crawl", crawlId), ("from", from), ("to", to.UtcDateTime)).ConfigureAwait(false);
+        int marked = Convert.ToInt32(await CountSeenAsync(connection, tx, crawlId, ct).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+        _logger.LogInformation("crawl {CrawlId}: {Seen} of its nodes contacted us in the last {Window}; {Added} nodes seen only inbound added", crawlId, marked - added, InboundWindow, added);
+        return (marked - added, added);
+    }
+
+    private static async Task<object?> CountSeenAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction tx, long crawlId, CancellationToken ct)
+    {
+        await using var cmd = Sql.Command(connection, tx, $"SELECT COUNT(*) FROM visits WHERE crawl_id = @crawl AND kind = '{VisitKinds.Crawl}' AND seen_inbound", ("crawl", crawlId));
+        return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false);
+    }
+
     /// <summary>How long a running crawl's lease lasts without a heartbeat (the process renews it every quarter of this).</summary>
     public static readonly TimeSpan DefaultLease = TimeSpan.FromSeconds(90);
 

@@ -63,6 +63,10 @@ public static class VisitKinds
     public const string Crawl = "crawl";
     /// <summary>A liveness re-dial between crawls (CrawlId may be null).</summary>
     public const string Redial = "redial";
+    /// <summary>A remote opened a discv5 session with us or sent us a request (node id, record, address).</summary>
+    public const string InboundDiscv5 = "inbound_discv5";
+    /// <summary>A remote opened a libp2p connection to us (peer id, identify, Status and MetaData on that connection).</summary>
+    public const string InboundLibp2p = "inbound_libp2p";
 }
 
 /// <summary>Values of <see cref="VisitObservation.DialOutcome"/> other than error classes.</summary>
@@ -160,6 +164,12 @@ public sealed record VisitObservation
     /// is unknown.
     /// </summary>
     public bool? DigestMismatch { get; init; }
+    /// <summary>The node answered over IPv4 (discovery or a dial that connected); null when its record has no IPv4 address.</summary>
+    public bool? Ipv4Answered { get; init; }
+    /// <summary>The node answered over IPv6; null when its record has no IPv6 address.</summary>
+    public bool? Ipv6Answered { get; init; }
+    /// <summary>The node contacted us (discv5 or libp2p) in the 24 hours before the crawl ended; null when nothing listened.</summary>
+    public bool? SeenInbound { get; init; }
 }
 
 /// <summary>Geo and ASN data for one IP address (from the GeoIP enrichment); upserted by address.</summary>

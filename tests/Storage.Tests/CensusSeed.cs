@@ -70,7 +70,14 @@ public sealed class CensusSeed
                     string outcome = eth2 ? Outcomes[rng.Next(Outcomes.Length)] : "not_dialled";
                     var a = Agents[rng.Next(Agents.Length)];
                     VisitObservation visit = Samples.Visit(crawl, i, seq, outcome, agent: $"{a.Client}/{a.Version}/{a.Arch}-{a.Os}",
-                        client: a.Client, version: a.Version, os: a.Os, arch: a.Arch, at: start.AddSeconds(i + 1), ip: ip);
+                        client: a.Client, version: a.Version, os: a.Os, arch: a.Arch, at: start.AddSeconds(i + 1), ip: ip) with
+                    {
+                        // every combination of answered families and inbound contact, absent values included
+                        Ipv4Answered = (i % 3) switch { 0 => true, 1 => false, _ => null },
+                        Ipv6Answered = (i % 5) switch { 0 => true, 1 => null, _ => false },
+                        SeenInbound = (i % 4) switch { 0 => true, 1 => false, 2 => true, _ => null },
+                        DiscoveryAnswered = i % 6 == 0 ? null : i % 2 == 0,
+                    };
                     // A node's ENR is written once per seq; the same seq seen again in a later crawl is a duplicate.
                     seed.Enrs.Add(enr);
                     await writer.AddEnrAsync(enr);
@@ -125,10 +132,17 @@ public sealed class CensusSeed
             CensusDimension.Attnets => BitsSet(v.MetadataAttnets ?? e?.Attnets),
             CensusDimension.Syncnets => BitsSet(v.MetadataSyncnets ?? e?.Syncnets),
             // Computed from the network's genesis clock at query time; this census has no clocks, so no node is classed.
+            CensusDimension.Reachability => v.DialOutcome == "ok" ? "dialable" : v.DiscoveryAnswered == true ? "discovery_only" : v.SeenInbound == true ? "inbound_only" : "unreachable",
+            CensusDimension.SeenInbound => v.SeenInbound is { } s ? (s ? "true" : "false") : null,
+            CensusDimension.IpFamily => Family(v),
+            CensusDimension.IpFamilyByClient => Family(v) is { } fam ? (v.AgentVersion is null ? "unknown" : v.Client ?? "unknown") + "/" + fam : null,
             CensusDimension.SyncHealth or CensusDimension.FinalizedLag => null,
             _ => throw new ArgumentOutOfRangeException(nameof(d)),
         };
     }
+
+    private static string? Family(VisitObservation v) =>
+        v.Ipv4Answered == true && v.Ipv6Answered == true ? "dual_stack" : v.Ipv4Answered == true ? "ipv4_only" : v.Ipv6Answered == true ? "ipv6_only" : null;
 
     private static string? BitsSet(byte[]? bits) =>
         bits is null ? null : bits.Sum(b => System.Numerics.BitOperations.PopCount(b)).ToString(System.Globalization.CultureInfo.InvariantCulture);

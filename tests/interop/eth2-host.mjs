@@ -220,7 +220,7 @@ export async function startEth2Host (opts = {}) {
   const metadata = opts.metadata ?? { seqNumber: 0, attnets: '00'.repeat(8), syncnets: '00', custodyGroupCount: 4 }
   const events = []
   const emitEvent = e => { const ev = { ...e, name: opts.name }; events.push(ev); opts.onEvent?.(ev) }
-  const node = await createHost({ keyType: opts.keyType ?? 'secp256k1', privateKeyHex: opts.privateKeyHex, agentVersion: opts.agentVersion, muxers: opts.muxers, port: opts.port, echo: false })
+  const node = await createHost({ keyType: opts.keyType ?? 'secp256k1', privateKeyHex: opts.privateKeyHex, agentVersion: opts.agentVersion, muxers: opts.muxers, port: opts.port, listen: opts.listen, echo: false })
   const probes = new Map()
 
   // Ask the dialer's Status and MetaData (once per connection), as consensus clients do right after connecting.
@@ -314,12 +314,16 @@ export async function startEth2Host (opts = {}) {
     }, { runOnLimitedConnection: true })
   }
 
-  const ma = node.getMultiaddrs()[0]
+  const addrs = node.getMultiaddrs()
+  const ma = addrs[0]
+  const portOf = family => { const a = addrs.find(m => m.nodeAddress().family === family); return a ? Number(a.nodeAddress().port) : undefined }
   return {
     node,
     events,
     peerId: node.peerId.toString(),
     port: Number(ma.nodeAddress().port),
+    port4: portOf(4),
+    port6: portOf(6),
     multiaddr: ma.toString(),
     stop: () => node.stop()
   }

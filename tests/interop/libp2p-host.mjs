@@ -44,7 +44,7 @@ export async function makePrivateKey (keyType = 'secp256k1', privateKeyHex) {
 
 /**
  * Creates and starts a libp2p node on 127.0.0.1.
- * opts: { keyType, privateKeyHex, agentVersion, muxers: ['yamux','mplex'], port, echo: true }
+ * opts: { keyType, privateKeyHex, agentVersion, muxers: ['yamux','mplex'], port, listen: [multiaddr...], echo: true }
  */
 export async function createHost (opts = {}) {
   const privateKey = await makePrivateKey(opts.keyType, opts.privateKeyHex)
@@ -55,7 +55,7 @@ export async function createHost (opts = {}) {
   })
   const node = await createLibp2p({
     privateKey,
-    addresses: { listen: [`/ip4/127.0.0.1/tcp/${opts.port ?? 0}`] },
+    addresses: { listen: opts.listen ?? [`/ip4/127.0.0.1/tcp/${opts.port ?? 0}`] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: muxers,

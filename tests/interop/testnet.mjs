@@ -4,6 +4,16 @@
 //
 //   node testnet.mjs --nodes 50 [--seed 7] [--digests 01020304,0a0b0c0d] [--no-eth2 5] [--no-host 5]
 //   node testnet.mjs --partition A,B,AB,H ...
+//   node testnet.mjs --families V4,V6,DUAL ...
+//
+// --families makes V4 nodes with only an IPv4 address (127.0.0.1), V6 with only an IPv6 address (::1) and DUAL with
+// both (each family its own UDP socket and TCP listener); --nodes is then their sum, every node knows every other, the
+// bootnode is the first dual-stack node, and each node's truth names its "family" (ipv4, ipv6, dual).
+//
+// Behind-NAT nodes: a line {"cmd":"nat","enr":ENR,"count":K} on stdin starts K consensus nodes whose records carry no
+// address (as behind NAT) and that run a lookup through the node of ENR and connect to its libp2p port (its record's
+// tcp, its key's peer id). Each prints {"type":"nat", ...truth} when started and {"type":"nat-done","nodeId",
+// "lookupFound","connected","error"} once it has done both.
 //
 // --partition makes a network two vantage points see in part (--nodes is then A+B+AB+H; A+AB and B+AB at most 16
 // each): A nodes reachable only from bootnode "a", B only from bootnode "b", AB nodes that the nodes of both sides
@@ -22,7 +32,10 @@ const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) =>
   return acc
 }, []))
 const partition = args.partition ? String(args.partition).split(',').map(Number) : null
-const count = partition ? partition.reduce((x, y) => x + y, 0) : Number(args.nodes ?? 50)
+const families = args.families ? String(args.families).split(',').map(Number) : null
+const count = partition ? partition.reduce((x, y) => x + y, 0) : families ? families.reduce((x, y) => x + y, 0) : Number(args.nodes ?? 50)
+const familyOf = (i) => !families ? 'ipv4' : i < families[0] ? 'ipv4' : i < families[0] + families[1] ? 'ipv6' : 'dual'
+const bootIndex = families && families[2] > 0 ? families[0] + families[1] : 0
 const groupOf = (i) => {
   if (!partition) return undefined
   const [a, b, ab] = partition
@@ -86,10 +99,11 @@ for (let i = 0; i < count; i++) {
   const key = secp256k1Key()
   const kind = i < noEth2 ? 'no_eth2' : i < noEth2 + noHost ? 'no_host' : 'host'
   // node 0 is the bootnode: make it a full host so the crawl starts from a consensus node
-  const role = i === 0 || (partition && i === partition[0]) ? 'host' : kind
+  const role = i === bootIndex || (partition && i === partition[0]) ? 'host' : kind
   const digest = digests[i % digests.length]
   const entries = {}
-  const truth = { type: 'node', index: i, kind: role, privateKey: key.priv, publicKey: key.pub, group: groupOf(i) }
+  const family = familyOf(i)
+  const truth = { type: 'node', index: i, kind: role, privateKey: key.priv, publicKey: key.pub, group: groupOf(i), family }
   if (role !== 'no_eth2') {
     const nextVersion = '0b000000'
     entries.eth2 = digest + nextVersion + u64le('18446744073709551615').toString('hex')
@@ -109,9 +123,11 @@ for (let i = 0; i < count; i++) {
     const metadata = { seqNumber: 3 + i, attnets: bytes(8).toString('hex'), syncnets: '0' + (i % 16).toString(16), custodyGroupCount: 4 + (i % 5) }
     const agentVersion = agents[i % agents.length]
     const muxers = i % 3 === 2 ? ['mplex'] : ['yamux', 'mplex']
-    const host = await startEth2Host({ privateKeyHex: key.priv, keyType: "secp256k1", muxers, agentVersion, status, metadata, port: 0, name: `node${i}` })
+    const listen = [...(family !== 'ipv6' ? ['/ip4/127.0.0.1/tcp/0'] : []), ...(family !== 'ipv4' ? ['/ip6/::1/tcp/0'] : [])]
+    const host = await startEth2Host({ privateKeyHex: key.priv, keyType: "secp256k1", muxers, agentVersion, status, metadata, port: 0, listen, name: `node${i}` })
     stops.push(() => host.stop())
-    entries.tcp = portHex(host.port)
+    if (host.port4) entries.tcp = portHex(host.port4)
+    if (host.port6) entries.tcp6 = portHex(host.port6)
     Object.assign(truth, { peerId: host.peerId, tcp: host.port, agentVersion, status, metadata, muxers })
   } else if (role === 'no_host') {
     // a consensus node whose TCP port has nothing listening: the dial must end as refused
@@ -125,7 +141,8 @@ for (let i = 0; i < count; i++) {
 // component reachable from any node.
 const started = []
 for (let i = 0; i < nodes.length; i++) {
-  const node = await startDiscv5Node({ privateKeyHex: nodes[i].key.priv, ip: '127.0.0.1', udpPort: 0, extra: nodes[i].entries })
+  const family = familyOf(i)
+  const node = await startDiscv5Node({ privateKeyHex: nodes[i].key.priv, ip: family !== 'ipv6' ? '127.0.0.1' : null, ip6: family !== 'ipv4' ? '::1' : undefined, udpPort: 0, extra: nodes[i].entries })
   stops.push(() => node.stop())
   started.push(node)
   nodes[i].truth.enr = node.enr
@@ -146,6 +163,12 @@ if (partition) {
     }
     bootnodes[g] = side[0].enr
   }
+} else if (families) {
+  // every node knows every other (at most 15 others: no k-bucket overflows); a node of one family keeps records of the
+  // other family's nodes that it cannot reach itself, and hands them out, as real nodes do
+  for (let i = 0; i < started.length; i++) {
+    for (let j = 1; j < started.length; j++) started[i].discv5.addEnr(started[(i + j) % started.length].enr)
+  }
 } else {
   for (let i = 0; i < started.length; i++) {
     for (let j = 1; j <= Math.min(4, started.length - 1); j++) started[i].discv5.addEnr(started[(i + j) % started.length].enr)
@@ -153,7 +176,40 @@ if (partition) {
 }
 const enrs = started.map(n => n.enr)
 for (const n of nodes) process.stdout.write(JSON.stringify(n.truth) + '\n')
-process.stdout.write(JSON.stringify({ type: 'ready', bootnode: enrs[0], bootnodes, count: nodes.length }) + '\n')
+process.stdout.write(JSON.stringify({ type: 'ready', bootnode: enrs[bootIndex], bootnodes, count: nodes.length }) + '\n')
+
+// ---- behind-NAT nodes, started on request ----
+let natIndex = 0
+async function startNat (crawlerEnrText, index) {
+  const { ENR } = await import('@chainsafe/enr')
+  const { multiaddr } = await import('@multiformats/multiaddr')
+  const crawler = ENR.decodeTxt(crawlerEnrText)
+  const key = secp256k1Key()
+  const digest = digests[0]
+  const status = { forkDigest: digest, finalizedRoot: bytes(32).toString('hex'), finalizedEpoch: 2000 + index, headRoot: bytes(32).toString('hex'), headSlot: 80000 + index, earliestAvailableSlot: 1 }
+  const metadata = { seqNumber: 7 + index, attnets: bytes(8).toString('hex'), syncnets: '01', custodyGroupCount: 4 }
+  const agentVersion = agents[index % agents.length]
+  const host = await startEth2Host({ privateKeyHex: key.priv, keyType: 'secp256k1', agentVersion, status, metadata, port: 0, name: `nat${index}` })
+  stops.push(() => host.stop())
+  const entries = { eth2: digest + '0b000000' + u64le('18446744073709551615').toString('hex'), attnets: bytes(8).toString('hex'), syncnets: '01' }
+  const node = await startDiscv5Node({ privateKeyHex: key.priv, ip: '127.0.0.1', nat: true, udpPort: 0, extra: entries })
+  stops.push(() => node.stop())
+  const truth = { type: 'nat', index, kind: 'nat', nodeId: node.nodeId, enr: node.enr, peerId: host.peerId, agentVersion, status, metadata, forkDigest: digest }
+  process.stdout.write(JSON.stringify(truth) + '\n')
+  const done = { type: 'nat-done', index, nodeId: node.nodeId, lookupFound: 0, connected: false }
+  try {
+    node.discv5.addEnr(crawlerEnrText)
+    // a lookup through the crawler's node: it is the only node this one knows
+    const found = await node.discv5.findRandomNode()
+    done.lookupFound = found.length
+    const target = multiaddr(`/ip4/127.0.0.1/tcp/${crawler.tcp}/p2p/${crawler.peerId.toString()}`)
+    await host.node.dial(target)
+    done.connected = true
+  } catch (err) {
+    done.error = String(err?.message ?? err)
+  }
+  process.stdout.write(JSON.stringify(done) + '\n')
+}
 
 let stopping = false
 async function stop () {
@@ -162,8 +218,16 @@ async function stop () {
   await Promise.allSettled(stops.map(s => s()))
   process.exit(0)
 }
-process.stdin.on('end', stop)
-process.stdin.on('close', stop)
-process.stdin.resume()
+const { createInterface } = await import('node:readline')
+const commands = createInterface({ input: process.stdin })
+commands.on('line', line => {
+  if (line.trim() === '') return
+  let cmd
+  try { cmd = JSON.parse(line) } catch { process.stdout.write(JSON.stringify({ type: 'error', error: 'bad json' }) + '\n'); return }
+  if (cmd.cmd === 'nat') {
+    for (let k = 0; k < Number(cmd.count ?? 1); k++) startNat(cmd.enr, natIndex++).catch(err => process.stdout.write(JSON.stringify({ type: 'error', error: String(err?.message ?? err) }) + '\n'))
+  }
+})
+commands.on('close', stop)
 process.on('SIGTERM', stop)
 process.on('SIGINT', stop)

@@ -30,6 +30,7 @@ public static class Preflight
     {
         ArgumentNullException.ThrowIfNull(address);
         using var s = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        if (address.Equals(IPAddress.IPv6Any)) s.DualMode = true;
         try
         {
             s.Bind(new IPEndPoint(address, port));
@@ -68,6 +69,23 @@ public static class Preflight
                     throw new EnvironmentFailureException(BindFailure("HTTP (TCP)", address, port, option, ex) + $" [{url}]", ex);
                 }
             }
+        }
+    }
+
+    /// <summary>The TCP port can be listened on at that address (port 0 always can).</summary>
+    public static void TcpPortFree(IPAddress address, int port, string option)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        if (port == 0) return;
+        using var s = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        if (address.Equals(IPAddress.IPv6Any)) s.DualMode = true;
+        try
+        {
+            s.Bind(new IPEndPoint(address, port));
+        }
+        catch (SocketException ex)
+        {
+            throw new EnvironmentFailureException(BindFailure("TCP", address, port, option, ex), ex);
         }
     }
 

@@ -22,8 +22,10 @@ public static class CliOptions
     public static readonly Option<TimeSpan?> DialTimeout = OptionParsers.Duration("--dial-timeout", "Deadline for one dial (default 15s)");
     public static readonly Option<TimeSpan?> ConnectTimeout = OptionParsers.Duration("--connect-timeout", "Deadline for a dial's TCP connect (default 3s)");
     public static readonly Option<bool> NoDial = new("--no-dial") { Description = "Discovery only: store every ENR, dial nobody" };
-    public static readonly Option<System.Net.IPAddress?> ListenAddress = OptionParsers.Address("--listen-address", "Local address for discv5 UDP (default 0.0.0.0)");
+    public static readonly Option<System.Net.IPAddress?> ListenAddress = OptionParsers.Address("--listen-address", "Local address for discv5 UDP and the libp2p TCP listener (default :: — IPv4 and IPv6 — when the host has IPv6, else 0.0.0.0)");
     public static readonly Option<int?> UdpPort = OptionParsers.Port("--udp-port", "discv5 UDP port (default 0: any free port)");
+    public static readonly Option<int?> TcpPort = OptionParsers.Port("--tcp-port", "libp2p TCP port for inbound connections (default 0: any free port)");
+    public static readonly Option<System.Net.IPAddress?> ExternalIp = OptionParsers.Address("--external-ip", "Public IP put in our record (default: learned from peers' PONG address votes)");
     public static readonly Option<string?> SummaryJson = OptionParsers.OutputFile("--summary-json", "Write the crawl summary as JSON to this path (checked writable before the crawl)");
     public static readonly Option<string?> GeoipCity = OptionParsers.InputFile("--geoip-city", "GeoLite2-City .mmdb for country/city enrichment");
     public static readonly Option<string?> Vantage = new("--vantage") { Description = "Name of this crawler's vantage point, recorded on its crawls (letters, digits, . _ -; default 'default')" };
@@ -56,7 +58,7 @@ public static class CliOptions
     public static void AddCrawl(Command command)
     {
         foreach (var o in new Option[] { Network, Bootnode, ConfigYaml, GenesisValidatorsRoot, AllowLoopback, AllowPrivate, MaxDuration,
-                     DialConcurrency, DiscoveryConcurrency, DialTimeout, ConnectTimeout, NoDial, ListenAddress, UdpPort, GeoipCity, GeoipAsn, Vantage })
+                     DialConcurrency, DiscoveryConcurrency, DialTimeout, ConnectTimeout, NoDial, ListenAddress, UdpPort, TcpPort, ExternalIp, GeoipCity, GeoipAsn, Vantage })
             command.Options.Add(o);
     }
 
@@ -92,6 +94,8 @@ public static class CliOptions
         Set(p, ConnectTimeout, v => s.Crawl.ConnectTimeout = v!.Value);
         Set(p, ListenAddress, v => s.Crawl.ListenAddress = v!.ToString());
         Set(p, UdpPort, v => s.Crawl.UdpPort = v ?? 0);
+        Set(p, TcpPort, v => s.Crawl.TcpPort = v ?? 0);
+        Set(p, ExternalIp, v => s.Crawl.ExternalIp = v!.ToString());
         Set(p, SummaryJson, v => s.Crawl.SummaryJson = v);
         Set(p, Vantage, v => s.Vantage = Storage.CrawlVantage.IsValid(v) ? v! : throw new UsageException(
             $"--vantage must be 1 to {Storage.CrawlVantage.MaxLength} letters, digits, '.', '_' or '-', not '{v}'"));

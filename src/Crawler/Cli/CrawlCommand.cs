@@ -67,7 +67,8 @@ public static class CrawlCommand
             throw new UsageException(ex.Message, ex);
         }
         Preflight.WritableDirectory(settings.DataDir, "data directory (--data-dir)");
-        Preflight.UdpPortFree(IPAddress.Parse(settings.Crawl.ListenAddress), settings.Crawl.UdpPort, "--listen-address/--udp-port");
+        Preflight.UdpPortFree(settings.Crawl.BindAddress(), settings.Crawl.UdpPort, "--listen-address/--udp-port");
+        Preflight.TcpPortFree(settings.Crawl.BindAddress(), settings.Crawl.TcpPort, "--listen-address/--tcp-port");
         return storage;
     }
 }

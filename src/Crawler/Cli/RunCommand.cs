@@ -50,6 +50,12 @@ public static class RunCommand
         if (!settings.Run.NoApi) Preflight.HttpUrlsFree(settings.Run.ApiUrls, "--urls");
         await Hosting.StoredData.MigrateAndRefreshAsync(storage, ClP2p.Eth2.Networks.NetworkRegistry.Builtin, null, ct).ConfigureAwait(false);
         var run = new RunContext(settings, storage, loggers) { Geo = Hosting.GeoServices.Create(settings.Geo, loggers) };
+        // the listening node stays up between crawls (the inbound census): every crawl of this run uses it
+        var selection = Eth2Crawl.NetworkSelection.Resolve(settings, log);
+        var policy = new Eth2Crawl.AddressPolicy(settings.Crawl.AllowPrivate, settings.Crawl.AllowLoopback);
+        var bootnodes = selection.Bootnodes.Where(Eth2Crawl.CrawlSession.ContactFilter(policy)).ToList();
+        await using var inbound = await Inbound.InboundHost.StartAsync(settings, storage, selection, NodeKeyStore.LoadOrCreate(settings.DataDir), bootnodes, loggers, run.Time, ct).ConfigureAwait(false);
+        run.Inbound = inbound;
 
         if (settings.Run.NoApi)
         {

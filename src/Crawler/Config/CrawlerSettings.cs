@@ -57,11 +57,37 @@ public sealed class CrawlSettings
     /// never answers the SYN and costs this, not the whole dial deadline.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(3);
 
-    /// <summary>Local address for the discv5 UDP socket.</summary>
-    public string ListenAddress { get; set; } = "0.0.0.0";
+    /// <summary>Local address of the discv5 UDP socket and the libp2p TCP listener. Empty: "::" (both families, dual
+    /// stack) when the host has IPv6, else "0.0.0.0" (<see cref="BindAddress"/>).</summary>
+    public string ListenAddress { get; set; } = "";
 
     /// <summary>discv5 UDP port; 0 = any free port.</summary>
     public int UdpPort { get; set; }
+
+    /// <summary>TCP port of the libp2p listener (inbound connections); 0 = any free port.</summary>
+    public int TcpPort { get; set; }
+
+    /// <summary>Public IP put in our record (--external-ip), instead of the one learned from peers' PONG votes.</summary>
+    public string? ExternalIp { get; set; }
+
+    /// <summary>The address the sockets bind: <see cref="ListenAddress"/>, or the dual-stack default.</summary>
+    public System.Net.IPAddress BindAddress() =>
+        ListenAddress is { Length: > 0 } a ? System.Net.IPAddress.Parse(a) : HostHasIPv6.Value ? System.Net.IPAddress.IPv6Any : System.Net.IPAddress.Any;
+
+    private static readonly Lazy<bool> HostHasIPv6 = new(() =>
+    {
+        if (!System.Net.Sockets.Socket.OSSupportsIPv6) return false;
+        try
+        {
+            using var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetworkV6, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp) { DualMode = true };
+            s.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Any, 0));
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    });
 
     /// <summary>Write the crawl summary as JSON to this path.</summary>
     public string? SummaryJson { get; set; }

@@ -86,7 +86,9 @@ public static class SettingsLoader
         Check(Storage.CrawlVantage.IsValid(s.Vantage), "Vantage", s.Vantage, $"must be 1 to {Storage.CrawlVantage.MaxLength} letters, digits, '.', '_' or '-'");
         Check(s.Crawl.MaxDuration is null || s.Crawl.MaxDuration > TimeSpan.Zero, "Crawl:MaxDuration", Str(s.Crawl.MaxDuration), $"must be longer than zero ({OptionParsers.DurationForms})");
         Check(OptionParsers.TryParsePort(Str(s.Crawl.UdpPort), allowZero: true, out _, out e), "Crawl:UdpPort", Str(s.Crawl.UdpPort), e);
-        Check(OptionParsers.TryParseAddress(s.Crawl.ListenAddress, out _, out e), "Crawl:ListenAddress", s.Crawl.ListenAddress, e);
+        if (s.Crawl.ListenAddress is { Length: > 0 }) Check(OptionParsers.TryParseAddress(s.Crawl.ListenAddress, out _, out e), "Crawl:ListenAddress", s.Crawl.ListenAddress, e);
+        Check(OptionParsers.TryParsePort(Str(s.Crawl.TcpPort), allowZero: true, out _, out e), "Crawl:TcpPort", Str(s.Crawl.TcpPort), e);
+        if (s.Crawl.ExternalIp is { Length: > 0 }) Check(OptionParsers.TryParseAddress(s.Crawl.ExternalIp, out _, out e), "Crawl:ExternalIp", s.Crawl.ExternalIp, e);
         Check(s.Crawl.Lease >= TimeSpan.FromSeconds(1), "Crawl:Lease", Str(s.Crawl.Lease), $"must be at least 1s ({OptionParsers.DurationForms})");
         Check(s.Run.Interval > TimeSpan.Zero, "Run:Interval", Str(s.Run.Interval), $"must be longer than zero ({OptionParsers.DurationForms})");
         Check(OptionParsers.TryParseHttpUrls(s.Run.ApiUrls, out e), "Run:ApiUrls", s.Run.ApiUrls, e);

@@ -21,6 +21,10 @@ public sealed record NodeFound<TRecord>(DiscoveredNode<TRecord> Node) : Discover
 public sealed record NodeQueried<TRecord>(string NodeId, bool Answered, int Neighbours, string? Error, TimeSpan Duration) : DiscoveryReport<TRecord>
 {
     public bool Complete { get; init; } = Answered && Error is null;
+
+    /// <summary>For a node with an address of each family, asked over one: whether it answered a PING at the other
+    /// (null when it was not asked there).</summary>
+    public bool? OtherFamilyAnswered { get; init; }
 }
 
 /// <summary>The result of dialling one node. <see cref="Outcome"/> is "ok" or an error class; <see cref="Detail"/> is

@@ -42,6 +42,9 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
     /// <summary>The process's metrics, pointed at this crawl while it runs (null: none exported).</summary>
     public CrawlGauges? Metrics { get; init; }
 
+    /// <summary>The listening node of a `clp2p run` process, kept up between crawls; null: the crawl opens its own for its duration.</summary>
+    public Inbound.InboundHost? Inbound { get; init; }
+
     /// <summary>Called with the live counters once the crawl has started (progress display).</summary>
     public Func<CrawlCounters, CancellationToken, Task>? Progress { get; init; }
 
@@ -93,29 +96,19 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
         CrawlEngine<Enr, BeaconDialResult>? engine = null;
         StorageCrawlSink? sink = null;
         long sent = 0, sendErrors = 0;
-        bool CanContact(Enr enr) => enr.UdpEndPoint is { Port: > 0 } ep && policy.IsAllowed(ep.Address);
+        var CanContact = ContactFilter(policy);
         // Bootnodes the address policy refuses are never contacted (not even the start-up PING).
         var allowedBootnodes = selection.Bootnodes.Where(CanContact).ToList();
         var writer = new ResultWriter(storage, new ResultWriterOptions(), loggers.CreateLogger<ResultWriter>(), time: _time, ready: crawlRow);
+        Inbound.InboundHost? ownInbound = null;
+        Inbound.InboundHost? inbound = Inbound;
         try
         {
-            var bind = new IPEndPoint(IPAddress.Parse(settings.Crawl.ListenAddress), settings.Crawl.UdpPort);
-            await using var discv5 = new Discv5Node(new Discv5Options
-            {
-                PrivateKey = key,
-                BindEndPoint = bind,
-                Bootnodes = allowedBootnodes,
-                ContactFilter = CanContact,
-                // thousands of nodes enumerated at once, each with a few requests in flight, in a network of 20,000+
-                MaxPendingRequests = 65_536,
-                MaxSessions = 100_000,
-                MaxKnownRecords = 200_000,
-                // A fresh, higher seq on every start: peers that cached our record from an earlier run (same node id,
-                // another port) then take the new one from the handshake instead of distrusting the session.
-                EnrSeq = (ulong)_time.GetUtcNow().ToUnixTimeMilliseconds(),
-            }, loggers, _time);
-            await discv5.StartAsync(ct).ConfigureAwait(false);
+            // a host of our own (`clp2p crawl`) writes the nodes that contact us once the database is open
+            inbound ??= ownInbound = await ClP2p.Crawler.Inbound.InboundHost.StartAsync(settings, storage, selection, key, allowedBootnodes, loggers, _time, ct, storageReady: crawlRow).ConfigureAwait(false);
             StartOpening();
+            var discv5 = inbound.Node;
+            long sentBefore = discv5.PacketsSent, sendErrorsBefore = discv5.SendErrors;
             _log.LogInformation("discv5 listening on {Endpoint} as {NodeId}", discv5.LocalEndPoint, discv5.LocalId);
 
             using var dialer = CreateDialer(settings, selection, key, loggers, _time);
@@ -125,9 +118,9 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             {
                 CanContact = CanContact,
                 MaxConcurrency = settings.Crawl.DiscoveryConcurrency,
-            }, selection.Bootnodes, _time);
+            }, selection.Bootnodes, _time, policy.IsAllowed);
             sink = new StorageCrawlSink(writer, crawlRow, selection.Registry, _time, GeoLookup, _log);
-            engine = new CrawlEngine<Enr, BeaconDialResult>(discovery, new BeaconDialWorker(dialer), sink, new CrawlEngineOptions
+            engine = new CrawlEngine<Enr, BeaconDialResult>(discovery, new BeaconDialWorker(dialer, policy.IsAllowed), sink, new CrawlEngineOptions
             {
                 DialConcurrency = dialConcurrency,
                 MaxDuration = settings.Crawl.MaxDuration,
@@ -152,7 +145,7 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             crawlId = await crawlRow.ConfigureAwait(false);
             state = end == CrawlEnd.Aborted ? CrawlStates.Aborted : CrawlStates.Succeeded;
             endedBy = end switch { CrawlEnd.Aborted => EndedBy.Aborted, CrawlEnd.Deadline => EndedBy.MaxDuration, _ => EndedBy.Completed };
-            (sent, sendErrors) = (discv5.PacketsSent, discv5.SendErrors);
+            (sent, sendErrors) = (discv5.PacketsSent - sentBefore, discv5.SendErrors - sendErrorsBefore);
             if (state == CrawlStates.Succeeded)
             {
                 failure = Diagnose(selection.Bootnodes, allowedBootnodes.Count, engine.Counters.Answered, sent, sendErrors, policy);
@@ -181,6 +174,8 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             // Everything found is written before the crawl is closed, whatever ended it (the writer retries while the
             // database is away).
             await writer.DisposeAsync().ConfigureAwait(false);
+            if (row is { } opened && inbound is not null) await TakeInInboundAsync(inbound, crawls, opened.Id).ConfigureAwait(false);
+            if (ownInbound is not null) await ownInbound.DisposeAsync().ConfigureAwait(false);
             if (row is { } r)
             {
                 await r.Lease.DisposeAsync().ConfigureAwait(false);
@@ -231,6 +226,25 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
         _log.LogInformation("crawl {CrawlId} of {Network} from vantage {Vantage} started from {Bootnodes} bootnodes into {Db}", crawlId, selection.Name, settings.Vantage, selection.Bootnodes.Count, storage.Describe());
         return (crawlId, new CrawlLease(crawls, crawlId, settings.Crawl.Lease, _time, _log));
     }
+
+    /// <summary>The nodes that contacted us (<see cref="CrawlStore.ApplyInboundAsync"/>): written before the crawl closes, so
+    /// that its census counts them. A database that is away only leaves them out (logged).</summary>
+    private async Task TakeInInboundAsync(Inbound.InboundHost inbound, CrawlStore crawls, long crawlId)
+    {
+        try
+        {
+            _log.LogInformation("crawl {CrawlId}: {Inbound}", crawlId, inbound.Describe());
+            await inbound.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            await crawls.ApplyInboundAsync(crawlId, _time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or StorageWriteException or InvalidOperationException)
+        {
+            _log.LogWarning(ex, "crawl {CrawlId}: the nodes that contacted us could not be taken in", crawlId);
+        }
+    }
+
+    /// <summary>Which records discovery may contact: a UDP endpoint the address policy allows.</summary>
+    public static Func<Enr, bool> ContactFilter(AddressPolicy policy) => enr => enr.UdpEndPoint is { Port: > 0 } ep && policy.IsAllowed(ep.Address);
 
     // The top clients and fork digests of the crawl, counted by the census from what was written (the summary tells
     // what was crawled, as Nebula's prints agents and errors). A database that is away only leaves them out.
@@ -284,13 +298,17 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
 
     /// <summary>The beacon dialer of a crawl or a re-dial: the crawler's key, the network's registry, the dial deadline.</summary>
     public static BeaconDialer CreateDialer(CrawlerSettings settings, NetworkSelection selection, byte[] key, ILoggerFactory loggers, TimeProvider? time = null) =>
-        new(new BeaconDialerOptions
+        new(CreateDialerOptions(settings, selection, key), loggers, time);
+
+    /// <summary>The options of the crawler's dialer (and of its inbound listener, which speaks the same stack).</summary>
+    public static BeaconDialerOptions CreateDialerOptions(CrawlerSettings settings, NetworkSelection selection, byte[] key) =>
+        new()
         {
             Libp2p = new Libp2pOptions { Identity = Identity.FromSecp256k1PrivateKey(key), AgentVersion = AgentVersion, ConnectTimeout = settings.Crawl.ConnectTimeout },
             TotalTimeout = settings.Crawl.DialTimeout,
             Registry = selection.Registry,
             DefaultNetwork = selection.Network?.Name,
-        }, loggers, time);
+        };
 
     public static string AgentVersion { get; } =
         "clp2p/" + (typeof(CrawlSession).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");

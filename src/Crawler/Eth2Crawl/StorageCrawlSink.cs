@@ -113,6 +113,7 @@ public sealed class StorageCrawlSink(
         ForkDigest? enrDigest = enr.TryGetValue(Eth2EnrFields.Eth2Key, out var eth2, out bool isList) && !isList
             && Eth2EnrFields.TryParseEth2(eth2.Span, out var forkId, out _) ? forkId.ForkDigest : null;
         var meta = dial?.MetaData;
+        var families = FamiliesAnswered(outcome);
         return new VisitObservation
         {
             CrawlId = crawlId,
@@ -151,10 +152,43 @@ public sealed class StorageCrawlSink(
             GoodbyeReason = dial?.GoodbyeReason,
             StatusDigestSent = dial?.StatusSent?.ForkDigest.ToArray(),
             DigestMismatch = status is not null && enrDigest is { } d ? status.ForkDigest != d : null,
+            Ipv4Answered = families.V4,
+            Ipv6Answered = families.V6,
         };
     }
 
-    private static byte[] Attnets(AttestationSubnets a)
+    /// <summary>
+    /// Whether the node answered over IPv4 and over IPv6: discovery answered over the family of the UDP endpoint it was
+    /// asked at (IPv4 when the record has both, as the socket chooses), or a dial over that family connected (TCP). Null
+    /// for a family the record has no address of.
+    /// </summary>
+    public static (bool? V4, bool? V6) FamiliesAnswered(NodeOutcome<Enr, BeaconDialResult> outcome)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        var enr = outcome.Node.Record;
+        bool? v4 = enr.Ip is null ? null : false, v6 = enr.Ip6 is null ? null : false;
+        if (outcome.Discovery?.Answered == true)
+        {
+            if (enr.Ip is not null && enr.Udp is > 0) v4 = true;
+            else if (enr.Ip6 is not null) v6 = true;
+        }
+        if (outcome.Discovery?.OtherFamilyAnswered == true) v6 = true;
+        void Dialled(IPEndPoint? at, BeaconDialResult? d)
+        {
+            if (at is null || d?.Latency is null) return;
+            if (at.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && !at.Address.IsIPv4MappedToIPv6) v6 = true; else v4 = true;
+        }
+        var dial = outcome.Dial?.Detail;
+        if (outcome.Node.DialEndpoint is { } first)
+        {
+            Dialled(first, dial);
+            Dialled(dial?.OtherFamily is not null ? BeaconDialWorker.OtherFamilyEndpoint(enr, first) : null, dial?.OtherFamily);
+        }
+        return (v4, v6);
+    }
+
+    /// <summary>The attnets bitvector as its 8 bytes.</summary>
+    public static byte[] Attnets(AttestationSubnets a)
     {
         var b = new byte[AttestationSubnets.Length];
         a.WriteTo(b);

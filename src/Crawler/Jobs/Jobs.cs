@@ -23,6 +23,9 @@ public sealed class RunContext(CrawlerSettings settings, StorageOptions storage,
     /// <summary>The process's crawl metrics (exported at /metrics), pointed at each scheduled crawl.</summary>
     public CrawlGauges Metrics { get; } = new();
 
+    /// <summary>The listening node kept up for the whole run (crawls use its discv5 node); null until the run starts it.</summary>
+    public Inbound.InboundHost? Inbound { get; set; }
+
     /// <summary>Crawls and re-dials never overlap: a re-dial waits for a crawl and the other way round.</summary>
     public SemaphoreSlim NetworkGate { get; } = new(1, 1);
 
@@ -40,7 +43,7 @@ public sealed class CrawlJob(RunContext run) : IJob
         await run.NetworkGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var session = new CrawlSession(run.Settings, run.Storage, run.Loggers, run.Time) { GeoLookup = run.Geo, Metrics = run.Metrics };
+            var session = new CrawlSession(run.Settings, run.Storage, run.Loggers, run.Time) { GeoLookup = run.Geo, Metrics = run.Metrics, Inbound = run.Inbound };
             var summary = await session.RunAsync(cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref run.CrawlsRun);
             log.LogInformation("scheduled crawl {CrawlId}: {Found} nodes, {Ok}/{Dialled} dials ok", summary.CrawlId, summary.NodesFound, summary.DialOk, summary.Dialled);

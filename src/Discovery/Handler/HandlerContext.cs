@@ -1,3 +1,4 @@
+using System.Net;
 using ClP2p.Discovery.Crypto;
 using ClP2p.Discovery.Service;
 using ClP2p.Discovery.Transport;
@@ -22,6 +23,9 @@ internal sealed class HandlerContext
     public required VerifiedRecords Records { get; init; }
     public required WhoAreYouLimiter WhoAreYouLimiter { get; init; }
     public required Discv5Counters Counters { get; init; }
+    public required AddressVotes Votes { get; init; }
+    /// <summary>Called with a new endpoint the votes adopted (the node puts it in its record).</summary>
+    public required Action<IPEndPoint> AddressAdopted { get; init; }
 
     /// <summary>The local record; replaced whole (a new seq) by <see cref="Discv5Node.UpdateLocalEnr"/>.</summary>
     public Enr LocalEnr

@@ -127,6 +127,7 @@ internal sealed partial class HandlerShard
         Discv5Metrics.Handshakes.Add(1, new KeyValuePair<string, object?>("direction", "inbound"));
         // only a record whose UDP endpoint is where the packet came from goes into the table (see NodeService.Contacted)
         if (from.Equals(_ctx.Socket.EndpointFor(remote))) _ctx.Service.Contacted(remote);
+        ReportInbound(addr, session, handshake: true);
         return HandleMessage(addr, session, plaintext);
     }
 }

@@ -254,6 +254,12 @@ internal sealed partial class HandlerShard
         if (!MessageCodec.TryDecode(plaintext, out var m, out _)) return DropReason.MessageInvalid;
         switch (m)
         {
+            case PingMessage or FindNodeMessage or TalkReqMessage:
+                ReportInbound(addr, s, handshake: false);
+                break;
+        }
+        switch (m)
+        {
             case PingMessage ping:
                 SendMessage(addr, s, new PongMessage(ping.RequestId, _ctx.LocalEnr.Seq, addr.EndPoint.Address, addr.EndPoint.Port));
                 Discv5Metrics.RequestsServed.Add(1, new KeyValuePair<string, object?>("type", "ping"));
@@ -277,6 +283,7 @@ internal sealed partial class HandlerShard
                 {
                     ping.Pong = new PongInfo(pong.EnrSeq, new IPEndPoint(pong.RecipientIp, pong.RecipientPort), Time.GetElapsedTime(req.Started));
                     Complete(req);
+                    if (_ctx.Votes.Add(addr.Id, ping.Pong.ObservedEndPoint) is { } adopted) _ctx.AddressAdopted(adopted);
                     // a higher seq in a PONG means the record changed: fetch it with FINDNODE [0] (discv5-wire.md PONG)
                     var known = _ctx.Service.KnownRecord(addr.Id) ?? req.Node;
                     if (pong.EnrSeq > known.Seq) _ctx.Service.ScheduleRefresh(known);
@@ -291,6 +298,16 @@ internal sealed partial class HandlerShard
             default:
                 return DropReason.ResponseTypeMismatch;
         }
+    }
+
+    /// <summary>Tells the node's owner that a remote contacted us (see <see cref="Discv5Options.InboundContact"/>).</summary>
+    private void ReportInbound(NodeAddress addr, Session s, bool handshake)
+    {
+        if (_ctx.Options.InboundContact is not { } report) return;
+        long now = Time.GetTimestamp();
+        if (s.LastInboundReportTicks != 0 && Time.GetElapsedTime(s.LastInboundReportTicks, now) < _ctx.Options.InboundReportInterval) return;
+        s.LastInboundReportTicks = now;
+        report(new InboundContact(addr.Id, s.Remote ?? _ctx.Service.KnownRecord(addr.Id), addr.EndPoint, handshake));
     }
 
     private DropReason HandleNodes(PendingRequest req, FindNodeMessage fn, NodesMessage nodes, NodeAddress addr)

@@ -34,6 +34,8 @@ public sealed class Session : IDisposable
     /// <summary>For a session we started: the challenge-data of the WHOAREYOU our handshake answered.</summary>
     public byte[]? Challenge { get; init; }
     public long LastUsedTicks { get; set; }
+    /// <summary>When this session was last reported as an inbound contact (timestamp ticks; 0 = never).</summary>
+    public long LastInboundReportTicks { get; set; }
 
     /// <summary>discv5-wire.md: nonces must be unique per key; a 32-bit counter plus 64 random bits.</summary>
     public void NextNonce(Span<byte> nonce12, IDiscoveryRandom random)

@@ -109,14 +109,21 @@ internal sealed partial class Discv5Socket : IDisposable
         }
     }
 
-    /// <summary>The UDP endpoint of a record this socket can reach (IPv4 socket: ip/udp; IPv6 socket: ip6/udp6, or ip/udp when dual-mode).</summary>
+    /// <summary>
+    /// The UDP endpoint of a record this socket can reach. IPv4 socket: ip/udp. IPv6-only socket: ip6/udp6. Dual-mode
+    /// socket: ip/udp when the record has it (the same choice as <see cref="Enr.UdpEndPoint"/>, so the address policy and
+    /// the socket agree on the endpoint of a dual-stack record), else ip6/udp6.
+    /// </summary>
     public IPEndPoint? EndpointFor(Enr enr)
     {
-        if (_socket.AddressFamily == AddressFamily.InterNetwork)
-            return enr.Ip is not null && enr.Udp is int u && u > 0 ? new IPEndPoint(enr.Ip, u) : null;
-        if (enr.Ip6 is not null && enr.Udp6 is int u6 && u6 > 0) return new IPEndPoint(enr.Ip6, u6);
-        return _socket.DualMode && enr.Ip is not null && enr.Udp is int u4 && u4 > 0 ? new IPEndPoint(enr.Ip, u4) : null;
+        IPEndPoint? v4 = enr.Ip is not null && enr.Udp is int u && u > 0 ? new IPEndPoint(enr.Ip, u) : null;
+        IPEndPoint? v6 = enr.Ip6 is not null && enr.Udp6 is int u6 && u6 > 0 ? new IPEndPoint(enr.Ip6, u6) : null;
+        if (_socket.AddressFamily == AddressFamily.InterNetwork) return v4;
+        return _socket.DualMode ? v4 ?? v6 : v6;
     }
+
+    /// <summary>True when the socket can send to IPv6 addresses.</summary>
+    public bool HasIPv6 => _socket.AddressFamily == AddressFamily.InterNetworkV6;
 
     private void SetBuffer(Socket s, int size, bool receive)
     {

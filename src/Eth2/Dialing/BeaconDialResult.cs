@@ -150,6 +150,10 @@ public sealed record BeaconDialResult
     /// <summary>Whole dial, connect to close.</summary>
     public TimeSpan Duration { get; init; }
 
+    /// <summary>For a node with an address of each family: the dial of its other family's address (the fields above are
+    /// those of the first dial); null when only one family was dialled.</summary>
+    public BeaconDialResult? OtherFamily { get; init; }
+
     public AgentInfo Agent => AgentParser.Parse(AgentVersion);
 
     public bool Success => Outcome == DialOutcome.Ok;

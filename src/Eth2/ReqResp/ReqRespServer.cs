@@ -38,6 +38,9 @@ public sealed class PeerSession
     /// <summary>The Status the remote sent as a request (inbound status stream), if any.</summary>
     public StatusMessage? RemoteStatusRequest => _remoteStatusRequest.Task.IsCompletedSuccessfully ? _remoteStatusRequest.Task.Result : null;
 
+    /// <summary>Completes when the remote sends its Status as a request.</summary>
+    public Task<StatusMessage> RemoteStatusRequested => _remoteStatusRequest.Task;
+
     /// <summary>Completes when the remote sends Goodbye; the value is its reason.</summary>
     public Task<ulong> Goodbye => _goodbye.Task;
 

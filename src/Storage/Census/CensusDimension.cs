@@ -43,6 +43,19 @@ public enum CensusDimension
     /// <summary>"answered" when the node answered discovery (FINDNODE) during the crawl, "silent" when it did not.</summary>
     Discovery,
     /// <summary>
+    /// How the node can be reached (docs/data-dictionary.md "Reachability"): <c>dialable</c> (our dial of it succeeded),
+    /// <c>discovery_only</c> (it answered discovery but no dial succeeded), <c>inbound_only</c> (neither, but it contacted
+    /// us in the 24 hours before the crawl ended: behind NAT or a firewall), <c>unreachable</c> (none of these).
+    /// </summary>
+    Reachability,
+    /// <summary>"true" when the node contacted us (discv5 or libp2p) in the 24 hours before the crawl ended, "false" when
+    /// not, null when the crawler did not listen.</summary>
+    SeenInbound,
+    /// <summary>Address families that answered: <c>ipv4_only</c>, <c>ipv6_only</c>, <c>dual_stack</c>; null when none answered.</summary>
+    IpFamily,
+    /// <summary><see cref="IpFamily"/> per client: key "client/family" ("lighthouse/dual_stack", "unknown/ipv4_only"); label: client.</summary>
+    IpFamilyByClient,
+    /// <summary>
     /// Status head slot against the network's wall-clock slot at the visit (<see cref="SyncHealth"/>): synced, behind,
     /// far_behind; null when there was no Status or the network's genesis is not known. Computed per query, not stored.
     /// </summary>

@@ -164,6 +164,9 @@ internal static class VisitColumns
         UInt64("goodbye_reason", r => r.Visit.GoodbyeReason, exported: true),
         Hex("status_digest_sent", r => r.Visit.StatusDigestSent, exported: true),
         Bool("digest_mismatch", r => r.Visit.DigestMismatch, exported: true),
+        Bool("ipv4_answered", r => r.Visit.Ipv4Answered, exported: true),
+        Bool("ipv6_answered", r => r.Visit.Ipv6Answered, exported: true),
+        Bool("seen_inbound", r => r.Visit.SeenInbound, exported: true),
     ];
 
     /// <summary>The column names, comma-separated, in <see cref="All"/> order.</summary>

@@ -106,6 +106,16 @@ public class ApiBenchmarks
     [Benchmark]
     public Task<int> Census_by_client_version_running_crawl() => GetAsync("/api/v1/census?dimension=client_version&crawl=" + _runningCrawl.ToString(CultureInfo.InvariantCulture));
 
+    /// <summary>The dashboard's census panels in one call (15 dimensions, as the page asks) of the latest finished crawl.</summary>
+    [Benchmark]
+    public Task<int> Census_set_latest() => GetAsync("/api/v1/census/set?dimensions=" + PageDimensions);
+
+    /// <summary>The dashboard's census panels of the running crawl: every dimension counted live in one pass over its visits.</summary>
+    [Benchmark]
+    public Task<int> Census_set_running_crawl() => GetAsync("/api/v1/census/set?dimensions=" + PageDimensions + "&crawl=" + _runningCrawl.ToString(CultureInfo.InvariantCulture));
+
+    private const string PageDimensions = "client,os,arch,country,asn,fork_digest,sync_health,finalized_lag,cgc,attnets,syncnets,dial_outcome,discovery,client_version";
+
     /// <summary>Client time series over all 201 crawls.</summary>
     [Benchmark]
     public Task<int> Time_series_by_client_all_crawls() => GetAsync("/api/v1/census/timeseries?dimension=client&from=2025-12-31T00:00:00Z&to=2027-01-01T00:00:00Z");

@@ -535,6 +535,9 @@ namespace ClP2p.Storage.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("visited_at");
 
+                    b.HasIndex("CrawlId")
+                        .HasDatabaseName("ix_visits_crawl_id");
+
                     b.HasIndex("CrawlId", "NodeId")
                         .HasDatabaseName("ix_visits_crawl_id_node_id");
 

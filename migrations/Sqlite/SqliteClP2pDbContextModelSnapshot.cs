@@ -525,6 +525,9 @@ namespace ClP2p.Storage.Migrations.Sqlite
                     b.HasKey("Id")
                         .HasName("pk_visits");
 
+                    b.HasIndex("CrawlId")
+                        .HasDatabaseName("ix_visits_crawl_id");
+
                     b.HasIndex("CrawlId", "NodeId")
                         .HasDatabaseName("ix_visits_crawl_id_node_id");
 

@@ -102,6 +102,7 @@ public static class ApiEndpoints
     public static WebApplication MapClP2pApi(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.Use(ServerTimingAsync);
         app.MapOpenApi();
         app.MapScalarApiReference();
         app.MapGet("/healthz", () => Results.Text("ok")).WithName("health").Produces<string>(StatusCodes.Status200OK, "text/plain").WithSummary("Liveness: answers ok");
@@ -140,6 +141,26 @@ public static class ApiEndpoints
         }).WithName("getCensus").Produces<CensusResult>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
           .WithSummary("Census of one crawl (latest by default): nodes seen grouped by a dimension, with counts and shares");
 
+        api.MapGet("/census/set", async (CensusService census, TimeProvider clock, string? dimensions, string? crawl, string? network, CancellationToken ct) =>
+        {
+            var dims = new List<CensusDimension>();
+            foreach (string name in (dimensions ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (!CensusDimensions.TryParse(name, out var d)) return BadDimension(name, "dimensions");
+                dims.Add(d);
+            }
+            if (dims.Count == 0) return Bad("dimensions", "a comma-separated list of dimensions");
+            long? crawlId = null;
+            if (crawl is not null && !crawl.Equals("latest", StringComparison.OrdinalIgnoreCase))
+            {
+                if (!long.TryParse(crawl, NumberStyles.None, CultureInfo.InvariantCulture, out long c)) return Bad("crawl", "a crawl id or 'latest'");
+                crawlId = c;
+            }
+            return await Timed(clock, ct, t => census.GetCensusesAsync(dims, crawlId, network, t),
+                r => r is null ? NotFound(crawlId is null ? "no crawl yet" : $"no crawl {crawlId}") : Results.Ok(r)).ConfigureAwait(false);
+        }).WithName("getCensusSet").Produces<CensusSet>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
+          .WithSummary("Several censuses of one crawl in one answer (dimensions=client,os,...): each the same as /census answers for that dimension");
+
         api.MapGet("/census/timeseries", async (CensusService census, TimeProvider clock, string? dimension, string? from, string? to, string? network, CancellationToken ct) =>
         {
             var now = clock.GetUtcNow();
@@ -173,19 +194,8 @@ public static class ApiEndpoints
                 if (!long.TryParse(crawl, NumberStyles.None, CultureInfo.InvariantCulture, out long c)) return Bad("crawl", "a crawl id or 'latest'");
                 crawlId = c;
             }
-            bool? mismatch = digest_mismatch switch
-            {
-                null => null,
-                "true" => true,
-                "false" => false,
-                _ => (bool?)null,
-            };
-            if (digest_mismatch is not null && mismatch is null) return Bad("digest_mismatch", "true or false");
-            var filter = new NodeFilter
-            {
-                CrawlId = crawlId, Network = network, Client = client, ClientVersion = version, Fork = fork, Country = country, DialOutcome = outcome,
-                Search = string.IsNullOrWhiteSpace(q) ? null : q.Trim(), DigestMismatch = mismatch,
-            };
+            if (!TryNodeFilter(network, client, version, fork, country, outcome, q, digest_mismatch, out var filter, out var badFilter)) return badFilter!;
+            filter = filter with { CrawlId = crawlId };
             return await Timed(clock, ct, t => census.ListNodesAsync(filter, o, l, t),
                 r => r is null ? NotFound("no such crawl") : Results.Ok(r)).ConfigureAwait(false);
         }).WithName("listNodes").Produces<Page<NodeSummary>>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
@@ -200,22 +210,42 @@ public static class ApiEndpoints
         }).WithName("getNode").Produces<NodeHistory>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
           .WithSummary("One node's history: ENR seqs, visits with status and metadata, agent versions");
 
-        api.MapGet("/crawls/{id}/export", async (CensusService census, string id, string? format, string? network, CancellationToken ct) =>
+        api.MapGet("/crawls/{id}/export", async (CensusService census, string id, string? format, string? network, string? client, string? version, string? fork,
+            string? country, string? outcome, string? q, string? digest_mismatch, CancellationToken ct) =>
         {
             if (!ExportFormats.TryParse(format ?? "csv", out var fmt)) return Bad("format", "csv, ndjson or parquet");
-            var found = await FindCrawlAsync(census, id, network, ct).ConfigureAwait(false);
+            if (!TryNodeFilter(network, client, version, fork, country, outcome, q, digest_mismatch, out var filter, out var badFilter)) return badFilter!;
+            // 'latest' is the latest crawl as for /nodes; network filters the nodes (the dashboard's selection), like /nodes.
+            var found = await FindCrawlAsync(census, id, null, ct).ConfigureAwait(false);
             if (found.Crawl is null) return found.Error!;
             long crawlId = found.Crawl.Id;
-            return Results.Stream(stream => Exporter.WriteAsync(census, crawlId, fmt, stream, ct),
+            return Results.Stream(stream => Exporter.WriteAsync(census.ExportAsync(crawlId, filter, ct), fmt, stream, ct),
                 ExportFormats.ContentType(fmt), $"clp2p-crawl-{crawlId}.{ExportFormats.Extension(fmt)}");
         }).WithName("exportCrawl")
           .Produces(StatusCodes.Status200OK, typeof(string), "text/csv", "application/x-ndjson")
           .Produces(StatusCodes.Status200OK, typeof(byte[]), "application/vnd.apache.parquet")
           .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
-          .WithSummary("One row per node seen in the crawl, streamed as csv, ndjson or parquet (columns in docs/data-dictionary.md)");
+          .WithSummary("One row per node seen in the crawl, streamed as csv, ndjson or parquet (columns in docs/data-dictionary.md); the same filters as /nodes select the rows");
         HealthEndpoints.Map(api);
         Dashboard.Map(app);
         return app;
+    }
+
+    /// <summary>
+    /// Adds <c>Server-Timing: app;dur=MS</c> to every /api/ answer: the time from the request reaching the API to its
+    /// headers (query and handler, not the network or the client's queue), which a browser's resource timing exposes.
+    /// </summary>
+    private static Task ServerTimingAsync(HttpContext http, Func<Task> next)
+    {
+        if (!http.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal)) return next();
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        http.Response.OnStarting(() =>
+        {
+            double ms = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            http.Response.Headers["Server-Timing"] = string.Create(CultureInfo.InvariantCulture, $"app;dur={ms:0.0}");
+            return Task.CompletedTask;
+        });
+        return next();
     }
 
     private static async Task<(CrawlInfo? Crawl, IResult? Error)> FindCrawlAsync(CensusService census, string id, string? network, CancellationToken ct)
@@ -228,6 +258,32 @@ public static class ApiEndpoints
         if (!long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out long crawlId)) return (null, Bad("id", "a crawl id or 'latest'"));
         var crawl = await census.GetCrawlAsync(crawlId, ct).ConfigureAwait(false);
         return crawl is null ? (null, NotFound($"no crawl {crawlId}")) : (crawl, null);
+    }
+
+    /// <summary>The node filters /nodes and the export take (crawl left unset).</summary>
+    private static bool TryNodeFilter(string? network, string? client, string? version, string? fork, string? country, string? outcome, string? q,
+        string? digestMismatch, out NodeFilter filter, out IResult? bad)
+    {
+        filter = new NodeFilter();
+        bad = null;
+        bool? mismatch = digestMismatch switch
+        {
+            null => null,
+            "true" => true,
+            "false" => false,
+            _ => (bool?)null,
+        };
+        if (digestMismatch is not null && mismatch is null)
+        {
+            bad = Bad("digest_mismatch", "true or false");
+            return false;
+        }
+        filter = new NodeFilter
+        {
+            Network = network, Client = client, ClientVersion = version, Fork = fork, Country = country, DialOutcome = outcome,
+            Search = string.IsNullOrWhiteSpace(q) ? null : q.Trim(), DigestMismatch = mismatch,
+        };
+        return true;
     }
 
     /// <summary>Runs a query under <see cref="QueryTimeout"/> on the API's clock; a query that takes longer answers 504.</summary>
@@ -267,8 +323,8 @@ public static class ApiEndpoints
 
     internal static bool IsHex(string s) => s.All(Uri.IsHexDigit);
 
-    internal static IResult BadDimension(string? value) =>
-        Bad("dimension", "one of " + string.Join(", ", CensusDimensions.All.Select(CensusDimensions.Name)) + (value is null ? "" : $" (not '{value}')"));
+    internal static IResult BadDimension(string? value, string parameter = "dimension") =>
+        Bad(parameter, "one of " + string.Join(", ", CensusDimensions.All.Select(CensusDimensions.Name)) + (value is null ? "" : $" (not '{value}')"));
 
     internal static IResult Bad(string parameter, string expected) =>
         Results.ValidationProblem(new Dictionary<string, string[]> { [parameter] = [$"{parameter} must be {expected}"] },

@@ -30,7 +30,13 @@ internal static class HealthEndpoints
         api.MapGet("/networks/{network}/readiness", async (CensusService census, TimeProvider clock, string network, string? crawl, string? fork, CancellationToken ct) =>
         {
             if (!NetworkRegistry.Builtin.TryGet(network, out var net))
-                return ApiEndpoints.NotFound($"no network '{network}' (known: {string.Join(", ", NetworkRegistry.BuiltinNames)})");
+            {
+                // a custom network: its schedule from the newest crawl of it that stored its config (--config-yaml)
+                var stored = await census.GetNetworkParametersAsync(network, ct: ct).ConfigureAwait(false);
+                net = stored.Select(CrawledNetworks.FromCrawlParameters).FirstOrDefault(n => n is not null)!;
+                if (net is null)
+                    return ApiEndpoints.NotFound($"no network '{network}' (known: {string.Join(", ", NetworkRegistry.BuiltinNames)}, and custom networks crawled with --config-yaml)");
+            }
             if (!TryCrawl(crawl, out long? crawlId)) return ApiEndpoints.Bad("crawl", "a crawl id or 'latest'");
             var now = clock.GetUtcNow();
             if (ForkReadiness.Target(net, now, fork) is not { } target)

@@ -24,6 +24,8 @@ internal static class OpenApiParameters
         ["network"] = new("Only nodes (or crawls) of this network, by name (mainnet, sepolia, hoodi, ...).", JsonSchemaType.String),
         ["crawl"] = new("A crawl id, or 'latest' (default): the newest succeeded crawl.", JsonSchemaType.String, Pattern: "^([0-9]+|latest)$", Default: "latest"),
         ["dimension"] = new("What to group the census by.", JsonSchemaType.String, Enum: [.. CensusDimensions.All.Select(CensusDimensions.Name)], Default: "client"),
+        ["dimensions"] = new("Census dimensions, comma-separated (client,os,arch,...): one census of each.", JsonSchemaType.String,
+            Pattern: "^(" + string.Join("|", CensusDimensions.All.Select(CensusDimensions.Name)) + ")(,(" + string.Join("|", CensusDimensions.All.Select(CensusDimensions.Name)) + "))*$"),
         ["from"] = new("Start of the range (ISO 8601); default 30 days ago.", JsonSchemaType.String, "date-time"),
         ["to"] = new("End of the range (ISO 8601); default now.", JsonSchemaType.String, "date-time"),
         ["client"] = new("Only nodes whose agent names this client (lighthouse, prysm, teku, nimbus, lodestar, grandine, ...).", JsonSchemaType.String),

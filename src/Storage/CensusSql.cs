@@ -114,6 +114,29 @@ internal static class CensusSql
             """;
     }
 
+    /// <summary>
+    /// Live census of one crawl by several dimensions in one pass over its visits (parameters @crawl and, when
+    /// filtered, @network): the visits are read and joined once (a materialized CTE), then grouped per dimension.
+    /// Rows: dimension index (into <paramref name="dimensions"/>), key, label, count.
+    /// </summary>
+    public static string LiveCensuses(IReadOnlyList<CensusDimension> dimensions, bool networkFilter)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(dimensions.Count);
+        Spec[] specs = [.. dimensions.Select(For)];
+        string columns = string.Join(", ", specs.Select((s, i) => $"{s.Key} AS k{i}, {(s.LabelIsGroup || s.Label != NoLabel ? s.Label : NoLabel)} AS l{i}"));
+        var joins = new Spec(NoLabel, NoLabel, specs.Any(s => s.Enr) || networkFilter, specs.Any(s => s.Agent), specs.Any(s => s.Geo));
+        string groups = string.Join("\n            UNION ALL\n            ", specs.Select((s, i) => s.LabelIsGroup
+            ? $"SELECT {i}, k{i}, l{i}, COUNT(*) FROM x GROUP BY k{i}, l{i}"
+            : $"SELECT {i}, k{i}, MAX(l{i}), COUNT(*) FROM x GROUP BY k{i}"));
+        return $"""
+            WITH x AS MATERIALIZED (
+              SELECT {columns}
+              FROM visits v{Joins(joins, networkFilter)}
+              WHERE v.crawl_id = @crawl AND v.kind = 'crawl'{(networkFilter ? $" AND {NodeNetwork} = @network" : "")})
+            {groups}
+            """;
+    }
+
     /// <summary>Census of one crawl from crawl_census (parameters @crawl, @dimension[, @network]): key, label, count.</summary>
     public static string StoredCensus(bool networkFilter) => $"""
         SELECT key, MAX(label), SUM(count)

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using ClP2p.Storage.Model;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
@@ -119,8 +120,17 @@ public sealed class CrawlStore
             string sql = CensusSql.BuildAggregateInsert(dimension);
             await Sql.ExecuteAsync(connection, tx, sql, ct, ("crawl", crawlId), ("dimension", CensusSql.DimensionName(dimension))).ConfigureAwait(false);
         }
+        // Each build gets a later census_built_at than the last (even on a clock that did not move): readers key what
+        // they keep about a finished crawl by it (CensusService's cache).
+        DateTime builtAt = _time.GetUtcNow().UtcDateTime;
+        await using (DbCommand last = Sql.Command(connection, tx, "SELECT census_built_at FROM crawls WHERE id = @crawl", ("crawl", crawlId)))
+        await using (DbDataReader r = await last.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            if (await r.ReadAsync(ct).ConfigureAwait(false) && r.GetUtcOrNull(0) is { } previous && previous >= builtAt)
+                builtAt = previous.AddMilliseconds(1);
+        }
         await Sql.ExecuteAsync(connection, tx, "UPDATE crawls SET census_built_at = @now WHERE id = @crawl", ct,
-            ("crawl", crawlId), ("now", _time.GetUtcNow().UtcDateTime)).ConfigureAwait(false);
+            ("crawl", crawlId), ("now", builtAt)).ConfigureAwait(false);
         await tx.CommitAsync(ct).ConfigureAwait(false);
     }
 

@@ -4,7 +4,7 @@
 
 const NS = 'http://www.w3.org/2000/svg';
 const $ = (sel, root = document) => root.querySelector(sel);
-const state = { network: '', crawl: 'latest', crawls: [], networks: [], info: null, nodes: { offset: 0, limit: 25 }, timer: 0, generation: 0 };
+const state = { network: '', crawl: 'latest', crawls: [], networks: [], networksLoaded: null, info: null, nodes: { offset: 0, limit: 25 }, timer: 0, generation: 0 };
 const LIVE_REFRESH_MS = 5000;
 const PALETTE = ['#2f6fdf', '#e07b39', '#3a9d5d', '#b04fb3', '#c9a227', '#4bb3c4', '#d0455b', '#7d6b5a'];
 
@@ -122,8 +122,12 @@ function lines(container, points) {
   container.append(svg, legend, el('div', { class: 'scroll' }, el('table', { class: 'nums', 'data-dimension': 'timeseries' }, el('thead', {}, head), body)));
 }
 
+// The crawl every panel reads: the one the crawl picker resolved to ('latest' becomes its id), so that all panels
+// count the same crawl even if another one finishes while the page loads.
+const crawlOf = () => state.info ? String(state.info.id) : state.crawl;
+
 function census(dimension, extra = {}) {
-  return api('/api/v1/census' + qs({ dimension, crawl: state.crawl, network: state.network, ...extra }));
+  return api('/api/v1/census' + qs({ dimension, crawl: crawlOf(), network: state.network, ...extra }));
 }
 
 function panel(name) { return $(`[data-panel="${name}"] .chart`); }
@@ -131,9 +135,11 @@ function panel(name) { return $(`[data-panel="${name}"] .chart`); }
 const BAR_PANELS = ['client', 'os', 'arch', 'country', 'asn', 'fork_digest', 'sync_health', 'finalized_lag', 'cgc', 'attnets', 'syncnets', 'dial_outcome'];
 const NUMERIC = new Set(['cgc', 'attnets', 'syncnets']);
 
+// Every census panel from one answer (GET /api/v1/census/set: each census as /api/v1/census gives it). Returns true
+// when a node-table filter lost its value (not offered by this crawl), so the table must be drawn again.
 async function drawCensus() {
-  const results = await Promise.all([...BAR_PANELS, 'discovery'].map(d => census(d)));
-  const byDim = Object.fromEntries(results.map(r => [r.dimension, r]));
+  const set = await api('/api/v1/census/set' + qs({ dimensions: [...BAR_PANELS, 'discovery', 'client_version'].join(','), crawl: crawlOf(), network: state.network }));
+  const byDim = Object.fromEntries(set.censuses.map(r => [r.dimension, r]));
   const outcome = byDim.dial_outcome;
   const count = (r, key) => (r.groups.find(g => g.key === key) || { count: 0 }).count;
   const metric = (name, value) => { $(`[data-metric="${name}"]`).textContent = fmt(value); };
@@ -148,14 +154,15 @@ async function drawCensus() {
     const empty = (d === 'country' || d === 'asn') ? 'no GeoIP data for this crawl' : 'no nodes';
     bars(panel(d), groups, { name: d, empty, max: NUMERIC.has(d) ? 70 : 12, onSelect: d === 'client' ? showVersions : null });
   }
-  fillFilter('#f-client', byDim.client.groups.filter(g => g.key !== null).map(g => [g.key, g.key]));
-  fillFilter('#f-country', byDim.country.groups.filter(g => g.key !== null).map(g => [g.key, g.key]));
-  fillFilter('#f-fork', byDim.fork_digest.groups.filter(g => g.key !== null).map(g => [g.key, keyText(g)]));
-  fillFilter('#f-outcome', outcome.groups.map(g => [g.key, g.key]));
-  const versions = await census('client_version');
+  const versions = byDim.client_version;
   const vs = [...new Set(versions.groups.filter(g => g.key !== null).map(g => g.key.slice(g.key.indexOf('/') + 1)).filter(v => v))].sort();
-  fillFilter('#f-version', vs.map(v => [v, v]));
-  return byDim;
+  return [
+    fillFilter('#f-client', byDim.client.groups.filter(g => g.key !== null).map(g => [g.key, g.key])),
+    fillFilter('#f-country', byDim.country.groups.filter(g => g.key !== null).map(g => [g.key, g.key])),
+    fillFilter('#f-fork', byDim.fork_digest.groups.filter(g => g.key !== null).map(g => [g.key, keyText(g)])),
+    fillFilter('#f-outcome', outcome.groups.map(g => [g.key, g.key])),
+    fillFilter('#f-version', vs.map(v => [v, v])),
+  ].some(lost => lost);
 }
 
 async function showVersions(group) {
@@ -167,23 +174,33 @@ async function showVersions(group) {
   bars($('#versions .chart'), groups, { name: 'client_version', keyHeader: 'version', max: 20 });
 }
 
+// Offers the values of this crawl; true when the selected value is not among them (the filter is cleared).
 function fillFilter(sel, pairs) {
   const s = $(sel), keep = s.value;
   while (s.options.length > 1) s.remove(1);
   for (const [value, text] of pairs) s.append(el('option', { value, text }));
   s.value = pairs.some(p => p[0] === keep) ? keep : '';
+  return s.value !== keep;
+}
+
+// A custom network whose crawl stored its config (--config-yaml): the API rebuilds its fork schedule from it.
+function customNetwork(crawl) {
+  try {
+    const p = crawl && crawl.parameters_json ? JSON.parse(crawl.parameters_json) : null;
+    return p && p.config_yaml && p.network_name ? p.network_name : '';
+  } catch { return ''; }
 }
 
 async function drawReadiness() {
   const info = $('#readiness-info'), chart = panel('readiness');
   const known = new Set(state.networks.map(n => n.name));
-  const net = state.network || (state.info && known.has(state.info.network) ? state.info.network : '');
+  const net = state.network || (state.info && known.has(state.info.network) ? state.info.network : customNetwork(state.info));
   if (!net) {
-    info.textContent = 'Pick a network to see its readiness (the crawl\'s network is not a built-in one).';
+    info.textContent = 'Pick a network to see its readiness (the crawl\'s network is not a built-in one, and it stored no --config-yaml).';
     chart.replaceChildren();
     return;
   }
-  const r = await api(`/api/v1/networks/${encodeURIComponent(net)}/readiness` + qs({ crawl: state.crawl }));
+  const r = await api(`/api/v1/networks/${encodeURIComponent(net)}/readiness` + qs({ crawl: crawlOf() }));
   const f = r.fork;
   info.textContent = `${r.network}: ${f.name} (${f.kind}, epoch ${fmt(f.epoch)}, ${f.active ? 'active since' : 'activates'} ${f.activates_at.slice(0, 10)}). ` +
     `${fmt(r.announcing)} of ${fmt(r.nodes)} consensus nodes announce it (${pct(r.announcing_share)}); ` +
@@ -248,10 +265,8 @@ async function drawUptime() {
 
 async function drawNodes() {
   const f = state.nodes;
-  const params = {
-    crawl: state.crawl, network: state.network, q: $('#q').value.trim(), client: $('#f-client').value, version: $('#f-version').value,
-    country: $('#f-country').value, fork: $('#f-fork').value, outcome: $('#f-outcome').value, offset: f.offset, limit: f.limit,
-  };
+  const params = { crawl: crawlOf(), ...selection(), offset: f.offset, limit: f.limit };
+  setExports();
   $('#nodes').dataset.state = 'loading';
   const page = await api('/api/v1/nodes' + qs(params));
   const body = $('#nodes tbody');
@@ -293,11 +308,21 @@ async function showNode(id) {
   d.hidden = false;
 }
 
+// The node table's selection: network and filters (the same parameters for /nodes and the export).
+function selection() {
+  return {
+    network: state.network, q: $('#q').value.trim(), client: $('#f-client').value, version: $('#f-version').value,
+    country: $('#f-country').value, fork: $('#f-fork').value, outcome: $('#f-outcome').value,
+  };
+}
+
+// Export buttons download the current selection: the crawl, the network and the node table's filters.
 function setExports() {
   const id = state.info ? state.info.id : 'latest';
+  const sel = selection();
   for (const f of ['csv', 'ndjson', 'parquet']) {
     const a = $('#export-' + f);
-    a.href = `/api/v1/crawls/${id}/export?format=${f}`;
+    a.href = `/api/v1/crawls/${id}/export` + qs({ format: f, ...sel });
     a.setAttribute('download', `clp2p-crawl-${id}.${f}`);
   }
 }
@@ -310,16 +335,18 @@ async function refresh() {
   document.body.dataset.ready = '0';
   clearTimeout(state.timer);
   try {
-    const page = await api('/api/v1/crawls' + qs({ limit: 200 }));
+    // Two round trips: the crawl list and the crawl, then every panel at once.
+    const [page, latest] = await Promise.all([api('/api/v1/crawls' + qs({ limit: 200 })), state.crawl === 'latest' ? api('/api/v1/crawls/latest') : null, state.networksLoaded]);
     state.crawls = page.items;
     fillCrawls();
-    state.info = state.crawl === 'latest' ? await api('/api/v1/crawls/latest') : state.crawls.find(c => String(c.id) === state.crawl) || await api(`/api/v1/crawls/${state.crawl}`);
+    state.info = latest || state.crawls.find(c => String(c.id) === state.crawl) || await api(`/api/v1/crawls/${state.crawl}`);
     const live = state.info.state === 'running';
     $('#live').hidden = !live;
     $('#crawl-info').textContent = `crawl ${state.info.id} of ${state.info.network}, ${state.info.state}, started ${state.info.started_at.slice(0, 19).replace('T', ' ')} UTC`;
     setExports();
-    await drawCensus();
-    await Promise.all([drawReadiness(), drawTimeSeries(), drawChurn(), drawUptime(), drawNodes()]);
+    const nodes = drawNodes();
+    const census = drawCensus().then(async lost => { await nodes; if (lost) await drawNodes(); });
+    await Promise.all([census, nodes, drawReadiness(), drawTimeSeries(), drawChurn(), drawUptime()]);
     if (gen !== state.generation) return;
     showError('');
     document.body.dataset.ready = '1';
@@ -345,13 +372,14 @@ async function start() {
   const range = $('#range');
   if (params.get('range') && !['1', '7', '30', '90', '365'].includes(params.get('range'))) range.append(el('option', { value: params.get('range'), text: `${params.get('range')} days` }));
   if (/^\d+$/.test(params.get('range') || '')) range.value = params.get('range');
-  try {
-    state.networks = await api('/api/v1/networks');
+  // the network list arrives with the crawls (refresh waits for it before drawing)
+  state.networksLoaded = api('/api/v1/networks').then(networks => {
+    state.networks = networks;
     const sel = $('#network');
     for (const n of state.networks) sel.append(el('option', { value: n.name, text: n.name }));
     sel.value = state.networks.some(n => n.name === state.network) ? state.network : '';
     state.network = sel.value;
-  } catch (e) { fail(e); return; }
+  });
   $('#network').addEventListener('change', e => { state.network = e.target.value; state.nodes.offset = 0; refresh(); });
   $('#crawl').addEventListener('change', e => { state.crawl = e.target.value; state.nodes.offset = 0; refresh(); });
   $('#range').addEventListener('change', () => drawTimeSeries().catch(fail));

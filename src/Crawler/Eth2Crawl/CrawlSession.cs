@@ -218,6 +218,9 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             genesis_time = selection.Network?.GenesisTime,
             seconds_per_slot = selection.Network?.SecondsPerSlot,
             slots_per_epoch = selection.Network?.SlotsPerEpoch,
+            // A custom network's fork schedule, so that readiness can be computed for it later (--config-yaml).
+            genesis_validators_root = settings.ConfigYaml is null ? null : selection.Network?.GenesisValidatorsRoot.ToString(),
+            config_yaml = settings.ConfigYaml is { } yaml && selection.Network is not null ? File.ReadAllText(yaml) : null,
         });
         if (PrepareStorage is { } prepare) await prepare(CancellationToken.None).ConfigureAwait(false);
         var interrupted = await crawls.MarkInterruptedAsync(settings.Crawl.Lease, CancellationToken.None).ConfigureAwait(false);

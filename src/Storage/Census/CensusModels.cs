@@ -52,6 +52,23 @@ public sealed record CensusResult
     public required IReadOnlyList<CensusGroup> Groups { get; init; }
 }
 
+/// <summary>Several censuses of one crawl (GET /api/v1/census/set): each as <see cref="CensusResult"/> answers it.</summary>
+public sealed record CensusSet
+{
+    /// <summary>The crawl counted.</summary>
+    public required CrawlInfo Crawl { get; init; }
+    /// <summary>Network filter applied, or null for all nodes.</summary>
+    public string? Network { get; init; }
+    /// <summary>One census per dimension asked for, in the order asked.</summary>
+    public required IReadOnlyList<DimensionCensus> Censuses { get; init; }
+}
+
+/// <summary>One dimension's census within a <see cref="CensusSet"/>.</summary>
+/// <param name="Dimension">The grouping.</param>
+/// <param name="Total">Nodes counted.</param>
+/// <param name="Groups">The groups, by count descending, then key.</param>
+public sealed record DimensionCensus(CensusDimension Dimension, long Total, IReadOnlyList<CensusGroup> Groups);
+
 /// <summary>The census of one crawl within a time series.</summary>
 public sealed record CensusSeriesPoint
 {

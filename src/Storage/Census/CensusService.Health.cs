@@ -10,7 +10,7 @@ public sealed partial class CensusService
     /// <summary>Most nodes listed per kind of change by <see cref="GetChurnAsync"/>.</summary>
     public const int MaxChurnList = 1000;
 
-    private async Task<(CrawlInfo Info, bool Built)?> ResolveAsync(DbConnection conn, long? crawlId, CancellationToken ct) =>
+    private async Task<CrawlRow?> ResolveAsync(DbConnection conn, long? crawlId, CancellationToken ct) =>
         crawlId is { } id
             ? await QueryCrawlAsync(conn, "WHERE c.id = @id", ct, ("id", id)).ConfigureAwait(false)
             : await LatestAsync(conn, null, ct).ConfigureAwait(false);
@@ -25,35 +25,53 @@ public sealed partial class CensusService
     // Sync health and finalized lag of one crawl: Status fields of every visit, classified against the clock of the
     // network its ENR names (a query, not a stored census, because it needs each network's genesis).
     private async Task<List<(string? Key, string? Label, long Count)>> ReadSyncGroupsAsync(DbConnection conn, CrawlInfo crawl, CensusDimension dimension,
-        string? network, CancellationToken ct)
+        string? network, CancellationToken ct) =>
+        (await ReadSyncGroupsAsync(conn, crawl, [dimension], network, ct).ConfigureAwait(false))[dimension];
+
+    // Both computed dimensions (or one) from one read of the crawl's visits.
+    private async Task<Dictionary<CensusDimension, List<(string? Key, string? Label, long Count)>>> ReadSyncGroupsAsync(DbConnection conn, CrawlInfo crawl,
+        IReadOnlyCollection<CensusDimension> dimensions, string? network, CancellationToken ct)
     {
         NetworkClock? crawlClock = NetworkClock.FromCrawlParameters(crawl.ParametersJson);
-        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        long unknown = 0;
-        await using DbCommand cmd = Sql.Command(conn, null, $"""
+        bool sync = dimensions.Contains(CensusDimension.SyncHealth), lag = dimensions.Contains(CensusDimension.FinalizedLag);
+        var syncCounts = new Dictionary<string, long>(StringComparer.Ordinal);
+        var lagCounts = new Dictionary<string, long>(StringComparer.Ordinal);
+        long syncUnknown = 0, lagUnknown = 0;
+        await using (DbCommand cmd = Sql.Command(conn, null, $"""
             SELECT e.network_name, v.visited_at, v.head_slot, v.finalized_epoch
             FROM visits v LEFT JOIN enr_history e ON e.node_id = v.node_id AND e.seq = v.enr_seq
             WHERE v.crawl_id = @crawl AND v.kind = 'crawl'{(network is null ? "" : " AND e.network_name = @network")}
-            """, ("crawl", crawl.Id), ("network", network));
-        await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        while (await r.ReadAsync(ct).ConfigureAwait(false))
+            """, ("crawl", crawl.Id), ("network", network)))
+        await using (DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
         {
-            long? head = r.GetInt64OrNull(2);
-            long? finalized = r.GetInt64OrNull(3);
-            NetworkClock? clock = head is null ? null : ClockOf(r.GetStringOrNull(0), crawlClock);
-            string? key = null;
-            if (clock is not null)
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
             {
-                long wall = clock.SlotAt(new DateTimeOffset(r.GetUtc(1)));
-                if (dimension == CensusDimension.SyncHealth) key = SyncHealth.Classify(wall - head!.Value, clock.SlotsPerEpoch);
-                else if (finalized is { } f) key = SyncHealth.FinalizedBucket(Math.Max(0, wall / clock.SlotsPerEpoch) - f);
+                long? head = r.GetInt64OrNull(2);
+                long? finalized = r.GetInt64OrNull(3);
+                NetworkClock? clock = head is null ? null : ClockOf(r.GetStringOrNull(0), crawlClock);
+                string? syncKey = null, lagKey = null;
+                if (clock is not null)
+                {
+                    long wall = clock.SlotAt(new DateTimeOffset(r.GetUtc(1)));
+                    syncKey = SyncHealth.Classify(wall - head!.Value, clock.SlotsPerEpoch);
+                    if (finalized is { } f) lagKey = SyncHealth.FinalizedBucket(Math.Max(0, wall / clock.SlotsPerEpoch) - f);
+                }
+                if (syncKey is null) syncUnknown++;
+                else syncCounts[syncKey] = syncCounts.GetValueOrDefault(syncKey) + 1;
+                if (lagKey is null) lagUnknown++;
+                else lagCounts[lagKey] = lagCounts.GetValueOrDefault(lagKey) + 1;
             }
-            if (key is null) unknown++;
-            else counts[key] = counts.GetValueOrDefault(key) + 1;
         }
-        var rows = counts.Select(kv => ((string?)kv.Key, (string?)null, kv.Value)).ToList();
-        if (unknown > 0) rows.Add((null, null, unknown));
-        return rows;
+        static List<(string?, string?, long)> Rows(Dictionary<string, long> counts, long unknown)
+        {
+            var rows = counts.Select(kv => ((string?)kv.Key, (string?)null, kv.Value)).ToList();
+            if (unknown > 0) rows.Add((null, null, unknown));
+            return rows;
+        }
+        var result = new Dictionary<CensusDimension, List<(string? Key, string? Label, long Count)>>();
+        if (sync) result[CensusDimension.SyncHealth] = Rows(syncCounts, syncUnknown);
+        if (lag) result[CensusDimension.FinalizedLag] = Rows(lagCounts, lagUnknown);
+        return result;
     }
 
     /// <summary>
@@ -69,11 +87,21 @@ public sealed partial class CensusService
         ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, MaxChurnList);
         await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
         if (await ResolveAsync(conn, toCrawl, ct).ConfigureAwait(false) is not { } to) return null;
-        (CrawlInfo Info, bool Built)? from = fromCrawl is { } f
+        CrawlRow? from = fromCrawl is { } f
             ? await QueryCrawlAsync(conn, "WHERE c.id = @id", ct, ("id", f)).ConfigureAwait(false)
             : await QueryCrawlAsync(conn, "WHERE c.network = @net AND (c.started_at < @at OR (c.started_at = @at AND c.id < @id)) ORDER BY c.started_at DESC, c.id DESC LIMIT 1", ct,
                 ("net", to.Info.Network), ("at", to.Info.StartedAt.UtcDateTime), ("id", to.Info.Id)).ConfigureAwait(false);
         if (from is not { } a) return null;
+        // Between two finished crawls the answer never changes: keyed by both crawls and their census builds.
+        CrawlKey key = a.Key.BuiltAt is null ? new CrawlKey(to.Info.Id, null) : to.Key;
+        string query = string.Create(CultureInfo.InvariantCulture, $"{a.Key.BuiltAt?.Ticks}\n{network}\n{limit}");
+        return await _churnCache.GetOrComputeAsync(key, a.Info.Id, query, () => ChurnAsync(conn, a, to, network, limit, ct)).ConfigureAwait(false);
+    }
+
+    private readonly FinishedCrawlCache<ChurnResult> _churnCache = new();
+
+    private static async Task<ChurnResult> ChurnAsync(DbConnection conn, CrawlRow a, CrawlRow to, string? network, int limit, CancellationToken ct)
+    {
         string net(string e) => network is null ? "" : $" AND {e}.network_name = @network";
 
         async Task<(long Count, List<ChurnNode> Items)> OnlyInAsync(long inCrawl, long notIn, CancellationToken t)
@@ -216,6 +244,47 @@ public sealed partial class CensusService
     }
 
     /// <summary>
+    /// The parameters JSON of the newest crawls (at most <paramref name="max"/>, newest first) that name
+    /// <paramref name="networkName"/> as their network (<c>network_name</c>, as <c>clp2p crawl</c> stores it with the
+    /// network's clock and, for a custom network, its config): where a custom network's fork schedule is found.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> GetNetworkParametersAsync(string networkName, int max = 20, CancellationToken ct = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(networkName);
+        ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
+        await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
+        var found = new List<string>();
+        // LIKE narrows to the name as the crawler's JSON writes it; the parsed JSON decides.
+        string written = System.Text.Json.JsonSerializer.Serialize(networkName);
+        string like = "%\"network_name\":" + written.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal)
+            .Replace("_", "\\_", StringComparison.Ordinal) + "%";
+        await using DbCommand cmd = Sql.Command(conn, null,
+            "SELECT c.parameters_json FROM crawls c WHERE c.parameters_json LIKE @like ESCAPE '\\' ORDER BY c.started_at DESC, c.id DESC",
+            ("like", like));
+        await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (found.Count < max && await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            string json = r.GetString(0);
+            if (NetworkNameOf(json) == networkName) found.Add(json);
+        }
+        return found;
+    }
+
+    private static string? NetworkNameOf(string parametersJson)
+    {
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(parametersJson);
+            return doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object && doc.RootElement.TryGetProperty("network_name", out var n)
+                && n.ValueKind == System.Text.Json.JsonValueKind.String ? n.GetString() : null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
     /// The ENR fork fields and client of every node seen in a crawl (latest when null) whose ENR fork digest names
     /// <paramref name="network"/>, grouped: the input of fork readiness. Null when the crawl does not exist.
     /// </summary>
@@ -224,6 +293,13 @@ public sealed partial class CensusService
         ArgumentException.ThrowIfNullOrEmpty(network);
         await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
         if (await ResolveAsync(conn, crawlId, ct).ConfigureAwait(false) is not { } c) return null;
+        return (c.Info, await _forkFieldsCache.GetOrComputeAsync(c.Key, 0, network, () => ReadForkFieldsAsync(conn, c.Info.Id, network, ct)).ConfigureAwait(false));
+    }
+
+    private readonly FinishedCrawlCache<IReadOnlyList<ForkFieldsRow>> _forkFieldsCache = new();
+
+    private static async Task<IReadOnlyList<ForkFieldsRow>> ReadForkFieldsAsync(DbConnection conn, long crawlId, string network, CancellationToken ct)
+    {
         var rows = new List<ForkFieldsRow>();
         await using DbCommand cmd = Sql.Command(conn, null, """
             SELECT a.client, a.version, e.fork_digest, e.next_fork_version, e.next_fork_epoch, e.nfd, COUNT(*)
@@ -231,12 +307,12 @@ public sealed partial class CensusService
             LEFT JOIN agent_versions a ON a.id = v.agent_version_id
             WHERE v.crawl_id = @crawl AND v.kind = 'crawl' AND e.network_name = @network
             GROUP BY a.client, a.version, e.fork_digest, e.next_fork_version, e.next_fork_epoch, e.nfd
-            """, ("crawl", c.Info.Id), ("network", network));
+            """, ("crawl", crawlId), ("network", network));
         await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         while (await r.ReadAsync(ct).ConfigureAwait(false))
             rows.Add(new ForkFieldsRow(r.GetStringOrNull(0), r.GetStringOrNull(1), r.GetStringOrNull(2), r.GetStringOrNull(3), Sql.Unsigned(r.GetInt64OrNull(4)),
                 r.GetStringOrNull(5), Convert.ToInt64(r.GetValue(6), CultureInfo.InvariantCulture)));
-        return (c.Info, rows);
+        return rows;
     }
 }
 

@@ -63,7 +63,16 @@ public sealed partial class CensusService
         }
     }
 
-    private static (CrawlInfo Info, bool Built) ReadCrawl(DbDataReader r) => (new CrawlInfo
+    /// <summary>A crawl row: the crawl, and when its census was built (null: not built, e.g. still running).</summary>
+    private readonly record struct CrawlRow(CrawlInfo Info, DateTime? BuiltAt)
+    {
+        public bool Built => BuiltAt is not null;
+
+        /// <summary>The crawl as <see cref="FinishedCrawlCache{T}"/> keys it: cacheable once finished and built.</summary>
+        public CrawlKey Key => new(Info.Id, Info.State == CrawlStates.Running ? null : BuiltAt);
+    }
+
+    private static CrawlRow ReadCrawl(DbDataReader r) => new(new CrawlInfo
     {
         Id = r.GetInt64(0),
         Network = r.GetString(1),
@@ -76,12 +85,12 @@ public sealed partial class CensusService
         Visits = r.IsDBNull(13) ? 0 : Convert.ToInt64(r.GetValue(13), System.Globalization.CultureInfo.InvariantCulture),
         Vantage = r.GetString(14),
         SourceCrawlId = r.GetInt64OrNull(15),
-    }, !r.IsDBNull(12));
+    }, r.IsDBNull(12) ? null : r.GetUtc(12));
 
-    private static Task<(CrawlInfo Info, bool Built)?> QueryCrawlAsync(DbConnection conn, string where, CancellationToken ct, params (string, object?)[] parameters) =>
+    private static Task<CrawlRow?> QueryCrawlAsync(DbConnection conn, string where, CancellationToken ct, params (string, object?)[] parameters) =>
         QueryCrawlAsync(conn, CrawlColumns, where, ct, parameters);
 
-    private static async Task<(CrawlInfo Info, bool Built)?> QueryCrawlAsync(DbConnection conn, string columns, string where, CancellationToken ct, params (string, object?)[] parameters)
+    private static async Task<CrawlRow?> QueryCrawlAsync(DbConnection conn, string columns, string where, CancellationToken ct, params (string, object?)[] parameters)
     {
         await using DbCommand cmd = Sql.Command(conn, null, $"SELECT {columns} FROM crawls c {where}", parameters);
         await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
@@ -105,7 +114,7 @@ public sealed partial class CensusService
         return (await LatestAsync(conn, crawlNetwork, ct).ConfigureAwait(false))?.Info;
     }
 
-    private static async Task<(CrawlInfo Info, bool Built)?> LatestAsync(DbConnection conn, string? crawlNetwork, CancellationToken ct)
+    private static async Task<CrawlRow?> LatestAsync(DbConnection conn, string? crawlNetwork, CancellationToken ct)
     {
         string net = crawlNetwork is null ? "" : " AND c.network = @net";
         return await QueryCrawlAsync(conn, $"WHERE c.state = 'succeeded'{net} ORDER BY c.started_at DESC, c.id DESC LIMIT 1", ct, ("net", crawlNetwork)).ConfigureAwait(false)
@@ -137,13 +146,78 @@ public sealed partial class CensusService
     /// </summary>
     public async Task<CensusResult?> GetCensusAsync(CensusDimension dimension, long? crawlId = null, string? network = null, CancellationToken ct = default)
     {
-        string dim = CensusSql.DimensionName(dimension);
         await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
-        (CrawlInfo Info, bool Built)? crawl = crawlId is { } id
+        if (await ResolveForCensusAsync(conn, crawlId, ct).ConfigureAwait(false) is not { } c) return null;
+        return await CensusOfAsync(conn, c, crawlId is not null, dimension, network, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <see cref="GetCensusAsync"/> for several dimensions of one crawl at once (one connection, the crawl resolved once):
+    /// each census equals what <see cref="GetCensusAsync"/> answers for it. Null when the crawl does not exist.
+    /// </summary>
+    public async Task<CensusSet?> GetCensusesAsync(IReadOnlyList<CensusDimension> dimensions, long? crawlId = null, string? network = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(dimensions);
+        await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
+        if (await ResolveForCensusAsync(conn, crawlId, ct).ConfigureAwait(false) is not { } c) return null;
+        List<CensusDimension> dims = [.. dimensions.Distinct()];
+        if (!c.Built) return await LiveCensusesAsync(conn, c.Info, crawlId is not null, dims, network, ct).ConfigureAwait(false);
+        var censuses = new List<DimensionCensus>(dims.Count);
+        foreach (CensusDimension d in dims)
+        {
+            CensusResult r = await CensusOfAsync(conn, c, crawlId is not null, d, network, ct).ConfigureAwait(false);
+            censuses.Add(new DimensionCensus(r.Dimension, r.Total, r.Groups));
+        }
+        return new CensusSet { Crawl = c.Info, Network = network, Censuses = censuses };
+    }
+
+    // A running crawl's censuses: every stored dimension in one pass over its visits (CensusSql.LiveCensuses), the
+    // computed ones (sync health) from their own read. The same numbers as one LiveCensusAsync per dimension.
+    private async Task<CensusSet> LiveCensusesAsync(DbConnection conn, CrawlInfo crawl, bool explicitCrawl, List<CensusDimension> dims, string? network, CancellationToken ct)
+    {
+        List<CensusDimension> stored = [.. dims.Where(d => !CensusDimensions.IsComputed(d))];
+        var rows = dims.ToDictionary(d => d, _ => new List<(string? Key, string? Label, long Count)>());
+        if (stored.Count > 0)
+        {
+            await using DbCommand cmd = Sql.Command(conn, null, CensusSql.LiveCensuses(stored, network is not null), ("crawl", crawl.Id), ("network", network));
+            await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+                rows[stored[Convert.ToInt32(r.GetValue(0), System.Globalization.CultureInfo.InvariantCulture)]].Add((
+                    r.IsDBNull(1) ? null : Convert.ToString(r.GetValue(1), System.Globalization.CultureInfo.InvariantCulture), r.GetStringOrNull(2),
+                    Convert.ToInt64(r.GetValue(3), System.Globalization.CultureInfo.InvariantCulture)));
+        }
+        List<CensusDimension> computed = [.. dims.Where(CensusDimensions.IsComputed)];
+        if (computed.Count > 0)
+            foreach (var (d, groups) in await ReadSyncGroupsAsync(conn, crawl, computed, network, ct).ConfigureAwait(false)) rows[d] = groups;
+        var censuses = dims.Select(d =>
+        {
+            (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows[d]);
+            return new DimensionCensus(d, total, groups);
+        }).ToList();
+        if (explicitCrawl)
+        {
+            // as GetCensusAsync answers a running crawl: its visits are the census total when the whole crawl is counted
+            long visits = network is null && stored.Count > 0 ? censuses[dims.IndexOf(stored[0])].Total
+                : Convert.ToInt64(await Sql.ScalarAsync(conn, "SELECT COUNT(*) FROM visits v WHERE v.crawl_id = @crawl AND v.kind = 'crawl'", ct, ("crawl", crawl.Id)).ConfigureAwait(false),
+                    System.Globalization.CultureInfo.InvariantCulture);
+            crawl = crawl with { Visits = visits };
+        }
+        return new CensusSet { Crawl = crawl, Network = network, Censuses = censuses };
+    }
+
+    private static async Task<CrawlRow?> ResolveForCensusAsync(DbConnection conn, long? crawlId, CancellationToken ct) =>
+        crawlId is { } id
             ? await QueryCrawlAsync(conn, CrawlColumnsNoLiveCount, "WHERE c.id = @id", ct, ("id", id)).ConfigureAwait(false)
             : await LatestAsync(conn, null, ct).ConfigureAwait(false);
-        if (crawl is not { } c) return null;
-        if (!c.Built && crawlId is not null)
+
+    private sealed record GroupCounts(long Total, IReadOnlyList<CensusGroup> Groups);
+
+    private readonly FinishedCrawlCache<GroupCounts> _censusCache = new();
+
+    private async Task<CensusResult> CensusOfAsync(DbConnection conn, CrawlRow c, bool explicitCrawl, CensusDimension dimension, string? network, CancellationToken ct)
+    {
+        string dim = CensusSql.DimensionName(dimension);
+        if (!c.Built && explicitCrawl)
         {
             // a running crawl: its visits are the census total when the whole crawl is counted, else counted once here
             CensusResult live = await LiveCensusAsync(conn, c.Info, dimension, network, ct).ConfigureAwait(false);
@@ -152,19 +226,23 @@ public sealed partial class CensusService
                     System.Globalization.CultureInfo.InvariantCulture);
             return live with { Crawl = c.Info with { Visits = visits } };
         }
-        if (CensusDimensions.IsComputed(dimension))
+        GroupCounts counts = await _censusCache.GetOrComputeAsync(c.Key, 0, dim + "\n" + network, async () =>
         {
-            (long t, IReadOnlyList<CensusGroup> g) = ToGroups(await ReadSyncGroupsAsync(conn, c.Info, dimension, network, ct).ConfigureAwait(false));
-            return new CensusResult { Crawl = c.Info, Dimension = dimension, Network = network, Total = t, Groups = g };
-        }
-        List<(string? Key, string? Label, long Count)> rows = c.Built
-            ? await ReadGroupsAsync(conn, CensusSql.StoredCensus(network is not null), ct, ("crawl", c.Info.Id), ("dimension", dim), ("network", network)).ConfigureAwait(false)
-            : [];
-        // Crawls whose census was built before a dimension existed have no rows for it: count those live.
-        if (rows.Count == 0)
-            rows = await ReadGroupsAsync(conn, CensusSql.LiveCensus(dimension, network is not null), ct, ("crawl", c.Info.Id), ("network", network)).ConfigureAwait(false);
-        (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows);
-        return new CensusResult { Crawl = c.Info, Dimension = dimension, Network = network, Total = total, Groups = groups };
+            if (CensusDimensions.IsComputed(dimension))
+            {
+                (long t, IReadOnlyList<CensusGroup> g) = ToGroups(await ReadSyncGroupsAsync(conn, c.Info, dimension, network, ct).ConfigureAwait(false));
+                return new GroupCounts(t, g);
+            }
+            List<(string? Key, string? Label, long Count)> rows = c.Built
+                ? await ReadGroupsAsync(conn, CensusSql.StoredCensus(network is not null), ct, ("crawl", c.Info.Id), ("dimension", dim), ("network", network)).ConfigureAwait(false)
+                : [];
+            // Crawls whose census was built before a dimension existed have no rows for it: count those live.
+            if (rows.Count == 0)
+                rows = await ReadGroupsAsync(conn, CensusSql.LiveCensus(dimension, network is not null), ct, ("crawl", c.Info.Id), ("network", network)).ConfigureAwait(false);
+            (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows);
+            return new GroupCounts(total, groups);
+        }).ConfigureAwait(false);
+        return new CensusResult { Crawl = c.Info, Dimension = dimension, Network = network, Total = counts.Total, Groups = counts.Groups };
     }
 
     private async Task<CensusResult> LiveCensusAsync(DbConnection conn, CrawlInfo crawl, CensusDimension dimension, string? network, CancellationToken ct)
@@ -188,7 +266,7 @@ public sealed partial class CensusService
             throw new ArgumentException($"{CensusDimensions.Name(dimension)} is computed per crawl and has no time series", nameof(dimension));
         string dim = CensusSql.DimensionName(dimension);
         await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
-        var crawls = new List<(CrawlInfo Info, bool Built)>();
+        var crawls = new List<CrawlRow>();
         string net = crawlNetwork is null ? "" : " AND c.network = @net";
         await using (DbCommand cmd = Sql.Command(conn, null,
             $"SELECT {CrawlColumns} FROM crawls c WHERE c.started_at >= @from AND c.started_at < @to{net} ORDER BY c.started_at, c.id",
@@ -198,9 +276,16 @@ public sealed partial class CensusService
             while (await r.ReadAsync(ct).ConfigureAwait(false)) crawls.Add(ReadCrawl(r));
         }
 
+        // Finished crawls' points come from the cache; the stored series is read when one of them is missing.
+        string pointQuery = dim + "\n" + network;
         var stored = new Dictionary<long, List<(string?, string?, long)>>();
-        if (crawls.Any(c => c.Built))
+        foreach (CrawlRow c in crawls)
         {
+            if (_seriesCache.TryGet(c.Key, pointQuery, out var cached)) stored[c.Info.Id] = cached;
+        }
+        if (crawls.Any(c => c.Built && !stored.ContainsKey(c.Info.Id)))
+        {
+            stored.Clear();
             await using DbCommand cmd = Sql.Command(conn, null, CensusSql.StoredSeries(network is not null, crawlNetwork is not null),
                 ("from", from.UtcDateTime), ("to", to.UtcDateTime), ("dimension", dim), ("network", network), ("crawlNetwork", crawlNetwork));
             await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
@@ -210,11 +295,14 @@ public sealed partial class CensusService
                 if (!stored.TryGetValue(id, out var list)) stored[id] = list = [];
                 list.Add((r.GetStringOrNull(1), r.GetStringOrNull(2), Convert.ToInt64(r.GetValue(3), System.Globalization.CultureInfo.InvariantCulture)));
             }
+            foreach (CrawlRow c in crawls.Where(c => c.Built))
+                _seriesCache.Set(c.Key, pointQuery, stored.GetValueOrDefault(c.Info.Id) ?? []);
         }
 
         var points = new List<CensusSeriesPoint>(crawls.Count);
-        foreach ((CrawlInfo info, bool built) in crawls)
+        foreach ((CrawlInfo info, DateTime? builtAt) in crawls)
         {
+            bool built = builtAt is not null;
             List<(string?, string?, long)> rows = built
                 ? stored.GetValueOrDefault(info.Id) ?? []
                 : await ReadGroupsAsync(conn, CensusSql.LiveCensus(dimension, network is not null), ct, ("crawl", info.Id), ("network", network)).ConfigureAwait(false);
@@ -223,6 +311,9 @@ public sealed partial class CensusService
         }
         return new CensusSeries { Dimension = dimension, Network = network, From = from, To = to, Points = points };
     }
+
+    // One entry per finished crawl, dimension and network: a year of hourly crawls is 8,760 points per series.
+    private readonly FinishedCrawlCache<List<(string?, string?, long)>> _seriesCache = new(65_536);
 
     private static async Task<List<(string? Key, string? Label, long Count)>> ReadGroupsAsync(DbConnection conn, string sql, CancellationToken ct, params (string, object?)[] parameters)
     {
@@ -282,26 +373,22 @@ public sealed partial class CensusService
         ArgumentNullException.ThrowIfNull(filter);
         CheckPage(offset, limit);
         await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
-        (CrawlInfo Info, bool Built)? crawl = filter.CrawlId is { } id
+        CrawlRow? crawl = filter.CrawlId is { } id
             ? await QueryCrawlAsync(conn, "WHERE c.id = @id", ct, ("id", id)).ConfigureAwait(false)
             : await LatestAsync(conn, null, ct).ConfigureAwait(false);
         if (crawl is not { } c) return null;
 
-        string where = "WHERE v.crawl_id = @crawl AND v.kind = 'crawl'"
-            + (filter.Network is null ? "" : $" AND {CensusSql.NodeNetwork} = @network")
-            + (filter.Client is null ? "" : " AND a.client = @client")
-            + (filter.ClientVersion is null ? "" : " AND a.version = @version")
-            + (filter.Fork is null ? "" : $" AND (e.fork_digest = @fork OR {CensusSql.EnrForkName} = @fork)")
-            + (filter.Country is null ? "" : " AND g.country = @country")
-            + (filter.DialOutcome is null ? "" : " AND v.dial_outcome = @outcome")
-            + (filter.DigestMismatch is null ? "" : " AND v.digest_mismatch = @mismatch")
-            + (filter.Search is null ? "" : " AND (v.ip = @q OR LOWER(a.raw) LIKE LOWER(@qlike) OR v.node_id = @qid OR v.node_id IN (SELECT n.node_id FROM nodes n WHERE n.peer_id = @q))");
-        byte[]? searchId = filter.Search is { Length: 64 } sq && sq.All(Uri.IsHexDigit) ? Convert.FromHexString(sq) : null;
-        (string, object?)[] p =
-        [
-            ("crawl", c.Info.Id), ("network", filter.Network), ("client", filter.Client), ("version", filter.ClientVersion), ("fork", filter.Fork?.ToLowerInvariant() is { Length: 8 } hex && IsHex(hex) ? hex : filter.Fork),
-            ("country", filter.Country), ("outcome", filter.DialOutcome), ("mismatch", filter.DigestMismatch), ("q", filter.Search), ("qlike", filter.Search is null ? null : "%" + filter.Search.Replace("%", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal) + "%"), ("qid", searchId ?? [0xff]), ("limit", limit), ("offset", offset),
-        ];
+        (string where, (string, object?)[] filterParameters) = NodeWhere(filter, c.Info.Id);
+        (string, object?)[] p = [.. filterParameters, ("limit", limit), ("offset", offset)];
+        // A finished crawl's page never changes (GeoIP enrichment rebuilds the census, which renews the key).
+        string query = string.Join("\n", p.Select(x => x.Item2 is null ? "\0" : x.Item2 is byte[] b ? Convert.ToHexString(b) : Convert.ToString(x.Item2, System.Globalization.CultureInfo.InvariantCulture)));
+        return await _nodesCache.GetOrComputeAsync(c.Key, 0, query, () => ReadNodesAsync(conn, where, p, offset, limit, ct)).ConfigureAwait(false);
+    }
+
+    private readonly FinishedCrawlCache<Page<NodeSummary>> _nodesCache = new();
+
+    private static async Task<Page<NodeSummary>> ReadNodesAsync(DbConnection conn, string where, (string, object?)[] p, int offset, int limit, CancellationToken ct)
+    {
         var items = new List<NodeSummary>();
         await using (DbCommand cmd = Sql.Command(conn, null, $"""
             SELECT v.node_id, (SELECT n.peer_id FROM nodes n WHERE n.node_id = v.node_id), v.ip, v.enr_seq, e.fork_digest, {CensusSql.EnrForkName}, {CensusSql.NodeNetwork},
@@ -337,6 +424,27 @@ public sealed partial class CensusService
         long total = Convert.ToInt64(await Sql.ScalarAsync(conn, $"SELECT COUNT(*) {NodeJoins} {where}", ct, p).ConfigureAwait(false),
             System.Globalization.CultureInfo.InvariantCulture);
         return new Page<NodeSummary>(items, offset, limit, total);
+    }
+
+    /// <summary>The WHERE clause (over <see cref="NodeJoins"/>) and parameters of a node filter on one crawl's visits.</summary>
+    private static (string Where, (string, object?)[] Parameters) NodeWhere(NodeFilter filter, long crawlId)
+    {
+        string where = "WHERE v.crawl_id = @crawl AND v.kind = 'crawl'"
+            + (filter.Network is null ? "" : $" AND {CensusSql.NodeNetwork} = @network")
+            + (filter.Client is null ? "" : " AND a.client = @client")
+            + (filter.ClientVersion is null ? "" : " AND a.version = @version")
+            + (filter.Fork is null ? "" : $" AND (e.fork_digest = @fork OR {CensusSql.EnrForkName} = @fork)")
+            + (filter.Country is null ? "" : " AND g.country = @country")
+            + (filter.DialOutcome is null ? "" : " AND v.dial_outcome = @outcome")
+            + (filter.DigestMismatch is null ? "" : " AND v.digest_mismatch = @mismatch")
+            + (filter.Search is null ? "" : " AND (v.ip = @q OR LOWER(a.raw) LIKE LOWER(@qlike) OR v.node_id = @qid OR v.node_id IN (SELECT n.node_id FROM nodes n WHERE n.peer_id = @q))");
+        byte[]? searchId = filter.Search is { Length: 64 } sq && sq.All(Uri.IsHexDigit) ? Convert.FromHexString(sq) : null;
+        (string, object?)[] p =
+        [
+            ("crawl", crawlId), ("network", filter.Network), ("client", filter.Client), ("version", filter.ClientVersion), ("fork", filter.Fork?.ToLowerInvariant() is { Length: 8 } hex && IsHex(hex) ? hex : filter.Fork),
+            ("country", filter.Country), ("outcome", filter.DialOutcome), ("mismatch", filter.DigestMismatch), ("q", filter.Search), ("qlike", filter.Search is null ? null : "%" + filter.Search.Replace("%", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal) + "%"), ("qid", searchId ?? [0xff]),
+        ];
+        return (where, p);
     }
 
     /// <summary>
@@ -445,17 +553,25 @@ public sealed partial class CensusService
     /// Streams one <see cref="ExportRow"/> per node seen in the crawl, ordered by node id, without holding the crawl
     /// in memory. Yields nothing for an unknown crawl (check with <see cref="GetCrawlAsync"/> first).
     /// </summary>
-    public async IAsyncEnumerable<ExportRow> ExportAsync(long crawlId, [EnumeratorCancellation] CancellationToken ct = default)
+    public IAsyncEnumerable<ExportRow> ExportAsync(long crawlId, CancellationToken ct = default) => ExportAsync(crawlId, null, ct);
+
+    /// <summary>
+    /// <see cref="ExportAsync(long, CancellationToken)"/> of the nodes matching <paramref name="filter"/> (the same
+    /// selection as <see cref="ListNodesAsync"/>; its <see cref="NodeFilter.CrawlId"/> is ignored): what the dashboard's
+    /// export buttons download for the page's network and filters. Null exports every node of the crawl.
+    /// </summary>
+    public async IAsyncEnumerable<ExportRow> ExportAsync(long crawlId, NodeFilter? filter, [EnumeratorCancellation] CancellationToken ct = default)
     {
+        (string where, (string, object?)[] p) = NodeWhere(filter ?? new NodeFilter(), crawlId);
         await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
         await using DbCommand cmd = Sql.Command(conn, null, $"""
             SELECT {SelectColumn.List(ExportRow.Columns)}
             {NodeJoins}
             JOIN nodes n ON n.node_id = v.node_id
             JOIN crawls c ON c.id = v.crawl_id
-            WHERE v.crawl_id = @crawl AND v.kind = 'crawl'
+            {where}
             ORDER BY v.node_id, v.id
-            """, ("crawl", crawlId));
+            """, p);
         await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         IReadOnlyList<SelectColumn> columns = ExportRow.Columns;
         while (await r.ReadAsync(ct).ConfigureAwait(false))

@@ -92,6 +92,11 @@ public abstract class ClP2pDbContext : DbContext
             // of the index; a second index led by node_id took random inserts all over a growing tree and cost as much as
             // the heap itself. A node's history probes this index once per crawl instead (CensusService).
             e.HasIndex(x => new { x.CrawlId, x.NodeId });
+            // And (crawl_id) alone, for reading a crawl's visits in heap order: through (crawl_id, node_id) they come in
+            // node-id order, one heap page per visit (15,000 page visits for a crawl of 15,000 on ~500 pages); this one
+            // keeps equal keys in heap order. Its inserts all land on the rightmost leaf (crawl ids only grow; re-dials'
+            // nulls sort last) and deduplication makes it ~7 bytes a visit (20 MB for 3M visits against 262 MB).
+            e.HasIndex(x => x.CrawlId);
         });
         modelBuilder.Entity<ForkDigestEntity>(e =>
         {

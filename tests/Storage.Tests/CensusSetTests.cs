@@ -1,0 +1,84 @@
+using Microsoft.Extensions.Time.Testing;
+
+namespace ClP2p.Storage.Tests;
+
+/// <summary>
+/// Several censuses in one call (the dashboard's panels) equal one census per dimension, for a finished crawl (stored
+/// census, kept in memory) and a running one (counted in one pass over its visits); what is kept about a finished
+/// crawl is read again once its census is rebuilt, even on a clock that did not move.
+/// </summary>
+public class CensusSetTests
+{
+    private static async Task<(long Finished, long Running)> SeedAsync(TestDatabase db, TimeProvider time)
+    {
+        var store = new CrawlStore(db.Options, time);
+        await using var writer = new ResultWriter(db.Options, Samples.FastWriter());
+        for (int i = 0; i < 12; i++) await writer.AddEnrAsync(Samples.Enr(i, 1, network: i % 3 == 0 ? "hoodi" : "mainnet"));
+        long finished = await store.StartCrawlAsync("mainnet", Samples.T0, null);
+        long running = await store.StartCrawlAsync("mainnet", Samples.T0.AddHours(1), null);
+        string[] outcomes = ["ok", "ok", "refused", "timeout", "not_dialled"];
+        for (int i = 0; i < 12; i++)
+        {
+            string client = i % 2 == 0 ? "lighthouse" : "prysm", version = i % 4 < 2 ? "v7.1.0" : "v6.0.0";
+            await writer.AddVisitAsync(Samples.Visit(finished, i, outcome: outcomes[i % outcomes.Length], agent: $"{client}/{version}/x86_64-linux", client: client, version: version));
+            if (i < 9)
+                await writer.AddVisitAsync(Samples.Visit(running, i, outcome: outcomes[(i + 1) % outcomes.Length], agent: i % 2 == 0 ? "teku/v25.1.0/linux-x86_64" : "teku",
+                    client: "teku", version: i % 2 == 0 ? "v25.1.0" : null));
+        }
+        await writer.FlushAsync();
+        await store.FinishCrawlAsync(finished, CrawlStates.Succeeded, new CrawlCounts(12, 12, 10, 5, 0), null);
+        return (finished, running);
+    }
+
+    [Theory, MemberData(nameof(TestDatabase.Providers), MemberType = typeof(TestDatabase))]
+    public async Task A_census_set_equals_each_dimensions_census_for_finished_and_running_crawls(StorageProvider provider)
+    {
+        await using TestDatabase db = await TestDatabase.CreateAsync(provider);
+        (long finished, long running) = await SeedAsync(db, TimeProvider.System);
+        var census = new CensusService(db.Options);
+        foreach (long? crawl in new long?[] { finished, running, null })
+        {
+            foreach (string? network in new[] { null, "mainnet" })
+            {
+                CensusSet? set = await census.GetCensusesAsync(CensusDimensions.All, crawl, network);
+                Assert.NotNull(set);
+                Assert.Equal(CensusDimensions.All, set.Censuses.Select(c => c.Dimension));
+                foreach (DimensionCensus d in set.Censuses)
+                {
+                    // a fresh service (counted from the database) and this one (a finished crawl's answer from memory)
+                    foreach (CensusService service in new[] { new CensusService(db.Options), census })
+                    {
+                        CensusResult one = (await service.GetCensusAsync(d.Dimension, crawl, network))!;
+                        Assert.Equal(one.Total, d.Total);
+                        Assert.Equal(one.Groups, d.Groups);
+                        Assert.Equal(one.Crawl.Visits, set.Crawl.Visits);
+                    }
+                }
+                if (crawl == running && network is null) Assert.Equal(9, set.Censuses.Single(c => c.Dimension == CensusDimension.DialOutcome).Total);
+            }
+        }
+        Assert.Null(await census.GetCensusesAsync([CensusDimension.Client], 987_654));
+    }
+
+    [Theory, MemberData(nameof(TestDatabase.Providers), MemberType = typeof(TestDatabase))]
+    public async Task A_rebuilt_census_is_read_again_even_when_the_clock_did_not_move(StorageProvider provider)
+    {
+        await using TestDatabase db = await TestDatabase.CreateAsync(provider);
+        var clock = new FakeTimeProvider(Samples.T0.AddDays(1));
+        (long finished, _) = await SeedAsync(db, clock);
+        var census = new CensusService(db.Options);
+        Assert.Equal([(null, 12L)], (await census.GetCensusAsync(CensusDimension.Country, finished))!.Groups.Select(g => (g.Key, g.Count)));
+        var nodes = await census.ListNodesAsync(new NodeFilter { CrawlId = finished, Country = "JP" });
+        Assert.Equal(0, nodes!.Total);
+
+        await using (var writer = new ResultWriter(db.Options, Samples.FastWriter()))
+        {
+            foreach (string ip in await census.ListIpsWithoutGeoAsync(finished))
+                await writer.AddGeoAsync(new IpGeo { Ip = ip, Country = "JP", LookedUpAt = Samples.T0 });
+        }
+        await new CrawlStore(db.Options, clock).BuildCensusAsync(finished);   // same instant as the first build
+
+        Assert.Equal([("JP", 12L)], (await census.GetCensusAsync(CensusDimension.Country, finished))!.Groups.Select(g => (g.Key, g.Count)));
+        Assert.Equal(12, (await census.ListNodesAsync(new NodeFilter { CrawlId = finished, Country = "JP" }))!.Total);
+    }
+}

@@ -23,10 +23,11 @@ public static class CrawlCommand
         try
         {
             var storage = Prepare(settings, log);
-            await Hosting.StoredData.MigrateAndRefreshAsync(storage, ClP2p.Eth2.Networks.NetworkRegistry.Builtin, log, ct).ConfigureAwait(false);
             var geo = Hosting.GeoServices.Create(settings.Geo, loggers, time);
             var session = new CrawlSession(settings, storage, loggers, time)
             {
+                // migrated while discovery already runs, so that the first packet leaves within half a second of start
+                PrepareStorage = c => Hosting.StoredData.MigrateAndRefreshAsync(storage, ClP2p.Eth2.Networks.NetworkRegistry.Builtin, log, c),
                 GeoLookup = geo,
                 Progress = (counters, until) => CrawlProgress.RunAsync(counters, log, time, until),
             };

@@ -48,6 +48,12 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
     /// <summary>Called with the live counters once the crawl has started (progress display).</summary>
     public Func<CrawlCounters, CancellationToken, Task>? Progress { get; init; }
 
+    /// <summary>
+    /// Opens the database for this crawl (migrations, stored-name refresh) while discovery already runs; null when the
+    /// caller opened it before. Its failure ends the crawl with that error; no crawl row is written then.
+    /// </summary>
+    public Func<CancellationToken, Task>? PrepareStorage { get; init; }
+
     public async Task<CrawlSummary> RunAsync(CancellationToken ct)
     {
         var selection = NetworkSelection.Resolve(settings, _log);
@@ -55,10 +61,146 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
         var policy = new AddressPolicy(settings.Crawl.AllowPrivate, settings.Crawl.AllowLoopback);
 
         var crawls = new CrawlStore(storage, _time, loggers.CreateLogger<CrawlStore>());
-        var interrupted = await crawls.MarkInterruptedAsync(settings.Crawl.Lease, ct).ConfigureAwait(false);
-        if (interrupted.Count > 0) _log.LogWarning("marked crawls {Ids} failed: their process died (lease expired)", interrupted);
-
         DateTimeOffset started = _time.GetUtcNow();
+
+        // The database is opened, and the crawl row written, while discovery already runs (from just after the
+        // bootnodes' first packets): migrations, EF's model and the parameters' JSON cost over a second of CPU, which
+        // would otherwise all come before the first packet. Results wait in the writer until the row exists. A user
+        // abort does not cancel it, so an aborted crawl still gets its row.
+        var storageFailed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var rowSource = new TaskCompletionSource<(long Id, CrawlLease Lease)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<(long Id, CrawlLease Lease)> opening = rowSource.Task;
+        int openingStarted = 0;
+        void StartOpening()
+        {
+            if (Interlocked.Exchange(ref openingStarted, 1) != 0) return;
+            _ = Task.Run(async () =>
+            {
+                try { rowSource.SetResult(await OpenCrawlAsync(crawls, selection, started).ConfigureAwait(false)); }
+#pragma warning disable CA1031 // handed to the session through the task
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    rowSource.SetException(ex);
+                    try { storageFailed.Cancel(); } catch (ObjectDisposedException) { }
+                }
+            }, CancellationToken.None);
+        }
+        Task<long> crawlRow = IdOf(opening);
+        static async Task<long> IdOf(Task<(long Id, CrawlLease Lease)> row) => (await row.ConfigureAwait(false)).Id;
+
+        long? crawlId = null;
+        string state = CrawlStates.Failed;
+        string endedBy = EndedBy.Error;
+        CrawlFailure? failure = null;
+        CrawlEngine<Enr, BeaconDialResult>? engine = null;
+        StorageCrawlSink? sink = null;
+        long sent = 0, sendErrors = 0;
+        var CanContact = ContactFilter(policy);
+        // Bootnodes the address policy refuses are never contacted (not even the start-up PING).
+        var allowedBootnodes = selection.Bootnodes.Where(CanContact).ToList();
+        var writer = new ResultWriter(storage, new ResultWriterOptions(), loggers.CreateLogger<ResultWriter>(), time: _time, ready: crawlRow);
+        Inbound.InboundHost? ownInbound = null;
+        Inbound.InboundHost? inbound = Inbound;
+        try
+        {
+            // a host of our own (`clp2p crawl`) writes the nodes that contact us once the database is open
+            inbound ??= ownInbound = await ClP2p.Crawler.Inbound.InboundHost.StartAsync(settings, storage, selection, key, allowedBootnodes, loggers, _time, ct, storageReady: crawlRow).ConfigureAwait(false);
+            StartOpening();
+            var discv5 = inbound.Node;
+            long sentBefore = discv5.PacketsSent, sendErrorsBefore = discv5.SendErrors;
+            _log.LogInformation("discv5 listening on {Endpoint} as {NodeId}", discv5.LocalEndPoint, discv5.LocalId);
+
+            using var dialer = CreateDialer(settings, selection, key, loggers, _time);
+            int dialConcurrency = DialBudget.Concurrency(settings.Crawl.DialConcurrency, FileDescriptorLimit.Read(_log), _log);
+
+            var discovery = new Discv5DiscoveryWorker(discv5, new DhtCrawlOptions
+            {
+                CanContact = CanContact,
+                MaxConcurrency = settings.Crawl.DiscoveryConcurrency,
+            }, selection.Bootnodes, _time, policy.IsAllowed);
+            sink = new StorageCrawlSink(writer, crawlRow, selection.Registry, _time, GeoLookup, _log);
+            engine = new CrawlEngine<Enr, BeaconDialResult>(discovery, new BeaconDialWorker(dialer, policy.IsAllowed), sink, new CrawlEngineOptions
+            {
+                DialConcurrency = dialConcurrency,
+                MaxDuration = settings.Crawl.MaxDuration,
+                Dial = settings.Crawl.Dial,
+                AddressPolicy = policy,
+            }, loggers.CreateLogger("ClP2p.Crawler.Engine.CrawlEngine"), _time);
+            Metrics?.Track(engine.Counters, writer, discv5);
+
+            using var progressStop = new CancellationTokenSource();
+            Task progress = Progress?.Invoke(engine.Counters, progressStop.Token) ?? Task.CompletedTask;
+            CrawlEnd end;
+            try
+            {
+                end = await engine.RunAsync(storageFailed.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                await progressStop.CancelAsync().ConfigureAwait(false);
+                await progress.ConfigureAwait(false);
+            }
+            // A database that could not be opened ends the crawl here, with its own error (nothing was written).
+            crawlId = await crawlRow.ConfigureAwait(false);
+            state = end == CrawlEnd.Aborted ? CrawlStates.Aborted : CrawlStates.Succeeded;
+            endedBy = end switch { CrawlEnd.Aborted => EndedBy.Aborted, CrawlEnd.Deadline => EndedBy.MaxDuration, _ => EndedBy.Completed };
+            (sent, sendErrors) = (discv5.PacketsSent - sentBefore, discv5.SendErrors - sendErrorsBefore);
+            if (state == CrawlStates.Succeeded)
+            {
+                failure = Diagnose(selection.Bootnodes, allowedBootnodes.Count, engine.Counters.Answered, sent, sendErrors, policy);
+                if (failure is not null) state = CrawlStates.Failed;
+            }
+            _log.LogInformation("crawl {CrawlId} ended ({End}); discv5 dropped packets: {Drops}", crawlId, end,
+                string.Join(", ", discv5.DropCounts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}={kv.Value}")));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException && !opening.IsFaulted)
+        {
+            _log.LogError(ex, "crawl {CrawlId} failed", crawlId);
+            failure = new CrawlFailure($"the crawl stopped on an error: {ex.GetType().Name}: {ex.Message.ReplaceLineEndings(" ")}", "see the log");
+            throw;
+        }
+        finally
+        {
+            // The crawl row, once it exists, is closed whatever ended the crawl; without it (the database failed)
+            // there is nothing to close and the database's error goes to the caller.
+            StartOpening(); // discv5 did not start: the crawl row still records the failure
+            (long Id, CrawlLease Lease)? row = null;
+            try { row = await opening.ConfigureAwait(false); }
+#pragma warning disable CA1031 // rethrown above from crawlRow when the crawl itself did not fail first
+            catch (Exception) { }
+#pragma warning restore CA1031
+            storageFailed.Dispose();
+            // Everything found is written before the crawl is closed, whatever ended it (the writer retries while the
+            // database is away).
+            await writer.DisposeAsync().ConfigureAwait(false);
+            if (row is { } opened && inbound is not null) await TakeInInboundAsync(inbound, crawls, opened.Id).ConfigureAwait(false);
+            if (ownInbound is not null) await ownInbound.DisposeAsync().ConfigureAwait(false);
+            if (row is { } r)
+            {
+                await r.Lease.DisposeAsync().ConfigureAwait(false);
+                var counters = engine?.Counters ?? new CrawlCounters();
+                var summary = CrawlSummary.From(r.Id, selection.Name, state, started, _time.GetUtcNow(), counters) with
+                {
+                    MalformedEnrFields = sink?.MalformedEth2Fields ?? 0,
+                    EndedBy = endedBy, Error = failure?.Reason, LikelyCause = failure?.LikelyCause,
+                    Bootnodes = selection.Bootnodes.Count, BootnodesAllowed = allowedBootnodes.Count,
+                };
+                summary = await WithTopGroupsAsync(summary, storage, r.Id).ConfigureAwait(false);
+                LastSummary = summary;
+                var counts = new CrawlCounts((int)counters.NodesFound, (int)counters.ConsensusNodes, (int)counters.Dialled, (int)counters.DialOk, (int)counters.DialFailed);
+                await RetryAsync(() => crawls.FinishCrawlAsync(r.Id, state, counts, summary.ToJson(), CancellationToken.None)).ConfigureAwait(false);
+            }
+        }
+        // Crawls whose process died while this one ran are found now rather than at the next start.
+        var died = await crawls.MarkInterruptedAsync(settings.Crawl.Lease, CancellationToken.None).ConfigureAwait(false);
+        if (died.Count > 0) _log.LogWarning("marked crawls {Ids} failed: their process died (lease expired)", died);
+        return LastSummary!;
+    }
+
+    // Prepares the database (when asked), marks crawls whose process died, writes this crawl's row and starts its lease.
+    private async Task<(long Id, CrawlLease Lease)> OpenCrawlAsync(CrawlStore crawls, NetworkSelection selection, DateTimeOffset started)
+    {
         string parameters = JsonSerializer.Serialize(new
         {
             network = selection.Name,
@@ -80,100 +222,12 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             genesis_validators_root = settings.ConfigYaml is null ? null : selection.Network?.GenesisValidatorsRoot.ToString(),
             config_yaml = settings.ConfigYaml is { } yaml && selection.Network is not null ? File.ReadAllText(yaml) : null,
         });
-        long crawlId = await crawls.StartCrawlAsync(selection.Name, settings.Vantage, started, parameters, null, ct).ConfigureAwait(false);
+        if (PrepareStorage is { } prepare) await prepare(CancellationToken.None).ConfigureAwait(false);
+        var interrupted = await crawls.MarkInterruptedAsync(settings.Crawl.Lease, CancellationToken.None).ConfigureAwait(false);
+        if (interrupted.Count > 0) _log.LogWarning("marked crawls {Ids} failed: their process died (lease expired)", interrupted);
+        long crawlId = await crawls.StartCrawlAsync(selection.Name, settings.Vantage, started, parameters, null, CancellationToken.None).ConfigureAwait(false);
         _log.LogInformation("crawl {CrawlId} of {Network} from vantage {Vantage} started from {Bootnodes} bootnodes into {Db}", crawlId, selection.Name, settings.Vantage, selection.Bootnodes.Count, storage.Describe());
-
-        string state = CrawlStates.Failed;
-        string endedBy = EndedBy.Error;
-        CrawlFailure? failure = null;
-        CrawlEngine<Enr, BeaconDialResult>? engine = null;
-        StorageCrawlSink? sink = null;
-        long sent = 0, sendErrors = 0;
-        var CanContact = ContactFilter(policy);
-        // Bootnodes the address policy refuses are never contacted (not even the start-up PING).
-        var allowedBootnodes = selection.Bootnodes.Where(CanContact).ToList();
-        await using var lease = new CrawlLease(crawls, crawlId, settings.Crawl.Lease, _time, _log);
-        var writer = new ResultWriter(storage, new ResultWriterOptions(), loggers.CreateLogger<ResultWriter>(), time: _time);
-        Inbound.InboundHost? ownInbound = null;
-        Inbound.InboundHost? inbound = Inbound;
-        try
-        {
-            inbound ??= ownInbound = await ClP2p.Crawler.Inbound.InboundHost.StartAsync(settings, storage, selection, key, allowedBootnodes, loggers, _time, ct).ConfigureAwait(false);
-            var discv5 = inbound.Node;
-            long sentBefore = discv5.PacketsSent, sendErrorsBefore = discv5.SendErrors;
-            _log.LogInformation("discv5 listening on {Endpoint} as {NodeId}", discv5.LocalEndPoint, discv5.LocalId);
-
-            using var dialer = CreateDialer(settings, selection, key, loggers, _time);
-            int dialConcurrency = DialBudget.Concurrency(settings.Crawl.DialConcurrency, FileDescriptorLimit.Read(_log), _log);
-
-            var discovery = new Discv5DiscoveryWorker(discv5, new DhtCrawlOptions
-            {
-                CanContact = CanContact,
-                MaxConcurrency = settings.Crawl.DiscoveryConcurrency,
-            }, selection.Bootnodes, _time, policy.IsAllowed);
-            sink = new StorageCrawlSink(writer, crawlId, selection.Registry, _time, GeoLookup, _log);
-            engine = new CrawlEngine<Enr, BeaconDialResult>(discovery, new BeaconDialWorker(dialer, policy.IsAllowed), sink, new CrawlEngineOptions
-            {
-                DialConcurrency = dialConcurrency,
-                MaxDuration = settings.Crawl.MaxDuration,
-                Dial = settings.Crawl.Dial,
-                AddressPolicy = policy,
-            }, loggers.CreateLogger("ClP2p.Crawler.Engine.CrawlEngine"), _time);
-            Metrics?.Track(engine.Counters, writer, discv5);
-
-            using var progressStop = new CancellationTokenSource();
-            Task progress = Progress?.Invoke(engine.Counters, progressStop.Token) ?? Task.CompletedTask;
-            CrawlEnd end;
-            try
-            {
-                end = await engine.RunAsync(ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                await progressStop.CancelAsync().ConfigureAwait(false);
-                await progress.ConfigureAwait(false);
-            }
-            state = end == CrawlEnd.Aborted ? CrawlStates.Aborted : CrawlStates.Succeeded;
-            endedBy = end switch { CrawlEnd.Aborted => EndedBy.Aborted, CrawlEnd.Deadline => EndedBy.MaxDuration, _ => EndedBy.Completed };
-            (sent, sendErrors) = (discv5.PacketsSent - sentBefore, discv5.SendErrors - sendErrorsBefore);
-            if (state == CrawlStates.Succeeded)
-            {
-                failure = Diagnose(selection.Bootnodes, allowedBootnodes.Count, engine.Counters.Answered, sent, sendErrors, policy);
-                if (failure is not null) state = CrawlStates.Failed;
-            }
-            _log.LogInformation("crawl {CrawlId} ended ({End}); discv5 dropped packets: {Drops}", crawlId, end,
-                string.Join(", ", discv5.DropCounts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}={kv.Value}")));
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            _log.LogError(ex, "crawl {CrawlId} failed", crawlId);
-            failure = new CrawlFailure($"the crawl stopped on an error: {ex.GetType().Name}: {ex.Message.ReplaceLineEndings(" ")}", "see the log");
-            throw;
-        }
-        finally
-        {
-            // Everything found is written before the crawl is closed, whatever ended it (the writer retries while the
-            // database is away).
-            await writer.DisposeAsync().ConfigureAwait(false);
-            if (inbound is not null) await TakeInInboundAsync(inbound, crawls, crawlId).ConfigureAwait(false);
-            if (ownInbound is not null) await ownInbound.DisposeAsync().ConfigureAwait(false);
-            await lease.DisposeAsync().ConfigureAwait(false);
-            var counters = engine?.Counters ?? new CrawlCounters();
-            var summary = CrawlSummary.From(crawlId, selection.Name, state, started, _time.GetUtcNow(), counters) with
-            {
-                MalformedEnrFields = sink?.MalformedEth2Fields ?? 0,
-                EndedBy = endedBy, Error = failure?.Reason, LikelyCause = failure?.LikelyCause,
-                Bootnodes = selection.Bootnodes.Count, BootnodesAllowed = allowedBootnodes.Count,
-            };
-            summary = await WithTopGroupsAsync(summary, storage, crawlId).ConfigureAwait(false);
-            LastSummary = summary;
-            var counts = new CrawlCounts((int)counters.NodesFound, (int)counters.ConsensusNodes, (int)counters.Dialled, (int)counters.DialOk, (int)counters.DialFailed);
-            await RetryAsync(() => crawls.FinishCrawlAsync(crawlId, state, counts, summary.ToJson(), CancellationToken.None)).ConfigureAwait(false);
-        }
-        // Crawls whose process died while this one ran are found now rather than at the next start.
-        var died = await crawls.MarkInterruptedAsync(settings.Crawl.Lease, CancellationToken.None).ConfigureAwait(false);
-        if (died.Count > 0) _log.LogWarning("marked crawls {Ids} failed: their process died (lease expired)", died);
-        return LastSummary!;
+        return (crawlId, new CrawlLease(crawls, crawlId, settings.Crawl.Lease, _time, _log));
     }
 
     /// <summary>The nodes that contacted us (<see cref="CrawlStore.ApplyInboundAsync"/>): written before the crawl closes, so

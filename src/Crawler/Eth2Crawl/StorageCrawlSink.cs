@@ -15,11 +15,17 @@ namespace ClP2p.Crawler.Eth2Crawl;
 /// <summary>
 /// Turns what the engine learns into Storage observations: every ENR (CL or not) with its decoded eth2 fields and the
 /// network/fork its digest names; one visit per node per crawl with discovery and dial outcome; geo/ASN once per IP.
+/// The crawl's id may come later than the first results (the crawl row is written while discovery already runs):
+/// visits wait for it; if it never comes (the database failed), they are not written and the crawl reports the failure.
 /// </summary>
 public sealed class StorageCrawlSink(
-    ResultWriter writer, long crawlId, NetworkRegistry registry, TimeProvider time,
+    ResultWriter writer, Task<long> crawlId, NetworkRegistry registry, TimeProvider time,
     Func<IPAddress, IpGeo?>? geoLookup = null, ILogger? logger = null) : ICrawlSink<Enr, BeaconDialResult>
 {
+    public StorageCrawlSink(ResultWriter writer, long crawlId, NetworkRegistry registry, TimeProvider time,
+        Func<IPAddress, IpGeo?>? geoLookup = null, ILogger? logger = null)
+        : this(writer, Task.FromResult(crawlId), registry, time, geoLookup, logger) { }
+
     private readonly ConcurrentDictionary<string, byte> _geoDone = new(StringComparer.Ordinal);
     private long _malformedEth2;
 
@@ -39,7 +45,16 @@ public sealed class StorageCrawlSink(
         var enr = outcome.Node.Record;
         IPAddress? ip = outcome.Node.DialEndpoint?.Address ?? enr.UdpEndPoint?.Address ?? enr.Ip ?? enr.Ip6;
         string? ipText = ip?.ToString();
-        var visit = ToVisit(crawlId, outcome, ipText);
+        long id;
+        if (crawlId.IsCompletedSuccessfully) id = crawlId.Result;
+        else
+        {
+            try { id = await crawlId.ConfigureAwait(false); }
+#pragma warning disable CA1031 // the session awaits the same task and reports the database's failure
+            catch (Exception) { return; }
+#pragma warning restore CA1031
+        }
+        var visit = ToVisit(id, outcome, ipText);
         await writer.AddVisitAsync(visit, ct).ConfigureAwait(false);
         if (ip is not null && geoLookup is not null && _geoDone.TryAdd(ipText!, 0) && geoLookup(ip) is { } geo)
             await writer.AddGeoAsync(geo, ct).ConfigureAwait(false);

@@ -45,12 +45,12 @@ public sealed partial class InboundHost : IAsyncDisposable
     private Task _forward = Task.CompletedTask, _writeLoop = Task.CompletedTask;
     private long _discv5Contacts, _libp2pPeers;
 
-    private InboundHost(CrawlerSettings settings, StorageOptions storage, NetworkSelection selection, ILoggerFactory loggers, TimeProvider time)
+    private InboundHost(CrawlerSettings settings, StorageOptions storage, NetworkSelection selection, ILoggerFactory loggers, TimeProvider time, Task? storageReady)
     {
         _settings = settings;
         _log = loggers.CreateLogger<InboundHost>();
         _time = time;
-        _writer = new ResultWriter(storage, new ResultWriterOptions(), loggers.CreateLogger<ResultWriter>(), time: time);
+        _writer = new ResultWriter(storage, new ResultWriterOptions(), loggers.CreateLogger<ResultWriter>(), time: time, ready: storageReady);
         _records = new StorageCrawlSink(_writer, 0, selection.Registry, time, logger: _log);
         Policy = new AddressPolicy(settings.Crawl.AllowPrivate, settings.Crawl.AllowLoopback);
     }
@@ -71,11 +71,11 @@ public sealed partial class InboundHost : IAsyncDisposable
 
     /// <summary>Opens the libp2p listener, then the discv5 node whose record names the listener's port.</summary>
     public static async Task<InboundHost> StartAsync(CrawlerSettings settings, StorageOptions storage, NetworkSelection selection, byte[] key,
-        IReadOnlyList<Enr> bootnodes, ILoggerFactory loggers, TimeProvider? time = null, CancellationToken ct = default)
+        IReadOnlyList<Enr> bootnodes, ILoggerFactory loggers, TimeProvider? time = null, CancellationToken ct = default, Task? storageReady = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(selection);
-        var host = new InboundHost(settings, storage, selection, loggers, time ?? TimeProvider.System);
+        var host = new InboundHost(settings, storage, selection, loggers, time ?? TimeProvider.System, storageReady);
         try
         {
             await host.StartCoreAsync(selection, key, bootnodes, loggers, ct).ConfigureAwait(false);

@@ -42,6 +42,7 @@ public sealed class ResultWriter : IAsyncDisposable
     private readonly Histogram<double> _writeLatency;
     private readonly CancellationTokenSource _hardStop = new();
     private readonly Task _loop;
+    private readonly Task? _ready;
     private readonly int _concurrency;
     private Exception? _droppedSinceFlush;
     private long _queueDepth;
@@ -55,9 +56,15 @@ public sealed class ResultWriter : IAsyncDisposable
     /// <param name="logger">Warnings on retry, errors on dropped batches.</param>
     /// <param name="meterFactory">Source of the "ClP2p.Storage" meter; a private meter when null.</param>
     /// <param name="time">Clock for retry delays and linger; the system clock when null.</param>
+    /// <param name="ready">
+    /// When given, nothing is written before it completes (the database is migrated and the crawl row exists): items
+    /// wait in the buffer meanwhile. If it fails, what was and will be added is discarded (the caller reports the
+    /// failure), so no producer waits for ever.
+    /// </param>
     public ResultWriter(StorageOptions storage, ResultWriterOptions? options = null, ILogger<ResultWriter>? logger = null,
-        IMeterFactory? meterFactory = null, TimeProvider? time = null)
+        IMeterFactory? meterFactory = null, TimeProvider? time = null, Task? ready = null)
     {
+        _ready = ready;
         ArgumentNullException.ThrowIfNull(storage);
         _options = options ?? new ResultWriterOptions();
         if (_options.Capacity < 1) throw new ArgumentOutOfRangeException(nameof(options), "Capacity must be positive");
@@ -213,6 +220,7 @@ public sealed class ResultWriter : IAsyncDisposable
         var inflight = new List<Task>();
         ChannelReader<object> reader = _channel.Reader;
         CancellationToken stop = _hardStop.Token;
+        if (_ready is not null && !await WaitReadyAsync(reader, stop).ConfigureAwait(false)) return;
         try
         {
             while (await reader.WaitToReadAsync(stop).ConfigureAwait(false))
@@ -278,6 +286,44 @@ public sealed class ResultWriter : IAsyncDisposable
             while (reader.TryRead(out object? item))
                 if (item is FlushMarker f) f.Done.TrySetCanceled();
         }
+    }
+
+    // True when the database is ready; false when it failed, after discarding everything added until the writer is
+    // disposed (flushes fail with the database's error).
+    private async Task<bool> WaitReadyAsync(ChannelReader<object> reader, CancellationToken stop)
+    {
+        Exception failure;
+        try
+        {
+            await _ready!.WaitAsync(stop).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return false;
+        }
+#pragma warning disable CA1031 // the caller awaits the same task and reports its failure; here it only ends the writing
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            failure = ex;
+        }
+        long discarded = 0;
+        try
+        {
+            while (await reader.WaitToReadAsync(stop).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out object? item))
+                {
+                    if (item is FlushMarker f) { f.Done.TrySetException(new StorageWriteException("the database never became ready", failure)); continue; }
+                    discarded++;
+                    Interlocked.Decrement(ref _queueDepth);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
+        if (discarded > 0) _logger.LogWarning("Storage writer discarded {Items} items: the database never became ready ({Error})", discarded, failure.Message);
+        return false;
     }
 
     private async Task WriteAndRecordAsync(Batch batch, CancellationToken stop)

@@ -115,19 +115,19 @@ public static class ApiEndpoints
             .WithName("listNetworks").Produces<List<NetworkInfo>>()
             .WithSummary("Networks known to the crawler: every fork and BPO period with its fork digest (an unscheduled fork with the digest it will have), the schedule's sources, whether it is verified, and whether the network is retired");
 
-        api.MapGet("/crawls", async (CensusService census, string? offset, string? limit, string? network, CancellationToken ct) =>
+        api.MapGet("/crawls", async (CensusService census, TimeProvider clock, string? offset, string? limit, string? network, CancellationToken ct) =>
         {
             if (!TryPage(offset, limit, out int o, out int l, out var bad)) return bad!;
-            return await Timed(ct, t => census.ListCrawlsAsync(o, l, network, t), Results.Ok).ConfigureAwait(false);
+            return await Timed(clock, ct, t => census.ListCrawlsAsync(o, l, network, t), Results.Ok).ConfigureAwait(false);
         }).WithName("listCrawls").Produces<Page<CrawlInfo>>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status504GatewayTimeout)
           .WithSummary("Crawls, newest first, paged (limit at most 1000)");
 
-        api.MapGet("/crawls/{id}", async (CensusService census, string id, string? network, CancellationToken ct) =>
-            await Timed(ct, t => FindCrawlAsync(census, id, network, t), r => r.Crawl is null ? r.Error! : Results.Ok(r.Crawl)).ConfigureAwait(false))
+        api.MapGet("/crawls/{id}", async (CensusService census, TimeProvider clock, string id, string? network, CancellationToken ct) =>
+            await Timed(clock, ct, t => FindCrawlAsync(census, id, network, t), r => r.Crawl is null ? r.Error! : Results.Ok(r.Crawl)).ConfigureAwait(false))
             .WithName("getCrawl").Produces<CrawlInfo>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
             .WithSummary("One crawl (an id or 'latest') with its counts and summary");
 
-        api.MapGet("/census", async (CensusService census, string? dimension, string? crawl, string? network, CancellationToken ct) =>
+        api.MapGet("/census", async (CensusService census, TimeProvider clock, string? dimension, string? crawl, string? network, CancellationToken ct) =>
         {
             if (!CensusDimensions.TryParse(dimension ?? "client", out var dim)) return BadDimension(dimension);
             long? crawlId = null;
@@ -136,12 +136,12 @@ public static class ApiEndpoints
                 if (!long.TryParse(crawl, NumberStyles.None, CultureInfo.InvariantCulture, out long c)) return Bad("crawl", "a crawl id or 'latest'");
                 crawlId = c;
             }
-            return await Timed(ct, t => census.GetCensusAsync(dim, crawlId, network, t),
+            return await Timed(clock, ct, t => census.GetCensusAsync(dim, crawlId, network, t),
                 r => r is null ? NotFound(crawlId is null ? "no crawl yet" : $"no crawl {crawlId}") : Results.Ok(r)).ConfigureAwait(false);
         }).WithName("getCensus").Produces<CensusResult>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
           .WithSummary("Census of one crawl (latest by default): nodes seen grouped by a dimension, with counts and shares");
 
-        api.MapGet("/census/set", async (CensusService census, string? dimensions, string? crawl, string? network, CancellationToken ct) =>
+        api.MapGet("/census/set", async (CensusService census, TimeProvider clock, string? dimensions, string? crawl, string? network, CancellationToken ct) =>
         {
             var dims = new List<CensusDimension>();
             foreach (string name in (dimensions ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -156,7 +156,7 @@ public static class ApiEndpoints
                 if (!long.TryParse(crawl, NumberStyles.None, CultureInfo.InvariantCulture, out long c)) return Bad("crawl", "a crawl id or 'latest'");
                 crawlId = c;
             }
-            return await Timed(ct, t => census.GetCensusesAsync(dims, crawlId, network, t),
+            return await Timed(clock, ct, t => census.GetCensusesAsync(dims, crawlId, network, t),
                 r => r is null ? NotFound(crawlId is null ? "no crawl yet" : $"no crawl {crawlId}") : Results.Ok(r)).ConfigureAwait(false);
         }).WithName("getCensusSet").Produces<CensusSet>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
           .WithSummary("Several censuses of one crawl in one answer (dimensions=client,os,...): each the same as /census answers for that dimension");
@@ -169,7 +169,7 @@ public static class ApiEndpoints
             if (!TryTime(to, now.AddMinutes(1), out var tt)) return Bad("to", "an ISO 8601 time");
             if (CensusDimensions.IsComputed(dim)) return Bad("dimension", "a stored dimension (sync_health and finalized_lag are per crawl only)");
             if (tt < f) return Bad("to", "a time after 'from'");
-            return await Timed(ct, t => census.GetTimeSeriesAsync(dim, f, tt, network, null, t), Results.Ok).ConfigureAwait(false);
+            return await Timed(clock, ct, t => census.GetTimeSeriesAsync(dim, f, tt, network, null, t), Results.Ok).ConfigureAwait(false);
         }).WithName("getCensusTimeSeries").Produces<CensusSeries>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status504GatewayTimeout)
           .WithSummary("The same groupings for every crawl that started in [from, to] (default: the last 30 days)");
 
@@ -179,12 +179,12 @@ public static class ApiEndpoints
             if (!TryTime(from, now.AddDays(-1), out var f)) return Bad("from", "an ISO 8601 time");
             if (!TryTime(to, now.AddMinutes(1), out var tt)) return Bad("to", "an ISO 8601 time");
             if (tt <= f) return Bad("to", "a time after 'from'");
-            return await Timed(ct, t => census.GetMergedCensusAsync(f, tt, network, crawl_network, t), Results.Ok).ConfigureAwait(false);
+            return await Timed(clock, ct, t => census.GetMergedCensusAsync(f, tt, network, crawl_network, t), Results.Ok).ConfigureAwait(false);
         }).WithName("getMergedCensus").Produces<MergedCensus>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status504GatewayTimeout)
           .WithSummary("Every vantage point's crawls started in [from, to) (default: the last 24 h) merged: each node once, per-vantage coverage, overlaps, capture histories and a population estimate")
           .WithDescription(MergedDefinitions);
 
-        api.MapGet("/nodes", async (CensusService census, string? crawl, string? network, string? client, string? version, string? fork, string? country, string? outcome,
+        api.MapGet("/nodes", async (CensusService census, TimeProvider clock, string? crawl, string? network, string? client, string? version, string? fork, string? country, string? outcome,
             string? q, string? offset, string? limit, string? digest_mismatch, CancellationToken ct) =>
         {
             if (!TryPage(offset, limit, out int o, out int l, out var bad)) return bad!;
@@ -196,16 +196,16 @@ public static class ApiEndpoints
             }
             if (!TryNodeFilter(network, client, version, fork, country, outcome, q, digest_mismatch, out var filter, out var badFilter)) return badFilter!;
             filter = filter with { CrawlId = crawlId };
-            return await Timed(ct, t => census.ListNodesAsync(filter, o, l, t),
+            return await Timed(clock, ct, t => census.ListNodesAsync(filter, o, l, t),
                 r => r is null ? NotFound("no such crawl") : Results.Ok(r)).ConfigureAwait(false);
         }).WithName("listNodes").Produces<Page<NodeSummary>>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
           .WithSummary("Nodes seen in a crawl (latest by default), filtered by network (the one its Status names, else its ENR's), client, version, fork (digest or name), country, dial outcome, digest mismatch, search q (node id, IP, peer id or agent text); paged");
 
-        api.MapGet("/nodes/{id}", async (CensusService census, string id, CancellationToken ct) =>
+        api.MapGet("/nodes/{id}", async (CensusService census, TimeProvider clock, string id, CancellationToken ct) =>
         {
             if (id.Length != 64 || !IsHex(id)) return Bad("id", "a node id of 64 hex digits");
             byte[] nodeId = Convert.FromHexString(id);
-            return await Timed(ct, t => census.GetNodeHistoryAsync(nodeId, 100, t),
+            return await Timed(clock, ct, t => census.GetNodeHistoryAsync(nodeId, 100, t),
                 r => r is null ? NotFound($"no node {id.ToLowerInvariant()}") : Results.Ok(r)).ConfigureAwait(false);
         }).WithName("getNode").Produces<NodeHistory>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
           .WithSummary("One node's history: ENR seqs, visits with status and metadata, agent versions");
@@ -286,11 +286,11 @@ public static class ApiEndpoints
         return true;
     }
 
-    /// <summary>Runs a query under <see cref="QueryTimeout"/>; a query that takes longer answers 504.</summary>
-    internal static async Task<IResult> Timed<T>(CancellationToken request, Func<CancellationToken, Task<T>> query, Func<T, IResult> answer)
+    /// <summary>Runs a query under <see cref="QueryTimeout"/> on the API's clock; a query that takes longer answers 504.</summary>
+    internal static async Task<IResult> Timed<T>(TimeProvider clock, CancellationToken request, Func<CancellationToken, Task<T>> query, Func<T, IResult> answer)
     {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(request);
-        cts.CancelAfter(QueryTimeout);
+        using var deadline = new CancellationTokenSource(QueryTimeout, clock);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(request, deadline.Token);
         try
         {
             return answer(await query(cts.Token).ConfigureAwait(false));

@@ -41,20 +41,20 @@ internal static class HealthEndpoints
             var now = clock.GetUtcNow();
             if (ForkReadiness.Target(net, now, fork) is not { } target)
                 return ApiEndpoints.Bad("fork", "a scheduled fork of " + net.Name + ": " + string.Join(", ", net.Forks.Where(f => f.IsScheduled).Select(f => f.Name)));
-            return await ApiEndpoints.Timed(ct, t => census.GetForkFieldsAsync(crawlId, net.Name, t),
+            return await ApiEndpoints.Timed(clock, ct, t => census.GetForkFieldsAsync(crawlId, net.Name, t),
                 r => r is not { } found ? ApiEndpoints.NotFound(crawlId is null ? "no crawl yet" : $"no crawl {crawlId}")
                     : Results.Ok(ForkReadiness.Compute(net, target, now, found.Crawl, found.Rows, ForkReleases.Builtin))).ConfigureAwait(false);
         }).WithName("getReadiness").Produces<ReadinessReport>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
           .WithSummary("Readiness for the network's next fork or BPO (or ?fork=NAME): share of its consensus nodes whose ENR announces it, and share running at least each client's first release for it, by client and version");
 
-        api.MapGet("/churn", async (CensusService census, string? from, string? to, string? network, string? limit, CancellationToken ct) =>
+        api.MapGet("/churn", async (CensusService census, TimeProvider clock, string? from, string? to, string? network, string? limit, CancellationToken ct) =>
         {
             if (!TryCrawl(from, out long? fromId)) return ApiEndpoints.Bad("from", "a crawl id");
             if (!TryCrawl(to, out long? toId)) return ApiEndpoints.Bad("to", "a crawl id or 'latest'");
             int l = 100;
             if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out l) || l > CensusService.MaxChurnList))
                 return ApiEndpoints.Bad("limit", $"a number from 0 to {CensusService.MaxChurnList}");
-            return await ApiEndpoints.Timed(ct, t => census.GetChurnAsync(fromId, toId, network, l, t),
+            return await ApiEndpoints.Timed(clock, ct, t => census.GetChurnAsync(fromId, toId, network, l, t),
                 r => r is null ? ApiEndpoints.NotFound("no such crawl, or no crawl before it") : Results.Ok(r)).ConfigureAwait(false);
         }).WithName("getChurn").Produces<ChurnResult>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
           .WithSummary("Nodes that appeared, vanished, changed client version or fork digest between two crawls (default: the latest and the one before it)");
@@ -62,7 +62,7 @@ internal static class HealthEndpoints
         api.MapGet("/uptime", async (CensusService census, TimeProvider clock, string? network, CancellationToken ct) =>
         {
             var now = clock.GetUtcNow();
-            return await ApiEndpoints.Timed(ct, async t =>
+            return await ApiEndpoints.Timed(clock, ct, async t =>
             {
                 var windows = new List<UptimeCensusWindow>();
                 foreach ((string name, TimeSpan span) in UptimeWindows)
@@ -75,10 +75,10 @@ internal static class HealthEndpoints
         }).WithName("getUptime").Produces<UptimeCensus>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status504GatewayTimeout)
           .WithSummary("Nodes up in the last 24 h and 7 d (a successful dial in a crawl or a liveness re-dial), by client");
 
-        api.MapGet("/nodes/{id}/uptime", async (CensusService census, string id, CancellationToken ct) =>
+        api.MapGet("/nodes/{id}/uptime", async (CensusService census, TimeProvider clock, string id, CancellationToken ct) =>
         {
             if (id.Length != 64 || !ApiEndpoints.IsHex(id)) return ApiEndpoints.Bad("id", "a node id of 64 hex digits");
-            return await ApiEndpoints.Timed(ct, t => census.GetNodeUptimeAsync(Convert.FromHexString(id), t),
+            return await ApiEndpoints.Timed(clock, ct, t => census.GetNodeUptimeAsync(Convert.FromHexString(id), t),
                 r => r is null ? ApiEndpoints.NotFound($"no node {id.ToLowerInvariant()}") : Results.Ok(r)).ConfigureAwait(false);
         }).WithName("getNodeUptime").Produces<NodeUptime>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
           .WithSummary("A node's uptime sessions (runs of successful dials in crawls and liveness re-dials)");

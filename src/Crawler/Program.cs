@@ -14,27 +14,30 @@ public static class Program
         return await CommandRunner.RunAsync(BuildCommand(), args, "clp2p", config).ConfigureAwait(false);
     }
 
-    public static RootCommand BuildCommand()
+    /// <summary>The command line; every command reads time from <paramref name="time"/> (the system clock unless a test
+    /// gives another): crawl and visit timestamps, timeouts, Quartz's schedule, "now" in the census windows.</summary>
+    public static RootCommand BuildCommand(TimeProvider? time = null)
     {
+        time ??= TimeProvider.System;
         var root = new RootCommand("ClP2p: a crawler for the Ethereum consensus-layer network (discv5 + libp2p), with a census API and dataset exports.");
 
         var crawl = new Command("crawl", "Run one crawl (discv5 walk + table enumeration, libp2p dials of consensus nodes), store it, print a summary, exit.");
         CliOptions.AddCommon(crawl);
         CliOptions.AddCrawl(crawl);
         CliOptions.AddSummary(crawl);
-        crawl.SetAction((p, ct) => CrawlCommand.ExecuteAsync(CliOptions.Load(p), ct));
+        crawl.SetAction((p, ct) => CrawlCommand.ExecuteAsync(CliOptions.Load(p), time, ct));
         root.Subcommands.Add(crawl);
 
         var run = new Command("run", "Crawl continuously on a schedule (Quartz), re-dial known nodes between crawls, enrich with GeoIP/ASN, apply retention, and serve the census API.");
         CliOptions.AddCommon(run);
         CliOptions.AddCrawl(run);
         CliOptions.AddRun(run);
-        run.SetAction((p, ct) => RunCommand.ExecuteAsync(CliOptions.Load(p), ct));
+        run.SetAction((p, ct) => RunCommand.ExecuteAsync(CliOptions.Load(p), time, ct));
         root.Subcommands.Add(run);
 
         root.Subcommands.Add(ExportCommand.Build());
-        root.Subcommands.Add(ImportCommand.Build());
-        root.Subcommands.Add(CensusCommand.Build());
+        root.Subcommands.Add(ImportCommand.Build(time));
+        root.Subcommands.Add(CensusCommand.Build(time));
         root.Subcommands.Add(NetworksCommand.Build());
 
         var migrate = new Command("migrate", "Create or upgrade the database schema, then exit.");

@@ -78,6 +78,9 @@ public sealed partial class Discv5Node : IAsyncDisposable
     /// <summary>Handler shards in use (packet crypto runs on this many cores at most).</summary>
     public int HandlerShardCount => _shards.Length;
 
+    /// <summary>After each received packet is handled and counted (on the handling thread; handlers must be quick).</summary>
+    internal event Action? PacketHandled { add => _counters.PacketHandled += value; remove => _counters.PacketHandled -= value; }
+
     public long PacketsReceived => Interlocked.Read(ref _counters.Received);
     public long PacketsProcessed => Interlocked.Read(ref _counters.Processed);
     public long PacketsSent => Interlocked.Read(ref _counters.Sent);

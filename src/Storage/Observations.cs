@@ -56,7 +56,7 @@ public sealed record EnrObservation
     public byte[]? Nfd { get; init; }
 }
 
-/// <summary>Kinds of visit.</summary>
+/// <summary>Why a visit was made: in a crawl, or a liveness re-dial between crawls.</summary>
 public static class VisitKinds
 {
     /// <summary>A node met in a crawl: exactly one visit per node per crawl.</summary>

@@ -65,10 +65,10 @@ public sealed class FuzzTests
         {
             for (int i = 0; i < 500 && sent < FuzzPackets; i++, sent++)
                 relay.Client.SendTo(Mutate(rnd, seeds), n.LocalEndPoint);
-            for (int w = 0; w < 500 && n.PacketsReceived - before < sent - 200; w++) await Task.Delay(2);
+            await n.UntilAsync(() => n.PacketsReceived - before >= sent - 200);
             while (relay.Available > 0) relay.Client.Receive(drain);
         }
-        for (int w = 0; w < 2000 && n.PacketsReceived - before < FuzzPackets; w++) await Task.Delay(5);
+        await n.UntilAsync(() => n.PacketsReceived - before >= FuzzPackets);
         Assert.Equal(FuzzPackets, n.PacketsReceived - before);
 
         // 3. every packet is accounted for, and the node still answers

@@ -159,7 +159,8 @@ public sealed class NodeTests
         var updated = b.UpdateLocalEnr(new Dictionary<string, byte[]> { ["eth2"] = new byte[16] });
         var pong = await a.PingAsync(oldRecord).Ok();
         Assert.Equal(updated.Seq, pong!.EnrSeq);
-        for (int i = 0; i < 250 && a.GetKnownRecord(b.LocalId)?.Seq != updated.Seq; i++) await Task.Delay(20);
+        // the refresh's NODES answer (FINDNODE distance 0) updates the known record while it is handled
+        await a.UntilAsync(() => a.GetKnownRecord(b.LocalId)?.Seq == updated.Seq);
         Assert.Equal(updated.Seq, a.GetKnownRecord(b.LocalId)!.Seq);
         Assert.Equal(new byte[16], a.GetKnownRecord(b.LocalId)!.GetValue("eth2"));
     }
@@ -199,8 +200,8 @@ public sealed class NodeTests
                 await n.StartAsync();
                 nodes.Add(n);
             }
-            // let the bootnode pings complete so the bootnode's table holds everyone
-            for (int i = 0; i < 500 && boot.TableCount < 15; i++) await Task.Delay(20);
+            // the bootnode tables each node when it handles that node's handshake (its first ping)
+            await boot.UntilAsync(() => boot.TableCount >= 15);
             Assert.Equal(15, boot.TableCount);
             await using var me = NewNode([boot.LocalEnr]);
             await me.StartAsync();
@@ -239,7 +240,7 @@ public sealed class NodeTests
                 await n.StartAsync();
                 nodes.Add(n);
             }
-            for (int i = 0; i < 500 && boot.TableCount < 20; i++) await Task.Delay(20);
+            await boot.UntilAsync(() => boot.TableCount >= 20);
             Assert.Equal(20, boot.TableCount);
             await using var me = NewNode();
             await me.StartAsync();

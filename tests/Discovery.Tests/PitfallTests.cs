@@ -35,11 +35,6 @@ public sealed class PitfallTests
         return n;
     }
 
-    internal static async Task WaitFor(Func<bool> cond)
-    {
-        for (int i = 0; i < 1000 && !cond(); i++) await Task.Delay(10);
-    }
-
     [Fact]
     public async Task Second_packet_before_handshake_gets_the_same_whoareyou_bytes()
     {
@@ -114,7 +109,7 @@ public sealed class PitfallTests
         var way = (await raw.ReceiveAsync())!;
         var (hs, session) = raw.Handshake(way, n.LocalEnr, PingPt, null);
         raw.Send(hs, n.LocalEndPoint);
-        await WaitFor(() => n.DropCounts.ContainsKey("handshake-unknown-node"));
+        await n.UntilAsync(() => n.DropCounts.ContainsKey("handshake-unknown-node"));
         Assert.Equal(1, n.DropCounts["handshake-unknown-node"]);
         session.Dispose();
     }
@@ -254,7 +249,7 @@ public sealed class PitfallTests
         Assert.Equal(1, rd["wrong-distance"]);
         Assert.Equal(1, rd["duplicate"]);
         Assert.Equal(4, rd["bucket-overflow"]);
-        await WaitFor(() => n.DropCounts.ContainsKey("response-unknown-request"));
+        await n.UntilAsync(() => n.DropCounts.ContainsKey("response-unknown-request"));
         Assert.Equal(1, n.DropCounts["response-unknown-request"]);
         hs.Session.Dispose();
     }
@@ -279,7 +274,7 @@ public sealed class PitfallTests
     public async Task Nodes_with_total_zero_completes_as_one_message()
     {
         // On a clock that never moves the request cannot time out: only the NODES message can end it.
-        await using var n = await StartNode(time: new FakeTimeProvider(DateTimeOffset.UtcNow));
+        await using var n = await StartNode(time: new FakeTimeProvider());
         using var raw = new RawPeer();
         var req = n.FindNodeAsync(raw.Enr, [200]);
         var (hs, fn) = await ServeHandshake(n, raw);
@@ -316,7 +311,7 @@ public sealed class PitfallTests
         await using var n = await StartNode(whoAreYouPerSecond: 5);
         using var raw = new RawPeer();
         for (int i = 0; i < 10; i++) raw.Send(raw.RandomPacket(n.LocalId, new NodeId(RawPeer.Rand(32))), n.LocalEndPoint);
-        await WaitFor(() => n.PacketsReceived == 10);
+        await n.UntilAsync(() => n.PacketsReceived == 10);
         Assert.True(n.DropCounts.GetValueOrDefault("who-are-you-rate-limited") >= 5 - 0, string.Join(",", n.DropCounts));
         Assert.True(n.PendingChallengeCount <= 5);
     }
@@ -327,7 +322,7 @@ public sealed class PitfallTests
         await using var n = await StartNode(maxChallenges: 8);
         using var raw = new RawPeer();
         for (int i = 0; i < 20; i++) raw.Send(raw.RandomPacket(n.LocalId, new NodeId(RawPeer.Rand(32))), n.LocalEndPoint);
-        await WaitFor(() => n.PacketsReceived == 20);
+        await n.UntilAsync(() => n.PacketsReceived == 20);
         Assert.Equal(8, n.PendingChallengeCount);
         Assert.Equal(12, n.DropCounts["challenges-full"]);
     }

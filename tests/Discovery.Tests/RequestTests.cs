@@ -70,7 +70,7 @@ public sealed class RequestTests
         Assert.Equal(RequestFailure.Timeout, await req.Failure());
         // the slow peer answers now
         raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
-        await PitfallTests.WaitFor(() => n.LateAnswers == 1);
+        await n.UntilAsync(() => n.LateAnswers == 1);
         Assert.Equal(1, n.LateAnswers);
         long sent = n.PacketsSent;
         var retry = await n.FindNodeAsync(raw.Enr, [256]);

@@ -13,7 +13,8 @@ namespace ClP2p.Eth2.Tests;
 public sealed class Eth2InteropTests : IClassFixture<Eth2HostFixture>, IDisposable
 {
     private readonly Eth2HostFixture _hosts;
-    private readonly BeaconDialer _dialer = new(BeaconDialerTests.FastOptions());
+    // a fixed date (timers real): the digest the dialer calls current does not move with the day the tests run
+    private readonly BeaconDialer _dialer = new(BeaconDialerTests.FastOptions(), time: new FixedNow());
 
     public Eth2InteropTests(Eth2HostFixture hosts) => _hosts = hosts;
 
@@ -112,7 +113,7 @@ public sealed class Eth2InteropTests : IClassFixture<Eth2HostFixture>, IDisposab
         // A node still on mainnet's bpo1 (cb0d1acc, past since bpo2): we first send mainnet's current digest, the node says
         // Goodbye(2, irrelevant network), and the one retry with the record's digest gets its Status.
         var (first, second) = _dialer.ChooseDigests(ForkDigest.Parse("cb0d1acc"));
-        Assert.Equal((NetworkRegistry.Builtin.Get("mainnet").GetCurrentDigest(DateTimeOffset.UtcNow), ForkDigest.Parse("cb0d1acc")), (first, second!.Value));
+        Assert.Equal((NetworkRegistry.Builtin.Get("mainnet").GetCurrentDigest(FixedNow.Date), ForkDigest.Parse("cb0d1acc")), (first, second!.Value));
         var r = await _dialer.DialAsync(Target("goodbye2-bpo1", digest: "cb0d1acc"), CancellationToken.None);
         Assert.True(r.Success, $"{r.Outcome} {r.FailedStep} {r.Error}");
         Assert.True(r.StatusRetried);
@@ -154,7 +155,6 @@ public sealed class Eth2InteropTests : IClassFixture<Eth2HostFixture>, IDisposab
         Assert.Equal(129UL, r.GoodbyeReason);
         Assert.Equal("Lighthouse/v7.0.0/x86_64-linux", r.AgentVersion);
         AssertStatusA(r.Status, "8c9f62fe");
-        Assert.True(r.Duration < TimeSpan.FromSeconds(10));
     }
 
     [Fact]
@@ -175,8 +175,7 @@ public sealed class Eth2InteropTests : IClassFixture<Eth2HostFixture>, IDisposab
         var r = await _dialer.DialAsync(Target(host), CancellationToken.None);
         Assert.Equal(DialOutcome.Malformed, r.Outcome);
         Assert.Equal(BeaconDialStep.Status, r.FailedStep);
-        Assert.Equal($"{host}/v1.0.0", r.AgentVersion);
-        Assert.True(r.Duration < TimeSpan.FromSeconds(10), r.Duration.ToString());
+        Assert.Equal($"{host}/v1.0.0", r.AgentVersion);   // Malformed, not Timeout: the bad answer itself ended the dial
 
         var ok = await _dialer.DialAsync(Target("yamux-ed25519"), CancellationToken.None);
         Assert.True(ok.Success, $"{ok.Outcome} {ok.Error}");

@@ -9,7 +9,7 @@ internal static class TestPaths
         return dir?.FullName ?? throw new DirectoryNotFoundException("repo root (ClP2p.sln) not found above " + AppContext.BaseDirectory);
     }
 
-    /// <summary>networks.json / bootnodes.json as shipped in src/Eth2/Data (copies of shared/specs).</summary>
+    /// <summary>networks.json / bootnodes.json as shipped in src/Eth2/Data (the network registry's data).</summary>
     public static string SpecFile(string name) => name switch
     {
         "networks.json" or "bootnodes.json" => Path.Combine(RepoRoot(), "src", "Eth2", "Data", name),

@@ -19,11 +19,8 @@ public readonly record struct ExportRecord(long Line, ExportRow? Row, string? Er
 /// <summary>Thrown when an export file cannot be read at all (not the format, or a required column missing).</summary>
 public sealed class ExportFormatException : Exception
 {
-    /// <summary>Creates the exception.</summary>
     public ExportFormatException(string message) : base(message) { }
-    /// <summary>Creates the exception.</summary>
     public ExportFormatException() { }
-    /// <summary>Creates the exception.</summary>
     public ExportFormatException(string message, Exception inner) : base(message, inner) { }
 }
 

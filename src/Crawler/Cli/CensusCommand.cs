@@ -33,7 +33,7 @@ public static class CensusCommand
     public static readonly Argument<string> From = new("from") { Description = "The earlier crawl id" };
     public static readonly Argument<string> To = new("to") { Description = "The later crawl id, or 'latest'" };
 
-    public static Command Build()
+    public static Command Build(TimeProvider time)
     {
         var census = new Command("census", "Print a crawl's census (the API's /api/v1/census) as a table or JSON.");
         CliOptions.AddCommon(census);
@@ -45,7 +45,7 @@ public static class CensusCommand
         census.Options.Add(WindowFrom);
         census.Options.Add(WindowTo);
         census.Options.Add(CrawlNetwork);
-        census.SetAction(CensusAsync);
+        census.SetAction((p, ct) => CensusAsync(p, time, ct));
 
         var readiness = new Command("readiness", "Print the next-fork readiness of a network's nodes (the API's /api/v1/networks/{network}/readiness).");
         CliOptions.AddCommon(readiness);
@@ -53,7 +53,7 @@ public static class CensusCommand
         readiness.Options.Add(Network);
         readiness.Options.Add(Fork);
         readiness.Options.Add(Json);
-        readiness.SetAction(ReadinessAsync);
+        readiness.SetAction((p, ct) => ReadinessAsync(p, time, ct));
         census.Subcommands.Add(readiness);
 
         var diff = new Command("diff", "Nodes that appeared, vanished, changed client version or fork digest between crawls A and B (the API's /api/v1/churn).");
@@ -101,9 +101,9 @@ public static class CensusCommand
 
     private static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
 
-    private static async Task<int> CensusAsync(ParseResult p, CancellationToken ct)
+    private static async Task<int> CensusAsync(ParseResult p, TimeProvider time, CancellationToken ct)
     {
-        if (p.GetValue(Merged)) return await MergedAsync(p, ct).ConfigureAwait(false);
+        if (p.GetValue(Merged)) return await MergedAsync(p, time, ct).ConfigureAwait(false);
         string? dimension = p.GetValue(Dimension);
         if (!CensusDimensions.TryParse(dimension, out var dim))
             return await FailAsync("census", $"--dimension must be one of {string.Join(", ", CensusDimensions.All.Select(CensusDimensions.Name))}, not '{dimension}'").ConfigureAwait(false);
@@ -123,7 +123,7 @@ public static class CensusCommand
         return 0;
     }
 
-    private static async Task<int> ReadinessAsync(ParseResult p, CancellationToken ct)
+    private static async Task<int> ReadinessAsync(ParseResult p, TimeProvider time, CancellationToken ct)
     {
         if (!TryCrawl(p.GetValue(Crawl), out long? crawlId)) return await FailAsync("census readiness", $"--crawl must be a crawl id or 'latest', not '{p.GetValue(Crawl)}'").ConfigureAwait(false);
         string? networkName = p.GetValue(Network);
@@ -138,7 +138,7 @@ public static class CensusCommand
         }
         if (!NetworkRegistry.Builtin.TryGet(networkName, out var network))
             return await FailAsync("census readiness", $"--network must be one of {string.Join(", ", NetworkRegistry.BuiltinNames)}, not '{networkName}'").ConfigureAwait(false);
-        var now = DateTimeOffset.UtcNow;
+        var now = time.GetUtcNow();
         if (ForkReadiness.Target(network, now, p.GetValue(Fork)) is not { } fork)
             return await FailAsync("census readiness", $"--fork must be a scheduled fork of {network.Name}, not '{p.GetValue(Fork)}'").ConfigureAwait(false);
         var found = await census.GetForkFieldsAsync(crawlId, network.Name, ct).ConfigureAwait(false);
@@ -179,9 +179,9 @@ public static class CensusCommand
         return 0;
     }
 
-    private static async Task<int> MergedAsync(ParseResult p, CancellationToken ct)
+    private static async Task<int> MergedAsync(ParseResult p, TimeProvider time, CancellationToken ct)
     {
-        DateTimeOffset now = DateTimeOffset.UtcNow;
+        DateTimeOffset now = time.GetUtcNow();
         if (!TryTime(p.GetValue(WindowFrom), now.AddDays(-1), now, out var from))
             return await FailAsync("census", $"--from must be an ISO 8601 time or a duration such as 24h, not '{p.GetValue(WindowFrom)}'").ConfigureAwait(false);
         if (!TryTime(p.GetValue(WindowTo), now.AddMinutes(1), now, out var to))

@@ -15,7 +15,7 @@ public static class CrawlCommand
 {
     public const string Name = "clp2p crawl";
 
-    public static async Task<int> ExecuteAsync(CrawlerSettings settings, CancellationToken ct)
+    public static async Task<int> ExecuteAsync(CrawlerSettings settings, TimeProvider time, CancellationToken ct)
     {
         bool terminal = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         using var loggers = Logging.Create(terminal ? LogLevel.Warning : LogLevel.Information);
@@ -24,11 +24,11 @@ public static class CrawlCommand
         {
             var storage = Prepare(settings, log);
             await Hosting.StoredData.MigrateAndRefreshAsync(storage, ClP2p.Eth2.Networks.NetworkRegistry.Builtin, log, ct).ConfigureAwait(false);
-            var geo = Hosting.GeoServices.Create(settings.Geo, loggers);
-            var session = new CrawlSession(settings, storage, loggers)
+            var geo = Hosting.GeoServices.Create(settings.Geo, loggers, time);
+            var session = new CrawlSession(settings, storage, loggers, time)
             {
                 GeoLookup = geo,
-                Progress = (counters, until) => CrawlProgress.RunAsync(counters, log, TimeProvider.System, until),
+                Progress = (counters, until) => CrawlProgress.RunAsync(counters, log, time, until),
             };
             var summary = await session.RunAsync(ct).ConfigureAwait(false);
             if (settings.Crawl.SummaryJson is { } path) await summary.WriteJsonAsync(path, CancellationToken.None).ConfigureAwait(false);

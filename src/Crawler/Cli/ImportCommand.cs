@@ -24,14 +24,14 @@ public static class ImportCommand
     /// <summary>Most skipped records listed one by one (the rest are only counted).</summary>
     public const int MaxListedErrors = 10;
 
-    public static Command Build()
+    public static Command Build(TimeProvider time)
     {
         var import = new Command("import", "Import another crawler's export (csv, ndjson, parquet) as crawls of its vantage point.");
         CliOptions.AddCommon(import);
         import.Arguments.Add(File);
         import.Options.Add(Format);
         import.Options.Add(Vantage);
-        import.SetAction(ExecuteAsync);
+        import.SetAction((p, ct) => ExecuteAsync(p, time, ct));
         return import;
     }
 
@@ -48,7 +48,7 @@ public static class ImportCommand
         public int Ok { get; set; }
     }
 
-    private static async Task<int> ExecuteAsync(ParseResult p, CancellationToken ct)
+    private static async Task<int> ExecuteAsync(ParseResult p, TimeProvider time, CancellationToken ct)
     {
         var settings = CliOptions.Load(p);
         string path = p.GetValue(File)!;
@@ -69,11 +69,11 @@ public static class ImportCommand
 
         using var loggers = Logging.Create(LogLevel.Warning);
         await StorageMigrator.MigrateAsync(storage, ct).ConfigureAwait(false);
-        var crawls = new CrawlStore(storage);
+        var crawls = new CrawlStore(storage, time);
         var targets = new Dictionary<long, Target>();
         var skipped = new List<string>();
         long skippedCount = 0;
-        await using (var writer = new ResultWriter(storage, new ResultWriterOptions(), loggers.CreateLogger<ResultWriter>()))
+        await using (var writer = new ResultWriter(storage, new ResultWriterOptions(), loggers.CreateLogger<ResultWriter>(), time: time))
         {
             var sinks = new Dictionary<long, StorageCrawlSink>();
             await using var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
@@ -88,7 +88,7 @@ public static class ImportCommand
                         {
                             target = await StartAsync(crawls, row, vantageOverride ?? row.Vantage, path, ct).ConfigureAwait(false);
                             targets[row.CrawlId] = target;
-                            if (target.LocalId is { } id) sinks[row.CrawlId] = new StorageCrawlSink(writer, id, NetworkRegistry.Builtin, TimeProvider.System);
+                            if (target.LocalId is { } id) sinks[row.CrawlId] = new StorageCrawlSink(writer, id, NetworkRegistry.Builtin, time);
                         }
                         if (target.LocalId is not { } localId) continue;
                         problem = await AddAsync(writer, sinks[row.CrawlId], localId, row, target, ct).ConfigureAwait(false);

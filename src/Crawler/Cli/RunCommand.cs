@@ -20,13 +20,13 @@ namespace ClP2p.Crawler.Cli;
 /// </summary>
 public static class RunCommand
 {
-    public static async Task<int> ExecuteAsync(CrawlerSettings settings, CancellationToken ct)
+    public static async Task<int> ExecuteAsync(CrawlerSettings settings, TimeProvider time, CancellationToken ct)
     {
         using var loggers = Logging.Create(LogLevel.Information);
         var log = loggers.CreateLogger("clp2p");
         try
         {
-            return await RunAsync(settings, loggers, log, ct).ConfigureAwait(false);
+            return await RunAsync(settings, time, loggers, log, ct).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -36,7 +36,7 @@ public static class RunCommand
 
     public const string Name = "clp2p run";
 
-    private static async Task<int> RunAsync(CrawlerSettings settings, ILoggerFactory loggers, ILogger log, CancellationToken ct)
+    private static async Task<int> RunAsync(CrawlerSettings settings, TimeProvider time, ILoggerFactory loggers, ILogger log, CancellationToken ct)
     {
         if (settings.Run.Cron is { Length: > 0 } cron)
         {
@@ -49,7 +49,7 @@ public static class RunCommand
         var storage = CrawlCommand.Prepare(settings, log);
         if (!settings.Run.NoApi) Preflight.HttpUrlsFree(settings.Run.ApiUrls, "--urls");
         await Hosting.StoredData.MigrateAndRefreshAsync(storage, ClP2p.Eth2.Networks.NetworkRegistry.Builtin, null, ct).ConfigureAwait(false);
-        var run = new RunContext(settings, storage, loggers) { Geo = Hosting.GeoServices.Create(settings.Geo, loggers) };
+        var run = new RunContext(settings, storage, loggers) { Geo = Hosting.GeoServices.Create(settings.Geo, loggers, time), Time = time };
         // the listening node stays up between crawls (the inbound census): every crawl of this run uses it
         var selection = Eth2Crawl.NetworkSelection.Resolve(settings, log);
         var policy = new Eth2Crawl.AddressPolicy(settings.Crawl.AllowPrivate, settings.Crawl.AllowLoopback);
@@ -84,9 +84,11 @@ public static class RunCommand
         logging.ClearProviders();
         logging.AddSimpleConsole(o => { o.SingleLine = true; o.UseUtcTimestamp = true; o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "; });
         services.AddSingleton(run);
+        services.AddSingleton(run.Time);   // the API's clock ("now" in its windows, the query deadline)
         var s = run.Settings.Run;
         services.AddQuartz(q =>
         {
+            q.UseTimeProvider(run.Time);
             q.ScheduleJob<CrawlJob>(
                 t =>
                 {
@@ -98,7 +100,7 @@ public static class RunCommand
             if (s.RedialInterval > TimeSpan.Zero)
             {
                 q.ScheduleJob<RedialJob>(
-                    t => t.WithIdentity("redial-trigger").StartAt(DateTimeOffset.UtcNow + s.RedialInterval)
+                    t => t.WithIdentity("redial-trigger").StartAt(run.Time.GetUtcNow() + s.RedialInterval)
                         .WithSimpleSchedule(x => x.WithInterval(s.RedialInterval).RepeatForever()),
                     j => j.WithIdentity("redial"));
             }

@@ -1,21 +1,25 @@
 using System.Globalization;
+using Microsoft.Extensions.Logging;
 
 namespace ClP2p.Crawler.Config;
 
 /// <summary>The process's open-file limit (RLIMIT_NOFILE, soft), which bounds the sockets a crawl may hold.</summary>
 public static class FileDescriptorLimit
 {
-    /// <summary>The soft limit from /proc/self/limits ("Max open files"); null where that file does not exist or
-    /// says "unlimited". (.NET raises the soft limit to the hard one at start-up on Linux, so this is the usable one.)</summary>
-    public static long? Read(string path = "/proc/self/limits")
+    /// <summary>The soft limit from /proc/self/limits ("Max open files"); null where that file does not exist, cannot
+    /// be read (logged) or says "unlimited". (.NET raises the soft limit to the hard one at start-up on Linux, so this
+    /// is the usable one.)</summary>
+    public static long? Read(ILogger? log = null, string path = "/proc/self/limits")
     {
         try
         {
             if (!File.Exists(path)) return null;
             foreach (string line in File.ReadLines(path)) if (line.StartsWith("Max open files", StringComparison.Ordinal)) return Parse(line);
         }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log?.LogWarning("cannot read the open-file limit from {Path} ({Error}): dial concurrency is not fitted to it", path, e.Message);
+        }
         return null;
     }
 

@@ -49,7 +49,7 @@ public static class NotDialledReasons
     public const string NotConsensus = "no_eth2_field";
     public const string NoTcp = "no_tcp_port";
     public const string AddressNotAllowed = "address_not_allowed";
-    /// <summary>A private or loopback address returned by a node outside that network (PITFALLS 7); only reachable when private ranges are allowed.</summary>
+    /// <summary>A private or loopback address returned by a node outside that network (go-ethereum netutil.CheckRelayIP refuses such records); only reachable when private ranges are allowed.</summary>
     public const string AddressUntrusted = "address_untrusted";
     public const string CrawlStopped = "crawl_stopped";
     public const string DialingDisabled = "dialing_disabled";

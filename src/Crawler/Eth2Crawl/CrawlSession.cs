@@ -104,7 +104,7 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             _log.LogInformation("discv5 listening on {Endpoint} as {NodeId}", discv5.LocalEndPoint, discv5.LocalId);
 
             using var dialer = CreateDialer(settings, selection, key, loggers, _time);
-            int dialConcurrency = DialBudget.Concurrency(settings.Crawl.DialConcurrency, FileDescriptorLimit.Read(), _log);
+            int dialConcurrency = DialBudget.Concurrency(settings.Crawl.DialConcurrency, FileDescriptorLimit.Read(_log), _log);
 
             var discovery = new Discv5DiscoveryWorker(discv5, new DhtCrawlOptions
             {

@@ -67,7 +67,8 @@ public sealed class StorageCrawlSink(
             Raw = enr.Raw.ToArray(),
             SeenAt = seenAt,
             PublicKey = publicKey,
-            PeerId = publicKey.Length == 33 ? TryPeerId(publicKey) : null,
+            // the record's signature was verified with this key when it was decoded, so it is a valid secp256k1 point
+            PeerId = publicKey.Length == 33 ? PeerId.FromSecp256k1PublicKey(publicKey).ToString() : null,
             Ip4 = enr.Ip?.ToString(),
             Ip6 = enr.Ip6?.ToString(),
             Udp = enr.Udp,
@@ -185,12 +186,5 @@ public sealed class StorageCrawlSink(
         var b = new byte[ForkVersion.Length];
         v.WriteTo(b);
         return b;
-    }
-
-    private static string? TryPeerId(byte[] compressed)
-    {
-        try { return PeerId.FromSecp256k1PublicKey(compressed).ToString(); }
-        catch (ArgumentException) { return null; }
-        catch (FormatException) { return null; }
     }
 }

@@ -21,11 +21,14 @@ public sealed class GeoIpEnricher : IDisposable
     private readonly DatabaseReader? _asn;
     private readonly ConcurrentDictionary<IPAddress, IpGeo?> _cache = new();
     private readonly TimeProvider _time;
+    private readonly ILogger _log;
+    private long _lookupErrors;
 
     public GeoIpEnricher(string? cityDbPath, string? asnDbPath, ILogger<GeoIpEnricher> logger, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(logger);
         _time = time ?? TimeProvider.System;
+        _log = logger;
         _city = Open(cityDbPath, "city", logger);
         _asn = Open(asnDbPath, "ASN", logger);
         if (_city is null && _asn is null)
@@ -33,6 +36,18 @@ public sealed class GeoIpEnricher : IDisposable
     }
 
     public bool Enabled => _city is not null || _asn is not null;
+
+    /// <summary>Lookups the database refused (an address it does not hold is not one: that is a miss, not an error).</summary>
+    public long LookupErrors => Interlocked.Read(ref _lookupErrors);
+
+    private void LookupFailed(string what, IPAddress ip, Exception e)
+    {
+        // a database of the wrong kind fails every lookup: warn once, then count
+        if (Interlocked.Increment(ref _lookupErrors) == 1)
+            _log.LogWarning("GeoIP {What} lookup of {Ip} failed ({Error}); later failures are counted and logged at debug level", what, ip, e.Message);
+        else
+            _log.LogDebug("GeoIP {What} lookup of {Ip} failed ({Error})", what, ip, e.Message);
+    }
 
     private static DatabaseReader? Open(string? path, string what, ILogger log)
     {
@@ -61,8 +76,8 @@ public sealed class GeoIpEnricher : IDisposable
         if (_cache.TryGetValue(ip, out var cached)) return cached;
         CityResponse? city = null;
         AsnResponse? asn = null;
-        try { _city?.TryCity(ip, out city); } catch (MaxMind.GeoIP2.Exceptions.GeoIP2Exception) { city = null; }
-        try { _asn?.TryAsn(ip, out asn); } catch (MaxMind.GeoIP2.Exceptions.GeoIP2Exception) { asn = null; }
+        try { _city?.TryCity(ip, out city); } catch (MaxMind.GeoIP2.Exceptions.GeoIP2Exception e) { city = null; LookupFailed("city", ip, e); }
+        try { _asn?.TryAsn(ip, out asn); } catch (MaxMind.GeoIP2.Exceptions.GeoIP2Exception e) { asn = null; LookupFailed("ASN", ip, e); }
         IpGeo? geo = city is null && asn is null ? null : new IpGeo
         {
             Ip = ip.ToString(),

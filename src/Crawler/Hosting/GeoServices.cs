@@ -9,9 +9,9 @@ namespace ClP2p.Crawler.Hosting;
 /// <summary>Builds the GeoIP/ASN lookup from the configured MaxMind databases; null when none is configured.</summary>
 public static class GeoServices
 {
-    public static Func<IPAddress, IpGeo?>? Create(GeoSettings settings, ILoggerFactory loggers)
+    public static Func<IPAddress, IpGeo?>? Create(GeoSettings settings, ILoggerFactory loggers, TimeProvider time)
     {
-        var enricher = new GeoIpEnricher(settings.CityDb, settings.AsnDb, loggers.CreateLogger<GeoIpEnricher>());
+        var enricher = new GeoIpEnricher(settings.CityDb, settings.AsnDb, loggers.CreateLogger<GeoIpEnricher>(), time);
         return enricher.Enabled ? enricher.Lookup : null;
     }
 }

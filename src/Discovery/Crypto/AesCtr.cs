@@ -21,27 +21,27 @@ public sealed class AesCtr : IDisposable
     {
         int blocks = (data.Length + 15) / 16;
         byte[]? rented = null;
-        Span<byte> ctr = blocks * 16 <= 1024 ? stackalloc byte[blocks * 16] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(blocks * 16)).AsSpan(0, blocks * 16);
-        Span<byte> c = stackalloc byte[16];
-        iv16.CopyTo(c);
-        AddToCounter(c, firstBlock);
+        Span<byte> keyStream = blocks * 16 <= 1024 ? stackalloc byte[blocks * 16] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(blocks * 16)).AsSpan(0, blocks * 16);
+        Span<byte> counter = stackalloc byte[16];
+        iv16.CopyTo(counter);
+        AddToCounter(counter, firstBlock);
         for (int b = 0; b < blocks; b++)
         {
-            c.CopyTo(ctr.Slice(b * 16, 16));
-            for (int i = 15; i >= 0; i--) { if (++c[i] != 0) break; }
+            counter.CopyTo(keyStream.Slice(b * 16, 16));
+            for (int i = 15; i >= 0; i--) { if (++counter[i] != 0) break; }
         }
-        _aes.EncryptEcb(ctr, ctr, PaddingMode.None);
-        for (int i = 0; i < data.Length; i++) data[i] ^= ctr[i];
+        _aes.EncryptEcb(keyStream, keyStream, PaddingMode.None);
+        for (int i = 0; i < data.Length; i++) data[i] ^= keyStream[i];
         if (rented != null) System.Buffers.ArrayPool<byte>.Shared.Return(rented);
     }
 
-    private static void AddToCounter(Span<byte> c, int n)
+    private static void AddToCounter(Span<byte> counter, int blocks)
     {
-        ulong carry = (ulong)n;
+        ulong carry = (ulong)blocks;
         for (int i = 15; i >= 0 && carry != 0; i--)
         {
-            ulong v = c[i] + carry;
-            c[i] = (byte)v;
+            ulong v = counter[i] + carry;
+            counter[i] = (byte)v;
             carry = v >> 8;
         }
     }

@@ -60,30 +60,30 @@ public static class Secp256k1Ops
     /// <summary>node-id = keccak256(x || y) of the uncompressed key (EIP-778 "v4").</summary>
     public static NodeId NodeIdOf(ReadOnlySpan<byte> parsed64)
     {
-        Span<byte> u = stackalloc byte[65];
-        SerializeUncompressed(parsed64, u);
-        Span<byte> h = stackalloc byte[32];
-        Keccak.Hash(u[1..], h);
-        return new NodeId(h);
+        Span<byte> uncompressed = stackalloc byte[65];
+        SerializeUncompressed(parsed64, uncompressed);
+        Span<byte> hash = stackalloc byte[32];
+        Keccak.Hash(uncompressed[1..], hash);
+        return new NodeId(hash);
     }
 
     /// <summary>Signs a 32-byte hash (RFC 6979 nonce, low-S) into 64-byte r || s.</summary>
     public static bool TrySign(ReadOnlySpan<byte> hash32, ReadOnlySpan<byte> privateKey, Span<byte> sig64)
     {
-        Span<byte> s = stackalloc byte[64];
-        if (!Ctx.EcdsaSign(s, hash32, privateKey)) return false;
-        return Ctx.EcdsaSignatureSerializeCompact(sig64, s);
+        Span<byte> signature = stackalloc byte[64];
+        if (!Ctx.EcdsaSign(signature, hash32, privateKey)) return false;
+        return Ctx.EcdsaSignatureSerializeCompact(sig64, signature);
     }
 
     /// <summary>Verifies a 64-byte r || s signature. High-S signatures are normalized first (other stacks accept them).</summary>
     public static bool Verify(ReadOnlySpan<byte> sig64, ReadOnlySpan<byte> hash32, ReadOnlySpan<byte> parsed64)
     {
         if (sig64.Length != 64 || hash32.Length != 32) return false;
-        Span<byte> s = stackalloc byte[64];
-        if (!Ctx.EcdsaSignatureParseCompact(s, sig64)) return false;
-        Span<byte> n = stackalloc byte[64];
-        Ctx.EcdsaSignatureNormalize(n, s);
-        return Ctx.EcdsaVerify(n, hash32, parsed64);
+        Span<byte> signature = stackalloc byte[64];
+        if (!Ctx.EcdsaSignatureParseCompact(signature, sig64)) return false;
+        Span<byte> normalized = stackalloc byte[64];
+        Ctx.EcdsaSignatureNormalize(normalized, signature);
+        return Ctx.EcdsaVerify(normalized, hash32, parsed64);
     }
 
     /// <summary>
@@ -91,10 +91,10 @@ public static class Secp256k1Ops
     /// </summary>
     public static bool TryEcdh(ReadOnlySpan<byte> parsedPublic64, ReadOnlySpan<byte> privateKey, Span<byte> shared33)
     {
-        Span<byte> p = stackalloc byte[64];
-        parsedPublic64.CopyTo(p);
-        if (!Ctx.EcPubkeyTweakMul(p, privateKey)) return false;
-        SerializeCompressed(p, shared33);
+        Span<byte> point = stackalloc byte[64];
+        parsedPublic64.CopyTo(point);
+        if (!Ctx.EcPubkeyTweakMul(point, privateKey)) return false;
+        SerializeCompressed(point, shared33);
         return true;
     }
 

@@ -17,6 +17,10 @@ internal sealed partial class Discv5Counters(ILogger log)
     public long LiveRequests;
     public long Sessions, Challenges;
 
+    /// <summary>Raised on the handling thread after each packet's outcome is counted, so a test waits for the packets
+    /// it sent instead of polling the counters.</summary>
+    public event Action? PacketHandled;
+
     public void Handled(DropReason outcome, IPEndPoint from)
     {
         if (outcome == DropReason.None)
@@ -31,6 +35,7 @@ internal sealed partial class Discv5Counters(ILogger log)
         }
         Interlocked.Increment(ref Received);
         Discv5Metrics.PacketsReceived.Add(1);
+        PacketHandled?.Invoke();
     }
 
     public void RecordDropped(RecordDropReason reason, NodeId from)

@@ -10,8 +10,8 @@ public abstract record DiscoveryEvent;
 public sealed record EnrDiscovered(Enr Enr, NodeId? From) : DiscoveryEvent
 {
     /// <summary>
-    /// The record carries an address its relayer cannot vouch for (PITFALLS 7: a LAN or loopback address returned by
-    /// a public node; see <see cref="DhtCrawlOptions.TrustRelay"/>). It is reported but never contacted, and should
+    /// The record carries an address its relayer cannot vouch for (a LAN or loopback address returned by a public node,
+    /// which go-ethereum's netutil.CheckRelayIP refuses; see <see cref="DhtCrawlOptions.TrustRelay"/>). It is reported but never contacted, and should
     /// not be dialled.
     /// </summary>
     public bool RelayUntrusted { get; init; }
@@ -108,8 +108,8 @@ public sealed class DhtCrawlOptions
     public int MinDistance { get; init; } = 1;
 
     /// <summary>
-    /// Every distance from <see cref="StartDistance"/> down to this one is asked, empty or not (PITFALLS 26: Nebula
-    /// asks 256 to 239). A table can hold a node alone in a low bucket below empty ones; an early stop misses it.
+    /// Every distance from <see cref="StartDistance"/> down to this one is asked, empty or not (as Nebula's discv5
+    /// crawler does: 256 to 239). A table can hold a node alone in a low bucket below empty ones; an early stop misses it.
     /// </summary>
     public int AskAllDownTo { get; init; } = 239;
 
@@ -134,9 +134,10 @@ public sealed class DhtCrawlOptions
 }
 
 /// <summary>
-/// Enumerates the reachable DHT from seed records (PITFALLS 26): every node found is asked FINDNODE for one distance
-/// per request, 256, 255, ... 239 at least, then on until its buckets run dry, beside a few random walks. One distance
-/// per request because geth's FINDNODE handler returns at most 16 records in all, whatever the list.
+/// Enumerates the reachable DHT from seed records, not only the part random walks reach first (walks such as geth's
+/// RandomNodes miss its tail): every node found is asked FINDNODE for one distance per request, 256, 255, ... 239 at
+/// least, then on until its buckets run dry, beside a few random walks. One distance per request because geth's
+/// FINDNODE handler returns at most 16 records in all, whatever the list.
 /// <para>
 /// Thousands of nodes are visited at once, each with a few requests in flight, paced per node. A node that misses an
 /// answer (or never answers) in this first pass gets a second: the distances it did not answer are asked again with a

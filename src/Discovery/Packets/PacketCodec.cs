@@ -79,9 +79,9 @@ public sealed class PacketCodec : IDisposable
 
     public PacketCodec(NodeId localId)
     {
-        Span<byte> id = stackalloc byte[32];
-        localId.CopyTo(id);
-        _unmask = new AesCtr(id[..16]);
+        Span<byte> localIdBytes = stackalloc byte[32];
+        localId.CopyTo(localIdBytes);
+        _unmask = new AesCtr(localIdBytes[..16]);
     }
 
     /// <summary>Unmasks and validates the header. The returned view is valid until the next call.</summary>
@@ -90,17 +90,17 @@ public sealed class PacketCodec : IDisposable
         view = default;
         if (packet.Length < MinPacketSize) { error = PacketError.TooSmall; return false; }
         if (packet.Length > MaxPacketSize) { error = PacketError.TooLarge; return false; }
-        var iv = packet[..MaskingIvSize];
-        var h = _header.AsSpan();
+        var maskingIv = packet[..MaskingIvSize];
+        var header = _header.AsSpan();
         // unmask the first 4 key-stream blocks at once: the whole header of an ordinary message packet (23 + 32 bytes)
         int first = Math.Min(packet.Length - MaskingIvSize, 64);
-        packet[..(MaskingIvSize + first)].CopyTo(h);
-        _unmask.Transform(iv, h.Slice(MaskingIvSize, first));
-        var sh = h.Slice(MaskingIvSize, StaticHeaderSize);
-        if (!sh[..6].SequenceEqual(ProtocolId)) { error = PacketError.BadProtocolId; return false; }
-        if (BinaryPrimitives.ReadUInt16BigEndian(sh[6..]) != ProtocolVersion) { error = PacketError.BadVersion; return false; }
-        byte flag = sh[8];
-        int authSize = BinaryPrimitives.ReadUInt16BigEndian(sh[21..]);
+        packet[..(MaskingIvSize + first)].CopyTo(header);
+        _unmask.Transform(maskingIv, header.Slice(MaskingIvSize, first));
+        var staticHeader = header.Slice(MaskingIvSize, StaticHeaderSize);
+        if (!staticHeader[..6].SequenceEqual(ProtocolId)) { error = PacketError.BadProtocolId; return false; }
+        if (BinaryPrimitives.ReadUInt16BigEndian(staticHeader[6..]) != ProtocolVersion) { error = PacketError.BadVersion; return false; }
+        byte flag = staticHeader[8];
+        int authSize = BinaryPrimitives.ReadUInt16BigEndian(staticHeader[21..]);
         int headerEnd = MaskingIvSize + StaticHeaderSize + authSize;
         if (headerEnd > packet.Length) { error = PacketError.BadAuthDataSize; return false; }
         switch (flag)
@@ -123,15 +123,15 @@ public sealed class PacketCodec : IDisposable
         if (headerEnd > MaskingIvSize + first)
         {
             // longer authdata (handshake): continue the key stream at block 4
-            packet[(MaskingIvSize + first)..headerEnd].CopyTo(h[(MaskingIvSize + first)..]);
-            _unmask.Transform(iv, h[(MaskingIvSize + first)..headerEnd], first / 16);
+            packet[(MaskingIvSize + first)..headerEnd].CopyTo(header[(MaskingIvSize + first)..]);
+            _unmask.Transform(maskingIv, header[(MaskingIvSize + first)..headerEnd], first / 16);
         }
         if (flag == (byte)PacketFlag.Handshake)
         {
-            var ad = h[(MaskingIvSize + StaticHeaderSize)..headerEnd];
-            if (ad[32] != IdSignatureSize || ad[33] != EphemeralKeySize) { error = PacketError.BadHandshakeSizes; return false; }
+            var authData = header[(MaskingIvSize + StaticHeaderSize)..headerEnd];
+            if (authData[32] != IdSignatureSize || authData[33] != EphemeralKeySize) { error = PacketError.BadHandshakeSizes; return false; }
         }
-        view = new PacketView(h[..headerEnd], (PacketFlag)flag, packet[headerEnd..]);
+        view = new PacketView(header[..headerEnd], (PacketFlag)flag, packet[headerEnd..]);
         error = PacketError.None;
         return true;
     }
@@ -148,18 +148,18 @@ public sealed class PacketCodec : IDisposable
 
     private static void Mask(Span<byte> packet, int headerEnd, NodeId destId)
     {
-        Span<byte> id = stackalloc byte[32];
-        destId.CopyTo(id);
-        using var ctr = new AesCtr(id[..16]);
-        ctr.Transform(packet[..MaskingIvSize], packet[MaskingIvSize..headerEnd]);
+        Span<byte> destIdBytes = stackalloc byte[32];
+        destId.CopyTo(destIdBytes);
+        using var masking = new AesCtr(destIdBytes[..16]);
+        masking.Transform(packet[..MaskingIvSize], packet[MaskingIvSize..headerEnd]);
     }
 
     private static int Seal(Span<byte> dest, int headerEnd, AesGcm key, ReadOnlySpan<byte> plaintext)
     {
         var nonce = dest.Slice(MaskingIvSize + NonceOffset, NonceSize);
-        var ct = dest.Slice(headerEnd, plaintext.Length);
+        var ciphertext = dest.Slice(headerEnd, plaintext.Length);
         var tag = dest.Slice(headerEnd + plaintext.Length, GcmTagSize);
-        key.Encrypt(nonce, plaintext, ct, tag, dest[..headerEnd]);
+        key.Encrypt(nonce, plaintext, ciphertext, tag, dest[..headerEnd]);
         return headerEnd + plaintext.Length + GcmTagSize;
     }
 
@@ -167,9 +167,9 @@ public sealed class PacketCodec : IDisposable
     public static int EncodeMessage(Span<byte> dest, NodeId destId, ReadOnlySpan<byte> maskingIv, ReadOnlySpan<byte> nonce, NodeId srcId, AesGcm key, ReadOnlySpan<byte> plaintext)
     {
         int headerEnd = WriteMessageHeader(dest, maskingIv, nonce, srcId);
-        int n = Seal(dest, headerEnd, key, plaintext);
+        int length = Seal(dest, headerEnd, key, plaintext);
         Mask(dest, headerEnd, destId);
-        return n;
+        return length;
     }
 
     /// <summary>An ordinary packet with random content, sent to provoke a WHOAREYOU when no session exists.</summary>
@@ -214,19 +214,19 @@ public sealed class PacketCodec : IDisposable
         idSignature[..IdSignatureSize].CopyTo(dest[o..]); o += IdSignatureSize;
         ephemeralPublicKey[..EphemeralKeySize].CopyTo(dest[o..]); o += EphemeralKeySize;
         record.CopyTo(dest[o..]); o += record.Length;
-        int n = Seal(dest, o, key, plaintext);
+        int length = Seal(dest, o, key, plaintext);
         Mask(dest, o, destId);
-        return n;
+        return length;
     }
 
     /// <summary>Decrypts a message into dest (ciphertext length - 16 bytes). False when authentication fails.</summary>
     public static bool TryDecrypt(AesGcm key, ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ciphertextWithTag, ReadOnlySpan<byte> ad, Span<byte> dest)
     {
         if (ciphertextWithTag.Length < GcmTagSize) return false;
-        int n = ciphertextWithTag.Length - GcmTagSize;
+        int plaintextLength = ciphertextWithTag.Length - GcmTagSize;
         try
         {
-            key.Decrypt(nonce, ciphertextWithTag[..n], ciphertextWithTag[n..], dest[..n], ad);
+            key.Decrypt(nonce, ciphertextWithTag[..plaintextLength], ciphertextWithTag[plaintextLength..], dest[..plaintextLength], ad);
             return true;
         }
         catch (AuthenticationTagMismatchException)

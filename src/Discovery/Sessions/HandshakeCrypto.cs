@@ -42,15 +42,15 @@ public static class HandshakeCrypto
     /// <summary>id-signature = sign(sha256("discovery v5 identity proof" || challenge-data || ephemeral-pubkey || node-id-B)).</summary>
     public static bool TrySignIdNonce(ReadOnlySpan<byte> staticPrivateKey, ReadOnlySpan<byte> challengeData, ReadOnlySpan<byte> ephemeralPublicKey, NodeId destination, Span<byte> signature64)
     {
-        Span<byte> h = stackalloc byte[32];
-        IdProofHash(challengeData, ephemeralPublicKey, destination, h);
-        return Secp256k1Ops.TrySign(h, staticPrivateKey, signature64);
+        Span<byte> idProof = stackalloc byte[32];
+        IdProofHash(challengeData, ephemeralPublicKey, destination, idProof);
+        return Secp256k1Ops.TrySign(idProof, staticPrivateKey, signature64);
     }
 
     public static bool VerifyIdNonce(ReadOnlySpan<byte> parsedPublicKey64, ReadOnlySpan<byte> challengeData, ReadOnlySpan<byte> ephemeralPublicKey, NodeId destination, ReadOnlySpan<byte> signature64)
     {
-        Span<byte> h = stackalloc byte[32];
-        IdProofHash(challengeData, ephemeralPublicKey, destination, h);
-        return Secp256k1Ops.Verify(signature64, h, parsedPublicKey64);
+        Span<byte> idProof = stackalloc byte[32];
+        IdProofHash(challengeData, ephemeralPublicKey, destination, idProof);
+        return Secp256k1Ops.Verify(signature64, idProof, parsedPublicKey64);
     }
 }

@@ -307,7 +307,7 @@ public sealed class BeaconDialer : IDisposable
     {
         if (session.GoodbyeReason is { } r) return r;
         using var wait = new StepTimer(_options.GoodbyeWait, _time, ct);
-        await Task.WhenAny(session.Goodbye, Task.Delay(Timeout.InfiniteTimeSpan, wait.Token)).ConfigureAwait(false);
+        await Task.WhenAny(session.Goodbye, wait.Expired).ConfigureAwait(false);
         ct.ThrowIfCancellationRequested();
         return session.GoodbyeReason;
     }

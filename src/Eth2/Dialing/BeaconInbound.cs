@@ -149,7 +149,7 @@ public sealed partial class BeaconInbound : IAsyncDisposable
         {
             var identifyTask = IdentifyAsync(connection, ct);
             using (var wait = new StepTimer(_options.RemoteStatusWait, _time, ct))
-                await Task.WhenAny(session.RemoteStatusRequested, Task.Delay(Timeout.InfiniteTimeSpan, wait.Token)).ConfigureAwait(false);
+                await Task.WhenAny(session.RemoteStatusRequested, wait.Expired).ConfigureAwait(false);
             var client = new ReqRespClient(
                 async (protocols, token) =>
                 {
@@ -177,7 +177,7 @@ public sealed partial class BeaconInbound : IAsyncDisposable
                 ObservedAddr = identify.ObservedAddr,
             };
             using var linger = new StepTimer(_options.Linger, _time, ct);
-            await Task.WhenAny(connection.Completion, Task.Delay(Timeout.InfiniteTimeSpan, linger.Token)).ConfigureAwait(false);
+            await Task.WhenAny(connection.Completion, linger.Expired).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {

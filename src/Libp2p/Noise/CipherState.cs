@@ -58,17 +58,17 @@ internal sealed class CipherState : IDisposable
         Span<byte> nonce = stackalloc byte[12];
         nonce[..4].Clear();
         BinaryPrimitives.WriteUInt64LittleEndian(nonce[4..], _nonce);
-        int n = ciphertext.Length - TagSize;
+        int plaintextLength = ciphertext.Length - TagSize;
         try
         {
-            _aead.Decrypt(nonce, ciphertext[..n], ciphertext[n..], output[..n], ad);
+            _aead.Decrypt(nonce, ciphertext[..plaintextLength], ciphertext[plaintextLength..], output[..plaintextLength], ad);
         }
         catch (AuthenticationTagMismatchException)
         {
             return false;
         }
         _nonce++;
-        written = n;
+        written = plaintextLength;
         return true;
     }
 

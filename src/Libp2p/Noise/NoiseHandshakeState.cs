@@ -202,12 +202,12 @@ internal sealed class NoiseHandshakeState : IDisposable
         }
         Span<byte> okm = stackalloc byte[64];
         Hkdf(_ck, ReadOnlySpan<byte>.Empty, okm);
-        var c1 = new CipherState();
-        var c2 = new CipherState();
-        c1.InitializeKey(okm[..32]);
-        c2.InitializeKey(okm[32..]);
+        var initiatorToResponder = new CipherState();
+        var responderToInitiator = new CipherState();
+        initiatorToResponder.InitializeKey(okm[..32]);
+        responderToInitiator.InitializeKey(okm[32..]);
         CryptographicOperations.ZeroMemory(okm);
-        return (c1, c2);
+        return (initiatorToResponder, responderToInitiator);
     }
 
     /// <summary>Exposes split keys for vector tests.</summary>

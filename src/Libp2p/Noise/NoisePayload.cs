@@ -14,10 +14,10 @@ public sealed record NoisePayload(byte[] IdentityKey, byte[] IdentitySignature)
 
     public static byte[] SignedMessage(ReadOnlySpan<byte> staticX25519PublicKey)
     {
-        var m = new byte[SignaturePrefix.Length + staticX25519PublicKey.Length];
-        SignaturePrefix.CopyTo(m);
-        staticX25519PublicKey.CopyTo(m.AsSpan(SignaturePrefix.Length));
-        return m;
+        var message = new byte[SignaturePrefix.Length + staticX25519PublicKey.Length];
+        SignaturePrefix.CopyTo(message);
+        staticX25519PublicKey.CopyTo(message.AsSpan(SignaturePrefix.Length));
+        return message;
     }
 
     public byte[] Encode()

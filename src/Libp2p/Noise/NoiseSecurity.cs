@@ -38,36 +38,36 @@ internal static class NoiseSecurity
     public static async Task<(NoiseStream Stream, PublicKey RemoteKey)> HandshakeAsync(
         Stream inner, bool initiator, NoiseLocalIdentity local, CancellationToken ct, Func<X25519KeyPair>? ephemeralFactory = null)
     {
-        using var hs = new NoiseHandshakeState(initiator, local.StaticKey, ReadOnlySpan<byte>.Empty, ephemeralFactory);
-        byte[] buf = ArrayPool<byte>.Shared.Rent(2 + NoiseHandshakeState.MaxMessageLength);
+        using var handshake = new NoiseHandshakeState(initiator, local.StaticKey, ReadOnlySpan<byte>.Empty, ephemeralFactory);
+        byte[] frame = ArrayPool<byte>.Shared.Rent(2 + NoiseHandshakeState.MaxMessageLength);
         byte[] payload = ArrayPool<byte>.Shared.Rent(NoiseHandshakeState.MaxMessageLength);
         try
         {
             PublicKey? remoteKey = null;
-            while (!hs.IsComplete)
+            while (!handshake.IsComplete)
             {
-                if (hs.IsMyTurn)
+                if (handshake.IsMyTurn)
                 {
                     // Message 1 carries no payload; messages 2 and 3 carry our identity.
-                    ReadOnlySpan<byte> p = hs.Step == 0 ? ReadOnlySpan<byte>.Empty : local.Payload;
-                    int n = hs.WriteMessage(p, buf.AsSpan(2));
-                    BinaryPrimitives.WriteUInt16BigEndian(buf, (ushort)n);
-                    await inner.WriteAsync(buf.AsMemory(0, 2 + n), ct).ConfigureAwait(false);
+                    ReadOnlySpan<byte> outgoingPayload = handshake.Step == 0 ? ReadOnlySpan<byte>.Empty : local.Payload;
+                    int messageLength = handshake.WriteMessage(outgoingPayload, frame.AsSpan(2));
+                    BinaryPrimitives.WriteUInt16BigEndian(frame, (ushort)messageLength);
+                    await inner.WriteAsync(frame.AsMemory(0, 2 + messageLength), ct).ConfigureAwait(false);
                     await inner.FlushAsync(ct).ConfigureAwait(false);
                 }
                 else
                 {
-                    await inner.ReadExactlyAsync(buf.AsMemory(0, 2), ct).ConfigureAwait(false);
-                    int len = BinaryPrimitives.ReadUInt16BigEndian(buf);
-                    await inner.ReadExactlyAsync(buf.AsMemory(0, len), ct).ConfigureAwait(false);
-                    bool carriesIdentity = hs.Step > 0;
-                    if (!hs.TryReadMessage(buf.AsSpan(0, len), payload, out int plen))
+                    await inner.ReadExactlyAsync(frame.AsMemory(0, 2), ct).ConfigureAwait(false);
+                    int messageLength = BinaryPrimitives.ReadUInt16BigEndian(frame);
+                    await inner.ReadExactlyAsync(frame.AsMemory(0, messageLength), ct).ConfigureAwait(false);
+                    bool carriesIdentity = handshake.Step > 0;
+                    if (!handshake.TryReadMessage(frame.AsSpan(0, messageLength), payload, out int payloadLength))
                     {
                         throw new DialException(DialErrorClass.NoiseFailure, DialStep.NoiseHandshake, "handshake message failed to decrypt or was truncated");
                     }
                     if (carriesIdentity)
                     {
-                        remoteKey = VerifyPayload(payload.AsSpan(0, plen), hs.RemoteStaticKey);
+                        remoteKey = VerifyPayload(payload.AsSpan(0, payloadLength), handshake.RemoteStaticKey);
                     }
                 }
             }
@@ -75,8 +75,8 @@ internal static class NoiseSecurity
             {
                 throw new DialException(DialErrorClass.NoiseFailure, DialStep.NoiseHandshake, "no remote identity");
             }
-            var (c1, c2) = hs.Split();
-            var stream = initiator ? new NoiseStream(inner, c1, c2) : new NoiseStream(inner, c2, c1);
+            var (initiatorToResponder, responderToInitiator) = handshake.Split();
+            var stream = initiator ? new NoiseStream(inner, initiatorToResponder, responderToInitiator) : new NoiseStream(inner, responderToInitiator, initiatorToResponder);
             return (stream, remoteKey);
         }
         catch (CryptographicException e)
@@ -85,7 +85,7 @@ internal static class NoiseSecurity
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buf);
+            ArrayPool<byte>.Shared.Return(frame);
             ArrayPool<byte>.Shared.Return(payload);
         }
     }

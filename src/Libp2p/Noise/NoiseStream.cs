@@ -165,17 +165,17 @@ internal sealed class NoiseStream : Stream
 
     private int Encrypt(ReadOnlySpan<byte> data, Span<byte> output)
     {
-        int o = 0;
+        int written = 0;
         do
         {
-            int n = Math.Min(MaxPlaintext, data.Length);
-            int c = _send.EncryptWithAd(default, data[..n], output[(o + 2)..]);
-            BinaryPrimitives.WriteUInt16BigEndian(output[o..], (ushort)c);
-            o += 2 + c;
-            data = data[n..];
+            int chunk = Math.Min(MaxPlaintext, data.Length);
+            int sealedLength = _send.EncryptWithAd(default, data[..chunk], output[(written + 2)..]);
+            BinaryPrimitives.WriteUInt16BigEndian(output[written..], (ushort)sealedLength);
+            written += 2 + sealedLength;
+            data = data[chunk..];
         }
         while (!data.IsEmpty);
-        return o;
+        return written;
     }
 
     public override Task FlushAsync(CancellationToken cancellationToken) => _inner.FlushAsync(cancellationToken);

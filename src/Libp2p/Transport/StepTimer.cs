@@ -8,6 +8,8 @@ public sealed class StepTimer : IDisposable
 {
     private readonly CancellationTokenSource _cts;
     private readonly CancellationTokenRegistration _registration;
+    private TaskCompletionSource? _expired;
+    private CancellationTokenRegistration _expiredRegistration;
 
     public StepTimer(TimeSpan timeout, TimeProvider time, CancellationToken ct)
     {
@@ -20,8 +22,25 @@ public sealed class StepTimer : IDisposable
     /// <summary>True when the timeout (or the caller's token) has fired.</summary>
     public bool IsCancellationRequested => _cts.IsCancellationRequested;
 
+    /// <summary>Completes (never faults) when the timeout or the caller's token fires: the other side of a
+    /// <c>Task.WhenAny</c> with the event the step waits for.</summary>
+    public Task Expired
+    {
+        get
+        {
+            if (_expired is null)
+            {
+                var expired = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _expiredRegistration = _cts.Token.UnsafeRegister(static s => ((TaskCompletionSource)s!).TrySetResult(), expired);
+                _expired = expired;
+            }
+            return _expired.Task;
+        }
+    }
+
     public void Dispose()
     {
+        _expiredRegistration.Dispose();
         _registration.Dispose();
         _cts.Dispose();
     }

@@ -72,7 +72,7 @@ public sealed record DimensionCensus(CensusDimension Dimension, long Total, IRea
 /// <summary>The census of one crawl within a time series.</summary>
 public sealed record CensusSeriesPoint
 {
-    /// <summary>The crawl.</summary>
+    /// <summary>Id of the crawl this point is the census of.</summary>
     public required long CrawlId { get; init; }
     /// <summary>Network crawled.</summary>
     public required string CrawlNetwork { get; init; }
@@ -142,9 +142,9 @@ public sealed record NodeSummary
     public string? ForkName { get; init; }
     /// <summary>Network of the node: the one its Status digest names, else its ENR digest's.</summary>
     public string? NetworkName { get; init; }
-    /// <summary>Client.</summary>
+    /// <summary>Client parsed from the libp2p agent (lighthouse, prysm, teku, nimbus, lodestar, grandine, erigon, …, other).</summary>
     public string? Client { get; init; }
-    /// <summary>Client version.</summary>
+    /// <summary>Client version parsed from the agent (v7.1.0, without the client's name); null when the agent names none.</summary>
     public string? ClientVersion { get; init; }
     /// <summary>"ok", an error class or "not_dialled".</summary>
     public required string DialOutcome { get; init; }
@@ -178,39 +178,39 @@ public sealed record NodeInfo
 /// <summary>One ENR of a node (one history row), decoded.</summary>
 public sealed record EnrRecord
 {
-    /// <summary>seq.</summary>
+    /// <summary>ENR sequence number.</summary>
     public required ulong Seq { get; init; }
     /// <summary>Text form "enr:..." (URL-safe base64 of the RLP, unpadded).</summary>
     public required string Enr { get; init; }
     /// <summary>When this seq was first stored.</summary>
     public required DateTimeOffset SeenAt { get; init; }
-    /// <summary>ip.</summary>
+    /// <summary>ENR `ip` (IPv4).</summary>
     public string? Ip4 { get; init; }
-    /// <summary>ip6.</summary>
+    /// <summary>ENR `ip6`.</summary>
     public string? Ip6 { get; init; }
-    /// <summary>udp.</summary>
+    /// <summary>ENR `udp` port.</summary>
     public int? Udp { get; init; }
-    /// <summary>tcp.</summary>
+    /// <summary>ENR `tcp` port (the dial target).</summary>
     public int? Tcp { get; init; }
-    /// <summary>quic.</summary>
+    /// <summary>ENR `quic` port.</summary>
     public int? Quic { get; init; }
     /// <summary>eth2 fork digest.</summary>
     public string? ForkDigest { get; init; }
-    /// <summary>Fork name.</summary>
+    /// <summary>Fork the eth2 digest names, named at query time; null when unknown.</summary>
     public string? ForkName { get; init; }
-    /// <summary>Network name.</summary>
+    /// <summary>Network the eth2 digest names, named at query time; null when unknown.</summary>
     public string? NetworkName { get; init; }
     /// <summary>eth2 next fork version.</summary>
     public string? NextForkVersion { get; init; }
     /// <summary>eth2 next fork epoch.</summary>
     public ulong? NextForkEpoch { get; init; }
-    /// <summary>attnets.</summary>
+    /// <summary>ENR `attnets` Bitvector[64] as hex SSZ bytes (subnet i = bit i%8 of byte i/8).</summary>
     public string? Attnets { get; init; }
-    /// <summary>syncnets.</summary>
+    /// <summary>ENR `syncnets` Bitvector[4] as hex.</summary>
     public string? Syncnets { get; init; }
-    /// <summary>cgc.</summary>
+    /// <summary>ENR `cgc` PeerDAS custody group count; null when the record has none.</summary>
     public ulong? Cgc { get; init; }
-    /// <summary>nfd.</summary>
+    /// <summary>ENR `nfd` next fork digest; null when absent.</summary>
     public string? Nfd { get; init; }
     /// <summary>cgc above NUMBER_OF_CUSTODY_GROUPS (128); null when the record has no cgc.</summary>
     public bool? CgcOutOfRange { get; init; }

@@ -79,87 +79,28 @@ public sealed class ExportRow
     /// <summary>Node id, 64 hex digits.</summary>
     public string NodeId => (string)this["node_id"]!;
 
-
-    // Typed views of the columns `clp2p import` reads back (ExportReader builds rows by column name).
-    /// <summary>Column peer_id.</summary>
+    // Typed views of the node, ENR, agent, geo and crawl columns `clp2p import` reads back; its visit columns go
+    // through the visit-column map (ToVisit).
     public string? PeerId => (string?)this["peer_id"];
-    /// <summary>Column enr.</summary>
     public string? Enr => (string?)this["enr"];
-    /// <summary>Column seq.</summary>
     public ulong? Seq => (ulong?)this["seq"];
-    /// <summary>Column ip.</summary>
     public string? Ip => (string?)this["ip"];
-    /// <summary>Column fork_name.</summary>
     public string? ForkName => (string?)this["fork_name"];
-    /// <summary>Column network_name.</summary>
     public string? NetworkName => (string?)this["network_name"];
-    /// <summary>Column agent_version.</summary>
     public string? AgentVersion => (string?)this["agent_version"];
-    /// <summary>Column client.</summary>
     public string? Client => (string?)this["client"];
-    /// <summary>Column client_version.</summary>
     public string? ClientVersion => (string?)this["client_version"];
-    /// <summary>Column os.</summary>
     public string? Os => (string?)this["os"];
-    /// <summary>Column arch.</summary>
     public string? Arch => (string?)this["arch"];
-    /// <summary>Column country.</summary>
     public string? Country => (string?)this["country"];
-    /// <summary>Column city.</summary>
     public string? City => (string?)this["city"];
-    /// <summary>Column asn.</summary>
     public long? Asn => (long?)this["asn"];
-    /// <summary>Column as_org.</summary>
     public string? AsOrg => (string?)this["as_org"];
-    /// <summary>Column vantage.</summary>
     public string Vantage => (string)this["vantage"]!;
-    /// <summary>Column crawl_network.</summary>
     public string? CrawlNetwork => (string?)this["crawl_network"];
-    /// <summary>Column crawl_started_at.</summary>
     public DateTimeOffset? CrawlStartedAt => (DateTimeOffset?)this["crawl_started_at"];
-    /// <summary>Column crawl_finished_at.</summary>
     public DateTimeOffset? CrawlFinishedAt => (DateTimeOffset?)this["crawl_finished_at"];
-    /// <summary>Column discovery_answered.</summary>
-    public bool? DiscoveryAnswered => (bool?)this["discovery_answered"];
-    /// <summary>Column dial_outcome.</summary>
-    public string DialOutcome => (string)this["dial_outcome"]!;
-    /// <summary>Column dial_error.</summary>
-    public string? DialError => (string?)this["dial_error"];
-    /// <summary>Column failed_step.</summary>
-    public string? FailedStep => (string?)this["failed_step"];
-    /// <summary>Column latency_ms.</summary>
-    public int? LatencyMs => (int?)this["latency_ms"];
-    /// <summary>Column muxer.</summary>
-    public string? Muxer => (string?)this["muxer"];
-    /// <summary>Column status_fork_digest.</summary>
-    public string? StatusForkDigest => (string?)this["status_fork_digest"];
-    /// <summary>Column finalized_root.</summary>
-    public string? FinalizedRoot => (string?)this["finalized_root"];
-    /// <summary>Column finalized_epoch.</summary>
-    public ulong? FinalizedEpoch => (ulong?)this["finalized_epoch"];
-    /// <summary>Column head_root.</summary>
-    public string? HeadRoot => (string?)this["head_root"];
-    /// <summary>Column head_slot.</summary>
-    public ulong? HeadSlot => (ulong?)this["head_slot"];
-    /// <summary>Column earliest_available_slot.</summary>
-    public ulong? EarliestAvailableSlot => (ulong?)this["earliest_available_slot"];
-    /// <summary>Column status_version.</summary>
-    public int? StatusVersion => (int?)this["status_version"];
-    /// <summary>Column metadata_seq.</summary>
-    public ulong? MetadataSeq => (ulong?)this["metadata_seq"];
-    /// <summary>Column metadata_attnets.</summary>
-    public string? MetadataAttnets => (string?)this["metadata_attnets"];
-    /// <summary>Column metadata_syncnets.</summary>
-    public string? MetadataSyncnets => (string?)this["metadata_syncnets"];
-    /// <summary>Column custody_group_count.</summary>
-    public ulong? CustodyGroupCount => (ulong?)this["custody_group_count"];
-    /// <summary>Column metadata_version.</summary>
-    public int? MetadataVersion => (int?)this["metadata_version"];
-    /// <summary>Column goodbye_reason.</summary>
-    public ulong? GoodbyeReason => (ulong?)this["goodbye_reason"];
-    /// <summary>Column crawl_id.</summary>
     public long CrawlId => (long)this["crawl_id"]!;
-    /// <summary>Column visited_at.</summary>
     public DateTimeOffset VisitedAt => (DateTimeOffset)this["visited_at"]!;
 
     /// <summary>

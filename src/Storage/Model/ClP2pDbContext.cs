@@ -161,7 +161,6 @@ public abstract class ClP2pDbContext : DbContext
 /// <summary>The model on PostgreSQL (migrations in migrations/Postgres).</summary>
 public sealed class PostgresClP2pDbContext : ClP2pDbContext
 {
-    /// <summary>Creates the context.</summary>
     public PostgresClP2pDbContext(DbContextOptions<PostgresClP2pDbContext> options) : base(options) { }
 
     /// <inheritdoc />
@@ -184,6 +183,5 @@ public sealed class PostgresClP2pDbContext : ClP2pDbContext
 /// <summary>The model on SQLite (migrations in migrations/Sqlite).</summary>
 public sealed class SqliteClP2pDbContext : ClP2pDbContext
 {
-    /// <summary>Creates the context.</summary>
     public SqliteClP2pDbContext(DbContextOptions<SqliteClP2pDbContext> options) : base(options) { }
 }

@@ -9,55 +9,6 @@ using Npgsql;
 
 namespace ClP2p.Storage;
 
-/// <summary>Tuning of a <see cref="ResultWriter"/>.</summary>
-public sealed record ResultWriterOptions
-{
-    /// <summary>
-    /// Items (ENRs, visits, geo rows) buffered before producers wait. Never dropped. At most
-    /// Capacity + (WriteConcurrency + 1) × MaxBatchSize items are held in memory (buffer, batches being written,
-    /// the next batch).
-    /// </summary>
-    public int Capacity { get; init; } = 100_000;
-    /// <summary>Most items written in one transaction.</summary>
-    public int MaxBatchSize { get; init; } = 5_000;
-    /// <summary>
-    /// Batches written at the same time, each in its own transaction and connection (PostgreSQL only; SQLite has one
-    /// writer). Batches are independent (each upserts the nodes and agents its visits need), so order does not matter.
-    /// </summary>
-    public int WriteConcurrency { get; init; } = 2;
-    /// <summary>
-    /// Node rows the writer remembers having stored (PostgreSQL), so that visits of those nodes send no node statement.
-    /// About 100 bytes each; 0 turns it off.
-    /// </summary>
-    public int KnownNodeCapacity { get; init; } = 262_144;
-    /// <summary>How long the writer waits for more items to fill a batch before writing a partial one.</summary>
-    public TimeSpan Linger { get; init; } = TimeSpan.FromMilliseconds(250);
-    /// <summary>First delay after a failed write; doubles per failure up to <see cref="MaxRetryDelay"/>.</summary>
-    public TimeSpan InitialRetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
-    /// <summary>Cap of the retry delay.</summary>
-    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(10);
-    /// <summary>
-    /// A batch that fails with a non-transient error (bad data, constraint violation: our bug, not an outage) is
-    /// retried this many times, then logged as an error, counted in clp2p.storage.rows_dropped and skipped so it
-    /// cannot block every later result. Transient errors (database down or restarting) are retried without limit.
-    /// </summary>
-    public int MaxPermanentFailures { get; init; } = 3;
-    /// <summary>How long <see cref="ResultWriter.DisposeAsync"/> keeps retrying to write what is buffered.</summary>
-    public TimeSpan DisposeTimeout { get; init; } = TimeSpan.FromMinutes(2);
-}
-
-/// <summary>Thrown to a <see cref="ResultWriter.FlushAsync"/> caller when a batch was dropped after permanent errors.</summary>
-public sealed class StorageWriteException : Exception
-{
-    /// <param name="message">Which batch was dropped and why.</param>
-    /// <param name="inner">The last error of the batch's write.</param>
-    public StorageWriteException(string message, Exception? inner) : base(message, inner) { }
-    /// <inheritdoc />
-    public StorageWriteException() { }
-    /// <inheritdoc />
-    public StorageWriteException(string message) : base(message) { }
-}
-
 /// <summary>
 /// Bulk, batched, resilient writer of crawl results. Producers (the crawler's discovery and dial workers) push
 /// observations; one background loop takes them from a bounded channel in batches and writes each batch in one
@@ -239,7 +190,11 @@ public sealed class ResultWriter : IAsyncDisposable
         {
             _logger.LogError("Storage writer stopped after {Timeout} with {Items} items unwritten", _options.DisposeTimeout, QueueDepth);
             await _hardStop.CancelAsync().ConfigureAwait(false);
-            try { await _loop.ConfigureAwait(false); } catch (OperationCanceledException) { }
+            try { await _loop.ConfigureAwait(false); }
+            catch (OperationCanceledException)
+            {
+                // our own hard stop, just requested; the loss is logged above
+            }
         }
         _hardStop.Dispose();
         await _sink.DisposeAsync().ConfigureAwait(false);
@@ -314,7 +269,11 @@ public sealed class ResultWriter : IAsyncDisposable
         }
         finally
         {
-            try { await Task.WhenAll(inflight).ConfigureAwait(false); } catch (OperationCanceledException) { }
+            try { await Task.WhenAll(inflight).ConfigureAwait(false); }
+            catch (OperationCanceledException)
+            {
+                // writes cut by the hard stop: DisposeAsync reports what was left
+            }
             foreach (FlushMarker f in flushes) f.Done.TrySetCanceled();
             while (reader.TryRead(out object? item))
                 if (item is FlushMarker f) f.Done.TrySetCanceled();
@@ -403,134 +362,4 @@ public sealed class ResultWriter : IAsyncDisposable
         InvalidOperationException when ex.InnerException is not null => IsTransient(ex.InnerException),
         _ => false,
     };
-}
-
-/// <summary>One batch of items, written in one transaction.</summary>
-internal sealed class Batch
-{
-    public List<EnrObservation> Enrs { get; } = [];
-    public List<VisitObservation> Visits { get; } = [];
-    public List<IpGeo> Geos { get; } = [];
-    public int Count => Enrs.Count + Visits.Count + Geos.Count;
-}
-
-/// <summary>Rows touched by one batch write.</summary>
-internal readonly record struct WriteResult(int Nodes, int Enrs, int Visits, int Geos, int Agents);
-
-/// <summary>Writes a batch in one transaction, or throws leaving the database unchanged.</summary>
-internal interface IBatchSink : IAsyncDisposable
-{
-    Task<WriteResult> WriteAsync(Batch batch, CancellationToken ct);
-}
-
-/// <summary>A node row merged from the ENRs and visits of one batch.</summary>
-internal sealed class NodeRow
-{
-    public required byte[] NodeId { get; init; }
-    public byte[]? PublicKey { get; set; }
-    public string? PeerId { get; set; }
-    public DateTime FirstSeen { get; set; }
-    public DateTime LastSeen { get; set; }
-    public long LatestSeq { get; set; }
-    /// <summary>
-    /// True when the batch holds an ENR of the node (discovery saw it): the row then moves the node's last_seen.
-    /// Rows made from visits only insert unknown nodes and fill in what the node row lacks, without rewriting it.
-    /// </summary>
-    public bool Sighted { get; set; }
-
-    /// <summary>
-    /// Merges the batch's ENRs and visits into one row per node id, sorted by node id (stable lock order). Visits for
-    /// which <paramref name="skipVisit"/> is true add nothing (their node's committed row already holds what they
-    /// would add), unless their node already has a row in the merge (the batch sights it, or an earlier visit adds to it).
-    /// </summary>
-    public static List<NodeRow> Merge(Batch batch, Func<VisitObservation, bool>? skipVisit = null)
-    {
-        var rows = new Dictionary<byte[], NodeRow>(ByteArrayComparer.Instance);
-        foreach (EnrObservation e in batch.Enrs)
-        {
-            NodeRow r = Get(rows, e.NodeId, e.SeenAt.UtcDateTime);
-            r.Sighted = true;
-            r.PublicKey ??= e.PublicKey;
-            r.PeerId ??= e.PeerId;
-            r.LatestSeq = Math.Max(r.LatestSeq, unchecked((long)e.Seq));
-        }
-        foreach (VisitObservation v in batch.Visits)
-        {
-            if (skipVisit is not null && !rows.ContainsKey(v.NodeId) && skipVisit(v)) continue;
-            NodeRow r = Get(rows, v.NodeId, v.VisitedAt.UtcDateTime);
-            r.PeerId ??= v.PeerId;
-            if (v.EnrSeq is { } seq) r.LatestSeq = Math.Max(r.LatestSeq, unchecked((long)seq));
-        }
-        var list = rows.Values.ToList();
-        list.Sort((a, b) => a.NodeId.AsSpan().SequenceCompareTo(b.NodeId));
-        return list;
-    }
-
-    private static NodeRow Get(Dictionary<byte[], NodeRow> rows, byte[] id, DateTime seen)
-    {
-        if (!rows.TryGetValue(id, out NodeRow? r))
-        {
-            r = new NodeRow { NodeId = id, FirstSeen = seen, LastSeen = seen };
-            rows.Add(id, r);
-        }
-        else
-        {
-            if (seen < r.FirstSeen) r.FirstSeen = seen;
-            if (seen > r.LastSeen) r.LastSeen = seen;
-        }
-        return r;
-    }
-
-    /// <summary>Distinct ENRs of a batch by (node id, seq); the first wins (the same seq means the same record).</summary>
-    public static List<EnrObservation> DistinctEnrs(Batch batch)
-    {
-        var seen = new HashSet<(byte[], ulong)>(new EnrKeyComparer());
-        var list = new List<EnrObservation>(batch.Enrs.Count);
-        foreach (EnrObservation e in batch.Enrs)
-            if (seen.Add((e.NodeId, e.Seq))) list.Add(e);
-        list.Sort((a, b) => a.NodeId.AsSpan().SequenceCompareTo(b.NodeId) is var c && c != 0 ? c : a.Seq.CompareTo(b.Seq));
-        return list;
-    }
-
-    /// <summary>Geo rows by address; the latest lookup wins.</summary>
-    public static List<IpGeo> DistinctGeos(Batch batch)
-    {
-        var map = new Dictionary<string, IpGeo>(StringComparer.Ordinal);
-        foreach (IpGeo g in batch.Geos)
-            if (!map.TryGetValue(g.Ip, out IpGeo? old) || old.LookedUpAt <= g.LookedUpAt) map[g.Ip] = g;
-        return map.Values.OrderBy(g => g.Ip, StringComparer.Ordinal).ToList();
-    }
-
-    /// <summary>
-    /// Distinct agent strings of the batch's visits with their parsed parts (the first seen wins), in ordinal order,
-    /// leaving out those <paramref name="skip"/> says are stored already.
-    /// </summary>
-    public static List<KeyValuePair<string, VisitObservation>> DistinctAgents(Batch batch, Func<string, bool>? skip = null)
-    {
-        var map = new Dictionary<string, VisitObservation>(StringComparer.Ordinal);
-        foreach (VisitObservation v in batch.Visits)
-            if (v.AgentVersion is { } a && !map.ContainsKey(a) && (skip is null || !skip(a))) map.Add(a, v);
-        var list = map.ToList();
-        list.Sort((x, y) => string.CompareOrdinal(x.Key, y.Key));
-        return list;
-    }
-
-    private sealed class EnrKeyComparer : IEqualityComparer<(byte[] Id, ulong Seq)>
-    {
-        public bool Equals((byte[] Id, ulong Seq) x, (byte[] Id, ulong Seq) y) => x.Seq == y.Seq && x.Id.AsSpan().SequenceEqual(y.Id);
-        public int GetHashCode((byte[] Id, ulong Seq) obj) => HashCode.Combine(ByteArrayComparer.Instance.GetHashCode(obj.Id), obj.Seq);
-    }
-}
-
-/// <summary>Content equality for byte arrays (node ids).</summary>
-internal sealed class ByteArrayComparer : IEqualityComparer<byte[]>
-{
-    public static readonly ByteArrayComparer Instance = new();
-    public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
-    public int GetHashCode(byte[] obj)
-    {
-        var h = new HashCode();
-        h.AddBytes(obj);
-        return h.ToHashCode();
-    }
 }

@@ -72,6 +72,9 @@ public sealed class Clp2pProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Completes when the process exits.</summary>
+    public Task Exited => _process.WaitForExitAsync();
+
     public async Task<int> WaitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);

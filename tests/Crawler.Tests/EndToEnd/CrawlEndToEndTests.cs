@@ -31,6 +31,12 @@ public sealed class ClusterOutageCollection;
 public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<TestnetFixture>, IDisposable
 {
     private static readonly TimeSpan CrawlTimeout = TimeSpan.FromMinutes(3);
+
+    /// <summary>Turns a hang into a failure; it times nothing.</summary>
+    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(90);
+
+    /// <summary>Part of the crawl's first log line, written once the database is migrated.</summary>
+    private const string SchemaReady = " bootnodes into ";
     private readonly string _dir = Directory.CreateTempSubdirectory("clp2p-e2e-").FullName;
     private Testnet Net => fixture.Net;
 
@@ -117,20 +123,10 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
         var lease = new Dictionary<string, string> { ["CLP2P_Crawl__Lease"] = "3s" };
         using (var doomed = Clp2pProcess.Start(_dir, lease, CrawlArgs(pg.ConnectionString, Path.Combine(_dir, "doomed.json"), "--dial-concurrency", "1")))
         {
-            long visitsBefore = 0, enrsBefore = 0;
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-            while (DateTime.UtcNow < deadline && !doomed.HasExited)
-            {
-                await Task.Delay(100);
-                try
-                {
-                    await using var probe = pg.Open();
-                    visitsBefore = await Sql.ScalarAsync(probe, "SELECT count(*) FROM visits");
-                    enrsBefore = await Sql.ScalarAsync(probe, "SELECT count(*) FROM enr_history");
-                }
-                catch (DbException) { continue; }   // schema not there yet
-                if (visitsBefore >= 3) break;
-            }
+            await doomed.WaitForLineAsync(SchemaReady, HangGuard);
+            long visitsBefore = await pg.WaitForVisitsAsync(3, doomed.Exited, HangGuard);
+            long enrsBefore;
+            await using (var probe = pg.Open()) enrsBefore = await Sql.ScalarAsync(probe, "SELECT count(*) FROM enr_history");
             Assert.False(doomed.HasExited, $"the crawl ended before it could be killed:\n{doomed.Output}");
             Assert.True(visitsBefore >= 3, $"no visits were written in time:\n{doomed.Output}");
 
@@ -163,29 +159,19 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
     }
 
     [Fact]
-    public async Task Postgres_stopped_for_ten_seconds_mid_crawl_loses_no_result()
+    public async Task Postgres_stopped_mid_crawl_until_a_write_fails_loses_no_result()
     {
         await using var pg = await PgDatabase.CreateAsync();
         string summaryPath = Path.Combine(_dir, "summary.json");
         using var crawl = Clp2pProcess.Start(_dir, CrawlArgs(pg.ConnectionString, summaryPath, "--dial-concurrency", "1"));
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-        long visits = 0;
-        while (DateTime.UtcNow < deadline && !crawl.HasExited)
-        {
-            await Task.Delay(100);
-            try
-            {
-                await using var probe = pg.Open();
-                visits = await Sql.ScalarAsync(probe, "SELECT count(*) FROM visits");
-            }
-            catch (DbException) { continue; }
-            if (visits >= 1) break;
-        }
+        await crawl.WaitForLineAsync(SchemaReady, HangGuard);
+        await pg.WaitForVisitsAsync(1, crawl.Exited, HangGuard);
         Assert.False(crawl.HasExited, $"the crawl ended before the database could be stopped:\n{crawl.Output}");
         await PgDatabase.ControlAsync("stop");
         try
         {
-            await Task.Delay(TimeSpan.FromSeconds(10));
+            // the outage lasts until the crawler has met it: a write (or closing the crawl) failed and is retried
+            await crawl.WaitForLineAsync("failed (attempt ", HangGuard);
         }
         finally
         {

@@ -60,6 +60,55 @@ public sealed class PgDatabase : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until the database holds at least <paramref name="atLeast"/> visits, or <paramref name="stopped"/> completes
+    /// (the writer's process exited); returns the count then. Call it once the schema exists. A statement trigger on
+    /// visits NOTIFYs each write, and the count is read again on each notification, not on a timer.
+    /// </summary>
+    public async Task<long> WaitForVisitsAsync(long atLeast, Task stopped, TimeSpan hangGuard)
+    {
+        await using var conn = new NpgsqlConnection(ConnectionString);
+        await conn.OpenAsync();
+        int notified = 0;
+        conn.Notification += (_, _) => Interlocked.Increment(ref notified);
+        await using (var cmd = new NpgsqlCommand("""
+            LISTEN clp2p_test_visits;
+            CREATE OR REPLACE FUNCTION clp2p_test_notify_visits() RETURNS trigger LANGUAGE plpgsql
+                AS $$ BEGIN PERFORM pg_notify('clp2p_test_visits', ''); RETURN NULL; END $$;
+            CREATE OR REPLACE TRIGGER clp2p_test_visits AFTER INSERT ON visits FOR EACH STATEMENT EXECUTE FUNCTION clp2p_test_notify_visits();
+            """, conn))
+        {
+            await cmd.ExecuteNonQueryAsync();
+        }
+        using var guard = new CancellationTokenSource(hangGuard);
+        while (true)
+        {
+            int seen = Volatile.Read(ref notified);
+            long visits = await Sql.ScalarAsync(conn, "SELECT count(*) FROM visits");
+            if (visits >= atLeast || stopped.IsCompleted) return visits;
+            if (Volatile.Read(ref notified) != seen) continue;   // a write landed while we counted
+            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(guard.Token);
+            var next = conn.WaitAsync(waiting.Token);
+            if (await Task.WhenAny(next, stopped) == next)
+            {
+                await next;
+                continue;
+            }
+            // the process stopped before the count was reached: after a cancelled wait the connection may be broken, so
+            // the count is the one read last (the caller asserts on it and on the process)
+            await waiting.CancelAsync();
+            try
+            {
+                await next;
+            }
+            catch (OperationCanceledException)
+            {
+                // the wait we just cancelled
+            }
+            return visits;
+        }
+    }
+
     /// <summary>Runs the test cluster's control script (CLP2P_TEST_PGCTL start|stop).</summary>
     public static async Task ControlAsync(string action)
     {

@@ -25,7 +25,7 @@ public sealed class ListenerLimitTests
             var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             await s.ConnectAsync(at);
             all.Add(s);
-            reads.Add(s.ReceiveAsync(new byte[1], SocketFlags.None).AsTask());
+            reads.Add(s.ReceiveAsync(new byte[1], SocketFlags.None));
         }
         var done = new HashSet<int>();
         while (done.Count < closed)

@@ -59,4 +59,30 @@ public sealed class StepTimeoutTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => dial);
         await silent.DisposeAsync();
     }
+
+    [Fact]
+    public async Task Expired_completes_when_the_deadline_passes_on_the_injected_clock()
+    {
+        var time = new FakeTimeProvider();
+        using var step = new StepTimer(TimeSpan.FromSeconds(2), time, CancellationToken.None);
+        Task expired = step.Expired;
+        time.Advance(TimeSpan.FromMilliseconds(1999));
+        Assert.False(expired.IsCompleted);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        await expired.WaitAsync(TimeSpan.FromMinutes(1));   // bounds a hang only
+        Assert.True(expired.IsCompletedSuccessfully);
+    }
+
+    [Fact]
+    public async Task Expired_completes_with_the_callers_token_and_at_once_when_already_expired()
+    {
+        using var caller = new CancellationTokenSource();
+        using var step = new StepTimer(Timeout.InfiniteTimeSpan, new FakeTimeProvider(), caller.Token);
+        Task expired = step.Expired;
+        Assert.False(expired.IsCompleted);
+        await caller.CancelAsync();
+        await expired.WaitAsync(TimeSpan.FromMinutes(1));   // bounds a hang only
+        using var zero = new StepTimer(TimeSpan.Zero, new FakeTimeProvider(), CancellationToken.None);
+        await zero.Expired.WaitAsync(TimeSpan.FromMinutes(1));
+    }
 }

@@ -9,58 +9,6 @@ using Quartz;
 
 namespace ClP2p.Crawler.Jobs;
 
-/// <summary>What the scheduled jobs share in a `clp2p run` process.</summary>
-public sealed class RunContext(CrawlerSettings settings, StorageOptions storage, ILoggerFactory loggers)
-{
-    public CrawlerSettings Settings { get; } = settings;
-    public StorageOptions Storage { get; } = storage;
-    public ILoggerFactory Loggers { get; } = loggers;
-    public Func<System.Net.IPAddress, IpGeo?>? Geo { get; init; }
-
-    /// <summary>The clock of every job: visit timestamps, retention cutoffs, dial timeouts.</summary>
-    public TimeProvider Time { get; init; } = TimeProvider.System;
-
-    /// <summary>The process's crawl metrics (exported at /metrics), pointed at each scheduled crawl.</summary>
-    public CrawlGauges Metrics { get; } = new();
-
-    /// <summary>The listening node kept up for the whole run (crawls use its discv5 node); null until the run starts it.</summary>
-    public Inbound.InboundHost? Inbound { get; set; }
-
-    /// <summary>Crawls and re-dials never overlap: a re-dial waits for a crawl and the other way round.</summary>
-    public SemaphoreSlim NetworkGate { get; } = new(1, 1);
-
-    public long CrawlsRun;
-    public long RedialsRun;
-}
-
-/// <summary>One scheduled crawl.</summary>
-[DisallowConcurrentExecution]
-public sealed class CrawlJob(RunContext run) : IJob
-{
-    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
-    {
-        var log = run.Loggers.CreateLogger<CrawlJob>();
-        await run.NetworkGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var session = new CrawlSession(run.Settings, run.Storage, run.Loggers, run.Time) { GeoLookup = run.Geo, Metrics = run.Metrics, Inbound = run.Inbound };
-            var summary = await session.RunAsync(cancellationToken).ConfigureAwait(false);
-            Interlocked.Increment(ref run.CrawlsRun);
-            log.LogInformation("scheduled crawl {CrawlId}: {Found} nodes, {Ok}/{Dialled} dials ok", summary.CrawlId, summary.NodesFound, summary.DialOk, summary.Dialled);
-        }
-#pragma warning disable CA1031 // one failed crawl must not stop the schedule; it is logged and the crawl row says failed
-        catch (Exception ex) when (ex is not OperationCanceledException)
-#pragma warning restore CA1031
-        {
-            log.LogError(ex, "scheduled crawl failed");
-        }
-        finally
-        {
-            run.NetworkGate.Release();
-        }
-    }
-}
-
 /// <summary>Re-dials the consensus nodes known from the database between crawls to track liveness; writes visits
 /// of kind "redial" (no crawl id).</summary>
 [DisallowConcurrentExecution]
@@ -121,19 +69,4 @@ public sealed class RedialJob(RunContext run) : IJob
         }).ConfigureAwait(false);
         return targets.Count;
     }
-}
-
-/// <summary>Deletes visits older than the retention period (nodes, ENR history and crawls stay).</summary>
-[DisallowConcurrentExecution]
-public sealed class RetentionJob(RunContext run) : IJob
-{
-    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
-    {
-        if (run.Settings.Run.Retention <= TimeSpan.Zero) return;
-        int deleted = await ApplyAsync(run.Storage, run.Time.GetUtcNow() - run.Settings.Run.Retention, cancellationToken).ConfigureAwait(false);
-        run.Loggers.CreateLogger<RetentionJob>().LogInformation("retention: deleted {Count} visits older than {Retention}", deleted, run.Settings.Run.Retention);
-    }
-
-    public static Task<int> ApplyAsync(StorageOptions storage, DateTimeOffset cutoff, CancellationToken ct) =>
-        MaintenanceQueries.DeleteVisitsBeforeAsync(storage, cutoff, ct);
 }

@@ -269,7 +269,8 @@ public sealed partial class CensusService
         var crawls = new List<CrawlRow>();
         string net = crawlNetwork is null ? "" : " AND c.network = @net";
         await using (DbCommand cmd = Sql.Command(conn, null,
-            $"SELECT {CrawlColumns} FROM crawls c WHERE c.started_at >= @from AND c.started_at < @to{net} ORDER BY c.started_at, c.id",
+            // without a running crawl's visit count: its point is counted below anyway, and the series shows no visit counts
+            $"SELECT {CrawlColumnsNoLiveCount} FROM crawls c WHERE c.started_at >= @from AND c.started_at < @to{net} ORDER BY c.started_at, c.id",
             ("from", from.UtcDateTime), ("to", to.UtcDateTime), ("net", crawlNetwork)))
         await using (DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
         {

@@ -135,12 +135,7 @@ public static class ApiEndpoints
         api.MapGet("/census", async (CensusService census, TimeProvider clock, string? dimension, string? crawl, string? network, CancellationToken ct) =>
         {
             if (!CensusDimensions.TryParse(dimension ?? "client", out var dim)) return BadDimension(dimension);
-            long? crawlId = null;
-            if (crawl is not null && !crawl.Equals("latest", StringComparison.OrdinalIgnoreCase))
-            {
-                if (!long.TryParse(crawl, NumberStyles.None, CultureInfo.InvariantCulture, out long c)) return Bad("crawl", "a crawl id or 'latest'");
-                crawlId = c;
-            }
+            if (!TryCrawl(crawl, out long? crawlId)) return Bad("crawl", "a crawl id or 'latest'");
             return await Timed(clock, ct, t => census.GetCensusAsync(dim, crawlId, network, t),
                 r => r is null ? NotFound(crawlId is null ? "no crawl yet" : $"no crawl {crawlId}") : Results.Ok(r)).ConfigureAwait(false);
         }).WithName("getCensus").Produces<CensusResult>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
@@ -155,12 +150,7 @@ public static class ApiEndpoints
                 dims.Add(d);
             }
             if (dims.Count == 0) return Bad("dimensions", "a comma-separated list of dimensions");
-            long? crawlId = null;
-            if (crawl is not null && !crawl.Equals("latest", StringComparison.OrdinalIgnoreCase))
-            {
-                if (!long.TryParse(crawl, NumberStyles.None, CultureInfo.InvariantCulture, out long c)) return Bad("crawl", "a crawl id or 'latest'");
-                crawlId = c;
-            }
+            if (!TryCrawl(crawl, out long? crawlId)) return Bad("crawl", "a crawl id or 'latest'");
             return await Timed(clock, ct, t => census.GetCensusesAsync(dims, crawlId, network, t),
                 r => r is null ? NotFound(crawlId is null ? "no crawl yet" : $"no crawl {crawlId}") : Results.Ok(r)).ConfigureAwait(false);
         }).WithName("getCensusSet").Produces<CensusSet>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
@@ -193,12 +183,7 @@ public static class ApiEndpoints
             string? q, string? offset, string? limit, string? digest_mismatch, CancellationToken ct) =>
         {
             if (!TryPage(offset, limit, out int o, out int l, out var bad)) return bad!;
-            long? crawlId = null;
-            if (crawl is not null && !crawl.Equals("latest", StringComparison.OrdinalIgnoreCase))
-            {
-                if (!long.TryParse(crawl, NumberStyles.None, CultureInfo.InvariantCulture, out long c)) return Bad("crawl", "a crawl id or 'latest'");
-                crawlId = c;
-            }
+            if (!TryCrawl(crawl, out long? crawlId)) return Bad("crawl", "a crawl id or 'latest'");
             if (!TryNodeFilter(network, client, version, fork, country, outcome, q, digest_mismatch, out var filter, out var badFilter)) return badFilter!;
             filter = filter with { CrawlId = crawlId };
             return await Timed(clock, ct, t => census.ListNodesAsync(filter, o, l, t),
@@ -304,6 +289,16 @@ public static class ApiEndpoints
         {
             return Results.Problem(statusCode: StatusCodes.Status504GatewayTimeout, title: "query timeout", detail: $"the query took longer than {QueryTimeout.TotalSeconds:0} s");
         }
+    }
+
+    /// <summary>A crawl parameter: null or 'latest' (null id: the latest crawl) or a crawl id.</summary>
+    internal static bool TryCrawl(string? text, out long? crawlId)
+    {
+        crawlId = null;
+        if (text is null || text.Equals("latest", StringComparison.OrdinalIgnoreCase)) return true;
+        if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long c)) return false;
+        crawlId = c;
+        return true;
     }
 
     internal static bool TryPage(string? offset, string? limit, out int o, out int l, out IResult? bad)

@@ -37,7 +37,7 @@ internal static class HealthEndpoints
                 if (net is null)
                     return ApiEndpoints.NotFound($"no network '{network}' (known: {string.Join(", ", NetworkRegistry.BuiltinNames)}, and custom networks crawled with --config-yaml)");
             }
-            if (!TryCrawl(crawl, out long? crawlId)) return ApiEndpoints.Bad("crawl", "a crawl id or 'latest'");
+            if (!ApiEndpoints.TryCrawl(crawl, out long? crawlId)) return ApiEndpoints.Bad("crawl", "a crawl id or 'latest'");
             var now = clock.GetUtcNow();
             if (ForkReadiness.Target(net, now, fork) is not { } target)
                 return ApiEndpoints.Bad("fork", "a scheduled fork of " + net.Name + ": " + string.Join(", ", net.Forks.Where(f => f.IsScheduled).Select(f => f.Name)));
@@ -49,8 +49,8 @@ internal static class HealthEndpoints
 
         api.MapGet("/churn", async (CensusService census, TimeProvider clock, string? from, string? to, string? network, string? limit, CancellationToken ct) =>
         {
-            if (!TryCrawl(from, out long? fromId)) return ApiEndpoints.Bad("from", "a crawl id");
-            if (!TryCrawl(to, out long? toId)) return ApiEndpoints.Bad("to", "a crawl id or 'latest'");
+            if (!ApiEndpoints.TryCrawl(from, out long? fromId)) return ApiEndpoints.Bad("from", "a crawl id");
+            if (!ApiEndpoints.TryCrawl(to, out long? toId)) return ApiEndpoints.Bad("to", "a crawl id or 'latest'");
             int l = 100;
             if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out l) || l > CensusService.MaxChurnList))
                 return ApiEndpoints.Bad("limit", $"a number from 0 to {CensusService.MaxChurnList}");
@@ -82,15 +82,6 @@ internal static class HealthEndpoints
                 r => r is null ? ApiEndpoints.NotFound($"no node {id.ToLowerInvariant()}") : Results.Ok(r)).ConfigureAwait(false);
         }).WithName("getNodeUptime").Produces<NodeUptime>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status504GatewayTimeout)
           .WithSummary("A node's uptime sessions (runs of successful dials in crawls and liveness re-dials)");
-    }
-
-    private static bool TryCrawl(string? text, out long? crawlId)
-    {
-        crawlId = null;
-        if (text is null || text.Equals("latest", StringComparison.OrdinalIgnoreCase)) return true;
-        if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long c)) return false;
-        crawlId = c;
-        return true;
     }
 }
 

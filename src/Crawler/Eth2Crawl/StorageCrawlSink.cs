@@ -109,13 +109,11 @@ public sealed class StorageCrawlSink(
         ArgumentNullException.ThrowIfNull(outcome);
         var enr = outcome.Node.Record;
         var dial = outcome.Dial?.Detail;
-        AgentInfo? agent = dial?.AgentVersion is { } raw ? AgentParser.Parse(raw) : null;
         var status = dial?.Status;
         ForkDigest? enrDigest = enr.TryGetValue(Eth2EnrFields.Eth2Key, out var eth2, out bool isList) && !isList
             && Eth2EnrFields.TryParseEth2(eth2.Span, out var forkId, out _) ? forkId.ForkDigest : null;
-        var meta = dial?.MetaData;
         var families = FamiliesAnswered(outcome);
-        return new VisitObservation
+        return WithDialColumns(new VisitObservation
         {
             CrawlId = crawlId,
             NodeId = enr.NodeId.ToByteArray(),
@@ -128,33 +126,50 @@ public sealed class StorageCrawlSink(
             DiscoveryError = outcome.Discovery?.Error,
             DialOutcome = outcome.Dial?.Outcome ?? Storage.DialOutcomes.NotDialled,
             DialError = outcome.Dial is null ? outcome.NotDialledReason : dial?.Error ?? (outcome.Dial.Ok ? null : outcome.Dial.Error),
-            FailedStep = dial?.FailedStep?.ToStorageString(),
-            LatencyMs = dial?.Latency is { } l ? (int)Math.Round(l.TotalMilliseconds) : null,
-            AgentVersion = dial?.AgentVersion,
+            DigestMismatch = status is not null && enrDigest is { } d ? status.ForkDigest != d : null,
+            Ipv4Answered = families.V4,
+            Ipv6Answered = families.V6,
+        }, dial);
+    }
+
+    /// <summary>
+    /// <paramref name="visit"/> with the columns a libp2p exchange fills (step, latency, identify agent, Status,
+    /// MetaData, Goodbye, the Status sent), from our dial or from a peer's inbound connection; the outcome and error stay
+    /// the caller's. Null: the visit as it is.
+    /// </summary>
+    public static VisitObservation WithDialColumns(VisitObservation visit, BeaconDialResult? dial)
+    {
+        ArgumentNullException.ThrowIfNull(visit);
+        if (dial is null) return visit;
+        AgentInfo? agent = dial.AgentVersion is { } raw ? AgentParser.Parse(raw) : null;
+        var status = dial.Status;
+        var meta = dial.MetaData;
+        return visit with
+        {
+            FailedStep = dial.FailedStep?.ToStorageString(),
+            LatencyMs = dial.Latency is { } l ? (int)Math.Round(l.TotalMilliseconds) : null,
+            AgentVersion = dial.AgentVersion,
             Client = agent?.Client,
             ClientInferred = agent?.ClientInferred,
             ClientVersion = agent?.Version,
             Os = agent?.Os,
             Arch = agent?.Arch,
-            PeerId = dial?.PeerId,
-            Muxer = dial?.Muxer,
+            PeerId = dial.PeerId,
+            Muxer = dial.Muxer,
             StatusForkDigest = status?.ForkDigest.ToArray(),
             FinalizedRoot = status?.FinalizedRoot.ToArray(),
             FinalizedEpoch = status?.FinalizedEpoch,
             HeadRoot = status?.HeadRoot.ToArray(),
             HeadSlot = status?.HeadSlot,
             EarliestAvailableSlot = status?.EarliestAvailableSlot,
-            StatusVersion = dial?.StatusVersion,
+            StatusVersion = dial.StatusVersion,
             MetadataSeq = meta?.SeqNumber,
             MetadataAttnets = meta is not null ? Attnets(meta.Attnets) : null,
             MetadataSyncnets = meta is not null ? [meta.Syncnets.Bits] : null,
             CustodyGroupCount = meta?.CustodyGroupCount,
-            MetadataVersion = dial?.MetaDataVersion,
-            GoodbyeReason = dial?.GoodbyeReason,
-            StatusDigestSent = dial?.StatusSent?.ForkDigest.ToArray(),
-            DigestMismatch = status is not null && enrDigest is { } d ? status.ForkDigest != d : null,
-            Ipv4Answered = families.V4,
-            Ipv6Answered = families.V6,
+            MetadataVersion = dial.MetaDataVersion,
+            GoodbyeReason = dial.GoodbyeReason,
+            StatusDigestSent = dial.StatusSent?.ForkDigest.ToArray(),
         };
     }
 

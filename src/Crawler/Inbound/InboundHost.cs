@@ -174,10 +174,7 @@ public sealed partial class InboundHost : IAsyncDisposable
             if (NodeIdOf(p.PublicKey) is not { } id) return;
             Remember(id, _time.GetTimestamp());
             var r = p.Result;
-            var agent = r.AgentVersion is { } raw ? AgentParser.Parse(raw) : null;
-            var status = r.Status;
-            var meta = r.MetaData;
-            await _writer.AddVisitAsync(new VisitObservation
+            await _writer.AddVisitAsync(StorageCrawlSink.WithDialColumns(new VisitObservation
             {
                 NodeId = id.ToByteArray(),
                 VisitedAt = p.At,
@@ -185,28 +182,7 @@ public sealed partial class InboundHost : IAsyncDisposable
                 Ip = Unmapped(p.Remote.Address).ToString(),
                 DialOutcome = r.Outcome.ToStorageString(),
                 DialError = r.Error,
-                AgentVersion = r.AgentVersion,
-                Client = agent?.Client,
-                ClientInferred = agent?.ClientInferred,
-                ClientVersion = agent?.Version,
-                Os = agent?.Os,
-                Arch = agent?.Arch,
-                PeerId = r.PeerId,
-                Muxer = r.Muxer,
-                StatusForkDigest = status?.ForkDigest.ToArray(),
-                FinalizedRoot = status?.FinalizedRoot.ToArray(),
-                FinalizedEpoch = status?.FinalizedEpoch,
-                HeadRoot = status?.HeadRoot.ToArray(),
-                HeadSlot = status?.HeadSlot,
-                EarliestAvailableSlot = status?.EarliestAvailableSlot,
-                StatusVersion = r.StatusVersion,
-                MetadataSeq = meta?.SeqNumber,
-                MetadataAttnets = meta is not null ? StorageCrawlSink.Attnets(meta.Attnets) : null,
-                MetadataSyncnets = meta is not null ? [meta.Syncnets.Bits] : null,
-                CustodyGroupCount = meta?.CustodyGroupCount,
-                MetadataVersion = r.MetaDataVersion,
-                GoodbyeReason = r.GoodbyeReason,
-            }, CancellationToken.None).ConfigureAwait(false);
+            }, r), CancellationToken.None).ConfigureAwait(false);
             Interlocked.Increment(ref _libp2pPeers);
         }
     }

@@ -292,7 +292,7 @@ public static class ApiEndpoints
     }
 
     /// <summary>A crawl parameter: null or 'latest' (null id: the latest crawl) or a crawl id.</summary>
-    internal static bool TryCrawl(string? text, out long? crawlId)
+    public static bool TryCrawl(string? text, out long? crawlId)
     {
         crawlId = null;
         if (text is null || text.Equals("latest", StringComparison.OrdinalIgnoreCase)) return true;

@@ -80,15 +80,6 @@ public static class CensusCommand
         return new CensusService(storage, NetworkClocks.Builtin);
     }
 
-    private static bool TryCrawl(string? text, out long? crawlId)
-    {
-        crawlId = null;
-        if (text is null || text.Equals("latest", StringComparison.OrdinalIgnoreCase)) return true;
-        if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long id)) return false;
-        crawlId = id;
-        return true;
-    }
-
     private static async Task<int> FailAsync(string command, string message)
     {
         await Console.Error.WriteLineAsync($"clp2p {command}: {message}").ConfigureAwait(false);
@@ -107,7 +98,7 @@ public static class CensusCommand
         string? dimension = p.GetValue(Dimension);
         if (!CensusDimensions.TryParse(dimension, out var dim))
             return await FailAsync("census", $"--dimension must be one of {string.Join(", ", CensusDimensions.All.Select(CensusDimensions.Name))}, not '{dimension}'").ConfigureAwait(false);
-        if (!TryCrawl(p.GetValue(Crawl), out long? crawlId)) return await FailAsync("census", $"--crawl must be a crawl id or 'latest', not '{p.GetValue(Crawl)}'").ConfigureAwait(false);
+        if (!ApiEndpoints.TryCrawl(p.GetValue(Crawl), out long? crawlId)) return await FailAsync("census", $"--crawl must be a crawl id or 'latest', not '{p.GetValue(Crawl)}'").ConfigureAwait(false);
         if (await OpenAsync(p, "census", ct).ConfigureAwait(false) is not { } census) return 2;
         var result = await census.GetCensusAsync(dim, crawlId, p.GetValue(Network), ct).ConfigureAwait(false);
         if (result is null) return await FailAsync("census", crawlId is null ? "no crawl in the database yet" : $"no crawl {crawlId}").ConfigureAwait(false);
@@ -125,7 +116,7 @@ public static class CensusCommand
 
     private static async Task<int> ReadinessAsync(ParseResult p, TimeProvider time, CancellationToken ct)
     {
-        if (!TryCrawl(p.GetValue(Crawl), out long? crawlId)) return await FailAsync("census readiness", $"--crawl must be a crawl id or 'latest', not '{p.GetValue(Crawl)}'").ConfigureAwait(false);
+        if (!ApiEndpoints.TryCrawl(p.GetValue(Crawl), out long? crawlId)) return await FailAsync("census readiness", $"--crawl must be a crawl id or 'latest', not '{p.GetValue(Crawl)}'").ConfigureAwait(false);
         string? networkName = p.GetValue(Network);
         if (networkName is not null && !NetworkRegistry.Builtin.TryGet(networkName, out _))
             return await FailAsync("census readiness", $"--network must be one of {string.Join(", ", NetworkRegistry.BuiltinNames)}, not '{networkName}'").ConfigureAwait(false);
@@ -162,7 +153,7 @@ public static class CensusCommand
     {
         if (!long.TryParse(p.GetValue(From), NumberStyles.None, CultureInfo.InvariantCulture, out long from))
             return await FailAsync("census diff", $"A must be a crawl id, not '{p.GetValue(From)}'").ConfigureAwait(false);
-        if (!TryCrawl(p.GetValue(To), out long? to)) return await FailAsync("census diff", $"B must be a crawl id or 'latest', not '{p.GetValue(To)}'").ConfigureAwait(false);
+        if (!ApiEndpoints.TryCrawl(p.GetValue(To), out long? to)) return await FailAsync("census diff", $"B must be a crawl id or 'latest', not '{p.GetValue(To)}'").ConfigureAwait(false);
         if (await OpenAsync(p, "census diff", ct).ConfigureAwait(false) is not { } census) return 2;
         var churn = await census.GetChurnAsync(from, to, p.GetValue(Network), CensusService.MaxChurnList, ct).ConfigureAwait(false);
         if (churn is null) return await FailAsync("census diff", $"no crawl {(await census.GetCrawlAsync(from, ct).ConfigureAwait(false) is null ? from : to)}").ConfigureAwait(false);

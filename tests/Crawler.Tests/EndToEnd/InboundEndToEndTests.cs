@@ -85,6 +85,7 @@ public sealed partial class InboundEndToEndTests(ITestOutputHelper output) : IDi
 
         await net.StartNatNodesAsync(enr, Nat);
         Assert.All(net.NatDone.Values, d => Assert.True(d.Connected && d.LookupFound > 0, $"a NAT node failed: {d}"));
+        output.WriteLine($"NAT lookups through the crawler's node: {string.Join(", ", net.NatDone.Values.Select(d => $"{d.LookupFound} found in {d.Lookups}"))}");
         // the crawl after next started after every NAT node had contacted us: its end takes them in
         int done = Regex.Matches(run.Output, "scheduled crawl [0-9]+:").Count;
         string line = await run.WaitForLineAsync($"scheduled crawl {done + 2}:", Guard);

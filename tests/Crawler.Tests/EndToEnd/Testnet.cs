@@ -26,7 +26,7 @@ public sealed class Testnet : IAsyncDisposable
     public List<TestnetNode> NatNodes { get; } = [];
 
     /// <summary>What each NAT node reported once it had run its lookup and connected: node id → (records found, connected, error).</summary>
-    public Dictionary<string, (int LookupFound, bool Connected, string? Error)> NatDone { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, (int LookupFound, bool Connected, string? Error, int Lookups)> NatDone { get; } = new(StringComparer.Ordinal);
 
     private TaskCompletionSource? _natDone;
     private int _natExpected;
@@ -104,7 +104,8 @@ public sealed class Testnet : IAsyncDisposable
             case "nat-done":
                 lock (NatDone)
                 {
-                    NatDone[r.GetProperty("nodeId").GetString()!] = (r.GetProperty("lookupFound").GetInt32(), r.GetProperty("connected").GetBoolean(), Str(r, "error"));
+                    NatDone[r.GetProperty("nodeId").GetString()!] = (r.GetProperty("lookupFound").GetInt32(), r.GetProperty("connected").GetBoolean(), Str(r, "error"),
+                        r.TryGetProperty("lookups", out var l) ? l.GetInt32() : 0);
                     if (NatDone.Count >= _natExpected) _natDone?.TrySetResult();
                 }
                 break;

@@ -107,6 +107,19 @@ public sealed partial class Discv5Node : IAsyncDisposable
     public int PendingChallengeCount => (int)Interlocked.Read(ref _counters.Challenges);
     public int TableCount => _service.TableCount;
 
+    /// <summary>Received datagrams queued in the handler shards, not yet handled: how far the handler is behind. A
+    /// crawler that keeps this low sends no more requests than this process can take the answers of (past
+    /// <see cref="Discv5Options.MaxQueuedPacketsPerShard"/> a shard drops what arrives).</summary>
+    public int HandlerBacklog
+    {
+        get
+        {
+            int n = 0;
+            foreach (var s in _shards) n += s.QueuedPackets;
+            return n;
+        }
+    }
+
     /// <summary>A snapshot of the routing table.</summary>
     public IReadOnlyList<Enr> TableNodes() => _service.TableNodes();
 

@@ -310,11 +310,16 @@ public sealed class NodeTests
     // boot's table: one node at 256 (and the crawler itself, at 256, which boot leaves out of its answers to it), one
     // at 252 and one at 245. Stopping at the first run of 3 empty buckets (256, then 255 to 253 empty) finds neither;
     // a run of 4 reaches 252 and stops at 248; the default asks every distance down to 239 and stops there, its last
-    // three buckets being empty.
-    [InlineData(256, 3, 1, 5)]
-    [InlineData(256, 4, 2, 10)]
-    [InlineData(239, 3, 3, 19)]
-    public async Task Crawler_asks_every_distance_down_to_the_floor_then_stops_after_a_run_of_empty_buckets(int askAllDownTo, int maxEmpty, int neighbours, int requests)
+    // three buckets being empty. Asked one distance at a time (tail 1) that is one request per distance; with the tail
+    // below the first sparse bucket asked 8 distances at a time (the default), 256 alone (1 record: sparse), then
+    // 255-248, 247-240 and, above the floor, 239-232: every node in 5 requests; with the floor at 256 the run of 3
+    // empties inside the first tail answer (250-248) ends it there, having found the node at 252 on the way (3 requests).
+    [InlineData(256, 3, 1, 5, 1)]
+    [InlineData(256, 4, 2, 10, 1)]
+    [InlineData(239, 3, 3, 19, 1)]
+    [InlineData(239, 3, 3, 5, 8)]
+    [InlineData(256, 3, 2, 3, 8)]
+    public async Task Crawler_asks_every_distance_down_to_the_floor_then_stops_after_a_run_of_empty_buckets(int askAllDownTo, int maxEmpty, int neighbours, int requests, int tail)
     {
         await using var boot = NewNode();
         await boot.StartAsync();
@@ -331,7 +336,7 @@ public sealed class NodeTests
         var crawler = new DhtCrawler(me, new DhtCrawlOptions
         {
             CanContact = ContactFilters.PublicOrLoopback, RandomWalks = 0, MinRequestSpacing = TimeSpan.Zero,
-            AskAllDownTo = askAllDownTo, MaxConsecutiveEmpty = maxEmpty,
+            AskAllDownTo = askAllDownTo, MaxConsecutiveEmpty = maxEmpty, TailDistancesPerRequest = tail,
         });
         var discovered = new HashSet<NodeId>();
         NodeVisited? bootVisit = null;

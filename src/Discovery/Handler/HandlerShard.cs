@@ -51,6 +51,9 @@ internal sealed partial class HandlerShard
         _maxQueuedPackets = maxQueuedPackets;
     }
 
+    /// <summary>Datagrams queued, not yet handled.</summary>
+    public int QueuedPackets => Volatile.Read(ref _queuedPackets);
+
     private Discv5Options Options => _ctx.Options;
     private TimeProvider Time => _ctx.Time;
     private Discv5Counters Counters => _ctx.Counters;

@@ -60,13 +60,23 @@ public sealed class DhtCrawlOptions
     public TimeSpan MinRequestSpacing { get; init; } = TimeSpan.FromMilliseconds(125);
 
     /// <summary>
-    /// Requests in flight to nodes that have answered, across the crawl: the start of an additive-increase,
-    /// multiplicative-decrease window. Each answer widens it by one (up to <see cref="MaxRequestsInFlight"/>); a
-    /// timeout from a node that answered before (a sign that something between is overloaded: our socket, the path,
-    /// or a host serving many nodes) halves it, at most once a second. Timeouts of first contacts (nodes that are
-    /// gone, half of a mainnet crawl) say nothing about load and do not count.
+    /// Requests in flight to nodes that have answered, across the crawl: where the crawl-wide congestion window starts.
+    /// It grows by one per answer (up to <see cref="MaxRequestsInFlight"/>) and is halved when this process falls behind
+    /// on what it receives (<see cref="MaxHandlerBacklog"/>: the earliest sign, before the handler drops anything and
+    /// the requests time out and are sent again) or when a node that answered before times out (something between is
+    /// overloaded: our socket, the path, or a host serving many nodes); at most once per
+    /// <see cref="CongestionCutInterval"/>. Timeouts of first contacts (nodes that are gone, half of a mainnet crawl)
+    /// say nothing about load and do not count.
     /// </summary>
     public int InitialRequestsInFlight { get; init; } = 256;
+
+    /// <summary>Received datagrams waiting for the handler (<see cref="Discv5Node.HandlerBacklog"/>) past which the
+    /// window is cut: the answers of the requests in flight arrive faster than this process handles them, and past
+    /// <see cref="Discv5Options.MaxQueuedPacketsPerShard"/> they would be dropped and the requests retried.</summary>
+    public int MaxHandlerBacklog { get; init; } = 2_048;
+
+    /// <summary>Least time between two cuts of the window (a cut takes a round trip or so to show).</summary>
+    public TimeSpan CongestionCutInterval { get; init; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Upper bound of the crawl-wide window (<see cref="InitialRequestsInFlight"/>).</summary>
     public int MaxRequestsInFlight { get; init; } = 16_384;
@@ -123,6 +133,16 @@ public sealed class DhtCrawlOptions
     /// </summary>
     public int MaxConsecutiveFailures { get; init; } = 2;
 
+    /// <summary>
+    /// Distances asked together in one FINDNODE below a sparse bucket. geth and sigp answer at most 16 records for the
+    /// whole list (discv5-wire.md FINDNODE leaves the total to the implementation), so one distance per request is what
+    /// reads a full bucket; but below the first bucket of a node that held at most half of 16, each bucket holds about
+    /// half the one above, so the whole tail fits one answer: asked together, a 20,000-node network's tail costs one
+    /// request instead of eight. An answer of 16 records may have been cut: its distances are asked again one by one.
+    /// 1 asks every distance alone.
+    /// </summary>
+    public int TailDistancesPerRequest { get; init; } = 8;
+
     /// <summary>Random-target lookups run beside the enumeration.</summary>
     public int RandomWalks { get; init; } = 3;
 
@@ -174,7 +194,8 @@ public sealed class DhtCrawler
     /// <summary>What one request to a node came back with.</summary>
     private enum AskOutcome { Answered, Failed, Stopped }
 
-    private readonly record struct Answer(int Distance, AskOutcome Outcome, IReadOnlyList<Enr>? Records, string? Error);
+    /// <summary>What one request came back with: it asked <paramref name="Count"/> distances from <paramref name="Distance"/> down.</summary>
+    private readonly record struct Answer(int Distance, AskOutcome Outcome, IReadOnlyList<Enr>? Records, string? Error, int Count = 1);
 
     /// <summary>One node's enumeration across both passes.</summary>
     private sealed class Visit(Enr enr, long started)
@@ -190,6 +211,11 @@ public sealed class DhtCrawler
         public int Next { get; set; } = -1;
         /// <summary>Lowest distance asked so far: every distance from the start down to it is in the plan.</summary>
         public int Lowest { get; set; } = 257;
+        /// <summary>Highest distance whose bucket held at most half of 16 records (0: none yet): the plan's distances
+        /// below it are asked several at a time (<see cref="DhtCrawlOptions.TailDistancesPerRequest"/>).</summary>
+        public int SparseAt { get; set; }
+        /// <summary>False once a tail request came back with 16 records (maybe cut): the node is asked one distance at a time.</summary>
+        public bool TailGrouping { get; set; } = true;
         public bool Answered { get; set; }
         public bool SecondPass { get; set; }
         public bool GaveUp { get; set; }
@@ -232,7 +258,8 @@ public sealed class DhtCrawler
             _secondPassSlots = new SemaphoreSlim(Math.Max(1, _o.SecondPassConcurrency));
             _firstPassRequest = new RequestOptions { Timeout = _o.FirstPassTimeout, Retries = _o.FirstPassRetries };
             _secondPassRequest = new RequestOptions { Timeout = _o.SecondPassTimeout, Retries = 0 };
-            _window = new Window(_o.InitialRequestsInFlight, _o.MinRequestsInFlight, _o.MaxRequestsInFlight, c._time);
+            _window = new Window(_o.InitialRequestsInFlight, _o.MinRequestsInFlight, _o.MaxRequestsInFlight, _o.CongestionCutInterval, c._time,
+                () => c._node.HandlerBacklog > _o.MaxHandlerBacklog);
         }
 
         public Channel<DiscoveryEvent> Events { get; } = Channel.CreateUnbounded<DiscoveryEvent>(new UnboundedChannelOptions { SingleReader = true });
@@ -399,7 +426,7 @@ public sealed class DhtCrawler
             bool stop = false;
             while (true)
             {
-                while (!stop && inflight.Count < (v.Answered ? window : 1) && TryNextDistance(v, out int d))
+                while (!stop && inflight.Count < (v.Answered ? window : 1) && TryNextDistance(v, second, out int d, out int count))
                 {
                     if (lastStart != 0 && spacing > TimeSpan.Zero)
                     {
@@ -411,11 +438,11 @@ public sealed class DhtCrawler
                         }
                     }
                     lastStart = _c._time.GetTimestamp();
-                    v.Results[d] = Visit.InFlight;
-                    if (d > 0) v.Lowest = Math.Min(v.Lowest, d);
+                    for (int k = 0; k < count; k++) v.Results[d - k] = Visit.InFlight;
+                    if (d > 0) v.Lowest = Math.Min(v.Lowest, d - count + 1);
                     v.Requests++;
                     if (d == 0) v.RefreshAsked = true;
-                    inflight.Add(AskAsync(v.Enr, d, second, v.Answered));
+                    inflight.Add(AskAsync(v.Enr, d, count, second, v.Answered));
                 }
                 if (inflight.Count == 0) break;
                 var done = await Task.WhenAny(inflight).ConfigureAwait(false);
@@ -434,7 +461,26 @@ public sealed class DhtCrawler
                             if (a.Records is [var self] && self.NodeId == v.Enr.NodeId) Offer(self, v.Enr);
                             break;
                         }
-                        v.Results[a.Distance] = (sbyte)Math.Min(a.Records!.Count, sbyte.MaxValue);
+                        if (a.Count == 1)
+                        {
+                            v.Results[a.Distance] = (sbyte)Math.Min(a.Records!.Count, sbyte.MaxValue);
+                            if (a.Records.Count <= Discv5Node.MaxRecordsPerDistance / 2 && a.Distance > v.SparseAt) v.SparseAt = a.Distance;
+                        }
+                        else if (a.Records!.Count >= Discv5Node.MaxRecordsPerDistance)
+                        {
+                            // maybe cut at 16 for the whole list: each distance is asked again alone
+                            v.TailGrouping = false;
+                            for (int k = 0; k < a.Count; k++) v.Results[a.Distance - k] = Visit.NotAsked;
+                        }
+                        else
+                        {
+                            for (int k = 0; k < a.Count; k++) v.Results[a.Distance - k] = 0;
+                            foreach (var e in a.Records)
+                            {
+                                int ld = NodeId.LogDistance(e.NodeId, v.Enr.NodeId);
+                                if (ld <= a.Distance && ld > a.Distance - a.Count) v.Results[ld]++;
+                            }
+                        }
                         foreach (var e in a.Records)
                         {
                             v.Seen.Add(e.NodeId);
@@ -451,6 +497,7 @@ public sealed class DhtCrawler
                             break;
                         }
                         failuresInRow++;
+                        for (int k = 1; k < a.Count; k++) v.Results[a.Distance - k] = Visit.Failed;   // tail requests: first pass only
                         if (second && ++v.SecondPassTries[a.Distance] < _o.SecondPassAttempts && failuresInRow < _o.MaxConsecutiveFailures)
                         {
                             v.Results[a.Distance] = Visit.NotAsked;   // tried again in this pass
@@ -468,7 +515,7 @@ public sealed class DhtCrawler
                         }
                         break;
                     default:
-                        v.Results[a.Distance] = Visit.Failed;
+                        for (int k = 0; k < a.Count; k++) v.Results[a.Distance - k] = Visit.Failed;
                         v.Error = a.Error;
                         v.GaveUp = true;
                         stop = true;
@@ -483,9 +530,10 @@ public sealed class DhtCrawler
         /// empty, and waits while one of them is in flight (so it asks exactly what a one-at-a-time walk would ask).
         /// The node's own record (distance 0) is asked last, once every other distance answered.
         /// </summary>
-        private bool TryNextDistance(Visit v, out int distance)
+        private bool TryNextDistance(Visit v, bool second, out int distance, out int count)
         {
             distance = 0;
+            count = 1;
             var r = v.Results;
             for (int d = _o.StartDistance; d >= v.Lowest && d >= 1; d--)
             {
@@ -510,8 +558,13 @@ public sealed class DhtCrawler
                     if (wait) return false;
                     if (empties >= _o.MaxConsecutiveEmpty) { v.Next = 0; break; }
                 }
-                v.Next = d - 1;
                 distance = d;
+                if (!second && v.TailGrouping && v.SparseAt > 0 && d < v.SparseAt)
+                {
+                    // the tail below a sparse bucket, several distances at once (see TailDistancesPerRequest)
+                    while (count < _o.TailDistancesPerRequest && d - count >= Math.Max(1, _o.MinDistance) && r[d - count] == Visit.NotAsked) count++;
+                }
+                v.Next = d - count;
                 return true;
             }
             if (_o.RefreshRecords && !v.RefreshAsked && v.Answered && !_ct.IsCancellationRequested)
@@ -523,8 +576,10 @@ public sealed class DhtCrawler
             return false;
         }
 
-        private async Task<Answer> AskAsync(Enr enr, int distance, bool second, bool answeredBefore)
+        private async Task<Answer> AskAsync(Enr enr, int distance, int count, bool second, bool answeredBefore)
         {
+            var distances = new int[count];
+            for (int k = 0; k < count; k++) distances[k] = distance - k;
             var options = second ? _secondPassRequest : _firstPassRequest;
             while (true)
             {
@@ -535,7 +590,7 @@ public sealed class DhtCrawler
                     bool ok = false, congested = false;
                     try
                     {
-                        res = await _c._node.FindNodeAsync(enr, [distance], options, _ct).ConfigureAwait(false);
+                        res = await _c._node.FindNodeAsync(enr, distances, options, _ct).ConfigureAwait(false);
                         ok = res.IsOk;
                         congested = res.Failure == RequestFailure.Timeout;
                     }
@@ -546,32 +601,34 @@ public sealed class DhtCrawler
                 }
                 catch (OperationCanceledException)
                 {
-                    return new Answer(distance, AskOutcome.Stopped, null, "cancelled");
+                    return new Answer(distance, AskOutcome.Stopped, null, "cancelled", count);
                 }
-                if (res.TryGetValue(out var found)) return new Answer(distance, AskOutcome.Answered, found, null);
+                if (res.TryGetValue(out var found)) return new Answer(distance, AskOutcome.Answered, found, null, count);
                 switch (res.Failure)
                 {
                     case RequestFailure.TooManyPending:
                         // our own bound on requests in flight, not the remote's fault: wait for room
                         try { await Task.Delay(TimeSpan.FromMilliseconds(50), _c._time, _ct).ConfigureAwait(false); }
-                        catch (OperationCanceledException) { return new Answer(distance, AskOutcome.Stopped, null, "cancelled"); }
+                        catch (OperationCanceledException) { return new Answer(distance, AskOutcome.Stopped, null, "cancelled", count); }
                         break;
                     case RequestFailure.Disposed:
-                        return new Answer(distance, AskOutcome.Stopped, null, "node disposed");
+                        return new Answer(distance, AskOutcome.Stopped, null, "node disposed", count);
                     default:
-                        return new Answer(distance, AskOutcome.Failed, null, res.Failure.ToString());
+                        return new Answer(distance, AskOutcome.Failed, null, res.Failure.ToString(), count);
                 }
             }
         }
     }
 
-    /// <summary>The crawl-wide window of requests in flight to nodes that answered (AIMD; see
-    /// <see cref="DhtCrawlOptions.InitialRequestsInFlight"/>).</summary>
-    private sealed class Window(int initial, int min, int max, TimeProvider time)
+    /// <summary>The crawl-wide congestion window of requests in flight to nodes that answered (slow start, then AIMD;
+    /// see <see cref="DhtCrawlOptions.InitialRequestsInFlight"/>).</summary>
+    private sealed class Window(int initial, int min, int max, TimeSpan cutInterval, TimeProvider time, Func<bool> behind)
     {
         private readonly Lock _gate = new();
         private readonly Queue<TaskCompletionSource> _waiting = new();
-        private double _limit = Math.Clamp(initial, Math.Max(1, min), Math.Max(1, max));
+        private readonly int _min = Math.Max(1, min);
+        private readonly int _max = Math.Max(Math.Max(1, min), max);
+        private double _limit = Math.Clamp(initial, Math.Max(1, min), Math.Max(Math.Max(1, min), max));
         private int _inFlight;
         private long _lastCut;
 
@@ -597,23 +654,24 @@ public sealed class DhtCrawler
             await waiter.Task.ConfigureAwait(false);
         }
 
-        public void Exit(bool answered, bool congested)
+        public void Exit(bool answered, bool timedOut)
         {
+            bool overloaded = behind();
             lock (_gate)
             {
                 _inFlight--;
-                if (answered)
-                {
-                    _limit = Math.Min(max, _limit + 1);
-                }
-                else if (congested)
+                if (overloaded || (timedOut && !answered))
                 {
                     long now = time.GetTimestamp();
-                    if (_lastCut == 0 || time.GetElapsedTime(_lastCut, now) >= TimeSpan.FromSeconds(1))
+                    if (_lastCut == 0 || time.GetElapsedTime(_lastCut, now) >= cutInterval)
                     {
-                        _limit = Math.Max(Math.Max(1, min), _limit / 2);
+                        _limit = Math.Max(_min, _limit / 2);
                         _lastCut = now;
                     }
+                }
+                else if (answered)
+                {
+                    _limit = Math.Min(_max, _limit + 1);
                 }
                 while (_inFlight < (int)_limit && _waiting.TryDequeue(out var next))
                     if (next.TrySetResult()) _inFlight++;

@@ -57,6 +57,21 @@ public sealed class UnsolicitedLimitTests
     }
 
     [Fact]
+    public void Limiter_counts_ipv6_per_64_prefix()
+    {
+        // one host may hold a whole /64: per address it would escape any budget
+        var time = new FakeTimeProvider();
+        var limiter = new UnsolicitedLimiter(2, limitLoopback: false, time);
+        long now = time.GetTimestamp();
+        Assert.True(limiter.Allow(IPAddress.Parse("2001:db8:1:2::1"), now));
+        Assert.True(limiter.Allow(IPAddress.Parse("2001:db8:1:2:ffff::7"), now));
+        Assert.False(limiter.Allow(IPAddress.Parse("2001:db8:1:2:abcd::9"), now));
+        IPAddress other = IPAddress.Parse("2001:db8:1:3::1");
+        for (int i = 4; UnsolicitedLimiter.SlotOf(other) == UnsolicitedLimiter.SlotOf(IPAddress.Parse("2001:db8:1:2::1")); i++) other = IPAddress.Parse($"2001:db8:1:{i:x}::1");
+        Assert.True(limiter.Allow(other, now));
+    }
+
+    [Fact]
     public void Limiter_shares_one_budget_between_addresses_of_one_slot()
     {
         // the price of a lock-free table of fixed size: two addresses in one slot share a budget

@@ -76,8 +76,8 @@ public sealed class Libp2pListener : IAsyncDisposable
     /// <summary>Connections whose upgrade (Noise, muxer) failed or timed out.</summary>
     public long UpgradeFailures => Interlocked.Read(ref _upgradeFailures);
 
-    /// <summary>Raised on the accept loop for each connection closed at once for a bound, after it was counted
-    /// (a handler must return at once). Tests wait on it instead of polling <see cref="Refused"/>.</summary>
+    /// <summary>Raised on the accept loop for each connection closed at once for a bound, after it was counted and
+    /// before it is closed (a handler must return at once).</summary>
     public event Action<IPEndPoint, InboundRefusal>? ConnectionRefused;
 
     /// <summary>Raised when a connection's place is freed (its upgrade failed, or it ended), after
@@ -131,8 +131,9 @@ public sealed class Libp2pListener : IAsyncDisposable
             {
                 Interlocked.Increment(ref _refused[(int)refusal]);
                 _host.Metrics.Dial("inbound_" + refusal, "accept");
-                client.Dispose();
+                // before the close: whoever sees the connection end can count on the event having been raised
                 ConnectionRefused?.Invoke(new IPEndPoint(ip, remote.Port), refusal);
+                client.Dispose();
                 continue;
             }
             client.NoDelay = true;

@@ -78,11 +78,14 @@ public sealed class ListenerLimitTests
     public async Task Connections_over_the_per_ip_bound_are_closed_at_once_and_a_freed_place_is_taken_again()
     {
         await using var listener = NewListener(new InboundLimits { MaxConnections = 100, MaxConnectionsPerIp = 2, MaxNewConnectionsPerIpPerSecond = int.MaxValue });
+        var refusals = new List<(IPAddress, InboundRefusal)>();
+        listener.ConnectionRefused += (ep, why) => { lock (refusals) refusals.Add((ep.Address, why)); };
         listener.Start(new IPEndPoint(IPAddress.Loopback, 0));
         var held = new List<Socket>();
         try
         {
             Assert.Equal([true, true, false, false, true], await ProbeAllAsync(listener, held, "127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.2"));
+            lock (refusals) Assert.Equal([(IPAddress.Loopback, InboundRefusal.TooManyFromIp), (IPAddress.Loopback, InboundRefusal.TooManyFromIp)], refusals);
             Assert.Equal(2, listener.Refused(InboundRefusal.TooManyFromIp));
             Assert.Equal(0, listener.Refused(InboundRefusal.TooManyConnections));
             Assert.Equal(0, listener.Refused(InboundRefusal.RateLimited));

@@ -160,6 +160,7 @@ public sealed partial class Discv5Node : IAsyncDisposable
                 Service = _service,
                 Records = _records,
                 WhoAreYouLimiter = new WhoAreYouLimiter(_options.MaxWhoAreYouPerIpPerSecond, _time),
+                UnsolicitedLimiter = new UnsolicitedLimiter(_options.MaxUnsolicitedPerIpPerSecond, _options.RateLimitLoopback, _time),
                 Counters = _counters,
                 Votes = new AddressVotes(_options.AddressVotesNeeded, _options.AcceptObservedAddress),
                 AddressAdopted = OnAddressAdopted,

@@ -93,6 +93,21 @@ public sealed class Discv5Options
     /// answers any packet from anyone, so without a limit the node amplifies spoofed traffic).</summary>
     public int MaxWhoAreYouPerIpPerSecond { get; init; } = 100;
 
+    /// <summary>
+    /// Unsolicited packets handled per source IP (IPv6: per /64, which one host may hold whole) per second: handshakes
+    /// answering our WHOAREYOU (record and id-signature checks, ECDH: the dearest packet a stranger can make us handle)
+    /// and requests (PING, FINDNODE, TALKREQ: we build, encrypt and send the answer). Responses to our own requests
+    /// never count, so a crawl is never limited by its own traffic however many nodes share an address. Over it, the
+    /// packet is dropped as <see cref="DropReason.UnsolicitedRateLimited"/>. The default is a hundred times
+    /// Lighthouse's (9 per IP per second, a node protecting itself) because a census wants every node behind one
+    /// address counted, and a real node sends us a few such packets a second at most. <see cref="int.MaxValue"/>: no limit.
+    /// </summary>
+    public int MaxUnsolicitedPerIpPerSecond { get; init; } = 1_000;
+
+    /// <summary>Whether <see cref="MaxUnsolicitedPerIpPerSecond"/> applies to loopback sources. Default false: every
+    /// node of a loopback testnet or simulation shares 127.0.0.0/8, and a loopback sender is this machine.</summary>
+    public bool RateLimitLoopback { get; init; }
+
     /// <summary>Which records the node itself may contact in lookups and put in its table. Default: public unicast only.</summary>
     public Func<Enr, bool> ContactFilter { get; init; } = ContactFilters.PublicOnly;
 

@@ -9,6 +9,8 @@ public enum DropReason
     BadHeader,
     MessageInvalid,
     WhoAreYouRateLimited,
+    /// <summary>A handshake or request from a source IP over <see cref="Discv5Options.MaxUnsolicitedPerIpPerSecond"/>.</summary>
+    UnsolicitedRateLimited,
     ChallengesFull,
     WhoAreYouUnsolicited,
     WhoAreYouWrongSender,

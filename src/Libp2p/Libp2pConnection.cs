@@ -146,13 +146,17 @@ public sealed class Libp2pConnection : IAsyncDisposable
             await stream.DisposeAsync().ConfigureAwait(false);
             return;
         }
-        try
+        await using (stream.ConfigureAwait(false))
         {
-            await HandleInboundCoreAsync(stream).ConfigureAwait(false);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _inboundStreams);
+            try
+            {
+                await HandleInboundCoreAsync(stream).ConfigureAwait(false);
+            }
+            finally
+            {
+                // the place is free before the stream closes: a remote that sees its stream end may open the next one
+                Interlocked.Decrement(ref _inboundStreams);
+            }
         }
     }
 
@@ -173,17 +177,14 @@ public sealed class Libp2pConnection : IAsyncDisposable
             return;
         }
         Host.Metrics.InboundStream(stream.Protocol);
-        await using (stream.ConfigureAwait(false))
+        try
         {
-            try
-            {
-                await handler!(stream, this, ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                Host.Logger.LogDebug(e, "handler for {Protocol} from {Peer} failed", stream.Protocol, RemotePeerId);
-                stream.Reset();
-            }
+            await handler!(stream, this, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Host.Logger.LogDebug(e, "handler for {Protocol} from {Peer} failed", stream.Protocol, RemotePeerId);
+            stream.Reset();
         }
     }
 

@@ -52,6 +52,7 @@ public sealed class Libp2pListener : IAsyncDisposable
     private readonly long[] _refused = new long[3];
     private int _open;
     private long _upgradeFailures;
+    private readonly HashSet<Task> _upgrades = [];
     private Socket? _socket;
     private Task _acceptLoop = Task.CompletedTask;
 
@@ -74,6 +75,14 @@ public sealed class Libp2pListener : IAsyncDisposable
 
     /// <summary>Connections whose upgrade (Noise, muxer) failed or timed out.</summary>
     public long UpgradeFailures => Interlocked.Read(ref _upgradeFailures);
+
+    /// <summary>Raised on the accept loop for each connection closed at once for a bound, after it was counted and
+    /// before it is closed (a handler must return at once).</summary>
+    public event Action<IPEndPoint, InboundRefusal>? ConnectionRefused;
+
+    /// <summary>Raised when a connection's place is freed (its upgrade failed, or it ended), after
+    /// <see cref="OpenConnections"/> and the per-IP count were lowered (a handler must return at once).</summary>
+    public event Action<IPEndPoint>? ConnectionReleased;
 
     public void Handle(string protocol, StreamHandler handler) => _host.Handle(protocol, handler);
 
@@ -122,11 +131,19 @@ public sealed class Libp2pListener : IAsyncDisposable
             {
                 Interlocked.Increment(ref _refused[(int)refusal]);
                 _host.Metrics.Dial("inbound_" + refusal, "accept");
+                // before the close: whoever sees the connection end can count on the event having been raised
+                ConnectionRefused?.Invoke(new IPEndPoint(ip, remote.Port), refusal);
                 client.Dispose();
                 continue;
             }
             client.NoDelay = true;
-            _ = Task.Run(() => UpgradeClientAsync(client, new IPEndPoint(ip, remote.Port)));
+            var upgrade = Task.Run(() => UpgradeClientAsync(client, new IPEndPoint(ip, remote.Port)));
+            lock (_upgrades) _upgrades.Add(upgrade);
+            _ = upgrade.ContinueWith(static (t, s) =>
+            {
+                var upgrades = (HashSet<Task>)s!;
+                lock (upgrades) upgrades.Remove(t);
+            }, _upgrades, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
@@ -155,13 +172,14 @@ public sealed class Libp2pListener : IAsyncDisposable
         }
     }
 
-    private void Release(IPAddress ip)
+    private void Release(IPEndPoint remote)
     {
         lock (_perIp)
         {
             _open--;
-            if (_perIp.TryGetValue(ip, out int n) && n > 1) _perIp[ip] = n - 1; else _perIp.Remove(ip);
+            if (_perIp.TryGetValue(remote.Address, out int n) && n > 1) _perIp[remote.Address] = n - 1; else _perIp.Remove(remote.Address);
         }
+        ConnectionReleased?.Invoke(remote);
     }
 
     private async Task UpgradeClientAsync(Socket client, IPEndPoint remote)
@@ -177,7 +195,7 @@ public sealed class Libp2pListener : IAsyncDisposable
             Interlocked.Increment(ref _upgradeFailures);
             _host.Logger.LogDebug("inbound upgrade from {Remote} failed: {Reason}", remote, e.Message);
             await stream.DisposeAsync().ConfigureAwait(false);
-            Release(remote.Address);
+            Release(remote);
             return;
         }
         lock (_connections) _connections.Add(connection);
@@ -185,7 +203,7 @@ public sealed class Libp2pListener : IAsyncDisposable
         _ = connection.Completion.ContinueWith(_ =>
         {
             lock (_connections) _connections.Remove(connection);
-            Release(remote.Address);
+            Release(remote);
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
@@ -202,6 +220,10 @@ public sealed class Libp2pListener : IAsyncDisposable
         await _cts.CancelAsync().ConfigureAwait(false);
         _socket?.Dispose();
         await _acceptLoop.ConfigureAwait(false);
+        // upgrades under way end on the cancellation (never on a timer: a test's fake clock may never fire one)
+        Task[] upgrades;
+        lock (_upgrades) upgrades = [.. _upgrades];
+        await Task.WhenAll(upgrades).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         Libp2pConnection[] open;
         lock (_connections)
         {

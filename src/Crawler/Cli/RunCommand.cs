@@ -54,7 +54,7 @@ public static class RunCommand
         var selection = Eth2Crawl.NetworkSelection.Resolve(settings, log);
         var policy = new Eth2Crawl.AddressPolicy(settings.Crawl.AllowPrivate, settings.Crawl.AllowLoopback);
         var bootnodes = selection.Bootnodes.Where(Eth2Crawl.CrawlSession.ContactFilter(policy)).ToList();
-        await using var inbound = await Inbound.InboundHost.StartAsync(settings, storage, selection, NodeKeyStore.LoadOrCreate(settings.DataDir), bootnodes, loggers, run.Time, ct).ConfigureAwait(false);
+        await using var inbound = await Inbound.InboundHost.StartAsync(settings, storage, selection, NodeKeyStore.LoadOrCreate(settings.DataDir), bootnodes, loggers, run.Time, ct, geo: run.Geo).ConfigureAwait(false);
         run.Inbound = inbound;
 
         if (settings.Run.NoApi)

@@ -105,7 +105,7 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
         try
         {
             // a host of our own (`clp2p crawl`) writes the nodes that contact us once the database is open
-            inbound ??= ownInbound = await ClP2p.Crawler.Inbound.InboundHost.StartAsync(settings, storage, selection, key, allowedBootnodes, loggers, _time, ct, storageReady: crawlRow).ConfigureAwait(false);
+            inbound ??= ownInbound = await ClP2p.Crawler.Inbound.InboundHost.StartAsync(settings, storage, selection, key, allowedBootnodes, loggers, _time, ct, storageReady: crawlRow, geo: GeoLookup).ConfigureAwait(false);
             StartOpening();
             var discv5 = inbound.Node;
             long sentBefore = discv5.PacketsSent, sendErrorsBefore = discv5.SendErrors;

@@ -34,6 +34,7 @@ public sealed partial class InboundHost : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ResultWriter _writer;
     private readonly StorageCrawlSink _records;
+    private readonly InboundGeo _geo;
     // discv5 contacts and libp2p peers, in one queue so that a flush marker follows everything before it; under a flood
     // the oldest are dropped (and a dropped marker released)
     private readonly Channel<Work> _work = Channel.CreateBounded<Work>(new BoundedChannelOptions(8_192) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
@@ -45,8 +46,10 @@ public sealed partial class InboundHost : IAsyncDisposable
     private Task _forward = Task.CompletedTask, _writeLoop = Task.CompletedTask;
     private long _discv5Contacts, _libp2pPeers;
 
-    private InboundHost(CrawlerSettings settings, StorageOptions storage, NetworkSelection selection, ILoggerFactory loggers, TimeProvider time, Task? storageReady)
+    private InboundHost(CrawlerSettings settings, StorageOptions storage, NetworkSelection selection, ILoggerFactory loggers, TimeProvider time, Task? storageReady,
+        Func<IPAddress, IpGeo?>? geo)
     {
+        _geo = new InboundGeo(geo, time);
         _settings = settings;
         _log = loggers.CreateLogger<InboundHost>();
         _time = time;
@@ -69,13 +72,15 @@ public sealed partial class InboundHost : IAsyncDisposable
     /// <summary>Inbound libp2p connections written.</summary>
     public long Libp2pPeers => Interlocked.Read(ref _libp2pPeers);
 
-    /// <summary>Opens the libp2p listener, then the discv5 node whose record names the listener's port.</summary>
+    /// <summary>Opens the libp2p listener, then the discv5 node whose record names the listener's port. With
+    /// <paramref name="geo"/> (the crawl's GeoIP lookup), the address each peer came from gets its country and AS.</summary>
     public static async Task<InboundHost> StartAsync(CrawlerSettings settings, StorageOptions storage, NetworkSelection selection, byte[] key,
-        IReadOnlyList<Enr> bootnodes, ILoggerFactory loggers, TimeProvider? time = null, CancellationToken ct = default, Task? storageReady = null)
+        IReadOnlyList<Enr> bootnodes, ILoggerFactory loggers, TimeProvider? time = null, CancellationToken ct = default, Task? storageReady = null,
+        Func<IPAddress, IpGeo?>? geo = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(selection);
-        var host = new InboundHost(settings, storage, selection, loggers, time ?? TimeProvider.System, storageReady);
+        var host = new InboundHost(settings, storage, selection, loggers, time ?? TimeProvider.System, storageReady, geo);
         try
         {
             await host.StartCoreAsync(selection, key, bootnodes, loggers, ct).ConfigureAwait(false);
@@ -162,6 +167,7 @@ public sealed partial class InboundHost : IAsyncDisposable
                 Ip = Unmapped(c.From.Address).ToString(),
                 DialError = c.Handshake ? "handshake" : "request",
             }, CancellationToken.None).ConfigureAwait(false);
+            await WriteGeoAsync(c.From.Address).ConfigureAwait(false);
             Interlocked.Increment(ref _discv5Contacts);
         }
     }
@@ -183,8 +189,14 @@ public sealed partial class InboundHost : IAsyncDisposable
                 DialOutcome = r.Outcome.ToStorageString(),
                 DialError = r.Error,
             }, r), CancellationToken.None).ConfigureAwait(false);
+            await WriteGeoAsync(p.Remote.Address).ConfigureAwait(false);
             Interlocked.Increment(ref _libp2pPeers);
         }
+    }
+
+    private async Task WriteGeoAsync(IPAddress from)
+    {
+        if (_geo.ToWrite(from) is { } geo) await _writer.AddGeoAsync(geo, CancellationToken.None).ConfigureAwait(false);
     }
 
     private static NodeId? NodeIdOf(byte[] compressed)

@@ -22,6 +22,7 @@ internal sealed class HandlerContext
     public required NodeService Service { get; init; }
     public required VerifiedRecords Records { get; init; }
     public required WhoAreYouLimiter WhoAreYouLimiter { get; init; }
+    public required UnsolicitedLimiter UnsolicitedLimiter { get; init; }
     public required Discv5Counters Counters { get; init; }
     public required AddressVotes Votes { get; init; }
     /// <summary>Called with a new endpoint the votes adopted (the node puts it in its record).</summary>

@@ -90,7 +90,10 @@ internal sealed partial class HandlerShard
     {
         var auth = new HandshakeAuthData(view.AuthData);
         var addr = new NodeAddress(auth.SourceId, from);
-        if (!RemoveChallenge(addr, out var ch)) return DropReason.HandshakeNoChallenge;
+        if (!_challenges.ContainsKey(addr)) return DropReason.HandshakeNoChallenge;
+        // the challenge stays for a retry: a limited remote answers it again within ChallengeTimeout
+        if (!_ctx.UnsolicitedLimiter.Allow(from.Address, Time.GetTimestamp())) return DropReason.UnsolicitedRateLimited;
+        RemoveChallenge(addr, out var ch);
         Enr? remote;
         if (!auth.Record.IsEmpty)
         {
@@ -128,6 +131,6 @@ internal sealed partial class HandlerShard
         // only a record whose UDP endpoint is where the packet came from goes into the table (see NodeService.Contacted)
         if (from.Equals(_ctx.Socket.EndpointFor(remote))) _ctx.Service.Contacted(remote);
         ReportInbound(addr, session, handshake: true);
-        return HandleMessage(addr, session, plaintext);
+        return HandleMessage(addr, session, plaintext, limited: true);
     }
 }

@@ -249,12 +249,14 @@ internal sealed partial class HandlerShard
         }
     }
 
-    private DropReason HandleMessage(NodeAddress addr, Session s, ReadOnlySpan<byte> plaintext)
+    /// <param name="limited">The packet already took its place in the unsolicited budget (a handshake carrying it).</param>
+    private DropReason HandleMessage(NodeAddress addr, Session s, ReadOnlySpan<byte> plaintext, bool limited = false)
     {
         if (!MessageCodec.TryDecode(plaintext, out var m, out _)) return DropReason.MessageInvalid;
         switch (m)
         {
             case PingMessage or FindNodeMessage or TalkReqMessage:
+                if (!limited && !_ctx.UnsolicitedLimiter.Allow(addr.EndPoint.Address, Time.GetTimestamp())) return DropReason.UnsolicitedRateLimited;
                 ReportInbound(addr, s, handshake: false);
                 break;
         }

@@ -3,6 +3,7 @@ using System.Globalization;
 using ClP2p.Api;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 
@@ -59,6 +60,7 @@ public static class PageLoadBench
             var calls = new Dictionary<string, List<double>>(StringComparer.Ordinal);
             var server = new Dictionary<string, List<double>>(StringComparer.Ordinal);
             double cold = 0;
+            List<double> firstCall = [], apiSpan = [], afterCalls = [];
             for (int run = -3; run < runs; run++)   // three warm-up loads
             {
                 await using var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } }).ConfigureAwait(false);
@@ -73,11 +75,16 @@ public static class PageLoadBench
                 double inPage = await page.EvaluateAsync<double>("() => performance.now()").ConfigureAwait(false);
                 var entries = await page.EvaluateAsync<ResourceTime[]>(
                     "() => performance.getEntriesByType('resource').filter(e => e.name.includes('/api/')).map(e => ({ name: e.name, ms: e.responseEnd - e.startTime, server: (e.serverTiming.find(t => t.name === 'app') || { duration: -1 }).duration }))").ConfigureAwait(false);
+                double[] phases = await page.EvaluateAsync<double[]>(
+                    "() => { const a = performance.getEntriesByType('resource').filter(e => e.name.includes('/api/')); return a.length ? [Math.min(...a.map(e => e.startTime)), Math.max(...a.map(e => e.responseEnd))] : [0, 0]; }").ConfigureAwait(false);
                 if (run == runs - 1 && ShotPath(args) is { } shot)
                     await page.ScreenshotAsync(new PageScreenshotOptions { Path = shot.Replace("{n}", name.Split(' ')[0], StringComparison.Ordinal), FullPage = true }).ConfigureAwait(false);
                 if (run == -3) cold = Math.Min(ms, inPage);
                 if (run < 0) continue;
                 pages.Add(Math.Min(ms, inPage));
+                firstCall.Add(phases[0]);
+                apiSpan.Add(phases[1] - phases[0]);
+                afterCalls.Add(inPage - phases[1]);
                 foreach (var e in entries)
                 {
                     string key = Kind(new Uri(e.Name).PathAndQuery);
@@ -89,6 +96,7 @@ public static class PageLoadBench
                 }
             }
             Console.WriteLine($"## {name}: {runs} loads, time to all panels drawn: median {Median(pages):0} ms, p95 {Percentile(pages, 95):0} ms, max {pages.Max():0} ms; first load after the server started (nothing cached): {cold:0} ms");
+            Console.WriteLine($"where the time goes (medians): navigation to the first API call {Median(firstCall):0} ms (HTML, script), first call to last answer {Median(apiSpan):0} ms (API round trips and drawing between them), last answer to all panels drawn {Median(afterCalls):0} ms");
             Console.WriteLine();
             Console.WriteLine("| API call (as the page makes it) | calls | median (browser) | p95 (browser) | median (server) | p95 (server) |");
             Console.WriteLine("|---|---:|---:|---:|---:|---:|");
@@ -100,6 +108,24 @@ public static class PageLoadBench
             Console.WriteLine();
         }
         await app.StopAsync().ConfigureAwait(false);
+        return 0;
+    }
+
+    /// <summary>Serves the API over the data set (seeded if needed) at --urls (default http://127.0.0.1:5090) until stopped.</summary>
+    public static async Task<int> ServeAsync(string[] args)
+    {
+        int i = Array.IndexOf(args, "--urls");
+        string urls = i >= 0 && i + 1 < args.Length ? args[i + 1] : "http://127.0.0.1:5090";
+        long running = await CensusSeeder.EnsureSeededAsync(Database, CensusBenchmarks.Crawls, CensusBenchmarks.Nodes).ConfigureAwait(false);
+        var builder = WebApplication.CreateBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls(urls);
+        builder.Services.AddClP2pApi(BenchDatabase.Options(Database));
+        await using var app = builder.Build();
+        app.MapClP2pApi();
+        await app.StartAsync().ConfigureAwait(false);
+        Console.WriteLine($"// serving {string.Join(' ', app.Urls)}; running crawl {running}");
+        await app.WaitForShutdownAsync().ConfigureAwait(false);
         return 0;
     }
 

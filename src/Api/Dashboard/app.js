@@ -238,11 +238,12 @@ async function drawTimeSeries() {
   lines(panel('timeseries'), r.points);
 }
 
-async function drawChurn() {
+async function drawChurn(list) {
   const chart = panel('churn'), info = $('#churn-info');
   const current = state.info;
-  const i = state.crawls.findIndex(c => c.id === current.id);
-  const previous = state.crawls.slice(i + 1).find(c => c.network === current.network);
+  const crawls = await list;
+  const i = crawls.findIndex(c => c.id === current.id);
+  const previous = crawls.slice(i + 1).find(c => c.network === current.network);
   if (!previous) { info.textContent = 'No earlier crawl of this network to compare with.'; chart.replaceChildren(); return; }
   const r = await api('/api/v1/churn' + qs({ from: previous.id, to: current.id, network: state.network, limit: 0 }));
   info.textContent = `crawl ${r.from.id} → crawl ${r.to.id}`;
@@ -335,18 +336,21 @@ async function refresh() {
   document.body.dataset.ready = '0';
   clearTimeout(state.timer);
   try {
-    // Two round trips: the crawl list and the crawl, then every panel at once.
-    const [page, latest] = await Promise.all([api('/api/v1/crawls' + qs({ limit: 200 })), state.crawl === 'latest' ? api('/api/v1/crawls/latest') : null, state.networksLoaded]);
-    state.crawls = page.items;
-    fillCrawls();
-    state.info = latest || state.crawls.find(c => String(c.id) === state.crawl) || await api(`/api/v1/crawls/${state.crawl}`);
+    // Two round trips: the crawl, then every panel at once. The crawl list (the picker, and the churn panel's previous
+    // crawl) loads beside them, off the panels' path: it counts the visits of every crawl it lists.
+    const list = api('/api/v1/crawls' + qs({ limit: 200 })).then(page => {
+      if (gen === state.generation) { state.crawls = page.items; fillCrawls(); }
+      return page.items;
+    });
+    const [info] = await Promise.all([api('/api/v1/crawls/' + (state.crawl === 'latest' ? 'latest' : state.crawl)), state.networksLoaded]);
+    state.info = info;
     const live = state.info.state === 'running';
     $('#live').hidden = !live;
     $('#crawl-info').textContent = `crawl ${state.info.id} of ${state.info.network}, ${state.info.state}, started ${state.info.started_at.slice(0, 19).replace('T', ' ')} UTC`;
     setExports();
     const nodes = drawNodes();
     const census = drawCensus().then(async lost => { await nodes; if (lost) await drawNodes(); });
-    await Promise.all([census, nodes, drawReadiness(), drawTimeSeries(), drawChurn(), drawUptime()]);
+    await Promise.all([list, census, nodes, drawReadiness(), drawTimeSeries(), drawChurn(list), drawUptime()]);
     if (gen !== state.generation) return;
     showError('');
     document.body.dataset.ready = '1';

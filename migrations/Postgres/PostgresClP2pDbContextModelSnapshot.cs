@@ -541,6 +541,10 @@ namespace ClP2p.Storage.Migrations.Postgres
                     b.HasIndex("CrawlId", "NodeId")
                         .HasDatabaseName("ix_visits_crawl_id_node_id");
 
+                    b.HasIndex("NodeId", "VisitedAt")
+                        .HasDatabaseName("ix_visits_node_id_visited_at")
+                        .HasFilter("kind IN ('inbound_discv5', 'inbound_libp2p')");
+
                     b.ToTable("visits", (string)null);
                 });
 

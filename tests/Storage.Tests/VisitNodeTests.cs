@@ -105,7 +105,7 @@ public class VisitNodeTests
     }
 
     [Fact]
-    public async Task Postgres_visits_carry_the_two_crawl_indexes_and_no_peer_id()
+    public async Task Postgres_visits_carry_the_two_crawl_indexes_the_inbound_one_and_no_peer_id()
     {
         await using TestDatabase db = await TestDatabase.CreateAsync(StorageProvider.Postgres);
         await using var conn = new NpgsqlConnection(db.Options.ConnectionString);
@@ -114,8 +114,9 @@ public class VisitNodeTests
         await using (var cmd = new NpgsqlCommand("SELECT indexname FROM pg_indexes WHERE tablename = 'visits' ORDER BY 1", conn))
         await using (var r = await cmd.ExecuteReaderAsync())
             while (await r.ReadAsync()) indexes.Add(r.GetString(0));
-        // (crawl_id, node_id) for the writer's and history's lookups; crawl_id alone for a crawl's census scans (read in heap order)
-        Assert.Equal(["ix_visits_crawl_id", "ix_visits_crawl_id_node_id"], indexes);
+        // (crawl_id, node_id) for the writer's and history's lookups; crawl_id alone for a crawl's census scans (read in heap
+        // order); (node_id, visited_at) of inbound contacts only (partial), for the end of a crawl's inbound census
+        Assert.Equal(["ix_visits_crawl_id", "ix_visits_crawl_id_node_id", "ix_visits_node_id_visited_at"], indexes);
         Assert.Equal(0, await db.CountAsync("information_schema.columns", "table_name = 'visits' AND column_name = 'peer_id'"));
         Assert.Equal(1, await db.CountAsync("information_schema.columns", "table_name = 'visits' AND column_name = 'id' AND is_identity = 'YES'"));
     }

@@ -17,7 +17,7 @@ namespace ClP2p.Bench;
 /// ≤ 1 s, each API call ≤ 50 ms at the median.
 /// <code>
 /// eval "$(scripts/pg-tmp start)"
-/// dotnet run -c Release --project bench/Api.Bench -- --page [--runs 30]
+/// dotnet run -c Release --project bench/Api.Bench -- --page [--runs 30] [--screenshot PATH-{n}.png [--screenshot-height PX]]
 /// scripts/pg-tmp stop
 /// </code>
 /// </summary>
@@ -92,7 +92,11 @@ public static class PageLoadBench
                     }
                 }
                 if (run == runs - 1 && ShotPath(args) is { } shot)
-                    await page.ScreenshotAsync(new PageScreenshotOptions { Path = shot.Replace("{n}", name.Split(' ')[0], StringComparison.Ordinal), FullPage = true }).ConfigureAwait(false);
+                    await page.ScreenshotAsync(new PageScreenshotOptions
+                    {
+                        Path = shot.Replace("{n}", name.Split(' ')[0], StringComparison.Ordinal), FullPage = true,
+                        Clip = ShotHeight(args) is int height ? new Clip { X = 0, Y = 0, Width = 1280, Height = height } : null,
+                    }).ConfigureAwait(false);
                 if (run == -3) cold = Math.Min(ms, inPage);
                 if (run < 0) continue;
                 pages.Add(Math.Min(ms, inPage));
@@ -157,6 +161,13 @@ public static class PageLoadBench
     {
         int i = Array.IndexOf(args, "--screenshot");
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+
+    // --screenshot-height PX: only the top PX pixels of the page (docs/dashboard.png: 3075, down to the time series).
+    private static int? ShotHeight(string[] args)
+    {
+        int i = Array.IndexOf(args, "--screenshot-height");
+        return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out int px) && px > 0 ? px : null;
     }
 
     // "/api/v1/census?dimension=client&crawl=latest" -> "/api/v1/census?dimension=client"; ids and times dropped.

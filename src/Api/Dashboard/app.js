@@ -336,6 +336,7 @@ async function refresh() {
   const gen = ++state.generation;
   document.body.dataset.ready = '0';
   clearTimeout(state.timer);
+  performance.clearMarks();   // a live page redraws every 5 s: keep only this drawing's marks
   try {
     // Two round trips: the crawl, then every panel at once. The crawl list (the picker, and the churn panel's previous
     // crawl) loads beside them, off the panels' path: it counts the visits of every crawl it lists.
@@ -343,6 +344,7 @@ async function refresh() {
       if (gen === state.generation) { state.crawls = page.items; fillCrawls(); }
       return page.items;
     });
+    list.catch(() => {});   // handled where it is awaited; not an unhandled rejection when the crawl itself failed first
     const [info] = await Promise.all([api('/api/v1/crawls/' + (state.crawl === 'latest' ? 'latest' : state.crawl)), state.networksLoaded]);
     state.info = info;
     const live = state.info.state === 'running';

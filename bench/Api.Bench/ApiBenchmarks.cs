@@ -124,6 +124,10 @@ public class ApiBenchmarks
     [Benchmark]
     public Task<int> Time_series_by_fork_all_crawls_mainnet() => GetAsync("/api/v1/census/timeseries?dimension=fork_digest&network=mainnet&from=2025-12-31T00:00:00Z&to=2027-01-01T00:00:00Z");
 
+    /// <summary>The dashboard's crawl picker: the newest 200 crawls with their visit counts (the running crawl's counted live).</summary>
+    [Benchmark]
+    public Task<int> Crawls_list_200() => GetAsync("/api/v1/crawls?limit=200");
+
     /// <summary>One node's history (201 visits, newest 100 returned).</summary>
     [Benchmark]
     public Task<int> Node_history() => GetAsync(_nodePath);

@@ -116,23 +116,43 @@ internal static class CensusSql
 
     /// <summary>
     /// Live census of one crawl by several dimensions in one pass over its visits (parameters @crawl and, when
-    /// filtered, @network): the visits are read and joined once (a materialized CTE), then grouped per dimension.
+    /// filtered, @network): the visits are read and joined once, then grouped per dimension (PostgreSQL: GROUPING SETS,
+    /// one pass; SQLite: a materialized CTE read once per dimension).
     /// Rows: dimension index (into <paramref name="dimensions"/>), key, label, count.
     /// </summary>
-    public static string LiveCensuses(IReadOnlyList<CensusDimension> dimensions, bool networkFilter)
+    public static string LiveCensuses(IReadOnlyList<CensusDimension> dimensions, bool networkFilter, bool postgres = false)
     {
         ArgumentOutOfRangeException.ThrowIfZero(dimensions.Count);
         Spec[] specs = [.. dimensions.Select(For)];
         string columns = string.Join(", ", specs.Select((s, i) => $"{s.Key} AS k{i}, {(s.LabelIsGroup || s.Label != NoLabel ? s.Label : NoLabel)} AS l{i}"));
         var joins = new Spec(NoLabel, NoLabel, specs.Any(s => s.Enr) || networkFilter, specs.Any(s => s.Agent), specs.Any(s => s.Geo));
+        string visits = $"""
+              SELECT {columns}
+              FROM visits v{Joins(joins, networkFilter)}
+              WHERE v.crawl_id = @crawl AND v.kind = 'crawl'{(networkFilter ? $" AND {NodeNetwork} = @network" : "")}
+            """;
+        if (postgres)
+        {
+            // One pass: PostgreSQL groups every visit into one hash table per grouping set as it reads it, instead of
+            // writing the joined visits to a materialized CTE and reading it back once per dimension. GROUPING(kI) = 0
+            // marks the rows of dimension I (each dimension groups by its own column, so exactly one is 0 per row; OFFSET 0
+            // keeps the subquery's columns apart: pulled up, the client key and client_version's label would be one
+            // expression, and GROUPING could no longer tell their grouping sets apart).
+            string which(Func<int, string> then) =>
+                "CASE " + string.Concat(specs.Select((s, i) => $"WHEN GROUPING(k{i}) = 0 THEN {then(i)} ")) + "END";
+            string sets = string.Join(", ", specs.Select((s, i) => s.LabelIsGroup ? $"(k{i}, l{i})" : $"(k{i})"));
+            return $"""
+                SELECT {which(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))}, {which(i => $"k{i}")},
+                       {which(i => specs[i].LabelIsGroup ? $"l{i}" : $"MAX(l{i})")}, COUNT(*)
+                FROM ({visits} OFFSET 0) x
+                GROUP BY GROUPING SETS ({sets})
+                """;
+        }
         string groups = string.Join("\n            UNION ALL\n            ", specs.Select((s, i) => s.LabelIsGroup
             ? $"SELECT {i}, k{i}, l{i}, COUNT(*) FROM x GROUP BY k{i}, l{i}"
             : $"SELECT {i}, k{i}, MAX(l{i}), COUNT(*) FROM x GROUP BY k{i}"));
         return $"""
-            WITH x AS MATERIALIZED (
-              SELECT {columns}
-              FROM visits v{Joins(joins, networkFilter)}
-              WHERE v.crawl_id = @crawl AND v.kind = 'crawl'{(networkFilter ? $" AND {NodeNetwork} = @network" : "")})
+            WITH x AS MATERIALIZED ({visits})
             {groups}
             """;
     }

@@ -37,6 +37,7 @@ public sealed partial class CensusService
         var syncCounts = new Dictionary<string, long>(StringComparer.Ordinal);
         var lagCounts = new Dictionary<string, long>(StringComparer.Ordinal);
         long syncUnknown = 0, lagUnknown = 0;
+        var clocks = new Dictionary<string, NetworkClock?>(StringComparer.Ordinal);   // one lookup per network, not per visit
         await using (DbCommand cmd = Sql.Command(conn, null, $"""
             SELECT e.network_name, v.visited_at, v.head_slot, v.finalized_epoch
             FROM visits v LEFT JOIN enr_history e ON e.node_id = v.node_id AND e.seq = v.enr_seq
@@ -48,7 +49,9 @@ public sealed partial class CensusService
             {
                 long? head = r.GetInt64OrNull(2);
                 long? finalized = r.GetInt64OrNull(3);
-                NetworkClock? clock = head is null ? null : ClockOf(r.GetStringOrNull(0), crawlClock);
+                NetworkClock? clock = null;
+                if (head is not null && r.GetStringOrNull(0) is { } name && !clocks.TryGetValue(name, out clock))
+                    clocks[name] = clock = ClockOf(name, crawlClock);
                 string? syncKey = null, lagKey = null;
                 if (clock is not null)
                 {

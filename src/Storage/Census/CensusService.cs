@@ -179,7 +179,7 @@ public sealed partial class CensusService
         var rows = dims.ToDictionary(d => d, _ => new List<(string? Key, string? Label, long Count)>());
         if (stored.Count > 0)
         {
-            await using DbCommand cmd = Sql.Command(conn, null, CensusSql.LiveCensuses(stored, network is not null), ("crawl", crawl.Id), ("network", network));
+            await using DbCommand cmd = Sql.Command(conn, null, CensusSql.LiveCensuses(stored, network is not null, _options.Provider == StorageProvider.Postgres), ("crawl", crawl.Id), ("network", network));
             await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
             while (await r.ReadAsync(ct).ConfigureAwait(false))
                 rows[stored[Convert.ToInt32(r.GetValue(0), System.Globalization.CultureInfo.InvariantCulture)]].Add((

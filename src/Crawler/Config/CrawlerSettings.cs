@@ -51,7 +51,7 @@ public sealed class CrawlSettings
     public int DiscoveryConcurrency { get; set; } = 2_000;
 
     /// <summary>Deadline for one whole dial (connect, handshakes, identify, Status, MetaData, Goodbye).</summary>
-    public TimeSpan DialTimeout { get; set; } = TimeSpan.FromSeconds(15);
+    public TimeSpan DialTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Deadline for the TCP connect alone, inside <see cref="DialTimeout"/>: a record of a node that is gone
     /// never answers the SYN and costs this, not the whole dial deadline.</summary>

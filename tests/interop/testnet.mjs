@@ -81,14 +81,19 @@ const agents = [
 
 function portHex (port) { return port < 256 ? port.toString(16).padStart(2, '0') : port.toString(16).padStart(4, '0') }
 
-// A loopback TCP port with nothing listening: bind one, note it, close it.
+// A loopback TCP port with nothing listening: bind one and note it. It is closed only once every host of the testnet
+// listens (closeReserved), so that no host of ours is given the same port by the kernel meanwhile.
+const reserved = []
 async function closedPort () {
   const { createServer } = await import('node:net')
   return await new Promise((resolve, reject) => {
-    const srv = createServer()
+    const srv = createServer(socket => socket.destroy())
     srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)) })
+    srv.listen(0, '127.0.0.1', () => { reserved.push(srv); resolve(srv.address().port) })
   })
+}
+async function closeReserved () {
+  await Promise.all(reserved.splice(0).map(srv => new Promise(resolve => srv.close(() => resolve()))))
 }
 
 function u64le (n) { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(n)); return b }
@@ -136,6 +141,8 @@ for (let i = 0; i < count; i++) {
   }
   nodes.push({ key, entries, truth })
 }
+
+await closeReserved()
 
 // Start the discv5 nodes, then wire them as a ring with chords (node i knows the next 4), so the DHT is one
 // component reachable from any node.

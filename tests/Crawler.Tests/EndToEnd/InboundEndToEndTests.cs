@@ -86,8 +86,18 @@ public sealed partial class InboundEndToEndTests(ITestOutputHelper output) : IDi
         await net.StartNatNodesAsync(enr, Nat);
         Assert.All(net.NatDone.Values, d => Assert.True(d.Connected && d.LookupFound > 0, $"a NAT node failed: {d}"));
         output.WriteLine($"NAT lookups through the crawler's node: {string.Join(", ", net.NatDone.Values.Select(d => $"{d.LookupFound} found in {d.Lookups}"))}");
-        // the crawl after next started after every NAT node had contacted us: its end takes them in
+        // A NAT node's dial ends before our side of its connection (identify, Status, MetaData) is written: wait for a
+        // crawl whose end counts every NAT node's libp2p connection as written, then for the crawl after next, which
+        // started after that and whose end takes them all in.
         int done = Regex.Matches(run.Output, "scheduled crawl [0-9]+:").Count;
+        while (true)
+        {
+            done++;
+            await run.WaitForLineAsync($"scheduled crawl {done}:", Guard);
+            var written = Regex.Match(run.Output, $"crawl {done}: inbound so far: [0-9]+ discv5 contacts, ([0-9]+) libp2p peers");
+            Assert.True(written.Success, $"crawl {done} did not report its inbound contacts");
+            if (int.Parse(written.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= Nat) break;
+        }
         string line = await run.WaitForLineAsync($"scheduled crawl {done + 2}:", Guard);
         long crawl = long.Parse(Regex.Match(line, "scheduled crawl ([0-9]+):").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         run.Terminate();

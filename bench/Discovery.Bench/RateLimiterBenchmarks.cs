@@ -7,19 +7,15 @@ namespace ClP2p.Bench;
 /// <summary>
 /// One consultation of a per-IP limiter, over 1,024 source addresses in turn (budgets never spent):
 /// <c>dotnet run -c Release --project bench/Discovery.Bench -- --filter '*RateLimiterBenchmarks*' --job short</c>.
-/// The unsolicited-packet limiter (lock-free table) beside the WHOAREYOU limiter (a dictionary under a lock).
+/// The same limiter (a lock-free table) serves unsolicited packets and WHOAREYOUs.
 /// </summary>
 [MemoryDiagnoser]
 public class RateLimiterBenchmarks
 {
     private readonly IPAddress[] _ips = Enumerable.Range(0, 1024).Select(i => new IPAddress(BitConverter.GetBytes(0x0A000000 + i * 7919))).ToArray();
     private readonly UnsolicitedLimiter _unsolicited = new(int.MaxValue - 1, limitLoopback: true, TimeProvider.System);
-    private readonly WhoAreYouLimiter _whoAreYou = new(int.MaxValue - 1, TimeProvider.System);
     private int _next;
 
     [Benchmark(Description = "unsolicited limiter Allow")]
     public bool Unsolicited() => _unsolicited.Allow(_ips[_next++ & 1023], TimeProvider.System.GetTimestamp());
-
-    [Benchmark(Description = "WHOAREYOU limiter Allow", Baseline = true)]
-    public bool WhoAreYou() => _whoAreYou.Allow(_ips[_next++ & 1023], TimeProvider.System.GetTimestamp());
 }

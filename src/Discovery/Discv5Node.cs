@@ -159,7 +159,9 @@ public sealed partial class Discv5Node : IAsyncDisposable
                 Socket = socket,
                 Service = _service,
                 Records = _records,
-                WhoAreYouLimiter = new WhoAreYouLimiter(_options.MaxWhoAreYouPerIpPerSecond, _time),
+                // WHOAREYOUs answer any 63-byte packet from anyone: without a per-IP budget the node amplifies spoofed traffic
+                // (discv5-rationale.md "On Amplification and Replay"); loopback counts too
+                WhoAreYouLimiter = new UnsolicitedLimiter(_options.MaxWhoAreYouPerIpPerSecond, limitLoopback: true, _time),
                 UnsolicitedLimiter = new UnsolicitedLimiter(_options.MaxUnsolicitedPerIpPerSecond, _options.RateLimitLoopback, _time),
                 Counters = _counters,
                 Votes = new AddressVotes(_options.AddressVotesNeeded, _options.AcceptObservedAddress),
@@ -291,7 +293,6 @@ public sealed partial class Discv5Node : IAsyncDisposable
     {
         if (_disposed) return;
         foreach (var s in _shards) s.TryPost(ShardItem.Housekeeping);
-        _ctx?.WhoAreYouLimiter.Purge(_time.GetTimestamp());
     }
 
     public async ValueTask DisposeAsync()

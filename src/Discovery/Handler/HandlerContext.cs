@@ -21,7 +21,7 @@ internal sealed class HandlerContext
     public required Discv5Socket Socket { get; init; }
     public required NodeService Service { get; init; }
     public required VerifiedRecords Records { get; init; }
-    public required WhoAreYouLimiter WhoAreYouLimiter { get; init; }
+    public required UnsolicitedLimiter WhoAreYouLimiter { get; init; }
     public required UnsolicitedLimiter UnsolicitedLimiter { get; init; }
     public required Discv5Counters Counters { get; init; }
     public required AddressVotes Votes { get; init; }

@@ -4,7 +4,8 @@ using System.Net;
 namespace ClP2p.Discovery.Handler;
 
 /// <summary>
-/// Unsolicited packets (handshakes answering our challenges, requests) handled per source IP (IPv6: per /64) per
+/// Packets handled per source IP (unsolicited ones: handshakes answering our challenges, requests; and, in a second
+/// instance that counts loopback too, the WHOAREYOUs we send) (IPv6: per /64) per
 /// second, shared by all shards (one IP's ports land in different shards). A fixed one-second window per slot of a
 /// fixed table indexed by a hash of the address: no lock, no allocation, no purge, bounded memory whatever the number
 /// of sources. Two addresses that share a slot share one budget; the hash is keyed at random per process (see

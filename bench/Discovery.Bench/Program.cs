@@ -7,6 +7,7 @@ namespace ClP2p.Bench;
 /// <summary>
 /// Benchmark entry point: dotnet run -c Release --project bench/Discovery.Bench -- --filter '*' [--job short]
 /// "--node [peers] [seconds]" measures whole nodes over loopback sockets (see <see cref="NodeThroughput"/>);
+/// "--findnode [servers] [seconds] [inflight]" FINDNODE requests answered with full buckets (see <see cref="FindNodeThroughput"/>);
 /// "--node-inbound [peers] [pings]" one node's receive path under prepared traffic (see <see cref="NodeInbound"/>).
 /// On a shared, loaded machine wall-clock figures overstate the cost; "--cpu-time" runs the same three operations
 /// in a loop and reports process CPU time per operation as well.
@@ -18,6 +19,11 @@ public static class BenchProgram
         if (args.Length > 0 && args[0] == "--node-inbound")
         {
             NodeInbound.RunAsync(args).GetAwaiter().GetResult();
+            return;
+        }
+        if (args.Length > 0 && args[0] == "--findnode")
+        {
+            FindNodeThroughput.RunAsync(args).GetAwaiter().GetResult();
             return;
         }
         if (args.Length > 0 && args[0] == "--node")

@@ -41,10 +41,28 @@ public sealed partial class Discv5Node
         ArgumentNullException.ThrowIfNull(node);
         ArgumentNullException.ThrowIfNull(distances);
         if (distances.Count == 0) throw new ArgumentException("at least one distance", nameof(distances));
-        foreach (int d in distances) ArgumentOutOfRangeException.ThrowIfGreaterThan(d, 256);
-        var list = distances.Distinct().ToArray();
-        return RequestAsync<IReadOnlyList<Enr>>("findnode", node, id => new FindNodeMessage(id, list), "findnode:" + string.Join(',', list), options, cancellationToken);
+        foreach (int d in distances)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(d);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(d, 256);
+        }
+        int[] list;
+        string key;
+        if (distances.Count == 1)
+        {
+            // the common case (a crawl asks one bucket at a time): no LINQ, and the key of each distance made once
+            list = [distances[0]];
+            key = SingleDistanceKeys[distances[0]] ??= "findnode:" + distances[0].ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        else
+        {
+            list = distances.Distinct().ToArray();
+            key = "findnode:" + string.Join(',', list);
+        }
+        return RequestAsync<IReadOnlyList<Enr>>("findnode", node, id => new FindNodeMessage(id, list), key, options, cancellationToken);
     }
+
+    private static readonly string?[] SingleDistanceKeys = new string?[257];
 
     /// <summary>TALKREQ: the TALKRESP payload, or why there is none.</summary>
     public Task<RequestResult<ReadOnlyMemory<byte>>> TalkAsync(Enr node, ReadOnlyMemory<byte> protocol, ReadOnlyMemory<byte> request, CancellationToken cancellationToken = default)

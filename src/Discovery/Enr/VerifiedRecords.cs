@@ -33,18 +33,31 @@ internal sealed class VerifiedRecords
     /// <summary>Records that were taken from the cache instead of being checked again.</summary>
     public long Hits => Interlocked.Read(ref _hits);
 
+    private void Hit()
+    {
+        Interlocked.Increment(ref _hits);
+        Discv5Metrics.RecordsVerified.Add(1, new KeyValuePair<string, object?>("outcome", "cached"));
+    }
+
     /// <summary>Decodes and verifies a record, or takes an earlier verification of the same bytes.</summary>
     public bool TryDecode(ReadOnlySpan<byte> raw, out Enr? enr)
     {
+        // the key hashes the list header and the signature (the first 72 bytes), which already tell records apart; a
+        // collision only costs a verification, since the whole encoding is compared below
         var hc = new HashCode();
-        hc.AddBytes(raw);
-        int h = hc.ToHashCode(); // a collision only costs a verification: the bytes are compared below
+        hc.AddBytes(raw[..Math.Min(raw.Length, 72)]);
+        int h = hc.ToHashCode();
         var young = _young;
-        if ((young.TryGetValue(h, out var cached) || _old.TryGetValue(h, out cached)) && cached.Raw.Span.SequenceEqual(raw))
+        if (young.TryGetValue(h, out var cached) && cached.Raw.Span.SequenceEqual(raw))
         {
-            Interlocked.Increment(ref _hits);
-            Discv5Metrics.RecordsVerified.Add(1, new KeyValuePair<string, object?>("outcome", "cached"));
-            if (!ReferenceEquals(young, _young) || !young.ContainsKey(h)) young.TryAdd(h, cached);
+            Hit();
+            enr = cached;
+            return true;
+        }
+        if (_old.TryGetValue(h, out cached) && cached.Raw.Span.SequenceEqual(raw))
+        {
+            Hit();
+            young.TryAdd(h, cached);
             enr = cached;
             return true;
         }

@@ -1,4 +1,5 @@
 using System.Net;
+using ClP2p.Discovery.Crypto;
 using ClP2p.Discovery.Messages;
 using ClP2p.Discovery.Packets;
 using ClP2p.Discovery.Sessions;
@@ -252,6 +253,14 @@ internal sealed partial class HandlerShard
     /// <param name="limited">The packet already took its place in the unsolicited budget (a handshake carrying it).</param>
     private DropReason HandleMessage(NodeAddress addr, Session s, ReadOnlySpan<byte> plaintext, bool limited = false)
     {
+        if (MessageCodec.TryReadNodes(plaintext, out var nodesId, out int nodesTotal, out int recordsAt, out int recordsLength))
+        {
+            // the bulk of a crawl's packets: read in place, records copied only when first seen
+            if (!_pending.TryGetValue(nodesId.Value, out var answered)) return DropReason.ResponseUnknownRequest;
+            if (!answered.Address.Equals(addr)) return DropReason.ResponseWrongSender;
+            if (answered.Message is not FindNodeMessage asked) return DropReason.ResponseTypeMismatch;
+            return HandleNodes(answered, asked, nodesTotal, plaintext.Slice(recordsAt, recordsLength), addr);
+        }
         if (!MessageCodec.TryDecode(plaintext, out var m, out _)) return DropReason.MessageInvalid;
         switch (m)
         {
@@ -292,8 +301,6 @@ internal sealed partial class HandlerShard
                     if (pong.EnrSeq > known.Seq) _ctx.Service.ScheduleRefresh(known);
                     return DropReason.None;
                 }
-            case NodesMessage nodes when req.Message is FindNodeMessage fn:
-                return HandleNodes(req, fn, nodes, addr);
             case TalkRespMessage talk when req is PendingRequest<ReadOnlyMemory<byte>> t:
                 t.TalkResponse = talk.Response;
                 Complete(req);
@@ -313,29 +320,32 @@ internal sealed partial class HandlerShard
         report(new InboundContact(addr.Id, s.Remote ?? _ctx.Service.KnownRecord(addr.Id), addr.EndPoint, handshake));
     }
 
-    private DropReason HandleNodes(PendingRequest req, FindNodeMessage fn, NodesMessage nodes, NodeAddress addr)
+    /// <param name="records">The payload of the NODES message's record list (each item checked to be a list).</param>
+    private DropReason HandleNodes(PendingRequest req, FindNodeMessage fn, int nodesTotal, ReadOnlySpan<byte> records, NodeAddress addr)
     {
         // discv5-wire.md NODES: total is the number of NODES messages of the answer; some stacks send 0 for an empty one
-        int total = Math.Max(1, nodes.Total);
+        int total = Math.Max(1, nodesTotal);
         if (total > MaxNodesMessages) return DropReason.NodesBadTotal;
         if (req.NodesReceived == 0) req.NodesTotal = total;
         req.NodesReceived++;
         req.Records ??= [];
-        req.Seen ??= [];
-        req.PerDistance ??= [];
+        req.PerDistance ??= new int[fn.Distances.Count];
         int maxRecords = Math.Min(fn.Distances.Count * MaxRecordsPerDistance, MaxNodesMessages * MaxRecordsPerDistance);
-        foreach (var raw in nodes.Records)
+        var list = new RlpReader(records);
+        while (!list.IsEnd)
         {
-            if (!_ctx.Records.TryDecode(raw.Span, out var enr)) { Counters.RecordDropped(RecordDropReason.Invalid, addr.Id); continue; }
+            if (!list.TryReadRaw(out var raw, out _, out _)) break;   // checked by MessageCodec.TryReadNodes
+            if (!_ctx.Records.TryDecode(raw, out var enr)) { Counters.RecordDropped(RecordDropReason.Invalid, addr.Id); continue; }
             int d = NodeId.LogDistance(enr!.NodeId, addr.Id);
-            if (!fn.Distances.Contains(d)) { Counters.RecordDropped(RecordDropReason.WrongDistance, addr.Id); continue; }
-            if (!req.Seen.Add(enr.NodeId)) { Counters.RecordDropped(RecordDropReason.Duplicate, addr.Id); continue; }
-            int c = req.PerDistance.GetValueOrDefault(d);
+            int slot = IndexOf(fn.Distances, d);
+            if (slot < 0) { Counters.RecordDropped(RecordDropReason.WrongDistance, addr.Id); continue; }
+            if (Contains(req.Records, enr.NodeId)) { Counters.RecordDropped(RecordDropReason.Duplicate, addr.Id); continue; }
+            int c = req.PerDistance[slot];
             // discv5-wire.md FINDNODE: distance 0 is the node's own record, exactly one; any other distance is one
             // k-bucket at most (sigp rejects larger answers too)
             if ((d == 0 && c >= 1) || c >= MaxRecordsPerDistance) { Counters.RecordDropped(RecordDropReason.BucketOverflow, addr.Id); continue; }
             if (req.Records.Count >= maxRecords) { Counters.RecordDropped(RecordDropReason.TooMany, addr.Id); continue; }
-            req.PerDistance[d] = c + 1;
+            req.PerDistance[slot] = c + 1;
             req.Records.Add(enr);
             if (d == 0) _ctx.Service.OwnRecord(enr); else _ctx.Service.Remember(enr);
         }
@@ -343,40 +353,52 @@ internal sealed partial class HandlerShard
         return DropReason.None;
     }
 
+    private static int IndexOf(IReadOnlyList<int> distances, int d)
+    {
+        for (int i = 0; i < distances.Count; i++) if (distances[i] == d) return i;
+        return -1;
+    }
+
+    /// <summary>An answer holds at most 16 records per distance asked: a scan is cheaper than a set per request.</summary>
+    private static bool Contains(List<Enr> records, NodeId id)
+    {
+        foreach (var e in records) if (e.NodeId == id) return true;
+        return false;
+    }
+
     private void ServeFindNode(NodeAddress addr, Session s, FindNodeMessage fn)
     {
-        var records = new List<ReadOnlyMemory<byte>>(MaxRecordsPerResponse);
-        var seen = new HashSet<int>();
-        foreach (int d in fn.Distances)
+        var records = new ReadOnlyMemory<byte>[MaxRecordsPerResponse];
+        int count = 0;
+        for (int i = 0; i < fn.Distances.Count && count < MaxRecordsPerResponse; i++)
         {
-            if (!seen.Add(d)) continue;
-            if (d == 0) { records.Add(_ctx.LocalEnr.Raw); }
-            else
+            int d = fn.Distances[i];
+            if (IndexOf(fn.Distances, d) != i) continue;   // asked twice
+            if (d == 0) { records[count++] = _ctx.LocalEnr.Raw; continue; }
+            foreach (var e in _ctx.Service.Bucket(d))
             {
-                foreach (var e in _ctx.Service.Bucket(d))
-                {
-                    if (records.Count >= MaxRecordsPerResponse) break;
-                    if (e.NodeId == addr.Id) continue;
-                    records.Add(e.Raw);
-                }
+                if (count >= MaxRecordsPerResponse) break;
+                if (e.NodeId == addr.Id) continue;
+                records[count++] = e.Raw;
             }
-            if (records.Count >= MaxRecordsPerResponse) break;
         }
         // pack by encoded size: each NODES message must fit one 1280-byte packet (discv5-wire.md "Packet Encoding"),
         // and records are up to 300 bytes, so 16 of them take several messages
         const int overhead = 1 + 3 + 9 + 2 + 3;
-        var chunks = new List<List<ReadOnlyMemory<byte>>>();
-        var cur = new List<ReadOnlyMemory<byte>>();
-        int size = 0;
-        foreach (var r in records)
+        Span<int> starts = stackalloc int[MaxRecordsPerResponse + 1];
+        int chunks = 0, size = 0;
+        starts[0] = 0;
+        for (int i = 0; i < count; i++)
         {
-            if (cur.Count > 0 && size + r.Length + overhead > MaxMessagePlaintext)
+            if (i > starts[chunks] && size + records[i].Length + overhead > MaxMessagePlaintext)
             {
-                chunks.Add(cur); cur = []; size = 0;
+                starts[++chunks] = i;
+                size = 0;
             }
-            cur.Add(r); size += r.Length;
+            size += records[i].Length;
         }
-        if (cur.Count > 0 || chunks.Count == 0) chunks.Add(cur);
-        foreach (var c in chunks) SendMessage(addr, s, new NodesMessage(fn.RequestId, chunks.Count, c));
+        starts[++chunks] = count;   // an empty answer is one message with no records
+        for (int c = 0; c < chunks; c++)
+            SendMessage(addr, s, new NodesMessage(fn.RequestId, chunks, new ArraySegment<ReadOnlyMemory<byte>>(records, starts[c], starts[c + 1] - starts[c])));
     }
 }

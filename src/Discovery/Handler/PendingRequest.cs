@@ -58,8 +58,8 @@ internal abstract class PendingRequest
     public int NodesTotal { get; set; }
     public int NodesReceived { get; set; }
     public List<Enr>? Records { get; set; }
-    public HashSet<NodeId>? Seen { get; set; }
-    public Dictionary<int, int>? PerDistance { get; set; }
+    /// <summary>Records taken so far per distance asked (in the order of the request's distances).</summary>
+    public int[]? PerDistance { get; set; }
     public PongInfo? Pong { get; set; }
     public ReadOnlyMemory<byte> TalkResponse { get; set; }
 
@@ -117,7 +117,6 @@ internal sealed class PendingRequest<T> : PendingRequest
         NodesTotal = old.NodesTotal;
         NodesReceived = old.NodesReceived;
         Records = old.Records;
-        Seen = old.Seen;
         PerDistance = old.PerDistance;
         if (old._hasLate) Caller.TrySetResult(RequestResult<T>.Ok(old._late!, late: true));
     }

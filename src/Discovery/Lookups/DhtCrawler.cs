@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 
@@ -207,7 +208,6 @@ public sealed class DhtCrawler
         public long Started { get; } = started;
         public sbyte[] Results { get; } = CreateResults();
         public byte[] SecondPassTries { get; } = new byte[257];
-        public HashSet<NodeId> Seen { get; } = [];
         public int Next { get; set; } = -1;
         /// <summary>Lowest distance asked so far: every distance from the start down to it is in the plan.</summary>
         public int Lowest { get; set; } = 257;
@@ -235,6 +235,15 @@ public sealed class DhtCrawler
             foreach (var r in Results) if (r == Failed) return true;
             return false;
         }
+
+        /// <summary>Distinct records the node returned: the sum over distances (a node is at one distance only, and the
+        /// handler drops repeats within an answer). Distance 0, the node's own record, is not a neighbour.</summary>
+        public int Neighbours()
+        {
+            int n = 0;
+            for (int d = 1; d < Results.Length; d++) if (Results[d] > 0) n += Results[d];
+            return n;
+        }
     }
 
     private sealed class Run
@@ -242,7 +251,9 @@ public sealed class DhtCrawler
         private readonly DhtCrawler _c;
         private readonly DhtCrawlOptions _o;
         private readonly CancellationToken _ct;
-        private readonly Dictionary<NodeId, Enr> _known = [];
+        // read without the lock first: nearly every record of every answer is one already known
+        private readonly ConcurrentDictionary<NodeId, Enr> _known = new();
+        private int _knownCount;
         private readonly HashSet<NodeId> _queued = [];
         private readonly Channel<Enr> _work = Channel.CreateUnbounded<Enr>();
         private readonly SemaphoreSlim _secondPassSlots;
@@ -304,12 +315,14 @@ public sealed class DhtCrawler
         private void Offer(Enr enr, Enr? relayer)
         {
             if (enr.NodeId == _c._node.LocalId) return;
+            if (_known.TryGetValue(enr.NodeId, out var seen) && seen.Seq >= enr.Seq) return;
             bool visit;
             lock (_known)
             {
                 if (_known.TryGetValue(enr.NodeId, out var old) && old.Seq >= enr.Seq) return;
-                if (old is null && _known.Count >= _o.MaxNodes) return;
+                if (old is null && _knownCount >= _o.MaxNodes) return;
                 _known[enr.NodeId] = enr;
+                if (old is null) _knownCount++;
                 bool trusted = _o.TrustRelay(enr, relayer);
                 if (!trusted) Discv5Metrics.RecordsUntrusted.Add(1);
                 Events.Writer.TryWrite(new EnrDiscovered(enr, relayer?.NodeId) { RelayUntrusted = !trusted });
@@ -398,7 +411,7 @@ public sealed class DhtCrawler
 
         private void Finish(Visit v)
         {
-            int neighbours = v.Seen.Count;
+            int neighbours = v.Neighbours();
             bool complete = v.Answered && !v.GaveUp && !v.AnyFailed() && !_ct.IsCancellationRequested;
             var outcome = new NodeVisited(v.Enr, v.Answered, neighbours, complete ? null : v.Error ?? "cancelled",
                 _c._time.GetElapsedTime(v.Started), v.Requests)
@@ -481,11 +494,7 @@ public sealed class DhtCrawler
                                 if (ld <= a.Distance && ld > a.Distance - a.Count) v.Results[ld]++;
                             }
                         }
-                        foreach (var e in a.Records)
-                        {
-                            v.Seen.Add(e.NodeId);
-                            Offer(e, v.Enr);
-                        }
+                        foreach (var e in a.Records) Offer(e, v.Enr);
                         break;
                     case AskOutcome.Failed:
                         v.Error = a.Error;

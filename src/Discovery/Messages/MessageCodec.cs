@@ -116,6 +116,34 @@ public static class MessageCodec
         return n;
     }
 
+    /// <summary>
+    /// Reads a NODES message without copying its records (the answer path of a crawl: most records repeat ones already
+    /// verified, and a copy of each would only be garbage): its request id, total and the span of its record list, each
+    /// record checked to be an RLP list as <see cref="TryDecode"/> checks it. False for anything <see cref="TryDecode"/>
+    /// would refuse, and for other message types.
+    /// </summary>
+    public static bool TryReadNodes(ReadOnlySpan<byte> pt, out RequestId id, out int total, out int recordsOffset, out int recordsLength)
+    {
+        id = default; total = 0; recordsOffset = 0; recordsLength = 0;
+        if (pt.Length < 2 || pt[0] != (byte)MessageType.Nodes) return false;
+        if (!RlpReader.TryReadHeader(pt[1..], out bool isList, out int h, out int p, out _) || !isList || 1 + h + p != pt.Length) return false;
+        var body = pt.Slice(1 + h, p);
+        var r = new RlpReader(body);
+        if (!r.TryReadBytes(out var rid, out _) || rid.Length > RequestId.MaxLength) return false;
+        if (!r.TryReadUInt64(out ulong t, out _) || t > int.MaxValue) return false;
+        int before = body.Length - r.Remaining;
+        if (!r.TryReadRaw(out var listItem, out bool recordsIsList, out _) || !recordsIsList) return false;
+        if (!RlpReader.TryReadHeader(listItem, out _, out int lh, out int lp, out _)) return false;
+        var rl = new RlpReader(listItem.Slice(lh, lp));
+        while (!rl.IsEnd)
+            if (!rl.TryReadRaw(out _, out bool itemIsList, out _) || !itemIsList) return false;
+        id = RequestId.From(rid);
+        total = (int)t;
+        recordsOffset = 1 + h + before + lh;
+        recordsLength = lp;
+        return true;
+    }
+
     public static bool TryDecode(ReadOnlySpan<byte> pt, out Discv5Message? message, out MessageError error)
     {
         message = null;

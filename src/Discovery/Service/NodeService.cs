@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 using ClP2p.Discovery.Table;
 using Microsoft.Extensions.Logging;
@@ -14,7 +15,9 @@ internal sealed partial class NodeService
 {
     private readonly object _gate = new();
     private readonly RoutingTable _table;
-    private readonly Dictionary<NodeId, Enr> _known = [];
+    // read without the lock (a crawl looks up every record of every answer, nearly all already known); written under it
+    private readonly ConcurrentDictionary<NodeId, Enr> _known = new();
+    private int _knownCount;
     private readonly HashSet<NodeId> _refreshing = [];
     private readonly Channel<Enr?> _work = Channel.CreateUnbounded<Enr?>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Discv5Options _options;
@@ -41,24 +44,28 @@ internal sealed partial class NodeService
 
     public Enr? KnownRecord(NodeId id)
     {
-        lock (_gate) return _known.TryGetValue(id, out var e) ? e : _table.Get(id);
+        if (_known.TryGetValue(id, out var e)) return e;
+        lock (_gate) return _known.TryGetValue(id, out e) ? e : _table.Get(id);
     }
 
     /// <summary>Keeps the newest record of a node (bounded: an arbitrary eighth goes when full).</summary>
     public void Remember(Enr enr)
     {
+        if (_known.TryGetValue(enr.NodeId, out var old) && old.Seq >= enr.Seq) return;
         lock (_gate) RememberLocked(enr);
     }
 
     private void RememberLocked(Enr enr)
     {
         if (_known.TryGetValue(enr.NodeId, out var old) && old.Seq >= enr.Seq) return;
-        if (_known.Count >= _options.MaxKnownRecords && old is null)
+        if (_knownCount >= _options.MaxKnownRecords && old is null)
         {
-            int drop = _known.Count / 8;
-            foreach (var k in _known.Keys.Take(drop).ToArray()) _known.Remove(k);
+            int drop = _knownCount / 8;
+            foreach (var k in _known.Keys.Take(drop).ToArray())
+                if (_known.TryRemove(k, out _)) _knownCount--;
         }
         _known[enr.NodeId] = enr;
+        if (old is null) _knownCount++;
     }
 
     /// <summary>Adds a record to the table without contacting it (as JS addEnr).</summary>

@@ -47,6 +47,7 @@ internal static class FindNodeThroughput
             long alloc0 = GC.GetTotalAllocatedBytes(precise: false);
             int g0 = GC.CollectionCount(0), g1 = GC.CollectionCount(1), g2 = GC.CollectionCount(2);
             var pause0 = GC.GetTotalPauseDuration();
+            using var sampler = Environment.GetEnvironmentVariable("BENCH_ALLOC") == "1" ? new AllocationSampler() : null;
             var sw = Stopwatch.StartNew();
             var (ok, failed, recs) = await Round(client, targets, inflight, TimeSpan.FromSeconds(seconds));
             sw.Stop();
@@ -57,6 +58,7 @@ internal static class FindNodeThroughput
                 $"FINDNODE: {ok} ok, {failed} failed, {recs / Math.Max(1, ok):F1} records each, in {wall:F1} s = {ok / wall:F0}/s; " +
                 $"CPU {cpu:F1} s = {cpu / wall:F2} cores, {cpu * 1e6 / Math.Max(1, ok):F0} us CPU/request; {alloc / Math.Max(1, ok):F0} B allocated/request; " +
                 $"GCs {GC.CollectionCount(0) - g0}/{GC.CollectionCount(1) - g1}/{GC.CollectionCount(2) - g2} (gen0/1/2), pause {(GC.GetTotalPauseDuration() - pause0).TotalMilliseconds:F0} ms"));
+            sampler?.Print();
         }
         finally
         {

@@ -284,7 +284,7 @@ public sealed partial class Discv5Node : IAsyncDisposable
     private void Dispatch(byte[] buffer, int length, IPEndPoint from)
     {
         if (ShardFor(from).TryPostPacket(buffer, length, from)) return;
-        System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        Discv5Socket.Buffers.Return(buffer);
         // a packet that arrives while the node shuts down is not counted: nobody reads the counters after that
         if (!_disposed) _counters.Handled(DropReason.HandlerOverloaded, from);
     }

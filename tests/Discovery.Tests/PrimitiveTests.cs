@@ -70,6 +70,41 @@ public class PrimitiveTests
     }
 
     [Fact]
+    public void Header_mask_matches_nist_sp800_38a_f51()
+    {
+        var data = B("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51");
+        HeaderMask.Apply(B("2b7e151628aed2a6abf7158809cf4f3c"), B("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"), data);
+        Assert.Equal("874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff", S(data));
+    }
+
+    [Fact]
+    public void Header_mask_agrees_with_the_platform_aes_for_any_key_length_and_offset()
+    {
+        var rng = new Random(5);
+        for (int i = 0; i < 200; i++)
+        {
+            var key = new byte[16]; var iv = new byte[16];
+            rng.NextBytes(key); rng.NextBytes(iv);
+            if (i % 10 == 0) iv.AsSpan(8).Fill(0xff);   // the counter carries across bytes
+            var data = new byte[rng.Next(0, 200)];
+            rng.NextBytes(data);
+            int first = rng.Next(0, 5);
+            var expected = data.ToArray();
+            using (var ctr = new AesCtr(key)) ctr.Transform(iv, expected, first);
+            HeaderMask.Apply(key, iv, data, first);
+            Assert.Equal(S(expected), S(data));
+            if (HeaderMask.Accelerated)
+            {
+                var again = expected.ToArray();
+                new HeaderMask.RoundKeys(key).Apply(iv, again, first);   // applying the stream twice restores the data
+                using var ctr2 = new AesCtr(key);
+                ctr2.Transform(iv, again, first);
+                Assert.Equal(S(expected), S(again));
+            }
+        }
+    }
+
+    [Fact]
     public void Aes_ctr_counter_carries_across_bytes()
     {
         using var ctr = new AesCtr(new byte[16]);

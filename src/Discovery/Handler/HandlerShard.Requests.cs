@@ -328,7 +328,7 @@ internal sealed partial class HandlerShard
         if (total > MaxNodesMessages) return DropReason.NodesBadTotal;
         if (req.NodesReceived == 0) req.NodesTotal = total;
         req.NodesReceived++;
-        req.Records ??= [];
+        req.Records ??= new List<Enr>(MaxRecordsPerDistance);
         req.PerDistance ??= new int[fn.Distances.Count];
         int maxRecords = Math.Min(fn.Distances.Count * MaxRecordsPerDistance, MaxNodesMessages * MaxRecordsPerDistance);
         var list = new RlpReader(records);

@@ -168,7 +168,7 @@ internal sealed partial class HandlerShard
                 }
                 finally
                 {
-                    ArrayPool<byte>.Shared.Return(item.Buffer!);
+                    Transport.Discv5Socket.Buffers.Return(item.Buffer!);
                 }
                 break;
             case ShardItemKind.StartRequest:

@@ -74,14 +74,22 @@ public sealed class PacketCodec : IDisposable
     public const ushort ProtocolVersion = 1;
     public static ReadOnlySpan<byte> ProtocolId => "discv5"u8;
 
-    private readonly AesCtr _unmask;
+    private readonly AesCtr? _unmask;
+    private readonly HeaderMask.RoundKeys _unmaskKeys;
     private readonly byte[] _header = new byte[MaxPacketSize];
 
     public PacketCodec(NodeId localId)
     {
         Span<byte> localIdBytes = stackalloc byte[32];
         localId.CopyTo(localIdBytes);
-        _unmask = new AesCtr(localIdBytes[..16]);
+        if (HeaderMask.Accelerated) _unmaskKeys = new HeaderMask.RoundKeys(localIdBytes[..16]);
+        else _unmask = new AesCtr(localIdBytes[..16]);
+    }
+
+    private void Unmask(ReadOnlySpan<byte> maskingIv, Span<byte> data, int firstBlock = 0)
+    {
+        if (_unmask is null) _unmaskKeys.Apply(maskingIv, data, firstBlock);
+        else _unmask.Transform(maskingIv, data, firstBlock);
     }
 
     /// <summary>Unmasks and validates the header. The returned view is valid until the next call.</summary>
@@ -95,7 +103,7 @@ public sealed class PacketCodec : IDisposable
         // unmask the first 4 key-stream blocks at once: the whole header of an ordinary message packet (23 + 32 bytes)
         int first = Math.Min(packet.Length - MaskingIvSize, 64);
         packet[..(MaskingIvSize + first)].CopyTo(header);
-        _unmask.Transform(maskingIv, header.Slice(MaskingIvSize, first));
+        Unmask(maskingIv, header.Slice(MaskingIvSize, first));
         var staticHeader = header.Slice(MaskingIvSize, StaticHeaderSize);
         if (!staticHeader[..6].SequenceEqual(ProtocolId)) { error = PacketError.BadProtocolId; return false; }
         if (BinaryPrimitives.ReadUInt16BigEndian(staticHeader[6..]) != ProtocolVersion) { error = PacketError.BadVersion; return false; }
@@ -124,7 +132,7 @@ public sealed class PacketCodec : IDisposable
         {
             // longer authdata (handshake): continue the key stream at block 4
             packet[(MaskingIvSize + first)..headerEnd].CopyTo(header[(MaskingIvSize + first)..]);
-            _unmask.Transform(maskingIv, header[(MaskingIvSize + first)..headerEnd], first / 16);
+            Unmask(maskingIv, header[(MaskingIvSize + first)..headerEnd], first / 16);
         }
         if (flag == (byte)PacketFlag.Handshake)
         {
@@ -150,8 +158,7 @@ public sealed class PacketCodec : IDisposable
     {
         Span<byte> destIdBytes = stackalloc byte[32];
         destId.CopyTo(destIdBytes);
-        using var masking = new AesCtr(destIdBytes[..16]);
-        masking.Transform(packet[..MaskingIvSize], packet[MaskingIvSize..headerEnd]);
+        HeaderMask.Apply(destIdBytes[..16], packet[..MaskingIvSize], packet[MaskingIvSize..headerEnd]);
     }
 
     private static int Seal(Span<byte> dest, int headerEnd, AesGcm key, ReadOnlySpan<byte> plaintext)
@@ -235,7 +242,7 @@ public sealed class PacketCodec : IDisposable
         }
     }
 
-    public void Dispose() => _unmask.Dispose();
+    public void Dispose() => _unmask?.Dispose();
 }
 
 /// <summary>Parsed handshake authdata (flag 2).</summary>

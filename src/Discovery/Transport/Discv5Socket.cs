@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using ClP2p.Discovery.Handler;
@@ -17,6 +18,13 @@ internal sealed partial class Discv5Socket : IDisposable
     /// <summary>Datagrams are read into buffers this large: bigger than any valid packet (1280), so an oversized one
     /// is seen whole and counted as too large instead of truncated into something that parses.</summary>
     public const int ReceiveBufferBytes = 2048;
+
+    /// <summary>
+    /// Receive buffers, rented by the receive loops and returned by the handler shards once a datagram is handled: a
+    /// pool of their own, because the shared pool keeps a few arrays per thread and core, and buffers that a receive
+    /// loop rents and other threads return ran it dry (half the bytes a crawl allocated were new 2 KB arrays).
+    /// </summary>
+    public static readonly ArrayPool<byte> Buffers = ArrayPool<byte>.Create(ReceiveBufferBytes, 16_384);
 
     private readonly Socket _socket;
     private readonly ILogger _log;
@@ -61,31 +69,64 @@ internal sealed partial class Discv5Socket : IDisposable
 
     private async Task ReceiveLoopAsync(Action<byte[], int, IPEndPoint> dispatch, CancellationToken ct)
     {
-        var any = _socket.AddressFamily == AddressFamily.InterNetworkV6 ? new IPEndPoint(IPAddress.IPv6Any, 0) : new IPEndPoint(IPAddress.Any, 0);
+        // the sender's address is read into one SocketAddress, and each distinct one becomes an IPEndPoint once: a
+        // crawl receives hundreds of thousands of datagrams from some tens of thousands of endpoints
+        var received = new SocketAddress(_socket.AddressFamily);
+        var template = _socket.AddressFamily == AddressFamily.InterNetworkV6 ? new IPEndPoint(IPAddress.IPv6Any, 0) : new IPEndPoint(IPAddress.Any, 0);
+        var endpoints = new Dictionary<SocketAddress, IPEndPoint>();
         while (!ct.IsCancellationRequested)
         {
-            var buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferBytes);
-            SocketReceiveFromResult res;
+            var buffer = Buffers.Rent(ReceiveBufferBytes);
+            int length;
             try
             {
-                res = await _socket.ReceiveFromAsync(buffer.AsMemory(0, ReceiveBufferBytes), SocketFlags.None, any, ct).ConfigureAwait(false);
+                received.Size = received.Buffer.Length;
+                length = await _socket.ReceiveFromAsync(buffer.AsMemory(0, ReceiveBufferBytes), SocketFlags.None, received, ct).ConfigureAwait(false);
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                Buffers.Return(buffer);
                 break;
             }
             catch (SocketException e)
             {
                 // ICMP port unreachable of an earlier send surfaces here on some platforms: not a packet, keep going.
-                ArrayPool<byte>.Shared.Return(buffer);
+                Buffers.Return(buffer);
                 LogSocketError(_log, e.SocketErrorCode);
                 continue;
             }
-            var from = (IPEndPoint)res.RemoteEndPoint;
-            if (from.Address.IsIPv4MappedToIPv6) from = new IPEndPoint(from.Address.MapToIPv4(), from.Port);
-            dispatch(buffer, res.ReceivedBytes, from);
+            if (!endpoints.TryGetValue(received, out var from))
+            {
+                from = (IPEndPoint)template.Create(received);
+                if (from.Address.IsIPv4MappedToIPv6) from = new IPEndPoint(from.Address.MapToIPv4(), from.Port);
+                if (endpoints.Count >= MaxCachedEndpoints) endpoints.Clear();
+                var key = new SocketAddress(received.Family, received.Size);
+                received.Buffer[..received.Size].CopyTo(key.Buffer);
+                endpoints[key] = from;
+            }
+            dispatch(buffer, length, from);
         }
+    }
+
+    /// <summary>Endpoints remembered per receive loop, and socket addresses for sends (each cache is cleared when full).</summary>
+    private const int MaxCachedEndpoints = 65_536;
+
+    private readonly ConcurrentDictionary<IPEndPoint, SocketAddress> _sendAddresses = new();
+    private int _sendAddressCount;
+
+    private SocketAddress SendAddress(IPEndPoint to)
+    {
+        if (_sendAddresses.TryGetValue(to, out var sa)) return sa;
+        if (Interlocked.Increment(ref _sendAddressCount) > MaxCachedEndpoints)
+        {
+            _sendAddresses.Clear();
+            Volatile.Write(ref _sendAddressCount, 1);
+        }
+        sa = to.Serialize();
+        if (_socket.AddressFamily == AddressFamily.InterNetworkV6 && to.AddressFamily == AddressFamily.InterNetwork)
+            sa = new IPEndPoint(to.Address.MapToIPv6(), to.Port).Serialize();   // a dual-mode socket sends to mapped addresses
+        _sendAddresses[to] = sa;
+        return sa;
     }
 
     public void Send(ReadOnlySpan<byte> packet, IPEndPoint to)
@@ -93,7 +134,7 @@ internal sealed partial class Discv5Socket : IDisposable
         try
         {
             if (_sender is { } sender) sender.Send(_socket, packet, to);
-            else _socket.SendTo(packet, SocketFlags.None, to);
+            else _socket.SendTo(packet, SocketFlags.None, SendAddress(to));
             Interlocked.Increment(ref _counters.Sent);
             Discv5Metrics.PacketsSent.Add(1);
         }

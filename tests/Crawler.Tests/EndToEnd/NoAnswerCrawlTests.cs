@@ -18,7 +18,8 @@ public sealed class NoAnswerCrawlTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private sealed class SilentBootnode : IDisposable
+    /// <summary>A loopback UDP socket with a record that reads every packet and never answers.</summary>
+    internal sealed class SilentBootnode : IDisposable
     {
         private readonly UdpClient _socket = new(new IPEndPoint(IPAddress.Loopback, 0));
         private readonly CancellationTokenSource _stop = new();

@@ -154,4 +154,21 @@ public sealed class CommandLineFailureTests : IDisposable
         if (api) Assert.Contains("http://127.0.0.1:5080", run.Stdout, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFileSystemEntries(_dir));
     }
+
+    [Fact]
+    public async Task Networks_command_lists_each_schedule_with_its_sources_verified_or_not_and_retired_networks()
+    {
+        var run = await ProcessRun.RunAsync("clp2p.dll", _dir, null, Timeout, "networks");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var lines = run.Stdout.Split('\n', StringSplitOptions.TrimEntries);
+        Assert.Contains("mainnet (live; schedule verified)", lines);
+        Assert.Contains(lines, l => l.StartsWith("gloas", StringComparison.Ordinal) && l.Contains("epoch unscheduled", StringComparison.Ordinal)
+            && l.Contains("digest ce2153ed (if activated after the last fork)", StringComparison.Ordinal));
+        // Hoodi's and Sepolia's Gloas epochs come from one source each (networks.json sources.gloas).
+        Assert.Contains("hoodi (live; schedule NOT verified)", lines);
+        Assert.Contains("sepolia (live; schedule NOT verified)", lines);
+        Assert.Contains(lines, l => l.StartsWith("source gloas: eth-clients/sepolia", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("holesky (retired: shut down after the Fusaka fork", StringComparison.Ordinal));
+        Assert.Empty(Directory.GetFileSystemEntries(_dir));
+    }
 }

@@ -44,6 +44,24 @@ public sealed class ApiTests(ApiFixture fx) : IClassFixture<ApiFixture>
         var digests = mainnet.GetProperty("forks").EnumerateArray().Select(f => f.GetProperty("digest").GetString()).ToList();
         Assert.Contains("cc2c5cdb", digests);   // fulu
         Assert.Contains("8c9f62fe", digests);   // bpo2
+
+        // A coming fork has its digest before its epoch is set (networks.json: mainnet Gloas after BPO2 is ce2153ed).
+        JsonElement Fork(JsonElement net, string name) => net.GetProperty("forks").EnumerateArray().Single(f => f.GetProperty("name").GetString() == name);
+        var gloas = Fork(mainnet, "gloas");
+        Assert.Equal(("ce2153ed", false), (gloas.GetProperty("digest").GetString(), gloas.GetProperty("scheduled").GetBoolean()));
+        // Each schedule states its sources and whether it is verified (more than one source for every epoch).
+        JsonElement Net(string name) => nets.EnumerateArray().Single(n => n.GetProperty("name").GetString() == name);
+        Assert.True(mainnet.GetProperty("verified").GetBoolean());
+        Assert.Contains("gloas", mainnet.GetProperty("sources").EnumerateObject().Select(p => p.Name));
+        foreach (string single in new[] { "hoodi", "sepolia" })   // Gloas from one source each (networks.json sources.gloas)
+        {
+            Assert.False(Net(single).GetProperty("verified").GetBoolean(), single);
+            Assert.False(Fork(Net(single), "gloas").GetProperty("verified").GetBoolean(), single);
+            Assert.True(Fork(Net(single), "fulu").GetProperty("verified").GetBoolean(), single);
+        }
+        // Holesky is kept to name old data, marked retired.
+        Assert.Contains("Fusaka", Net("holesky").GetProperty("retired").GetString(), StringComparison.Ordinal);
+        Assert.Equal(JsonValueKind.Null, mainnet.GetProperty("retired").ValueKind);
     }
 
     [Fact]

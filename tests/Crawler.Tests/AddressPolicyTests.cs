@@ -1,5 +1,8 @@
 using System.Net;
+using ClP2p.Crawler.Config;
 using ClP2p.Crawler.Eth2Crawl;
+using ClP2p.Discovery;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace ClP2p.Crawler.Tests;
 
@@ -56,5 +59,27 @@ public class AddressPolicyTests
         Assert.False(privateOnly.IsAllowed(IPAddress.Loopback));
         Assert.True(privateOnly.IsAllowed(IPAddress.Parse("192.168.1.1")));
         Assert.False(privateOnly.IsAllowed(IPAddress.Parse("192.0.2.1")));
+    }
+
+    [Fact]
+    public void A_crawl_nobody_answered_is_diagnosed_with_its_likely_cause()
+    {
+        // mainnet's own bootnodes (public addresses), as an offline machine would try them: nothing is sent to them here.
+        var mainnet = NetworkSelection.Resolve(new CrawlerSettings { Network = "mainnet" }, NullLogger.Instance).Bootnodes;
+        var policy = new AddressPolicy(allowPrivate: false, allowLoopback: false);
+        int n = mainnet.Count;
+
+        Assert.Null(CrawlSession.Diagnose(mainnet, n, answered: 1, sent: 40, sendErrors: 0, policy));
+        var silent = CrawlSession.Diagnose(mainnet, n, answered: 0, sent: 3 * n, sendErrors: 0, policy)!;
+        Assert.Equal($"none of the {n} bootnode(s) answered discovery", silent.Reason);
+        Assert.StartsWith("no network, UDP blocked by a firewall, or stale bootnodes", silent.LikelyCause, StringComparison.Ordinal);
+        var offline = CrawlSession.Diagnose(mainnet, n, answered: 0, sent: 0, sendErrors: n, policy)!;
+        Assert.Equal(($"no packet could be sent to any of the {n} bootnode(s) ({n} send errors)", "no network: this machine has no route to the bootnodes"), (offline.Reason, offline.LikelyCause));
+
+        // Bootnodes the address policy refuses: a LAN testnet without --allow-private.
+        var lan = new[] { new EnrBuilder().WithSeq(1).WithIp(IPAddress.Parse("192.168.1.20")).WithUdp(9000).Build(NodeKeyStore.Generate()) };
+        var refused = CrawlSession.Diagnose(lan, 0, answered: 0, sent: 0, sendErrors: 0, policy)!;
+        Assert.Equal("the address policy refused all 1 bootnode(s) (0 loopback, 1 private, 0 other), so nobody was contacted", refused.Reason);
+        Assert.Equal("private addresses not allowed: add --allow-private for a LAN testnet", refused.LikelyCause);
     }
 }

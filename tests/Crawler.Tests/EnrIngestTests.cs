@@ -1,9 +1,12 @@
 using System.Net;
+using ClP2p.Crawler.Engine;
 using ClP2p.Crawler.Eth2Crawl;
 using ClP2p.Crawler.Hosting;
 using ClP2p.Crawler.Tests.EndToEnd;
 using ClP2p.Discovery;
+using ClP2p.Eth2.Dialing;
 using ClP2p.Eth2.Networks;
+using ClP2p.Eth2.Ssz;
 using ClP2p.Storage;
 
 namespace ClP2p.Crawler.Tests;
@@ -59,5 +62,32 @@ public sealed class EnrIngestTests
         Assert.Equal(((ulong?)0, (bool?)false), ((ulong?)Row(nimbus)["cgc"], (bool?)Row(nimbus)["cgc_out_of_range"]));
         Assert.Equal(((ulong?)200, (bool?)true), ((ulong?)Row(big)["cgc"], (bool?)Row(big)["cgc_out_of_range"]));
         Assert.Equal(((ulong?)8, (bool?)false), ((ulong?)Row(eight)["cgc"], (bool?)Row(eight)["cgc_out_of_range"]));
+    }
+
+    [Fact]
+    public void A_status_naming_another_digest_than_the_record_is_a_digest_mismatch_with_the_digest_sent_kept()
+    {
+        // An old record still on mainnet's bpo1 digest: we sent mainnet's current (bpo2) digest and the peer answered
+        // with it. The visit keeps what we sent and flags that the peer's Status and its record disagree.
+        var key = new byte[32];
+        key[31] = 9;
+        var record = new EnrBuilder().WithIp(IPAddress.Parse("203.0.113.9")).WithUdp(9000).WithTcp(9000)
+            .With("eth2", Convert.FromHexString("cb0d1acc06000000ffffffffffffffff")).Build(key);
+        var node = new DiscoveredNode<Enr>(record.NodeId.ToString(), record.Seq, true, new IPEndPoint(IPAddress.Parse("203.0.113.9"), 9000), record);
+        StatusMessage Status(string digest) => new(ForkDigest.Parse(digest), Root.Zero, 1, Root.Zero, 32, 0);
+        VisitObservation Visit(StatusMessage? answer) => StorageCrawlSink.ToVisit(1, new NodeOutcome<Enr, BeaconDialResult>(node, null,
+            new DialReport<BeaconDialResult>("ok", TimeSpan.FromSeconds(1), new BeaconDialResult
+            {
+                Outcome = DialOutcome.Ok, Status = answer, StatusSent = Status("8c9f62fe"),
+                GoodbyeReason = answer is null ? 2 : null,
+            }), null, DateTimeOffset.UnixEpoch), "203.0.113.9");
+
+        var moved = Visit(Status("8c9f62fe"));
+        Assert.Equal((true, "8c9f62fe", "8c9f62fe"), (moved.DigestMismatch, Convert.ToHexStringLower(moved.StatusForkDigest!), Convert.ToHexStringLower(moved.StatusDigestSent!)));
+        var same = Visit(Status("cb0d1acc"));
+        Assert.False(same.DigestMismatch);
+        // Goodbye(2) and no Status: nothing to compare, the Goodbye and the digest we sent are kept.
+        var bye = Visit(null);
+        Assert.Equal(((bool?)null, (ulong?)2, "8c9f62fe"), (bye.DigestMismatch, bye.GoodbyeReason, Convert.ToHexStringLower(bye.StatusDigestSent!)));
     }
 }

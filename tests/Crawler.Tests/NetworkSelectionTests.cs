@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using ClP2p.Crawler.Config;
 using ClP2p.Crawler.Eth2Crawl;
 using ClP2p.Eth2.Networks;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace ClP2p.Crawler.Tests;
@@ -63,5 +64,35 @@ public sealed class NetworkSelectionTests : IDisposable
         // the built-in networks stay named too
         Assert.True(selection.Registry.TryNameDigest(ForkDigest.Parse("cc2c5cdb"), out network, out fork));
         Assert.Equal(("mainnet", "fulu"), (network, fork));
+    }
+
+    /// <summary>Keeps each log line with its level.</summary>
+    private sealed class LinesLogger : ILogger
+    {
+        public List<(LogLevel Level, string Text)> Lines { get; } = [];
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => true;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Lines.Add((logLevel, formatter(state, exception)));
+    }
+
+    [Fact]
+    public void Retired_holesky_is_crawled_only_with_a_warning_and_not_offered_as_a_choice()
+    {
+        var log = new LinesLogger();
+        var holesky = NetworkSelection.Resolve(new CrawlerSettings { Network = "holesky" }, log);
+        Assert.Equal("holesky", holesky.Network!.Name);
+        var warning = Assert.Single(log.Lines, l => l.Level == LogLevel.Warning);
+        Assert.Contains("network holesky is retired (shut down after the Fusaka fork", warning.Text, StringComparison.Ordinal);
+
+        var live = new LinesLogger();
+        NetworkSelection.Resolve(new CrawlerSettings { Network = "hoodi" }, live);
+        Assert.DoesNotContain(live.Lines, l => l.Level >= LogLevel.Warning);
+
+        // The choices offered (--network's help, the unknown-network error) name holesky only as retired.
+        string help = Cli.CliOptions.Network.Description!;
+        Assert.StartsWith("mainnet, sepolia, hoodi, gnosis, chiado, or custom (retired", help, StringComparison.Ordinal);
+        var unknown = Assert.Throws<ArgumentException>(() => NetworkSelection.Resolve(new CrawlerSettings { Network = "moonnet" }, NullLogger.Instance));
+        Assert.Contains("use mainnet, sepolia, hoodi, gnosis, chiado or custom (retired: holesky)", unknown.Message, StringComparison.Ordinal);
     }
 }

@@ -86,6 +86,13 @@ public static class CensusCommand
         return 2;
     }
 
+    /// <summary>An existing database with no crawl yet: not a bad option (exit 1, as export says it).</summary>
+    private static async Task<int> NoCrawlYetAsync(string command)
+    {
+        await Console.Error.WriteLineAsync($"clp2p {command}: no crawl in the database yet (run `clp2p crawl` first)").ConfigureAwait(false);
+        return 1;
+    }
+
     private static void PrintJson<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, ApiEndpoints.Json));
 
     private static string Share(double share) => (share * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
@@ -101,7 +108,7 @@ public static class CensusCommand
         if (!ApiEndpoints.TryCrawl(p.GetValue(Crawl), out long? crawlId)) return await FailAsync("census", $"--crawl must be a crawl id or 'latest', not '{p.GetValue(Crawl)}'").ConfigureAwait(false);
         if (await OpenAsync(p, "census", ct).ConfigureAwait(false) is not { } census) return 2;
         var result = await census.GetCensusAsync(dim, crawlId, p.GetValue(Network), ct).ConfigureAwait(false);
-        if (result is null) return await FailAsync("census", crawlId is null ? "no crawl in the database yet" : $"no crawl {crawlId}").ConfigureAwait(false);
+        if (result is null) return crawlId is null ? await NoCrawlYetAsync("census").ConfigureAwait(false) : await FailAsync("census", $"no crawl {crawlId}").ConfigureAwait(false);
         if (p.GetValue(Json)) { PrintJson(result); return 0; }
         string name = CensusDimensions.Name(dim);
         var table = new Table()
@@ -124,7 +131,7 @@ public static class CensusCommand
         if (networkName is null)
         {
             var crawl = crawlId is { } id ? await census.GetCrawlAsync(id, ct).ConfigureAwait(false) : await census.GetLatestCrawlAsync(null, ct).ConfigureAwait(false);
-            if (crawl is null) return await FailAsync("census readiness", crawlId is null ? "no crawl in the database yet" : $"no crawl {crawlId}").ConfigureAwait(false);
+            if (crawl is null) return crawlId is null ? await NoCrawlYetAsync("census readiness").ConfigureAwait(false) : await FailAsync("census readiness", $"no crawl {crawlId}").ConfigureAwait(false);
             networkName = crawl.Network;
         }
         if (!NetworkRegistry.Builtin.TryGet(networkName, out var network))

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using ClP2p.Api.CommandLine;
 using ClP2p.Crawler.Config;
+using ClP2p.Eth2.Networks;
 
 namespace ClP2p.Crawler.Cli;
 
@@ -10,7 +11,11 @@ public static class CliOptions
     public static readonly Option<string?> Config = OptionParsers.InputFile("--config", "An appsettings.json to load (flags and CLP2P_ environment variables override it)");
     public static readonly Option<string?> DataDir = new("--data-dir") { Description = "Data directory: node key, default SQLite database (default ./clp2p-data)" };
     public static readonly Option<string?> Db = new("--db") { Description = "Database: sqlite:PATH, or a PostgreSQL connection string (Host=...;Database=...). Default: SQLite clp2p.db in the data directory" };
-    public static readonly Option<string?> Network = new("--network", "-n") { Description = "mainnet, sepolia, holesky, hoodi, gnosis, chiado, or custom" };
+    public static readonly Option<string?> Network = new("--network", "-n")
+    {
+        Description = string.Join(", ", NetworkRegistry.BuiltinNames.Where(n => !NetworkRegistry.RetiredNetworks.ContainsKey(n))) + ", or custom"
+            + $" (retired, kept for old crawls, a crawl of it warns: {string.Join(", ", NetworkRegistry.RetiredNetworks.Keys)})",
+    };
     public static readonly Option<string[]> Bootnode = new("--bootnode") { Description = "Bootnode ENR (repeatable); replaces the network's bootnodes", AllowMultipleArgumentsPerToken = false, Arity = ArgumentArity.ZeroOrMore };
     public static readonly Option<string?> ConfigYaml = OptionParsers.InputFile("--config-yaml", "For --network custom: consensus config.yaml naming the forks");
     public static readonly Option<string?> GenesisValidatorsRoot = new("--genesis-validators-root") { Description = "For --network custom: genesis validators root (hex)" };
@@ -19,7 +24,7 @@ public static class CliOptions
     public static readonly Option<TimeSpan?> MaxDuration = OptionParsers.Duration("--max-duration", "Stop the crawl after this long (e.g. 90s, 10m, 1h)");
     public static readonly Option<int?> DialConcurrency = OptionParsers.Count("--dial-concurrency", "Dials in flight at once (default 1000, capped by the open-file limit)");
     public static readonly Option<int?> DiscoveryConcurrency = OptionParsers.Count("--discovery-concurrency", "Peers enumerated by discovery at once (default 2000)");
-    public static readonly Option<TimeSpan?> DialTimeout = OptionParsers.Duration("--dial-timeout", "Deadline for one dial (default 15s)");
+    public static readonly Option<TimeSpan?> DialTimeout = OptionParsers.Duration("--dial-timeout", "Deadline for one dial (default 30s)");
     public static readonly Option<TimeSpan?> ConnectTimeout = OptionParsers.Duration("--connect-timeout", "Deadline for a dial's TCP connect (default 3s)");
     public static readonly Option<bool> NoDial = new("--no-dial") { Description = "Discovery only: store every ENR, dial nobody" };
     public static readonly Option<System.Net.IPAddress?> ListenAddress = OptionParsers.Address("--listen-address", "Local address for discv5 UDP and the libp2p TCP listener (default :: — IPv4 and IPv6 — when the host has IPv6, else 0.0.0.0)");

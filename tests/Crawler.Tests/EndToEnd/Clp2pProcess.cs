@@ -89,10 +89,19 @@ public sealed class Clp2pProcess : IDisposable
     }
 
     /// <summary>SIGTERM: asks for a graceful stop.</summary>
-    public void Terminate()
+    public void Terminate() => Signal("-TERM");
+
+    /// <summary>SIGSTOP: the process stays alive but runs nothing (no heartbeat, no end of its own) until <see cref="Resume"/>.</summary>
+    public void Pause() => Signal("-STOP");
+
+    /// <summary>SIGCONT: a paused process runs on.</summary>
+    public void Resume() => Signal("-CONT");
+
+    private void Signal(string signal)
     {
-        using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+        using var kill = Process.Start(new ProcessStartInfo("kill", [signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
         kill.WaitForExit();
+        if (kill.ExitCode != 0) throw new InvalidOperationException($"kill {signal} {_process.Id} exited {kill.ExitCode}");
     }
 
     /// <summary>SIGKILL: the process gets no chance to flush or clean up.</summary>

@@ -80,6 +80,7 @@ public sealed class CommandLineFailureTests : IDisposable
         { "api|--port|5080", "", "unknown option '--port'" },
         { "api|--db|sqlite:@typo.db", "", "no database at" },
         { "api|--db|nonsense", "", "unrecognised --db value 'nonsense'" },
+        { "api", "", "no database at" },   // no arguments: the default ./clp2p-data/clp2p.db is not created
     };
 
     [Theory, MemberData(nameof(BadOptions))]
@@ -91,11 +92,11 @@ public sealed class CommandLineFailureTests : IDisposable
         var args = command.Split('|').Select(a => a.StartsWith('@') ? Path.Combine(_dir, a[1..]) : a).ToList();
         bool api = args[0] == "api";
         if (api) args.RemoveAt(0);
-        bool ownNetwork = args[^1] == "-";
+        bool ownNetwork = args.Count > 0 && args[^1] == "-";
         if (ownNetwork) args.RemoveAt(args.Count - 1);
         if (!api) args.AddRange(["--data-dir", data]);
-        if (args[0] is "crawl" or "run" && !ownNetwork) args.AddRange(["--network", "custom", "--bootnode", LoopbackBootnode()]);
-        if (args[0] is "run") args.Add("--no-api");
+        if (!api && args[0] is "crawl" or "run" && !ownNetwork) args.AddRange(["--network", "custom", "--bootnode", LoopbackBootnode()]);
+        if (!api && args[0] is "run") args.Add("--no-api");
         var env = environment.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
 
         var run = await ProcessRun.RunAsync(api ? "ClP2p.Api.dll" : "clp2p.dll", _dir, env, Timeout, [.. args]);
@@ -116,6 +117,30 @@ public sealed class CommandLineFailureTests : IDisposable
     [InlineData("crawl")]
     [InlineData("run")]
     [InlineData("export")]
+    [InlineData("census")]
+    [InlineData("migrate")]
+    public async Task Malformed_appsettings_json_in_the_working_directory_is_one_line_exit_2(string command)
+    {
+        // The appsettings.json a user leaves in the directory they run from, read without --config.
+        File.WriteAllText(Path.Combine(_dir, "appsettings.json"), """{ "Crawl": { "DialConcurrency": 8, } oops""");
+        string data = Path.Combine(_dir, "data");
+        var args = new List<string> { command, "--data-dir", data };
+        if (command is "crawl" or "run") args.AddRange(["--network", "custom", "--bootnode", LoopbackBootnode()]);
+        if (command is "run") args.Add("--no-api");
+
+        var run = await ProcessRun.RunAsync("clp2p.dll", _dir, null, Timeout, [.. args]);
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        string line = Assert.Single(run.StderrLines);
+        Assert.Contains($"configuration file {Path.Combine(_dir, "appsettings.json")} is not valid JSON", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", run.Stderr + run.Stdout, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(data), "the data directory was created");
+    }
+
+    [Theory]
+    [InlineData("crawl")]
+    [InlineData("run")]
+    [InlineData("export")]
     [InlineData("migrate")]
     [InlineData("census")]
     [InlineData("import")]
@@ -127,6 +152,23 @@ public sealed class CommandLineFailureTests : IDisposable
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Contains("--db", run.Stdout, StringComparison.Ordinal);
         if (api) Assert.Contains("http://127.0.0.1:5080", run.Stdout, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(_dir));
+    }
+
+    [Fact]
+    public async Task Networks_command_lists_each_schedule_with_its_sources_verified_or_not_and_retired_networks()
+    {
+        var run = await ProcessRun.RunAsync("clp2p.dll", _dir, null, Timeout, "networks");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var lines = run.Stdout.Split('\n', StringSplitOptions.TrimEntries);
+        Assert.Contains("mainnet (live; schedule verified)", lines);
+        Assert.Contains(lines, l => l.StartsWith("gloas", StringComparison.Ordinal) && l.Contains("epoch unscheduled", StringComparison.Ordinal)
+            && l.Contains("digest ce2153ed (if activated after the last fork)", StringComparison.Ordinal));
+        // Hoodi's and Sepolia's Gloas epochs come from one source each (networks.json sources.gloas).
+        Assert.Contains("hoodi (live; schedule NOT verified)", lines);
+        Assert.Contains("sepolia (live; schedule NOT verified)", lines);
+        Assert.Contains(lines, l => l.StartsWith("source gloas: eth-clients/sepolia", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("holesky (retired: shut down after the Fusaka fork", StringComparison.Ordinal));
         Assert.Empty(Directory.GetFileSystemEntries(_dir));
     }
 }

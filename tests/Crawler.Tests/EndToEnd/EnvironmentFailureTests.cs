@@ -62,6 +62,7 @@ public sealed class EnvironmentFailureTests : IDisposable
     [InlineData("run")]
     [InlineData("migrate")]
     [InlineData("export")]
+    [InlineData("census")]
     [InlineData("api")]
     public async Task Postgres_unreachable_is_one_line_exit_1(string command)
     {
@@ -76,6 +77,7 @@ public sealed class EnvironmentFailureTests : IDisposable
     [InlineData("run")]
     [InlineData("migrate")]
     [InlineData("export")]
+    [InlineData("census")]
     [InlineData("api")]
     public async Task Postgres_database_missing_is_one_line_exit_1(string command)
     {
@@ -128,5 +130,17 @@ public sealed class EnvironmentFailureTests : IDisposable
         string db = await ExistingSqliteAsync();
         var run = await RunAsync("export", "--db", db, "--out", "/proc/clp2p-test/export.csv");
         AssertOneLine(run, "cannot write the export: --out '/proc/clp2p-test/export.csv'");
+    }
+
+    [Theory]
+    [InlineData("export")]
+    [InlineData("census")]
+    [InlineData("census readiness")]
+    public async Task Existing_database_without_a_crawl_is_one_line_exit_1(string command)
+    {
+        string db = await ExistingSqliteAsync();
+        var run = await RunAsync(command.Split(' ')[0], [.. command.Split(' ').Skip(1), "--db", db]);
+        AssertOneLine(run, "no crawl");
+        Assert.Contains("yet", run.StderrLines[0], StringComparison.Ordinal);
     }
 }

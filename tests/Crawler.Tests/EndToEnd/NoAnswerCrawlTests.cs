@@ -18,7 +18,8 @@ public sealed class NoAnswerCrawlTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private sealed class SilentBootnode : IDisposable
+    /// <summary>A loopback UDP socket with a record that reads every packet and never answers.</summary>
+    internal sealed class SilentBootnode : IDisposable
     {
         private readonly UdpClient _socket = new(new IPEndPoint(IPAddress.Loopback, 0));
         private readonly CancellationTokenSource _stop = new();
@@ -62,7 +63,7 @@ public sealed class NoAnswerCrawlTests : IDisposable
         string data = Path.Combine(_dir, "data");
         var run = await ProcessRun.RunAsync("clp2p.dll", _dir, null, Timeout,
             ["crawl", "--network", "custom", "--bootnode", bootnode, "--listen-address", "127.0.0.1", "--data-dir", data,
-             "--summary-json", summaryPath, "--max-duration", "90s", .. extra]);
+             "--summary-json", summaryPath, .. extra.Contains("--max-duration") ? extra : ["--max-duration", "90s", .. extra]]);
         using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(summaryPath));
         await using var db = Sql.OpenSqlite(Path.Combine(data, "clp2p.db"));
         var rows = await Sql.RowsAsync(db, "SELECT state, summary_json FROM crawls");
@@ -106,5 +107,38 @@ public sealed class NoAnswerCrawlTests : IDisposable
         Assert.Equal(0, summary.GetProperty("bootnodes_allowed").GetInt32());
         Assert.Contains("loopback not allowed", summary.GetProperty("likely_cause").GetString(), StringComparison.Ordinal);
         Assert.Equal("failed", row["state"]);
+    }
+
+    [Fact]
+    public async Task Summary_says_the_crawl_was_cut_by_max_duration()
+    {
+        // The silent bootnode's discovery would take many seconds of timeouts and retries to give up; --max-duration
+        // cuts it first. Nobody answered, so the crawl is still failed, and the summary says what ended it.
+        using var silent = new SilentBootnode();
+        var (run, summary, row) = await CrawlAsync(silent.Enr, "--allow-loopback", "--max-duration", "1s");
+
+        Assert.True(run.ExitCode == 1, run.ToString());
+        Assert.Contains("none of the 1 bootnode(s) answered discovery", Assert.Single(run.StderrLines), StringComparison.Ordinal);
+        Assert.Equal(("failed", "max_duration"), (summary.GetProperty("state").GetString(), summary.GetProperty("ended_by").GetString()));
+        Assert.Contains("\"ended_by\":\"max_duration\"", ((string)row["summary_json"]!).Replace(" ", "", StringComparison.Ordinal), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Summary_says_the_crawl_was_aborted_by_sigterm_and_the_exit_code_is_130()
+    {
+        using var silent = new SilentBootnode();
+        string summaryPath = Path.Combine(_dir, "summary.json");
+        string data = Path.Combine(_dir, "data");
+        using var crawl = Clp2pProcess.Start(_dir, "crawl", "--network", "custom", "--bootnode", silent.Enr, "--allow-loopback",
+            "--listen-address", "127.0.0.1", "--data-dir", data, "--summary-json", summaryPath);
+        await crawl.WaitForLineAsync(" bootnodes into ", Timeout);   // the crawl row exists
+        crawl.Terminate();
+        int code = await crawl.WaitAsync(Timeout);
+
+        Assert.True(code == 130, $"exit {code}:\n{crawl.Output}");
+        using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(summaryPath));
+        Assert.Equal(("aborted", "aborted"), (doc.RootElement.GetProperty("state").GetString(), doc.RootElement.GetProperty("ended_by").GetString()));
+        await using var db = Sql.OpenSqlite(Path.Combine(data, "clp2p.db"));
+        Assert.Equal("aborted", Assert.Single(await Sql.RowsAsync(db, "SELECT state FROM crawls"))["state"]);
     }
 }

@@ -104,25 +104,10 @@ public sealed class UnsolicitedLimitTests
         Assert.Equal(1_000, allowed);
     }
 
-    private static async Task<Discv5Node> StartNode(TimeProvider time, int perSecond, bool limitLoopback)
-    {
-        var key = new byte[32];
-        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
-        var n = new Discv5Node(new Discv5Options
-        {
-            PrivateKey = key,
-            BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
-            ContactFilter = ContactFilters.PublicOrLoopback,
-            LivenessInterval = TimeSpan.Zero,
-            MaxUnsolicitedPerIpPerSecond = perSecond,
-            RateLimitLoopback = limitLoopback,
-            // the clock moves only when a test says so: no challenge or request may expire meanwhile
-            ChallengeTimeout = TimeSpan.FromHours(1),
-            RequestTimeout = TimeSpan.FromHours(1),
-        }, time: time);
-        await n.StartAsync();
-        return n;
-    }
+    // the clock moves only when a test says so: no challenge or request may expire meanwhile
+    private static Task<Discv5Node> StartNode(TimeProvider time, int perSecond, bool limitLoopback) =>
+        TestNodes.Create(time: time, unsolicitedPerSecond: perSecond, rateLimitLoopback: limitLoopback,
+            challengeTimeout: TimeSpan.FromHours(1), requestTimeout: TimeSpan.FromHours(1), retries: 1).StartedAsync();
 
     private const string Limited = "unsolicited-rate-limited";
 

@@ -15,12 +15,13 @@ public sealed class RawMuxerTests
     // Only bounds a hang: nothing here waits for time to pass.
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
 
-    private sealed class YamuxRig : IAsyncDisposable
+    /// <summary>A session of ours over an in-memory pipe whose other end (<see cref="Remote"/>) the test writes raw frames to.</summary>
+    private abstract class MuxerRig<TSession> : IAsyncDisposable where TSession : MuxerSession
     {
-        public YamuxRig()
+        protected MuxerRig(Func<Stream, TSession> create)
         {
-            (var a, Remote) = DuplexPipe.CreatePair();
-            Session = new YamuxSession(a, isInitiator: true, NullLogger.Instance, Libp2pMetrics.Shared);
+            (var ours, Remote) = DuplexPipe.CreatePair();
+            Session = create(ours);
             Session.Start(s =>
             {
                 Inbound.Writer.TryWrite(s);
@@ -29,9 +30,18 @@ public sealed class RawMuxerTests
         }
 
         public Stream Remote { get; }
-        public YamuxSession Session { get; }
+        public TSession Session { get; }
         public System.Threading.Channels.Channel<MuxedStream> Inbound { get; } = System.Threading.Channels.Channel.CreateUnbounded<MuxedStream>();
 
+        public async ValueTask DisposeAsync()
+        {
+            await Session.DisposeAsync();
+            await Remote.DisposeAsync();
+        }
+    }
+
+    private sealed class YamuxRig() : MuxerRig<YamuxSession>(pipe => new YamuxSession(pipe, isInitiator: true, NullLogger.Instance, Libp2pMetrics.Shared))
+    {
         public async Task SendAsync(YamuxFrameType type, YamuxFlags flags, uint id, uint length, byte[]? data = null)
         {
             var buf = new byte[12 + (data?.Length ?? 0)];
@@ -49,12 +59,6 @@ public sealed class RawMuxerTests
             var data = h.Type == YamuxFrameType.Data ? new byte[h.Length] : [];
             await Remote.ReadExactlyAsync(data, cts.Token);
             return (h, data);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await Session.DisposeAsync();
-            await Remote.DisposeAsync();
         }
     }
 
@@ -220,23 +224,8 @@ public sealed class RawMuxerTests
         await remote.DisposeAsync();
     }
 
-    private sealed class MplexRig : IAsyncDisposable
+    private sealed class MplexRig() : MuxerRig<MplexSession>(pipe => new MplexSession(pipe, isInitiator: true, NullLogger.Instance, Libp2pMetrics.Shared))
     {
-        public MplexRig()
-        {
-            (var a, Remote) = DuplexPipe.CreatePair();
-            Session = new MplexSession(a, isInitiator: true, NullLogger.Instance, Libp2pMetrics.Shared);
-            Session.Start(s =>
-            {
-                Inbound.Writer.TryWrite(s);
-                return Task.CompletedTask;
-            });
-        }
-
-        public Stream Remote { get; }
-        public MplexSession Session { get; }
-        public System.Threading.Channels.Channel<MuxedStream> Inbound { get; } = System.Threading.Channels.Channel.CreateUnbounded<MuxedStream>();
-
         public Task SendAsync(ulong id, MplexFlag flag, byte[] data) => SendRawAsync(id, flag, data.Length, data);
 
         public async Task SendRawAsync(ulong id, MplexFlag flag, int declaredLength, byte[] data)
@@ -264,12 +253,6 @@ public sealed class RawMuxerTests
                     return (h, data);
                 }
             }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await Session.DisposeAsync();
-            await Remote.DisposeAsync();
         }
     }
 

@@ -9,6 +9,7 @@ using ClP2p.Discovery.Crypto;
 using ClP2p.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Crawler.Tests;
 
@@ -19,8 +20,6 @@ namespace ClP2p.Crawler.Tests;
 /// </summary>
 public sealed class InboundGeoTests
 {
-    private static readonly TimeSpan HangGuard = TimeSpan.FromMinutes(2);
-
     private static string CityDb =>
         Environment.GetEnvironmentVariable("CLP2P_TEST_GEOIP_CITY") is { Length: > 0 } p && File.Exists(p) ? p
         : throw new InvalidOperationException("CLP2P_TEST_GEOIP_CITY is not set: run the tests with scripts/test, which fetches GeoLite2-City");

@@ -1,3 +1,4 @@
+using static ClP2p.TestSupport.Waits;
 namespace ClP2p.Discovery.Tests;
 
 /// <summary>Against 32 ChainSafe @chainsafe/discv5 11.0.0 nodes on 127.0.0.1 (tests/interop/discv5-net.mjs).</summary>
@@ -26,7 +27,7 @@ public sealed class InteropTests
         });
         var discovered = new HashSet<NodeId>();
         var visits = new Dictionary<NodeId, NodeVisited>();
-        using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90)))
+        using (var cts = new CancellationTokenSource(HangGuard))
         {
             await foreach (var ev in crawler.RunAsync([net.Nodes[0]], cts.Token))
             {

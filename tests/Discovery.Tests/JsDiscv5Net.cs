@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ClP2p.TestSupport;
+using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Discovery.Tests;
 
@@ -52,7 +53,7 @@ internal sealed class JsDiscv5Net : IAsyncDisposable
         JsonObject r;
         try
         {
-            r = await tcs.Task.WaitAsync(timeout ?? NodePeer.HangGuard);
+            r = await tcs.Task.WaitAsync(timeout ?? HangGuard);
         }
         catch (TimeoutException)
         {

@@ -1,5 +1,6 @@
 using System.Net;
 using ClP2p.Discovery.Crypto;
+using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Discovery.Tests;
 
@@ -33,7 +34,7 @@ public sealed class NodeTests
         await a.StartAsync();
         await b.StartAsync();
         var asks = Enumerable.Range(0, 6).Select(_ => a.FindNodeAsync(b.LocalEnr, [0]).Ok()).ToArray();
-        var answers = await Task.WhenAll(asks).WaitAsync(TimeSpan.FromSeconds(30));
+        var answers = await Task.WhenAll(asks).WaitAsync(HangGuard);
         Assert.All(answers, r => Assert.Equal(b.LocalId, Assert.Single(r).NodeId));
         Assert.Equal(1, a.HandshakesOutbound);
         Assert.Equal(1, b.HandshakesInbound);
@@ -55,7 +56,7 @@ public sealed class NodeTests
         await a.DisposeAsync();
         foreach (var ask in asks)
         {
-            Assert.Equal(RequestFailure.Disposed, await ask.WaitAsync(TimeSpan.FromSeconds(10)).Failure());
+            Assert.Equal(RequestFailure.Disposed, await ask.WaitAsync(HangGuard).Failure());
         }
     }
 
@@ -312,7 +313,7 @@ public sealed class NodeTests
         });
         var discovered = new HashSet<NodeId>();
         NodeVisited? bootVisit = null;
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var cts = new CancellationTokenSource(HangGuard);
         await foreach (var ev in crawler.RunAsync([boot.LocalEnr], cts.Token))
         {
             if (ev is EnrDiscovered d) discovered.Add(d.Enr.NodeId);
@@ -346,7 +347,7 @@ public sealed class NodeTests
             FirstPassTimeout = TimeSpan.FromSeconds(1.5), FirstPassRetries = 0, SecondPassTimeout = TimeSpan.FromSeconds(1.5),
         });
         NodeVisited? xVisit = null;
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var cts = new CancellationTokenSource(HangGuard);
         await foreach (var ev in crawler.RunAsync([x.LocalEnr], cts.Token))
         {
             if (ev is EnrDiscovered { From: { } from } d && from == xId && d.Enr.NodeId == y.LocalId) await x.DisposeAsync();
@@ -435,7 +436,7 @@ public sealed class NodeTests
             await me.StartAsync();
             var crawler = new DhtCrawler(me, new DhtCrawlOptions { CanContact = ContactFilters.PublicOrLoopback, RandomWalks = 0, MinRequestSpacing = TimeSpan.Zero, MaxConsecutiveEmpty = 256 });
             var seqs = new List<ulong>();
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            using var cts = new CancellationTokenSource(HangGuard);
             await foreach (var ev in crawler.RunAsync([boot.LocalEnr], cts.Token))
                 if (ev is EnrDiscovered d && d.Enr.NodeId == x.LocalId) seqs.Add(d.Enr.Seq);
             Assert.Equal([newer.Seq - 1, newer.Seq], seqs);

@@ -3,6 +3,7 @@ using System.Net;
 using ClP2p.Discovery.Crypto;
 using ClP2p.Discovery.Messages;
 using ClP2p.Discovery.Packets;
+using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Discovery.Tests;
 
@@ -265,7 +266,7 @@ public sealed class PitfallTests
         var req = n.FindNodeAsync(raw.Enr, [200]);
         var (hs, fn) = await ServeHandshake(n, raw);
         raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 0, [])), n.LocalEndPoint);
-        Assert.Empty(await req.WaitAsync(TimeSpan.FromMinutes(2)).Ok()); // bounds a hang only
+        Assert.Empty(await req.WaitAsync(HangGuard).Ok());
         hs.Session.Dispose();
     }
 

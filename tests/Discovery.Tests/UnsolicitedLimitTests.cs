@@ -3,6 +3,7 @@ using ClP2p.Discovery.Crypto;
 using ClP2p.Discovery.Handler;
 using ClP2p.Discovery.Messages;
 using Microsoft.Extensions.Time.Testing;
+using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Discovery.Tests;
 
@@ -115,17 +116,17 @@ public sealed class UnsolicitedLimitTests
     private static async Task<Sessions.Session> HandshakeAsync(Discv5Node n, RawPeer raw)
     {
         raw.Send(raw.RandomPacket(n.LocalId), n.LocalEndPoint);
-        var way = (await raw.ReceiveAsync(NodeWaits.HangGuard))!;
+        var way = (await raw.ReceiveAsync(HangGuard))!;
         var (hs, s) = raw.Handshake(way, n.LocalEnr, MessageCodec.Encode(new PingMessage(new RequestId(1, 1), 1)), raw.Enr);
         raw.Send(hs, n.LocalEndPoint);
-        Assert.IsType<PongMessage>(raw.Decrypt((await raw.ReceiveAsync(NodeWaits.HangGuard))!, s));
+        Assert.IsType<PongMessage>(raw.Decrypt((await raw.ReceiveAsync(HangGuard))!, s));
         return s;
     }
 
     private static async Task<PongMessage> PingAsync(Discv5Node n, RawPeer raw, Sessions.Session s, ulong id)
     {
         raw.Send(raw.Encrypt(n.LocalId, s, new PingMessage(new RequestId(id, 1), 1)), n.LocalEndPoint);
-        return Assert.IsType<PongMessage>(raw.Decrypt((await raw.ReceiveAsync(NodeWaits.HangGuard))!, s));
+        return Assert.IsType<PongMessage>(raw.Decrypt((await raw.ReceiveAsync(HangGuard))!, s));
     }
 
     [Fact]
@@ -144,9 +145,9 @@ public sealed class UnsolicitedLimitTests
 
         // our own request's answer is a response: handled whatever the budget
         var ping = n.PingAsync(raw.Enr);
-        var request = Assert.IsType<PingMessage>(raw.Decrypt((await raw.ReceiveAsync(NodeWaits.HangGuard))!, s));
+        var request = Assert.IsType<PingMessage>(raw.Decrypt((await raw.ReceiveAsync(HangGuard))!, s));
         raw.Send(raw.Encrypt(n.LocalId, s, new PongMessage(request.RequestId, raw.Enr.Seq, IPAddress.Loopback, n.LocalEndPoint.Port)), n.LocalEndPoint);
-        await ping.WaitAsync(NodeWaits.HangGuard).Ok();
+        await ping.WaitAsync(HangGuard).Ok();
         Assert.Equal(2, n.DropCounts.GetValueOrDefault(Limited));
 
         // the next second of the node's clock: served again
@@ -166,7 +167,7 @@ public sealed class UnsolicitedLimitTests
         // a second peer from the same address: its challenge is issued (WHOAREYOU has its own limit), its handshake is over budget
         using var second = new RawPeer();
         second.Send(second.RandomPacket(n.LocalId), n.LocalEndPoint);
-        var way = (await second.ReceiveAsync(NodeWaits.HangGuard))!;
+        var way = (await second.ReceiveAsync(HangGuard))!;
         var (hs, s2) = second.Handshake(way, n.LocalEnr, MessageCodec.Encode(new PingMessage(new RequestId(1, 1), 1)), second.Enr);
         second.Send(hs, n.LocalEndPoint);
         await n.UntilAsync(() => n.DropCounts.GetValueOrDefault(Limited) == 1);
@@ -175,7 +176,7 @@ public sealed class UnsolicitedLimitTests
         // a second later the same handshake answers the challenge still pending
         time.Advance(TimeSpan.FromSeconds(1));
         second.Send(hs, n.LocalEndPoint);
-        Assert.IsType<PongMessage>(second.Decrypt((await second.ReceiveAsync(NodeWaits.HangGuard))!, s2));
+        Assert.IsType<PongMessage>(second.Decrypt((await second.ReceiveAsync(HangGuard))!, s2));
         Assert.Equal(2, n.HandshakesInbound);
         s1.Dispose();
         s2.Dispose();

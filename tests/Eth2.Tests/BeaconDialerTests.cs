@@ -9,6 +9,7 @@ using ClP2p.Eth2.Ssz;
 using ClP2p.Libp2p;
 using ClP2p.Libp2p.Crypto;
 using Microsoft.Extensions.Time.Testing;
+using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Eth2.Tests;
 
@@ -20,9 +21,6 @@ public sealed class BeaconDialerTests : IAsyncDisposable
         Root.Parse("4f0e5b8f3f6d4a1c2b3a49587766554433221100ffeeddccbbaa998877665544"), 13988100, 13500000);
 
     private static readonly MetaDataMessage PeerMetaData = new(7, AttestationSubnets.FromSubnets([3, 40]), new SyncCommitteeSubnets(1), 8);
-
-    // Only bounds a hang: nothing here waits for time to pass.
-    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(60);
 
     private readonly List<IAsyncDisposable> _disposables = [];
     private readonly List<Socket> _sockets = [];

@@ -4,6 +4,7 @@ using ClP2p.Eth2.ReqResp;
 using ClP2p.Eth2.Ssz;
 using ClP2p.Libp2p;
 using Microsoft.Extensions.Time.Testing;
+using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Eth2.Tests;
 
@@ -14,9 +15,6 @@ public class ReqRespTests
         Root.Parse("4f0e5b8f3f6d4a1c2b3a49587766554433221100ffeeddccbbaa998877665544"), 13988100, 13500000);
 
     private static readonly MetaDataMessage RemoteMetaData = new(5, AttestationSubnets.FromSubnets([0, 63]), new SyncCommitteeSubnets(2), 4);
-
-    // Only bounds a hang: nothing here waits for time to pass.
-    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(60);
 
     private static readonly ReqRespOptions Fast = new() { RequestTimeout = TimeSpan.FromSeconds(3), EndOfStreamGrace = TimeSpan.FromMilliseconds(200) };
 

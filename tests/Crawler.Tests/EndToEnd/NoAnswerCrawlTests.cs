@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using ClP2p.Discovery;
+using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Crawler.Tests.EndToEnd;
 
@@ -50,7 +51,7 @@ public sealed class NoAnswerCrawlTests : IDisposable
         public void Dispose()
         {
             _stop.Cancel();
-            _loop.Wait(TimeSpan.FromSeconds(10));
+            _loop.Wait(HangGuard);
             _socket.Dispose();
             _stop.Dispose();
         }

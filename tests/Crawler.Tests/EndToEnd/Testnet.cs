@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using ClP2p.TestSupport;
+using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Crawler.Tests.EndToEnd;
 
@@ -43,7 +44,7 @@ public sealed class Testnet : IAsyncDisposable
             _natDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
         await _peer.SendLineAsync(JsonSerializer.Serialize(new { cmd = "nat", enr = crawlerEnr, count }));
-        await _natDone.Task.WaitAsync(NodePeer.HangGuard);
+        await _natDone.Task.WaitAsync(HangGuard);
     }
 
     /// <summary>

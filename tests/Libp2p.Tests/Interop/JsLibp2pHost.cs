@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using ClP2p.Libp2p.Crypto;
 using ClP2p.TestSupport;
+using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Libp2p.Tests.Interop;
 
@@ -29,7 +30,7 @@ public sealed class JsLibp2pHost : IAsyncDisposable
         var host = new JsLibp2pHost();
         host._peer = NodePeer.Start("libp2p-host.mjs", args, "libp2p", host.OnLine);
         _ = host._peer.Exited.ContinueWith(_ => host._events.Writer.TryComplete(), TaskScheduler.Default);
-        using var cts = new CancellationTokenSource(NodePeer.HangGuard);
+        using var cts = new CancellationTokenSource(HangGuard);
         try
         {
             var listening = await host.NextEventAsync("listening", cts.Token);

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using ClP2p.Libp2p.Crypto;
 using Microsoft.Extensions.Time.Testing;
+using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Libp2p.Tests.Sessions;
 
@@ -13,8 +14,6 @@ namespace ClP2p.Libp2p.Tests.Sessions;
 /// </summary>
 public sealed class ListenerLimitTests
 {
-    private static readonly TimeSpan HangGuard = TimeSpan.FromMinutes(2);
-
     /// <summary>Silent clients stay held for the whole test: the upgrade's step timeout never fires within it.</summary>
     private static Libp2pListener NewListener(InboundLimits limits, TimeProvider? time = null, int maxStreams = 512) => new(new Libp2pOptions
     {

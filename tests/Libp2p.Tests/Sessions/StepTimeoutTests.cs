@@ -3,6 +3,7 @@ using ClP2p.Libp2p.Crypto;
 using ClP2p.Libp2p.Multistream;
 using ClP2p.Libp2p.Transport;
 using Microsoft.Extensions.Time.Testing;
+using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Libp2p.Tests.Sessions;
 
@@ -69,7 +70,7 @@ public sealed class StepTimeoutTests
         time.Advance(TimeSpan.FromMilliseconds(1999));
         Assert.False(expired.IsCompleted);
         time.Advance(TimeSpan.FromMilliseconds(1));
-        await expired.WaitAsync(TimeSpan.FromMinutes(1));   // bounds a hang only
+        await expired.WaitAsync(HangGuard);
         Assert.True(expired.IsCompletedSuccessfully);
     }
 
@@ -81,8 +82,8 @@ public sealed class StepTimeoutTests
         Task expired = step.Expired;
         Assert.False(expired.IsCompleted);
         await caller.CancelAsync();
-        await expired.WaitAsync(TimeSpan.FromMinutes(1));   // bounds a hang only
+        await expired.WaitAsync(HangGuard);
         using var zero = new StepTimer(TimeSpan.Zero, new FakeTimeProvider(), CancellationToken.None);
-        await zero.Expired.WaitAsync(TimeSpan.FromMinutes(1));
+        await zero.Expired.WaitAsync(HangGuard);
     }
 }

@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Time.Testing;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Api.Tests;
 

@@ -9,7 +9,6 @@ using ClP2p.Discovery.Crypto;
 using ClP2p.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Crawler.Tests;
 

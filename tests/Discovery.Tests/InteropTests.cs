@@ -1,4 +1,3 @@
-using static ClP2p.TestSupport.Waits;
 namespace ClP2p.Discovery.Tests;
 
 /// <summary>Against 32 ChainSafe @chainsafe/discv5 11.0.0 nodes on 127.0.0.1 (tests/interop/discv5-net.mjs).</summary>

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ClP2p.TestSupport;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Discovery.Tests;
 

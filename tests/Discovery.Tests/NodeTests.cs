@@ -1,6 +1,5 @@
 using System.Net;
 using ClP2p.Discovery.Crypto;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Discovery.Tests;
 

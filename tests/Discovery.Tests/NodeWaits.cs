@@ -1,5 +1,3 @@
-using static ClP2p.TestSupport.Waits;
-
 namespace ClP2p.Discovery.Tests;
 
 /// <summary>Waits on a running node's own events instead of polling its counters.</summary>

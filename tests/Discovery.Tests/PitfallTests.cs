@@ -3,7 +3,6 @@ using System.Net;
 using ClP2p.Discovery.Crypto;
 using ClP2p.Discovery.Messages;
 using ClP2p.Discovery.Packets;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Discovery.Tests;
 

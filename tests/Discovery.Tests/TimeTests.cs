@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using ClP2p.Discovery.Crypto;
 using Microsoft.Extensions.Time.Testing;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Discovery.Tests;
 

@@ -3,7 +3,6 @@ using ClP2p.Discovery.Crypto;
 using ClP2p.Discovery.Handler;
 using ClP2p.Discovery.Messages;
 using Microsoft.Extensions.Time.Testing;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Discovery.Tests;
 

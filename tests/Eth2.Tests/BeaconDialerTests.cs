@@ -9,7 +9,6 @@ using ClP2p.Eth2.Ssz;
 using ClP2p.Libp2p;
 using ClP2p.Libp2p.Crypto;
 using Microsoft.Extensions.Time.Testing;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Eth2.Tests;
 

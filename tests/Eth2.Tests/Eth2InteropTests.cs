@@ -6,7 +6,6 @@ using ClP2p.Eth2.Networks;
 using ClP2p.Eth2.ReqResp;
 using ClP2p.Eth2.Ssz;
 using ClP2p.Libp2p.Crypto;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Eth2.Tests;
 

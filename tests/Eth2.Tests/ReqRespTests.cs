@@ -4,7 +4,6 @@ using ClP2p.Eth2.ReqResp;
 using ClP2p.Eth2.Ssz;
 using ClP2p.Libp2p;
 using Microsoft.Extensions.Time.Testing;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Eth2.Tests;
 

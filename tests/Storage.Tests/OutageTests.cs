@@ -1,5 +1,4 @@
 using Microsoft.Data.Sqlite;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Storage.Tests;
 

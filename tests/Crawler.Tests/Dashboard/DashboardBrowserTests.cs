@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using ClP2p.Crawler.Tests.EndToEnd;
 using Microsoft.Playwright;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Crawler.Tests.Dashboard;
 

@@ -9,7 +9,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Crawler.Tests.Dashboard;
 

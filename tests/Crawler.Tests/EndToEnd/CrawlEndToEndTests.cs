@@ -1,7 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Crawler.Tests.EndToEnd;
 

@@ -6,7 +6,6 @@ using ClP2p.Discovery;
 using ClP2p.Libp2p;
 using ClP2p.Libp2p.Crypto;
 using Xunit.Abstractions;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Crawler.Tests.EndToEnd;
 

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using ClP2p.Discovery;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Crawler.Tests.EndToEnd;
 

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Crawler.Tests.EndToEnd;
 

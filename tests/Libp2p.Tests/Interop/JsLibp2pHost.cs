@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Threading.Channels;
 using ClP2p.Libp2p.Crypto;
 using ClP2p.TestSupport;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Libp2p.Tests.Interop;
 

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using ClP2p.Libp2p.Crypto;
 using ClP2p.Libp2p.Transport;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Libp2p.Tests.Sessions;
 

@@ -3,7 +3,6 @@ using ClP2p.Libp2p.Crypto;
 using ClP2p.Libp2p.Transport;
 using ClP2p.Libp2p.Yamux;
 using Microsoft.Extensions.Logging.Abstractions;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Libp2p.Tests.Sessions;
 

@@ -3,7 +3,6 @@ using ClP2p.Libp2p.Crypto;
 using ClP2p.Libp2p.Multistream;
 using ClP2p.Libp2p.Transport;
 using Microsoft.Extensions.Time.Testing;
-using static ClP2p.TestSupport.Waits;
 
 namespace ClP2p.Libp2p.Tests.Sessions;
 

@@ -116,16 +116,15 @@ public static class MessageCodec
         return n;
     }
 
-    /// <summary>Decodes a message-pt (message-type || rlp(message-data)), the plaintext of a decrypted packet.</summary>
-    public static bool TryDecode(ReadOnlySpan<byte> plaintext, out Discv5Message? message, out MessageError error)
+    public static bool TryDecode(ReadOnlySpan<byte> pt, out Discv5Message? message, out MessageError error)
     {
         message = null;
-        if (plaintext.Length < 2) { error = MessageError.Empty; return false; }
-        byte type = plaintext[0];
+        if (pt.Length < 2) { error = MessageError.Empty; return false; }
+        byte type = pt[0];
         if (type is < 1 or > 6) { error = MessageError.UnknownType; return false; }
-        if (!RlpReader.TryReadHeader(plaintext[1..], out bool isList, out int h, out int p, out _) || !isList) { error = MessageError.BadRlp; return false; }
-        if (1 + h + p != plaintext.Length) { error = MessageError.TrailingBytes; return false; }
-        var r = new RlpReader(plaintext.Slice(1 + h, p));
+        if (!RlpReader.TryReadHeader(pt[1..], out bool isList, out int h, out int p, out _) || !isList) { error = MessageError.BadRlp; return false; }
+        if (1 + h + p != pt.Length) { error = MessageError.TrailingBytes; return false; }
+        var r = new RlpReader(pt.Slice(1 + h, p));
         if (!r.TryReadBytes(out var rid, out _)) { error = MessageError.BadRequestId; return false; }
         if (rid.Length > RequestId.MaxLength) { error = MessageError.BadRequestId; return false; }
         var id = RequestId.From(rid);

@@ -228,10 +228,11 @@ public static class ApiEndpoints
     private static Task ServerTimingAsync(HttpContext http, Func<Task> next)
     {
         if (!http.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal)) return next();
-        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var clock = http.RequestServices.GetRequiredService<TimeProvider>();
+        long started = clock.GetTimestamp();
         http.Response.OnStarting(() =>
         {
-            double ms = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            double ms = clock.GetElapsedTime(started).TotalMilliseconds;
             http.Response.Headers["Server-Timing"] = string.Create(CultureInfo.InvariantCulture, $"app;dur={ms:0.0}");
             return Task.CompletedTask;
         });

@@ -7,8 +7,6 @@ namespace ClP2p.Api.Tests;
 /// <summary>The query deadline runs on the API's clock: a query still running when the clock reaches it answers 504.</summary>
 public sealed class QueryDeadlineTests
 {
-    private static readonly TimeSpan HangGuard = TimeSpan.FromMinutes(1);
-
     [Fact]
     public async Task A_query_still_running_at_the_deadline_is_cancelled_and_answers_504()
     {

@@ -19,8 +19,6 @@ namespace ClP2p.Crawler.Tests;
 /// </summary>
 public sealed class InboundGeoTests
 {
-    private static readonly TimeSpan HangGuard = TimeSpan.FromMinutes(2);
-
     private static string CityDb =>
         Environment.GetEnvironmentVariable("CLP2P_TEST_GEOIP_CITY") is { Length: > 0 } p && File.Exists(p) ? p
         : throw new InvalidOperationException("CLP2P_TEST_GEOIP_CITY is not set: run the tests with scripts/test, which fetches GeoLite2-City");

@@ -8,7 +8,7 @@ public sealed class AddressVoteTests
 {
     private static Discv5Node Voter(IPAddress? external = null, Action<InboundContact>? inbound = null) => new(new Discv5Options
     {
-        PrivateKey = NodeTests.NewKey(),
+        PrivateKey = TestNodes.NewKey(),
         BindEndPoint = new IPEndPoint(IPAddress.Any, 0),
         AdvertisedIp = external,
         AdvertisedTcpPort = 9000,
@@ -29,7 +29,7 @@ public sealed class AddressVoteTests
         {
             for (int i = 0; i < 3; i++)
             {
-                var p = NodeTests.NewNode();
+                var p = TestNodes.Create();
                 peers.Add(p);
                 await p.StartAsync();
             }
@@ -65,7 +65,7 @@ public sealed class AddressVoteTests
         {
             for (int i = 0; i < 3; i++)
             {
-                var p = NodeTests.NewNode();
+                var p = TestNodes.Create();
                 peers.Add(p);
                 await p.StartAsync();
                 await me.PingAsync(p.LocalEnr).Ok();
@@ -84,7 +84,7 @@ public sealed class AddressVoteTests
     {
         var contacts = new ConcurrentQueue<InboundContact>();
         await using var me = Voter(IPAddress.Loopback, contacts.Enqueue);
-        await using var peer = NodeTests.NewNode();
+        await using var peer = TestNodes.Create();
         await me.StartAsync();
         await peer.StartAsync();
         await peer.PingAsync(me.LocalEnr).Ok();

@@ -11,18 +11,9 @@ public sealed class FuzzTests
     [Fact]
     public async Task Node_survives_100000_random_and_mutated_packets_and_counts_every_one()
     {
-        var keyN = new byte[32];
-        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, keyN);
-        await using var n = new Discv5Node(new Discv5Options
-        {
-            PrivateKey = keyN,
-            BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
-            ContactFilter = ContactFilters.PublicOrLoopback,
-            LivenessInterval = TimeSpan.Zero,
-        });
-        await n.StartAsync();
-        await using var p = NodeTests.NewNode();
-        await p.StartAsync();
+        var keyN = TestNodes.NewKey();
+        await using var n = await TestNodes.Create(privateKey: keyN, requestTimeout: TimeSpan.FromSeconds(1), retries: 1).StartedAsync();
+        await using var p = await TestNodes.Create().StartedAsync();
 
         // 1. capture real traffic P -> N through a relay: P sees a record of N (signed with N's key) naming the relay
         using var relay = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
@@ -76,7 +67,7 @@ public sealed class FuzzTests
         Assert.Equal(n.PacketsReceived, n.PacketsProcessed + drops.Values.Sum());
         Assert.DoesNotContain("internal-error", drops.Keys);
         Assert.True(drops.Count >= 4, string.Join(", ", drops));
-        await using var q = NodeTests.NewNode();
+        await using var q = TestNodes.Create();
         await q.StartAsync();
         await q.PingAsync(n.LocalEnr).Ok();
         Assert.True(n.PendingChallengeCount <= 4096);

@@ -15,7 +15,7 @@ public sealed class InteropTests
         var jsIds = net.Nodes.Select(n => n.NodeId).ToHashSet();
 
         // 1. walk + enumeration from ONE seed, we initiate every handshake
-        await using var crawlerNode = NodeTests.NewNode();
+        await using var crawlerNode = TestNodes.Create();
         await crawlerNode.StartAsync();
         var crawler = new DhtCrawler(crawlerNode, new DhtCrawlOptions
         {
@@ -26,7 +26,7 @@ public sealed class InteropTests
         });
         var discovered = new HashSet<NodeId>();
         var visits = new Dictionary<NodeId, NodeVisited>();
-        using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90)))
+        using (var cts = new CancellationTokenSource(HangGuard))
         {
             await foreach (var ev in crawler.RunAsync([net.Nodes[0]], cts.Token))
             {
@@ -43,7 +43,7 @@ public sealed class InteropTests
         // one handshake, every answer at its distance, together all the JS node's table holds at those distances
         var jsTable = (await net.CommandAsync(new System.Text.Json.Nodes.JsonObject { ["cmd"] = "table", ["index"] = 1 }))["enrs"]!.AsArray()
             .Select(e => Enr.Parse((string)e!)).ToList();
-        await using (var asker = NodeTests.NewNode(timeout: TimeSpan.FromSeconds(5), retries: 1))
+        await using (var asker = TestNodes.Create(requestTimeout: TimeSpan.FromSeconds(5), retries: 1))
         {
             await asker.StartAsync();
             int[] distances = [256, 255, 254, 253, 252, 251, 250, 249];
@@ -60,14 +60,14 @@ public sealed class InteropTests
         }
 
         // 2. a JS node initiates a handshake to a fresh node of ours
-        await using var fresh = NodeTests.NewNode();
+        await using var fresh = TestNodes.Create();
         await fresh.StartAsync();
         Assert.True(await net.PingAsync(7, fresh.LocalEnr));
         Assert.Equal(1, fresh.HandshakesInbound);
         Assert.Contains(fresh.TableNodes(), e => e.NodeId == net.Nodes[7].NodeId);
 
         // 3. JS lookups find us: a node of ours known to every JS node but #20 is found by #20's own lookup
-        await using var target = NodeTests.NewNode(retries: 3);
+        await using var target = TestNodes.Create(retries: 3);
         await target.StartAsync();
         for (int i = 0; i < JsNodes; i++)
             if (i != 20) Assert.True((await target.PingAsync(net.Nodes[i])).IsOk, $"js node {i} did not answer PING: drops {string.Join(",", target.DropCounts)} sent {target.PacketsSent} recv {target.PacketsReceived}");

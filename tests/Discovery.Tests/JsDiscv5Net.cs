@@ -52,7 +52,7 @@ internal sealed class JsDiscv5Net : IAsyncDisposable
         JsonObject r;
         try
         {
-            r = await tcs.Task.WaitAsync(timeout ?? NodePeer.HangGuard);
+            r = await tcs.Task.WaitAsync(timeout ?? HangGuard);
         }
         catch (TimeoutException)
         {

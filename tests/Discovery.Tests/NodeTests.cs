@@ -5,26 +5,11 @@ namespace ClP2p.Discovery.Tests;
 
 public sealed class NodeTests
 {
-    internal static Discv5Node NewNode(IEnumerable<Enr>? boot = null, TimeSpan? timeout = null, int retries = 2, byte[]? privateKey = null)
-    {
-        var key = privateKey ?? NewKey();
-        return new Discv5Node(new Discv5Options
-        {
-            PrivateKey = key,
-            BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
-            ContactFilter = ContactFilters.PublicOrLoopback,
-            Bootnodes = boot?.ToArray() ?? [],
-            RequestTimeout = timeout ?? TimeSpan.FromSeconds(2),
-            RequestRetries = retries,
-            LivenessInterval = TimeSpan.Zero,
-        });
-    }
-
     [Fact]
     public async Task Two_nodes_handshake_and_ping_each_other_in_both_directions()
     {
-        await using var a = NewNode();
-        await using var b = NewNode();
+        await using var a = TestNodes.Create();
+        await using var b = TestNodes.Create();
         await a.StartAsync();
         await b.StartAsync();
         var pong = await a.PingAsync(b.LocalEnr).Ok();
@@ -43,12 +28,12 @@ public sealed class NodeTests
     {
         // Handshake races (sigp discv5 PR #122): several random packets at once drew copies of one WHOAREYOU; answering each made its own keys,
         // the remote kept the first, we kept the last, and every request timed out, retries included.
-        await using var a = NewNode(timeout: TimeSpan.FromSeconds(5), retries: 0);
-        await using var b = NewNode();
+        await using var a = TestNodes.Create(requestTimeout: TimeSpan.FromSeconds(5), retries: 0);
+        await using var b = TestNodes.Create();
         await a.StartAsync();
         await b.StartAsync();
         var asks = Enumerable.Range(0, 6).Select(_ => a.FindNodeAsync(b.LocalEnr, [0]).Ok()).ToArray();
-        var answers = await Task.WhenAll(asks).WaitAsync(TimeSpan.FromSeconds(30));
+        var answers = await Task.WhenAll(asks).WaitAsync(HangGuard);
         Assert.All(answers, r => Assert.Equal(b.LocalId, Assert.Single(r).NodeId));
         Assert.Equal(1, a.HandshakesOutbound);
         Assert.Equal(1, b.HandshakesInbound);
@@ -60,9 +45,9 @@ public sealed class NodeTests
     [Fact]
     public async Task Requests_waiting_for_a_first_contact_fail_cleanly_when_the_node_is_disposed()
     {
-        var a = NewNode(timeout: TimeSpan.FromSeconds(30));
+        var a = TestNodes.Create(requestTimeout: TimeSpan.FromSeconds(30));
         await a.StartAsync();
-        var silent = NewNode();
+        var silent = TestNodes.Create();
         await silent.StartAsync();
         var record = silent.LocalEnr;
         await silent.DisposeAsync();   // its port no longer answers
@@ -70,15 +55,15 @@ public sealed class NodeTests
         await a.DisposeAsync();
         foreach (var ask in asks)
         {
-            Assert.Equal(RequestFailure.Disposed, await ask.WaitAsync(TimeSpan.FromSeconds(10)).Failure());
+            Assert.Equal(RequestFailure.Disposed, await ask.WaitAsync(HangGuard).Failure());
         }
     }
 
     [Fact]
     public async Task FindNode_distance_zero_returns_the_remote_record()
     {
-        await using var a = NewNode();
-        await using var b = NewNode();
+        await using var a = TestNodes.Create();
+        await using var b = TestNodes.Create();
         await a.StartAsync();
         await b.StartAsync();
         var res = await a.FindNodeAsync(b.LocalEnr, [0]).Ok();
@@ -89,14 +74,14 @@ public sealed class NodeTests
     [Fact]
     public async Task FindNode_returns_table_entries_at_requested_distances_only()
     {
-        await using var a = NewNode();
-        await using var b = NewNode();
+        await using var a = TestNodes.Create();
+        await using var b = TestNodes.Create();
         await a.StartAsync();
         await b.StartAsync();
         var others = new List<Discv5Node>();
         try
         {
-            for (int i = 0; i < 12; i++) { var n = NewNode(); await n.StartAsync(); others.Add(n); b.AddToTable(n.LocalEnr); }
+            for (int i = 0; i < 12; i++) { var n = TestNodes.Create(); await n.StartAsync(); others.Add(n); b.AddToTable(n.LocalEnr); }
             var byDistance = others.GroupBy(o => NodeId.LogDistance(o.LocalId, b.LocalId)).ToDictionary(g => g.Key, g => g.Count());
             foreach (var (d, count) in byDistance)
             {
@@ -116,8 +101,8 @@ public sealed class NodeTests
     [Fact]
     public async Task Talk_request_is_answered_with_empty_response()
     {
-        await using var a = NewNode();
-        await using var b = NewNode();
+        await using var a = TestNodes.Create();
+        await using var b = TestNodes.Create();
         await a.StartAsync();
         await b.StartAsync();
         var resp = await a.TalkAsync(b.LocalEnr, "x"u8.ToArray(), new byte[] { 1, 2 }).Ok();
@@ -127,11 +112,10 @@ public sealed class NodeTests
     [Fact]
     public async Task Request_to_silent_endpoint_times_out_after_retries()
     {
-        await using var a = NewNode(timeout: TimeSpan.FromMilliseconds(200), retries: 1);
+        await using var a = TestNodes.Create(requestTimeout: TimeSpan.FromMilliseconds(200), retries: 1);
         await a.StartAsync();
         using var silent = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        var key = new byte[32];
-        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
+        var key = TestNodes.NewKey();
         var enr = new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(((IPEndPoint)silent.Client.LocalEndPoint!).Port).Build(key);
         Assert.Equal(RequestFailure.Timeout, await a.FindNodeAsync(enr, [256]).Failure());
         Assert.Equal(2, silent.Available > 0 ? CountDatagrams(silent) : 0);
@@ -150,8 +134,8 @@ public sealed class NodeTests
     [Fact]
     public async Task Pong_with_newer_seq_triggers_record_refresh()
     {
-        await using var a = NewNode();
-        await using var b = NewNode();
+        await using var a = TestNodes.Create();
+        await using var b = TestNodes.Create();
         await a.StartAsync();
         await b.StartAsync();
         var oldRecord = b.LocalEnr;
@@ -168,19 +152,14 @@ public sealed class NodeTests
     [Fact]
     public async Task Restarted_remote_forces_new_handshake_and_request_still_succeeds()
     {
-        await using var a = NewNode();
-        var key = new byte[32];
-        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
-        var opts = new Discv5Options { PrivateKey = key, BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0), ContactFilter = ContactFilters.PublicOrLoopback, LivenessInterval = TimeSpan.Zero };
-        await a.StartAsync();
-        var b = new Discv5Node(opts);
-        await b.StartAsync();
+        await using var a = await TestNodes.Create().StartedAsync();
+        var key = TestNodes.NewKey();
+        var b = await TestNodes.Create(privateKey: key).StartedAsync();
         var port = b.LocalEndPoint.Port;
         await a.PingAsync(b.LocalEnr).Ok();
         await b.DisposeAsync();
         // same identity, same port, no session: a's packet fails to decrypt, b sends WHOAREYOU, a handshakes again
-        await using var b2 = new Discv5Node(new Discv5Options { PrivateKey = key, BindEndPoint = new IPEndPoint(IPAddress.Loopback, port), ContactFilter = ContactFilters.PublicOrLoopback, LivenessInterval = TimeSpan.Zero });
-        await b2.StartAsync();
+        await using var b2 = await TestNodes.Create(privateKey: key, port: port).StartedAsync();
         var res = await a.FindNodeAsync(b2.LocalEnr, [0]).Ok();
         Assert.Single(res);
     }
@@ -191,19 +170,19 @@ public sealed class NodeTests
         var nodes = new List<Discv5Node>();
         try
         {
-            var boot = NewNode();
+            var boot = TestNodes.Create();
             await boot.StartAsync();
             nodes.Add(boot);
             for (int i = 0; i < 15; i++)
             {
-                var n = NewNode([boot.LocalEnr]);
+                var n = TestNodes.Create([boot.LocalEnr]);
                 await n.StartAsync();
                 nodes.Add(n);
             }
             // the bootnode tables each node when it handles that node's handshake (its first ping)
             await boot.UntilAsync(() => boot.TableCount >= 15);
             Assert.Equal(15, boot.TableCount);
-            await using var me = NewNode([boot.LocalEnr]);
+            await using var me = TestNodes.Create([boot.LocalEnr]);
             await me.StartAsync();
             foreach (var target in nodes.Skip(1).Take(6))
             {
@@ -230,19 +209,19 @@ public sealed class NodeTests
         var nodes = new List<Discv5Node>();
         try
         {
-            var boot = NewNode();
+            var boot = TestNodes.Create();
             await boot.StartAsync();
             nodes.Add(boot);
             // keys that fit boot's table: 20 random ids put more than k = 16 in bucket 256 about once in 800 runs
             foreach (var key in KeysFittingTable(boot.LocalId, 20))
             {
-                var n = NewNode([boot.LocalEnr], privateKey: key);
+                var n = TestNodes.Create([boot.LocalEnr], privateKey: key);
                 await n.StartAsync();
                 nodes.Add(n);
             }
             await boot.UntilAsync(() => boot.TableCount >= 20);
             Assert.Equal(20, boot.TableCount);
-            await using var me = NewNode();
+            await using var me = TestNodes.Create();
             await me.StartAsync();
             // every bucket is asked: an early stop after 3 empty buckets (the default below distance 239) would miss a
             // node that sits alone below empty buckets in every table that holds it
@@ -268,20 +247,13 @@ public sealed class NodeTests
         }
     }
 
-    internal static byte[] NewKey()
-    {
-        var key = new byte[32];
-        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
-        return key;
-    }
-
     /// <summary>A key whose node id lies at log distance <paramref name="distance"/> from <paramref name="from"/>.</summary>
     private static byte[] KeyAtDistance(NodeId from, int distance)
     {
         Span<byte> pub = stackalloc byte[64];
         for (int i = 0; i < 100_000; i++)
         {
-            var key = NewKey();
+            var key = TestNodes.NewKey();
             Assert.True(Secp256k1Ops.TryCreatePublicKey(key, pub));
             if (NodeId.LogDistance(from, Secp256k1Ops.NodeIdOf(pub)) == distance) return key;
         }
@@ -296,7 +268,7 @@ public sealed class NodeTests
         Span<byte> pub = stackalloc byte[64];
         while (keys.Count < count)
         {
-            var key = NewKey();
+            var key = TestNodes.NewKey();
             Assert.True(Secp256k1Ops.TryCreatePublicKey(key, pub));
             int d = NodeId.LogDistance(local, Secp256k1Ops.NodeIdOf(pub));
             if (perBucket[d] == ClP2p.Discovery.Table.RoutingTable.BucketSize) continue;
@@ -321,17 +293,17 @@ public sealed class NodeTests
     [InlineData(256, 3, 2, 3, 8)]
     public async Task Crawler_asks_every_distance_down_to_the_floor_then_stops_after_a_run_of_empty_buckets(int askAllDownTo, int maxEmpty, int neighbours, int requests, int tail)
     {
-        await using var boot = NewNode();
+        await using var boot = TestNodes.Create();
         await boot.StartAsync();
-        await using var near = NewNode(privateKey: KeyAtDistance(boot.LocalId, 256));
-        await using var hidden = NewNode(privateKey: KeyAtDistance(boot.LocalId, 252));
-        await using var deep = NewNode(privateKey: KeyAtDistance(boot.LocalId, 245));
+        await using var near = TestNodes.Create(privateKey: KeyAtDistance(boot.LocalId, 256));
+        await using var hidden = TestNodes.Create(privateKey: KeyAtDistance(boot.LocalId, 252));
+        await using var deep = TestNodes.Create(privateKey: KeyAtDistance(boot.LocalId, 245));
         foreach (var n in new[] { near, hidden, deep })
         {
             await n.StartAsync();
             Assert.True(boot.AddToTable(n.LocalEnr));
         }
-        await using var me = NewNode(privateKey: KeyAtDistance(boot.LocalId, 256));
+        await using var me = TestNodes.Create(privateKey: KeyAtDistance(boot.LocalId, 256));
         await me.StartAsync();
         var crawler = new DhtCrawler(me, new DhtCrawlOptions
         {
@@ -340,7 +312,7 @@ public sealed class NodeTests
         });
         var discovered = new HashSet<NodeId>();
         NodeVisited? bootVisit = null;
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var cts = new CancellationTokenSource(HangGuard);
         await foreach (var ev in crawler.RunAsync([boot.LocalEnr], cts.Token))
         {
             if (ev is EnrDiscovered d) discovered.Add(d.Enr.NodeId);
@@ -359,13 +331,13 @@ public sealed class NodeTests
     [Fact]
     public async Task Crawler_leaves_a_node_that_answered_then_went_silent_incomplete_after_two_failed_requests_in_each_pass()
     {
-        await using var x = NewNode();
+        await using var x = TestNodes.Create();
         await x.StartAsync();
-        await using var y = NewNode(privateKey: KeyAtDistance(x.LocalId, 256));
+        await using var y = TestNodes.Create(privateKey: KeyAtDistance(x.LocalId, 256));
         await y.StartAsync();
         Assert.True(x.AddToTable(y.LocalEnr));
         var xId = x.LocalId;
-        await using var me = NewNode(timeout: TimeSpan.FromSeconds(1.5), retries: 0);
+        await using var me = TestNodes.Create(requestTimeout: TimeSpan.FromSeconds(1.5), retries: 0);
         await me.StartAsync();
         var crawler = new DhtCrawler(me, new DhtCrawlOptions
         {
@@ -374,7 +346,7 @@ public sealed class NodeTests
             FirstPassTimeout = TimeSpan.FromSeconds(1.5), FirstPassRetries = 0, SecondPassTimeout = TimeSpan.FromSeconds(1.5),
         });
         NodeVisited? xVisit = null;
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var cts = new CancellationTokenSource(HangGuard);
         await foreach (var ev in crawler.RunAsync([x.LocalEnr], cts.Token))
         {
             if (ev is EnrDiscovered { From: { } from } d && from == xId && d.Enr.NodeId == y.LocalId) await x.DisposeAsync();
@@ -402,17 +374,17 @@ public sealed class NodeTests
         var nodes = new List<Discv5Node>();
         try
         {
-            var boot = NewNode();
+            var boot = TestNodes.Create();
             await boot.StartAsync();
             for (int i = 0; i < 3; i++)
             {
-                var n = NewNode();
+                var n = TestNodes.Create();
                 await n.StartAsync();
                 nodes.Add(n);
                 Assert.True(boot.AddToTable(n.LocalEnr));
             }
             nodes.Add(boot);
-            await using var me = NewNode();
+            await using var me = TestNodes.Create();
             await me.StartAsync();
             var crawler = new DhtCrawler(me, new DhtCrawlOptions
             {
@@ -451,19 +423,19 @@ public sealed class NodeTests
         var nodes = new List<Discv5Node>();
         try
         {
-            var boot = NewNode();
+            var boot = TestNodes.Create();
             await boot.StartAsync();
             nodes.Add(boot);
-            var x = NewNode();
+            var x = TestNodes.Create();
             await x.StartAsync();
             nodes.Add(x);
             boot.AddToTable(x.LocalEnr);
             var newer = x.UpdateLocalEnr(new Dictionary<string, byte[]> { ["eth2"] = new byte[16] });
-            await using var me = NewNode();
+            await using var me = TestNodes.Create();
             await me.StartAsync();
             var crawler = new DhtCrawler(me, new DhtCrawlOptions { CanContact = ContactFilters.PublicOrLoopback, RandomWalks = 0, MinRequestSpacing = TimeSpan.Zero, MaxConsecutiveEmpty = 256 });
             var seqs = new List<ulong>();
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            using var cts = new CancellationTokenSource(HangGuard);
             await foreach (var ev in crawler.RunAsync([boot.LocalEnr], cts.Token))
                 if (ev is EnrDiscovered d && d.Enr.NodeId == x.LocalId) seqs.Add(d.Enr.Seq);
             Assert.Equal([newer.Seq - 1, newer.Seq], seqs);

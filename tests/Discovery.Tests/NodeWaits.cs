@@ -3,9 +3,6 @@ namespace ClP2p.Discovery.Tests;
 /// <summary>Waits on a running node's own events instead of polling its counters.</summary>
 internal static class NodeWaits
 {
-    /// <summary>Turns a hang into a failure; it times nothing (the waits end on the node's events).</summary>
-    public static readonly TimeSpan HangGuard = TimeSpan.FromMinutes(2);
-
     /// <summary>
     /// Completes once <paramref name="condition"/> holds: checked now and after every packet the node has handled and
     /// counted (what the node records for a packet, in its table, known records and counters, is in place by then).

@@ -17,23 +17,9 @@ public sealed class PitfallTests
     /// once fired first and the node's retry left the answered session behind). Tests about a request that times out
     /// pass a short one.
     /// </summary>
-    private static async Task<Discv5Node> StartNode(int whoAreYouPerSecond = 100, int maxChallenges = 4096, TimeSpan? requestTimeout = null, TimeProvider? time = null)
-    {
-        var key = new byte[32];
-        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
-        var n = new Discv5Node(new Discv5Options
-        {
-            PrivateKey = key,
-            BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
-            ContactFilter = ContactFilters.PublicOrLoopback,
-            LivenessInterval = TimeSpan.Zero,
-            RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(5),
-            MaxWhoAreYouPerIpPerSecond = whoAreYouPerSecond,
-            MaxPendingChallenges = maxChallenges,
-        }, time: time);
-        await n.StartAsync();
-        return n;
-    }
+    private static Task<Discv5Node> StartNode(int whoAreYouPerSecond = 100, int maxChallenges = 4096, TimeSpan? requestTimeout = null, TimeProvider? time = null) =>
+        TestNodes.Create(requestTimeout: requestTimeout ?? TimeSpan.FromSeconds(5), retries: 1, time: time,
+            whoAreYouPerSecond: whoAreYouPerSecond, maxPendingChallenges: maxChallenges).StartedAsync();
 
     [Fact]
     public async Task Second_packet_before_handshake_gets_the_same_whoareyou_bytes()
@@ -279,7 +265,7 @@ public sealed class PitfallTests
         var req = n.FindNodeAsync(raw.Enr, [200]);
         var (hs, fn) = await ServeHandshake(n, raw);
         raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 0, [])), n.LocalEndPoint);
-        Assert.Empty(await req.WaitAsync(TimeSpan.FromMinutes(2)).Ok()); // bounds a hang only
+        Assert.Empty(await req.WaitAsync(HangGuard).Ok());
         hs.Session.Dispose();
     }
 
@@ -330,18 +316,7 @@ public sealed class PitfallTests
     [Fact]
     public async Task Pending_requests_and_sessions_are_bounded()
     {
-        var key = new byte[32];
-        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
-        await using var n = new Discv5Node(new Discv5Options
-        {
-            PrivateKey = key,
-            BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
-            ContactFilter = ContactFilters.PublicOrLoopback,
-            LivenessInterval = TimeSpan.Zero,
-            MaxPendingRequests = 2,
-            MaxSessions = 2,
-        });
-        await n.StartAsync();
+        await using var n = await TestNodes.Create(requestTimeout: TimeSpan.FromSeconds(1), retries: 1, maxPendingRequests: 2, maxSessions: 2).StartedAsync();
         using var silent = new RawPeer();
         var r1 = n.FindNodeAsync(silent.Enr, [256]);
         var r2 = n.FindNodeAsync(silent.Enr, [255]);
@@ -353,7 +328,7 @@ public sealed class PitfallTests
         {
             for (int i = 0; i < 4; i++)
             {
-                var p = NodeTests.NewNode();
+                var p = TestNodes.Create();
                 await p.StartAsync();
                 peers.Add(p);
                 await n.PingAsync(p.LocalEnr).Ok();
@@ -369,8 +344,7 @@ public sealed class PitfallTests
     [Fact]
     public void Record_with_ip6_and_only_udp_has_no_udp_endpoint()
     {
-        var key = new byte[32];
-        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
+        var key = TestNodes.NewKey();
         var e = new EnrBuilder().WithIp(IPAddress.Parse("2001:db8::1")).WithUdp(9000).Build(key);
         Assert.Null(e.UdpEndPoint);
         var e6 = new EnrBuilder().WithIp(IPAddress.Parse("2001:db8::1")).WithUdp6(9000).Build(key);
@@ -388,8 +362,7 @@ public sealed class PitfallTests
     [Fact]
     public void Contact_filter_rejects_private_and_low_ports_by_default()
     {
-        var key = new byte[32];
-        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
+        var key = TestNodes.NewKey();
         Assert.False(ContactFilters.PublicOnly(new EnrBuilder().WithIp(IPAddress.Parse("192.168.1.2")).WithUdp(9000).Build(key)));
         Assert.False(ContactFilters.PublicOnly(new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(9000).Build(key)));
         Assert.False(ContactFilters.PublicOnly(new EnrBuilder().WithIp(IPAddress.Parse("8.8.8.8")).WithUdp(53).Build(key)));
@@ -421,8 +394,7 @@ public sealed class PitfallTests
     {
         Enr Rec(params string[] ips)
         {
-            var key = new byte[32];
-            Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
+            var key = TestNodes.NewKey();
             var b = new EnrBuilder().WithUdp(9000).WithUdp6(9000);
             foreach (var ip in ips) b.WithIp(IPAddress.Parse(ip));
             return b.Build(key);

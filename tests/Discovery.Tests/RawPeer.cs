@@ -62,8 +62,7 @@ internal sealed class RawPeer : IDisposable
     {
         Assert.True(TryDecode(whoAreYou, out var flag, out var challenge, out _, out _));
         Assert.Equal(PacketFlag.WhoAreYou, flag);
-        var eph = new byte[32];
-        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, eph);
+        var eph = TestNodes.NewKey();
         var ephPub = Secp256k1Ops.CompressedPublicKey(eph);
         var secret = new byte[33];
         Assert.True(Secp256k1Ops.TryEcdh(dest.ParsedPublicKey, eph, secret));

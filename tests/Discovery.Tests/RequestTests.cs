@@ -13,8 +13,8 @@ public sealed class RequestTests
     {
         // discv5-theory.md "Handshake Implementation Considerations": concurrent requests to one node are allowed;
         // the first opens the session, the others wait for its handshake, and later ones share the session
-        await using var a = NodeTests.NewNode(timeout: TimeSpan.FromSeconds(5), retries: 0);
-        await using var b = NodeTests.NewNode();
+        await using var a = TestNodes.Create(requestTimeout: TimeSpan.FromSeconds(5), retries: 0);
+        await using var b = TestNodes.Create();
         await a.StartAsync();
         await b.StartAsync();
         int[] distances = [256, 255, 254, 253];
@@ -40,22 +40,8 @@ public sealed class RequestTests
         Assert.Equal(0, a.PendingRequestCount);
     }
 
-    private static async Task<Discv5Node> StartOnFakeClock(FakeTimeProvider time)
-    {
-        var key = new byte[32];
-        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
-        var n = new Discv5Node(new Discv5Options
-        {
-            PrivateKey = key,
-            BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
-            ContactFilter = ContactFilters.PublicOrLoopback,
-            LivenessInterval = TimeSpan.Zero,
-            RequestTimeout = TimeSpan.FromSeconds(1),
-            RequestRetries = 0,
-        }, null, time);
-        await n.StartAsync();
-        return n;
-    }
+    private static Task<Discv5Node> StartOnFakeClock(FakeTimeProvider time) =>
+        TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 0).StartedAsync();
 
     [Fact]
     public async Task Answer_after_the_timeout_is_kept_and_completes_the_retry_without_a_packet()
@@ -107,7 +93,7 @@ public sealed class RequestTests
     [Fact]
     public async Task A_record_seen_in_many_answers_is_verified_once()
     {
-        await using var n = NodeTests.NewNode(timeout: TimeSpan.FromSeconds(5));
+        await using var n = TestNodes.Create(requestTimeout: TimeSpan.FromSeconds(5));
         await n.StartAsync();
         using var raw = new RawPeer();
         var records = PitfallTests.RecordsAt(raw.Id, 256, 4);

@@ -15,30 +15,21 @@ public sealed class SlowPeerTests
         // each of its answers comes after the crawler's first-pass request (1 s, one retry) was given up. The second
         // pass asks again with a longer wait and must get every bucket.
         await using var proxy = new DelayingUdpProxy(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(3), seed: 11);
-        await using var slow = new Discv5Node(new Discv5Options
-        {
-            PrivateKey = NodeTests.NewKey(),
-            BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
-            AdvertisedIp = IPAddress.Loopback,
-            AdvertisedUdpPort = proxy.FrontEndPoint.Port,
-            ContactFilter = ContactFilters.PublicOrLoopback,
-            LivenessInterval = TimeSpan.Zero,
-            // its WHOAREYOU reaches us 2-3 s late and our handshake answers it: the challenge must outlive that
-            ChallengeTimeout = TimeSpan.FromSeconds(10),
-        });
-        await slow.StartAsync();
+        // its WHOAREYOU reaches us 2-3 s late and our handshake answers it: the challenge must outlive that
+        await using var slow = await TestNodes.Create(advertisedIp: IPAddress.Loopback, advertisedUdpPort: proxy.FrontEndPoint.Port,
+            challengeTimeout: TimeSpan.FromSeconds(10), requestTimeout: TimeSpan.FromSeconds(1), retries: 1).StartedAsync();
         proxy.Start(slow.LocalEndPoint);
 
         // records in the slow peer's table at many distances (more than one request's worth in the top buckets)
         var tabled = new HashSet<NodeId>();
         for (int i = 0; tabled.Count < 40 && i < 10_000; i++)
         {
-            var enr = new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(9).Build(NodeTests.NewKey());
+            var enr = new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(9).Build(TestNodes.NewKey());
             if (slow.AddToTable(enr)) tabled.Add(enr.NodeId);
         }
         Assert.Equal(40, tabled.Count);
 
-        await using var me = NodeTests.NewNode();
+        await using var me = TestNodes.Create();
         await me.StartAsync();
         var crawler = new DhtCrawler(me, new DhtCrawlOptions
         {

@@ -104,25 +104,10 @@ public sealed class UnsolicitedLimitTests
         Assert.Equal(1_000, allowed);
     }
 
-    private static async Task<Discv5Node> StartNode(TimeProvider time, int perSecond, bool limitLoopback)
-    {
-        var key = new byte[32];
-        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
-        var n = new Discv5Node(new Discv5Options
-        {
-            PrivateKey = key,
-            BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
-            ContactFilter = ContactFilters.PublicOrLoopback,
-            LivenessInterval = TimeSpan.Zero,
-            MaxUnsolicitedPerIpPerSecond = perSecond,
-            RateLimitLoopback = limitLoopback,
-            // the clock moves only when a test says so: no challenge or request may expire meanwhile
-            ChallengeTimeout = TimeSpan.FromHours(1),
-            RequestTimeout = TimeSpan.FromHours(1),
-        }, time: time);
-        await n.StartAsync();
-        return n;
-    }
+    // the clock moves only when a test says so: no challenge or request may expire meanwhile
+    private static Task<Discv5Node> StartNode(TimeProvider time, int perSecond, bool limitLoopback) =>
+        TestNodes.Create(time: time, unsolicitedPerSecond: perSecond, rateLimitLoopback: limitLoopback,
+            challengeTimeout: TimeSpan.FromHours(1), requestTimeout: TimeSpan.FromHours(1), retries: 1).StartedAsync();
 
     private const string Limited = "unsolicited-rate-limited";
 
@@ -130,17 +115,17 @@ public sealed class UnsolicitedLimitTests
     private static async Task<Sessions.Session> HandshakeAsync(Discv5Node n, RawPeer raw)
     {
         raw.Send(raw.RandomPacket(n.LocalId), n.LocalEndPoint);
-        var way = (await raw.ReceiveAsync(NodeWaits.HangGuard))!;
+        var way = (await raw.ReceiveAsync(HangGuard))!;
         var (hs, s) = raw.Handshake(way, n.LocalEnr, MessageCodec.Encode(new PingMessage(new RequestId(1, 1), 1)), raw.Enr);
         raw.Send(hs, n.LocalEndPoint);
-        Assert.IsType<PongMessage>(raw.Decrypt((await raw.ReceiveAsync(NodeWaits.HangGuard))!, s));
+        Assert.IsType<PongMessage>(raw.Decrypt((await raw.ReceiveAsync(HangGuard))!, s));
         return s;
     }
 
     private static async Task<PongMessage> PingAsync(Discv5Node n, RawPeer raw, Sessions.Session s, ulong id)
     {
         raw.Send(raw.Encrypt(n.LocalId, s, new PingMessage(new RequestId(id, 1), 1)), n.LocalEndPoint);
-        return Assert.IsType<PongMessage>(raw.Decrypt((await raw.ReceiveAsync(NodeWaits.HangGuard))!, s));
+        return Assert.IsType<PongMessage>(raw.Decrypt((await raw.ReceiveAsync(HangGuard))!, s));
     }
 
     [Fact]
@@ -159,9 +144,9 @@ public sealed class UnsolicitedLimitTests
 
         // our own request's answer is a response: handled whatever the budget
         var ping = n.PingAsync(raw.Enr);
-        var request = Assert.IsType<PingMessage>(raw.Decrypt((await raw.ReceiveAsync(NodeWaits.HangGuard))!, s));
+        var request = Assert.IsType<PingMessage>(raw.Decrypt((await raw.ReceiveAsync(HangGuard))!, s));
         raw.Send(raw.Encrypt(n.LocalId, s, new PongMessage(request.RequestId, raw.Enr.Seq, IPAddress.Loopback, n.LocalEndPoint.Port)), n.LocalEndPoint);
-        await ping.WaitAsync(NodeWaits.HangGuard).Ok();
+        await ping.WaitAsync(HangGuard).Ok();
         Assert.Equal(2, n.DropCounts.GetValueOrDefault(Limited));
 
         // the next second of the node's clock: served again
@@ -181,7 +166,7 @@ public sealed class UnsolicitedLimitTests
         // a second peer from the same address: its challenge is issued (WHOAREYOU has its own limit), its handshake is over budget
         using var second = new RawPeer();
         second.Send(second.RandomPacket(n.LocalId), n.LocalEndPoint);
-        var way = (await second.ReceiveAsync(NodeWaits.HangGuard))!;
+        var way = (await second.ReceiveAsync(HangGuard))!;
         var (hs, s2) = second.Handshake(way, n.LocalEnr, MessageCodec.Encode(new PingMessage(new RequestId(1, 1), 1)), second.Enr);
         second.Send(hs, n.LocalEndPoint);
         await n.UntilAsync(() => n.DropCounts.GetValueOrDefault(Limited) == 1);
@@ -190,7 +175,7 @@ public sealed class UnsolicitedLimitTests
         // a second later the same handshake answers the challenge still pending
         time.Advance(TimeSpan.FromSeconds(1));
         second.Send(hs, n.LocalEndPoint);
-        Assert.IsType<PongMessage>(second.Decrypt((await second.ReceiveAsync(NodeWaits.HangGuard))!, s2));
+        Assert.IsType<PongMessage>(second.Decrypt((await second.ReceiveAsync(HangGuard))!, s2));
         Assert.Equal(2, n.HandshakesInbound);
         s1.Dispose();
         s2.Dispose();

@@ -21,9 +21,6 @@ public sealed class BeaconDialerTests : IAsyncDisposable
 
     private static readonly MetaDataMessage PeerMetaData = new(7, AttestationSubnets.FromSubnets([3, 40]), new SyncCommitteeSubnets(1), 8);
 
-    // Only bounds a hang: nothing here waits for time to pass.
-    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(60);
-
     private readonly List<IAsyncDisposable> _disposables = [];
     private readonly List<Socket> _sockets = [];
 

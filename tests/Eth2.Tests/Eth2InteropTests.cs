@@ -70,10 +70,10 @@ public sealed class Eth2InteropTests : IClassFixture<Eth2HostFixture>, IDisposab
         // The host saw our Status with the digest the dialer chose (the ENR's when it is mainnet's current one; mainnet's
         // current one for a past digest such as bpo1 cb0d1acc), and our Goodbye(1).
         var peer = _dialer.LocalPeerId.ToString();
-        var req = await _hosts.WaitForEventAsync(e => (string?)e["event"] == "status-request" && (string?)e["name"] == host && (string?)e["peerId"] == peer, NodePeer.HangGuard);
+        var req = await _hosts.WaitForEventAsync(e => (string?)e["event"] == "status-request" && (string?)e["name"] == host && (string?)e["peerId"] == peer, HangGuard);
         Assert.Equal(_dialer.ChooseDigests(ForkDigest.Parse(digest)).First.ToString(), (string?)req["status"]!["forkDigest"]);
         Assert.Equal(r.StatusSent!.ForkDigest.ToString(), (string?)req["status"]!["forkDigest"]);
-        var bye = await _hosts.WaitForEventAsync(e => (string?)e["event"] == "goodbye" && (string?)e["name"] == host && (string?)e["peerId"] == peer, NodePeer.HangGuard);
+        var bye = await _hosts.WaitForEventAsync(e => (string?)e["event"] == "goodbye" && (string?)e["name"] == host && (string?)e["peerId"] == peer, HangGuard);
         Assert.Equal("1", (string?)bye["reason"]);
     }
 
@@ -84,7 +84,7 @@ public sealed class Eth2InteropTests : IClassFixture<Eth2HostFixture>, IDisposab
         var r = await _dialer.DialAsync(Target("yamux-secp", Eth2HostFixture.SecpKeyA), CancellationToken.None);
         Assert.True(r.Success, $"{r.Outcome} {r.Error}");
         var peer = _dialer.LocalPeerId.ToString();
-        var probe = await _hosts.WaitForEventAsync(e => (string?)e["event"] == "probe" && (string?)e["peerId"] == peer, NodePeer.HangGuard);
+        var probe = await _hosts.WaitForEventAsync(e => (string?)e["event"] == "probe" && (string?)e["peerId"] == peer, HangGuard);
         Assert.True(probe["statusError"] is null, probe.ToJsonString());
         Assert.Equal(Eth2Protocols.StatusV2, (string?)probe["statusProtocol"]);
         // We echoed the host's own Status back (its digest and checkpoint).

@@ -15,9 +15,6 @@ public class ReqRespTests
 
     private static readonly MetaDataMessage RemoteMetaData = new(5, AttestationSubnets.FromSubnets([0, 63]), new SyncCommitteeSubnets(2), 4);
 
-    // Only bounds a hang: nothing here waits for time to pass.
-    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(60);
-
     private static readonly ReqRespOptions Fast = new() { RequestTimeout = TimeSpan.FromSeconds(3), EndOfStreamGrace = TimeSpan.FromMilliseconds(200) };
 
     /// <summary>A remote that serves with a real <see cref="ReqRespServer"/> and supports the given protocols.</summary>

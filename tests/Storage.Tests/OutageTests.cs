@@ -12,9 +12,6 @@ public sealed class OutageCollection;
 [Collection(nameof(OutageCollection))]
 public class OutageTests
 {
-    // Only bounds a hang: nothing here waits for time to pass.
-    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(120);
-
     /// <summary>Makes the database unavailable until the returned handle is disposed.</summary>
     private static async Task<IAsyncDisposable> MakeUnavailableAsync(TestDatabase db)
     {

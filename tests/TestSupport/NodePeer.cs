@@ -10,9 +10,6 @@ namespace ClP2p.TestSupport;
 /// </summary>
 public sealed class NodePeer : IAsyncDisposable
 {
-    /// <summary>How long a peer may take to start or to stop before the test fails instead of hanging (a loaded CI machine is slow).</summary>
-    public static readonly TimeSpan HangGuard = TimeSpan.FromMinutes(3);
-
     private readonly Process _process;
     private readonly StringBuilder _stderr = new();
     private readonly SemaphoreSlim _stdin = new(1, 1);
@@ -75,11 +72,11 @@ public sealed class NodePeer : IAsyncDisposable
 
     /// <summary>
     /// Waits for <paramref name="ready"/> (an event the caller completes from a stdout line). If the process exits
-    /// first, or nothing happens within <see cref="HangGuard"/>, the peer is stopped and the error quotes its stderr.
+    /// first, or nothing happens within <see cref="Waits.HangGuard"/>, the peer is stopped and the error quotes its stderr.
     /// </summary>
     public async Task WaitReadyAsync(Task ready, string what)
     {
-        using var guard = new CancellationTokenSource(HangGuard);
+        using var guard = new CancellationTokenSource(Waits.HangGuard);
         Task exited = _process.WaitForExitAsync(guard.Token);
         await Task.WhenAny(ready, exited).ConfigureAwait(false);
         if (ready.IsCompletedSuccessfully) return;

@@ -264,13 +264,13 @@ export async function startEth2Host (opts = {}) {
       }
       if (mode === 'garbage') { const junk = randomBytes(200); junk[0] = 0; await respond(stream, junk); return }
       if (mode === 'goodbye129') {
-        // Like a full client: say Goodbye(129), still answer the Status, then hang up.
+        // Like a full client: say Goodbye(129), still answer the Status, and leave the hang-up to the dialer. The
+        // dialer closes its side of the Goodbye stream once it has recorded the reason: that, not a pause, orders
+        // the Goodbye before the Status answer.
         const bye = await connection.newStream(PROTOCOLS.goodbye)
         await bye.sink([encodePayload(u64(129))])
-        await new Promise(resolve => setTimeout(resolve, 200))
+        await readAll(bye.source, 16)
         await respond(stream, encodeResponse(0, encodeStatus(status, version)))
-        await new Promise(resolve => setTimeout(resolve, 100))
-        await connection.close().catch(() => {})
         return
       }
       await respond(stream, encodeResponse(0, encodeStatus(status, version)))

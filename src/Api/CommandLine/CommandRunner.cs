@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Help;
 using System.Net.Sockets;
 using ClP2p.Storage;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -81,8 +82,9 @@ public static class CommandRunner
         ArgumentNullException.ThrowIfNull(ex);
         if (Unwrap<EnvironmentFailureException>(ex) is { } env) return env.Message;
         if (StorageFailures.Describe(ex) is { } db) return db;
-        // Kestrel: IOException "Failed to bind to address http://127.0.0.1:5080: address already in use." around a SocketException.
-        if (Unwrap<IOException>(ex) is { } io && io.Message.StartsWith("Failed to bind to address", StringComparison.Ordinal))
+        // Kestrel: IOException "Failed to bind to address http://127.0.0.1:5080: address already in use." around an
+        // AddressInUseException (which its socket transport throws for SocketError.AddressAlreadyInUse).
+        if (Unwrap<AddressInUseException>(ex) is not null && Unwrap<IOException>(ex) is { } io)
             return $"{Tidy(io.Message).TrimEnd('.')}: another process holds the port (stop it or choose another --urls)";
         if (Unwrap<SocketException>(ex) is { SocketErrorCode: SocketError.AddressAlreadyInUse } inUse)
             return $"address already in use: {Tidy(inUse.Message)}; another process holds the port (stop it or choose another port)";

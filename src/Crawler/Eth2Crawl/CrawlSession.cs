@@ -81,8 +81,9 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
                 catch (Exception ex)
 #pragma warning restore CA1031
                 {
-                    rowSource.SetException(ex);
-                    try { storageFailed.Cancel(); } catch (ObjectDisposedException) { }
+                    // cancel before the row task fails: the session disposes storageFailed only once that task is done
+                    try { storageFailed.Cancel(); }
+                    finally { rowSource.SetException(ex); }
                 }
             }, CancellationToken.None);
         }
@@ -165,11 +166,9 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             // The crawl row, once it exists, is closed whatever ended the crawl; without it (the database failed)
             // there is nothing to close and the database's error goes to the caller.
             StartOpening(); // discv5 did not start: the crawl row still records the failure
-            (long Id, CrawlLease Lease)? row = null;
-            try { row = await opening.ConfigureAwait(false); }
-#pragma warning disable CA1031 // rethrown above from crawlRow when the crawl itself did not fail first
-            catch (Exception) { }
-#pragma warning restore CA1031
+            // the row's failure is rethrown above from crawlRow when the crawl itself did not fail first
+            await ((Task)opening).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            (long Id, CrawlLease Lease)? row = opening.IsCompletedSuccessfully ? opening.Result : null;
             storageFailed.Dispose();
             // Everything found is written before the crawl is closed, whatever ended it (the writer retries while the
             // database is away).

@@ -49,10 +49,10 @@ public sealed class StorageCrawlSink(
         if (crawlId.IsCompletedSuccessfully) id = crawlId.Result;
         else
         {
-            try { id = await crawlId.ConfigureAwait(false); }
-#pragma warning disable CA1031 // the session awaits the same task and reports the database's failure
-            catch (Exception) { return; }
-#pragma warning restore CA1031
+            // the session awaits the same task and reports the database's failure
+            await ((Task)crawlId).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (!crawlId.IsCompletedSuccessfully) return;
+            id = crawlId.Result;
         }
         var visit = ToVisit(id, outcome, ipText);
         await writer.AddVisitAsync(visit, ct).ConfigureAwait(false);

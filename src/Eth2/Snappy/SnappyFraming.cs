@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using ClP2p.Libp2p.Codecs;
 using Snappier;
 
 namespace ClP2p.Eth2.Snappy;
@@ -171,15 +172,13 @@ public static class SnappyFraming
         return true;
     }
 
-    /// <summary>The uvarint (≤ 5 bytes, 32-bit) that starts a raw snappy block: its uncompressed length.</summary>
-    internal static bool TryReadBlockLength(ReadOnlySpan<byte> block, out ulong length)
-    {
-        length = 0;
-        for (int i = 0; i < 5 && i < block.Length; i++)
-        {
-            length |= (ulong)(block[i] & 0x7f) << (7 * i);
-            if ((block[i] & 0x80) == 0) return length <= uint.MaxValue;
-        }
-        return false;
-    }
+    /// <summary>A block's length preamble holds at most 32 bits, so at most 5 bytes of 7 bits each (format_description.txt "Preamble").</summary>
+    private const int MaxBlockLengthPrefix = 5;
+
+    /// <summary>
+    /// The uvarint that starts a raw snappy block: its uncompressed length (google/snappy format_description.txt
+    /// "Preamble", a little-endian varint; the format does not ask for the shortest encoding).
+    /// </summary>
+    internal static bool TryReadBlockLength(ReadOnlySpan<byte> block, out ulong length) =>
+        Varint.TryRead(block, MaxBlockLengthPrefix, out length, out _, allowNonMinimal: true) == VarintStatus.Ok && length <= uint.MaxValue;
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Buffers.Text;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -137,8 +138,8 @@ public static class Multiaddr
             case "garlic64":
                 s = Convert.ToBase64String(v).Replace('+', '-').Replace('/', '~');
                 return true;
-            case "certhash":
-                s = "u" + Convert.ToBase64String(v).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+            case "certhash": // multibase "u": base64url without padding
+                s = "u" + Base64Url.EncodeToString(v);
                 return true;
             case "http-path":
                 s = Uri.EscapeDataString(System.Text.Encoding.UTF8.GetString(v));

@@ -48,7 +48,7 @@ public sealed record CensusResult
     public string? Network { get; init; }
     /// <summary>Nodes counted (sum of the groups' counts).</summary>
     public required long Total { get; init; }
-    /// <summary>The groups.</summary>
+    /// <summary>One per value of the dimension, by count descending, then key.</summary>
     public required IReadOnlyList<CensusGroup> Groups { get; init; }
 }
 
@@ -240,7 +240,7 @@ public sealed record VisitRecord
     [System.Text.Json.Serialization.JsonIgnore]
     public string DialOutcome => (string)this["dial_outcome"]!;
 
-    /// <summary>When.</summary>
+    /// <summary>When the visit ended (docs/data-dictionary.md, visited_at).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public DateTimeOffset VisitedAt => (DateTimeOffset)this["visited_at"]!;
 }

@@ -12,23 +12,16 @@ namespace ClP2p.Storage.Model;
 /// </summary>
 public abstract class ClP2pDbContext : DbContext
 {
-    /// <summary>Creates the context with provider options.</summary>
     protected ClP2pDbContext(DbContextOptions options) : base(options) { }
 
-    /// <summary>crawls</summary>
+    // one set per table, each named in snake_case (enr_history for Enrs)
     public DbSet<CrawlEntity> Crawls => Set<CrawlEntity>();
-    /// <summary>nodes</summary>
     public DbSet<NodeEntity> Nodes => Set<NodeEntity>();
-    /// <summary>enr_history</summary>
     public DbSet<EnrEntity> Enrs => Set<EnrEntity>();
-    /// <summary>agent_versions</summary>
     public DbSet<AgentVersionEntity> AgentVersions => Set<AgentVersionEntity>();
-    /// <summary>ip_addresses</summary>
     public DbSet<IpAddressEntity> IpAddresses => Set<IpAddressEntity>();
-    /// <summary>visits</summary>
     public DbSet<VisitEntity> Visits => Set<VisitEntity>();
     public DbSet<ForkDigestEntity> ForkDigests => Set<ForkDigestEntity>();
-    /// <summary>crawl_census</summary>
     public DbSet<CrawlCensusEntity> CrawlCensus => Set<CrawlCensusEntity>();
 
     /// <inheritdoc />

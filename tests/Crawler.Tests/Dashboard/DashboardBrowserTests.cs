@@ -252,21 +252,21 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         var api = await GetAsync(fixture.PgUrl, "/api/v1/census?dimension=client");
         using (var json = Clp2pProcess.Start(fixture.Dir, "census", "--db", db, "--dimension", "client", "--json"))
         {
-            Assert.Equal(0, await json.WaitAsync(TimeSpan.FromMinutes(1)));
+            Assert.Equal(0, await json.WaitAsync(HangGuard));
             var printed = JsonDocument.Parse(json.Output).RootElement;
             Assert.Equal(api.GetProperty("total").GetInt64(), printed.GetProperty("total").GetInt64());
             Assert.Equal(Groups(api.GetProperty("groups")), Groups(printed.GetProperty("groups")));
         }
         using (var table = Clp2pProcess.Start(fixture.Dir, "census", "--db", db, "--dimension", "dial_outcome"))
         {
-            Assert.Equal(0, await table.WaitAsync(TimeSpan.FromMinutes(1)));
+            Assert.Equal(0, await table.WaitAsync(HangGuard));
             var outcomes = await GetAsync(fixture.PgUrl, "/api/v1/census?dimension=dial_outcome");
             foreach (var g in outcomes.GetProperty("groups").EnumerateArray())
                 Assert.Matches($@"{g.GetProperty("key").GetString()}\s*│\s*│\s*{g.GetProperty("count").GetInt64()}\s*│", table.Output);
         }
         using (var readiness = Clp2pProcess.Start(fixture.Dir, "census", "readiness", "--db", db, "--network", "mainnet", "--json"))
         {
-            Assert.Equal(0, await readiness.WaitAsync(TimeSpan.FromMinutes(1)));
+            Assert.Equal(0, await readiness.WaitAsync(HangGuard));
             var printed = JsonDocument.Parse(readiness.Output).RootElement;
             var fromApi = await GetAsync(fixture.PgUrl, "/api/v1/networks/mainnet/readiness");
             Assert.Equal(fromApi.GetProperty("fork").GetProperty("name").GetString(), printed.GetProperty("fork").GetProperty("name").GetString());
@@ -275,7 +275,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         var crawls = (await GetAsync(fixture.PgUrl, "/api/v1/crawls")).GetProperty("items").EnumerateArray().Select(c => c.GetProperty("id").GetInt64()).ToList();
         using (var diff = Clp2pProcess.Start(fixture.Dir, "census", "diff", crawls[1].ToString(CultureInfo.InvariantCulture), crawls[0].ToString(CultureInfo.InvariantCulture), "--db", db, "--json"))
         {
-            Assert.Equal(0, await diff.WaitAsync(TimeSpan.FromMinutes(1)));
+            Assert.Equal(0, await diff.WaitAsync(HangGuard));
             var printed = JsonDocument.Parse(diff.Output).RootElement;
             var churn = await GetAsync(fixture.PgUrl, $"/api/v1/churn?from={crawls[1]}&to={crawls[0]}");
             foreach (string k in new[] { "appeared", "vanished", "client_version_changed", "fork_changed" })
@@ -283,7 +283,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         }
         using (var bad = Clp2pProcess.Start(fixture.Dir, "census", "--db", db, "--dimension", "colour"))
         {
-            Assert.Equal(2, await bad.WaitAsync(TimeSpan.FromMinutes(1)));
+            Assert.Equal(2, await bad.WaitAsync(HangGuard));
             Assert.Contains("--dimension must be one of client, client_version", bad.Output, StringComparison.Ordinal);
         }
     }

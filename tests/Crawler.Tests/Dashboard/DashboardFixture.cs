@@ -20,8 +20,6 @@ namespace ClP2p.Crawler.Tests.Dashboard;
 public sealed class DashboardFixture : IAsyncLifetime
 {
     public const int Nodes = 16;
-    private static readonly TimeSpan CrawlTimeout = TimeSpan.FromMinutes(3);
-
     private readonly string _dir = Directory.CreateTempSubdirectory("clp2p-ui-").FullName;
     private WebApplication? _pgApi;
 
@@ -50,7 +48,7 @@ public sealed class DashboardFixture : IAsyncLifetime
         {
             using var crawl = Clp2pProcess.Start(_dir, "crawl", "--network", "custom", "--bootnode", Net.Bootnode, "--allow-loopback", "--listen-address", "127.0.0.1",
                 "--data-dir", Path.Combine(_dir, "crawl"), "--db", Pg.ConnectionString, "--max-duration", "150s");
-            int code = await crawl.WaitAsync(CrawlTimeout);
+            int code = await crawl.WaitAsync(HangGuard);
             if (code != 0) throw new InvalidOperationException($"clp2p crawl exited {code}:\n{crawl.Output}");
         }
 
@@ -68,7 +66,7 @@ public sealed class DashboardFixture : IAsyncLifetime
         Run = Clp2pProcess.Start(_dir, "run", "--network", "custom", "--bootnode", Net.Bootnode, "--allow-loopback", "--listen-address", "127.0.0.1",
             "--data-dir", Path.Combine(_dir, "run"), "--urls", RunUrl, "--interval", "1h", "--redial-interval", "0");
         // the job logs this line once the first crawl's row is final
-        await Run.WaitForLineAsync("scheduled crawl ", CrawlTimeout);
+        await Run.WaitForLineAsync("scheduled crawl ", HangGuard);
         using (var http = new HttpClient { BaseAddress = new Uri(RunUrl) })
         {
             var latest = await http.GetFromJsonAsync<JsonElement>("/api/v1/crawls/latest");
@@ -100,7 +98,7 @@ public sealed class DashboardFixture : IAsyncLifetime
         if (Run is not null)
         {
             if (!Run.HasExited) Run.Terminate();
-            try { await Run.WaitAsync(TimeSpan.FromSeconds(60)); } catch (TimeoutException) { }
+            try { await Run.WaitAsync(HangGuard); } catch (TimeoutException) { }
             Run.Dispose();
         }
         if (_pgApi is not null) await _pgApi.DisposeAsync();

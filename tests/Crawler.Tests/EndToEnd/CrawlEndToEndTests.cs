@@ -30,11 +30,6 @@ public sealed class ClusterOutageCollection;
 [Collection(nameof(ClusterOutageCollection))]
 public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<TestnetFixture>, IDisposable
 {
-    private static readonly TimeSpan CrawlTimeout = TimeSpan.FromMinutes(3);
-
-    /// <summary>Turns a hang into a failure; it times nothing.</summary>
-    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(90);
-
     /// <summary>Part of the crawl's first log line, written once the database is migrated.</summary>
     private const string SchemaReady = " bootnodes into ";
     private readonly string _dir = Directory.CreateTempSubdirectory("clp2p-e2e-").FullName;
@@ -66,7 +61,7 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
         await using var pg = await PgDatabase.CreateAsync();
         string summaryPath = Path.Combine(_dir, "summary.json");
         using var crawl = Clp2pProcess.Start(_dir, CrawlArgs(pg.ConnectionString, summaryPath));
-        int code = await crawl.WaitAsync(CrawlTimeout);
+        int code = await crawl.WaitAsync(HangGuard);
         Assert.True(code == 0, $"clp2p exited {code}:\n{crawl.Output}");
 
         using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(summaryPath));
@@ -76,7 +71,7 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
         // `clp2p export` writes one row per node seen, in the documented columns
         string csvPath = Path.Combine(_dir, "export.csv");
         using var export = Clp2pProcess.Start(_dir, "export", "--db", pg.ConnectionString, "--crawl", "latest", "--format", "csv", "--out", csvPath);
-        Assert.True(await export.WaitAsync(TimeSpan.FromMinutes(1)) == 0, export.Output);
+        Assert.True(await export.WaitAsync(HangGuard) == 0, export.Output);
         var lines = (await File.ReadAllLinesAsync(csvPath)).Where(l => l.Length > 0).ToList();
         var header = lines[0].Split(',');
         Assert.Equal("node_id", header[0]);
@@ -105,7 +100,7 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
     {
         string summaryPath = Path.Combine(_dir, "summary.json");
         using var crawl = Clp2pProcess.Start(_dir, CrawlArgs(db: null, summaryPath));
-        int code = await crawl.WaitAsync(CrawlTimeout);
+        int code = await crawl.WaitAsync(HangGuard);
         Assert.True(code == 0, $"clp2p exited {code}:\n{crawl.Output}");
 
         string file = Path.Combine(_dir, "data", "clp2p.db");
@@ -131,7 +126,7 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
             Assert.True(visitsBefore >= 3, $"no visits were written in time:\n{doomed.Output}");
 
             doomed.KillHard();
-            await doomed.WaitAsync(TimeSpan.FromSeconds(10));
+            await doomed.WaitAsync(HangGuard);
 
             await using var db = pg.Open();
             Assert.True(await Sql.ScalarAsync(db, "SELECT count(*) FROM visits") >= visitsBefore);
@@ -141,7 +136,7 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
 
         string summaryPath = Path.Combine(_dir, "summary.json");
         using var next = Clp2pProcess.Start(_dir, lease, CrawlArgs(pg.ConnectionString, summaryPath));
-        int code = await next.WaitAsync(CrawlTimeout);
+        int code = await next.WaitAsync(HangGuard);
         Assert.True(code == 0, $"clp2p exited {code}:\n{next.Output}");
         await using (var db = pg.Open())
         {
@@ -177,7 +172,7 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
         {
             await PgDatabase.ControlAsync("start");
         }
-        int code = await crawl.WaitAsync(CrawlTimeout);
+        int code = await crawl.WaitAsync(HangGuard);
         Assert.True(code == 0, $"clp2p exited {code}:\n{crawl.Output}");
         using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(summaryPath));
         await using var db = pg.Open();
@@ -210,7 +205,7 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
             Assert.Equal(Net.Nodes.Count, census.RootElement.GetProperty("total").GetInt64());   // the census API is served in-process
 
         run.Terminate();
-        Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(0, await run.WaitAsync(HangGuard));
         await using var db = pg.Open();
         Assert.Equal(0, await Sql.ScalarAsync(db, "SELECT count(*) FROM crawls WHERE state = 'running'"));
         Assert.Equal(Net.Nodes.Count, await Sql.ScalarAsync(db, "SELECT count(*) FROM visits WHERE kind = 'crawl'"));

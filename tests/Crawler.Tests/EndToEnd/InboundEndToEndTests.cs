@@ -17,7 +17,6 @@ namespace ClP2p.Crawler.Tests.EndToEnd;
 /// </summary>
 public sealed partial class InboundEndToEndTests(ITestOutputHelper output) : IDisposable
 {
-    private static readonly TimeSpan Guard = TimeSpan.FromMinutes(3);
     private readonly string _dir = Directory.CreateTempSubdirectory("clp2p-inbound-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -25,7 +24,7 @@ public sealed partial class InboundEndToEndTests(ITestOutputHelper output) : IDi
     private async Task<string> RunAsync(params string[] args)
     {
         using var p = Clp2pProcess.Start(_dir, args);
-        int code = await p.WaitAsync(Guard);
+        int code = await p.WaitAsync(HangGuard);
         Assert.True(code == 0, $"clp2p {string.Join(' ', args.Take(2))} exited {code}:\n{p.Output}");
         return p.Output;
     }
@@ -79,7 +78,7 @@ public sealed partial class InboundEndToEndTests(ITestOutputHelper output) : IDi
         using var run = Clp2pProcess.Start(_dir, "run", "--network", "custom", "--bootnode", net.Bootnode, "--allow-loopback",
             "--listen-address", "127.0.0.1", "--external-ip", "127.0.0.1", "--data-dir", Path.Combine(_dir, "data"), "--db", pg.ConnectionString,
             "--no-api", "--interval", "2s", "--redial-interval", "0");
-        string listening = await run.WaitForLineAsync("listening for inbound peers", Guard);
+        string listening = await run.WaitForLineAsync("listening for inbound peers", HangGuard);
         string enr = RecordInLog().Match(listening).Groups[1].Value;
         Assert.True(Enr.Parse(enr).Tcp is > 0, $"the crawler's record has no tcp port: {listening}");
 
@@ -93,15 +92,15 @@ public sealed partial class InboundEndToEndTests(ITestOutputHelper output) : IDi
         while (true)
         {
             done++;
-            await run.WaitForLineAsync($"scheduled crawl {done}:", Guard);
+            await run.WaitForLineAsync($"scheduled crawl {done}:", HangGuard);
             var written = Regex.Match(run.Output, $"crawl {done}: inbound so far: [0-9]+ discv5 contacts, ([0-9]+) libp2p peers");
             Assert.True(written.Success, $"crawl {done} did not report its inbound contacts");
             if (int.Parse(written.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= Nat) break;
         }
-        string line = await run.WaitForLineAsync($"scheduled crawl {done + 2}:", Guard);
+        string line = await run.WaitForLineAsync($"scheduled crawl {done + 2}:", HangGuard);
         long crawl = long.Parse(Regex.Match(line, "scheduled crawl ([0-9]+):").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         run.Terminate();
-        Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(0, await run.WaitAsync(HangGuard));
 
         var nat = net.NatNodes.ToDictionary(n => n.NodeId, StringComparer.Ordinal);
         await using (var db = pg.Open())
@@ -142,7 +141,7 @@ public sealed partial class InboundEndToEndTests(ITestOutputHelper output) : IDi
         using var crawl = Clp2pProcess.Start(_dir, "crawl", "--network", "custom", "--bootnode", net.Bootnode, "--allow-loopback",
             "--listen-address", "127.0.0.1", "--external-ip", "127.0.0.1", "--data-dir", Path.Combine(_dir, "data"), "--db", pg.ConnectionString,
             "--max-duration", "150s", "--summary-json", Path.Combine(_dir, "summary.json"));
-        string listening = await crawl.WaitForLineAsync("listening for inbound peers", Guard);
+        string listening = await crawl.WaitForLineAsync("listening for inbound peers", HangGuard);
         var record = Enr.Parse(RecordInLog().Match(listening).Groups[1].Value);
         var target = new IPEndPoint(IPAddress.Loopback, record.Tcp!.Value);
 
@@ -150,7 +149,7 @@ public sealed partial class InboundEndToEndTests(ITestOutputHelper output) : IDi
         using var stop = new CancellationTokenSource();
         var streams = Task.Run(() => flood.StreamsThatNeverEndAsync(target, stop.Token));
         var connections = Task.Run(() => flood.SilentConnectionsAsync(target, stop.Token));
-        int code = await crawl.WaitAsync(Guard);
+        int code = await crawl.WaitAsync(HangGuard);
         await stop.CancelAsync();
         await Task.WhenAll(streams, connections);
         Assert.True(code == 0, crawl.Output);

@@ -51,7 +51,7 @@ public sealed class NoAnswerCrawlTests : IDisposable
         public void Dispose()
         {
             _stop.Cancel();
-            _loop.Wait(TimeSpan.FromSeconds(10));
+            _loop.Wait(HangGuard);
             _socket.Dispose();
             _stop.Dispose();
         }

@@ -43,7 +43,7 @@ public sealed class Testnet : IAsyncDisposable
             _natDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
         await _peer.SendLineAsync(JsonSerializer.Serialize(new { cmd = "nat", enr = crawlerEnr, count }));
-        await _natDone.Task.WaitAsync(NodePeer.HangGuard);
+        await _natDone.Task.WaitAsync(HangGuard);
     }
 
     /// <summary>

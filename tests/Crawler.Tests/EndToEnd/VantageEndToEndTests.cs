@@ -12,7 +12,6 @@ public sealed class VantageEndToEndTests : IDisposable
 {
     // 8 nodes only "a" reaches, 8 only "b", 8 both reach, 8 nobody knows: n1 = n2 = 16, m = 8, true size 32.
     private const int OnlyA = 8, OnlyB = 8, Both = 8, Hidden = 8;
-    private static readonly TimeSpan CrawlTimeout = TimeSpan.FromMinutes(3);
     private readonly string _dir = Directory.CreateTempSubdirectory("clp2p-vantage-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -20,7 +19,7 @@ public sealed class VantageEndToEndTests : IDisposable
     private async Task<string> RunAsync(params string[] args)
     {
         using var p = Clp2pProcess.Start(_dir, args);
-        int code = await p.WaitAsync(CrawlTimeout);
+        int code = await p.WaitAsync(HangGuard);
         Assert.True(code == 0, $"clp2p {string.Join(' ', args.Take(1))} exited {code}:\n{p.Output}");
         return p.Output;
     }

@@ -18,7 +18,7 @@ public sealed class JsInteropTests
         string agent = $"js-host/{keyType}/{muxer}/v9.9.9-{Guid.NewGuid():N}";
         await using var js = await JsLibp2pHost.StartAsync(keyType, agent, muxer);
         using var dialer = new Libp2pDialer(Options());
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var cts = new CancellationTokenSource(HangGuard);
 
         await using var conn = await dialer.DialAsync(js.EndPoint, js.PeerId, cts.Token);
         var info = await conn.IdentifyAsync(cts.Token);
@@ -42,7 +42,7 @@ public sealed class JsInteropTests
     {
         await using var js = await JsLibp2pHost.StartAsync("secp256k1", "echo-host", muxer);
         using var dialer = new Libp2pDialer(Options());
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var cts = new CancellationTokenSource(HangGuard);
         await using var conn = await dialer.DialAsync(js.EndPoint, js.PeerId, cts.Token);
 
         foreach (int size in new[] { 5, 1 << 20 })
@@ -70,7 +70,7 @@ public sealed class JsInteropTests
     {
         await using var js = await JsLibp2pHost.StartAsync("secp256k1", "echo-host", muxer);
         using var dialer = new Libp2pDialer(Options());
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var cts = new CancellationTokenSource(HangGuard);
         await using var conn = await dialer.DialAsync(js.EndPoint, js.PeerId, cts.Token);
 
         var tasks = Enumerable.Range(0, 16).Select(async i =>
@@ -95,7 +95,7 @@ public sealed class JsInteropTests
     {
         await using var js = await JsLibp2pHost.StartAsync("secp256k1", "host", "yamux");
         using var dialer = new Libp2pDialer(Options());
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var cts = new CancellationTokenSource(HangGuard);
         await using var conn = await dialer.DialAsync(js.EndPoint, js.PeerId, cts.Token);
 
         var ex = await Assert.ThrowsAsync<DialException>(() => conn.OpenStreamAsync(["/eth2/beacon_chain/req/status/2/ssz_snappy", "/eth2/beacon_chain/req/status/1/ssz_snappy"], cts.Token));
@@ -115,7 +115,7 @@ public sealed class JsInteropTests
         await using var listener = new Libp2pListener(options);
         listener.Handle("/clp2p/custom/1", (s, c, ct) => Task.CompletedTask);
         listener.Start(new IPEndPoint(IPAddress.Loopback, 0));
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var cts = new CancellationTokenSource(HangGuard);
         string addr = $"/ip4/127.0.0.1/tcp/{listener.LocalEndPoint!.Port}/p2p/{listener.PeerId}";
 
         await js.SendAsync(new { cmd = "ping", multiaddr = addr });
@@ -139,7 +139,7 @@ public sealed class JsInteropTests
         await using var js = await JsLibp2pHost.StartAsync("ed25519", "host", "yamux");
         var options = Options("clp2p-dialer/1.2.3");
         using var dialer = new Libp2pDialer(options);
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var cts = new CancellationTokenSource(HangGuard);
         await using var conn = await dialer.DialAsync(js.EndPoint, js.PeerId, cts.Token);
 
         var identify = await js.NextEventAsync("identify", cts.Token);
@@ -156,7 +156,7 @@ public sealed class JsInteropTests
         var expected = PeerId.FromSecp256k1PublicKey(Convert.FromHexString("037777e994e452c21604f91de093ce415f5432f701dd8cd1a7a6fea0e630bfca99"));
         Assert.Equal("16Uiu2HAmLhLvBoYaoZfaMUKuibM6ac163GwKY74c5kiSLg5KvLpY", js.PeerId.ToString());
         using var dialer = new Libp2pDialer(Options());
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var cts = new CancellationTokenSource(HangGuard);
         await using var conn = await dialer.DialAsync(js.EndPoint, expected, cts.Token);
         Assert.Equal(expected, conn.RemotePeerId);
     }
@@ -166,7 +166,7 @@ public sealed class JsInteropTests
     {
         await using var js = await JsLibp2pHost.StartAsync("secp256k1", "host", "yamux");
         using var dialer = new Libp2pDialer(Options());
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var cts = new CancellationTokenSource(HangGuard);
 
         var other = Identity.GenerateSecp256k1().PeerId;
         var ex = await Assert.ThrowsAsync<DialException>(() => dialer.DialAsync(js.EndPoint, other, cts.Token));
@@ -183,7 +183,7 @@ public sealed class JsInteropTests
     {
         await using var js = await JsLibp2pHost.StartAsync("secp256k1", "both", "yamux,mplex");
         using var dialer = new Libp2pDialer(new Libp2pOptions { Identity = Identity.GenerateSecp256k1(), Muxers = muxers });
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var cts = new CancellationTokenSource(HangGuard);
         await using var conn = await dialer.DialAsync(js.EndPoint, js.PeerId, cts.Token);
         Assert.Equal(expected, conn.Muxer);
         Assert.Equal("both", (await conn.IdentifyAsync(cts.Token)).AgentVersion);

@@ -29,7 +29,7 @@ public sealed class JsLibp2pHost : IAsyncDisposable
         var host = new JsLibp2pHost();
         host._peer = NodePeer.Start("libp2p-host.mjs", args, "libp2p", host.OnLine);
         _ = host._peer.Exited.ContinueWith(_ => host._events.Writer.TryComplete(), TaskScheduler.Default);
-        using var cts = new CancellationTokenSource(NodePeer.HangGuard);
+        using var cts = new CancellationTokenSource(HangGuard);
         try
         {
             var listening = await host.NextEventAsync("listening", cts.Token);

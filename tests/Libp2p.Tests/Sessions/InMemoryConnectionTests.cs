@@ -40,7 +40,7 @@ public sealed class InMemoryConnectionTests
     public async Task Many_concurrent_streams_echo_their_own_data(string muxer)
     {
         await using var pair = await InMemoryPair.CreateAsync(muxer);
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var cts = new CancellationTokenSource(HangGuard);
         await Task.WhenAll(Enumerable.Range(0, 50).Select(async i =>
         {
             byte[] data = RandomNumberGenerator.GetBytes(100 + (i * 3001));
@@ -57,7 +57,7 @@ public sealed class InMemoryConnectionTests
     public async Task Transfers_larger_than_the_window_arrive_intact_in_both_directions(string muxer)
     {
         await using var pair = await InMemoryPair.CreateAsync(muxer);
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var cts = new CancellationTokenSource(HangGuard);
         byte[] data = RandomNumberGenerator.GetBytes(3 * 1024 * 1024 + 17);
         await using var s = await pair.Client.OpenStreamAsync([InMemoryPair.Echo], cts.Token);
         var read = ReadAllAsync(s, cts.Token);
@@ -77,7 +77,7 @@ public sealed class InMemoryConnectionTests
             await release.Task;
             await ReadAllAsync(s, ct);
         }));
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var cts = new CancellationTokenSource(HangGuard);
         await using var s = await pair.Client.OpenStreamAsync(["/sink"], cts.Token);
         // 200 KiB fit in the initial 256 KiB window without any read (negotiation used 27 bytes of it).
         await s.WriteAsync(new byte[200 * 1024], cts.Token);
@@ -99,7 +99,7 @@ public sealed class InMemoryConnectionTests
             await s.WriteAsync(request.Reverse().ToArray(), ct);
             await s.CloseWriteAsync(ct);
         }));
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var cts = new CancellationTokenSource(HangGuard);
         await using var s = await pair.Client.OpenStreamAsync(["/reqresp"], cts.Token);
         await s.WriteAsync(new byte[] { 1, 2, 3 }, cts.Token);
         await s.CloseWriteAsync(cts.Token);
@@ -116,7 +116,7 @@ public sealed class InMemoryConnectionTests
             await s.ReadExactlyAsync(new byte[1], ct);
             s.Reset();
         }));
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var cts = new CancellationTokenSource(HangGuard);
         await using var s = await pair.Client.OpenStreamAsync(["/reset"], cts.Token);
         await s.WriteAsync(new byte[] { 9 }, cts.Token);
         await Assert.ThrowsAsync<IOException>(async () => await s.ReadExactlyAsync(new byte[10], cts.Token));
@@ -132,7 +132,7 @@ public sealed class InMemoryConnectionTests
     public async Task Local_reset_fails_our_pending_read(string muxer)
     {
         await using var pair = await InMemoryPair.CreateAsync(muxer, l => l.Handle("/hold", (s, c, ct) => Task.Delay(Timeout.Infinite, ct)));
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var cts = new CancellationTokenSource(HangGuard);
         await using var s = await pair.Client.OpenStreamAsync(["/hold"], cts.Token);
         var read = s.ReadAsync(new byte[10], cts.Token).AsTask();
         s.Reset();
@@ -145,7 +145,7 @@ public sealed class InMemoryConnectionTests
     public async Task Closing_one_side_completes_the_other_and_fails_new_streams(string muxer)
     {
         await using var pair = await InMemoryPair.CreateAsync(muxer);
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var cts = new CancellationTokenSource(HangGuard);
         await pair.Server.DisposeAsync();
         await pair.Client.Completion.WaitAsync(cts.Token);
         var ex = await Assert.ThrowsAsync<DialException>(() => pair.Client.OpenStreamAsync([InMemoryPair.Echo], cts.Token));
@@ -157,7 +157,7 @@ public sealed class InMemoryConnectionTests
     public async Task Identify_and_ping_work_between_our_own_hosts(string muxer)
     {
         await using var pair = await InMemoryPair.CreateAsync(muxer, l => l.Handle("/extra/1", (s, c, ct) => Task.CompletedTask));
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var cts = new CancellationTokenSource(HangGuard);
         var info = await pair.Client.IdentifyAsync(cts.Token);
         Assert.Equal("clp2p/0.1", info.AgentVersion);
         Assert.Equal("ipfs/0.1.0", info.ProtocolVersion);
@@ -176,7 +176,7 @@ public sealed class InMemoryConnectionTests
     public async Task Unknown_protocol_is_refused_with_na_and_next_proposal_is_tried(string muxer)
     {
         await using var pair = await InMemoryPair.CreateAsync(muxer);
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var cts = new CancellationTokenSource(HangGuard);
         var ex = await Assert.ThrowsAsync<DialException>(() => pair.Client.OpenStreamAsync(["/nope/2", "/nope/1"], cts.Token));
         Assert.Equal(DialErrorClass.ProtocolNotSupported, ex.Class);
         await using var s = await pair.Client.OpenStreamAsync(["/nope/2", InMemoryPair.Echo], cts.Token);
@@ -187,7 +187,7 @@ public sealed class InMemoryConnectionTests
     public async Task Handler_exception_resets_only_that_stream()
     {
         await using var pair = await InMemoryPair.CreateAsync("/yamux/1.0.0", l => l.Handle("/boom", (s, c, ct) => throw new InvalidOperationException("boom")));
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var cts = new CancellationTokenSource(HangGuard);
         try
         {
             await using var s = await pair.Client.OpenStreamAsync(["/boom"], cts.Token);

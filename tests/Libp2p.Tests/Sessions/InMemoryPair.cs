@@ -34,7 +34,7 @@ public sealed class InMemoryPair : IAsyncDisposable
         configure?.Invoke(listener);
         var (a, b) = DuplexPipe.CreatePair();
         var ep = new IPEndPoint(IPAddress.Loopback, 1);
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var cts = new CancellationTokenSource(HangGuard);
         var server = listener.UpgradeInboundAsync(b, ep, cts.Token);
         var client = await dialer.UpgradeOutboundAsync(a, ep, listener.PeerId, cts.Token);
         return new InMemoryPair(dialer, listener, client, await server);

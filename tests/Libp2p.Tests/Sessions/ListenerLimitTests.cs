@@ -13,8 +13,6 @@ namespace ClP2p.Libp2p.Tests.Sessions;
 /// </summary>
 public sealed class ListenerLimitTests
 {
-    private static readonly TimeSpan HangGuard = TimeSpan.FromMinutes(2);
-
     /// <summary>Silent clients stay held for the whole test: the upgrade's step timeout never fires within it.</summary>
     private static Libp2pListener NewListener(InboundLimits limits, TimeProvider? time = null, int maxStreams = 512) => new(new Libp2pOptions
     {

@@ -47,7 +47,7 @@ public sealed class MetricsTests
         await using var session = new YamuxSession(a, true, NullLogger.Instance, metrics);
         session.Start(s => Task.CompletedTask);
         await remote.WriteAsync(new byte[] { 7, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1 });
-        await session.Completion.WaitAsync(TimeSpan.FromSeconds(5));
+        await session.Completion.WaitAsync(HangGuard);
         lock (seen)
         {
             Assert.Contains(seen, m => m.Name == "clp2p.libp2p.malformed" && (string?)m.Tags["protocol"] == "/yamux/1.0.0"

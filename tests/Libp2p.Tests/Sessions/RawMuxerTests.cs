@@ -12,15 +12,13 @@ namespace ClP2p.Libp2p.Tests.Sessions;
 /// <summary>Our yamux/mplex sessions against a hand-driven remote writing raw frames (the yamux and mplex specs, and the upstream issues each test names).</summary>
 public sealed class RawMuxerTests
 {
-    // Only bounds a hang: nothing here waits for time to pass.
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
-
-    private sealed class YamuxRig : IAsyncDisposable
+    /// <summary>A session of ours over an in-memory pipe whose other end (<see cref="Remote"/>) the test writes raw frames to.</summary>
+    private abstract class MuxerRig<TSession> : IAsyncDisposable where TSession : MuxerSession
     {
-        public YamuxRig()
+        protected MuxerRig(Func<Stream, TSession> create)
         {
-            (var a, Remote) = DuplexPipe.CreatePair();
-            Session = new YamuxSession(a, isInitiator: true, NullLogger.Instance, Libp2pMetrics.Shared);
+            (var ours, Remote) = DuplexPipe.CreatePair();
+            Session = create(ours);
             Session.Start(s =>
             {
                 Inbound.Writer.TryWrite(s);
@@ -29,9 +27,18 @@ public sealed class RawMuxerTests
         }
 
         public Stream Remote { get; }
-        public YamuxSession Session { get; }
+        public TSession Session { get; }
         public System.Threading.Channels.Channel<MuxedStream> Inbound { get; } = System.Threading.Channels.Channel.CreateUnbounded<MuxedStream>();
 
+        public async ValueTask DisposeAsync()
+        {
+            await Session.DisposeAsync();
+            await Remote.DisposeAsync();
+        }
+    }
+
+    private sealed class YamuxRig() : MuxerRig<YamuxSession>(pipe => new YamuxSession(pipe, isInitiator: true, NullLogger.Instance, Libp2pMetrics.Shared))
+    {
         public async Task SendAsync(YamuxFrameType type, YamuxFlags flags, uint id, uint length, byte[]? data = null)
         {
             var buf = new byte[12 + (data?.Length ?? 0)];
@@ -42,19 +49,13 @@ public sealed class RawMuxerTests
 
         public async Task<(YamuxHeader Header, byte[] Data)> ReceiveAsync()
         {
-            using var cts = new CancellationTokenSource(Wait);
+            using var cts = new CancellationTokenSource(HangGuard);
             var hdr = new byte[12];
             await Remote.ReadExactlyAsync(hdr, cts.Token);
             Assert.True(YamuxHeader.TryDecode(hdr, out var h, out _));
             var data = h.Type == YamuxFrameType.Data ? new byte[h.Length] : [];
             await Remote.ReadExactlyAsync(data, cts.Token);
             return (h, data);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await Session.DisposeAsync();
-            await Remote.DisposeAsync();
         }
     }
 
@@ -72,12 +73,12 @@ public sealed class RawMuxerTests
     {
         await using var rig = new YamuxRig();
         await rig.SendAsync(YamuxFrameType.Data, YamuxFlags.Syn, 2, 3, [1, 2, 3]);
-        var stream = await rig.Inbound.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        var stream = await rig.Inbound.Reader.ReadAsync().AsTask().WaitAsync(HangGuard);
         var (ack, _) = await rig.ReceiveAsync();
         Assert.Equal(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Ack, 2, 0), ack);
         await rig.SendAsync(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, 2, 0); // rust-yamux #189: FIN on a WindowUpdate
         var ms = new MemoryStream();
-        await stream.CopyToAsync(ms).WaitAsync(Wait);
+        await stream.CopyToAsync(ms).WaitAsync(HangGuard);
         Assert.Equal(new byte[] { 1, 2, 3 }, ms.ToArray());
         // Our reply and FIN go out as Data / WindowUpdate frames on the same id.
         await stream.WriteAsync(new byte[] { 9 });
@@ -112,7 +113,7 @@ public sealed class RawMuxerTests
             await rig.SendAsync(YamuxFrameType.Data, i == 0 ? YamuxFlags.Ack : YamuxFlags.None, 1, (uint)chunk.Length, chunk);
         }
         var read = new byte[128 * 1024];
-        await s.ReadExactlyAsync(read).AsTask().WaitAsync(Wait);
+        await s.ReadExactlyAsync(read).AsTask().WaitAsync(HangGuard);
         var (h, _) = await rig.ReceiveAsync();
         Assert.Equal(YamuxFrameType.WindowUpdate, h.Type);
         Assert.Equal(1u, h.StreamId);
@@ -129,7 +130,7 @@ public sealed class RawMuxerTests
         await rig.SendAsync(YamuxFrameType.Data, YamuxFlags.Ack, 1, (uint)big.Length, big);
         var (h, _) = await rig.ReceiveAsync();
         Assert.Equal(new YamuxHeader(YamuxFrameType.GoAway, YamuxFlags.None, 0, (uint)YamuxGoAwayCode.ProtocolError), h);
-        await rig.Session.Completion.WaitAsync(Wait);
+        await rig.Session.Completion.WaitAsync(HangGuard);
         Assert.True(rig.Session.IsClosed);
     }
 
@@ -151,7 +152,7 @@ public sealed class RawMuxerTests
         var (h, _) = await rig.ReceiveAsync();
         Assert.Equal(YamuxFrameType.GoAway, h.Type);
         Assert.Equal((uint)YamuxGoAwayCode.ProtocolError, h.Length);
-        await rig.Session.Completion.WaitAsync(Wait);
+        await rig.Session.Completion.WaitAsync(HangGuard);
         Assert.Contains("exceeds any window", rig.Session.CloseReason, StringComparison.Ordinal);
     }
 
@@ -163,7 +164,7 @@ public sealed class RawMuxerTests
         await using var rig = new YamuxRig();
         await rig.SendAsync(YamuxFrameType.WindowUpdate, YamuxFlags.Syn, id, 0);
         Assert.Equal(YamuxFrameType.GoAway, (await rig.ReceiveAsync()).Header.Type);
-        await rig.Session.Completion.WaitAsync(Wait);
+        await rig.Session.Completion.WaitAsync(HangGuard);
     }
 
     [Fact]
@@ -175,7 +176,7 @@ public sealed class RawMuxerTests
         buf[0] = 1;
         await rig.Remote.WriteAsync(buf);
         Assert.Equal(YamuxFrameType.GoAway, (await rig.ReceiveAsync()).Header.Type);
-        await rig.Session.Completion.WaitAsync(Wait);
+        await rig.Session.Completion.WaitAsync(HangGuard);
     }
 
     [Fact]
@@ -183,7 +184,7 @@ public sealed class RawMuxerTests
     {
         await using var rig = new YamuxRig();
         await rig.SendAsync(YamuxFrameType.GoAway, YamuxFlags.None, 0, 0);
-        await rig.Session.Completion.WaitAsync(Wait);
+        await rig.Session.Completion.WaitAsync(HangGuard);
         var ex = await Assert.ThrowsAsync<DialException>(() => rig.Session.OpenStreamAsync(CancellationToken.None));
         Assert.Equal(DialErrorClass.GoAway, ex.Class);
     }
@@ -201,7 +202,7 @@ public sealed class RawMuxerTests
         await rig.SendAsync(YamuxFrameType.WindowUpdate, YamuxFlags.Ack, 1, 10);
         var (h2, _) = await rig.ReceiveAsync();
         Assert.Equal(10u, h2.Length);
-        await write.WaitAsync(Wait);
+        await write.WaitAsync(HangGuard);
         Assert.Equal(256 * 1024, data.Length);
     }
 
@@ -220,23 +221,8 @@ public sealed class RawMuxerTests
         await remote.DisposeAsync();
     }
 
-    private sealed class MplexRig : IAsyncDisposable
+    private sealed class MplexRig() : MuxerRig<MplexSession>(pipe => new MplexSession(pipe, isInitiator: true, NullLogger.Instance, Libp2pMetrics.Shared))
     {
-        public MplexRig()
-        {
-            (var a, Remote) = DuplexPipe.CreatePair();
-            Session = new MplexSession(a, isInitiator: true, NullLogger.Instance, Libp2pMetrics.Shared);
-            Session.Start(s =>
-            {
-                Inbound.Writer.TryWrite(s);
-                return Task.CompletedTask;
-            });
-        }
-
-        public Stream Remote { get; }
-        public MplexSession Session { get; }
-        public System.Threading.Channels.Channel<MuxedStream> Inbound { get; } = System.Threading.Channels.Channel.CreateUnbounded<MuxedStream>();
-
         public Task SendAsync(ulong id, MplexFlag flag, byte[] data) => SendRawAsync(id, flag, data.Length, data);
 
         public async Task SendRawAsync(ulong id, MplexFlag flag, int declaredLength, byte[] data)
@@ -250,7 +236,7 @@ public sealed class RawMuxerTests
 
         public async Task<(MplexHeader Header, byte[] Data)> ReceiveAsync()
         {
-            using var cts = new CancellationTokenSource(Wait);
+            using var cts = new CancellationTokenSource(HangGuard);
             var hdr = new byte[MplexHeader.MaxSize];
             int got = 0;
             while (true)
@@ -265,12 +251,6 @@ public sealed class RawMuxerTests
                 }
             }
         }
-
-        public async ValueTask DisposeAsync()
-        {
-            await Session.DisposeAsync();
-            await Remote.DisposeAsync();
-        }
     }
 
     [Fact]
@@ -283,13 +263,13 @@ public sealed class RawMuxerTests
         Assert.Equal("0"u8.ToArray(), name);
 
         await rig.SendAsync(0, MplexFlag.NewStream, "0"u8.ToArray());
-        var theirs = await rig.Inbound.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        var theirs = await rig.Inbound.Reader.ReadAsync().AsTask().WaitAsync(HangGuard);
         await rig.SendAsync(0, MplexFlag.MessageInitiator, [0xaa]); // for the stream THEY opened
         await rig.SendAsync(0, MplexFlag.MessageReceiver, [0xbb]); // for the stream WE opened
         var b = new byte[1];
-        await theirs.ReadExactlyAsync(b).AsTask().WaitAsync(Wait);
+        await theirs.ReadExactlyAsync(b).AsTask().WaitAsync(HangGuard);
         Assert.Equal(0xaa, b[0]);
-        await ours.ReadExactlyAsync(b).AsTask().WaitAsync(Wait);
+        await ours.ReadExactlyAsync(b).AsTask().WaitAsync(HangGuard);
         Assert.Equal(0xbb, b[0]);
 
         await ours.WriteAsync(new byte[] { 1 });
@@ -308,9 +288,9 @@ public sealed class RawMuxerTests
         await using var rig = new MplexRig();
         await rig.SendAsync(77, MplexFlag.MessageInitiator, [1, 2, 3]);
         await rig.SendAsync(5, MplexFlag.NewStream, []);
-        var s = await rig.Inbound.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        var s = await rig.Inbound.Reader.ReadAsync().AsTask().WaitAsync(HangGuard);
         await rig.SendAsync(5, MplexFlag.CloseInitiator, []);
-        Assert.Equal(0, await s.ReadAsync(new byte[1]).AsTask().WaitAsync(Wait));
+        Assert.Equal(0, await s.ReadAsync(new byte[1]).AsTask().WaitAsync(HangGuard));
         await s.CloseWriteAsync();
         // The first frame we send is the close for stream 5: nothing was sent about stream 77.
         Assert.Equal(new MplexHeader(5, MplexFlag.CloseReceiver, 0), (await rig.ReceiveAsync()).Header);
@@ -321,7 +301,7 @@ public sealed class RawMuxerTests
     {
         await using var rig = new MplexRig();
         await rig.SendRawAsync(0, MplexFlag.MessageInitiator, (1 << 20) + 1, []);
-        await rig.Session.Completion.WaitAsync(Wait);
+        await rig.Session.Completion.WaitAsync(HangGuard);
         Assert.True(rig.Session.IsClosed);
         Assert.Contains("1 MiB", rig.Session.CloseReason, StringComparison.Ordinal);
     }
@@ -331,9 +311,9 @@ public sealed class RawMuxerTests
     {
         await using var rig = new MplexRig();
         await rig.SendAsync(3, MplexFlag.NewStream, []);
-        var s = await rig.Inbound.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        var s = await rig.Inbound.Reader.ReadAsync().AsTask().WaitAsync(HangGuard);
         await rig.SendAsync(3, MplexFlag.ResetInitiator, []);
-        await Assert.ThrowsAsync<IOException>(() => s.ReadExactlyAsync(new byte[1]).AsTask().WaitAsync(Wait));
+        await Assert.ThrowsAsync<IOException>(() => s.ReadExactlyAsync(new byte[1]).AsTask().WaitAsync(HangGuard));
     }
 
     [Fact]
@@ -341,7 +321,7 @@ public sealed class RawMuxerTests
     {
         await using var rig = new MplexRig();
         await rig.SendAsync(9, MplexFlag.NewStream, []);
-        var s = await rig.Inbound.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        var s = await rig.Inbound.Reader.ReadAsync().AsTask().WaitAsync(HangGuard);
         byte[] chunk = new byte[64 * 1024];
         new Random(3).NextBytes(chunk);
         const int Chunks = 96; // 6 MiB > the 4 MiB buffer cap
@@ -353,16 +333,16 @@ public sealed class RawMuxerTests
             }
             await rig.SendAsync(9, MplexFlag.CloseInitiator, []);
         });
-        await s.FirstFlowControlWait.WaitAsync(Wait); // the read loop reached the cap and waits for us
+        await s.FirstFlowControlWait.WaitAsync(HangGuard); // the read loop reached the cap and waits for us
         Assert.True(s.Buffered <= MplexSession.MaxBufferedPerStream);
         long total = 0;
         var buf = new byte[100_000];
         int n;
-        while ((n = await s.ReadAsync(buf).AsTask().WaitAsync(Wait)) > 0)
+        while ((n = await s.ReadAsync(buf).AsTask().WaitAsync(HangGuard)) > 0)
         {
             total += n;
         }
-        await sender.WaitAsync(Wait);
+        await sender.WaitAsync(HangGuard);
         Assert.Equal((long)Chunks * chunk.Length, total);
     }
 }

@@ -150,6 +150,14 @@ public sealed class WireVectorTests
         Assert.False(Multiaddr.TryDecode(Convert.FromHexString(hex), out _, out _));
 
     [Fact]
+    public void Multiaddr_certhash_reads_as_multibase_base64url_without_padding()
+    {
+        // multibase "u" is RFC 4648 §5 (base64url, no padding): fb ff 00 12 is "-_8AEg", not "+/8AEg=="
+        Assert.True(Multiaddr.TryDecode(Convert.FromHexString("d20304fbff0012"), out var text, out _));
+        Assert.Equal("/certhash/u-_8AEg", text);
+    }
+
+    [Fact]
     public void Multiaddr_from_endpoint_unmaps_ipv4_mapped_ipv6()
     {
         var ep = new System.Net.IPEndPoint(System.Net.IPAddress.Parse("::ffff:203.0.113.7"), 40000);

@@ -45,7 +45,7 @@ public sealed class CrawlSettings
     public TimeSpan? MaxDuration { get; set; }
 
     /// <summary>Dials in flight at once (capped by the process's open-file limit; README explains the default).</summary>
-    public int DialConcurrency { get; set; } = 1_000;
+    public int DialConcurrency { get; set; } = 4_000;
 
     /// <summary>Peers enumerated by discovery at once (README explains the default).</summary>
     public int DiscoveryConcurrency { get; set; } = 2_000;

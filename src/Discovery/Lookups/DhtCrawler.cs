@@ -49,9 +49,13 @@ public sealed class DhtCrawlOptions
     /// </summary>
     public int MaxConcurrency { get; init; } = 2_000;
 
-    /// <summary>FINDNODE requests in flight to one node at most; a node starts at one (until it answers), gains one per
-    /// answer and halves on a timeout.</summary>
-    public int MaxInFlightPerNode { get; init; } = 4;
+    /// <summary>
+    /// FINDNODE requests in flight to one node at most; a node starts at one (until it answers), gains one per answer
+    /// (in the second pass, at least half this bound after an answer) and halves on a timeout. The spacing (<see cref="MinRequestSpacing"/>) still bounds the rate:
+    /// a node answering in 50-300 ms never has more than two or three in flight; this bound matters for the slow ones,
+    /// whose every answer takes 1-3 s: with 4, a table of 14 buckets took five or six of their round trips.
+    /// </summary>
+    public int MaxInFlightPerNode { get; init; } = 8;
 
     /// <summary>
     /// Least time between the starts of two requests to one node. Lighthouse's discv5 packet filter limits what one
@@ -432,6 +436,8 @@ public sealed class DhtCrawler
         {
             bool second = v.SecondPass;
             var inflight = new List<Task<Answer>>(_o.MaxInFlightPerNode);
+            // the second pass is where the slow nodes are: once one answers there, it gets half the bound at once
+            int half = second ? Math.Max(1, _o.MaxInFlightPerNode / 2) : 1;
             int window = v.Answered ? Math.Min(2, _o.MaxInFlightPerNode) : 1;
             var spacing = _o.MinRequestSpacing;
             long lastStart = 0;
@@ -466,7 +472,7 @@ public sealed class DhtCrawler
                     case AskOutcome.Answered:
                         v.Answered = true;
                         failuresInRow = 0;
-                        window = Math.Min(window + 1, _o.MaxInFlightPerNode);
+                        window = Math.Min(Math.Max(window + 1, half), _o.MaxInFlightPerNode);
                         spacing = _o.MinRequestSpacing;
                         if (a.Distance == 0)
                         {
@@ -537,7 +543,7 @@ public sealed class DhtCrawler
         /// The next distance to ask: first a distance to try again (second pass), then the plan's next one. Below
         /// <see cref="DhtCrawlOptions.AskAllDownTo"/> the plan goes on only while the buckets just above are not all
         /// empty, and waits while one of them is in flight (so it asks exactly what a one-at-a-time walk would ask).
-        /// The node's own record (distance 0) is asked last, once every other distance answered.
+        /// The node's own record (distance 0) is asked last, once every other distance has been asked.
         /// </summary>
         private bool TryNextDistance(Visit v, bool second, out int distance, out int count)
         {
@@ -578,7 +584,9 @@ public sealed class DhtCrawler
             }
             if (_o.RefreshRecords && !v.RefreshAsked && v.Answered && !_ct.IsCancellationRequested)
             {
-                for (int d = 1; d <= _o.StartDistance; d++) if (r[d] is Visit.InFlight or Visit.Failed) return false;
+                // once every distance of the plan is asked (not necessarily answered: waiting for the last answers
+                // would cost a slow node one more of its round trips), unless one failed (the second pass asks again)
+                for (int d = 1; d <= _o.StartDistance; d++) if (r[d] is Visit.Failed) return false;
                 distance = 0;
                 return true;
             }

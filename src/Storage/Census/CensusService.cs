@@ -29,6 +29,7 @@ public sealed partial class CensusService
     {
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _clocks = clocks ?? (_ => null);
+        _dataVersion = new DataVersion(options);
     }
 
     private const string CrawlColumns = """
@@ -161,7 +162,15 @@ public sealed partial class CensusService
         await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
         if (await ResolveForCensusAsync(conn, crawlId, ct).ConfigureAwait(false) is not { } c) return null;
         List<CensusDimension> dims = [.. dimensions.Distinct()];
-        if (!c.Built) return await LiveCensusesAsync(conn, c.Info, crawlId is not null, dims, network, ct).ConfigureAwait(false);
+        if (!c.Built)
+        {
+            // A running crawl's censuses are counted from its visits, again only when the database changed since.
+            string version = await _dataVersion.ReadAsync(conn, ct).ConfigureAwait(false);
+            string query = string.Join(',', dims.Select(CensusSql.DimensionName)) + "\n" + network + "\n" + (crawlId is not null);
+            LiveSet live = await _liveSets.GetOrComputeAsync(c.Info.Id, version, query,
+                () => LiveCensusesAsync(conn, c.Info, crawlId is not null, dims, network, ct)).ConfigureAwait(false);
+            return new CensusSet { Crawl = crawlId is null ? c.Info : c.Info with { Visits = live.Visits }, Network = network, Censuses = live.Censuses };
+        }
         var censuses = new List<DimensionCensus>(dims.Count);
         foreach (CensusDimension d in dims)
         {
@@ -171,9 +180,16 @@ public sealed partial class CensusService
         return new CensusSet { Crawl = c.Info, Network = network, Censuses = censuses };
     }
 
+    /// <summary>A running crawl's censuses, and its visits (counted when the crawl was asked for by id).</summary>
+    private sealed record LiveSet(IReadOnlyList<DimensionCensus> Censuses, long Visits);
+
+    private readonly DataVersion _dataVersion;
+
+    private readonly RunningCrawlCache<LiveSet> _liveSets = new();
+
     // A running crawl's censuses: every stored dimension in one pass over its visits (CensusSql.LiveCensuses), the
     // computed ones (sync health) from their own read. The same numbers as one LiveCensusAsync per dimension.
-    private async Task<CensusSet> LiveCensusesAsync(DbConnection conn, CrawlInfo crawl, bool explicitCrawl, List<CensusDimension> dims, string? network, CancellationToken ct)
+    private async Task<LiveSet> LiveCensusesAsync(DbConnection conn, CrawlInfo crawl, bool explicitCrawl, List<CensusDimension> dims, string? network, CancellationToken ct)
     {
         List<CensusDimension> stored = [.. dims.Where(d => !CensusDimensions.IsComputed(d))];
         var rows = dims.ToDictionary(d => d, _ => new List<(string? Key, string? Label, long Count)>());
@@ -194,15 +210,12 @@ public sealed partial class CensusService
             (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows[d]);
             return new DimensionCensus(d, total, groups);
         }).ToList();
-        if (explicitCrawl)
-        {
-            // as GetCensusAsync answers a running crawl: its visits are the census total when the whole crawl is counted
-            long visits = network is null && stored.Count > 0 ? censuses[dims.IndexOf(stored[0])].Total
-                : Convert.ToInt64(await Sql.ScalarAsync(conn, "SELECT COUNT(*) FROM visits v WHERE v.crawl_id = @crawl AND v.kind = 'crawl'", ct, ("crawl", crawl.Id)).ConfigureAwait(false),
-                    System.Globalization.CultureInfo.InvariantCulture);
-            crawl = crawl with { Visits = visits };
-        }
-        return new CensusSet { Crawl = crawl, Network = network, Censuses = censuses };
+        // as GetCensusAsync answers a running crawl asked for by id: its visits are the census total when the whole crawl is counted
+        long visits = !explicitCrawl ? crawl.Visits
+            : network is null && stored.Count > 0 ? censuses[dims.IndexOf(stored[0])].Total
+            : Convert.ToInt64(await Sql.ScalarAsync(conn, "SELECT COUNT(*) FROM visits v WHERE v.crawl_id = @crawl AND v.kind = 'crawl'", ct, ("crawl", crawl.Id)).ConfigureAwait(false),
+                System.Globalization.CultureInfo.InvariantCulture);
+        return new LiveSet(censuses, visits);
     }
 
     private static async Task<CrawlRow?> ResolveForCensusAsync(DbConnection conn, long? crawlId, CancellationToken ct) =>

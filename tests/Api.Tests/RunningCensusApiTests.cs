@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.Json;
 using ClP2p.Storage;
 
@@ -7,14 +6,6 @@ namespace ClP2p.Api.Tests;
 /// <summary>The census set of a crawl still running, which the API keeps until the database changes, over HTTP.</summary>
 public sealed class RunningCensusApiTests(ApiFixture fx) : IClassFixture<ApiFixture>
 {
-    private static async Task<JsonElement> GetJsonAsync(HttpClient client, string url)
-    {
-        var resp = await client.GetAsync(url);
-        string body = await resp.Content.ReadAsStringAsync();
-        Assert.True(resp.StatusCode == HttpStatusCode.OK, $"{url}: {(int)resp.StatusCode} {body}");
-        return JsonDocument.Parse(body).RootElement.Clone();
-    }
-
     private async Task WriteVisitsAsync(long crawl, int from, int to)
     {
         await using var writer = new ResultWriter(fx.Storage);
@@ -38,12 +29,12 @@ public sealed class RunningCensusApiTests(ApiFixture fx) : IClassFixture<ApiFixt
         string url = $"/api/v1/census/set?dimensions={all}&crawl={running}";
 
         await WriteVisitsAsync(running, 1, 4);
-        JsonElement before = await GetJsonAsync(client, url);
-        Assert.Equal(before.GetRawText(), (await GetJsonAsync(client, url)).GetRawText());
+        JsonElement before = await SelectionApiTests.GetJsonAsync(client, url);
+        Assert.Equal(before.GetRawText(), (await SelectionApiTests.GetJsonAsync(client, url)).GetRawText());
         await AssertEachCensusAsync(before, 3);
 
         await WriteVisitsAsync(running, 4, 9);
-        JsonElement after = await GetJsonAsync(client, url);
+        JsonElement after = await SelectionApiTests.GetJsonAsync(client, url);
         await AssertEachCensusAsync(after, 8);
         Assert.Equal(8, after.GetProperty("crawl").GetProperty("visits").GetInt64());
 
@@ -52,7 +43,7 @@ public sealed class RunningCensusApiTests(ApiFixture fx) : IClassFixture<ApiFixt
         {
             foreach (JsonElement c in set.GetProperty("censuses").EnumerateArray())
             {
-                JsonElement one = await GetJsonAsync(client, $"/api/v1/census?dimension={c.GetProperty("dimension").GetString()}&crawl={running}");
+                JsonElement one = await SelectionApiTests.GetJsonAsync(client, $"/api/v1/census?dimension={c.GetProperty("dimension").GetString()}&crawl={running}");
                 Assert.Equal(visits, c.GetProperty("total").GetInt64());
                 Assert.Equal(one.GetProperty("total").GetInt64(), c.GetProperty("total").GetInt64());
                 Assert.Equal(one.GetProperty("groups").GetRawText(), c.GetProperty("groups").GetRawText());

@@ -63,7 +63,7 @@ internal sealed class DataVersion(StorageOptions options)
             {
                 // Not pooled: its data_version must be read on this one connection, and a pooled one could be lent to a
                 // writer, whose own commits data_version does not count.
-                var c = new SqliteConnection(new SqliteConnectionStringBuilder(options.ConnectionString) { Pooling = false, Mode = SqliteOpenMode.ReadOnly }.ConnectionString);
+                var c = new SqliteConnection(new SqliteConnectionStringBuilder(options.ConnectionString) { Pooling = false }.ConnectionString);
                 try
                 {
                     await c.OpenAsync(ct).ConfigureAwait(false);

@@ -95,6 +95,11 @@ public class CensusSetTests
         CensusSet again = (await census.GetCensusesAsync(CensusDimensions.All, running))!;
         Assert.Same(first.Censuses, again.Censuses);
         Assert.Equal(9, again.Crawl.Visits);
+        // the node list and the time series' point of the running crawl likewise
+        var nodes = new NodeFilter { CrawlId = running };
+        Assert.Same(await census.ListNodesAsync(nodes), await census.ListNodesAsync(nodes));
+        Assert.Equal(9, (await census.ListNodesAsync(nodes))!.Total);
+        Assert.Equal(9, await PointTotalAsync(census));
 
         // new visits of the running crawl: counted again
         await using (var writer = new ResultWriter(db.Options, Samples.FastWriter()))
@@ -106,6 +111,8 @@ public class CensusSetTests
         Assert.Equal(12, more.Censuses.Single(c => c.Dimension == CensusDimension.DialOutcome).Total);
         Assert.Equal(12, more.Crawl.Visits);
         await AssertCountedAsync(more);
+        Assert.Equal(12, (await census.ListNodesAsync(nodes))!.Total);
+        Assert.Equal(12, await PointTotalAsync(census));
 
         // no new visit, but their IPs' geo rows arrive (the writer writes a visit's geo after it): counted again
         await using (var writer = new ResultWriter(db.Options, Samples.FastWriter()))
@@ -116,6 +123,9 @@ public class CensusSetTests
         CensusSet geo = (await census.GetCensusesAsync(CensusDimensions.All, running))!;
         Assert.Equal([("JP", 12L)], geo.Censuses.Single(c => c.Dimension == CensusDimension.Country).Groups.Select(g => (g.Key, g.Count)));
         await AssertCountedAsync(geo);
+
+        async Task<long> PointTotalAsync(CensusService service) =>
+            (await service.GetTimeSeriesAsync(CensusDimension.Client, Samples.T0, Samples.T0.AddDays(1))).Points.Single(p => p.CrawlId == running).Total;
 
         async Task AssertCountedAsync(CensusSet set)
         {

@@ -314,12 +314,15 @@ public sealed partial class CensusService
         }
 
         var points = new List<CensusSeriesPoint>(crawls.Count);
+        // the points of crawls without a built census (running) are counted live, again only when the database changed
+        string? version = crawls.Any(c => !c.Built) ? await _dataVersion.ReadAsync(conn, ct).ConfigureAwait(false) : null;
         foreach ((CrawlInfo info, DateTime? builtAt) in crawls)
         {
             bool built = builtAt is not null;
             List<(string?, string?, long)> rows = built
                 ? stored.GetValueOrDefault(info.Id) ?? []
-                : await ReadGroupsAsync(conn, CensusSql.LiveCensus(dimension, network is not null), ct, ("crawl", info.Id), ("network", network)).ConfigureAwait(false);
+                : await _runningPoints.GetOrComputeAsync(info.Id, version!, pointQuery,
+                    () => ReadGroupsAsync(conn, CensusSql.LiveCensus(dimension, network is not null), ct, ("crawl", info.Id), ("network", network))).ConfigureAwait(false);
             (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows);
             points.Add(new CensusSeriesPoint { CrawlId = info.Id, CrawlNetwork = info.Network, StartedAt = info.StartedAt, Total = total, Groups = groups });
         }
@@ -328,6 +331,8 @@ public sealed partial class CensusService
 
     // One entry per finished crawl, dimension and network: a year of hourly crawls is 8,760 points per series.
     private readonly FinishedCrawlCache<List<(string?, string?, long)>> _seriesCache = new(65_536);
+
+    private readonly RunningCrawlCache<List<(string?, string?, long)>> _runningPoints = new();
 
     private static async Task<List<(string? Key, string? Label, long Count)>> ReadGroupsAsync(DbConnection conn, string sql, CancellationToken ct, params (string, object?)[] parameters)
     {
@@ -394,12 +399,18 @@ public sealed partial class CensusService
 
         (string where, (string, object?)[] filterParameters) = NodeWhere(filter, c.Info.Id);
         (string, object?)[] p = [.. filterParameters, ("limit", limit), ("offset", offset)];
-        // A finished crawl's page never changes (GeoIP enrichment rebuilds the census, which renews the key).
+        // A finished crawl's page never changes (GeoIP enrichment rebuilds the census, which renews the key); a running
+        // crawl's is kept until the database changes.
         string query = string.Join("\n", p.Select(x => x.Item2 is null ? "\0" : x.Item2 is byte[] b ? Convert.ToHexString(b) : Convert.ToString(x.Item2, System.Globalization.CultureInfo.InvariantCulture)));
+        if (c.Key.BuiltAt is null)
+            return await _runningNodes.GetOrComputeAsync(c.Info.Id, await _dataVersion.ReadAsync(conn, ct).ConfigureAwait(false), query,
+                () => ReadNodesAsync(conn, where, p, offset, limit, ct)).ConfigureAwait(false);
         return await _nodesCache.GetOrComputeAsync(c.Key, 0, query, () => ReadNodesAsync(conn, where, p, offset, limit, ct)).ConfigureAwait(false);
     }
 
     private readonly FinishedCrawlCache<Page<NodeSummary>> _nodesCache = new();
+
+    private readonly RunningCrawlCache<Page<NodeSummary>> _runningNodes = new();
 
     private static async Task<Page<NodeSummary>> ReadNodesAsync(DbConnection conn, string where, (string, object?)[] p, int offset, int limit, CancellationToken ct)
     {

@@ -5,10 +5,17 @@ namespace ClP2p.Bench;
 
 /// <summary>
 /// The PostgreSQL the storage benchmarks use: CLP2P_BENCH_PG (an Npgsql connection string with rights to create
-/// databases). Start a throwaway one with <c>eval "$(scripts/pg-tmp start)"</c>.
+/// databases). Start a throwaway one with <c>eval "$(scripts/pg-tmp start)"</c>. With CLP2P_BENCH_SQLITE set to a
+/// directory, each database is instead the SQLite file DIR/NAME.db (Api.Bench's census data set; Storage.Bench's
+/// ingest benchmarks need PostgreSQL).
 /// </summary>
 internal static class BenchDatabase
 {
+    /// <summary>The directory of SQLite bench databases (CLP2P_BENCH_SQLITE), or null for PostgreSQL.</summary>
+    public static string? SqliteDirectory => Environment.GetEnvironmentVariable("CLP2P_BENCH_SQLITE") is { Length: > 0 } dir ? dir : null;
+
+    private static string SqliteFile(string database) => Path.Combine(SqliteDirectory!, database + ".db");
+
     public static string AdminConnectionString =>
         Environment.GetEnvironmentVariable("CLP2P_BENCH_PG") is { Length: > 0 } cs
             ? cs
@@ -16,11 +23,12 @@ internal static class BenchDatabase
                 "CLP2P_BENCH_PG is not set. Start a throwaway PostgreSQL with `eval \"$(scripts/pg-tmp start)\"` " +
                 "(or set it to an Npgsql connection string such as Host=127.0.0.1;Port=5432;Username=postgres;Database=postgres).");
 
-    public static StorageOptions Options(string database) =>
+    public static StorageOptions Options(string database) => SqliteDirectory is not null ? StorageOptions.ForSqliteFile(SqliteFile(database)) :
         new(StorageProvider.Postgres, new NpgsqlConnectionStringBuilder(AdminConnectionString) { Database = database, CommandTimeout = 600 }.ConnectionString);
 
     public static async Task<bool> ExistsAsync(string database)
     {
+        if (SqliteDirectory is not null) return File.Exists(SqliteFile(database));
         await using var admin = new NpgsqlConnection(AdminConnectionString);
         await admin.OpenAsync();
         await using var cmd = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @n", admin);
@@ -31,18 +39,36 @@ internal static class BenchDatabase
     public static async Task RecreateAsync(string database)
     {
         await DropAsync(database);
-        await ExecAdminAsync($"CREATE DATABASE {database}");
+        if (SqliteDirectory is not null) Directory.CreateDirectory(SqliteDirectory);
+        else await ExecAdminAsync($"CREATE DATABASE {database}");
         await StorageMigrator.MigrateAsync(Options(database));
     }
 
     public static Task DropAsync(string database)
     {
+        if (SqliteDirectory is not null)
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (string suffix in new[] { "", "-wal", "-shm" }) File.Delete(SqliteFile(database) + suffix);
+            return Task.CompletedTask;
+        }
         StorageOptions.ClearPostgresPools();
         return ExecAdminAsync($"DROP DATABASE IF EXISTS {database} WITH (FORCE)");
     }
 
     public static async Task ExecAsync(string database, string sql)
     {
+        if (SqliteDirectory is not null)
+        {
+            // PostgreSQL's maintenance (VACUUM ANALYZE) becomes SQLite's statistics pass
+            await using var lite = new Microsoft.Data.Sqlite.SqliteConnection(Options(database).ConnectionString);
+            await lite.OpenAsync();
+            await using var analyze = lite.CreateCommand();
+            analyze.CommandText = sql.StartsWith("VACUUM", StringComparison.Ordinal) ? "ANALYZE" : sql;
+            analyze.CommandTimeout = 0;
+            await analyze.ExecuteNonQueryAsync();
+            return;
+        }
         await using var conn = new NpgsqlConnection(Options(database).ConnectionString);
         await conn.OpenAsync();
         await using var cmd = new NpgsqlCommand(sql, conn) { CommandTimeout = 0 };

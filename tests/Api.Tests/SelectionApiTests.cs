@@ -7,7 +7,8 @@ namespace ClP2p.Api.Tests;
 /// <summary>The dashboard's combined census call and its exports of the current selection (network and filters).</summary>
 public sealed class SelectionApiTests(ApiFixture fx) : IClassFixture<ApiFixture>
 {
-    private static async Task<JsonElement> GetJsonAsync(HttpClient client, string url)
+    /// <summary>A 200 answer's JSON, with the API's Server-Timing header.</summary>
+    internal static async Task<JsonElement> GetJsonAsync(HttpClient client, string url)
     {
         var resp = await client.GetAsync(url);
         string body = await resp.Content.ReadAsStringAsync();

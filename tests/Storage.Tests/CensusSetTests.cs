@@ -81,4 +81,58 @@ public class CensusSetTests
         Assert.Equal([("JP", 12L)], (await census.GetCensusAsync(CensusDimension.Country, finished))!.Groups.Select(g => (g.Key, g.Count)));
         Assert.Equal(12, (await census.ListNodesAsync(new NodeFilter { CrawlId = finished, Country = "JP" }))!.Total);
     }
+
+    [Theory, MemberData(nameof(TestDatabase.Providers), MemberType = typeof(TestDatabase))]
+    public async Task A_running_crawls_census_set_is_kept_until_the_database_changes_and_then_counted_again(StorageProvider provider)
+    {
+        await using TestDatabase db = await TestDatabase.CreateAsync(provider);
+        (_, long running) = await SeedAsync(db, TimeProvider.System);
+        var census = new CensusService(db.Options);
+
+        // the same answer as a fresh service's (nothing kept), and kept: asked again with nothing written, the same object
+        CensusSet first = (await census.GetCensusesAsync(CensusDimensions.All, running))!;
+        await AssertCountedAsync(first);
+        CensusSet again = (await census.GetCensusesAsync(CensusDimensions.All, running))!;
+        Assert.Same(first.Censuses, again.Censuses);
+        Assert.Equal(9, again.Crawl.Visits);
+        // the node list and the time series' point of the running crawl likewise
+        var nodes = new NodeFilter { CrawlId = running };
+        Assert.Same(await census.ListNodesAsync(nodes), await census.ListNodesAsync(nodes));
+        Assert.Equal(9, (await census.ListNodesAsync(nodes))!.Total);
+        Assert.Equal(9, await PointTotalAsync(census));
+
+        // new visits of the running crawl: counted again
+        await using (var writer = new ResultWriter(db.Options, Samples.FastWriter()))
+        {
+            for (int i = 9; i < 12; i++) await writer.AddVisitAsync(Samples.Visit(running, i, outcome: "refused"));
+        }
+        CensusSet more = (await census.GetCensusesAsync(CensusDimensions.All, running))!;
+        Assert.NotSame(first.Censuses, more.Censuses);
+        Assert.Equal(12, more.Censuses.Single(c => c.Dimension == CensusDimension.DialOutcome).Total);
+        Assert.Equal(12, more.Crawl.Visits);
+        await AssertCountedAsync(more);
+        Assert.Equal(12, (await census.ListNodesAsync(nodes))!.Total);
+        Assert.Equal(12, await PointTotalAsync(census));
+
+        // no new visit, but their IPs' geo rows arrive (the writer writes a visit's geo after it): counted again
+        await using (var writer = new ResultWriter(db.Options, Samples.FastWriter()))
+        {
+            foreach (string ip in await census.ListIpsWithoutGeoAsync(running))
+                await writer.AddGeoAsync(new IpGeo { Ip = ip, Country = "JP", LookedUpAt = Samples.T0 });
+        }
+        CensusSet geo = (await census.GetCensusesAsync(CensusDimensions.All, running))!;
+        Assert.Equal([("JP", 12L)], geo.Censuses.Single(c => c.Dimension == CensusDimension.Country).Groups.Select(g => (g.Key, g.Count)));
+        await AssertCountedAsync(geo);
+
+        async Task<long> PointTotalAsync(CensusService service) =>
+            (await service.GetTimeSeriesAsync(CensusDimension.Client, Samples.T0, Samples.T0.AddDays(1))).Points.Single(p => p.CrawlId == running).Total;
+
+        async Task AssertCountedAsync(CensusSet set)
+        {
+            CensusSet counted = (await new CensusService(db.Options).GetCensusesAsync(CensusDimensions.All, running))!;
+            Assert.Equal(counted.Crawl.Visits, set.Crawl.Visits);
+            Assert.Equal(counted.Censuses.Select(c => (c.Dimension, c.Total)), set.Censuses.Select(c => (c.Dimension, c.Total)));
+            foreach ((DimensionCensus a, DimensionCensus b) in counted.Censuses.Zip(set.Censuses)) Assert.Equal(a.Groups, b.Groups);
+        }
+    }
 }

@@ -29,6 +29,7 @@ public sealed partial class CensusService
     {
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _clocks = clocks ?? (_ => null);
+        _dataVersion = new DataVersion(options);
     }
 
     private const string CrawlColumns = """
@@ -161,7 +162,15 @@ public sealed partial class CensusService
         await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
         if (await ResolveForCensusAsync(conn, crawlId, ct).ConfigureAwait(false) is not { } c) return null;
         List<CensusDimension> dims = [.. dimensions.Distinct()];
-        if (!c.Built) return await LiveCensusesAsync(conn, c.Info, crawlId is not null, dims, network, ct).ConfigureAwait(false);
+        if (!c.Built)
+        {
+            // A running crawl's censuses are counted from its visits, again only when the database changed since.
+            string version = await _dataVersion.ReadAsync(conn, ct).ConfigureAwait(false);
+            string query = string.Join(',', dims.Select(CensusSql.DimensionName)) + "\n" + network + "\n" + (crawlId is not null);
+            LiveSet live = await _liveSets.GetOrComputeAsync(c.Info.Id, version, query,
+                () => LiveCensusesAsync(conn, c.Info, crawlId is not null, dims, network, ct)).ConfigureAwait(false);
+            return new CensusSet { Crawl = crawlId is null ? c.Info : c.Info with { Visits = live.Visits }, Network = network, Censuses = live.Censuses };
+        }
         var censuses = new List<DimensionCensus>(dims.Count);
         foreach (CensusDimension d in dims)
         {
@@ -171,9 +180,16 @@ public sealed partial class CensusService
         return new CensusSet { Crawl = c.Info, Network = network, Censuses = censuses };
     }
 
+    /// <summary>A running crawl's censuses, and its visits (counted when the crawl was asked for by id).</summary>
+    private sealed record LiveSet(IReadOnlyList<DimensionCensus> Censuses, long Visits);
+
+    private readonly DataVersion _dataVersion;
+
+    private readonly RunningCrawlCache<LiveSet> _liveSets = new();
+
     // A running crawl's censuses: every stored dimension in one pass over its visits (CensusSql.LiveCensuses), the
     // computed ones (sync health) from their own read. The same numbers as one LiveCensusAsync per dimension.
-    private async Task<CensusSet> LiveCensusesAsync(DbConnection conn, CrawlInfo crawl, bool explicitCrawl, List<CensusDimension> dims, string? network, CancellationToken ct)
+    private async Task<LiveSet> LiveCensusesAsync(DbConnection conn, CrawlInfo crawl, bool explicitCrawl, List<CensusDimension> dims, string? network, CancellationToken ct)
     {
         List<CensusDimension> stored = [.. dims.Where(d => !CensusDimensions.IsComputed(d))];
         var rows = dims.ToDictionary(d => d, _ => new List<(string? Key, string? Label, long Count)>());
@@ -194,15 +210,12 @@ public sealed partial class CensusService
             (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows[d]);
             return new DimensionCensus(d, total, groups);
         }).ToList();
-        if (explicitCrawl)
-        {
-            // as GetCensusAsync answers a running crawl: its visits are the census total when the whole crawl is counted
-            long visits = network is null && stored.Count > 0 ? censuses[dims.IndexOf(stored[0])].Total
-                : Convert.ToInt64(await Sql.ScalarAsync(conn, "SELECT COUNT(*) FROM visits v WHERE v.crawl_id = @crawl AND v.kind = 'crawl'", ct, ("crawl", crawl.Id)).ConfigureAwait(false),
-                    System.Globalization.CultureInfo.InvariantCulture);
-            crawl = crawl with { Visits = visits };
-        }
-        return new CensusSet { Crawl = crawl, Network = network, Censuses = censuses };
+        // as GetCensusAsync answers a running crawl asked for by id: its visits are the census total when the whole crawl is counted
+        long visits = !explicitCrawl ? crawl.Visits
+            : network is null && stored.Count > 0 ? censuses[dims.IndexOf(stored[0])].Total
+            : Convert.ToInt64(await Sql.ScalarAsync(conn, "SELECT COUNT(*) FROM visits v WHERE v.crawl_id = @crawl AND v.kind = 'crawl'", ct, ("crawl", crawl.Id)).ConfigureAwait(false),
+                System.Globalization.CultureInfo.InvariantCulture);
+        return new LiveSet(censuses, visits);
     }
 
     private static async Task<CrawlRow?> ResolveForCensusAsync(DbConnection conn, long? crawlId, CancellationToken ct) =>
@@ -301,12 +314,15 @@ public sealed partial class CensusService
         }
 
         var points = new List<CensusSeriesPoint>(crawls.Count);
+        // the points of crawls without a built census (running) are counted live, again only when the database changed
+        string? version = crawls.Any(c => !c.Built) ? await _dataVersion.ReadAsync(conn, ct).ConfigureAwait(false) : null;
         foreach ((CrawlInfo info, DateTime? builtAt) in crawls)
         {
             bool built = builtAt is not null;
             List<(string?, string?, long)> rows = built
                 ? stored.GetValueOrDefault(info.Id) ?? []
-                : await ReadGroupsAsync(conn, CensusSql.LiveCensus(dimension, network is not null), ct, ("crawl", info.Id), ("network", network)).ConfigureAwait(false);
+                : await _runningPoints.GetOrComputeAsync(info.Id, version!, pointQuery,
+                    () => ReadGroupsAsync(conn, CensusSql.LiveCensus(dimension, network is not null), ct, ("crawl", info.Id), ("network", network))).ConfigureAwait(false);
             (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows);
             points.Add(new CensusSeriesPoint { CrawlId = info.Id, CrawlNetwork = info.Network, StartedAt = info.StartedAt, Total = total, Groups = groups });
         }
@@ -315,6 +331,8 @@ public sealed partial class CensusService
 
     // One entry per finished crawl, dimension and network: a year of hourly crawls is 8,760 points per series.
     private readonly FinishedCrawlCache<List<(string?, string?, long)>> _seriesCache = new(65_536);
+
+    private readonly RunningCrawlCache<List<(string?, string?, long)>> _runningPoints = new();
 
     private static async Task<List<(string? Key, string? Label, long Count)>> ReadGroupsAsync(DbConnection conn, string sql, CancellationToken ct, params (string, object?)[] parameters)
     {
@@ -381,12 +399,18 @@ public sealed partial class CensusService
 
         (string where, (string, object?)[] filterParameters) = NodeWhere(filter, c.Info.Id);
         (string, object?)[] p = [.. filterParameters, ("limit", limit), ("offset", offset)];
-        // A finished crawl's page never changes (GeoIP enrichment rebuilds the census, which renews the key).
+        // A finished crawl's page never changes (GeoIP enrichment rebuilds the census, which renews the key); a running
+        // crawl's is kept until the database changes.
         string query = string.Join("\n", p.Select(x => x.Item2 is null ? "\0" : x.Item2 is byte[] b ? Convert.ToHexString(b) : Convert.ToString(x.Item2, System.Globalization.CultureInfo.InvariantCulture)));
+        if (c.Key.BuiltAt is null)
+            return await _runningNodes.GetOrComputeAsync(c.Info.Id, await _dataVersion.ReadAsync(conn, ct).ConfigureAwait(false), query,
+                () => ReadNodesAsync(conn, where, p, offset, limit, ct)).ConfigureAwait(false);
         return await _nodesCache.GetOrComputeAsync(c.Key, 0, query, () => ReadNodesAsync(conn, where, p, offset, limit, ct)).ConfigureAwait(false);
     }
 
     private readonly FinishedCrawlCache<Page<NodeSummary>> _nodesCache = new();
+
+    private readonly RunningCrawlCache<Page<NodeSummary>> _runningNodes = new();
 
     private static async Task<Page<NodeSummary>> ReadNodesAsync(DbConnection conn, string where, (string, object?)[] p, int offset, int limit, CancellationToken ct)
     {

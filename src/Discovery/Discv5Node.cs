@@ -132,6 +132,10 @@ public sealed partial class Discv5Node : IAsyncDisposable
     /// <summary>The most recent record known for a node id (table, handshakes, responses), or null.</summary>
     public Enr? GetKnownRecord(NodeId id) => _service.KnownRecord(id);
 
+    /// <summary>The node has answered a packet of ours at least once (a WHOAREYOU to one of our requests, or a message
+    /// we could read): it is there, however slow. A crawl gives up sooner on a node that never did.</summary>
+    public bool HasResponded(NodeId id) => _service.HasResponded(id);
+
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
         lock (_lifecycle)

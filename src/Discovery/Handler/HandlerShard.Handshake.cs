@@ -15,15 +15,20 @@ internal sealed partial class HandlerShard
         // discv5-theory.md: "WHOAREYOU is only ever valid as a response to a previously sent request"
         if (!_byNonce.TryGetValue(nonce, out var entry))
         {
-            // a late challenge to a first contact given up: the request now opening a session with that node takes it
-            if (!_givenUp.Remove(nonce, out var late) || !late.Address.EndPoint.Equals(from)
+            // a late challenge to a first contact given up: the request now opening a session with that node takes it.
+            // With no such request yet (the node's next pass has not started), the nonce stays remembered: the node
+            // repeats the same challenge for every packet of ours while it is pending, so the copy drawn by the next
+            // pass's first packet still finds it
+            if (!_givenUp.TryGetValue(nonce, out var late) || !late.Address.EndPoint.Equals(from)
                 || !_firstContacts.TryGetValue(late.Address, out var opening) || opening.Leader.Handshake is not null
                 || _sessions.ContainsKey(late.Address))
                 return DropReason.WhoAreYouUnsolicited;
+            _givenUp.Remove(nonce);
             entry = (opening.Leader, false);
         }
         var req = entry.Request;
         if (!req.Address.EndPoint.Equals(from)) return DropReason.WhoAreYouWrongSender;
+        _ctx.Service.Responded(req.Address.Id);
         if (entry.WasHandshake)
         {
             // our handshake packet itself drew a WHOAREYOU: the remote rejected it (bad signature or keys on its

@@ -233,6 +233,11 @@ internal sealed partial class HandlerShard
             if (ok)
             {
                 s.LastUsedTicks = Time.GetTimestamp();
+                if (!s.Responded)
+                {
+                    s.Responded = true;
+                    _ctx.Service.Responded(addr.Id);
+                }
                 return HandleMessage(addr, s, plaintext);
             }
         }

@@ -47,11 +47,11 @@ public sealed class DhtCrawlOptions
     /// half the records of a mainnet crawl point at nodes that are gone and cost a timeout each), so thousands at once
     /// cost memory, not CPU.
     /// </summary>
-    public int MaxConcurrency { get; init; } = 2_000;
+    public int MaxConcurrency { get; init; } = 4_000;
 
     /// <summary>
     /// FINDNODE requests in flight to one node at most; a node starts at one (until it answers), gains one per answer
-    /// (in the second pass, at least half this bound after an answer) and halves on a timeout. The spacing (<see cref="MinRequestSpacing"/>) still bounds the rate:
+    /// (in the second pass, the whole bound after an answer) and halves on a timeout. The spacing (<see cref="MinRequestSpacing"/>) still bounds the rate:
     /// a node answering in 50-300 ms never has more than two or three in flight; this bound matters for the slow ones,
     /// whose every answer takes 1-3 s: with 4, a table of 14 buckets took five or six of their round trips.
     /// </summary>
@@ -106,11 +106,13 @@ public sealed class DhtCrawlOptions
     /// <summary>
     /// Wait for one attempt in the second pass, which asks again every distance that got no answer in the first (and
     /// every node that never answered). A first contact takes two round trips (WHOAREYOU, then NODES), so a node whose
-    /// every packet is 3 s late needs 6 s: 8 s leaves room for a loaded peer.
+    /// every packet is 3 s late needs 6 s: 8 s leaves room for a loaded peer. (At 4 s, such a node's late challenge to
+    /// an earlier attempt is answered after the node replaced it, the handshake is rejected, and attempts run out.)
     /// </summary>
     public TimeSpan SecondPassTimeout { get; init; } = TimeSpan.FromSeconds(8);
 
-    /// <summary>Attempts per distance in the second pass (each a new request with <see cref="SecondPassTimeout"/>, no retry inside).</summary>
+    /// <summary>Attempts per distance in the second pass (each a new request with <see cref="SecondPassTimeout"/>, no retry
+    /// inside). A node that never sent us a packet gets one (<see cref="Discv5Node.HasResponded"/>).</summary>
     public int SecondPassAttempts { get; init; } = 2;
 
     /// <summary>Nodes in their second pass at once. These mostly wait out timeouts of nodes that are gone, so many.</summary>
@@ -436,8 +438,9 @@ public sealed class DhtCrawler
         {
             bool second = v.SecondPass;
             var inflight = new List<Task<Answer>>(_o.MaxInFlightPerNode);
-            // the second pass is where the slow nodes are: once one answers there, it gets half the bound at once
-            int half = second ? Math.Max(1, _o.MaxInFlightPerNode / 2) : 1;
+            // the second pass is where the slow nodes are: once one answers there, it gets the whole bound at once (the
+            // spacing still paces the requests)
+            int half = second ? _o.MaxInFlightPerNode : 1;
             int window = v.Answered ? Math.Min(2, _o.MaxInFlightPerNode) : 1;
             var spacing = _o.MinRequestSpacing;
             long lastStart = 0;
@@ -521,9 +524,12 @@ public sealed class DhtCrawler
                         {
                             v.Results[a.Distance] = Visit.Failed;
                         }
-                        // a node that never answered, or stopped answering, ends this pass; in the second, for good
+                        // a node that never answered, or stopped answering, ends this pass; in the second, for good. In
+                        // the second, a node that has never sent us a packet at all (no WHOAREYOU to any of ours: a
+                        // record of a node that is gone, half of a mainnet crawl) gets one attempt, not two
                         if (failuresInRow >= _o.MaxConsecutiveFailures || (!second && !v.Answered)
-                            || (second && v.SecondPassTries[a.Distance] >= _o.SecondPassAttempts))
+                            || (second && v.SecondPassTries[a.Distance] >= _o.SecondPassAttempts)
+                            || (second && !v.Answered && !_c._node.HasResponded(v.Enr.NodeId)))
                         {
                             stop = true;
                             if (second) v.GaveUp = true;

@@ -48,6 +48,24 @@ internal sealed partial class NodeService
         lock (_gate) return _known.TryGetValue(id, out e) ? e : _table.Get(id);
     }
 
+    // nodes that sent us anything in answer to a request of ours (bounded: cleared when full)
+    private readonly ConcurrentDictionary<NodeId, byte> _responded = new();
+    private int _respondedCount;
+
+    /// <summary>A node answered one of our packets (a WHOAREYOU to it, or a message): it is there, however slow.</summary>
+    public void Responded(NodeId id)
+    {
+        if (_responded.ContainsKey(id)) return;
+        if (Interlocked.Increment(ref _respondedCount) > _options.MaxKnownRecords)
+        {
+            _responded.Clear();
+            Volatile.Write(ref _respondedCount, 1);
+        }
+        _responded.TryAdd(id, 0);
+    }
+
+    public bool HasResponded(NodeId id) => _responded.ContainsKey(id);
+
     /// <summary>Keeps the newest record of a node (bounded: an arbitrary eighth goes when full).</summary>
     public void Remember(Enr enr)
     {

@@ -38,7 +38,9 @@ public static class StorageFailures
                     } ?? $"PostgreSQL error {pg.SqlState}: {pg.MessageText}";
                 case NpgsqlException npg when npg.InnerException is SocketException or TimeoutException or IOException:
                     return $"cannot reach PostgreSQL: {OneLine(npg.Message)} ({OneLine(npg.InnerException!.Message)}); is the server running and is Host/Port in --db right?";
-                case NpgsqlException npg when npg.Message.StartsWith("Failed to connect", StringComparison.Ordinal):
+                case NpgsqlException { IsTransient: true } npg:
+                    // a connection that failed for another network reason (several hosts, each failing): Npgsql marks it
+                    // transient, which is the property to decide on, not its text
                     return $"cannot reach PostgreSQL: {OneLine(npg.Message)}; is the server running and is Host/Port in --db right?";
                 case SqliteException sqlite when sqlite.SqliteErrorCode is 14 or 8 or 23: // SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_AUTH
                     return $"cannot open the SQLite database: {OneLine(sqlite.Message)} (check the path in --db/--data-dir and its permissions)";

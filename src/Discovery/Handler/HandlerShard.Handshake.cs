@@ -19,8 +19,9 @@ internal sealed partial class HandlerShard
             // With no such request yet (the node's next pass has not started), the nonce stays remembered: the node
             // repeats the same challenge for every packet of ours while it is pending, so the copy drawn by the next
             // pass's first packet still finds it
-            if (!_givenUp.TryGetValue(nonce, out var late) || !late.Address.EndPoint.Equals(from)
-                || !_firstContacts.TryGetValue(late.Address, out var opening) || opening.Leader.Handshake is not null
+            if (!_givenUp.TryGetValue(nonce, out var late) || !late.Address.EndPoint.Equals(from)) return DropReason.WhoAreYouUnsolicited;
+            _ctx.Service.Responded(late.Address.Id);   // late, but the node is there
+            if (!_firstContacts.TryGetValue(late.Address, out var opening) || opening.Leader.Handshake is not null
                 || _sessions.ContainsKey(late.Address))
                 return DropReason.WhoAreYouUnsolicited;
             _givenUp.Remove(nonce);

@@ -287,9 +287,12 @@ public sealed class DhtCrawler
             var workers = new List<Task>();
             try
             {
-                foreach (var s in seeds) Offer(s, null);
+                // the walks start from the seeds themselves: taken from what is known once the workers run, they
+                // could include records a worker already had from a node (their relayer), and a walk would contact
+                // them as seeds, trusted or not
+                var seedList = seeds.ToArray();
+                foreach (var s in seedList) Offer(s, null);
                 for (int i = 0; i < Math.Max(1, _o.MaxConcurrency); i++) workers.Add(Task.Run(WorkerAsync, CancellationToken.None));
-                var seedList = _known.Values.ToArray();
                 for (int i = 0; i < _o.RandomWalks; i++)
                 {
                     Interlocked.Increment(ref _outstanding);

@@ -3,10 +3,19 @@ using Microsoft.Extensions.Time.Testing;
 namespace ClP2p.Storage.Tests;
 
 /// <summary>
+/// Tests that run alone: a running crawl's answers are kept while PostgreSQL's snapshot (xmin, xmax, transactions in
+/// progress) is unchanged, and that snapshot is the whole cluster's, so a parallel test class writing to its own
+/// database on the shared cluster would change it between two reads of this one.
+/// </summary>
+[CollectionDefinition(nameof(QuietClusterCollection), DisableParallelization = true)]
+public sealed class QuietClusterCollection;
+
+/// <summary>
 /// Several censuses in one call (the dashboard's panels) equal one census per dimension, for a finished crawl (stored
 /// census, kept in memory) and a running one (counted in one pass over its visits); what is kept about a finished
 /// crawl is read again once its census is rebuilt, even on a clock that did not move.
 /// </summary>
+[Collection(nameof(QuietClusterCollection))]
 public class CensusSetTests
 {
     private static async Task<(long Finished, long Running)> SeedAsync(TestDatabase db, TimeProvider time)

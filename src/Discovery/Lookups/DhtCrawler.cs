@@ -47,7 +47,7 @@ public sealed class DhtCrawlOptions
     /// half the records of a mainnet crawl point at nodes that are gone and cost a timeout each), so thousands at once
     /// cost memory, not CPU.
     /// </summary>
-    public int MaxConcurrency { get; init; } = 4_000;
+    public int MaxConcurrency { get; init; } = 2_000;
 
     /// <summary>
     /// FINDNODE requests in flight to one node at most; a node starts at one (until it answers), gains one per answer

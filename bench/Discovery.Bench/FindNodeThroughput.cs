@@ -112,17 +112,5 @@ internal static class FindNodeThroughput
         return result;
     }
 
-    private static Discv5Node NewNode()
-    {
-        var key = new byte[32];
-        Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);
-        return new Discv5Node(new Discv5Options
-        {
-            PrivateKey = key,
-            BindEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
-            ContactFilter = ContactFilters.PublicOrLoopback,
-            LivenessInterval = TimeSpan.Zero,
-            RequestTimeout = TimeSpan.FromSeconds(5),
-        });
-    }
+    private static Discv5Node NewNode() => NodeThroughput.NewNode();
 }

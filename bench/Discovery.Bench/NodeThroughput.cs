@@ -90,7 +90,7 @@ internal static class NodeThroughput
             $"{name}: {ops} in {wall:F1} s = {ops / wall:F0}/s; CPU {cpu:F1} s = {cpu / wall:F2} cores, {cpu * 1e6 / ops:F0} us CPU/op"));
     }
 
-    private static Discv5Node NewNode()
+    internal static Discv5Node NewNode()
     {
         var key = new byte[32];
         Secp256k1Ops.GeneratePrivateKey(CryptoRandom.Instance, key);

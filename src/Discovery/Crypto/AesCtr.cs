@@ -35,7 +35,8 @@ public sealed class AesCtr : IDisposable
         if (rented != null) System.Buffers.ArrayPool<byte>.Shared.Return(rented);
     }
 
-    private static void AddToCounter(Span<byte> counter, int blocks)
+    /// <summary>Adds blocks to a 128-bit big-endian counter block.</summary>
+    internal static void AddToCounter(Span<byte> counter, int blocks)
     {
         ulong carry = (ulong)blocks;
         for (int i = 15; i >= 0 && carry != 0; i--)

@@ -77,7 +77,7 @@ public static class HeaderMask
         {
             Span<byte> counter = stackalloc byte[16];
             iv16[..16].CopyTo(counter);
-            AddToCounter(counter, firstBlock);
+            AesCtr.AddToCounter(counter, firstBlock);
             Span<byte> stream = stackalloc byte[16];
             for (int o = 0; o < data.Length; o += 16)
             {
@@ -87,17 +87,6 @@ public static class HeaderMask
                 if (n == 16) (Vector128.Create((ReadOnlySpan<byte>)chunk) ^ Vector128.Create((ReadOnlySpan<byte>)stream)).CopyTo(chunk);
                 else for (int i = 0; i < n; i++) chunk[i] ^= stream[i];
                 for (int i = 15; i >= 0; i--) { if (++counter[i] != 0) break; }
-            }
-        }
-
-        private static void AddToCounter(Span<byte> counter, int blocks)
-        {
-            ulong carry = (ulong)blocks;
-            for (int i = 15; i >= 0 && carry != 0; i--)
-            {
-                ulong v = counter[i] + carry;
-                counter[i] = (byte)v;
-                carry = v >> 8;
             }
         }
     }

@@ -47,6 +47,33 @@ public class MessageTests
         Assert.Equal(hex, S(MessageCodec.Encode(back)));
     }
 
+    [Theory]
+    [InlineData("04f88e840000000101f886" + EnrTests.Eip778Rlp, null)]   // one record
+    [InlineData("04c7840000000101c0", null)]                            // no record
+    [InlineData("04c8840000000101c180", MessageError.BadRecord)]        // a record that is not a list
+    [InlineData("04c784000000010180", MessageError.MissingField)]       // records as a string, not a list
+    [InlineData("04cf840000000188ffffffffffffffffc0", MessageError.BadTotal)]
+    [InlineData("04c58400000001", MessageError.BadTotal)]               // total missing
+    public void Nodes_read_in_place_agree_with_the_full_decoder(string hex, MessageError? error)
+    {
+        var pt = B(hex);
+        bool inPlace = MessageCodec.TryReadNodes(pt, out var id, out int total, out int at, out int length);
+        bool decoded = MessageCodec.TryDecode(pt, out var m, out var err);
+        Assert.Equal(decoded, inPlace);
+        if (error is { } e)
+        {
+            Assert.Equal(e, err);
+            return;
+        }
+        var nodes = Assert.IsType<NodesMessage>(m);
+        Assert.Equal(nodes.RequestId.Value, id.Value);
+        Assert.Equal(nodes.Total, total);
+        var read = new List<string>();
+        var list = new ClP2p.Discovery.Crypto.RlpReader(pt.AsSpan(at, length));
+        while (!list.IsEnd && list.TryReadRaw(out var item, out _, out _)) read.Add(S(item));
+        Assert.Equal(nodes.Records.Select(r => S(r.Span)), read);
+    }
+
     [Fact]
     public void Decode_rejects_request_id_over_8_bytes()
     {

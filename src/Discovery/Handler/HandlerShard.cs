@@ -233,11 +233,7 @@ internal sealed partial class HandlerShard
             if (ok)
             {
                 s.LastUsedTicks = Time.GetTimestamp();
-                if (!s.Responded)
-                {
-                    s.Responded = true;
-                    _ctx.Service.Responded(addr.Id);
-                }
+                _ctx.Service.Responded(addr.Id);
                 return HandleMessage(addr, s, plaintext);
             }
         }

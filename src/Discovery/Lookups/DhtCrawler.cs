@@ -443,7 +443,7 @@ public sealed class DhtCrawler
             var inflight = new List<Task<Answer>>(_o.MaxInFlightPerNode);
             // the second pass is where the slow nodes are: once one answers there, it gets the whole bound at once (the
             // spacing still paces the requests)
-            int half = second ? _o.MaxInFlightPerNode : 1;
+            int afterAnswer = second ? _o.MaxInFlightPerNode : 1;
             int window = v.Answered ? Math.Min(2, _o.MaxInFlightPerNode) : 1;
             var spacing = _o.MinRequestSpacing;
             long lastStart = 0;
@@ -478,7 +478,7 @@ public sealed class DhtCrawler
                     case AskOutcome.Answered:
                         v.Answered = true;
                         failuresInRow = 0;
-                        window = Math.Min(Math.Max(window + 1, half), _o.MaxInFlightPerNode);
+                        window = Math.Min(Math.Max(window + 1, afterAnswer), _o.MaxInFlightPerNode);
                         spacing = _o.MinRequestSpacing;
                         if (a.Distance == 0)
                         {

@@ -127,20 +127,31 @@ public static class MessageCodec
         id = default; total = 0; recordsOffset = 0; recordsLength = 0;
         if (pt.Length < 2 || pt[0] != (byte)MessageType.Nodes) return false;
         if (!RlpReader.TryReadHeader(pt[1..], out bool isList, out int h, out int p, out _) || !isList || 1 + h + p != pt.Length) return false;
-        var body = pt.Slice(1 + h, p);
-        var r = new RlpReader(body);
+        var r = new RlpReader(pt.Slice(1 + h, p));
         if (!r.TryReadBytes(out var rid, out _) || rid.Length > RequestId.MaxLength) return false;
-        if (!r.TryReadUInt64(out ulong t, out _) || t > int.MaxValue) return false;
-        int before = body.Length - r.Remaining;
-        if (!r.TryReadRaw(out var listItem, out bool recordsIsList, out _) || !recordsIsList) return false;
-        if (!RlpReader.TryReadHeader(listItem, out _, out int lh, out int lp, out _)) return false;
-        var rl = new RlpReader(listItem.Slice(lh, lp));
-        while (!rl.IsEnd)
-            if (!rl.TryReadRaw(out _, out bool itemIsList, out _) || !itemIsList) return false;
+        if (!TryReadNodesBody(ref r, out total, out int at, out recordsLength, out _)) return false;
         id = RequestId.From(rid);
+        recordsOffset = 1 + h + at;
+        return true;
+    }
+
+    /// <summary>NODES after the request id: total, and the record list (where its payload starts in the reader's data, and
+    /// its length), every record checked to be an RLP list. The one reading of NODES for <see cref="TryReadNodes"/> and
+    /// <see cref="TryDecode"/>.</summary>
+    private static bool TryReadNodesBody(ref RlpReader r, out int total, out int listAt, out int listLength, out MessageError error)
+    {
+        total = 0; listAt = 0; listLength = 0;
+        if (!r.TryReadUInt64(out ulong t, out _) || t > int.MaxValue) { error = MessageError.BadTotal; return false; }
+        int at = r.Position;
+        if (!r.TryReadRaw(out var item, out bool isList, out _) || !isList) { error = MessageError.MissingField; return false; }
+        RlpReader.TryReadHeader(item, out _, out int lh, out int lp, out _);   // read whole by TryReadRaw just now
+        var records = new RlpReader(item.Slice(lh, lp));
+        while (!records.IsEnd)
+            if (!records.TryReadRaw(out _, out bool itemIsList, out _) || !itemIsList) { error = MessageError.BadRecord; return false; }
         total = (int)t;
-        recordsOffset = 1 + h + before + lh;
-        recordsLength = lp;
+        listAt = at + lh;
+        listLength = lp;
+        error = MessageError.None;
         return true;
     }
 
@@ -152,7 +163,8 @@ public static class MessageCodec
         if (type is < 1 or > 6) { error = MessageError.UnknownType; return false; }
         if (!RlpReader.TryReadHeader(pt[1..], out bool isList, out int h, out int p, out _) || !isList) { error = MessageError.BadRlp; return false; }
         if (1 + h + p != pt.Length) { error = MessageError.TrailingBytes; return false; }
-        var r = new RlpReader(pt.Slice(1 + h, p));
+        var body = pt.Slice(1 + h, p);
+        var r = new RlpReader(body);
         if (!r.TryReadBytes(out var rid, out _)) { error = MessageError.BadRequestId; return false; }
         if (rid.Length > RequestId.MaxLength) { error = MessageError.BadRequestId; return false; }
         var id = RequestId.From(rid);
@@ -188,15 +200,11 @@ public static class MessageCodec
                 }
             case MessageType.Nodes:
                 {
-                    if (!r.TryReadUInt64(out ulong total, out _) || total > int.MaxValue) { error = MessageError.BadTotal; return false; }
-                    if (!r.TryReadList(out var rl, out _)) { error = MessageError.MissingField; return false; }
+                    if (!TryReadNodesBody(ref r, out int total, out int at, out int length, out error)) return false;
                     var recs = new List<ReadOnlyMemory<byte>>(4);
-                    while (!rl.IsEnd)
-                    {
-                        if (!rl.TryReadRaw(out var item, out bool itemIsList, out _) || !itemIsList) { error = MessageError.BadRecord; return false; }
-                        recs.Add(item.ToArray());
-                    }
-                    message = new NodesMessage(id, (int)total, recs);
+                    var rl = new RlpReader(body.Slice(at, length));
+                    while (!rl.IsEnd && rl.TryReadRaw(out var item, out _, out _)) recs.Add(item.ToArray());
+                    message = new NodesMessage(id, total, recs);
                     return true;
                 }
             case MessageType.TalkReq:

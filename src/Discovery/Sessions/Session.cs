@@ -34,8 +34,6 @@ public sealed class Session : IDisposable
     /// <summary>For a session we started: the challenge-data of the WHOAREYOU our handshake answered.</summary>
     public byte[]? Challenge { get; init; }
     public long LastUsedTicks { get; set; }
-    /// <summary>The node service was told this remote sent a message we could read (once per session).</summary>
-    public bool Responded { get; set; }
     /// <summary>When this session was last reported as an inbound contact (timestamp ticks; 0 = never).</summary>
     public long LastInboundReportTicks { get; set; }
 

@@ -122,9 +122,10 @@ internal sealed partial class Discv5Socket : IDisposable
             _sendAddresses.Clear();
             Volatile.Write(ref _sendAddressCount, 1);
         }
-        sa = to.Serialize();
-        if (_socket.AddressFamily == AddressFamily.InterNetworkV6 && to.AddressFamily == AddressFamily.InterNetwork)
-            sa = new IPEndPoint(to.Address.MapToIPv6(), to.Port).Serialize();   // a dual-mode socket sends to mapped addresses
+        // a dual-mode socket sends to IPv4 as mapped addresses
+        sa = _socket.AddressFamily == AddressFamily.InterNetworkV6 && to.AddressFamily == AddressFamily.InterNetwork
+            ? new IPEndPoint(to.Address.MapToIPv6(), to.Port).Serialize()
+            : to.Serialize();
         _sendAddresses[to] = sa;
         return sa;
     }

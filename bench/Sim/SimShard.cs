@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using ClP2p.Discovery;
@@ -176,9 +177,22 @@ public sealed class SimShard : IAsyncDisposable
         }
     }
 
+    /// <summary>Debugging a crawl: SIM_NODE_STATS=PATH writes each node's discv5 counters to PATH.SHARD when the
+    /// simulator stops (node id, received, sent, handshakes in, drops by reason).</summary>
+    private void WriteNodeStats(string path)
+    {
+        using var w = new StreamWriter(path);
+        foreach (var n in _nodes)
+        {
+            w.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{n.LocalId} rx={n.PacketsReceived} tx={n.PacketsSent} hs_in={n.HandshakesInbound} {string.Join(' ', n.DropCounts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}={kv.Value}"))}"));
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _cts.CancelAsync().ConfigureAwait(false);
+        if (Environment.GetEnvironmentVariable("SIM_NODE_STATS") is { Length: > 0 } statsPath) WriteNodeStats($"{statsPath}.{_shard}");
         foreach (var s in _sockets) s.Dispose();
         await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
         foreach (var n in _nodes) await n.DisposeAsync().ConfigureAwait(false);

@@ -70,6 +70,15 @@ public sealed partial class Discv5Node : IAsyncDisposable
     public Enr LocalEnr => Volatile.Read(ref _localEnr) ?? throw new InvalidOperationException("call StartAsync first");
 
     /// <summary>The bound UDP endpoint (available after <see cref="StartAsync"/>).</summary>
+    /// <summary>Tests: whether a datagram waits unread in the socket.</summary>
+    internal bool HasUnreadDatagram => _socket?.HasUnread ?? false;
+
+    /// <summary>Tests: see <see cref="Discv5Socket.DispatchGate"/>.</summary>
+    internal Func<Task>? ReceiveDispatchGate
+    {
+        set => (_socket ?? throw new InvalidOperationException("call StartAsync first")).DispatchGate = value;
+    }
+
     public IPEndPoint LocalEndPoint => _socket?.LocalEndPoint ?? throw new InvalidOperationException("call StartAsync first");
 
     /// <summary>Effective SO_RCVBUF after start (Linux reports twice the requested size).</summary>
@@ -91,6 +100,8 @@ public sealed partial class Discv5Node : IAsyncDisposable
     public long HandshakesOutbound => Interlocked.Read(ref _counters.HandshakesOut);
     /// <summary>Answers that came after their request had timed out (kept for, or taken up by, a retry).</summary>
     public long LateAnswers => Interlocked.Read(ref _counters.LateAnswers);
+    /// <summary>Request timeouts put off because datagrams were waiting unread (<see cref="Discv5Options.TimeoutDeferral"/>).</summary>
+    public long TimeoutsDeferred => Interlocked.Read(ref _counters.TimeoutsDeferred);
     /// <summary>Record signature checks done; records seen again are taken from the cache (<see cref="RecordCacheHits"/>).</summary>
     public long RecordsVerified => _records.Verified;
     public long RecordCacheHits => _records.Hits;

@@ -65,6 +65,16 @@ public sealed class Discv5Options
     public TimeSpan LateAnswerGrace { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// A request's timeout is put off while datagrams that may hold its answer wait unread (in the socket or in its
+    /// shard's queue), by this much at a time, at most <see cref="MaxTimeoutDeferral"/> in all: a process that was
+    /// stalled (a GC pause, a busy machine) must not give up requests whose answers came in time and were not read yet.
+    /// </summary>
+    public TimeSpan TimeoutDeferral { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>The most a request's timeout is put off in all (see <see cref="TimeoutDeferral"/>). Zero: never.</summary>
+    public TimeSpan MaxTimeoutDeferral { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
     /// Handler shards: packet crypto, sessions and requests split by remote endpoint, each shard on its own loop.
     /// 0 = one per processor. Capped by <see cref="MaxSessions"/> (each shard holds its share of sessions).
     /// </summary>

@@ -1,6 +1,7 @@
 using System.Net;
 using ClP2p.Discovery.Crypto;
 using ClP2p.Discovery.Messages;
+using ClP2p.Discovery.Packets;
 using Microsoft.Extensions.Time.Testing;
 
 namespace ClP2p.Discovery.Tests;
@@ -111,6 +112,82 @@ public sealed class RequestTests
         }
         Assert.Equal(4, n.RecordsVerified);
         Assert.Equal(12, n.RecordCacheHits);
+        hs.Session.Dispose();
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_answer_waiting_unread_in_the_socket_when_the_timeout_fires_still_counts(bool deferral)
+    {
+        // A stalled process (a GC pause, a busy machine) reads late: the timeout waits until what arrived before it
+        // has been read. Without the deferral the request is given up with its answer in the socket.
+        var time = new FakeTimeProvider();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 0,
+            timeoutDeferral: deferral ? TimeSpan.FromMilliseconds(50) : TimeSpan.Zero).StartedAsync();
+        using var raw = new RawPeer();
+        var records = PitfallTests.RecordsAt(raw.Id, 256, 3);
+        var req = n.FindNodeAsync(raw.Enr, [256]);
+        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        n.ReceiveDispatchGate = () => { held.TrySetResult(); return release.Task; };
+        // the receive loop takes this datagram and is held with it; the answer behind it waits in the socket
+        raw.Send(RawPeer.Rand(80), n.LocalEndPoint);
+        await held.Task;
+        raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
+        await n.UntilAsync(() => n.HasUnreadDatagram);
+        time.Advance(TimeSpan.FromSeconds(1));
+        if (deferral)
+        {
+            await n.UntilAsync(() => n.TimeoutsDeferred >= 1);
+            Assert.False(req.IsCompleted);
+            long handled = n.PacketsProcessed + n.DropCounts.Values.Sum();
+            n.ReceiveDispatchGate = null;
+            release.TrySetResult();
+            // both datagrams handled: the answer has completed the request, or it never will
+            await n.UntilAsync(() => n.PacketsProcessed + n.DropCounts.Values.Sum() >= handled + 2);
+            Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
+        }
+        else
+        {
+            Assert.Equal(RequestFailure.Timeout, await req.Failure());
+            Assert.Equal(0, n.TimeoutsDeferred);
+            n.ReceiveDispatchGate = null;
+            release.TrySetResult();
+        }
+        hs.Session.Dispose();
+    }
+
+    [Fact]
+    public async Task A_handshake_answered_after_its_timeout_brings_its_session_back()
+    {
+        // The remote took our handshake but answered after the attempt timed out. The retry starts over without the
+        // session (the handshake might have been lost), but the remote's answer under the handshake's keys is read.
+        var time = new FakeTimeProvider();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 1).StartedAsync();
+        using var raw = new RawPeer();
+        var records = PitfallTests.RecordsAt(raw.Id, 256, 3);
+        var req = n.FindNodeAsync(raw.Enr, [256]);
+        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
+        time.Advance(TimeSpan.FromSeconds(1));
+        // the retry: a fresh first contact, a packet the remote cannot read
+        var retry = (await raw.ReceiveAsync())!;
+        Assert.True(raw.TryDecode(retry, out var flag, out var header, out var nonce, out var message));
+        Assert.Equal(PacketFlag.Message, flag);
+        Assert.False(PacketCodec.TryDecrypt(hs.Session.ReadKey, nonce, message, header, new byte[message.Length - 16]));
+        // the remote answers the request its handshake carried
+        long handled = n.PacketsProcessed + n.DropCounts.Values.Sum();
+        raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
+        await n.UntilAsync(() => n.PacketsProcessed + n.DropCounts.Values.Sum() > handled);
+        Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
+        Assert.Equal(1, n.SessionCount);
+        // and the session serves the next request
+        var next = n.FindNodeAsync(raw.Enr, [255]);
+        var m = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, hs.Session));
+        raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(m.RequestId, 1, [])), n.LocalEndPoint);
+        Assert.Empty(await next.Ok());
+        Assert.Empty(n.DropCounts);
         hs.Session.Dispose();
     }
 }

@@ -22,7 +22,8 @@ internal static class TestNodes
         IEnumerable<Enr>? bootnodes = null, TimeSpan? requestTimeout = null, int retries = 2, byte[]? privateKey = null,
         TimeProvider? time = null, int port = 0, TimeSpan? challengeTimeout = null, int? whoAreYouPerSecond = null,
         int? maxPendingChallenges = null, int? unsolicitedPerSecond = null, bool rateLimitLoopback = false,
-        int? maxPendingRequests = null, int? maxSessions = null, IPAddress? advertisedIp = null, int? advertisedUdpPort = null)
+        int? maxPendingRequests = null, int? maxSessions = null, IPAddress? advertisedIp = null, int? advertisedUdpPort = null,
+        TimeSpan? timeoutDeferral = null)
     {
         var key = privateKey ?? NewKey();
         var library = new Discv5Options { PrivateKey = key };
@@ -44,6 +45,7 @@ internal static class TestNodes
             RateLimitLoopback = rateLimitLoopback,
             MaxPendingRequests = maxPendingRequests ?? library.MaxPendingRequests,
             MaxSessions = maxSessions ?? library.MaxSessions,
+            TimeoutDeferral = timeoutDeferral ?? library.TimeoutDeferral,
         }, time: time);
     }
 

@@ -52,11 +52,10 @@ public sealed class CrawlEngine<TRecord, TDetail>(
         var queue = Channel.CreateBounded<NodeState>(new BoundedChannelOptions(options.DialQueueCapacity)
         {
             SingleWriter = true,
+            SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
-        var workers = Enumerable.Range(0, Math.Max(1, options.DialConcurrency))
-            .Select(_ => Task.Run(() => DialLoopAsync(queue.Reader, stopDiscovery.Token), CancellationToken.None))
-            .ToArray();
+        var dials = Task.Run(() => DispatchDialsAsync(queue.Reader, stopDiscovery.Token), CancellationToken.None);
 
         try
         {
@@ -92,7 +91,7 @@ public sealed class CrawlEngine<TRecord, TDetail>(
         }
         foreach (var s in ready) await WriteAsync(s).ConfigureAwait(false);
 
-        await Task.WhenAll(workers).ConfigureAwait(false);
+        await dials.ConfigureAwait(false);
 
         // Anything still unwritten was queued but never dialled because the crawl was stopped.
         lock (_lock)
@@ -167,17 +166,40 @@ public sealed class CrawlEngine<TRecord, TDetail>(
         if (ready is not null) await WriteAsync(ready).ConfigureAwait(false);
     }
 
-    private async Task DialLoopAsync(ChannelReader<NodeState> queue, CancellationToken stop)
+    /// <summary>One reader takes queued nodes and starts each dial as a slot of <see cref="CrawlOptions.DialConcurrency"/>
+    /// frees; returns when the queue is completed and every dial has ended. (Thousands of workers each waiting on the
+    /// queue were all woken by every node queued.)</summary>
+    private System.Runtime.ExceptionServices.ExceptionDispatchInfo? _dialFault;
+
+    private async Task DispatchDialsAsync(ChannelReader<NodeState> queue, CancellationToken stop)
     {
+        int slots = Math.Max(1, options.DialConcurrency);
+        using var free = new SemaphoreSlim(slots, slots);
         while (await queue.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            if (!queue.TryRead(out var state)) continue;
-            if (stop.IsCancellationRequested)
+            while (queue.TryRead(out var state))
             {
-                // Stopped: queued nodes are recorded as not dialled when the crawl closes.
-                lock (_lock) { state.DialPending = false; state.NotDialledReason = NotDialledReasons.CrawlStopped; }
-                continue;
+                if (stop.IsCancellationRequested)
+                {
+                    // Stopped: queued nodes are recorded as not dialled when the crawl closes.
+                    lock (_lock) { state.DialPending = false; state.NotDialledReason = NotDialledReasons.CrawlStopped; }
+                    continue;
+                }
+                await free.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+                _ = DialOneAsync(state, free);
             }
+        }
+        for (int i = 0; i < slots; i++)
+        {
+            await free.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        _dialFault?.Throw();
+    }
+
+    private async Task DialOneAsync(NodeState state, SemaphoreSlim free)
+    {
+        try
+        {
             DialReport<TDetail> report;
             long started = _time.GetTimestamp();
             try
@@ -202,6 +224,16 @@ public sealed class CrawlEngine<TRecord, TDetail>(
                 if (write) state.Written = true;
             }
             if (write) await WriteAsync(state).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // kept and rethrown by the dispatcher once every dial has ended, as a failed worker was
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Interlocked.CompareExchange(ref _dialFault, System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex), null);
+        }
+        finally
+        {
+            free.Release();
         }
     }
 

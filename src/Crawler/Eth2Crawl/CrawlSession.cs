@@ -152,8 +152,8 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
                 failure = Diagnose(selection.Bootnodes, allowedBootnodes.Count, engine.Counters.Answered, sent, sendErrors, policy);
                 if (failure is not null) state = CrawlStates.Failed;
             }
-            _log.LogInformation("crawl {CrawlId} ended ({End}); discv5 dropped packets: {Drops}", crawlId, end,
-                string.Join(", ", discv5.DropCounts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}={kv.Value}")));
+            _log.LogInformation("crawl {CrawlId} ended ({End}); discv5 dropped packets: {Drops}; request timeouts put off while datagrams waited unread: {Deferred}", crawlId, end,
+                string.Join(", ", discv5.DropCounts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}={kv.Value}")), discv5.TimeoutsDeferred);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && !opening.IsFaulted)
         {

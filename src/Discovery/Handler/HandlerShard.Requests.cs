@@ -60,15 +60,18 @@ internal sealed partial class HandlerShard
         SendRequestPacket(req);
     }
 
-    private void ArmTimer(PendingRequest req)
+    private void ArmTimer(PendingRequest req) => ArmTimer(req, req.Timeout);
+
+    private void ArmTimer(PendingRequest req, TimeSpan due)
     {
         req.Timer?.Dispose();
+        if (due == req.Timeout) req.Deferred = TimeSpan.Zero;
         int generation = ++req.TimerGeneration;
         req.Timer = Time.CreateTimer(static s =>
         {
             var (shard, r, g) = ((HandlerShard, PendingRequest, int))s!;
             shard.TryPost(ShardItem.TimedOut(r, g));
-        }, (this, req, generation), req.Timeout, Timeout.InfiniteTimeSpan);
+        }, (this, req, generation), due, Timeout.InfiniteTimeSpan);
     }
 
     private void SendRequestPacket(PendingRequest req, bool countAttempt = true)
@@ -109,6 +112,7 @@ internal sealed partial class HandlerShard
     private void OnRequestTimeout(PendingRequest req, int generation)
     {
         if (req.State != RequestState.Live || generation != req.TimerGeneration) return;
+        if (PutOffTimeout(req)) return;
         if (req.Records is { Count: > 0 })
         {
             // some NODES messages of a multi-message answer arrived: return what we have
@@ -118,7 +122,7 @@ internal sealed partial class HandlerShard
         if (req.Attempts < req.MaxAttempts)
         {
             // a lost handshake leaves a session the remote does not have: start over without it
-            if (req.Nonces.Count > 0 && _byNonce.TryGetValue(req.Nonces[^1], out var last) && last.WasHandshake) RemoveSession(req.Address);
+            if (req.Nonces.Count > 0 && _byNonce.TryGetValue(req.Nonces[^1], out var last) && last.WasHandshake) SetAsideSession(req.Address);
             ArmTimer(req);
             SendRequestPacket(req);
             return;
@@ -139,6 +143,34 @@ internal sealed partial class HandlerShard
         _expired[(req.Address, req.AdoptKey)] = req;
         Discv5Metrics.Requests.Add(1, new KeyValuePair<string, object?>("type", req.Kind), new KeyValuePair<string, object?>("outcome", nameof(RequestFailure.Timeout)));
         req.Fail(RequestFailure.Timeout);
+    }
+
+    /// <summary>
+    /// Whether the timeout of <paramref name="req"/>'s attempt waits a little (<see cref="Discv5Options.TimeoutDeferral"/>):
+    /// datagrams that arrived before it fired may still wait in the socket, unread, when the process was stalled. The
+    /// first time, if the socket holds anything; after that, until a receive loop has found the socket empty since the
+    /// first time (what arrived before the deadline has then been read, and this shard handles its datagrams in order),
+    /// at most <see cref="Discv5Options.MaxTimeoutDeferral"/> in all. Datagrams already in this shard's queue were
+    /// queued before the timeout was, and are handled before it.
+    /// </summary>
+    private bool PutOffTimeout(PendingRequest req)
+    {
+        var step = Options.TimeoutDeferral;
+        if (step <= TimeSpan.Zero || req.Deferred + step > Options.MaxTimeoutDeferral) return false;
+        if (req.Deferred == TimeSpan.Zero)
+        {
+            if (!_ctx.Socket.HasUnread) return false;
+            req.DrainedAtDeferral = _ctx.Socket.Drained;
+        }
+        else if (_ctx.Socket.Drained != req.DrainedAtDeferral)
+        {
+            return false;
+        }
+        var deferred = req.Deferred + step;
+        ArmTimer(req, step);
+        req.Deferred = deferred;
+        Interlocked.Increment(ref Counters.TimeoutsDeferred);
+        return true;
     }
 
     /// <summary>Keeps the nonces of a timed-out first contact's random packets a while (see _givenUp).</summary>

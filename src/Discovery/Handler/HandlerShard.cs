@@ -24,6 +24,9 @@ internal sealed partial class HandlerShard
     private readonly int _maxSessions;
     private readonly int _maxQueuedPackets;
     private readonly Dictionary<NodeAddress, Session> _sessions = [];
+    // sessions whose handshake went unanswered within its timeout, kept a while: the remote may have taken the
+    // handshake and answered late, under these keys (see SetAsideSession)
+    private readonly Dictionary<NodeAddress, (Session Session, long At)> _setAside = [];
     private readonly Dictionary<NodeAddress, Challenge> _challenges = [];
     // discv5-theory.md "Handshake Implementation Considerations": one request at a time opens a session with a node,
     // the others wait for its handshake and are re-sent under the new keys (as geth and sigp do)
@@ -237,6 +240,18 @@ internal sealed partial class HandlerShard
                 return HandleMessage(addr, s, plaintext);
             }
         }
+        if (_setAside.Remove(addr, out var aside))
+        {
+            if (PacketCodec.TryDecrypt(aside.Session.ReadKey, view.Nonce, view.Message, view.Header, plaintext))
+            {
+                // the remote took the handshake we gave up on: its keys are the ones it holds
+                aside.Session.LastUsedTicks = Time.GetTimestamp();
+                StoreSession(addr, aside.Session);
+                _ctx.Service.Responded(addr.Id);
+                return HandleMessage(addr, aside.Session, plaintext);
+            }
+            _setAside[addr] = aside;
+        }
         // discv5-theory.md "Sessions": a packet we cannot decrypt (no session, or stale keys) gets a WHOAREYOU
         return SendWhoAreYou(addr, view.Nonce);
     }
@@ -316,6 +331,38 @@ internal sealed partial class HandlerShard
         Interlocked.Increment(ref Counters.Sessions);
     }
 
+    /// <summary>
+    /// Takes the session with <paramref name="addr"/> out of use after its handshake went unanswered: the next attempt
+    /// starts over without it, in case the handshake was lost. It stays readable for
+    /// <see cref="Discv5Options.LateAnswerGrace"/>: when the handshake was only answered late (a slow remote, a stalled
+    /// process), the remote holds these keys, and its first packet under them brings the session back.
+    /// </summary>
+    private void SetAsideSession(NodeAddress addr)
+    {
+        if (!_sessions.Remove(addr, out var s)) return;
+        Interlocked.Decrement(ref Counters.Sessions);
+        s.Previous?.Dispose();
+        s.Previous = null;
+        if (_setAside.Remove(addr, out var older)) older.Session.Dispose();
+        if (_setAside.Count >= _maxSessions || Options.LateAnswerGrace <= TimeSpan.Zero)
+        {
+            s.Dispose();
+            return;
+        }
+        _setAside[addr] = (s, Time.GetTimestamp());
+    }
+
+    private void PurgeSetAside(long now)
+    {
+        if (_setAside.Count == 0) return;
+        List<NodeAddress>? gone = null;
+        foreach (var (a, e) in _setAside)
+            if (Time.GetElapsedTime(e.At, now) > Options.LateAnswerGrace) (gone ??= []).Add(a);
+        if (gone is null) return;
+        foreach (var a in gone)
+            if (_setAside.Remove(a, out var e)) e.Session.Dispose();
+    }
+
     private void RemoveSession(NodeAddress addr)
     {
         if (!_sessions.Remove(addr, out var s)) return;
@@ -352,6 +399,7 @@ internal sealed partial class HandlerShard
         PurgeChallenges(now);
         PurgeExpiredRequests(now);
         PurgeGivenUp(now);
+        PurgeSetAside(now);
     }
 
     private void Shutdown()
@@ -360,6 +408,8 @@ internal sealed partial class HandlerShard
         foreach (var (_, first) in _firstContacts)
             foreach (var w in first.Waiting.ToArray()) Finish(w, RequestFailure.Disposed);
         foreach (var addr in _sessions.Keys.ToArray()) RemoveSession(addr);
+        foreach (var (_, e) in _setAside) e.Session.Dispose();
+        _setAside.Clear();
         foreach (var addr in _challenges.Keys.ToArray()) RemoveChallenge(addr);
         _codec.Dispose();
     }

@@ -51,6 +51,10 @@ internal abstract class PendingRequest
     public int Attempts { get; set; }
     public ITimer? Timer { get; set; }
     public int TimerGeneration { get; set; }
+    /// <summary>How long the current attempt's timeout has been put off (see <see cref="Discv5Options.TimeoutDeferral"/>).</summary>
+    public TimeSpan Deferred { get; set; }
+    /// <summary><see cref="Transport.Discv5Socket.Drained"/> when the current attempt's timeout was first put off.</summary>
+    public long DrainedAtDeferral { get; set; }
     public long ExpiresAt { get; set; }
     /// <summary>The last WHOAREYOU challenge this request answered with a handshake, and the session that made.</summary>
     public (byte[] Challenge, Session Session)? Handshake { get; set; }

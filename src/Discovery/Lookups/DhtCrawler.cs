@@ -261,11 +261,12 @@ public sealed class DhtCrawler
         private readonly ConcurrentDictionary<NodeId, Enr> _known = new();
         private int _knownCount;
         private readonly HashSet<NodeId> _queued = [];
-        private readonly Channel<Enr> _work = Channel.CreateUnbounded<Enr>();
+        private readonly Channel<Enr> _work = Channel.CreateUnbounded<Enr>(new UnboundedChannelOptions { SingleReader = true });
         private readonly SemaphoreSlim _secondPassSlots;
         private readonly RequestOptions _firstPassRequest, _secondPassRequest;
         private readonly Window _window;
         private int _outstanding;
+        private System.Runtime.ExceptionServices.ExceptionDispatchInfo? _fault;
 
         public Run(DhtCrawler c, CancellationToken ct)
         {
@@ -292,7 +293,7 @@ public sealed class DhtCrawler
                 // them as seeds, trusted or not
                 var seedList = seeds.ToArray();
                 foreach (var s in seedList) Offer(s, null);
-                for (int i = 0; i < Math.Max(1, _o.MaxConcurrency); i++) workers.Add(Task.Run(WorkerAsync, CancellationToken.None));
+                workers.Add(Task.Run(DispatchAsync, CancellationToken.None));
                 for (int i = 0; i < _o.RandomWalks; i++)
                 {
                     Interlocked.Increment(ref _outstanding);
@@ -356,38 +357,66 @@ public sealed class DhtCrawler
             finally { Done(); }
         }
 
-        private async Task WorkerAsync()
+        /// <summary>One reader takes queued nodes and starts each first pass as one of
+        /// <see cref="DhtCrawlOptions.MaxConcurrency"/> slots frees; returns once the queue is done (or the crawl is
+        /// cancelled) and every first pass has ended. (Thousands of workers each waiting on the queue were all woken by
+        /// every node queued.)</summary>
+        private async Task DispatchAsync()
         {
+            int slots = Math.Max(1, _o.MaxConcurrency);
+            using var free = new SemaphoreSlim(slots, slots);
             try
             {
-                await foreach (var enr in _work.Reader.ReadAllAsync(_ct).ConfigureAwait(false))
+                while (await _work.Reader.WaitToReadAsync(_ct).ConfigureAwait(false))
                 {
-                    var v = new Visit(enr, _c._time.GetTimestamp()) { Next = _o.StartDistance };
-                    bool finished = true;
-                    try
+                    while (_work.Reader.TryRead(out var enr))
                     {
-                        await PassAsync(v).ConfigureAwait(false);
-                        if (!v.GaveUp && (!v.Answered || v.AnyFailed()) && !_ct.IsCancellationRequested)
-                        {
-                            // the second pass runs outside this worker, which goes on to the next node
-                            finished = false;
-                            v.SecondPass = true;
-                            _ = SecondPassAsync(v);
-                        }
-                        else
-                        {
-                            Finish(v);
-                        }
-                    }
-                    finally
-                    {
-                        if (finished) Done();
+                        await free.WaitAsync(_ct).ConfigureAwait(false);
+                        _ = FirstPassAsync(enr, free);
                     }
                 }
             }
             catch (OperationCanceledException)
             {
-                // the crawl was cancelled: the worker stops taking nodes
+                // the crawl was cancelled: no more nodes are taken
+            }
+            for (int i = 0; i < slots; i++) await free.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+            _fault?.Throw();
+        }
+
+        private async Task FirstPassAsync(Enr enr, SemaphoreSlim free)
+        {
+            var v = new Visit(enr, _c._time.GetTimestamp()) { Next = _o.StartDistance };
+            bool finished = true;
+            try
+            {
+                await PassAsync(v).ConfigureAwait(false);
+                if (!v.GaveUp && (!v.Answered || v.AnyFailed()) && !_ct.IsCancellationRequested)
+                {
+                    // the second pass runs outside the first pass's slot, which goes on to the next node
+                    finished = false;
+                    v.SecondPass = true;
+                    _ = SecondPassAsync(v);
+                }
+                else
+                {
+                    Finish(v);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // the crawl was cancelled: the visit ends with it
+            }
+#pragma warning disable CA1031 // kept and rethrown by the dispatcher once every first pass has ended, as a failed worker was
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Interlocked.CompareExchange(ref _fault, System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex), null);
+            }
+            finally
+            {
+                if (finished) Done();
+                free.Release();
             }
         }
 

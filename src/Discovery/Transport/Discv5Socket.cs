@@ -81,7 +81,13 @@ internal sealed partial class Discv5Socket : IDisposable
             try
             {
                 received.Size = received.Buffer.Length;
-                length = await _socket.ReceiveFromAsync(buffer.AsMemory(0, ReceiveBufferBytes), SocketFlags.None, received, ct).ConfigureAwait(false);
+                var receive = _socket.ReceiveFromAsync(buffer.AsMemory(0, ReceiveBufferBytes), SocketFlags.None, received, ct);
+                if (!receive.IsCompleted)
+                {
+                    // nothing waited in the socket: everything that arrived before now has been read
+                    Interlocked.Increment(ref _drained);
+                }
+                length = await receive.ConfigureAwait(false);
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
             {
@@ -104,6 +110,7 @@ internal sealed partial class Discv5Socket : IDisposable
                 received.Buffer[..received.Size].CopyTo(key.Buffer);
                 endpoints[key] = from;
             }
+            if (DispatchGate is { } gate) await gate().ConfigureAwait(false);
             dispatch(buffer, length, from);
         }
     }
@@ -128,6 +135,32 @@ internal sealed partial class Discv5Socket : IDisposable
             : to.Serialize();
         _sendAddresses[to] = sa;
         return sa;
+    }
+
+    private long _drained;
+
+    /// <summary>Tests: awaited by a receive loop between reading a datagram and handing it on, to hold it as a
+    /// stalled process would (what arrives meanwhile stays in the socket).</summary>
+    internal Func<Task>? DispatchGate { get; set; }
+
+    /// <summary>How many times a receive loop found the socket empty: when it has moved on from a value read earlier,
+    /// every datagram that arrived before that read has been read and dispatched.</summary>
+    public long Drained => Interlocked.Read(ref _drained);
+
+    /// <summary>Whether a datagram waits in the socket, not yet read (FIONREAD).</summary>
+    public bool HasUnread
+    {
+        get
+        {
+            try
+            {
+                return _socket.Available > 0;
+            }
+            catch (Exception e) when (e is ObjectDisposedException or SocketException)
+            {
+                return false;
+            }
+        }
     }
 
     public void Send(ReadOnlySpan<byte> packet, IPEndPoint to)

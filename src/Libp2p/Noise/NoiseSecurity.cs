@@ -39,8 +39,10 @@ internal static class NoiseSecurity
         Stream inner, bool initiator, NoiseLocalIdentity local, CancellationToken ct, Func<X25519KeyPair>? ephemeralFactory = null)
     {
         using var handshake = new NoiseHandshakeState(initiator, local.StaticKey, ReadOnlySpan<byte>.Empty, ephemeralFactory);
-        byte[] frame = ArrayPool<byte>.Shared.Rent(2 + NoiseHandshakeState.MaxMessageLength);
-        byte[] payload = ArrayPool<byte>.Shared.Rent(NoiseHandshakeState.MaxMessageLength);
+        // Sized for the messages at hand (a few hundred bytes) and grown only for a larger one: 64 KB buffers per
+        // handshake, thousands at once, came fresh from the large-object heap as soon as the pool ran dry.
+        byte[] frame = ArrayPool<byte>.Shared.Rent(2 + MaxOwnMessageLength(local));
+        byte[] payload = ArrayPool<byte>.Shared.Rent(1024);
         try
         {
             PublicKey? remoteKey = null;
@@ -59,6 +61,8 @@ internal static class NoiseSecurity
                 {
                     await inner.ReadExactlyAsync(frame.AsMemory(0, 2), ct).ConfigureAwait(false);
                     int messageLength = BinaryPrimitives.ReadUInt16BigEndian(frame);
+                    Grow(ref frame, messageLength);
+                    Grow(ref payload, messageLength);
                     await inner.ReadExactlyAsync(frame.AsMemory(0, messageLength), ct).ConfigureAwait(false);
                     bool carriesIdentity = handshake.Step > 0;
                     if (!handshake.TryReadMessage(frame.AsSpan(0, messageLength), payload, out int payloadLength))
@@ -88,6 +92,22 @@ internal static class NoiseSecurity
             ArrayPool<byte>.Shared.Return(frame);
             ArrayPool<byte>.Shared.Return(payload);
         }
+    }
+
+    /// <summary>Our longest handshake message: ephemeral key, encrypted static key and encrypted payload (noise.md
+    /// "Handshake").</summary>
+    private static int MaxOwnMessageLength(NoiseLocalIdentity local) =>
+        X25519.KeySize + X25519.KeySize + CipherState.TagSize + local.Payload.Length + CipherState.TagSize;
+
+    private static void Grow(ref byte[] buffer, int length)
+    {
+        if (buffer.Length >= length)
+        {
+            return;
+        }
+        var larger = ArrayPool<byte>.Shared.Rent(length);
+        ArrayPool<byte>.Shared.Return(buffer);
+        buffer = larger;
     }
 
     /// <summary>Decodes the remote payload and verifies identity_sig over "noise-libp2p-static-key:" || remote static key.</summary>

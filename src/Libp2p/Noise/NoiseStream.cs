@@ -11,13 +11,17 @@ internal sealed class NoiseStream : Stream
 {
     public const int MaxFrame = NoiseHandshakeState.MaxMessageLength;
     public const int MaxPlaintext = MaxFrame - CipherState.TagSize;
-    private const int RxSize = 2 * (MaxFrame + 2);
+    // A connection starts with a small receive buffer and grows it only for a frame that does not fit: eth2 req/resp
+    // frames are mostly a few hundred bytes, and a 128 KB buffer per connection (256 KB from the pool's bucket) was
+    // most of the bytes a crawl allocated, on the large-object heap, at thousands of connections at once.
+    private const int InitialRxSize = 4096;
 
     private readonly Stream _inner;
     private readonly CipherState _send;
     private readonly CipherState _recv;
-    // Rented per connection and returned when the last user (owner or an in-flight read) lets go.
-    private readonly byte[] _rx = ArrayPool<byte>.Shared.Rent(RxSize);
+    // Rented per connection and returned when the last user (owner or an in-flight read) lets go; replaced by a larger
+    // one only by the reader (one at a time), which holds a use.
+    private byte[] _rx = ArrayPool<byte>.Shared.Rent(InitialRxSize);
     private int _users = 1;
     private int _rxStart;
     private int _rxEnd;
@@ -103,21 +107,23 @@ internal sealed class NoiseStream : Stream
 
     private async ValueTask<int> ReadFramesAsync(Memory<byte> buffer, CancellationToken ct)
     {
-        var rx = _rx;
         while (true)
         {
+            var rx = _rx;
             int available = _rxEnd - _rxStart;
+            int need = 2;
             if (available >= 2)
             {
                 int len = BinaryPrimitives.ReadUInt16BigEndian(rx.AsSpan(_rxStart));
-                if (available >= 2 + len)
+                need = 2 + len;
+                if (available >= need)
                 {
                     int start = _rxStart + 2;
                     if (!_recv.TryDecryptWithAd(default, rx.AsSpan(start, len), rx.AsSpan(start, len), out int n))
                     {
                         throw new InvalidDataException("noise frame failed to decrypt");
                     }
-                    _rxStart += 2 + len;
+                    _rxStart += need;
                     _plainStart = start;
                     _plainEnd = start + n;
                     if (n == 0)
@@ -127,13 +133,20 @@ internal sealed class NoiseStream : Stream
                     return buffer.IsEmpty ? 0 : CopyOut(buffer.Span);
                 }
             }
-            if (_rxStart > 0 && (_rxStart == _rxEnd || rx.Length - _rxEnd < MaxFrame + 2))
+            if (_rxStart == _rxEnd || rx.Length - _rxStart < need)
             {
-                rx.AsSpan(_rxStart, available).CopyTo(rx);
+                // Move the partial frame to the front, into a larger buffer when the frame needs one.
+                var target = need > rx.Length ? ArrayPool<byte>.Shared.Rent(need) : rx;
+                rx.AsSpan(_rxStart, available).CopyTo(target);
+                if (!ReferenceEquals(target, rx))
+                {
+                    _rx = target;
+                    ArrayPool<byte>.Shared.Return(rx);
+                }
                 _rxStart = 0;
                 _rxEnd = available;
             }
-            int read = await _inner.ReadAsync(rx.AsMemory(_rxEnd), ct).ConfigureAwait(false);
+            int read = await _inner.ReadAsync(_rx.AsMemory(_rxEnd), ct).ConfigureAwait(false);
             if (read == 0)
             {
                 if (_rxEnd != _rxStart)

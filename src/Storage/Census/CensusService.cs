@@ -174,7 +174,7 @@ public sealed partial class CensusService
             LiveSet live = await _liveSets.GetOrComputeAsync(c.Info.Id, state.Generation.ToString(System.Globalization.CultureInfo.InvariantCulture), query,
                 () => Task.FromResult(new LiveSet([.. dims.Select(d =>
                 {
-                    (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(RunningCensus.Groups(state.Visits, d, network));
+                    (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(state.Counts.Groups(d, network));
                     return new DimensionCensus(d, total, groups);
                 })], state.Visits.Count))).ConfigureAwait(false);
             return new CensusSet { Crawl = crawlId is null ? c.Info : c.Info with { Visits = live.Visits }, Network = network, Censuses = live.Censuses };
@@ -267,7 +267,7 @@ public sealed partial class CensusService
         {
             // a running crawl (or one whose census is not built yet): counted from its visits as RunningCensus keeps them
             RunningCensus.State state = await RunningStateAsync(conn, c.Info, ct).ConfigureAwait(false);
-            (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(RunningCensus.Groups(state.Visits, dimension, network));
+            (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(state.Counts.Groups(dimension, network));
             return new CensusResult
             {
                 Crawl = explicitCrawl ? c.Info with { Visits = state.Visits.Count } : c.Info, Dimension = dimension, Network = network, Total = total, Groups = groups,
@@ -347,7 +347,7 @@ public sealed partial class CensusService
             List<(string?, string?, long)> rows = state is null
                 ? stored.GetValueOrDefault(info.Id) ?? []
                 : await _runningPoints.GetOrComputeAsync(info.Id, state.Generation.ToString(System.Globalization.CultureInfo.InvariantCulture), pointQuery,
-                    () => Task.FromResult(RunningCensus.Groups(state.Visits, dimension, network))).ConfigureAwait(false);
+                    () => Task.FromResult(state.Counts.Groups(dimension, network))).ConfigureAwait(false);
             (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows);
             points.Add(new CensusSeriesPoint { CrawlId = info.Id, CrawlNetwork = info.Network, StartedAt = info.StartedAt, Total = total, Groups = groups });
         }

@@ -40,7 +40,7 @@ internal sealed class RunningCensus(StorageOptions options)
     /// A crawl's visits at the database state of <see cref="Token"/>. <see cref="Generation"/> changes exactly when the
     /// visits do (a write that changed none of them, such as a heartbeat or another crawl's batch, keeps it).
     /// </summary>
-    internal sealed record State(string DataVersion, string Token, long MaxId, IReadOnlyDictionary<long, Visit> Visits, long Generation);
+    internal sealed record State(string DataVersion, string Token, long MaxId, IReadOnlyDictionary<long, Visit> Visits, Aggregate Counts, long Generation);
 
     /// <summary>Classifies a visit's sync health: (ENR network name, visited_at, head slot, finalized epoch) → groups.</summary>
     public delegate (string? Sync, string? Lag) SyncClassifier(string? enrNetwork, DateTime visitedAt, long? head, long? finalized);
@@ -89,8 +89,13 @@ internal sealed class RunningCensus(StorageOptions options)
     private async Task<State> LoadAsync(DbConnection conn, DbTransaction tx, long crawlId, string token, string dataVersion, SyncClassifier classify, CancellationToken ct)
     {
         var visits = new Dictionary<long, Visit>();
-        foreach (Visit v in await ReadAsync(conn, tx, crawlId, "", [], classify, ct).ConfigureAwait(false)) visits[v.Id] = v;
-        return new State(dataVersion, token, visits.Count == 0 ? 0 : visits.Keys.Max(), visits, Interlocked.Increment(ref s_generation));
+        var counts = new Aggregate();
+        foreach (Visit v in await ReadAsync(conn, tx, crawlId, "", [], classify, ct).ConfigureAwait(false))
+        {
+            visits[v.Id] = v;
+            counts.Add(v, 1);
+        }
+        return new State(dataVersion, token, visits.Count == 0 ? 0 : visits.Keys.Max(), visits, counts, Interlocked.Increment(ref s_generation));
     }
 
     // The state brought up to date from the changes since its token, or null when the crawl must be read again.
@@ -138,10 +143,20 @@ internal sealed class RunningCensus(StorageOptions options)
             if (reread.Count != affected.Count) return null;
         }
         var visits = new Dictionary<long, Visit>(held.Visits);
-        foreach (Visit v in reread) visits[v.Id] = v;
-        foreach (Visit v in added) visits[v.Id] = v;
+        Aggregate counts = held.Counts.Clone();
+        foreach (Visit v in reread)
+        {
+            counts.Add(visits[v.Id], -1);
+            counts.Add(v, 1);
+            visits[v.Id] = v;
+        }
+        foreach (Visit v in added)
+        {
+            counts.Add(v, 1);
+            visits.Add(v.Id, v);
+        }
         long maxId = added.Count == 0 ? held.MaxId : Math.Max(held.MaxId, added.Max(v => v.Id));
-        return new State(dataVersion, token, maxId, visits, Interlocked.Increment(ref s_generation));
+        return new State(dataVersion, token, maxId, visits, counts, Interlocked.Increment(ref s_generation));
     }
 
     private static void Split(string? keys, HashSet<string> into)
@@ -188,42 +203,81 @@ internal sealed class RunningCensus(StorageOptions options)
     }
 
     /// <summary>
-    /// The groups of <paramref name="dimension"/> over <paramref name="visits"/> (of nodes counted on
-    /// <paramref name="network"/> when given), as the live census query gives them: (key, label, count).
+    /// A crawl's visits counted per dimension, network (the one the census filters by: <see cref="Visit.NodeNetwork"/>,
+    /// for sync health <see cref="Visit.EnrNetwork"/>) and group, with the labels of each group counted so that the
+    /// greatest stays known when a visit leaves it. Changed only while a state is built.
     /// </summary>
-    public static List<(string? Key, string? Label, long Count)> Groups(IReadOnlyDictionary<long, Visit> visits, CensusDimension dimension, string? network)
+    internal sealed class Aggregate
     {
-        if (CensusDimensions.IsComputed(dimension))
+        // one table per stored dimension, then sync health and finalized lag
+        private readonly Dictionary<(string? Network, string? Key, string? Label), Group>[] _groups;
+
+        public Aggregate()
         {
-            // as the sync health query: nodes whose ENR names the network
-            var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-            long unknown = 0;
-            foreach (Visit v in visits.Values)
+            _groups = new Dictionary<(string?, string?, string?), Group>[Stored.Count + 2];
+            for (int i = 0; i < _groups.Length; i++) _groups[i] = [];
+        }
+
+        private Aggregate(Dictionary<(string?, string?, string?), Group>[] groups) => _groups = groups;
+
+        private sealed class Group
+        {
+            public long Count;
+            public Dictionary<string, long>? Labels;
+
+            public Group Clone() => new() { Count = Count, Labels = Labels is null ? null : new Dictionary<string, long>(Labels, StringComparer.Ordinal) };
+        }
+
+        public Aggregate Clone() => new([.. _groups.Select(t => t.ToDictionary(kv => kv.Key, kv => kv.Value.Clone()))]);
+
+        /// <summary>Counts <paramref name="v"/> in (sign 1) or out of (sign −1) its groups.</summary>
+        public void Add(Visit v, int sign)
+        {
+            for (int d = 0; d < Stored.Count; d++)
             {
-                if (network is not null && v.EnrNetwork != network) continue;
-                string? key = dimension == CensusDimension.SyncHealth ? v.Sync : v.Lag;
-                if (key is null) unknown++;
-                else counts[key] = counts.GetValueOrDefault(key) + 1;
+                bool labelIsGroup = StoredColumns[d].LabelIsGroup;
+                string? label = v.Labels[d];
+                Bump(_groups[d], (v.NodeNetwork, v.Keys[d], labelIsGroup ? label : null), labelIsGroup ? null : label, sign);
             }
-            var rows = counts.Select(kv => ((string?)kv.Key, (string?)null, kv.Value)).ToList();
-            if (unknown > 0) rows.Add((null, null, unknown));
-            return rows;
+            Bump(_groups[Stored.Count], (v.EnrNetwork, v.Sync, null), null, sign);
+            Bump(_groups[Stored.Count + 1], (v.EnrNetwork, v.Lag, null), null, sign);
         }
-        int d = IndexOf(dimension);
-        bool labelIsGroup = StoredColumns[d].LabelIsGroup;
-        var groups = new Dictionary<(string? Key, string? Label), (string? Label, long Count)>();
-        foreach (Visit v in visits.Values)
+
+        private static void Bump(Dictionary<(string?, string?, string?), Group> table, (string?, string?, string?) key, string? label, int sign)
         {
-            if (network is not null && v.NodeNetwork != network) continue;
-            string? label = v.Labels[d];
-            var key = (v.Keys[d], labelIsGroup ? label : null);
-            if (groups.TryGetValue(key, out var g))
-                // MAX(label): the greatest non-null label (ordinal, as SQLite and PostgreSQL's C collation order text)
-                groups[key] = (label is not null && (g.Label is null || string.CompareOrdinal(label, g.Label) > 0) ? label : g.Label, g.Count + 1);
-            else
-                groups[key] = (label, 1);
+            if (!table.TryGetValue(key, out Group? g)) table[key] = g = new Group();
+            g.Count += sign;
+            if (label is null) return;
+            g.Labels ??= new Dictionary<string, long>(StringComparer.Ordinal);
+            long n = g.Labels.GetValueOrDefault(label) + sign;
+            if (n == 0) g.Labels.Remove(label);
+            else g.Labels[label] = n;
         }
-        return [.. groups.Select(kv => (kv.Key.Key, kv.Value.Label, kv.Value.Count))];
+
+        /// <summary>
+        /// The groups of <paramref name="dimension"/> (of nodes counted on <paramref name="network"/> when given), as the
+        /// live census query gives them: (key, label, count), the label of a group being its visits' greatest (MAX: ordinal,
+        /// as SQLite and PostgreSQL's C collation order text).
+        /// </summary>
+        public List<(string? Key, string? Label, long Count)> Groups(CensusDimension dimension, string? network)
+        {
+            int d = dimension switch
+            {
+                CensusDimension.SyncHealth => Stored.Count,
+                CensusDimension.FinalizedLag => Stored.Count + 1,
+                _ => IndexOf(dimension),
+            };
+            var merged = new Dictionary<(string? Key, string? Label), (string? Label, long Count)>();
+            foreach (((string? net, string? key, string? groupLabel), Group g) in _groups[d])
+            {
+                if (g.Count == 0 || (network is not null && net != network)) continue;
+                string? label = groupLabel ?? g.Labels?.Keys.Max(StringComparer.Ordinal);
+                merged[(key, groupLabel)] = merged.TryGetValue((key, groupLabel), out var m)
+                    ? (string.CompareOrdinal(label, m.Label) > 0 ? label : m.Label, m.Count + g.Count)
+                    : (label, g.Count);
+            }
+            return [.. merged.Select(kv => (kv.Key.Key, kv.Value.Label, kv.Value.Count))];
+        }
     }
 
     private static int IndexOf(CensusDimension dimension)

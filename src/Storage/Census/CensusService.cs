@@ -179,6 +179,7 @@ public sealed partial class CensusService
                 })], state.Visits.Count))).ConfigureAwait(false);
             return new CensusSet { Crawl = crawlId is null ? c.Info : c.Info with { Visits = live.Visits }, Network = network, Censuses = live.Censuses };
         }
+        _running.Forget(c.Info.Id);   // finished and built: its stored census answers from now on
         var censuses = new List<DimensionCensus>(dims.Count);
         foreach (CensusDimension d in dims)
         {

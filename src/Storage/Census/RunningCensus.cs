@@ -76,7 +76,10 @@ internal sealed class RunningCensus(StorageOptions options)
     }
 
     /// <summary>Forgets a crawl (once it is finished its census is stored).</summary>
-    public void Forget(long crawlId) => _states.TryRemove(crawlId, out _);
+    public void Forget(long crawlId)
+    {
+        if (!_states.IsEmpty) _states.TryRemove(crawlId, out _);
+    }
 
     private async Task<DbTransaction> BeginReadAsync(DbConnection conn, CancellationToken ct)
     {
@@ -169,6 +172,9 @@ internal sealed class RunningCensus(StorageOptions options)
         SyncClassifier classify, CancellationToken ct)
     {
         var visits = new List<Visit>();
+        // group keys and labels repeat across visits (a few hundred distinct values): one string each
+        var pool = new Dictionary<string, string>(StringComparer.Ordinal);
+        string? Pooled(string? value) => value is null ? null : pool.TryGetValue(value, out string? held) ? held : pool[value] = value;
         await using DbCommand cmd = Sql.Command(conn, tx, CensusSql.CrawlVisitKeys(Stored, where), [("crawl", crawlId), .. parameters]);
         await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         while (await r.ReadAsync(ct).ConfigureAwait(false))
@@ -178,12 +184,12 @@ internal sealed class RunningCensus(StorageOptions options)
             for (int d = 0; d < Stored.Count; d++)
             {
                 int i = StoredIndex[d];
-                keys[d] = r.IsDBNull(i) ? null : Convert.ToString(r.GetValue(i), CultureInfo.InvariantCulture);
-                if (StoredColumns[d].Label is not null) labels[d] = r.GetStringOrNull(i + 1);
+                keys[d] = Pooled(r.IsDBNull(i) ? null : Convert.ToString(r.GetValue(i), CultureInfo.InvariantCulture));
+                if (StoredColumns[d].Label is not null) labels[d] = Pooled(r.GetStringOrNull(i + 1));
             }
-            string? enrNetwork = r.GetStringOrNull(4);
+            string? enrNetwork = Pooled(r.GetStringOrNull(4));
             (string? sync, string? lag) = classify(enrNetwork, r.GetUtc(5), r.GetInt64OrNull(6), r.GetInt64OrNull(7));
-            visits.Add(new Visit(r.GetInt64(0), r.GetStringOrNull(1), Convert.ToHexStringLower((byte[])r.GetValue(2)), r.GetStringOrNull(3), enrNetwork,
+            visits.Add(new Visit(r.GetInt64(0), r.GetStringOrNull(1), Convert.ToHexStringLower((byte[])r.GetValue(2)), Pooled(r.GetStringOrNull(3)), enrNetwork,
                 keys, labels, sync, lag));
         }
         return visits;

@@ -69,6 +69,49 @@ namespace ClP2p.Storage.Migrations.Postgres
                     b.ToTable("agent_versions", (string)null);
                 });
 
+            modelBuilder.Entity("ClP2p.Storage.Model.CensusChangeEntity", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTime>("At")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("at");
+
+                    b.Property<long?>("CrawlId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("crawl_id");
+
+                    b.Property<string>("Keys")
+                        .HasColumnType("text")
+                        .HasColumnName("keys");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("kind");
+
+                    b.Property<long>("Rows")
+                        .HasColumnType("bigint")
+                        .HasColumnName("rows");
+
+                    b.Property<long?>("Txid")
+                        .HasColumnType("bigint")
+                        .HasColumnName("txid");
+
+                    b.HasKey("Id")
+                        .HasName("pk_census_changes");
+
+                    b.HasIndex("Txid")
+                        .HasDatabaseName("ix_census_changes_txid");
+
+                    b.ToTable("census_changes", (string)null);
+                });
+
             modelBuilder.Entity("ClP2p.Storage.Model.CrawlCensusEntity", b =>
                 {
                     b.Property<long>("Id")

@@ -62,6 +62,47 @@ namespace ClP2p.Storage.Migrations.Sqlite
                     b.ToTable("agent_versions", (string)null);
                 });
 
+            modelBuilder.Entity("ClP2p.Storage.Model.CensusChangeEntity", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("At")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("at");
+
+                    b.Property<long?>("CrawlId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("crawl_id");
+
+                    b.Property<string>("Keys")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("keys");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<long>("Rows")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("rows");
+
+                    b.Property<long?>("Txid")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("txid");
+
+                    b.HasKey("Id")
+                        .HasName("pk_census_changes");
+
+                    b.HasIndex("Txid")
+                        .HasDatabaseName("ix_census_changes_txid");
+
+                    b.ToTable("census_changes", (string)null);
+                });
+
             modelBuilder.Entity("ClP2p.Storage.Model.CrawlCensusEntity", b =>
                 {
                     b.Property<long>("Id")

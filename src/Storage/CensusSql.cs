@@ -157,6 +157,37 @@ internal static class CensusSql
             """;
     }
 
+    /// <summary>The key of <paramref name="d"/>'s groups, its label and whether the label is part of the group (else each
+    /// group is labelled by the greatest label of its visits, as MAX does).</summary>
+    public static (string Key, string? Label, bool LabelIsGroup) Columns(CensusDimension d)
+    {
+        Spec s = For(d);
+        return (s.Key, s.Label == NoLabel ? null : s.Label, s.LabelIsGroup);
+    }
+
+    /// <summary>
+    /// One row per crawl visit of @crawl matching <paramref name="where"/> (appended to the crawl's own condition), with
+    /// what each stored dimension groups it by: id, ip, node_id, the network it is counted on (<see cref="NodeNetwork"/>),
+    /// its ENR's network name, visited_at, head_slot, finalized_epoch, then per dimension of <paramref name="dimensions"/>
+    /// its key and, where it has one, its label (the same expressions as <see cref="LiveCensus"/>).
+    /// </summary>
+    public static string CrawlVisitKeys(IReadOnlyList<CensusDimension> dimensions, string where)
+    {
+        var columns = new List<string>();
+        foreach (CensusDimension d in dimensions)
+        {
+            Spec s = For(d);
+            columns.Add(s.Key);
+            if (s.Label != NoLabel) columns.Add(s.Label);
+        }
+        var joins = new Spec(NoLabel, NoLabel, true, true, true);
+        return $"""
+            SELECT v.id, v.ip, v.node_id, {NodeNetwork}, e.network_name, v.visited_at, v.head_slot, v.finalized_epoch, {string.Join(", ", columns)}
+            FROM visits v{Joins(joins, true)}
+            WHERE v.crawl_id = @crawl AND v.kind = 'crawl'{where}
+            """;
+    }
+
     /// <summary>Census of one crawl from crawl_census (parameters @crawl, @dimension[, @network]): key, label, count.</summary>
     public static string StoredCensus(bool networkFilter) => $"""
         SELECT key, MAX(label), SUM(count)

@@ -59,6 +59,12 @@ public sealed class CrawlStore
         };
         db.Crawls.Add(crawl);
         await db.SaveChangesAsync(ct).ConfigureAwait(false);
+        await using (DbConnection connection = Sql.Open(_options))
+        {
+            await connection.OpenAsync(ct).ConfigureAwait(false);
+            DateTime now = _time.GetUtcNow().UtcDateTime;
+            await CensusChanges.PruneAsync(connection, _options.Provider, now, now - CensusChanges.Retention, ct).ConfigureAwait(false);
+        }
         return crawl.Id;
     }
 
@@ -156,6 +162,8 @@ public sealed class CrawlStore
         await Sql.ExecuteAsync(connection, tx, SeenInboundSql, ct, ("crawl", crawlId), ("from", from), ("to", to.UtcDateTime)).ConfigureAwait(false);
         int added = await Sql.ExecuteAsync(connection, tx, InboundOnlySql, ct, ("crawl", crawlId), ("from", from), ("to", to.UtcDateTime)).ConfigureAwait(false);
         int marked = Convert.ToInt32(await CountSeenAsync(connection, tx, crawlId, ct).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+        // visits updated, not only appended: a running census of the crawl counts it again
+        await CensusChanges.AllAsync(connection, tx, _options.Provider, _time.GetUtcNow().UtcDateTime, crawlId, ct).ConfigureAwait(false);
         await tx.CommitAsync(ct).ConfigureAwait(false);
         _logger.LogInformation("crawl {CrawlId}: {Seen} of its nodes contacted us in the last {Window}; {Added} nodes seen only inbound added", crawlId, marked - added, InboundWindow, added);
         return (marked - added, added);

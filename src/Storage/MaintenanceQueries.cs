@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 
 namespace ClP2p.Storage;
 
@@ -28,6 +29,12 @@ public static class MaintenanceQueries
         ArgumentNullException.ThrowIfNull(storage);
         await using var db = storage.CreateDbContext();
         var before = cutoff.UtcDateTime;
-        return await db.Visits.Where(v => EF.Property<DateTime>(v, "VisitedAt") < before).ExecuteDeleteAsync(ct).ConfigureAwait(false);
+        await using var tx = await db.Database.BeginTransactionAsync(ct).ConfigureAwait(false);
+        int deleted = await db.Visits.Where(v => EF.Property<DateTime>(v, "VisitedAt") < before).ExecuteDeleteAsync(ct).ConfigureAwait(false);
+        // visits deleted, not appended: running censuses count again
+        if (deleted > 0)
+            await CensusChanges.AllAsync(db.Database.GetDbConnection(), tx.GetDbTransaction(), storage.Provider, TimeProvider.System.GetUtcNow().UtcDateTime, null, ct).ConfigureAwait(false);
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+        return deleted;
     }
 }

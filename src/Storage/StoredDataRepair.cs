@@ -58,6 +58,7 @@ public static class StoredDataRepair
                     await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
                 }
             }
+            await CensusChanges.AllAsync(conn, tx, options.Provider, (time ?? TimeProvider.System).GetUtcNow().UtcDateTime, null, ct).ConfigureAwait(false);
             await tx.CommitAsync(ct).ConfigureAwait(false);
         }
         if (changed.Count > 0) await RebuildCensusOfCrawlsWithAsync(options, changed, time, ct).ConfigureAwait(false);
@@ -126,6 +127,7 @@ public static class StoredDataRepair
                 await update.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             }
         }
+        await CensusChanges.AllAsync(conn, tx, options.Provider, TimeProvider.System.GetUtcNow().UtcDateTime, null, ct).ConfigureAwait(false);
         await tx.CommitAsync(ct).ConfigureAwait(false);
         return updates.Count;
     }
@@ -163,6 +165,7 @@ public static class StoredDataRepair
             if (page.Count == 0) break;
             await using (DbTransaction tx = await write.BeginTransactionAsync(ct).ConfigureAwait(false))
             {
+                bool changed = false;
                 await using DbCommand update = Sql.Command(write, tx, "UPDATE enr_history SET cgc = @cgc WHERE node_id = @id AND seq = @seq",
                     ("cgc", null), ("id", Array.Empty<byte>()), ("seq", 0L));
                 foreach ((byte[] id, long seq, long? cgc, byte[] raw) in page)
@@ -173,7 +176,9 @@ public static class StoredDataRepair
                     update.Parameters[1].Value = id;
                     update.Parameters[2].Value = seq;
                     updated += await update.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                    changed = true;
                 }
+                if (changed) await CensusChanges.AllAsync(write, tx, options.Provider, TimeProvider.System.GetUtcNow().UtcDateTime, null, ct).ConfigureAwait(false);
                 await tx.CommitAsync(ct).ConfigureAwait(false);
             }
             (after, afterSeq) = (page[^1].Id, page[^1].Seq);

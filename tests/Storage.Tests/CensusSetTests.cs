@@ -136,12 +136,108 @@ public class CensusSetTests
         async Task<long> PointTotalAsync(CensusService service) =>
             (await service.GetTimeSeriesAsync(CensusDimension.Client, Samples.T0, Samples.T0.AddDays(1))).Points.Single(p => p.CrawlId == running).Total;
 
-        async Task AssertCountedAsync(CensusSet set)
+        async Task AssertCountedAsync(CensusSet set) => await AssertAsCountedAsync(db, census, running, null, set);
+    }
+
+    // The census set equals the one counted by SQL from the crawl's visits with nothing kept, and a fresh service's.
+    private static async Task AssertAsCountedAsync(TestDatabase db, CensusService census, long crawl, string? network, CensusSet? set = null)
+    {
+        set ??= (await census.GetCensusesAsync(CensusDimensions.All, crawl, network))!;
+        (IReadOnlyList<DimensionCensus> counted, long visits) = await census.CountFromVisitsAsync(crawl, CensusDimensions.All, network);
+        CensusSet fresh = (await new CensusService(db.Options, census.Clocks).GetCensusesAsync(CensusDimensions.All, crawl, network))!;
+        foreach (IReadOnlyList<DimensionCensus> other in new[] { counted, fresh.Censuses })
         {
-            CensusSet counted = (await new CensusService(db.Options).GetCensusesAsync(CensusDimensions.All, running))!;
-            Assert.Equal(counted.Crawl.Visits, set.Crawl.Visits);
-            Assert.Equal(counted.Censuses.Select(c => (c.Dimension, c.Total)), set.Censuses.Select(c => (c.Dimension, c.Total)));
-            foreach ((DimensionCensus a, DimensionCensus b) in counted.Censuses.Zip(set.Censuses)) Assert.Equal(a.Groups, b.Groups);
+            Assert.Equal(other.Select(c => (c.Dimension, c.Total)), set.Censuses.Select(c => (c.Dimension, c.Total)));
+            foreach ((DimensionCensus a, DimensionCensus b) in other.Zip(set.Censuses)) Assert.Equal(a.Groups, b.Groups);
         }
+        Assert.Equal(visits, set.Crawl.Visits);
+        Assert.Equal(visits, fresh.Crawl.Visits);
+        foreach (CensusDimension d in CensusDimensions.All)
+        {
+            CensusResult one = (await census.GetCensusAsync(d, crawl, network))!;
+            Assert.Equal(counted.Single(c => c.Dimension == d).Groups, one.Groups);
+        }
+    }
+
+    private static readonly NetworkClock Mainnet = new("mainnet", Samples.T0.ToUnixTimeSeconds() - 12L * 12_800_040, 12, 32);
+
+    [Theory, MemberData(nameof(TestDatabase.Providers), MemberType = typeof(TestDatabase))]
+    public async Task A_running_crawls_census_follows_every_kind_of_write_as_counting_it_again_would(StorageProvider provider)
+    {
+        await using TestDatabase db = await TestDatabase.CreateAsync(provider);
+        (_, long running) = await SeedAsync(db, TimeProvider.System);
+        var census = new CensusService(db.Options, name => name == "mainnet" ? Mainnet : null);
+        var store = new CrawlStore(db.Options);
+        CensusSet first = (await census.GetCensusesAsync(CensusDimensions.All, running))!;
+        await AssertAsCountedAsync(db, census, running, null, first);
+
+        // a write that changes none of the crawl's visits (its heartbeat, another crawl's visits) keeps the answer
+        await store.RenewLeaseAsync(running);
+        long other = await store.StartCrawlAsync("hoodi", Samples.T0.AddHours(2), null);
+        await using (var writer = new ResultWriter(db.Options, Samples.FastWriter()))
+            await writer.AddVisitAsync(Samples.Visit(other, 1));
+        Assert.Same(first.Censuses, (await census.GetCensusesAsync(CensusDimensions.All, running))!.Censuses);
+
+        // visits appended, one of them before its ENR: counted from the visits added
+        await using (var writer = new ResultWriter(db.Options, Samples.FastWriter()))
+        {
+            for (int i = 9; i < 12; i++) await writer.AddVisitAsync(Samples.Visit(running, i, outcome: i == 11 ? "ok" : "refused"));
+            await writer.AddVisitAsync(Samples.Visit(running, 40, enrSeq: 3));
+        }
+        CensusSet visits = (await census.GetCensusesAsync(CensusDimensions.All, running))!;
+        Assert.Equal(13, visits.Crawl.Visits);
+        await AssertAsCountedAsync(db, census, running, null, visits);
+
+        // the ENR of a visit already counted arrives: its fork digest, network and subnets move
+        await using (var writer = new ResultWriter(db.Options, Samples.FastWriter()))
+            await writer.AddEnrAsync(Samples.Enr(40, 3, forkDigest: "aabbccdd", network: "hoodi", fork: "fulu"));
+        CensusSet enr = (await census.GetCensusesAsync(CensusDimensions.All, running))!;
+        Assert.Contains(enr.Censuses.Single(c => c.Dimension == CensusDimension.ForkDigest).Groups, g => g.Key == "aabbccdd" && g.Count == 1);
+        await AssertAsCountedAsync(db, census, running, null, enr);
+        await AssertAsCountedAsync(db, census, running, "hoodi");
+
+        // geo rows alone, for visits already counted (and a later lookup that changes one)
+        await using (var writer = new ResultWriter(db.Options, Samples.FastWriter()))
+        {
+            foreach (string ip in await census.ListIpsWithoutGeoAsync(running))
+                await writer.AddGeoAsync(new IpGeo { Ip = ip, Country = "JP", Asn = 2497, AsOrg = "IIJ", LookedUpAt = Samples.T0 });
+        }
+        Assert.Equal([("JP", 13L)], (await census.GetCensusesAsync(CensusDimensions.All, running))!.Censuses
+            .Single(c => c.Dimension == CensusDimension.Country).Groups.Select(g => (g.Key, g.Count)));
+        await using (var writer = new ResultWriter(db.Options, Samples.FastWriter()))
+            await writer.AddGeoAsync(new IpGeo { Ip = "10.0.0.3", Country = "DE", Asn = 3320, AsOrg = "DTAG", LookedUpAt = Samples.T0.AddHours(1) });
+        CensusSet geo = (await census.GetCensusesAsync(CensusDimensions.All, running))!;
+        Assert.Equal([("JP", 12L), ("DE", 1L)], geo.Censuses.Single(c => c.Dimension == CensusDimension.Country).Groups.Select(g => (g.Key, g.Count)));
+        await AssertAsCountedAsync(db, census, running, null, geo);
+        await AssertAsCountedAsync(db, census, running, "mainnet");
+
+        // inbound marks (visits updated) and inbound-only visits added
+        await using (var writer = new ResultWriter(db.Options, Samples.FastWriter()))
+        {
+            foreach (int node in new[] { 2, 50 })
+                await writer.AddVisitAsync(Samples.Visit(running, node, at: Samples.T0.AddMinutes(5)) with { CrawlId = null, Kind = VisitKinds.InboundLibp2p });
+        }
+        await store.ApplyInboundAsync(running, Samples.T0.AddHours(2));
+        CensusSet inbound = (await census.GetCensusesAsync(CensusDimensions.All, running))!;
+        Assert.Contains(inbound.Censuses.Single(c => c.Dimension == CensusDimension.SeenInbound).Groups, g => g.Key == "true" && g.Count == 2);
+        await AssertAsCountedAsync(db, census, running, null, inbound);
+
+        // agents parsed again
+        Assert.True(await StoredDataRepair.ReparseAgentsAsync(db.Options, raw => new AgentParts("nimbus", "v9.9.9", null, null, false)) > 0);
+        CensusSet agents = (await census.GetCensusesAsync(CensusDimensions.All, running))!;
+        Assert.Equal("nimbus", agents.Censuses.Single(c => c.Dimension == CensusDimension.Client).Groups.First(g => g.Key is not null).Key);
+        await AssertAsCountedAsync(db, census, running, null, agents);
+
+        // a batch that drew its visit ids before one that committed first: the appended count finds it below the last id read
+        await using (var writer = new ResultWriter(db.Options, Samples.FastWriter()))
+            await writer.AddVisitAsync(Samples.Visit(running, 60, outcome: "timeout"));
+        await using (var conn = Sql.Open(db.Options))
+        {
+            await conn.OpenAsync();
+            await Sql.ExecuteAsync(conn, null, "UPDATE visits SET id = -1000 WHERE crawl_id = @crawl AND node_id = @node", default, ("crawl", running), ("node", Samples.NodeId(60)));
+        }
+        CensusSet late = (await census.GetCensusesAsync(CensusDimensions.All, running))!;
+        Assert.Contains(late.Censuses.Single(c => c.Dimension == CensusDimension.DialOutcome).Groups, g => g.Key == "timeout");
+        await AssertAsCountedAsync(db, census, running, null, late);
     }
 }

@@ -22,6 +22,25 @@ public sealed partial class CensusService
         return _clocks(network);
     }
 
+    /// <summary>A visit's sync health and finalized lag groups (null: unknown) against <paramref name="clock"/>, the clock of the
+    /// network its ENR names when it has a head slot (else null).</summary>
+    internal static (string? Sync, string? Lag) ClassifySync(NetworkClock? clock, DateTime visitedAt, long? head, long? finalized)
+    {
+        if (clock is null || head is not { } h) return (null, null);
+        long wall = clock.SlotAt(new DateTimeOffset(visitedAt));
+        string sync = SyncHealth.Classify(wall - h, clock.SlotsPerEpoch);
+        return (sync, finalized is { } f ? SyncHealth.FinalizedBucket(Math.Max(0, wall / clock.SlotsPerEpoch) - f) : null);
+    }
+
+    /// <summary>The clock <see cref="ClassifySync"/> takes for a visit whose ENR names
+    /// <paramref name="network"/>, one lookup per network in <paramref name="clocks"/>.</summary>
+    private NetworkClock? SyncClock(string? network, NetworkClock? crawlClock, Dictionary<string, NetworkClock?> clocks)
+    {
+        if (network is null) return null;
+        if (!clocks.TryGetValue(network, out NetworkClock? clock)) clocks[network] = clock = ClockOf(network, crawlClock);
+        return clock;
+    }
+
     // Sync health and finalized lag of one crawl: Status fields of every visit, classified against the clock of the
     // network its ENR names (a query, not a stored census, because it needs each network's genesis).
     private async Task<List<(string? Key, string? Label, long Count)>> ReadSyncGroupsAsync(DbConnection conn, CrawlInfo crawl, CensusDimension dimension,
@@ -49,16 +68,8 @@ public sealed partial class CensusService
             {
                 long? head = r.GetInt64OrNull(2);
                 long? finalized = r.GetInt64OrNull(3);
-                NetworkClock? clock = null;
-                if (head is not null && r.GetStringOrNull(0) is { } name && !clocks.TryGetValue(name, out clock))
-                    clocks[name] = clock = ClockOf(name, crawlClock);
-                string? syncKey = null, lagKey = null;
-                if (clock is not null)
-                {
-                    long wall = clock.SlotAt(new DateTimeOffset(r.GetUtc(1)));
-                    syncKey = SyncHealth.Classify(wall - head!.Value, clock.SlotsPerEpoch);
-                    if (finalized is { } f) lagKey = SyncHealth.FinalizedBucket(Math.Max(0, wall / clock.SlotsPerEpoch) - f);
-                }
+                NetworkClock? clock = head is null ? null : SyncClock(r.GetStringOrNull(0), crawlClock, clocks);
+                (string? syncKey, string? lagKey) = ClassifySync(clock, r.GetUtc(1), head, finalized);
                 if (syncKey is null) syncUnknown++;
                 else syncCounts[syncKey] = syncCounts.GetValueOrDefault(syncKey) + 1;
                 if (lagKey is null) lagUnknown++;

@@ -23,6 +23,9 @@ public sealed partial class CensusService
 
     private readonly Func<string, NetworkClock?> _clocks;
 
+    /// <summary>The clocks this service was created with.</summary>
+    internal Func<string, NetworkClock?> Clocks => _clocks;
+
     /// <summary>Creates the service over a migrated database. <paramref name="clocks"/> gives a network's clock by the
     /// name the crawler gives its fork digests (for sync health); a crawl's own parameters add the clock of its network.</summary>
     public CensusService(StorageOptions options, Func<string, NetworkClock?>? clocks = null)
@@ -30,6 +33,7 @@ public sealed partial class CensusService
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _clocks = clocks ?? (_ => null);
         _dataVersion = new DataVersion(options);
+        _running = new RunningCensus(options);
     }
 
     private const string CrawlColumns = """
@@ -164,13 +168,18 @@ public sealed partial class CensusService
         List<CensusDimension> dims = [.. dimensions.Distinct()];
         if (!c.Built)
         {
-            // A running crawl's censuses are counted from its visits, again only when the database changed since.
-            string version = await _dataVersion.ReadAsync(conn, ct).ConfigureAwait(false);
-            string query = string.Join(',', dims.Select(CensusSql.DimensionName)) + "\n" + network + "\n" + (crawlId is not null);
-            LiveSet live = await _liveSets.GetOrComputeAsync(c.Info.Id, version, query,
-                () => LiveCensusesAsync(conn, c.Info, crawlId is not null, dims, network, ct)).ConfigureAwait(false);
+            // A running crawl's censuses are counted from its visits as RunningCensus keeps them, again only when they changed.
+            RunningCensus.State state = await RunningStateAsync(conn, c.Info, ct).ConfigureAwait(false);
+            string query = string.Join(',', dims.Select(CensusSql.DimensionName)) + "\n" + network;
+            LiveSet live = await _liveSets.GetOrComputeAsync(c.Info.Id, state.Generation.ToString(System.Globalization.CultureInfo.InvariantCulture), query,
+                () => Task.FromResult(new LiveSet([.. dims.Select(d =>
+                {
+                    (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(state.Counts.Groups(d, network));
+                    return new DimensionCensus(d, total, groups);
+                })], state.Visits.Count))).ConfigureAwait(false);
             return new CensusSet { Crawl = crawlId is null ? c.Info : c.Info with { Visits = live.Visits }, Network = network, Censuses = live.Censuses };
         }
+        _running.Forget(c.Info.Id);   // finished and built: its stored census answers from now on
         var censuses = new List<DimensionCensus>(dims.Count);
         foreach (CensusDimension d in dims)
         {
@@ -180,12 +189,37 @@ public sealed partial class CensusService
         return new CensusSet { Crawl = c.Info, Network = network, Censuses = censuses };
     }
 
-    /// <summary>A running crawl's censuses, and its visits (counted when the crawl was asked for by id).</summary>
+    /// <summary>A running crawl's censuses, and its visits.</summary>
     private sealed record LiveSet(IReadOnlyList<DimensionCensus> Censuses, long Visits);
 
     private readonly DataVersion _dataVersion;
 
     private readonly RunningCrawlCache<LiveSet> _liveSets = new();
+
+    private readonly RunningCensus _running;
+
+    /// <summary>The visits of running crawl <paramref name="crawl"/> as <see cref="RunningCensus"/> keeps them, brought up to date.</summary>
+    private async Task<RunningCensus.State> RunningStateAsync(DbConnection conn, CrawlInfo crawl, CancellationToken ct)
+    {
+        string version = await _dataVersion.ReadAsync(conn, ct).ConfigureAwait(false);
+        NetworkClock? crawlClock = NetworkClock.FromCrawlParameters(crawl.ParametersJson);
+        var clocks = new Dictionary<string, NetworkClock?>(StringComparer.Ordinal);
+        return await _running.GetAsync(conn, crawl.Id, version,
+            (network, visitedAt, head, finalized) => ClassifySync(head is null ? null : SyncClock(network, crawlClock, clocks), visitedAt, head, finalized), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A running crawl's censuses counted from its visits by SQL, with nothing kept (what <see cref="RunningCensus"/> must
+    /// equal): the census set's dimensions and the crawl's visits.
+    /// </summary>
+    internal async Task<(IReadOnlyList<DimensionCensus> Censuses, long Visits)> CountFromVisitsAsync(long crawlId, IReadOnlyList<CensusDimension> dimensions, string? network, CancellationToken ct = default)
+    {
+        await using DbConnection conn = await OpenAsync(ct).ConfigureAwait(false);
+        CrawlRow c = await QueryCrawlAsync(conn, CrawlColumnsNoLiveCount, "WHERE c.id = @id", ct, ("id", crawlId)).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"crawl {crawlId} does not exist");
+        LiveSet live = await LiveCensusesAsync(conn, c.Info, true, [.. dimensions], network, ct).ConfigureAwait(false);
+        return (live.Censuses, live.Visits);
+    }
 
     // A running crawl's censuses: every stored dimension in one pass over its visits (CensusSql.LiveCensuses), the
     // computed ones (sync health) from their own read. The same numbers as one LiveCensusAsync per dimension.
@@ -230,14 +264,15 @@ public sealed partial class CensusService
     private async Task<CensusResult> CensusOfAsync(DbConnection conn, CrawlRow c, bool explicitCrawl, CensusDimension dimension, string? network, CancellationToken ct)
     {
         string dim = CensusSql.DimensionName(dimension);
-        if (!c.Built && explicitCrawl)
+        if (!c.Built)
         {
-            // a running crawl: its visits are the census total when the whole crawl is counted, else counted once here
-            CensusResult live = await LiveCensusAsync(conn, c.Info, dimension, network, ct).ConfigureAwait(false);
-            long visits = network is null && !CensusDimensions.IsComputed(dimension) ? live.Total
-                : Convert.ToInt64(await Sql.ScalarAsync(conn, "SELECT COUNT(*) FROM visits v WHERE v.crawl_id = @crawl AND v.kind = 'crawl'", ct, ("crawl", c.Info.Id)).ConfigureAwait(false),
-                    System.Globalization.CultureInfo.InvariantCulture);
-            return live with { Crawl = c.Info with { Visits = visits } };
+            // a running crawl (or one whose census is not built yet): counted from its visits as RunningCensus keeps them
+            RunningCensus.State state = await RunningStateAsync(conn, c.Info, ct).ConfigureAwait(false);
+            (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(state.Counts.Groups(dimension, network));
+            return new CensusResult
+            {
+                Crawl = explicitCrawl ? c.Info with { Visits = state.Visits.Count } : c.Info, Dimension = dimension, Network = network, Total = total, Groups = groups,
+            };
         }
         GroupCounts counts = await _censusCache.GetOrComputeAsync(c.Key, 0, dim + "\n" + network, async () =>
         {
@@ -256,15 +291,6 @@ public sealed partial class CensusService
             return new GroupCounts(total, groups);
         }).ConfigureAwait(false);
         return new CensusResult { Crawl = c.Info, Dimension = dimension, Network = network, Total = counts.Total, Groups = counts.Groups };
-    }
-
-    private async Task<CensusResult> LiveCensusAsync(DbConnection conn, CrawlInfo crawl, CensusDimension dimension, string? network, CancellationToken ct)
-    {
-        var rows = CensusDimensions.IsComputed(dimension)
-            ? await ReadSyncGroupsAsync(conn, crawl, dimension, network, ct).ConfigureAwait(false)
-            : await ReadGroupsAsync(conn, CensusSql.LiveCensus(dimension, network is not null), ct, ("crawl", crawl.Id), ("network", network)).ConfigureAwait(false);
-        (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows);
-        return new CensusResult { Crawl = crawl, Dimension = dimension, Network = network, Total = total, Groups = groups };
     }
 
     /// <summary>
@@ -314,15 +340,15 @@ public sealed partial class CensusService
         }
 
         var points = new List<CensusSeriesPoint>(crawls.Count);
-        // the points of crawls without a built census (running) are counted live, again only when the database changed
-        string? version = crawls.Any(c => !c.Built) ? await _dataVersion.ReadAsync(conn, ct).ConfigureAwait(false) : null;
+        // the points of crawls without a built census (running) are counted from their visits as RunningCensus keeps them
         foreach ((CrawlInfo info, DateTime? builtAt) in crawls)
         {
             bool built = builtAt is not null;
-            List<(string?, string?, long)> rows = built
+            RunningCensus.State? state = built ? null : await RunningStateAsync(conn, info, ct).ConfigureAwait(false);
+            List<(string?, string?, long)> rows = state is null
                 ? stored.GetValueOrDefault(info.Id) ?? []
-                : await _runningPoints.GetOrComputeAsync(info.Id, version!, pointQuery,
-                    () => ReadGroupsAsync(conn, CensusSql.LiveCensus(dimension, network is not null), ct, ("crawl", info.Id), ("network", network))).ConfigureAwait(false);
+                : await _runningPoints.GetOrComputeAsync(info.Id, state.Generation.ToString(System.Globalization.CultureInfo.InvariantCulture), pointQuery,
+                    () => Task.FromResult(state.Counts.Groups(dimension, network))).ConfigureAwait(false);
             (long total, IReadOnlyList<CensusGroup> groups) = ToGroups(rows);
             points.Add(new CensusSeriesPoint { CrawlId = info.Id, CrawlNetwork = info.Network, StartedAt = info.StartedAt, Total = total, Groups = groups });
         }

@@ -23,6 +23,7 @@ public abstract class ClP2pDbContext : DbContext
     public DbSet<VisitEntity> Visits => Set<VisitEntity>();
     public DbSet<ForkDigestEntity> ForkDigests => Set<ForkDigestEntity>();
     public DbSet<CrawlCensusEntity> CrawlCensus => Set<CrawlCensusEntity>();
+    public DbSet<CensusChangeEntity> CensusChanges => Set<CensusChangeEntity>();
 
     /// <inheritdoc />
     protected override void OnModelCreating(ModelBuilder modelBuilder)
@@ -113,6 +114,14 @@ public abstract class ClP2pDbContext : DbContext
             e.Property(x => x.Dimension).IsRequired();
             e.HasOne<CrawlEntity>().WithMany().HasForeignKey(x => x.CrawlId).OnDelete(DeleteBehavior.Cascade);
             e.HasIndex(x => new { x.CrawlId, x.Dimension });
+        });
+        modelBuilder.Entity<CensusChangeEntity>(e =>
+        {
+            e.ToTable("census_changes");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Kind).IsRequired();
+            // PostgreSQL reads the writes a snapshot did not see from the oldest transaction it did not see on
+            e.HasIndex(x => x.Txid);
         });
 
         ApplySnakeCase(modelBuilder);

@@ -137,3 +137,25 @@ public sealed class CrawlCensusEntity
     public string? Label { get; set; }
     public long Count { get; set; }
 }
+
+/// <summary>
+/// One committed write that changes what a running crawl's census counts (<see cref="CensusChangeKinds"/>), appended in
+/// the same transaction as the write, so that a reader holding a running crawl's census can bring it up to date from what
+/// changed instead of counting every visit again (RunningCensus).
+/// </summary>
+public sealed class CensusChangeEntity
+{
+    public long Id { get; set; }
+    /// <summary>PostgreSQL: the writing transaction's id (<c>pg_current_xact_id()</c>), which says whether a snapshot saw the
+    /// write (<c>pg_visible_in_snapshot</c>); SQLite: null (one writer at a time, so <see cref="Id"/> orders commits).</summary>
+    public long? Txid { get; set; }
+    /// <summary>When the write was made (old rows are pruned).</summary>
+    public DateTime At { get; set; }
+    public string Kind { get; set; } = "";
+    /// <summary>The crawl whose visits were written or changed; null for writes not tied to one crawl.</summary>
+    public long? CrawlId { get; set; }
+    /// <summary>visits: how many crawl visits were appended.</summary>
+    public long Rows { get; set; }
+    /// <summary>geo: the IP addresses written; enr: the node ids (hex) whose ENRs were written; one a line.</summary>
+    public string? Keys { get; set; }
+}

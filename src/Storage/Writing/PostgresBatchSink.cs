@@ -71,10 +71,13 @@ internal sealed class PostgresBatchSink : IBatchSink
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _agentIds = new(StringComparer.Ordinal);
     private readonly KnownNodes _known;
 
-    public PostgresBatchSink(StorageOptions options, int knownNodeCapacity)
+    private readonly TimeProvider _time;
+
+    public PostgresBatchSink(StorageOptions options, int knownNodeCapacity, TimeProvider time)
     {
         _dataSource = options.PostgresDataSource;
         _known = new KnownNodes(knownNodeCapacity);
+        _time = time;
     }
 
     /// <summary>The data source is the process's shared one (<see cref="StorageOptions.PostgresDataSource"/>): nothing of ours to close.</summary>
@@ -139,6 +142,7 @@ internal sealed class PostgresBatchSink : IBatchSink
         if (batch.Visits.Count > 0)
             await CopyVisitsAsync(conn, batch.Visits, newAgentIds, ct).ConfigureAwait(false);
 
+        await CensusChanges.AppendAsync(conn, tx, StorageProvider.Postgres, _time.GetUtcNow().UtcDateTime, CensusChanges.Of(batch, enrs, geos), ct).ConfigureAwait(false);
         await tx.CommitAsync(ct).ConfigureAwait(false);
         foreach ((string raw, long id) in newAgentIds) _agentIds[raw] = id;
         _known.Remember(sighted);

@@ -77,7 +77,7 @@ public sealed class ResultWriter : IAsyncDisposable
             SingleReader = true,
             SingleWriter = false,
         });
-        _sink = storage.Provider == StorageProvider.Postgres ? new PostgresBatchSink(storage, _options.KnownNodeCapacity) : new SqliteBatchSink(storage);
+        _sink = storage.Provider == StorageProvider.Postgres ? new PostgresBatchSink(storage, _options.KnownNodeCapacity, _time) : new SqliteBatchSink(storage, _time);
         _concurrency = storage.Provider == StorageProvider.Postgres ? Math.Max(1, _options.WriteConcurrency) : 1;
 
         Meter meter = meterFactory?.Create(MeterName) ?? (_ownedMeter = new Meter(MeterName));

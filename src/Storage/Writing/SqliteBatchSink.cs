@@ -49,7 +49,13 @@ internal sealed class SqliteBatchSink : IBatchSink
     private readonly string _connectionString;
     private readonly Dictionary<string, long> _agentIds = new(StringComparer.Ordinal);
 
-    public SqliteBatchSink(StorageOptions options) => _connectionString = options.ConnectionString;
+    private readonly TimeProvider _time;
+
+    public SqliteBatchSink(StorageOptions options, TimeProvider time)
+    {
+        _connectionString = options.ConnectionString;
+        _time = time;
+    }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
@@ -126,6 +132,7 @@ internal sealed class SqliteBatchSink : IBatchSink
             }
         }
 
+        await CensusChanges.AppendAsync(conn, tx, StorageProvider.Sqlite, _time.GetUtcNow().UtcDateTime, CensusChanges.Of(batch, enrs, geos), ct).ConfigureAwait(false);
         await tx.CommitAsync(ct).ConfigureAwait(false);
         foreach ((string raw, long id) in newAgentIds) _agentIds[raw] = id;
         return new WriteResult(nodes.Count, enrs.Count, batch.Visits.Count, geos.Count, newAgentIds.Count);

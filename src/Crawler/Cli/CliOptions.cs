@@ -23,7 +23,7 @@ public static class CliOptions
     public static readonly Option<bool> AllowPrivate = new("--allow-private") { Description = "Contact private and link-local addresses" };
     public static readonly Option<TimeSpan?> MaxDuration = OptionParsers.Duration("--max-duration", "Stop the crawl after this long (e.g. 90s, 10m, 1h)");
     public static readonly Option<int?> DialConcurrency = OptionParsers.Count("--dial-concurrency", "Dials in flight at once (default 4000, capped by the open-file limit)");
-    public static readonly Option<int?> DiscoveryConcurrency = OptionParsers.Count("--discovery-concurrency", "Peers enumerated by discovery at once (default 2000)");
+    public static readonly Option<int?> DiscoveryConcurrency = OptionParsers.Count("--discovery-concurrency", "Peers enumerated by discovery at once (default 4000)");
     public static readonly Option<TimeSpan?> DialTimeout = OptionParsers.Duration("--dial-timeout", "Deadline for one dial (default 30s)");
     public static readonly Option<TimeSpan?> ConnectTimeout = OptionParsers.Duration("--connect-timeout", "Deadline for a dial's TCP connect (default 3s)");
     public static readonly Option<bool> NoDial = new("--no-dial") { Description = "Discovery only: store every ENR, dial nobody" };

@@ -48,7 +48,7 @@ public sealed class CrawlSettings
     public int DialConcurrency { get; set; } = 4_000;
 
     /// <summary>Peers enumerated by discovery at once (README explains the default).</summary>
-    public int DiscoveryConcurrency { get; set; } = 2_000;
+    public int DiscoveryConcurrency { get; set; } = 4_000;
 
     /// <summary>Deadline for one whole dial (connect, handshakes, identify, Status, MetaData, Goodbye).</summary>
     public TimeSpan DialTimeout { get; set; } = TimeSpan.FromSeconds(30);

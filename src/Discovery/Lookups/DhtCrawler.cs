@@ -58,6 +58,13 @@ public sealed class DhtCrawlOptions
     public int MaxInFlightPerNode { get; init; } = 8;
 
     /// <summary>
+    /// The bound of <see cref="MaxInFlightPerNode"/> in the second pass, where the slow nodes are. The spacing still
+    /// paces the requests (8 a second), but a node whose answers take 3 s is no longer held to 8 of them per round trip:
+    /// a table of 18 distances and the record refresh go out in one of its round trips instead of three.
+    /// </summary>
+    public int SecondPassMaxInFlightPerNode { get; init; } = 24;
+
+    /// <summary>
     /// Least time between the starts of two requests to one node. Lighthouse's discv5 packet filter limits what one
     /// node id may send per second (a few packets); requests past it are dropped silently and would look like loss.
     /// Doubled on each timeout (up to <see cref="MaxRequestSpacing"/>), back to this on each answer.
@@ -469,11 +476,12 @@ public sealed class DhtCrawler
         private async Task PassAsync(Visit v)
         {
             bool second = v.SecondPass;
-            var inflight = new List<Task<Answer>>(_o.MaxInFlightPerNode);
+            int bound = second ? Math.Max(_o.MaxInFlightPerNode, _o.SecondPassMaxInFlightPerNode) : _o.MaxInFlightPerNode;
+            var inflight = new List<Task<Answer>>(bound);
             // the second pass is where the slow nodes are: once one answers there, it gets the whole bound at once (the
             // spacing still paces the requests)
-            int afterAnswer = second ? _o.MaxInFlightPerNode : 1;
-            int window = v.Answered ? Math.Min(2, _o.MaxInFlightPerNode) : 1;
+            int afterAnswer = second ? bound : 1;
+            int window = v.Answered ? Math.Min(2, bound) : 1;
             var spacing = _o.MinRequestSpacing;
             long lastStart = 0;
             int failuresInRow = 0;
@@ -507,7 +515,7 @@ public sealed class DhtCrawler
                     case AskOutcome.Answered:
                         v.Answered = true;
                         failuresInRow = 0;
-                        window = Math.Min(Math.Max(window + 1, afterAnswer), _o.MaxInFlightPerNode);
+                        window = Math.Min(Math.Max(window + 1, afterAnswer), bound);
                         spacing = _o.MinRequestSpacing;
                         if (a.Distance == 0)
                         {

@@ -239,9 +239,13 @@ public sealed class BeaconDialer : IDisposable
             if (_options.LearnStatusFromPeers) Learn(status.Value!, enrDigest);
             result = result with { Status = status.Value, StatusVersion = Eth2Protocols.StatusVersion(status.Protocol!) };
 
-            // 4. MetaData, Ping.
+            // 4. MetaData and Ping, on two streams at once: each is a negotiation and a request, two round trips, and a
+            // peer whose answers take seconds would spend four of them one after the other.
             progress.Step = BeaconDialStep.MetaData;
             progress.Partial = result;
+            var pingTask = _options.SendPing && session.GoodbyeReason is null && !connection.IsClosed
+                ? client.PingAsync(_options.LocalMetaData.SeqNumber, ct)
+                : null;
             if (session.GoodbyeReason is null)
             {
                 var md = await client.MetaDataAsync(ct).ConfigureAwait(false);
@@ -251,9 +255,9 @@ public sealed class BeaconDialer : IDisposable
             }
             progress.Step = BeaconDialStep.Ping;
             progress.Partial = result;
-            if (_options.SendPing && session.GoodbyeReason is null && !connection.IsClosed)
+            if (pingTask is not null)
             {
-                var ping = await client.PingAsync(_options.LocalMetaData.SeqNumber, ct).ConfigureAwait(false);
+                var ping = await pingTask.ConfigureAwait(false);
                 if (ping.Ok) result = result with { PingSeqNumber = ping.Value };
             }
 

@@ -81,7 +81,8 @@ public sealed class UnsolicitedLimitTests
         for (int i = 0; twin is null; i++)
         {
             var ip = new IPAddress(BitConverter.GetBytes(0x0A000000 + i));
-            if (!ip.Equals(A) && UnsolicitedLimiter.SlotOf(ip) == UnsolicitedLimiter.SlotOf(A)) twin = ip;
+            // loopback is never limited (limitLoopback: false), so a loopback twin would consume no budget
+            if (!ip.Equals(A) && !IPAddress.IsLoopback(ip) && UnsolicitedLimiter.SlotOf(ip) == UnsolicitedLimiter.SlotOf(A)) twin = ip;
         }
         long now = time.GetTimestamp();
         Assert.True(limiter.Allow(A, now));

@@ -140,7 +140,7 @@ public class ApiBenchmarks
 
     /// <summary>A crawl's batch before each request, as the crawl writes it while it runs: the ENRs, geo rows and visits
     /// of <see cref="BatchNodes"/> nodes it had not met (the crawl grows by 50 visits a request; removed again at the end).</summary>
-    [IterationSetup(Targets = [nameof(Census_set_running_crawl_after_a_batch), nameof(Census_by_client_version_running_crawl_after_a_batch)])]
+    [IterationSetup(Targets = [nameof(Census_set_running_crawl_after_a_batch), nameof(Census_by_client_version_running_crawl_after_a_batch), nameof(Nodes_running_crawl_after_a_batch)])]
     public void WriteBatch()
     {
         for (int i = 0; i < BatchNodes; i++, _batchNode++)
@@ -159,6 +159,10 @@ public class ApiBenchmarks
     /// <summary>The running crawl's census by client version after each of its batches (issue 13's live census).</summary>
     [Benchmark]
     public Task<int> Census_by_client_version_running_crawl_after_a_batch() => GetAsync("/api/v1/census?dimension=client_version&crawl=" + _runningCrawl.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>The first page of the running crawl's node table after each of its batches (the dashboard's node table).</summary>
+    [Benchmark]
+    public Task<int> Nodes_running_crawl_after_a_batch() => GetAsync("/api/v1/nodes?limit=50&crawl=" + _runningCrawl.ToString(CultureInfo.InvariantCulture));
 
     private async Task RemoveBatchesAsync()
     {

@@ -179,13 +179,15 @@ public sealed class CrawlEngine<TRecord, TDetail>(
         {
             while (queue.TryRead(out var state))
             {
+                // a stop may come while this node waits for a slot: it is checked once the slot is ours
+                await free.WaitAsync(CancellationToken.None).ConfigureAwait(false);
                 if (stop.IsCancellationRequested)
                 {
                     // Stopped: queued nodes are recorded as not dialled when the crawl closes.
+                    free.Release();
                     lock (_lock) { state.DialPending = false; state.NotDialledReason = NotDialledReasons.CrawlStopped; }
                     continue;
                 }
-                await free.WaitAsync(CancellationToken.None).ConfigureAwait(false);
                 _ = DialOneAsync(state, free);
             }
         }

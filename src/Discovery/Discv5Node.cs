@@ -69,7 +69,6 @@ public sealed partial class Discv5Node : IAsyncDisposable
     /// <summary>The local record (available after <see cref="StartAsync"/>).</summary>
     public Enr LocalEnr => Volatile.Read(ref _localEnr) ?? throw new InvalidOperationException("call StartAsync first");
 
-    /// <summary>The bound UDP endpoint (available after <see cref="StartAsync"/>).</summary>
     /// <summary>Tests: whether a datagram waits unread in the socket.</summary>
     internal bool HasUnreadDatagram => _socket?.HasUnread ?? false;
 
@@ -79,6 +78,7 @@ public sealed partial class Discv5Node : IAsyncDisposable
         set => (_socket ?? throw new InvalidOperationException("call StartAsync first")).DispatchGate = value;
     }
 
+    /// <summary>The bound UDP endpoint (available after <see cref="StartAsync"/>).</summary>
     public IPEndPoint LocalEndPoint => _socket?.LocalEndPoint ?? throw new InvalidOperationException("call StartAsync first");
 
     /// <summary>Effective SO_RCVBUF after start (Linux reports twice the requested size).</summary>

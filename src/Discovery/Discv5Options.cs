@@ -65,9 +65,9 @@ public sealed class Discv5Options
     public TimeSpan LateAnswerGrace { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// A request's timeout is put off while datagrams that may hold its answer wait unread (in the socket or in its
-    /// shard's queue), by this much at a time, at most <see cref="MaxTimeoutDeferral"/> in all: a process that was
-    /// stalled (a GC pause, a busy machine) must not give up requests whose answers came in time and were not read yet.
+    /// A request's timeout is put off while datagrams that may hold its answer wait unread in the socket, by this much
+    /// at a time, at most <see cref="MaxTimeoutDeferral"/> in all: a process that was stalled (a GC pause, a busy
+    /// machine) must not give up requests whose answers came in time and were not read yet.
     /// </summary>
     public TimeSpan TimeoutDeferral { get; init; } = TimeSpan.FromMilliseconds(50);
 

@@ -76,7 +76,8 @@ public class AddressPolicyTests
         var offline = CrawlSession.Diagnose(mainnet, n, answered: 0, sent: 0, sendErrors: n, policy)!;
         Assert.Equal(($"no packet could be sent to any of the {n} bootnode(s) ({n} send errors)", "no network: this machine has no route to the bootnodes"), (offline.Reason, offline.LikelyCause));
 
-        // Bootnodes the address policy refuses: a LAN testnet without --allow-private.
+        // Bootnodes the address policy refuses: a LAN testnet without --allow-private (a record only: Diagnose classifies
+        // addresses and sends nothing).
         var lan = new[] { new EnrBuilder().WithSeq(1).WithIp(IPAddress.Parse("192.168.1.20")).WithUdp(9000).Build(NodeKeyStore.Generate()) };
         var refused = CrawlSession.Diagnose(lan, 0, answered: 0, sent: 0, sendErrors: 0, policy)!;
         Assert.Equal("the address policy refused all 1 bootnode(s) (0 loopback, 1 private, 0 other), so nobody was contacted", refused.Reason);

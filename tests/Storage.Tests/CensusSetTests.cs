@@ -205,7 +205,7 @@ public class CensusSetTests
         Assert.Equal([("JP", 13L)], (await census.GetCensusesAsync(CensusDimensions.All, running))!.Censuses
             .Single(c => c.Dimension == CensusDimension.Country).Groups.Select(g => (g.Key, g.Count)));
         await using (var writer = new ResultWriter(db.Options, Samples.FastWriter()))
-            await writer.AddGeoAsync(new IpGeo { Ip = "10.0.0.3", Country = "DE", Asn = 3320, AsOrg = "DTAG", LookedUpAt = Samples.T0.AddHours(1) });
+            await writer.AddGeoAsync(new IpGeo { Ip = Samples.Ip(3), Country = "DE", Asn = 3320, AsOrg = "DTAG", LookedUpAt = Samples.T0.AddHours(1) });
         CensusSet geo = (await census.GetCensusesAsync(CensusDimensions.All, running))!;
         Assert.Equal([("JP", 12L), ("DE", 1L)], geo.Censuses.Single(c => c.Dimension == CensusDimension.Country).Groups.Select(g => (g.Key, g.Count)));
         await AssertAsCountedAsync(db, census, running, null, geo);

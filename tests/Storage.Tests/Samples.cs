@@ -14,6 +14,9 @@ public static class Samples
         return id;
     }
 
+    /// <summary>The address sample node <paramref name="node"/> is stored with (data only: nothing is sent to it).</summary>
+    public static string Ip(int node) => $"10.0.{node / 256 % 256}.{node % 256}";
+
     public static EnrObservation Enr(int node, ulong seq, DateTimeOffset? at = null, string forkDigest = "6a95a1a9", string? network = "mainnet", string? fork = "electra") => new()
     {
         NodeId = NodeId(node),
@@ -21,7 +24,7 @@ public static class Samples
         Raw = [0xf8, 0x84, (byte)node, (byte)seq, .. NodeId(node)],
         SeenAt = at ?? T0,
         PublicKey = [0x02, .. NodeId(node)[..32]],
-        Ip4 = $"10.0.{node / 256 % 256}.{node % 256}",
+        Ip4 = Ip(node),
         Udp = 9000,
         Tcp = 9000,
         Quic = 9001,
@@ -43,7 +46,7 @@ public static class Samples
         NodeId = NodeId(node),
         VisitedAt = at ?? T0.AddSeconds(1),
         EnrSeq = enrSeq,
-        Ip = ip ?? $"10.0.{node / 256 % 256}.{node % 256}",
+        Ip = ip ?? Ip(node),
         DiscoveryAnswered = true,
         Neighbours = 16,
         DialOutcome = outcome,

@@ -166,11 +166,12 @@ public sealed class CrawlEngine<TRecord, TDetail>(
         if (ready is not null) await WriteAsync(ready).ConfigureAwait(false);
     }
 
+    // the first exception a dial's bookkeeping threw, rethrown once every dial has ended
+    private System.Runtime.ExceptionServices.ExceptionDispatchInfo? _dialFault;
+
     /// <summary>One reader takes queued nodes and starts each dial as a slot of <see cref="CrawlOptions.DialConcurrency"/>
     /// frees; returns when the queue is completed and every dial has ended. (Thousands of workers each waiting on the
     /// queue were all woken by every node queued.)</summary>
-    private System.Runtime.ExceptionServices.ExceptionDispatchInfo? _dialFault;
-
     private async Task DispatchDialsAsync(ChannelReader<NodeState> queue, CancellationToken stop)
     {
         int slots = Math.Max(1, options.DialConcurrency);

@@ -60,12 +60,16 @@ internal sealed partial class HandlerShard
         SendRequestPacket(req);
     }
 
-    private void ArmTimer(PendingRequest req) => ArmTimer(req, req.Timeout);
+    /// <summary>Arms the timeout of a new attempt.</summary>
+    private void ArmTimer(PendingRequest req)
+    {
+        req.Deferred = TimeSpan.Zero;
+        ArmTimer(req, req.Timeout);
+    }
 
     private void ArmTimer(PendingRequest req, TimeSpan due)
     {
         req.Timer?.Dispose();
-        if (due == req.Timeout) req.Deferred = TimeSpan.Zero;
         int generation = ++req.TimerGeneration;
         req.Timer = Time.CreateTimer(static s =>
         {
@@ -166,9 +170,8 @@ internal sealed partial class HandlerShard
         {
             return false;
         }
-        var deferred = req.Deferred + step;
+        req.Deferred += step;
         ArmTimer(req, step);
-        req.Deferred = deferred;
         Interlocked.Increment(ref Counters.TimeoutsDeferred);
         return true;
     }

@@ -329,6 +329,46 @@ public sealed class NodeTests
     }
 
     [Fact]
+    public async Task A_first_pass_slot_is_given_back_at_the_first_answer_so_the_next_node_is_contacted_while_the_first_is_enumerated()
+    {
+        // One slot. The first node answers every packet 400-500 ms late and has a record in each of its five top
+        // buckets, asked one at a time: its enumeration takes many of its round trips. The second node, queued after
+        // it, answers at once. Held for the whole visit, the slot would keep the second node waiting until the first
+        // is done; given back at the first answer, the second is visited (and reported) while the first still is.
+        await using var proxy = new DelayingUdpProxy(TimeSpan.FromMilliseconds(400), TimeSpan.FromMilliseconds(500), seed: 5);
+        await using var slow = await TestNodes.Create(advertisedIp: IPAddress.Loopback, advertisedUdpPort: proxy.FrontEndPoint.Port,
+            challengeTimeout: TimeSpan.FromSeconds(10)).StartedAsync();
+        proxy.Start(slow.LocalEndPoint);
+        for (int d = 256; d >= 252; d--)
+        {
+            var record = new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(9).Build(KeyAtDistance(slow.LocalId, d));
+            Assert.True(slow.AddToTable(record));
+        }
+        await using var quick = await TestNodes.Create().StartedAsync();
+        await using var me = await TestNodes.Create().StartedAsync();
+        var crawler = new DhtCrawler(me, new DhtCrawlOptions
+        {
+            CanContact = e => e.NodeId == slow.LocalId || e.NodeId == quick.LocalId,
+            RandomWalks = 0,
+            MaxConcurrency = 1,
+            MinRequestSpacing = TimeSpan.Zero,
+            FirstPassTimeout = TimeSpan.FromSeconds(5),
+            // every bucket of the slow node's plan waits for the answer above it
+            AskAllDownTo = 256, MaxConsecutiveEmpty = 1, TailDistancesPerRequest = 1,
+        });
+        var visits = new List<NodeVisited>();
+        using var cts = new CancellationTokenSource(HangGuard);
+        await foreach (var ev in crawler.RunAsync([slow.LocalEnr, quick.LocalEnr], cts.Token))
+            if (ev is NodeVisited v) visits.Add(v);
+
+        Assert.Equal([quick.LocalId, slow.LocalId], visits.Select(v => v.Enr.NodeId));
+        Assert.All(visits, v => Assert.True(v.Complete, v.Error));
+        Assert.False(visits[1].SecondPass);
+        Assert.Equal(5, visits[1].Neighbours);
+        Assert.True(proxy.Delayed >= 7);   // the handshake and six FINDNODEs at least went through the delay
+    }
+
+    [Fact]
     public async Task Crawler_leaves_a_node_that_answered_then_went_silent_incomplete_after_two_failed_requests_in_each_pass()
     {
         await using var x = TestNodes.Create();

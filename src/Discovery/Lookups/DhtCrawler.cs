@@ -43,9 +43,12 @@ public sealed class DhtCrawlOptions
     public Func<Enr, Enr?, bool> TrustRelay { get; init; } = ContactFilters.RelayTrusted;
 
     /// <summary>
-    /// Nodes enumerated at the same time in the first pass. A visit mostly waits on the network (19 round trips,
-    /// half the records of a mainnet crawl point at nodes that are gone and cost a timeout each), so thousands at once
-    /// cost memory, not CPU.
+    /// First contacts at the same time: nodes in their first pass that have not answered yet. A node holds its slot
+    /// until its first answer (or the end of its first pass), not for its whole enumeration: the rest of the visit is
+    /// paced by the node's spacing and the crawl-wide window (<see cref="InitialRequestsInFlight"/>), and a slot held
+    /// through 19 paced requests kept nodes found early from being contacted for many seconds. Half the records of a
+    /// mainnet crawl point at nodes that are gone and hold their slot through a timeout and a retry, so thousands at
+    /// once cost memory, not CPU.
     /// </summary>
     public int MaxConcurrency { get; init; } = 2_000;
 
@@ -143,7 +146,8 @@ public sealed class DhtCrawlOptions
     /// <summary>
     /// Leave a pass of a node after this many failed requests in a row (each already retried by the node; Nebula stops
     /// at two timeouts). A node left in the first pass gets its second; one left in the second is done, and if it had
-    /// answered before, incomplete (its outcome carries the error, its record is not refreshed).
+    /// answered before, incomplete (its outcome carries the error, its record is not refreshed). Only requests sent
+    /// after the node's last answer count: one sent before it was lost, since the node still answered after it.
     /// </summary>
     public int MaxConsecutiveFailures { get; init; } = 2;
 
@@ -153,6 +157,8 @@ public sealed class DhtCrawlOptions
     /// reads a full bucket; but below the first bucket of a node that held at most half of 16, each bucket holds about
     /// half the one above, so the whole tail fits one answer: asked together, a 20,000-node network's tail costs one
     /// request instead of eight. An answer of 16 records may have been cut: its distances are asked again one by one.
+    /// In the second pass (the slow nodes, whose answers take 1-3 s) the tail below <see cref="AskAllDownTo"/> is asked
+    /// this way right away, beside the buckets above it, instead of a round trip after their answers.
     /// 1 asks every distance alone.
     /// </summary>
     public int TailDistancesPerRequest { get; init; } = 8;
@@ -208,8 +214,9 @@ public sealed class DhtCrawler
     /// <summary>What one request to a node came back with.</summary>
     private enum AskOutcome { Answered, Failed, Stopped }
 
-    /// <summary>What one request came back with: it asked <paramref name="Count"/> distances from <paramref name="Distance"/> down.</summary>
-    private readonly record struct Answer(int Distance, AskOutcome Outcome, IReadOnlyList<Enr>? Records, string? Error, int Count = 1);
+    /// <summary>What one request came back with: it asked <paramref name="Count"/> distances from <paramref name="Distance"/>
+    /// down, and went out at <paramref name="Sent"/> (a timestamp of the crawler's clock).</summary>
+    private readonly record struct Answer(int Distance, AskOutcome Outcome, IReadOnlyList<Enr>? Records, string? Error, int Count = 1, long Sent = 0);
 
     /// <summary>One node's enumeration across both passes.</summary>
     private sealed class Visit(Enr enr, long started)
@@ -235,6 +242,16 @@ public sealed class DhtCrawler
         public bool RefreshAsked { get; set; }
         public int Requests { get; set; }
         public string? Error { get; set; }
+
+        /// <summary>The first-pass slot (<see cref="DhtCrawlOptions.MaxConcurrency"/>) this visit holds until its first
+        /// answer or the end of its first pass, whichever comes first.</summary>
+        public SemaphoreSlim? Slot { get; set; }
+
+        public void ReleaseSlot()
+        {
+            Slot?.Release();
+            Slot = null;
+        }
 
         private static sbyte[] CreateResults()
         {
@@ -273,6 +290,9 @@ public sealed class DhtCrawler
         private readonly RequestOptions _firstPassRequest, _secondPassRequest;
         private readonly Window _window;
         private int _outstanding;
+        // first passes running, plus one for the dispatcher while it takes nodes
+        private int _firstPasses = 1;
+        private readonly TaskCompletionSource _firstPassesEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private System.Runtime.ExceptionServices.ExceptionDispatchInfo? _fault;
 
         public Run(DhtCrawler c, CancellationToken ct)
@@ -379,6 +399,7 @@ public sealed class DhtCrawler
                     while (_work.Reader.TryRead(out var enr))
                     {
                         await free.WaitAsync(_ct).ConfigureAwait(false);
+                        Interlocked.Increment(ref _firstPasses);
                         _ = FirstPassAsync(enr, free);
                     }
                 }
@@ -387,13 +408,15 @@ public sealed class DhtCrawler
             {
                 // the crawl was cancelled: no more nodes are taken
             }
-            for (int i = 0; i < slots; i++) await free.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+            // a first pass gives its slot back at its node's first answer, and goes on: wait for their ends
+            if (Interlocked.Decrement(ref _firstPasses) == 0) _firstPassesEnded.TrySetResult();
+            await _firstPassesEnded.Task.ConfigureAwait(false);
             _fault?.Throw();
         }
 
         private async Task FirstPassAsync(Enr enr, SemaphoreSlim free)
         {
-            var v = new Visit(enr, _c._time.GetTimestamp()) { Next = _o.StartDistance };
+            var v = new Visit(enr, _c._time.GetTimestamp()) { Next = _o.StartDistance, Slot = free };
             bool finished = true;
             try
             {
@@ -423,7 +446,8 @@ public sealed class DhtCrawler
             finally
             {
                 if (finished) Done();
-                free.Release();
+                v.ReleaseSlot();
+                if (Interlocked.Decrement(ref _firstPasses) == 0) _firstPassesEnded.TrySetResult();
             }
         }
 
@@ -485,6 +509,7 @@ public sealed class DhtCrawler
             var spacing = _o.MinRequestSpacing;
             long lastStart = 0;
             int failuresInRow = 0;
+            long lastAnswer = 0;
             bool stop = false;
             while (true)
             {
@@ -514,7 +539,9 @@ public sealed class DhtCrawler
                 {
                     case AskOutcome.Answered:
                         v.Answered = true;
+                        v.ReleaseSlot();
                         failuresInRow = 0;
+                        lastAnswer = Math.Max(lastAnswer, _c._time.GetTimestamp());
                         window = Math.Min(Math.Max(window + 1, afterAnswer), bound);
                         spacing = _o.MinRequestSpacing;
                         if (a.Distance == 0)
@@ -554,15 +581,17 @@ public sealed class DhtCrawler
                             v.Results[0] = 0;   // the record refresh is best effort
                             break;
                         }
-                        failuresInRow++;
-                        for (int k = 1; k < a.Count; k++) v.Results[a.Distance - k] = Visit.Failed;   // tail requests: first pass only
+                        // a request sent before the node's last answer was lost, not left unanswered by a node that
+                        // stopped: with many in flight, two such losses in a row must not end the pass
+                        if (a.Sent > lastAnswer) failuresInRow++;
                         if (second && ++v.SecondPassTries[a.Distance] < _o.SecondPassAttempts && failuresInRow < _o.MaxConsecutiveFailures)
                         {
-                            v.Results[a.Distance] = Visit.NotAsked;   // tried again in this pass
+                            // tried again in this pass (the distances of a tail request one by one)
+                            for (int k = 0; k < a.Count; k++) v.Results[a.Distance - k] = Visit.NotAsked;
                         }
                         else
                         {
-                            v.Results[a.Distance] = Visit.Failed;
+                            for (int k = 0; k < a.Count; k++) v.Results[a.Distance - k] = Visit.Failed;
                         }
                         // a node that never answered, or stopped answering, ends this pass; in the second, for good. In
                         // the second, a node that has never sent us a packet at all (no WHOAREYOU to any of ours: a
@@ -616,11 +645,18 @@ public sealed class DhtCrawler
                         if (x == 0) empties++;
                         else break;
                     }
-                    if (wait) return false;
+                    // the second pass is where the slow nodes are (every answer 1-3 s late): the tail is asked as one
+                    // request (see TailDistancesPerRequest) at once, not a round trip after the buckets above it; a
+                    // further group waits for that one, and the record refresh goes out meanwhile
+                    if (wait && !(second && v.TailGrouping && !TailGroupInFlight(v)))
+                    {
+                        if (second && CanRefresh(v)) { distance = 0; return true; }
+                        return false;
+                    }
                     if (empties >= _o.MaxConsecutiveEmpty) { v.Next = 0; break; }
                 }
                 distance = d;
-                if (!second && v.TailGrouping && v.SparseAt > 0 && d < v.SparseAt)
+                if (v.TailGrouping && (second ? d < _o.AskAllDownTo : v.SparseAt > 0 && d < v.SparseAt))
                 {
                     // the tail below a sparse bucket, several distances at once (see TailDistancesPerRequest)
                     while (count < _o.TailDistancesPerRequest && d - count >= Math.Max(1, _o.MinDistance) && r[d - count] == Visit.NotAsked) count++;
@@ -628,14 +664,27 @@ public sealed class DhtCrawler
                 v.Next = d - count;
                 return true;
             }
-            if (_o.RefreshRecords && !v.RefreshAsked && v.Answered && !_ct.IsCancellationRequested)
-            {
-                // once every distance of the plan is asked (not necessarily answered: waiting for the last answers
-                // would cost a slow node one more of its round trips), unless one failed (the second pass asks again)
-                for (int d = 1; d <= _o.StartDistance; d++) if (r[d] is Visit.Failed) return false;
-                distance = 0;
-                return true;
-            }
+            // once every distance of the plan is asked (not necessarily answered: waiting for the last answers would
+            // cost a slow node one more of its round trips)
+            if (!CanRefresh(v)) return false;
+            distance = 0;
+            return true;
+        }
+
+        /// <summary>Whether the node's own record (FINDNODE [0]) may be asked now: once, after it answered, and not while
+        /// a distance failed (the second pass asks it again).</summary>
+        private bool CanRefresh(Visit v)
+        {
+            if (!_o.RefreshRecords || v.RefreshAsked || !v.Answered || _ct.IsCancellationRequested) return false;
+            for (int d = 1; d <= _o.StartDistance; d++) if (v.Results[d] is Visit.Failed) return false;
+            return true;
+        }
+
+        /// <summary>A request for distances below <see cref="DhtCrawlOptions.AskAllDownTo"/> is in flight.</summary>
+        private bool TailGroupInFlight(Visit v)
+        {
+            for (int d = Math.Min(_o.AskAllDownTo - 1, _o.StartDistance); d >= Math.Max(1, v.Lowest); d--)
+                if (v.Results[d] == Visit.InFlight) return true;
             return false;
         }
 
@@ -644,6 +693,7 @@ public sealed class DhtCrawler
             var distances = new int[count];
             for (int k = 0; k < count; k++) distances[k] = distance - k;
             var options = second ? _secondPassRequest : _firstPassRequest;
+            long sent = 0;
             while (true)
             {
                 RequestResult<IReadOnlyList<Enr>> res;
@@ -651,6 +701,7 @@ public sealed class DhtCrawler
                 {
                     if (answeredBefore) await _window.EnterAsync(_ct).ConfigureAwait(false);
                     bool ok = false, congested = false;
+                    sent = _c._time.GetTimestamp();
                     try
                     {
                         res = await _c._node.FindNodeAsync(enr, distances, options, _ct).ConfigureAwait(false);
@@ -666,7 +717,7 @@ public sealed class DhtCrawler
                 {
                     return new Answer(distance, AskOutcome.Stopped, null, "cancelled", count);
                 }
-                if (res.TryGetValue(out var found)) return new Answer(distance, AskOutcome.Answered, found, null, count);
+                if (res.TryGetValue(out var found)) return new Answer(distance, AskOutcome.Answered, found, null, count, sent);
                 switch (res.Failure)
                 {
                     case RequestFailure.TooManyPending:
@@ -677,7 +728,7 @@ public sealed class DhtCrawler
                     case RequestFailure.Disposed:
                         return new Answer(distance, AskOutcome.Stopped, null, "node disposed", count);
                     default:
-                        return new Answer(distance, AskOutcome.Failed, null, res.Failure.ToString(), count);
+                        return new Answer(distance, AskOutcome.Failed, null, res.Failure.ToString(), count, sent);
                 }
             }
         }

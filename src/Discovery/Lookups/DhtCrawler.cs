@@ -524,12 +524,21 @@ public sealed class DhtCrawler
                             catch (OperationCanceledException) { v.Results[d] = Visit.NotAsked; stop = true; v.Error ??= "cancelled"; break; }
                         }
                     }
+                    // a node that answered waits here for room in the crawl-wide window, one request at a time: queued
+                    // inside the window, a node's requests went out together when it opened, closer than the spacing,
+                    // and tens of thousands of waiting requests outlived gen-0 collections
+                    bool windowed = v.Answered;
+                    if (windowed)
+                    {
+                        try { await _window.EnterAsync(_ct).ConfigureAwait(false); }
+                        catch (OperationCanceledException) { v.Results[d] = Visit.NotAsked; stop = true; v.Error ??= "cancelled"; break; }
+                    }
                     lastStart = _c._time.GetTimestamp();
                     for (int k = 0; k < count; k++) v.Results[d - k] = Visit.InFlight;
                     if (d > 0) v.Lowest = Math.Min(v.Lowest, d - count + 1);
                     v.Requests++;
                     if (d == 0) v.RefreshAsked = true;
-                    inflight.Add(AskAsync(v.Enr, d, count, second, v.Answered));
+                    inflight.Add(AskAsync(v.Enr, d, count, second, windowed));
                 }
                 if (inflight.Count == 0) break;
                 var done = await Task.WhenAny(inflight).ConfigureAwait(false);
@@ -688,48 +697,50 @@ public sealed class DhtCrawler
             return false;
         }
 
-        private async Task<Answer> AskAsync(Enr enr, int distance, int count, bool second, bool answeredBefore)
+        /// <param name="windowed">The request holds a place in the crawl-wide window (taken by the caller), given back here.</param>
+        private async Task<Answer> AskAsync(Enr enr, int distance, int count, bool second, bool windowed)
         {
             var distances = new int[count];
             for (int k = 0; k < count; k++) distances[k] = distance - k;
             var options = second ? _secondPassRequest : _firstPassRequest;
-            long sent = 0;
-            while (true)
+            bool ok = false, congested = false;
+            try
             {
-                RequestResult<IReadOnlyList<Enr>> res;
-                try
+                while (true)
                 {
-                    if (answeredBefore) await _window.EnterAsync(_ct).ConfigureAwait(false);
-                    bool ok = false, congested = false;
-                    sent = _c._time.GetTimestamp();
+                    long sent = _c._time.GetTimestamp();
+                    RequestResult<IReadOnlyList<Enr>> res;
                     try
                     {
                         res = await _c._node.FindNodeAsync(enr, distances, options, _ct).ConfigureAwait(false);
-                        ok = res.IsOk;
-                        congested = res.Failure == RequestFailure.Timeout;
                     }
-                    finally
+                    catch (OperationCanceledException)
                     {
-                        if (answeredBefore) _window.Exit(ok, congested);
+                        return new Answer(distance, AskOutcome.Stopped, null, "cancelled", count);
+                    }
+                    if (res.TryGetValue(out var found))
+                    {
+                        ok = true;
+                        return new Answer(distance, AskOutcome.Answered, found, null, count, sent);
+                    }
+                    switch (res.Failure)
+                    {
+                        case RequestFailure.TooManyPending:
+                            // our own bound on requests in flight, not the remote's fault: wait for room
+                            try { await Task.Delay(TimeSpan.FromMilliseconds(50), _c._time, _ct).ConfigureAwait(false); }
+                            catch (OperationCanceledException) { return new Answer(distance, AskOutcome.Stopped, null, "cancelled", count); }
+                            break;
+                        case RequestFailure.Disposed:
+                            return new Answer(distance, AskOutcome.Stopped, null, "node disposed", count);
+                        default:
+                            congested = res.Failure == RequestFailure.Timeout;
+                            return new Answer(distance, AskOutcome.Failed, null, res.Failure.ToString(), count, sent);
                     }
                 }
-                catch (OperationCanceledException)
-                {
-                    return new Answer(distance, AskOutcome.Stopped, null, "cancelled", count);
-                }
-                if (res.TryGetValue(out var found)) return new Answer(distance, AskOutcome.Answered, found, null, count, sent);
-                switch (res.Failure)
-                {
-                    case RequestFailure.TooManyPending:
-                        // our own bound on requests in flight, not the remote's fault: wait for room
-                        try { await Task.Delay(TimeSpan.FromMilliseconds(50), _c._time, _ct).ConfigureAwait(false); }
-                        catch (OperationCanceledException) { return new Answer(distance, AskOutcome.Stopped, null, "cancelled", count); }
-                        break;
-                    case RequestFailure.Disposed:
-                        return new Answer(distance, AskOutcome.Stopped, null, "node disposed", count);
-                    default:
-                        return new Answer(distance, AskOutcome.Failed, null, res.Failure.ToString(), count, sent);
-                }
+            }
+            finally
+            {
+                if (windowed) _window.Exit(ok, congested);
             }
         }
     }

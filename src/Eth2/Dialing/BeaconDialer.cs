@@ -158,13 +158,11 @@ public sealed class BeaconDialer : IDisposable
 
         // 1. TCP connect (timed: the latency we report).
         long connectStart = _time.GetTimestamp();
-        Stream raw;
-        try
+        // Not ConnectAsync: a gone or refusing node (half of a network's records) is an ordinary outcome, not a throw.
+        var connected = await _dialer.TryConnectAsync(target.Endpoint, ct).ConfigureAwait(false);
+        if (connected.Value is not { } raw)
         {
-            raw = await _dialer.ConnectAsync(target.Endpoint, ct).ConfigureAwait(false);
-        }
-        catch (DialException e)
-        {
+            var e = connected.Error!;
             return result with { Outcome = FromDialClass(e.Class), FailedStep = BeaconDialStep.Connect, Error = e.Detail };
         }
         result = result with { Latency = _time.GetElapsedTime(connectStart) };

@@ -52,9 +52,9 @@ public sealed class OrdinaryOutcomeTests : IDisposable
         return (IPEndPoint)listener.LocalEndPoint!;
     }
 
-    private static void AssertNothingThrown(FirstChanceProbe probe)
+    private static void AssertNothingThrown(FirstChanceProbe probe, params Type[] kinds)
     {
-        var thrown = probe.Seen(DialPathExceptions);
+        var thrown = probe.Seen(kinds.Length == 0 ? DialPathExceptions : kinds);
         Assert.True(thrown.Count == 0, FirstChanceProbe.Describe(thrown));
     }
 
@@ -148,7 +148,9 @@ public sealed class OrdinaryOutcomeTests : IDisposable
         var open = await pair.Client.OpenStreamAsync([InMemoryPair.Echo], CancellationToken.None);
         await pair.Client.DisposeAsync();
         await pair.Server.Completion.WaitAsync(HangGuard); // the remote read end of stream
-        AssertNothingThrown(probe);
+        // Both sides are watched here, and the remote's echo handler reading the stream the close aborted throws an
+        // IOException by design; what a close must not throw is the read loops' cancellation.
+        AssertNothingThrown(probe, typeof(OperationCanceledException), typeof(ObjectDisposedException), typeof(EndOfStreamException), typeof(InvalidOperationException));
         probe.Dispose();
         var ex = await Assert.ThrowsAsync<IOException>(() => open.ReadAsync(new byte[1]).AsTask());
         Assert.Equal("connection closed: closed locally", ex.Message);

@@ -231,10 +231,7 @@ public sealed class BeaconDialerTests : IAsyncDisposable
     [Fact]
     public async Task Closed_port_is_refused_without_an_exception()
     {
-        var probeListener = new TcpListener(IPAddress.Loopback, 0);
-        probeListener.Start();
-        var ep = (IPEndPoint)probeListener.LocalEndpoint;
-        probeListener.Stop();
+        var ep = LoopbackEndpoints.ClosedPort();
         using var dialer = new BeaconDialer(FastOptions());
         using var probe = FirstChanceProbe.Start();
         var r = await dialer.DialAsync(new BeaconDialTarget(ep, ReadOnlyMemory<byte>.Empty, null), CancellationToken.None);
@@ -247,18 +244,11 @@ public sealed class BeaconDialerTests : IAsyncDisposable
     [Fact]
     public async Task Host_that_never_answers_times_out_at_connect_without_an_exception()
     {
-        // A backlog of 0 with its one slot filled and never accepted: the kernel drops every further SYN.
-        var silent = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        _sockets.Add(silent);
-        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        silent.Listen(0);
-        var filler = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        _sockets.Add(filler);
-        await filler.ConnectAsync(silent.LocalEndPoint!);
+        using var silent = await LoopbackEndpoints.SilentAsync();
         var time = new FakeTimeProvider(FixedNow.Date);
         using var dialer = new BeaconDialer(FastOptions(), time: time);
         using var probe = FirstChanceProbe.Start();
-        var dial = dialer.DialAsync(new BeaconDialTarget((IPEndPoint)silent.LocalEndPoint!, ReadOnlyMemory<byte>.Empty, null), CancellationToken.None);
+        var dial = dialer.DialAsync(new BeaconDialTarget(silent.EndPoint, ReadOnlyMemory<byte>.Empty, null), CancellationToken.None);
         time.Advance(FastOptions().Libp2p.ConnectTimeout);
         var r = await dial.WaitAsync(HangGuard);
         AssertNothingThrown(probe);

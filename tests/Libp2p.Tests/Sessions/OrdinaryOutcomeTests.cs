@@ -14,7 +14,7 @@ namespace ClP2p.Libp2p.Tests.Sessions;
 /// reported, not thrown: a crawl dials thousands of gone nodes, and an exception is thrown again at every async frame it
 /// passes. Each test watches its own flow's first-chance exceptions (<see cref="FirstChanceProbe"/>).
 /// </summary>
-public sealed class OrdinaryOutcomeTests : IDisposable
+public sealed class OrdinaryOutcomeTests
 {
     private static readonly Type[] DialPathExceptions =
     [
@@ -22,35 +22,8 @@ public sealed class OrdinaryOutcomeTests : IDisposable
         typeof(ObjectDisposedException), typeof(NegotiationException),
     ];
 
-    private readonly List<Socket> _sockets = [];
-
     private static Libp2pDialer NewDialer(TimeProvider? time = null, string muxer = "/yamux/1.0.0") => new(
         new Libp2pOptions { Identity = Identity.GenerateSecp256k1(), ConnectTimeout = TimeSpan.FromSeconds(3), Muxers = [muxer] }, time: time);
-
-    private static IPEndPoint ClosedPort()
-    {
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        var ep = (IPEndPoint)probe.LocalEndpoint;
-        probe.Stop();
-        return ep;
-    }
-
-    /// <summary>
-    /// A host that never answers, as the simulator's silent nodes: a listener with a backlog of 0 whose one accept slot
-    /// we fill and never accept, so the kernel drops every further SYN and a connect ends only by its timeout.
-    /// </summary>
-    private async Task<IPEndPoint> SilentEndpointAsync()
-    {
-        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        _sockets.Add(listener);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(0);
-        var filler = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        _sockets.Add(filler);
-        await filler.ConnectAsync(listener.LocalEndPoint!);
-        return (IPEndPoint)listener.LocalEndPoint!;
-    }
 
     private static void AssertNothingThrown(FirstChanceProbe probe, params Type[] kinds)
     {
@@ -62,7 +35,7 @@ public sealed class OrdinaryOutcomeTests : IDisposable
     public async Task Refused_connect_is_a_result_not_an_exception()
     {
         using var dialer = NewDialer();
-        var ep = ClosedPort();
+        var ep = LoopbackEndpoints.ClosedPort();
         using var probe = FirstChanceProbe.Start();
         var r = await dialer.TryDialAsync(ep, null, CancellationToken.None);
         AssertNothingThrown(probe);
@@ -78,7 +51,8 @@ public sealed class OrdinaryOutcomeTests : IDisposable
     {
         var time = new FakeTimeProvider();
         using var dialer = NewDialer(time);
-        var ep = await SilentEndpointAsync();
+        using var silent = await LoopbackEndpoints.SilentAsync();
+        var ep = silent.EndPoint;
         using var probe = FirstChanceProbe.Start();
         var dial = dialer.TryConnectAsync(ep, CancellationToken.None);
         time.Advance(TimeSpan.FromSeconds(2.9));
@@ -97,7 +71,8 @@ public sealed class OrdinaryOutcomeTests : IDisposable
     {
         var time = new FakeTimeProvider();
         using var dialer = NewDialer(time);
-        var ep = await SilentEndpointAsync();
+        using var silent = await LoopbackEndpoints.SilentAsync();
+        var ep = silent.EndPoint;
         var dial = dialer.ConnectAsync(ep, CancellationToken.None);
         time.Advance(TimeSpan.FromSeconds(3));
         var ex = await Assert.ThrowsAsync<DialException>(() => dial.WaitAsync(HangGuard));
@@ -109,7 +84,8 @@ public sealed class OrdinaryOutcomeTests : IDisposable
     public async Task Caller_cancellation_of_a_connect_still_throws_OperationCanceledException()
     {
         using var dialer = NewDialer(new FakeTimeProvider());
-        var ep = await SilentEndpointAsync();
+        using var silent = await LoopbackEndpoints.SilentAsync();
+        var ep = silent.EndPoint;
         using var cts = new CancellationTokenSource();
         var dial = dialer.TryConnectAsync(ep, cts.Token);
         await cts.CancelAsync();
@@ -168,10 +144,5 @@ public sealed class OrdinaryOutcomeTests : IDisposable
         Assert.Equal(0, await b.ReadAsync(new byte[8]));
         await a.DisposeAsync();
         await b.DisposeAsync();
-    }
-
-    public void Dispose()
-    {
-        foreach (var s in _sockets) s.Dispose();
     }
 }

@@ -192,11 +192,7 @@ public sealed class BeaconDialer : IDisposable
             progress.Step = BeaconDialStep.Status;
             progress.Partial = result;
             var client = new ReqRespClient(
-                async (protocols, token) =>
-                {
-                    var s = await connection.OpenStreamAsync(protocols, token).ConfigureAwait(false);
-                    return new OpenedStream(s, s.Protocol);
-                },
+                OpenedStream.Over(connection),
                 _reqResp, _logger, _time);
 
             // 3. Identify alongside Status (Status must be our first eth2 request; identify is libp2p's own).

@@ -165,6 +165,10 @@ internal abstract class MuxerSession : IAsyncDisposable
             // Close completes the channel: no token here, which would throw on every close that finds the loop waiting.
             await foreach (var frame in _control.Reader.ReadAllAsync().ConfigureAwait(false))
             {
+                if (IsClosed)
+                {
+                    break; // a completed channel still yields what was queued (a reset's RST): moot, and a write would throw
+                }
                 await WriteControlAsync(frame, _cts.Token).ConfigureAwait(false);
             }
         }

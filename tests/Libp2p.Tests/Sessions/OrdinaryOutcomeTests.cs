@@ -114,6 +114,27 @@ public sealed class OrdinaryOutcomeTests
         Assert.Equal("connection closed: closed locally", ex.Message);
     }
 
+    [Fact]
+    public async Task Refused_protocols_are_a_result_not_an_exception()
+    {
+        await using var listener = new Libp2pListener(new Libp2pOptions { Identity = Identity.GenerateSecp256k1() });
+        listener.Start(new IPEndPoint(IPAddress.Loopback, 0)); // before the probe: the remote side is not watched
+        using var dialer = NewDialer();
+        await using var connection = await dialer.DialAsync(listener.LocalEndPoint!, listener.PeerId, CancellationToken.None);
+        using var probe = FirstChanceProbe.Start();
+        var r = await connection.TryOpenStreamAsync(["/test/absent/2", "/test/absent/1"], CancellationToken.None);
+        AssertNothingThrown(probe);
+        probe.Dispose();
+        Assert.Null(r.Value);
+        Assert.Equal(DialErrorClass.ProtocolNotSupported, r.Error!.Class);
+        Assert.Equal(DialStep.Stream, r.Error.Step);
+        Assert.Equal("remote refused /test/absent/2, /test/absent/1", r.Error.Detail);
+        // the throwing form still throws the same, and the connection still works
+        var ex = await Assert.ThrowsAsync<DialException>(() => connection.OpenStreamAsync(["/test/absent/1"], CancellationToken.None));
+        Assert.Equal(DialErrorClass.ProtocolNotSupported, ex.Class);
+        Assert.NotNull((await connection.IdentifyAsync(CancellationToken.None)).AgentVersion);
+    }
+
     [Theory]
     [InlineData("/yamux/1.0.0")]
     [InlineData("/mplex/6.7.0")]

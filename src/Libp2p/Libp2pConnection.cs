@@ -52,7 +52,17 @@ public sealed class Libp2pConnection : IAsyncDisposable
     /// </summary>
     public Task<Libp2pStream> OpenStreamAsync(IReadOnlyList<string> protocols, CancellationToken ct) => OpenStreamAsync(protocols, DialStep.Stream, ct);
 
-    internal async Task<Libp2pStream> OpenStreamAsync(IReadOnlyList<string> protocols, DialStep step, CancellationToken ct)
+    internal async Task<Libp2pStream> OpenStreamAsync(IReadOnlyList<string> protocols, DialStep step, CancellationToken ct) =>
+        (await TryOpenStreamAsync(protocols, step, ct).ConfigureAwait(false)).GetValueOrThrow();
+
+    /// <summary>
+    /// <see cref="OpenStreamAsync(IReadOnlyList{string}, CancellationToken)"/> without throwing for a failure: the
+    /// stream, or the <see cref="DialException"/> it would have thrown. A remote that refuses every protocol (a node
+    /// without them) is answered without any exception thrown. Cancelling <paramref name="ct"/> still throws.
+    /// </summary>
+    public Task<DialResult<Libp2pStream>> TryOpenStreamAsync(IReadOnlyList<string> protocols, CancellationToken ct) => TryOpenStreamAsync(protocols, DialStep.Stream, ct);
+
+    internal async Task<DialResult<Libp2pStream>> TryOpenStreamAsync(IReadOnlyList<string> protocols, DialStep step, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(protocols);
         using var cts = Host.StepTimeout(Host.Options.StreamTimeout, ct);
@@ -60,8 +70,14 @@ public sealed class Libp2pConnection : IAsyncDisposable
         try
         {
             stream = await _session.OpenStreamAsync(cts.Token).ConfigureAwait(false);
-            stream.Protocol = await MultistreamSelect.SelectAsync(stream, protocols, cts.Token).ConfigureAwait(false);
-            return stream;
+            var (accepted, refused) = await MultistreamSelect.TrySelectAsync(stream, protocols, cts.Token).ConfigureAwait(false);
+            if (accepted is null)
+            {
+                stream.Reset();
+                return new DialResult<Libp2pStream>(Libp2pHost.MapException(refused!, step));
+            }
+            stream.Protocol = accepted;
+            return new DialResult<Libp2pStream>(stream);
         }
         catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
         {
@@ -71,7 +87,7 @@ public sealed class Libp2pConnection : IAsyncDisposable
             {
                 mapped = new DialException(DialErrorClass.Reset, step, "connection closed: " + _session.CloseReason, e);
             }
-            throw mapped;
+            return new DialResult<Libp2pStream>(mapped);
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using ClP2p.Libp2p.Crypto;
+using ClP2p.Libp2p.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace ClP2p.Libp2p;
@@ -30,12 +31,28 @@ public sealed class Libp2pDialer : IDisposable
     /// <see cref="DialErrorClass.PeerIdMismatch"/>. Every failure is a <see cref="DialException"/>; cancelling
     /// <paramref name="ct"/> throws <see cref="OperationCanceledException"/>.
     /// </summary>
-    public async Task<Libp2pConnection> DialAsync(IPEndPoint endpoint, PeerId? expectedPeer, CancellationToken ct)
+    public async Task<Libp2pConnection> DialAsync(IPEndPoint endpoint, PeerId? expectedPeer, CancellationToken ct) =>
+        (await TryDialAsync(endpoint, expectedPeer, ct).ConfigureAwait(false)).GetValueOrThrow();
+
+    /// <summary>
+    /// <see cref="DialAsync"/> without throwing for a failed dial: the connection, or the <see cref="DialException"/>
+    /// it would have thrown. Cancelling <paramref name="ct"/> still throws <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public async Task<DialResult<Libp2pConnection>> TryDialAsync(IPEndPoint endpoint, PeerId? expectedPeer, CancellationToken ct)
     {
-        var stream = await ConnectAsync(endpoint, ct).ConfigureAwait(false);
+        var connected = await TryConnectAsync(endpoint, ct).ConfigureAwait(false);
+        if (connected.Value is not { } stream)
+        {
+            return new DialResult<Libp2pConnection>(connected.Error!);
+        }
         try
         {
-            return await _host.UpgradeAsync(stream, initiator: true, endpoint, expectedPeer, ct).ConfigureAwait(false);
+            return new DialResult<Libp2pConnection>(await _host.UpgradeAsync(stream, initiator: true, endpoint, expectedPeer, ct).ConfigureAwait(false));
+        }
+        catch (DialException e)
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+            return new DialResult<Libp2pConnection>(e);
         }
         catch
         {
@@ -49,29 +66,45 @@ public sealed class Libp2pDialer : IDisposable
     /// <see cref="DialException"/> at <see cref="DialStep.Connect"/> classified from the socket error; cancelling
     /// <paramref name="ct"/> throws <see cref="OperationCanceledException"/>.
     /// </summary>
-    public async Task<Stream> ConnectAsync(IPEndPoint endpoint, CancellationToken ct)
+    public async Task<Stream> ConnectAsync(IPEndPoint endpoint, CancellationToken ct) =>
+        (await TryConnectAsync(endpoint, ct).ConfigureAwait(false)).GetValueOrThrow();
+
+    /// <summary>
+    /// <see cref="ConnectAsync"/> without throwing for a refused, unreachable or timed-out connect: the stream, or the
+    /// <see cref="DialException"/> it would have thrown (counted and logged the same way). Cancelling
+    /// <paramref name="ct"/> still throws <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public async Task<DialResult<Stream>> TryConnectAsync(IPEndPoint endpoint, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        SocketError error;
+        bool aborted;
         try
         {
-            using var cts = _host.StepTimeout(_host.Options.ConnectTimeout, ct);
-            await socket.ConnectAsync(endpoint, cts.Token).ConfigureAwait(false);
-            return new NetworkStream(socket, ownsSocket: true);
-        }
-        catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
-        {
-            socket.Dispose();
-            var de = Libp2pHost.MapException(e, DialStep.Connect);
-            _host.Metrics.Dial(de.Class.ToString(), DialStep.Connect.ToString());
-            _host.Logger.LogDebug("connect to {Remote} failed: {Class}: {Reason}", endpoint, de.Class, de.Detail);
-            throw de;
+            using var timer = _host.StepTimeout(_host.Options.ConnectTimeout, ct);
+            (error, aborted) = await TcpConnect.ConnectAsync(socket, endpoint, timer.Token).ConfigureAwait(false);
         }
         catch
         {
             socket.Dispose();
             throw;
         }
+        if (!aborted && error == SocketError.Success)
+        {
+            return new DialResult<Stream>(new NetworkStream(socket, ownsSocket: true));
+        }
+        socket.Dispose();
+        if (aborted)
+        {
+            ct.ThrowIfCancellationRequested(); // the caller's token, not the connect timeout
+        }
+        var de = aborted
+            ? new DialException(DialErrorClass.Timeout, DialStep.Connect, "timed out")
+            : Libp2pHost.FromSocketError(error, DialStep.Connect);
+        _host.Metrics.Dial(de.Class.ToString(), DialStep.Connect.ToString());
+        _host.Logger.LogDebug("connect to {Remote} failed: {Class}: {Reason}", endpoint, de.Class, de.Detail);
+        return new DialResult<Stream>(de);
     }
 
     /// <summary>Runs the dialer-side upgrade over an existing byte stream (in-memory tests and benchmarks).</summary>

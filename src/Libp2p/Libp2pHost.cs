@@ -189,6 +189,9 @@ internal sealed class Libp2pHost : IDisposable
         }
     }
 
+    /// <summary>Maps a socket error that was reported, not thrown (a connect's completion), as <see cref="MapException"/> maps the exception.</summary>
+    public static DialException FromSocketError(SocketError error, DialStep step) => FromSocket(new SocketException((int)error), step);
+
     private static DialException FromSocket(SocketException se, DialStep step) => new(
         se.SocketErrorCode switch
         {

@@ -8,6 +8,7 @@ using ClP2p.Eth2.ReqResp;
 using ClP2p.Eth2.Ssz;
 using ClP2p.Libp2p;
 using ClP2p.Libp2p.Crypto;
+using ClP2p.TestSupport;
 using Microsoft.Extensions.Time.Testing;
 
 namespace ClP2p.Eth2.Tests;
@@ -216,6 +217,70 @@ public sealed class BeaconDialerTests : IAsyncDisposable
         var r = await dialer.DialAsync(new BeaconDialTarget(ep, ReadOnlyMemory<byte>.Empty, null), CancellationToken.None);
         Assert.Equal(DialOutcome.Refused, r.Outcome);
         Assert.Equal(BeaconDialStep.Connect, r.FailedStep);
+    }
+
+    private static readonly Type[] DialPathExceptions =
+        [typeof(OperationCanceledException), typeof(DialException), typeof(SocketException), typeof(IOException), typeof(ObjectDisposedException)];
+
+    private static void AssertNothingThrown(FirstChanceProbe probe)
+    {
+        // and the multistream refusal (internal to ClP2p.Libp2p, so by name)
+        var thrown = probe.Seen().Where(e => DialPathExceptions.Any(k => k.IsInstanceOfType(e)) || e.GetType().Name == "NegotiationException").ToList();
+        Assert.True(thrown.Count == 0, FirstChanceProbe.Describe(thrown));
+    }
+
+    [Fact]
+    public async Task Closed_port_is_refused_without_an_exception()
+    {
+        var ep = LoopbackEndpoints.ClosedPort();
+        using var dialer = new BeaconDialer(FastOptions());
+        using var probe = FirstChanceProbe.Start();
+        var r = await dialer.DialAsync(new BeaconDialTarget(ep, ReadOnlyMemory<byte>.Empty, null), CancellationToken.None);
+        AssertNothingThrown(probe);
+        Assert.Equal(DialOutcome.Refused, r.Outcome);
+        Assert.Equal(BeaconDialStep.Connect, r.FailedStep);
+        Assert.Equal(new SocketException((int)SocketError.ConnectionRefused).Message, r.Error);
+    }
+
+    [Fact]
+    public async Task Host_that_never_answers_times_out_at_connect_without_an_exception()
+    {
+        using var silent = await LoopbackEndpoints.SilentAsync();
+        var time = new FakeTimeProvider(FixedNow.Date);
+        using var dialer = new BeaconDialer(FastOptions(), time: time);
+        using var probe = FirstChanceProbe.Start();
+        var dial = dialer.DialAsync(new BeaconDialTarget(silent.EndPoint, ReadOnlyMemory<byte>.Empty, null), CancellationToken.None);
+        time.Advance(FastOptions().Libp2p.ConnectTimeout);
+        var r = await dial.WaitAsync(HangGuard);
+        AssertNothingThrown(probe);
+        Assert.Equal(DialOutcome.Timeout, r.Outcome);
+        Assert.Equal(BeaconDialStep.Connect, r.FailedStep);
+        Assert.Equal("timed out", r.Error);
+    }
+
+    [Fact]
+    public async Task Peer_without_eth2_protocols_is_protocol_not_supported_without_an_exception()
+    {
+        var (ep, identity, _) = await StartEth2ListenerAsync(serveEth2: false); // before the probe: the remote side is not watched
+        using var dialer = new BeaconDialer(FastOptions());
+        using var probe = FirstChanceProbe.Start();
+        var r = await dialer.DialAsync(new BeaconDialTarget(ep, identity.PublicKey.Data.ToArray(), null), CancellationToken.None);
+        AssertNothingThrown(probe);
+        Assert.Equal(DialOutcome.ProtocolNotSupported, r.Outcome);
+        Assert.Equal(BeaconDialStep.Status, r.FailedStep);
+        Assert.Equal($"ProtocolNotSupported: remote refused {Eth2Protocols.StatusV2}, {Eth2Protocols.StatusV1}", r.Error);
+    }
+
+    [Fact]
+    public async Task Ordinary_dial_of_a_live_node_throws_nothing_on_our_side()
+    {
+        var (ep, identity, session) = await StartEth2ListenerAsync(); // before the probe: the remote side is not watched
+        using var dialer = new BeaconDialer(FastOptions());
+        using var probe = FirstChanceProbe.Start();
+        var r = await dialer.DialAsync(new BeaconDialTarget(ep, identity.PublicKey.Data.ToArray(), ForkDigest.Parse("8c9f62fe")), CancellationToken.None);
+        Assert.True(r.Success, $"{r.Outcome} {r.FailedStep} {r.Error}");
+        Assert.Equal(GoodbyeReasons.ClientShutdown, await session.Goodbye.WaitAsync(HangGuard));
+        AssertNothingThrown(probe);
     }
 
     private IPEndPoint StartRawServer(Func<Socket, Task> behave)

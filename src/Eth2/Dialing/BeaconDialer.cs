@@ -158,13 +158,11 @@ public sealed class BeaconDialer : IDisposable
 
         // 1. TCP connect (timed: the latency we report).
         long connectStart = _time.GetTimestamp();
-        Stream raw;
-        try
+        // Not ConnectAsync: a gone or refusing node (half of a network's records) is an ordinary outcome, not a throw.
+        var connected = await _dialer.TryConnectAsync(target.Endpoint, ct).ConfigureAwait(false);
+        if (connected.Value is not { } raw)
         {
-            raw = await _dialer.ConnectAsync(target.Endpoint, ct).ConfigureAwait(false);
-        }
-        catch (DialException e)
-        {
+            var e = connected.Error!;
             return result with { Outcome = FromDialClass(e.Class), FailedStep = BeaconDialStep.Connect, Error = e.Detail };
         }
         result = result with { Latency = _time.GetElapsedTime(connectStart) };
@@ -194,11 +192,7 @@ public sealed class BeaconDialer : IDisposable
             progress.Step = BeaconDialStep.Status;
             progress.Partial = result;
             var client = new ReqRespClient(
-                async (protocols, token) =>
-                {
-                    var s = await connection.OpenStreamAsync(protocols, token).ConfigureAwait(false);
-                    return new OpenedStream(s, s.Protocol);
-                },
+                OpenedStream.Over(connection),
                 _reqResp, _logger, _time);
 
             // 3. Identify alongside Status (Status must be our first eth2 request; identify is libp2p's own).

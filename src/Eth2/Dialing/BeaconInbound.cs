@@ -151,11 +151,7 @@ public sealed partial class BeaconInbound : IAsyncDisposable
             using (var wait = new StepTimer(_options.RemoteStatusWait, _time, ct))
                 await Task.WhenAny(session.RemoteStatusRequested, wait.Expired).ConfigureAwait(false);
             var client = new ReqRespClient(
-                async (protocols, token) =>
-                {
-                    var s = await connection.OpenStreamAsync(protocols, token).ConfigureAwait(false);
-                    return new OpenedStream(s, s.Protocol);
-                }, _reqResp, _logger, _time);
+                OpenedStream.Over(connection), _reqResp, _logger, _time);
             var status = await client.StatusAsync(_ => session.LocalStatus, ct).ConfigureAwait(false);
             if (status.Ok)
             {

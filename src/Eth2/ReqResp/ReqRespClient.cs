@@ -6,10 +6,30 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace ClP2p.Eth2.ReqResp;
 
-/// <summary>An outbound stream and the protocol id negotiated on it.</summary>
-public readonly record struct OpenedStream(Libp2pStream Stream, string Protocol);
+/// <summary>
+/// An outbound stream and the protocol id negotiated on it, or (<see cref="Stream"/> null) the <see cref="Failure"/> an
+/// opener returns instead of throwing (a node refusing our protocols is an ordinary answer).
+/// </summary>
+public readonly record struct OpenedStream(Libp2pStream? Stream, string Protocol)
+{
+    public DialException? Failure { get; init; }
 
-/// <summary>Opens an outbound stream negotiating the first of <paramref name="protocols"/> the remote accepts.</summary>
+    public static OpenedStream Failed(DialException failure) => new(null, "") { Failure = failure };
+
+    /// <summary>The opener over a libp2p connection: <see cref="Libp2pConnection.TryOpenStreamAsync(IReadOnlyList{string}, CancellationToken)"/>.</summary>
+    public static StreamOpener Over(Libp2pConnection connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        return async (protocols, ct) =>
+        {
+            var opened = await connection.TryOpenStreamAsync(protocols, ct).ConfigureAwait(false);
+            return opened.Value is { } s ? new OpenedStream(s, s.Protocol) : Failed(opened.Error!);
+        };
+    }
+}
+
+/// <summary>Opens an outbound stream negotiating the first of <paramref name="protocols"/> the remote accepts; a failure is
+/// thrown or returned as <see cref="OpenedStream.Failed"/>.</summary>
 public delegate Task<OpenedStream> StreamOpener(IReadOnlyList<string> protocols, CancellationToken ct);
 
 public enum ReqRespFailure
@@ -130,7 +150,9 @@ public sealed class ReqRespClient
         Libp2pStream? stream = null;
         try
         {
-            (stream, _) = await _open([Eth2Protocols.GoodbyeV1], deadline.Token).ConfigureAwait(false);
+            var opened = await _open([Eth2Protocols.GoodbyeV1], deadline.Token).ConfigureAwait(false);
+            if (opened.Stream is null) return Fail<ulong?>(opened.Failure ?? new DialException("stream opener returned no stream"), Eth2Protocols.GoodbyeV1);
+            stream = opened.Stream;
             await stream.WriteAsync(SszSnappy.EncodePayload(SszUInt64.Encode(reason)), deadline.Token).ConfigureAwait(false);
             await stream.CloseWriteAsync(deadline.Token).ConfigureAwait(false);
             using var grace = new StepTimer(_options.EndOfStreamGrace, _time, ct);
@@ -182,7 +204,9 @@ public sealed class ReqRespClient
         bool clean = false;
         try
         {
-            (stream, protocol) = await _open(protocols, deadline.Token).ConfigureAwait(false);
+            var opened = await _open(protocols, deadline.Token).ConfigureAwait(false);
+            if (opened.Stream is null) return Fail<T>(opened.Failure ?? new DialException("stream opener returned no stream"), null);
+            (stream, protocol) = (opened.Stream, opened.Protocol);
             var body = request(protocol);
             if (body is not null) await stream.WriteAsync(SszSnappy.EncodePayload(body), deadline.Token).ConfigureAwait(false);
             await stream.CloseWriteAsync(deadline.Token).ConfigureAwait(false);

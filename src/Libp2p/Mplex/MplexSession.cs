@@ -92,7 +92,7 @@ internal sealed class MplexSession : MuxerSession
     protected override async Task ReadLoopAsync(CancellationToken ct)
     {
         byte[] hdr = new byte[MplexHeader.MaxSize];
-        while (true)
+        while (!IsClosed) // a local close ends the loop between frames (the transport may still hold unread bytes)
         {
             int got = 0;
             MplexHeader h;
@@ -167,7 +167,7 @@ internal sealed class MplexSession : MuxerSession
                     await DrainAsync(h.Length, ct).ConfigureAwait(false); // unknown streams are ignored, not reset
                 }
                 else if (stream.Buffered + h.Length > MaxBufferedPerStream
-                    && !await stream.WaitForRoomAsync(h.Length, MaxBufferedPerStream, SlowReaderTimeout, Time, ct).ConfigureAwait(false))
+                    && !await stream.WaitForRoomAsync(h.Length, MaxBufferedPerStream, SlowReaderTimeout, Time, Closing).ConfigureAwait(false))
                 {
                     Metrics.MalformedFrame(ProtocolId, "stream buffer overflow");
                     await DrainAsync(h.Length, ct).ConfigureAwait(false);

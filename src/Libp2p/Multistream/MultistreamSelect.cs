@@ -29,6 +29,17 @@ internal static class MultistreamSelect
     /// </summary>
     public static async Task<string> SelectAsync(Stream stream, IReadOnlyList<string> protocols, CancellationToken ct)
     {
+        var (accepted, refused) = await TrySelectAsync(stream, protocols, ct).ConfigureAwait(false);
+        return accepted ?? throw refused!;
+    }
+
+    /// <summary>
+    /// <see cref="SelectAsync"/> that returns a refusal of every protocol (an ordinary answer: a node without the
+    /// protocols we ask for) as a <see cref="NegotiationFailure.NotSupported"/> exception object instead of throwing it.
+    /// Anything else still throws.
+    /// </summary>
+    public static async Task<(string? Accepted, NegotiationException? Refused)> TrySelectAsync(Stream stream, IReadOnlyList<string> protocols, CancellationToken ct)
+    {
         if (protocols.Count == 0)
         {
             throw new ArgumentException("no protocols to propose", nameof(protocols));
@@ -44,7 +55,7 @@ internal static class MultistreamSelect
             string answer = await ReadMessageAsync(stream, ct).ConfigureAwait(false);
             if (answer == protocols[i])
             {
-                return answer;
+                return (answer, null);
             }
             if (answer != MultistreamCodec.NotAvailable)
             {
@@ -52,7 +63,7 @@ internal static class MultistreamSelect
             }
             if (i + 1 == protocols.Count)
             {
-                throw new NegotiationException(NegotiationFailure.NotSupported, $"remote refused {string.Join(", ", protocols)}");
+                return (null, new NegotiationException(NegotiationFailure.NotSupported, $"remote refused {string.Join(", ", protocols)}"));
             }
             await WriteAsync(stream, [protocols[i + 1]], ct).ConfigureAwait(false);
         }

@@ -36,6 +36,9 @@ internal sealed class NoiseStream : Stream
         _recv = recv;
     }
 
+    /// <summary>The transport under the encryption (a socket's stream, or an in-memory pipe in tests).</summary>
+    internal Stream Inner => _inner;
+
     public override bool CanRead => true;
     public override bool CanSeek => false;
     public override bool CanWrite => true;

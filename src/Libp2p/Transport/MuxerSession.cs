@@ -13,11 +13,19 @@ internal abstract class MuxerSession : IAsyncDisposable
     private readonly Channel<ControlFrame> _control = Channel.CreateUnbounded<ControlFrame>(new UnboundedChannelOptions { SingleReader = true });
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _cts = new();
+    // Cancels the read loop's transport reads, only when a close cannot shut the transport down (see Close).
+    private readonly CancellationTokenSource _readCts = new();
     private Func<MuxedStream, Task>? _onInbound;
     private Task _readTask = Task.CompletedTask;
     private Task _controlTask = Task.CompletedTask;
     private int _closed;
     private int _disposed;
+    private int _transportDisposed;
+    private int _readLoop; // ReadLoopNotStarted, ReadLoopRunning, ReadLoopDone
+
+    private const int ReadLoopNotStarted = 0;
+    private const int ReadLoopRunning = 1;
+    private const int ReadLoopDone = 2;
 
     /// <summary>How long a best-effort goodbye (yamux GoAway) may take before the transport is closed anyway.</summary>
     private static readonly TimeSpan GoodbyeTimeout = TimeSpan.FromSeconds(1);
@@ -45,6 +53,8 @@ internal abstract class MuxerSession : IAsyncDisposable
 
     protected Libp2pMetrics Metrics { get; }
 
+    /// <summary>Cancelled when the session closes: blocked writes, waits for a window or a slow reader. Not the read
+    /// loop's transport reads: a close ends those by shutting the transport down (end of stream).</summary>
     protected CancellationToken Closing => _cts.Token;
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
@@ -59,11 +69,17 @@ internal abstract class MuxerSession : IAsyncDisposable
     {
         _onInbound = onInbound;
         _controlTask = Task.Run(ControlLoopAsync);
+        Volatile.Write(ref _readLoop, ReadLoopRunning);
         _readTask = Task.Run(RunReadLoopAsync);
     }
 
     public abstract Task<MuxedStream> OpenStreamAsync(CancellationToken ct);
 
+    /// <summary>
+    /// Reads frames until the transport ends (returns cleanly) or the session closes. <paramref name="ct"/> goes to
+    /// the transport reads only: a local close ends them by end of stream, and cancels them only for a transport it
+    /// cannot shut down. A wait on anything else (a slow reader) takes <see cref="Closing"/>.
+    /// </summary>
     protected abstract Task ReadLoopAsync(CancellationToken ct);
 
     protected abstract IReadOnlyCollection<MuxedStream> SnapshotStreams();
@@ -146,8 +162,13 @@ internal abstract class MuxerSession : IAsyncDisposable
     {
         try
         {
-            await foreach (var frame in _control.Reader.ReadAllAsync(_cts.Token).ConfigureAwait(false))
+            // Close completes the channel: no token here, which would throw on every close that finds the loop waiting.
+            await foreach (var frame in _control.Reader.ReadAllAsync().ConfigureAwait(false))
             {
+                if (IsClosed)
+                {
+                    break; // a completed channel still yields what was queued (a reset's RST): moot, and a write would throw
+                }
                 await WriteControlAsync(frame, _cts.Token).ConfigureAwait(false);
             }
         }
@@ -163,7 +184,7 @@ internal abstract class MuxerSession : IAsyncDisposable
         string reason = "remote closed the connection";
         try
         {
-            await ReadLoopAsync(_cts.Token).ConfigureAwait(false);
+            await ReadLoopAsync(_readCts.Token).ConfigureAwait(false);
         }
         catch (MuxerProtocolException e)
         {
@@ -184,7 +205,9 @@ internal abstract class MuxerSession : IAsyncDisposable
         {
             reason = IsClosed ? CloseReason ?? "closed" : "read failed: " + e.Message;
         }
+        Volatile.Write(ref _readLoop, ReadLoopDone);
         Close(reason);
+        DisposeTransport();
     }
 
     /// <summary>Tell the remote why we drop it (yamux GoAway protocol error).</summary>
@@ -204,6 +227,23 @@ internal abstract class MuxerSession : IAsyncDisposable
             s.OnAbort("connection closed: " + reason);
         }
         _cts.Cancel();
+        // A pending read cancelled or disposed under it throws through every async frame of the read loop (the muxer's,
+        // Noise's, the socket's), on every connection we close. Shut down, the transport ends it with end of stream
+        // instead, and the read loop disposes the transport once it has returned.
+        if (Volatile.Read(ref _readLoop) != ReadLoopRunning || !TransportShutdown.TryShutdown(Transport))
+        {
+            _readCts.Cancel();
+            DisposeTransport();
+        }
+        _completion.TrySetResult();
+    }
+
+    private void DisposeTransport()
+    {
+        if (Interlocked.Exchange(ref _transportDisposed, 1) != 0)
+        {
+            return;
+        }
         try
         {
             Transport.Dispose();
@@ -212,7 +252,6 @@ internal abstract class MuxerSession : IAsyncDisposable
         {
             Ignored("transport close", e);
         }
-        _completion.TrySetResult();
     }
 
     public async ValueTask DisposeAsync()
@@ -236,6 +275,7 @@ internal abstract class MuxerSession : IAsyncDisposable
         Close("closed locally");
         await Task.WhenAll(_readTask, _controlTask).ConfigureAwait(false);
         _cts.Dispose();
+        _readCts.Dispose();
     }
 }
 

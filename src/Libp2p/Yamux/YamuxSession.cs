@@ -129,7 +129,7 @@ internal sealed class YamuxSession : MuxerSession
     protected override async Task ReadLoopAsync(CancellationToken ct)
     {
         byte[] hdr = new byte[YamuxHeader.Size];
-        while (true)
+        while (!IsClosed) // a local close ends the loop between frames (the transport may still hold unread bytes)
         {
             int got = 0;
             while (got < YamuxHeader.Size)

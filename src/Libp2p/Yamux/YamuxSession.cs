@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using ClP2p.Libp2p.Transport;
 using Microsoft.Extensions.Logging;
 
@@ -86,6 +87,7 @@ internal sealed class YamuxSession : MuxerSession
     }
 
     /// <summary>Writes one frame under the write lock; the stream's pending ACK rides on it.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     internal async ValueTask WriteFrameAsync(YamuxHeader header, ReadOnlyMemory<byte> data, YamuxStream? stream, CancellationToken ct)
     {
         await AcquireWriteAsync(ct).ConfigureAwait(false);
@@ -170,6 +172,7 @@ internal sealed class YamuxSession : MuxerSession
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask OnStreamFrameAsync(YamuxHeader h, CancellationToken ct)
     {
         YamuxStream? stream;

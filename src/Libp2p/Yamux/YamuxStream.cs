@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ClP2p.Libp2p.Transport;
 
 namespace ClP2p.Libp2p.Yamux;
@@ -68,6 +69,7 @@ internal sealed class YamuxStream : MuxedStream
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         while (!buffer.IsEmpty)

@@ -10,8 +10,11 @@ public sealed class BeaconDialerOptions
     /// <summary>Our libp2p identity, agent string, muxers and the connect/handshake/stream timeouts.</summary>
     public required Libp2pOptions Libp2p { get; init; }
 
-    /// <summary>Identify exchange (runs alongside Status).</summary>
-    public TimeSpan IdentifyTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>Identify exchange (runs alongside Status). As long as a request's deadline (<see cref="RequestTimeout"/>):
+    /// identify is one more stream, and a peer whose replies take 2-3 s needs a round trip for the stream's negotiation
+    /// and another when a segment is lost. At 5 s, such peers' dials ended ok without their agent string (the simulator's
+    /// slow nodes, docs/performance.md).</summary>
+    public TimeSpan IdentifyTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Per-request deadline for Status, MetaData and Ping (TTFB_TIMEOUT/RESP_TIMEOUT are gone, consensus-specs #3767; clients allow ~10 s per stream, lighthouse #7925).</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);

@@ -123,8 +123,10 @@ public sealed class RequestTests
         // A stalled process (a GC pause, a busy machine) reads late: the timeout waits until what arrived before it
         // has been read. Without the deferral the request is given up with its answer in the socket.
         var time = new FakeTimeProvider();
+        // one receive loop: held at the gate, it is the socket's only reader, so the answer stays unread (a second loop
+        // would read it at once)
         await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 0,
-            timeoutDeferral: deferral ? TimeSpan.FromMilliseconds(50) : TimeSpan.Zero).StartedAsync();
+            timeoutDeferral: deferral ? TimeSpan.FromMilliseconds(50) : TimeSpan.Zero, handlerShards: 1).StartedAsync();
         using var raw = new RawPeer();
         var records = PitfallTests.RecordsAt(raw.Id, 256, 3);
         var req = n.FindNodeAsync(raw.Enr, [256]);
@@ -132,31 +134,39 @@ public sealed class RequestTests
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         n.ReceiveDispatchGate = () => { held.TrySetResult(); return release.Task; };
-        // the receive loop takes this datagram and is held with it; the answer behind it waits in the socket
-        raw.Send(RawPeer.Rand(80), n.LocalEndPoint);
-        await held.Task;
-        raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
-        await n.UntilAsync(() => n.HasUnreadDatagram);
-        time.Advance(TimeSpan.FromSeconds(1));
-        if (deferral)
+        try
         {
-            await n.UntilAsync(() => n.TimeoutsDeferred >= 1);
-            Assert.False(req.IsCompleted);
-            long handled = n.PacketsProcessed + n.DropCounts.Values.Sum();
+            // the receive loop takes this datagram and is held with it; the answer behind it waits in the socket
+            raw.Send(RawPeer.Rand(80), n.LocalEndPoint);
+            await held.Task.WaitAsync(ClP2p.TestSupport.Waits.HangGuard);
+            raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
+            // loopback delivery is normally done when the send returns; the kernel may defer it a moment under load
+            Assert.True(SpinWait.SpinUntil(() => n.HasUnreadDatagram, ClP2p.TestSupport.Waits.HangGuard));
+            time.Advance(TimeSpan.FromSeconds(1));
+            if (deferral)
+            {
+                await n.UntilAsync(() => n.TimeoutsDeferred >= 1);
+                Assert.False(req.IsCompleted);
+                long handled = n.PacketsProcessed + n.DropCounts.Values.Sum();
+                n.ReceiveDispatchGate = null;
+                release.TrySetResult();
+                // both datagrams handled: the answer has completed the request, or it never will
+                await n.UntilAsync(() => n.PacketsProcessed + n.DropCounts.Values.Sum() >= handled + 2);
+                Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
+            }
+            else
+            {
+                Assert.Equal(RequestFailure.Timeout, await req.Failure());
+                Assert.Equal(0, n.TimeoutsDeferred);
+            }
+        }
+        finally
+        {
+            // a failed assertion must not leave the receive loop held: disposing the node waits for it
             n.ReceiveDispatchGate = null;
             release.TrySetResult();
-            // both datagrams handled: the answer has completed the request, or it never will
-            await n.UntilAsync(() => n.PacketsProcessed + n.DropCounts.Values.Sum() >= handled + 2);
-            Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
+            hs.Session.Dispose();
         }
-        else
-        {
-            Assert.Equal(RequestFailure.Timeout, await req.Failure());
-            Assert.Equal(0, n.TimeoutsDeferred);
-            n.ReceiveDispatchGate = null;
-            release.TrySetResult();
-        }
-        hs.Session.Dispose();
     }
 
     [Fact]

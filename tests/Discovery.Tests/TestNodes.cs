@@ -23,7 +23,7 @@ internal static class TestNodes
         TimeProvider? time = null, int port = 0, TimeSpan? challengeTimeout = null, int? whoAreYouPerSecond = null,
         int? maxPendingChallenges = null, int? unsolicitedPerSecond = null, bool rateLimitLoopback = false,
         int? maxPendingRequests = null, int? maxSessions = null, IPAddress? advertisedIp = null, int? advertisedUdpPort = null,
-        TimeSpan? timeoutDeferral = null)
+        TimeSpan? timeoutDeferral = null, int handlerShards = 0)
     {
         var key = privateKey ?? NewKey();
         var library = new Discv5Options { PrivateKey = key };
@@ -46,6 +46,7 @@ internal static class TestNodes
             MaxPendingRequests = maxPendingRequests ?? library.MaxPendingRequests,
             MaxSessions = maxSessions ?? library.MaxSessions,
             TimeoutDeferral = timeoutDeferral ?? library.TimeoutDeferral,
+            HandlerShards = handlerShards,
         }, time: time);
     }
 

@@ -245,13 +245,11 @@ public sealed class DhtCrawler
 
         /// <summary>The first-pass slot (<see cref="DhtCrawlOptions.MaxConcurrency"/>) this visit holds until its first
         /// answer or the end of its first pass, whichever comes first.</summary>
-        public SemaphoreSlim? Slot { get; set; }
+        public SemaphoreSlim? Slot { get => _slot; init => _slot = value; }
+        private SemaphoreSlim? _slot;
 
-        public void ReleaseSlot()
-        {
-            Slot?.Release();
-            Slot = null;
-        }
+        /// <summary>Gives the slot back, once (the second pass may answer while the first pass's end releases it).</summary>
+        public void ReleaseSlot() => Interlocked.Exchange(ref _slot, null)?.Release();
 
         private static sbyte[] CreateResults()
         {

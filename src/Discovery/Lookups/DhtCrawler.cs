@@ -424,6 +424,7 @@ public sealed class DhtCrawler
                     // the second pass runs outside the first pass's slot, which goes on to the next node
                     finished = false;
                     v.SecondPass = true;
+                    v.ReleaseSlot();
                     _ = SecondPassAsync(v);
                 }
                 else

@@ -21,9 +21,8 @@ internal abstract class MuxerSession : IAsyncDisposable
     private int _closed;
     private int _disposed;
     private int _transportDisposed;
-    private int _readLoop; // ReadLoopNotStarted, ReadLoopRunning, ReadLoopDone
+    private int _readLoop; // 0 until Start, then ReadLoopRunning, then ReadLoopDone
 
-    private const int ReadLoopNotStarted = 0;
     private const int ReadLoopRunning = 1;
     private const int ReadLoopDone = 2;
 

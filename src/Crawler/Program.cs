@@ -10,8 +10,23 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        InlineSocketCompletions();
         var config = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) };
         return await CommandRunner.RunAsync(BuildCommand(), args, "clp2p", config).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Socket completions run on the socket engine's own threads (one per core), not handed to the thread pool: a crawl's
+    /// work is thousands of connections each waiting for a few small reads, and each hand-off cost a thread-pool wake-up
+    /// and a context switch. docs/performance.md "Socket completions inline" has the measurement. Nothing in the
+    /// crawler blocks inside a socket continuation (the database writer has its own queue). Must run before the first
+    /// socket is made (the engine reads the variable once); DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=0 in the
+    /// environment turns it off.
+    /// </summary>
+    private static void InlineSocketCompletions()
+    {
+        const string variable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+        if (Environment.GetEnvironmentVariable(variable) is null) Environment.SetEnvironmentVariable(variable, "1");
     }
 
     /// <summary>The command line; every command reads time from <paramref name="time"/> (the system clock unless a test

@@ -105,6 +105,33 @@ public class PrimitiveTests
     }
 
     [Fact]
+    public void Crypto_random_small_draws_never_repeat_across_blocks_and_threads()
+    {
+        // 8-byte draws over three blocks per thread, on two threads: a block not refilled, or handed out twice, repeats
+        int perThread = 3 * CryptoRandom.BlockSize / 8 + 5;
+        var draws = new System.Collections.Concurrent.ConcurrentBag<string>();
+        void Draw()
+        {
+            var b = new byte[8];
+            for (int i = 0; i < perThread; i++)
+            {
+                CryptoRandom.Instance.Fill(b);
+                draws.Add(Convert.ToHexString(b));
+            }
+        }
+        var t = new Thread(Draw);
+        t.Start();
+        Draw();
+        t.Join();
+        Assert.Equal(2 * perThread, draws.Count);
+        Assert.Equal(draws.Count, draws.Distinct().Count());
+        // a draw larger than the buffered size comes straight from the platform
+        var big = new byte[CryptoRandom.MaxBufferedDraw + 1];
+        CryptoRandom.Instance.Fill(big);
+        Assert.Contains(big, x => x != 0);
+    }
+
+    [Fact]
     public void Aes_ctr_counter_carries_across_bytes()
     {
         using var ctr = new AesCtr(new byte[16]);

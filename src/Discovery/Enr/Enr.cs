@@ -33,6 +33,12 @@ public sealed class Enr
         Quic = ReadPort("quic"); Quic6 = ReadPort("quic6");
     }
 
+    // Which owner last took this very instance in: a crawl sees each record in many neighbours' buckets, and the node's
+    // cache of verified records hands out one instance per encoding, so a second sighting can skip the owner's lookup.
+    // Only a hint: any other value means "look it up".
+    internal object? RememberedBy;
+    internal object? OfferedTo;
+
     /// <summary>The full RLP encoding of the record.</summary>
     public ReadOnlyMemory<byte> Raw => _raw;
     public ulong Seq { get; }

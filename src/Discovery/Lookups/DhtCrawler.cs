@@ -349,11 +349,18 @@ public sealed class DhtCrawler
 
         private void Offer(Enr enr, Enr? relayer)
         {
+            // this very instance was offered to this run before: whatever it brought is known (records are only added)
+            if (ReferenceEquals(Volatile.Read(ref enr.OfferedTo), this)) return;
             if (enr.NodeId == _c._node.LocalId) return;
-            if (_known.TryGetValue(enr.NodeId, out var seen) && seen.Seq >= enr.Seq) return;
+            if (_known.TryGetValue(enr.NodeId, out var seen) && seen.Seq >= enr.Seq)
+            {
+                Volatile.Write(ref enr.OfferedTo, this);
+                return;
+            }
             bool visit;
             lock (_known)
             {
+                Volatile.Write(ref enr.OfferedTo, this);
                 if (_known.TryGetValue(enr.NodeId, out var old) && old.Seq >= enr.Seq) return;
                 if (old is null && _knownCount >= _o.MaxNodes) return;
                 _known[enr.NodeId] = enr;

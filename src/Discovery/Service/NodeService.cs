@@ -69,21 +69,37 @@ internal sealed partial class NodeService
     /// <summary>Keeps the newest record of a node (bounded: an arbitrary eighth goes when full).</summary>
     public void Remember(Enr enr)
     {
-        if (_known.TryGetValue(enr.NodeId, out var old) && old.Seq >= enr.Seq) return;
+        // this instance was remembered (or found no newer than the kept one) since the last eviction: nothing changed
+        var token = Volatile.Read(ref _knownToken);
+        if (ReferenceEquals(Volatile.Read(ref enr.RememberedBy), token)) return;
+        if (_known.TryGetValue(enr.NodeId, out var old) && old.Seq >= enr.Seq)
+        {
+            Volatile.Write(ref enr.RememberedBy, token);
+            return;
+        }
         lock (_gate) RememberLocked(enr);
     }
 
+    // replaced at each eviction: an instance marked with an older one is looked up again
+    private object _knownToken = new();
+
     private void RememberLocked(Enr enr)
     {
-        if (_known.TryGetValue(enr.NodeId, out var old) && old.Seq >= enr.Seq) return;
+        if (_known.TryGetValue(enr.NodeId, out var old) && old.Seq >= enr.Seq)
+        {
+            Volatile.Write(ref enr.RememberedBy, _knownToken);
+            return;
+        }
         if (_knownCount >= _options.MaxKnownRecords && old is null)
         {
             int drop = _knownCount / 8;
             foreach (var k in _known.Keys.Take(drop).ToArray())
                 if (_known.TryRemove(k, out _)) _knownCount--;
+            Volatile.Write(ref _knownToken, new object());
         }
         _known[enr.NodeId] = enr;
         if (old is null) _knownCount++;
+        Volatile.Write(ref enr.RememberedBy, _knownToken);
     }
 
     /// <summary>Adds a record to the table without contacting it (as JS addEnr).</summary>

@@ -6,7 +6,13 @@ using ClP2p.Discovery.Crypto;
 namespace ClP2p.Discovery.Sessions;
 
 /// <summary>A node's address for session purposes: sessions are tied to (node id, ip:port).</summary>
-public readonly record struct NodeAddress(NodeId Id, IPEndPoint EndPoint);
+public readonly record struct NodeAddress(NodeId Id, IPEndPoint EndPoint)
+{
+    // every packet looks its sender up by this key, often more than once: the node id alone spreads the keys (ids are
+    // hashes), and hashing the endpoint's address bytes on each lookup cost more than the lookup (equality still
+    // compares both)
+    public override int GetHashCode() => Id.GetHashCode();
+}
 
 /// <summary>Established session keys with one remote (discv5-theory.md "Sessions").</summary>
 public sealed class Session : IDisposable

@@ -10,7 +10,7 @@ namespace ClP2p.Libp2p.Transport;
 /// </summary>
 internal abstract class MuxedStream : Libp2pStream
 {
-    private static readonly PipeOptions InboundOptions = new(pauseWriterThreshold: 0, useSynchronizationContext: false, minimumSegmentSize: 16 * 1024);
+    private static readonly PipeOptions InboundOptions = new(pauseWriterThreshold: 0, useSynchronizationContext: false);
 
     private readonly Pipe _inbound = new(InboundOptions);
     private readonly MuxerSession _session;

@@ -47,24 +47,32 @@ internal sealed class YamuxSession : MuxerSession
         }
     }
 
-    public override async Task<MuxedStream> OpenStreamAsync(CancellationToken ct)
+    public override Task<MuxedStream> OpenStreamAsync(CancellationToken ct)
     {
-        ThrowIfClosed();
-        if (_remoteGoAway)
+        try
         {
-            throw new DialException(DialErrorClass.GoAway, DialStep.Stream, "remote sent GoAway");
+            ThrowIfClosed();
+            if (_remoteGoAway)
+            {
+                throw new DialException(DialErrorClass.GoAway, DialStep.Stream, "remote sent GoAway");
+            }
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<MuxedStream>(e);
         }
         YamuxStream stream;
         lock (_streamsLock)
         {
             uint id = _nextId;
             _nextId += 2;
-            stream = new YamuxStream(this, id, ackPending: false);
+            stream = new YamuxStream(this, id, ackPending: false, synPending: true);
             _streams[id] = stream;
         }
-        // Open with a WindowUpdate SYN, delta 0 (both sides assume the initial window).
-        await WriteFrameAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Syn, stream.Id, 0), ReadOnlyMemory<byte>.Empty, stream, ct).ConfigureAwait(false);
-        return stream;
+        // No frame of its own: the SYN rides on the stream's first frame (yamux spec.md "Flag Field": SYN "may be sent
+        // with a data or window update message"), which for a stream we open is our multistream proposal. Each frame
+        // is a Noise frame and a TCP segment of its own, and a dial opens five streams.
+        return Task.FromResult<MuxedStream>(stream);
     }
 
     protected override IReadOnlyCollection<MuxedStream> SnapshotStreams()
@@ -97,6 +105,10 @@ internal sealed class YamuxSession : MuxerSession
             if (stream is not null && stream.ClaimAck())
             {
                 header = header with { Flags = header.Flags | YamuxFlags.Ack };
+            }
+            if (stream is not null && stream.ClaimSyn())
+            {
+                header = header with { Flags = header.Flags | YamuxFlags.Syn };
             }
             header.Encode(buf);
             data.Span.CopyTo(buf.AsSpan(YamuxHeader.Size));
@@ -194,7 +206,7 @@ internal sealed class YamuxSession : MuxerSession
             }
             else
             {
-                stream = new YamuxStream(this, h.StreamId, ackPending: true);
+                stream = new YamuxStream(this, h.StreamId, ackPending: true, synPending: false);
                 lock (_streamsLock)
                 {
                     _streams[h.StreamId] = stream;

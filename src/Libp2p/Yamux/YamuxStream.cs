@@ -12,13 +12,15 @@ internal sealed class YamuxStream : MuxedStream
     private long _recvWindow = YamuxSession.InitialWindow;
     private int _unacknowledged;
     private int _ackPending;
+    private int _synPending;
 
-    public YamuxStream(YamuxSession session, uint id, bool ackPending)
+    public YamuxStream(YamuxSession session, uint id, bool ackPending, bool synPending)
         : base(session)
     {
         _session = session;
         Id = id;
         _ackPending = ackPending ? 1 : 0;
+        _synPending = synPending ? 1 : 0;
     }
 
     public uint Id { get; }
@@ -27,6 +29,10 @@ internal sealed class YamuxStream : MuxedStream
 
     /// <summary>Called under the session write lock: true once, for the first frame we send on an inbound stream.</summary>
     internal bool ClaimAck() => Interlocked.Exchange(ref _ackPending, 0) != 0;
+
+    /// <summary>Called under the session write lock: true once, for the first frame we send on a stream we opened (it
+    /// carries the SYN).</summary>
+    internal bool ClaimSyn() => Interlocked.Exchange(ref _synPending, 0) != 0;
 
     internal bool TryTakeReceiveWindow(uint length)
     {
@@ -93,7 +99,26 @@ internal sealed class YamuxStream : MuxedStream
     protected override ValueTask WriteFinAsync(CancellationToken ct) =>
         _session.WriteFrameAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, Id, 0), ReadOnlyMemory<byte>.Empty, this, ct);
 
-    protected override void QueueFin() => _session.QueueFrame(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, Id, 0), this);
+    protected override void QueueFin()
+    {
+        // a stream we opened and never wrote to was never announced (its SYN rides on its first frame): the remote does
+        // not know it, so there is nothing to close, and no FIN of the remote's will come
+        if (ClaimSyn())
+        {
+            OnRemoteClose();
+            LeaveSession();
+            return;
+        }
+        _session.QueueFrame(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, Id, 0), this);
+    }
 
-    protected override void QueueReset() => _session.QueueFrame(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Rst, Id, 0), this);
+    protected override void QueueReset()
+    {
+        // never announced: nothing to reset on the remote's side
+        if (ClaimSyn())
+        {
+            return;
+        }
+        _session.QueueFrame(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Rst, Id, 0), this);
+    }
 }

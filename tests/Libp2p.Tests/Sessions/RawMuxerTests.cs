@@ -89,15 +89,28 @@ public sealed class RawMuxerTests
     }
 
     [Fact]
-    public async Task Yamux_outbound_streams_use_odd_ids_and_open_with_window_update_syn()
+    public async Task Yamux_outbound_streams_use_odd_ids_and_the_syn_rides_on_their_first_frame()
     {
         await using var rig = new YamuxRig();
         var s1 = await rig.Session.OpenStreamAsync(CancellationToken.None);
         var s2 = await rig.Session.OpenStreamAsync(CancellationToken.None);
-        Assert.Equal(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Syn, 1, 0), (await rig.ReceiveAsync()).Header);
-        Assert.Equal(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Syn, 3, 0), (await rig.ReceiveAsync()).Header);
+        var s3 = await rig.Session.OpenStreamAsync(CancellationToken.None);
+        // no frame for an open alone: the first write carries the SYN, later ones do not
+        await s2.WriteAsync(new byte[] { 7 });
+        await s1.WriteAsync(new byte[] { 8, 9 });
+        await s1.WriteAsync(new byte[] { 10 });
+        Assert.Equal(new YamuxHeader(YamuxFrameType.Data, YamuxFlags.Syn, 3, 1), (await rig.ReceiveAsync()).Header);
+        Assert.Equal(new YamuxHeader(YamuxFrameType.Data, YamuxFlags.Syn, 1, 2), (await rig.ReceiveAsync()).Header);
+        Assert.Equal(new YamuxHeader(YamuxFrameType.Data, YamuxFlags.None, 1, 1), (await rig.ReceiveAsync()).Header);
+        // a stream never written to is unknown to the remote: its reset sends nothing and it leaves the session
+        s3.Reset();
         s2.Reset();
         Assert.Equal(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Rst, 3, 0), (await rig.ReceiveAsync()).Header);
+        Assert.Equal(1, rig.Session.StreamCount);
+        // a stream that only closes its write side opens and half-closes in one frame
+        var s4 = await rig.Session.OpenStreamAsync(CancellationToken.None);
+        await s4.CloseWriteAsync();
+        Assert.Equal(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin | YamuxFlags.Syn, 7, 0), (await rig.ReceiveAsync()).Header);
         GC.KeepAlive(s1);
     }
 
@@ -106,7 +119,6 @@ public sealed class RawMuxerTests
     {
         await using var rig = new YamuxRig();
         var s = await rig.Session.OpenStreamAsync(CancellationToken.None);
-        await rig.ReceiveAsync(); // SYN
         byte[] chunk = new byte[64 * 1024];
         for (int i = 0; i < 4; i++)
         {
@@ -125,7 +137,6 @@ public sealed class RawMuxerTests
     {
         await using var rig = new YamuxRig();
         await rig.Session.OpenStreamAsync(CancellationToken.None);
-        await rig.ReceiveAsync();
         byte[] big = new byte[256 * 1024 + 1];
         await rig.SendAsync(YamuxFrameType.Data, YamuxFlags.Ack, 1, (uint)big.Length, big);
         var (h, _) = await rig.ReceiveAsync();
@@ -194,10 +205,9 @@ public sealed class RawMuxerTests
     {
         await using var rig = new YamuxRig();
         var s = await rig.Session.OpenStreamAsync(CancellationToken.None);
-        await rig.ReceiveAsync();
         var write = s.WriteAsync(new byte[256 * 1024 + 10]).AsTask();
         var (h, data) = await rig.ReceiveAsync();
-        Assert.Equal(256u * 1024, h.Length);
+        Assert.Equal(new YamuxHeader(YamuxFrameType.Data, YamuxFlags.Syn, 1, 256 * 1024), h);
         Assert.False(write.IsCompleted);
         await rig.SendAsync(YamuxFrameType.WindowUpdate, YamuxFlags.Ack, 1, 10);
         var (h2, _) = await rig.ReceiveAsync();

@@ -96,6 +96,10 @@ internal sealed class YamuxStream : MuxedStream
         }
     }
 
+    // Our FIN goes in a frame of its own, never on the last data frame (which the yamux spec allows): js-libp2p-yamux
+    // 7.0 acts on a data frame's flags before its data (stream handleData: processFlags, then readData and push), so
+    // a FIN riding on data closes the remote's read side first and the data is dropped. Tried, and the js interop
+    // tests lost every request and response sent that way.
     protected override ValueTask WriteFinAsync(CancellationToken ct) =>
         _session.WriteFrameAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, Id, 0), ReadOnlyMemory<byte>.Empty, this, ct);
 

@@ -73,7 +73,7 @@ internal sealed partial class HandlerShard
 
     /// <summary>
     /// Sets <paramref name="req"/>'s timeout <paramref name="due"/> from now, in place of the one it had (whose entry
-    /// stays in the queue, stale: its generation no longer matches). Only this shard's processing calls it, as it does
+    /// stays in the queue, stale: its id is no longer armed). Only this shard's processing calls it, as it does
     /// everything else that touches the deadline queue, so the queue needs no lock.
     /// </summary>
     private void ArmTimer(PendingRequest req, TimeSpan due)
@@ -82,8 +82,19 @@ internal sealed partial class HandlerShard
         // rounded up: a timeout never fires before its time
         long ticks = Math.Max(0, (long)Math.Ceiling(due.Ticks * (double)Time.TimestampFrequency / TimeSpan.TicksPerSecond));
         long deadline = ticks >= NotArmed - now ? NotArmed - 1 : now + ticks;
-        _deadlines.Enqueue((req, ++req.TimerGeneration), deadline);
+        DisarmTimer(req);
+        long id = ++_lastTimeoutId;
+        req.TimeoutId = id;
+        _armed[id] = req;
+        _deadlines.Enqueue(id, deadline);
         if (deadline < _armedFor) ArmDeadlineTimer(deadline, now);
+    }
+
+    private void DisarmTimer(PendingRequest req)
+    {
+        if (req.TimeoutId == 0) return;
+        _armed.Remove(req.TimeoutId);
+        req.TimeoutId = 0;
     }
 
     private void ArmDeadlineTimer(long deadline, long now)
@@ -116,16 +127,19 @@ internal sealed partial class HandlerShard
         Volatile.Write(ref _deadlinesQueued, 0);
         _armedFor = InPass;
         // taken out first: a request re-armed while this pass runs (a retry, a deferral) waits for a pass of its own
-        while (_deadlines.TryPeek(out var entry, out long deadline) && deadline <= firedAt)
+        while (_deadlines.TryPeek(out long id, out long deadline) && deadline <= firedAt)
         {
             _deadlines.Dequeue();
-            if (entry.Generation == entry.Request.TimerGeneration && entry.Request.State == RequestState.Live) _due.Add(entry);
+            if (_armed.ContainsKey(id)) _due.Add(id);
         }
-        foreach (var (req, generation) in _due)
+        foreach (long id in _due)
         {
+            // no longer armed when what an earlier timeout of this pass did ended it
+            if (!_armed.Remove(id, out var req)) continue;
+            req.TimeoutId = 0;
             try
             {
-                OnRequestTimeout(req, generation);
+                OnRequestTimeout(req);
             }
             catch (Exception e)
             {
@@ -173,9 +187,9 @@ internal sealed partial class HandlerShard
         _ctx.Socket.Send(_sendBuffer.AsSpan(0, n), req.Address.EndPoint);
     }
 
-    private void OnRequestTimeout(PendingRequest req, int generation)
+    private void OnRequestTimeout(PendingRequest req)
     {
-        if (req.State != RequestState.Live || generation != req.TimerGeneration) return;
+        if (req.State != RequestState.Live) return;
         if (PutOffTimeout(req)) return;
         if (req.Records is { Count: > 0 })
         {
@@ -269,13 +283,13 @@ internal sealed partial class HandlerShard
         }
     }
 
-    /// <summary>Forgets a request's packets (its deadline goes stale with its state), and hands its first-contact role on.
-    /// Leaves it in _pending.</summary>
+    /// <summary>Forgets a request's packets and timeout, and hands its first-contact role on. Leaves it in _pending.</summary>
     private void Release(PendingRequest req)
     {
         if (req.State is RequestState.Live or RequestState.New) Interlocked.Decrement(ref Counters.LiveRequests);
         foreach (var n in req.Nonces) _byNonce.Remove(n);
         req.Nonces.Clear();
+        DisarmTimer(req);
         if (_firstContacts.TryGetValue(req.Address, out var first))
         {
             if (first.Leader != req)

@@ -40,11 +40,14 @@ internal sealed partial class HandlerShard
     // repeat of that challenge, which carries the first packet's nonce) opens the session for the request now opening
     // one with that node, instead of being dropped as unsolicited
     private readonly Dictionary<Nonce96, (NodeAddress Address, long At)> _givenUp = [];
-    // our requests' timeouts: (request, its TimerGeneration when armed) by deadline in Time.GetTimestamp() ticks, and
-    // the one timer that fires for the earliest (see ArmTimer). A timer per request cost the runtime's timer queue a
-    // walk over thousands of them on every tick of a crawl; answered requests simply leave a stale entry behind.
-    private readonly PriorityQueue<(PendingRequest Request, int Generation), long> _deadlines = new();
-    private readonly List<(PendingRequest Request, int Generation)> _due = [];
+    // our requests' timeouts, one timer for all (see ArmTimer): a timer per request cost the runtime's timer queue a
+    // walk over thousands of them on every tick of a crawl. The queue holds timeout ids by deadline (in
+    // Time.GetTimestamp() ticks); _armed the requests of the ids still live, so that an answered request is let go at
+    // once, not kept until its deadline (a second more of life for every request would take it out of gen 0)
+    private readonly PriorityQueue<long, long> _deadlines = new();
+    private readonly Dictionary<long, PendingRequest> _armed = [];
+    private readonly List<long> _due = [];
+    private long _lastTimeoutId;
     private readonly ITimer _deadlineTimer;
     // the deadline _deadlineTimer is armed for, NotArmed or InPass
     private long _armedFor = NotArmed;
@@ -425,6 +428,7 @@ internal sealed partial class HandlerShard
         foreach (var addr in _challenges.Keys.ToArray()) RemoveChallenge(addr);
         _deadlineTimer.Dispose();
         _deadlines.Clear();
+        _armed.Clear();
         _codec.Dispose();
     }
 

@@ -29,6 +29,42 @@ public sealed class TimeTests
         Assert.Equal(3, n.PacketsSent);
     }
 
+    [Fact]
+    public async Task Many_requests_to_a_silent_endpoint_each_time_out_at_their_own_deadline_and_not_before()
+    {
+        // one endpoint, so one handler shard and its one deadline queue; a node id each, so that every request opens
+        // its own first contact and sends a packet (which tells the test its deadline is set)
+        var time = new FakeTimeProvider();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 0).StartedAsync();
+        using var silent = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        int port = ((IPEndPoint)silent.Client.LocalEndPoint!).Port;
+        int[] startMs = [0, 0, 250, 400, 400, 700, 950];
+        var started = TimeSpan.Zero;
+        var requests = new List<(Task<RequestResult<IReadOnlyList<Enr>>> Task, TimeSpan Deadline)>();
+        foreach (int ms in startMs)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(ms) - started);
+            started = TimeSpan.FromMilliseconds(ms);
+            var enr = new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(port).Build(TestNodes.NewKey());
+            requests.Add((n.FindNodeAsync(enr, [256]), started + TimeSpan.FromSeconds(1)));
+            await ReceiveOne(silent);
+        }
+        Assert.DoesNotContain(requests, r => r.Task.IsCompleted);
+        var now = started;
+        foreach (var deadline in requests.Select(r => r.Deadline).Distinct())
+        {
+            time.Advance(deadline - TimeSpan.FromMilliseconds(1) - now);
+            Assert.All(requests, r => Assert.Equal(r.Deadline < deadline, r.Task.IsCompleted));
+            time.Advance(TimeSpan.FromMilliseconds(1));
+            now = deadline;
+            foreach (var (task, _) in requests.Where(r => r.Deadline == deadline))
+                Assert.Equal(RequestFailure.Timeout, await task.WaitAsync(HangGuard).Failure());
+            Assert.All(requests, r => Assert.Equal(r.Deadline <= deadline, r.Task.IsCompleted));
+        }
+        Assert.Equal(startMs.Length, n.PacketsSent);
+        Assert.Equal(0, n.PendingRequestCount);
+    }
+
     private static async Task ReceiveOne(UdpClient c)
     {
         using var cts = new CancellationTokenSource(HangGuard);

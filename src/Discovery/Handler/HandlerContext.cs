@@ -42,17 +42,17 @@ internal enum ShardItemKind
 {
     Packet,
     StartRequest,
-    RequestTimedOut,
+    DeadlinesDue,
     CancelRequest,
     Housekeeping,
 }
 
 /// <summary>One unit of work for a shard's loop: a received datagram (its rented buffer), or a request event.</summary>
-internal readonly record struct ShardItem(ShardItemKind Kind, byte[]? Buffer, int Length, System.Net.IPEndPoint? From, PendingRequest? Request, int Generation)
+internal readonly record struct ShardItem(ShardItemKind Kind, byte[]? Buffer, int Length, System.Net.IPEndPoint? From, PendingRequest? Request)
 {
-    public static ShardItem Packet(byte[] buffer, int length, System.Net.IPEndPoint from) => new(ShardItemKind.Packet, buffer, length, from, null, 0);
-    public static ShardItem Start(PendingRequest r) => new(ShardItemKind.StartRequest, null, 0, null, r, 0);
-    public static ShardItem TimedOut(PendingRequest r, int generation) => new(ShardItemKind.RequestTimedOut, null, 0, null, r, generation);
-    public static ShardItem Cancel(PendingRequest r) => new(ShardItemKind.CancelRequest, null, 0, null, r, 0);
-    public static readonly ShardItem Housekeeping = new(ShardItemKind.Housekeeping, null, 0, null, null, 0);
+    public static ShardItem Packet(byte[] buffer, int length, System.Net.IPEndPoint from) => new(ShardItemKind.Packet, buffer, length, from, null);
+    public static ShardItem Start(PendingRequest r) => new(ShardItemKind.StartRequest, null, 0, null, r);
+    public static readonly ShardItem DeadlinesDue = new(ShardItemKind.DeadlinesDue, null, 0, null, null);
+    public static ShardItem Cancel(PendingRequest r) => new(ShardItemKind.CancelRequest, null, 0, null, r);
+    public static readonly ShardItem Housekeeping = new(ShardItemKind.Housekeeping, null, 0, null, null);
 }

@@ -17,6 +17,10 @@ internal sealed partial class HandlerShard
     public const int MaxNodesMessages = 16;
     /// <summary>Plaintext budget of one message packet: 1280 - iv(16) - static header(23) - authdata(32) - tag(16).</summary>
     private const int MaxMessagePlaintext = PacketCodec.MaxPacketSize - 16 - 23 - 32 - 16;
+    /// <summary>Values of _armedFor: the deadline timer is off; a pass runs (and re-arms it when it ends).</summary>
+    private const long NotArmed = long.MaxValue, InPass = long.MinValue;
+    /// <summary>The longest due a runtime timer takes (uint.MaxValue - 1 ms); a later deadline is re-armed for on the way.</summary>
+    private const long MaxTimerDueMs = 0xFFFFFFFE;
 
     private void StartRequest(PendingRequest req)
     {
@@ -67,15 +71,85 @@ internal sealed partial class HandlerShard
         ArmTimer(req, req.Timeout);
     }
 
+    /// <summary>
+    /// Sets <paramref name="req"/>'s timeout <paramref name="due"/> from now, in place of the one it had (whose entry
+    /// stays in the queue, stale: its id is no longer armed). Only this shard's processing calls it, as it does
+    /// everything else that touches the deadline queue, so the queue needs no lock.
+    /// </summary>
     private void ArmTimer(PendingRequest req, TimeSpan due)
     {
-        req.Timer?.Dispose();
-        int generation = ++req.TimerGeneration;
-        req.Timer = Time.CreateTimer(static s =>
+        long now = Time.GetTimestamp();
+        // rounded up: a timeout never fires before its time
+        long ticks = Math.Max(0, (long)Math.Ceiling(due.Ticks * (double)Time.TimestampFrequency / TimeSpan.TicksPerSecond));
+        long deadline = ticks >= NotArmed - now ? NotArmed - 1 : now + ticks;
+        DisarmTimer(req);
+        long id = ++_lastTimeoutId;
+        req.TimeoutId = id;
+        _armed[id] = req;
+        _deadlines.Enqueue(id, deadline);
+        if (deadline < _armedFor) ArmDeadlineTimer(deadline, now);
+    }
+
+    private void DisarmTimer(PendingRequest req)
+    {
+        if (req.TimeoutId == 0) return;
+        _armed.Remove(req.TimeoutId);
+        req.TimeoutId = 0;
+    }
+
+    private void ArmDeadlineTimer(long deadline, long now)
+    {
+        _armedFor = deadline;
+        // whole milliseconds, rounded up: the runtime's timers count milliseconds and truncate, so a due under one
+        // would fire at once, too early, again and again until the deadline
+        long ticks = deadline <= now ? 0 : Time.GetElapsedTime(now, deadline).Ticks;
+        long ms = Math.Min((ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond, MaxTimerDueMs);
+        _deadlineTimer.Change(TimeSpan.FromTicks(ms * TimeSpan.TicksPerMillisecond), Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>The deadline timer fired (on a timer thread): one <see cref="ShardItem.DeadlinesDue"/> for the shard,
+    /// unless one waits already (its pass re-arms the timer when it ends).</summary>
+    private void OnDeadlineTimer()
+    {
+        if (Interlocked.Exchange(ref _deadlinesQueued, 1) != 0) return;
+        Volatile.Write(ref _deadlinesFiredAt, Time.GetTimestamp());
+        if (!TryPost(ShardItem.DeadlinesDue)) Volatile.Write(ref _deadlinesQueued, 0);
+    }
+
+    /// <summary>
+    /// Times out the requests whose deadline had come when the timer fired, no later ones. As when each request had a
+    /// timer of its own, a timeout is handled after the datagrams queued before its deadline came: a deadline reached
+    /// since the timer fired gets a pass of its own (the timer re-armed at once), behind what arrived meanwhile.
+    /// </summary>
+    private void TimeOutDueRequests()
+    {
+        long firedAt = Volatile.Read(ref _deadlinesFiredAt);
+        Volatile.Write(ref _deadlinesQueued, 0);
+        _armedFor = InPass;
+        // taken out first: a request re-armed while this pass runs (a retry, a deferral) waits for a pass of its own
+        while (_deadlines.TryPeek(out long id, out long deadline) && deadline <= firedAt)
         {
-            var (shard, r, g) = ((HandlerShard, PendingRequest, int))s!;
-            shard.TryPost(ShardItem.TimedOut(r, g));
-        }, (this, req, generation), due, Timeout.InfiniteTimeSpan);
+            _deadlines.Dequeue();
+            if (_armed.ContainsKey(id)) _due.Add(id);
+        }
+        foreach (long id in _due)
+        {
+            // no longer armed when what an earlier timeout of this pass did ended it
+            if (!_armed.Remove(id, out var req)) continue;
+            req.TimeoutId = 0;
+            try
+            {
+                OnRequestTimeout(req);
+            }
+            catch (Exception e)
+            {
+                // a bug of ours: the other requests of this pass still time out
+                LogInternalError(_ctx.Log, e, ShardItemKind.DeadlinesDue);
+            }
+        }
+        _due.Clear();
+        _armedFor = NotArmed;
+        if (_deadlines.TryPeek(out _, out long next)) ArmDeadlineTimer(next, Time.GetTimestamp());
     }
 
     private void SendRequestPacket(PendingRequest req, bool countAttempt = true)
@@ -113,9 +187,9 @@ internal sealed partial class HandlerShard
         _ctx.Socket.Send(_sendBuffer.AsSpan(0, n), req.Address.EndPoint);
     }
 
-    private void OnRequestTimeout(PendingRequest req, int generation)
+    private void OnRequestTimeout(PendingRequest req)
     {
-        if (req.State != RequestState.Live || generation != req.TimerGeneration) return;
+        if (req.State != RequestState.Live) return;
         if (PutOffTimeout(req)) return;
         if (req.Records is { Count: > 0 })
         {
@@ -209,14 +283,13 @@ internal sealed partial class HandlerShard
         }
     }
 
-    /// <summary>Forgets a request's packets and timer, and hands its first-contact role on. Leaves it in _pending.</summary>
+    /// <summary>Forgets a request's packets and timeout, and hands its first-contact role on. Leaves it in _pending.</summary>
     private void Release(PendingRequest req)
     {
         if (req.State is RequestState.Live or RequestState.New) Interlocked.Decrement(ref Counters.LiveRequests);
         foreach (var n in req.Nonces) _byNonce.Remove(n);
         req.Nonces.Clear();
-        req.Timer?.Dispose();
-        req.Timer = null;
+        DisarmTimer(req);
         if (_firstContacts.TryGetValue(req.Address, out var first))
         {
             if (first.Leader != req)

@@ -40,6 +40,20 @@ internal sealed partial class HandlerShard
     // repeat of that challenge, which carries the first packet's nonce) opens the session for the request now opening
     // one with that node, instead of being dropped as unsolicited
     private readonly Dictionary<Nonce96, (NodeAddress Address, long At)> _givenUp = [];
+    // our requests' timeouts, one timer for all (see ArmTimer): a timer per request cost the runtime's timer queue a
+    // walk over thousands of them on every tick of a crawl. The queue holds timeout ids by deadline (in
+    // Time.GetTimestamp() ticks); _armed the requests of the ids still live, so that an answered request is let go at
+    // once, not kept until its deadline (a second more of life for every request would take it out of gen 0)
+    private readonly PriorityQueue<long, long> _deadlines = new();
+    private readonly Dictionary<long, PendingRequest> _armed = [];
+    private readonly List<long> _due = [];
+    private long _lastTimeoutId;
+    private readonly ITimer _deadlineTimer;
+    // the deadline _deadlineTimer is armed for, NotArmed or InPass
+    private long _armedFor = NotArmed;
+    // 1 while a DeadlinesDue item waits in the inbox (set by the timer, cleared by the pass), and when the timer fired
+    private int _deadlinesQueued;
+    private long _deadlinesFiredAt;
     private readonly byte[] _sendBuffer = new byte[PacketCodec.MaxPacketSize];
     private readonly byte[] _plainBuffer = new byte[PacketCodec.MaxPacketSize];
     private int _queuedPackets;
@@ -52,6 +66,7 @@ internal sealed partial class HandlerShard
         _codec = new PacketCodec(ctx.LocalId);
         _maxSessions = maxSessions;
         _maxQueuedPackets = maxQueuedPackets;
+        _deadlineTimer = ctx.Time.CreateTimer(static s => ((HandlerShard)s!).OnDeadlineTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>Datagrams queued, not yet handled.</summary>
@@ -177,8 +192,8 @@ internal sealed partial class HandlerShard
             case ShardItemKind.StartRequest:
                 StartRequest(item.Request!);
                 break;
-            case ShardItemKind.RequestTimedOut:
-                OnRequestTimeout(item.Request!, item.Generation);
+            case ShardItemKind.DeadlinesDue:
+                TimeOutDueRequests();
                 break;
             case ShardItemKind.CancelRequest:
                 if (item.Request!.State is RequestState.Live or RequestState.New) Finish(item.Request, RequestFailure.Disposed, countOutcome: "cancelled");
@@ -411,6 +426,9 @@ internal sealed partial class HandlerShard
         foreach (var (_, e) in _setAside) e.Session.Dispose();
         _setAside.Clear();
         foreach (var addr in _challenges.Keys.ToArray()) RemoveChallenge(addr);
+        _deadlineTimer.Dispose();
+        _deadlines.Clear();
+        _armed.Clear();
         _codec.Dispose();
     }
 

@@ -49,8 +49,8 @@ internal abstract class PendingRequest
     public byte[] Plaintext { get; set; } = [];
     public List<Nonce96> Nonces { get; } = [];
     public int Attempts { get; set; }
-    public ITimer? Timer { get; set; }
-    public int TimerGeneration { get; set; }
+    /// <summary>The id of the current attempt's timeout in its shard's deadline queue; 0 when none is armed.</summary>
+    public long TimeoutId { get; set; }
     /// <summary>How long the current attempt's timeout has been put off (see <see cref="Discv5Options.TimeoutDeferral"/>).</summary>
     public TimeSpan Deferred { get; set; }
     /// <summary><see cref="Transport.Discv5Socket.Drained"/> when the current attempt's timeout was first put off.</summary>

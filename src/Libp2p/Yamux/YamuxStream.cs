@@ -101,19 +101,30 @@ internal sealed class YamuxStream : MuxedStream
     // a FIN riding on data closes the remote's read side first and the data is dropped. Tried, and the js interop
     // tests lost every request and response sent that way.
     protected override ValueTask WriteFinAsync(CancellationToken ct) =>
-        _session.WriteFrameAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, Id, 0), ReadOnlyMemory<byte>.Empty, this, ct);
+        ForgetUnannounced() ? ValueTask.CompletedTask : _session.WriteFrameAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, Id, 0), ReadOnlyMemory<byte>.Empty, this, ct);
 
     protected override void QueueFin()
     {
-        // a stream we opened and never wrote to was never announced (its SYN rides on its first frame): the remote does
-        // not know it, so there is nothing to close, and no FIN of the remote's will come
-        if (ClaimSyn())
+        if (ForgetUnannounced())
         {
-            OnRemoteClose();
-            LeaveSession();
             return;
         }
         _session.QueueFrame(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, Id, 0), this);
+    }
+
+    /// <summary>
+    /// A stream we opened and never wrote to was never announced (its SYN rides on its first frame): the remote does not
+    /// know it, so closing it sends nothing, no FIN of the remote's will come (our reads end), and it leaves the session.
+    /// </summary>
+    private bool ForgetUnannounced()
+    {
+        if (!ClaimSyn())
+        {
+            return false;
+        }
+        OnRemoteClose();
+        LeaveSession();
+        return true;
     }
 
     protected override void QueueReset()

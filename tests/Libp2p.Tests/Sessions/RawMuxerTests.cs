@@ -107,11 +107,17 @@ public sealed class RawMuxerTests
         s2.Reset();
         Assert.Equal(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Rst, 3, 0), (await rig.ReceiveAsync()).Header);
         Assert.Equal(1, rig.Session.StreamCount);
-        // a stream that only closes its write side opens and half-closes in one frame
+        // closed before any write, by either way of closing: nothing is sent, reads end, and the stream leaves
         var s4 = await rig.Session.OpenStreamAsync(CancellationToken.None);
         await s4.CloseWriteAsync();
-        Assert.Equal(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin | YamuxFlags.Syn, 7, 0), (await rig.ReceiveAsync()).Header);
-        GC.KeepAlive(s1);
+        Assert.Equal(0, await s4.ReadAsync(new byte[1]));
+        var s5 = await rig.Session.OpenStreamAsync(CancellationToken.None);
+        await s5.DisposeAsync();
+        var s6 = await rig.Session.OpenStreamAsync(CancellationToken.None);
+        s6.Dispose();
+        Assert.Equal(1, rig.Session.StreamCount);
+        await s1.WriteAsync(new byte[] { 11 });
+        Assert.Equal(new YamuxHeader(YamuxFrameType.Data, YamuxFlags.None, 1, 1), (await rig.ReceiveAsync()).Header);
     }
 
     [Fact]

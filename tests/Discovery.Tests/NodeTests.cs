@@ -328,6 +328,77 @@ public sealed class NodeTests
         Assert.Equal(neighbours >= 3, discovered.Contains(deep.LocalId));
     }
 
+    [Theory]
+    // A and B each hold 10 records at 256, 10 at 255 and 1 at 254 (and A holds B, at 250), asked one request at a time.
+    // With the crawl-wide estimate, A's answer of 10 at 256 already says 255 is sparse (each bucket holds about half
+    // the one above): 256 alone, then 255-248, 247-240 and 239-232 together, and the record refresh: 5 requests. B,
+    // found in A's second answer, is asked the same way. Without it each node's own sparse bucket (254) starts the
+    // tail: 256, 255, 254 alone, 253-246, 245-238, the refresh: 6 requests. Both read the whole table.
+    [InlineData(5.0, 5)]
+    [InlineData(0.0, 6)]
+    public async Task Crawler_asks_distances_the_crawl_found_sparse_together_from_a_nodes_first_request_that_reaches_them(double sparseMean, int requests)
+    {
+        await using var a = await TestNodes.Create().StartedAsync();
+        await using var b = await TestNodes.Create(privateKey: KeyAtDistance(a.LocalId, 250)).StartedAsync();
+        foreach (var n in new[] { a, b })
+        {
+            foreach (var (distance, count) in new[] { (256, 10), (255, 10), (254, 1) })
+                for (int i = 0; i < count; i++)
+                    Assert.True(n.AddToTable(new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(9).Build(KeyAtDistance(n.LocalId, distance))));
+        }
+        Assert.True(a.AddToTable(b.LocalEnr));
+        await using var me = await TestNodes.Create().StartedAsync();
+        var crawler = new DhtCrawler(me, new DhtCrawlOptions
+        {
+            CanContact = e => e.NodeId == a.LocalId || e.NodeId == b.LocalId,
+            RandomWalks = 0, MinRequestSpacing = TimeSpan.Zero, MaxInFlightPerNode = 1,
+            SparseEstimateMaxRecords = sparseMean, SparseEstimateMinAnswers = 1,
+        });
+        var visits = new Dictionary<NodeId, NodeVisited>();
+        using var cts = new CancellationTokenSource(HangGuard);
+        await foreach (var ev in crawler.RunAsync([a.LocalEnr], cts.Token))
+            if (ev is NodeVisited v) visits[v.Enr.NodeId] = v;
+
+        Assert.Equal(2, visits.Count);
+        Assert.All(visits.Values, v => Assert.True(v.Complete, v.Error));
+        Assert.Equal(22, visits[a.LocalId].Neighbours);
+        Assert.Equal(21, visits[b.LocalId].Neighbours);
+        Assert.Equal(requests, visits[a.LocalId].Requests);
+        Assert.Equal(requests, visits[b.LocalId].Requests);
+    }
+
+    [Fact]
+    public async Task A_tail_answer_cut_at_16_records_is_asked_again_half_as_wide_and_widens_again_once_answers_leave_room()
+    {
+        // 10 records at 256, 1 at 255 (the sparse bucket), 9 at 254 and 8 at 252: the tail below 255, 254-247, holds 17
+        // and its answer is cut at 16. Asked again half as wide: 254-251 (17, cut again), 254-253 (9), 252-251 (8: room
+        // to spare, so 4 wide again), 250-247 (0: 8 wide), 246-239, then the refresh. One distance at a time after the
+        // first cut, as before, took 20 requests.
+        await using var c = await TestNodes.Create().StartedAsync();
+        foreach (var (distance, count) in new[] { (256, 10), (255, 1), (254, 9), (252, 8) })
+            for (int i = 0; i < count; i++)
+                Assert.True(c.AddToTable(new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(9).Build(KeyAtDistance(c.LocalId, distance))));
+        await using var me = await TestNodes.Create().StartedAsync();
+        var crawler = new DhtCrawler(me, new DhtCrawlOptions
+        {
+            CanContact = e => e.NodeId == c.LocalId,
+            RandomWalks = 0, MinRequestSpacing = TimeSpan.Zero, MaxInFlightPerNode = 1, SparseEstimateMaxRecords = 0,
+        });
+        var found = new HashSet<NodeId>();
+        NodeVisited? visit = null;
+        using var cts = new CancellationTokenSource(HangGuard);
+        await foreach (var ev in crawler.RunAsync([c.LocalEnr], cts.Token))
+        {
+            if (ev is EnrDiscovered d) found.Add(d.Enr.NodeId);
+            if (ev is NodeVisited v) visit = v;
+        }
+        Assert.NotNull(visit);
+        Assert.True(visit.Complete, visit.Error);
+        Assert.Equal(28, visit.Neighbours);
+        Assert.Equal(29, found.Count);   // the 28 and c itself
+        Assert.Equal(9, visit.Requests);
+    }
+
     [Fact]
     public async Task A_first_pass_slot_is_given_back_at_the_first_answer_so_the_next_node_is_contacted_while_the_first_is_enumerated()
     {

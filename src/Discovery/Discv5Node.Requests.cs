@@ -41,10 +41,10 @@ public sealed partial class Discv5Node
         ArgumentNullException.ThrowIfNull(node);
         ArgumentNullException.ThrowIfNull(distances);
         if (distances.Count == 0) throw new ArgumentException("at least one distance", nameof(distances));
-        foreach (int d in distances)
+        for (int i = 0; i < distances.Count; i++)
         {
-            ArgumentOutOfRangeException.ThrowIfNegative(d);
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(d, 256);
+            ArgumentOutOfRangeException.ThrowIfNegative(distances[i], nameof(distances));
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(distances[i], 256, nameof(distances));
         }
         int[] list;
         string key;

@@ -60,9 +60,16 @@ public sealed class Enr
     public int? Quic6 { get; }
 
     /// <summary>IPv4 ip + udp, else ip6 + udp6 (no fallback from udp6 to udp, as sigp and the enr crate).</summary>
-    public IPEndPoint? UdpEndPoint =>
-        Ip is not null && Udp is int u ? new IPEndPoint(Ip, u)
-        : Ip6 is not null && Udp6 is int u6 ? new IPEndPoint(Ip6, u6) : null;
+    public IPEndPoint? UdpEndPoint => UdpV4EndPoint ?? UdpV6EndPoint;
+
+    /// <summary>ip + udp, made once per record: discovery looks it up for every request and every answer to one.
+    /// Shared, so never to be changed by a caller.</summary>
+    internal IPEndPoint? UdpV4EndPoint => Ip is not null && Udp is int u ? _udp4 ??= new IPEndPoint(Ip, u) : null;
+
+    /// <summary>ip6 + udp6, made once per record (see <see cref="UdpV4EndPoint"/>).</summary>
+    internal IPEndPoint? UdpV6EndPoint => Ip6 is not null && Udp6 is int u6 ? _udp6 ??= new IPEndPoint(Ip6, u6) : null;
+
+    private IPEndPoint? _udp4, _udp6;
 
     public IPEndPoint? TcpEndPoint =>
         Ip is not null && Tcp is int t ? new IPEndPoint(Ip, t)

@@ -78,7 +78,7 @@ public static class MessageCodec
                 break;
             case FindNodeMessage f:
                 o += Rlp.WriteListHeader(dest[o..], DistancesPayload(f.Distances));
-                foreach (int d in f.Distances) o += Rlp.WriteUInt64(dest[o..], (ulong)d);
+                for (int i = 0; i < f.Distances.Count; i++) o += Rlp.WriteUInt64(dest[o..], (ulong)f.Distances[i]);
                 break;
             case NodesMessage nm:
                 o += Rlp.WriteUInt64(dest[o..], (ulong)nm.Total);

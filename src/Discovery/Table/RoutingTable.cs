@@ -58,14 +58,21 @@ public sealed class RoutingTable
         {
             bucket.Add(new Entry(enr, nowTicks));
             Count++;
-            _replacements[d - 1].RemoveAll(r => r.NodeId == enr.NodeId);
+            RemoveReplacement(_replacements[d - 1], enr.NodeId);
             return TableResult.Added;
         }
         var rep = _replacements[d - 1];
-        rep.RemoveAll(r => r.NodeId == enr.NodeId);
+        RemoveReplacement(rep, enr.NodeId);
         rep.Add(enr);
         if (rep.Count > ReplacementCacheSize) rep.RemoveAt(0);
         return TableResult.BucketFull;
+    }
+
+    // a loop, not RemoveAll with a lambda: a crawl adds every record it meets, and each call made a closure
+    private static void RemoveReplacement(List<Enr> replacements, NodeId id)
+    {
+        for (int i = replacements.Count - 1; i >= 0; i--)
+            if (replacements[i].NodeId == id) replacements.RemoveAt(i);
     }
 
     /// <summary>Removes a node (failed liveness check) and promotes the most recent replacement.</summary>

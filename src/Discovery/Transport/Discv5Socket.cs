@@ -191,8 +191,8 @@ internal sealed partial class Discv5Socket : IDisposable
     /// </summary>
     public IPEndPoint? EndpointFor(Enr enr)
     {
-        IPEndPoint? v4 = enr.Ip is not null && enr.Udp is int u && u > 0 ? new IPEndPoint(enr.Ip, u) : null;
-        IPEndPoint? v6 = enr.Ip6 is not null && enr.Udp6 is int u6 && u6 > 0 ? new IPEndPoint(enr.Ip6, u6) : null;
+        IPEndPoint? v4 = enr.UdpV4EndPoint is { Port: > 0 } e4 ? e4 : null;
+        IPEndPoint? v6 = enr.UdpV6EndPoint is { Port: > 0 } e6 ? e6 : null;
         if (_socket.AddressFamily == AddressFamily.InterNetwork) return v4;
         return _socket.DualMode ? v4 ?? v6 : v6;
     }

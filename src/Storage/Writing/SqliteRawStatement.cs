@@ -41,8 +41,14 @@ internal sealed class SqliteRawStatement : IDisposable
         int rc = raw.sqlite3_prepare_v2(db, sql, out sqlite3_stmt stmt);
         if (rc != raw.SQLITE_OK)
         {
-            stmt.Dispose();
-            SqliteException.ThrowExceptionForRC(rc, db);
+            try
+            {
+                SqliteException.ThrowExceptionForRC(rc, db);
+            }
+            finally
+            {
+                stmt?.Dispose();
+            }
         }
         var statement = new SqliteRawStatement(db, stmt);
         if (raw.sqlite3_bind_parameter_count(stmt) != parameters.Count)

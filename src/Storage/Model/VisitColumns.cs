@@ -113,8 +113,14 @@ internal abstract class VisitColumn(string name, ColumnKind kind, bool required,
     /// <summary>Encodes the value as one field of a binary COPY row.</summary>
     public abstract void Copy(PgBinaryCopyWriter writer, in VisitRow row);
 
-    /// <summary>The value as an ADO.NET parameter (stored representation; null for NULL).</summary>
+    /// <summary>
+    /// The value as an ADO.NET parameter (stored representation; null for NULL): what <see cref="Bind"/> stores, as
+    /// Microsoft.Data.Sqlite would bind it.
+    /// </summary>
     public abstract object? Parameter(in VisitRow row);
+
+    /// <summary>Binds the value to parameter <paramref name="index"/> of a SQLite insert (the SQLite writer's path).</summary>
+    public abstract void Bind(SqliteRawStatement statement, int index, in VisitRow row);
 
     /// <summary>Reads field <paramref name="i"/> of a row of the visits table into its shown form (see <see cref="ReadType"/>).</summary>
     public object? Read(DbDataReader r, int i) => ColumnReading.Read(Kind, r, i);
@@ -191,30 +197,35 @@ internal static class VisitColumns
     {
         public override void Copy(PgBinaryCopyWriter writer, in VisitRow row) => writer.Int64(get(row));
         public override object? Parameter(in VisitRow row) => get(row);
+        public override void Bind(SqliteRawStatement statement, int index, in VisitRow row) => statement.Bind(index, get(row));
     }
 
     private sealed class UInt64Column(string name, Func<VisitRow, ulong?> get, bool exported) : VisitColumn(name, ColumnKind.UInt64, false, exported)
     {
         public override void Copy(PgBinaryCopyWriter writer, in VisitRow row) => writer.UInt64AsInt64(get(row));
         public override object? Parameter(in VisitRow row) => Sql.Signed(get(row));
+        public override void Bind(SqliteRawStatement statement, int index, in VisitRow row) => statement.Bind(index, Sql.Signed(get(row)));
     }
 
     private sealed class Int32Column(string name, Func<VisitRow, int?> get, bool exported) : VisitColumn(name, ColumnKind.Int32, false, exported)
     {
         public override void Copy(PgBinaryCopyWriter writer, in VisitRow row) => writer.Int32(get(row));
         public override object? Parameter(in VisitRow row) => get(row);
+        public override void Bind(SqliteRawStatement statement, int index, in VisitRow row) => statement.Bind(index, get(row));
     }
 
     private sealed class BoolColumn(string name, Func<VisitRow, bool?> get, bool exported) : VisitColumn(name, ColumnKind.Bool, false, exported)
     {
         public override void Copy(PgBinaryCopyWriter writer, in VisitRow row) => writer.Bool(get(row));
         public override object? Parameter(in VisitRow row) => get(row);
+        public override void Bind(SqliteRawStatement statement, int index, in VisitRow row) => statement.Bind(index, get(row));
     }
 
     private sealed class TextColumn(string name, Func<VisitRow, string?> get, bool required, bool exported) : VisitColumn(name, ColumnKind.Text, required, exported)
     {
         public override void Copy(PgBinaryCopyWriter writer, in VisitRow row) => writer.Text(get(row));
         public override object? Parameter(in VisitRow row) => get(row);
+        public override void Bind(SqliteRawStatement statement, int index, in VisitRow row) => statement.Bind(index, get(row));
     }
 
     private sealed class BytesColumn(string name, ColumnKind kind, Func<VisitRow, byte[]?> get, bool required, bool exported) : VisitColumn(name, kind, required, exported)
@@ -226,11 +237,18 @@ internal static class VisitColumns
         }
 
         public override object? Parameter(in VisitRow row) => Kind == ColumnKind.HexText ? Sql.Hex(get(row)) : get(row);
+
+        public override void Bind(SqliteRawStatement statement, int index, in VisitRow row)
+        {
+            if (Kind == ColumnKind.HexText) statement.BindHex(index, get(row));
+            else statement.Bind(index, get(row));
+        }
     }
 
     private sealed class TimeColumn(string name, Func<VisitRow, DateTimeOffset> get) : VisitColumn(name, ColumnKind.TimestampTz, true, true)
     {
         public override void Copy(PgBinaryCopyWriter writer, in VisitRow row) => writer.TimestampTz(get(row));
         public override object? Parameter(in VisitRow row) => get(row).UtcDateTime;
+        public override void Bind(SqliteRawStatement statement, int index, in VisitRow row) => statement.Bind(index, get(row).UtcDateTime);
     }
 }

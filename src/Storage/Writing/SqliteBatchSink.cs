@@ -43,8 +43,16 @@ internal sealed class SqliteBatchSink : IBatchSink
             as_org = excluded.as_org, looked_up_at = excluded.looked_up_at
         """;
 
-    private static readonly string InsertVisit =
-        $"INSERT INTO visits ({VisitColumns.NameList}) VALUES ({string.Join(", ", VisitColumns.All.Select(c => "$" + c.Name))})";
+    private const string InsertAgent =
+        "INSERT INTO agent_versions (raw, client, version, os, arch, client_inferred) VALUES ($raw, $client, $version, $os, $arch, $inferred) ON CONFLICT (raw) DO NOTHING";
+
+    private static readonly string[] NodeParameters = ["$id", "$pk", "$peer", "$first", "$last", "$seq"];
+    private static readonly string[] EnrParameters =
+        ["$id", "$seq", "$raw", "$seen", "$ip4", "$ip6", "$udp", "$tcp", "$quic", "$udp6", "$tcp6", "$fd", "$fname", "$net", "$nfv", "$nfe", "$att", "$sync", "$cgc", "$nfd"];
+    private static readonly string[] GeoParameters = ["$ip", "$country", "$city", "$asn", "$org", "$at"];
+    private static readonly string[] AgentParameters = ["$raw", "$client", "$version", "$os", "$arch", "$inferred"];
+    private static readonly string[] VisitParameters = [.. VisitColumns.All.Select(c => "$" + c.Name)];
+    private static readonly string InsertVisit = $"INSERT INTO visits ({VisitColumns.NameList}) VALUES ({string.Join(", ", VisitParameters)})";
 
     private readonly string _connectionString;
     private readonly Dictionary<string, long> _agentIds = new(StringComparer.Ordinal);
@@ -59,6 +67,11 @@ internal sealed class SqliteBatchSink : IBatchSink
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
+    /// <summary>
+    /// Writes the batch in one transaction. Rows are bound and stepped through <see cref="SqliteRawStatement"/> (one
+    /// prepared statement per table, reused for every row); the transaction, the census change rows and the commit go
+    /// through Microsoft.Data.Sqlite. The connection comes from its pool (open is a lease, not a file open).
+    /// </summary>
     public async Task<WriteResult> WriteAsync(Batch batch, CancellationToken ct)
     {
         await using var conn = new SqliteConnection(_connectionString);
@@ -66,27 +79,50 @@ internal sealed class SqliteBatchSink : IBatchSink
         await using var tx = (SqliteTransaction)await conn.BeginTransactionAsync(ct).ConfigureAwait(false);
 
         List<NodeRow> nodes = NodeRow.Merge(batch);
-        await using (SqliteCommand upsert = Prepare(conn, tx, UpsertNode, "$id", "$pk", "$peer", "$first", "$last", "$seq"))
-        await using (SqliteCommand ensure = Prepare(conn, tx, EnsureNode, "$id", "$pk", "$peer", "$first", "$last", "$seq"))
+        using (SqliteRawStatement upsert = SqliteRawStatement.Prepare(conn, UpsertNode, NodeParameters))
+        using (SqliteRawStatement ensure = SqliteRawStatement.Prepare(conn, EnsureNode, NodeParameters))
         {
             foreach (NodeRow n in nodes)
             {
-                SqliteCommand cmd = n.Sighted ? upsert : ensure;
-                Set(cmd, n.NodeId, n.PublicKey, n.PeerId, n.FirstSeen, n.LastSeen, n.LatestSeq);
-                await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                ct.ThrowIfCancellationRequested();
+                SqliteRawStatement cmd = n.Sighted ? upsert : ensure;
+                cmd.Bind(0, n.NodeId);
+                cmd.Bind(1, n.PublicKey);
+                cmd.Bind(2, n.PeerId);
+                cmd.Bind(3, n.FirstSeen);
+                cmd.Bind(4, n.LastSeen);
+                cmd.Bind(5, n.LatestSeq);
+                cmd.Execute();
             }
         }
 
         List<EnrObservation> enrs = NodeRow.DistinctEnrs(batch);
-        await using (SqliteCommand cmd = Prepare(conn, tx, InsertEnr, "$id", "$seq", "$raw", "$seen", "$ip4", "$ip6", "$udp", "$tcp", "$quic",
-            "$udp6", "$tcp6", "$fd", "$fname", "$net", "$nfv", "$nfe", "$att", "$sync", "$cgc", "$nfd"))
+        using (SqliteRawStatement cmd = SqliteRawStatement.Prepare(conn, InsertEnr, EnrParameters))
         {
             foreach (EnrObservation e in enrs)
             {
-                Set(cmd, e.NodeId, unchecked((long)e.Seq), e.Raw, e.SeenAt.UtcDateTime, e.Ip4, e.Ip6, e.Udp, e.Tcp, e.Quic, e.Udp6, e.Tcp6,
-                    Sql.Hex(e.ForkDigest), e.ForkName, e.NetworkName, Sql.Hex(e.NextForkVersion), Sql.Signed(e.NextForkEpoch),
-                    Sql.Hex(e.Attnets), Sql.Hex(e.Syncnets), Sql.Signed(e.Cgc), Sql.Hex(e.Nfd));
-                await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                ct.ThrowIfCancellationRequested();
+                cmd.Bind(0, e.NodeId);
+                cmd.Bind(1, unchecked((long)e.Seq));
+                cmd.Bind(2, e.Raw);
+                cmd.Bind(3, e.SeenAt.UtcDateTime);
+                cmd.Bind(4, e.Ip4);
+                cmd.Bind(5, e.Ip6);
+                cmd.Bind(6, e.Udp);
+                cmd.Bind(7, e.Tcp);
+                cmd.Bind(8, e.Quic);
+                cmd.Bind(9, e.Udp6);
+                cmd.Bind(10, e.Tcp6);
+                cmd.BindHex(11, e.ForkDigest);
+                cmd.Bind(12, e.ForkName);
+                cmd.Bind(13, e.NetworkName);
+                cmd.BindHex(14, e.NextForkVersion);
+                cmd.Bind(15, Sql.Signed(e.NextForkEpoch));
+                cmd.BindHex(16, e.Attnets);
+                cmd.BindHex(17, e.Syncnets);
+                cmd.Bind(18, Sql.Signed(e.Cgc));
+                cmd.BindHex(19, e.Nfd);
+                cmd.Execute();
             }
         }
 
@@ -94,41 +130,51 @@ internal sealed class SqliteBatchSink : IBatchSink
         List<KeyValuePair<string, VisitObservation>> missing = NodeRow.DistinctAgents(batch, _agentIds.ContainsKey);
         if (missing.Count > 0)
         {
-            await using SqliteCommand insert = Prepare(conn, tx,
-                "INSERT INTO agent_versions (raw, client, version, os, arch, client_inferred) VALUES ($raw, $client, $version, $os, $arch, $inferred) ON CONFLICT (raw) DO NOTHING",
-                "$raw", "$client", "$version", "$os", "$arch", "$inferred");
-            await using SqliteCommand select = Prepare(conn, tx, "SELECT id FROM agent_versions WHERE raw = $raw", "$raw");
+            using SqliteRawStatement insert = SqliteRawStatement.Prepare(conn, InsertAgent, AgentParameters);
+            using SqliteRawStatement select = SqliteRawStatement.Prepare(conn, "SELECT id FROM agent_versions WHERE raw = $raw", ["$raw"]);
             foreach ((string raw, VisitObservation v) in missing)
             {
-                Set(insert, raw, v.Client, v.ClientVersion, v.Os, v.Arch, v.ClientInferred);
-                await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-                Set(select, raw);
-                newAgentIds[raw] = (long)(await select.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+                ct.ThrowIfCancellationRequested();
+                insert.Bind(0, raw);
+                insert.Bind(1, v.Client);
+                insert.Bind(2, v.ClientVersion);
+                insert.Bind(3, v.Os);
+                insert.Bind(4, v.Arch);
+                insert.Bind(5, v.ClientInferred);
+                insert.Execute();
+                select.Bind(0, raw);
+                newAgentIds[raw] = select.ScalarInt64() ?? throw new InvalidOperationException("agent_versions lacks the row just inserted: " + raw);
             }
         }
 
         List<IpGeo> geos = NodeRow.DistinctGeos(batch);
-        await using (SqliteCommand cmd = Prepare(conn, tx, UpsertGeo, "$ip", "$country", "$city", "$asn", "$org", "$at"))
+        using (SqliteRawStatement cmd = SqliteRawStatement.Prepare(conn, UpsertGeo, GeoParameters))
         {
             foreach (IpGeo g in geos)
             {
-                Set(cmd, g.Ip, g.Country, g.City, g.Asn, g.AsOrg, g.LookedUpAt.UtcDateTime);
-                await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                ct.ThrowIfCancellationRequested();
+                cmd.Bind(0, g.Ip);
+                cmd.Bind(1, g.Country);
+                cmd.Bind(2, g.City);
+                cmd.Bind(3, g.Asn);
+                cmd.Bind(4, g.AsOrg);
+                cmd.Bind(5, g.LookedUpAt.UtcDateTime);
+                cmd.Execute();
             }
         }
 
-        await using (SqliteCommand cmd = Prepare(conn, tx, InsertVisit, [.. VisitColumns.All.Select(c => "$" + c.Name)]))
+        using (SqliteRawStatement cmd = SqliteRawStatement.Prepare(conn, InsertVisit, VisitParameters))
         {
             IReadOnlyList<VisitColumn> columns = VisitColumns.All;
             foreach (VisitObservation v in batch.Visits)
             {
+                ct.ThrowIfCancellationRequested();
                 long? agentId = null;
                 if (v.AgentVersion is { } raw)
                     agentId = _agentIds.TryGetValue(raw, out long id) || newAgentIds.TryGetValue(raw, out id) ? id : null;
                 var row = new VisitRow(v, agentId);
-                for (int i = 0; i < columns.Count; i++)
-                    cmd.Parameters[i].Value = columns[i].Parameter(row) ?? DBNull.Value;
-                await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                for (int i = 0; i < columns.Count; i++) columns[i].Bind(cmd, i, row);
+                cmd.Execute();
             }
         }
 
@@ -136,19 +182,5 @@ internal sealed class SqliteBatchSink : IBatchSink
         await tx.CommitAsync(ct).ConfigureAwait(false);
         foreach ((string raw, long id) in newAgentIds) _agentIds[raw] = id;
         return new WriteResult(nodes.Count, enrs.Count, batch.Visits.Count, geos.Count, newAgentIds.Count);
-    }
-
-    private static SqliteCommand Prepare(SqliteConnection conn, SqliteTransaction tx, string sql, params string[] names)
-    {
-        var cmd = new SqliteCommand(sql, conn, tx);
-        foreach (string name in names) cmd.Parameters.Add(new SqliteParameter { ParameterName = name });
-        cmd.Prepare();
-        return cmd;
-    }
-
-    private static void Set(SqliteCommand cmd, params object?[] values)
-    {
-        for (int i = 0; i < values.Length; i++)
-            cmd.Parameters[i].Value = values[i] ?? DBNull.Value;
     }
 }

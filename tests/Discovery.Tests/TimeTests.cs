@@ -8,6 +8,47 @@ namespace ClP2p.Discovery.Tests;
 public sealed class TimeTests
 {
     [Fact]
+    public async Task Paced_waits_end_at_their_own_time_in_order_and_not_before_and_cancellation_ends_the_rest()
+    {
+        var time = new FakeTimeProvider();
+        using var cts = new CancellationTokenSource();
+        using var pacer = new Pacer(time, cts.Token);
+        long ms = time.TimestampFrequency / 1000, start = time.GetTimestamp();
+        var waiters = Enumerable.Range(0, 4).Select(_ => new Pacer.Waiter()).ToArray();
+        var ended = new List<int>();
+        async Task<bool> Wait(int i, long dueMs)
+        {
+            bool r = await pacer.WaitUntilAsync(waiters[i], start + dueMs * ms);
+            lock (ended) ended.Add(i);
+            return r;
+        }
+        // queued out of order; the third is due furthest away and is still waiting when the crawl is cancelled
+        var w0 = Wait(0, 300);
+        var w1 = Wait(1, 100);
+        var w2 = Wait(2, 5_000);
+        var w3 = Wait(3, 200);
+        time.Advance(TimeSpan.FromMilliseconds(99));
+        Assert.Empty(ended);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(await w1);
+        time.Advance(TimeSpan.FromMilliseconds(150));
+        Assert.True(await w3);
+        Assert.False(w0.IsCompleted);
+        time.Advance(TimeSpan.FromMilliseconds(50));
+        Assert.True(await w0);
+        Assert.Equal([1, 3, 0], ended);
+        // a waiter is reused once its wait ended
+        var again = Wait(1, 400);
+        time.Advance(TimeSpan.FromMilliseconds(100));
+        Assert.True(await again);
+        Assert.False(w2.IsCompleted);
+        await cts.CancelAsync();
+        Assert.False(await w2);
+        Assert.False(await Wait(0, 1));
+        Assert.Equal([1, 3, 0, 1, 2, 0], ended);
+    }
+
+    [Fact]
     public async Task Request_timeouts_and_retries_follow_the_injected_clock()
     {
         var time = new FakeTimeProvider();

@@ -262,6 +262,8 @@ public sealed class DhtCrawler
         public bool RefreshAsked { get; set; }
         public int Requests { get; set; }
         public string? Error { get; set; }
+        /// <summary>What the visit's paced waits (<see cref="Pacer"/>) await, one at a time.</summary>
+        public Pacer.Waiter Pace { get; } = new();
 
         /// <summary>The first-pass slot (<see cref="DhtCrawlOptions.MaxConcurrency"/>) this visit holds until its first
         /// answer or the end of its first pass, whichever comes first.</summary>
@@ -307,6 +309,7 @@ public sealed class DhtCrawler
         private readonly SemaphoreSlim _secondPassSlots;
         private readonly RequestOptions _firstPassRequest, _secondPassRequest;
         private readonly Window _window;
+        private readonly Pacer _pacer;
         // answers and records per distance over the whole crawl (see DhtCrawlOptions.SparseEstimateMaxRecords)
         private readonly long[] _distanceAnswers = new long[257], _distanceRecords = new long[257];
         private int _outstanding;
@@ -323,6 +326,7 @@ public sealed class DhtCrawler
             _secondPassSlots = new SemaphoreSlim(Math.Max(1, _o.SecondPassConcurrency));
             _firstPassRequest = new RequestOptions { Timeout = _o.FirstPassTimeout, Retries = _o.FirstPassRetries };
             _secondPassRequest = new RequestOptions { Timeout = _o.SecondPassTimeout, Retries = 0 };
+            _pacer = new Pacer(c._time, ct);
             _window = new Window(_o.InitialRequestsInFlight, _o.MinRequestsInFlight, _o.MaxRequestsInFlight, _o.CongestionCutInterval, c._time,
                 () => c._node.HandlerBacklog > _o.MaxHandlerBacklog);
         }
@@ -361,6 +365,7 @@ public sealed class DhtCrawler
             {
                 Events.Writer.TryComplete();
                 _secondPassSlots.Dispose();
+                _pacer.Dispose();
             }
         }
 
@@ -545,11 +550,10 @@ public sealed class DhtCrawler
                 {
                     if (lastStart != 0 && spacing > TimeSpan.Zero)
                     {
-                        var wait = spacing - _c._time.GetElapsedTime(lastStart);
-                        if (wait > TimeSpan.Zero)
+                        long due = lastStart + (long)Math.Ceiling(spacing.Ticks * (double)_c._time.TimestampFrequency / TimeSpan.TicksPerSecond);
+                        if (due > _c._time.GetTimestamp() && !await _pacer.WaitUntilAsync(v.Pace, due).ConfigureAwait(false))
                         {
-                            try { await Task.Delay(wait, _c._time, _ct).ConfigureAwait(false); }
-                            catch (OperationCanceledException) { v.Results[d] = Visit.NotAsked; stop = true; v.Error ??= "cancelled"; break; }
+                            v.Results[d] = Visit.NotAsked; stop = true; v.Error ??= "cancelled"; break;
                         }
                     }
                     // a node that answered waits here for room in the crawl-wide window, one request at a time: queued

@@ -7,6 +7,28 @@ namespace ClP2p.Discovery.Tests;
 
 public class EnrTests
 {
+    [Fact]
+    public void A_record_verified_once_is_taken_from_the_cache_but_a_copy_with_its_signature_and_other_content_is_checked()
+    {
+        var cache = new VerifiedRecords(1_000);
+        var genuine = new EnrBuilder().WithSeq(3).WithIp(IPAddress.Parse("192.0.2.7")).WithUdp(30303).Build(Eip778Key).Raw.ToArray();
+        Assert.True(cache.TryDecode(genuine, out var first));
+        Assert.True(cache.TryDecode(genuine.ToArray(), out var again));
+        Assert.Same(first, again);
+        Assert.Equal(1, cache.Hits);
+        Assert.Equal(1, cache.Verified);
+
+        // the same signature (and so the same cache key), one byte of the content changed (the udp port's last byte)
+        var forged = genuine.ToArray();
+        forged[^1] ^= 1;
+        Assert.False(cache.TryDecode(forged, out _));
+        Assert.Equal(1, cache.Hits);
+        Assert.Equal(2, cache.Verified);
+        // and the genuine record is still the cached one
+        Assert.True(cache.TryDecode(genuine, out var third));
+        Assert.Same(first, third);
+    }
+
     internal const string Eip778Text = "enr:-IS4QHCYrYZbAKWCBRlAy5zzaDZXJBGkcnh4MHcBFZntXNFrdvJjX04jRzjzCBOonrkTfj499SZuOh8R33Ls8RRcy5wBgmlkgnY0gmlwhH8AAAGJc2VjcDI1NmsxoQPKY0yuDUmstAHYpMa2_oxVtw0RW_QAdpzBQA8yWM0xOIN1ZHCCdl8";
     internal const string Eip778Rlp = "f884b8407098ad865b00a582051940cb9cf36836572411a47278783077011599ed5cd16b76f2635f4e234738f30813a89eb9137e3e3df5266e3a1f11df72ecf1145ccb9c01826964827634826970847f00000189736563703235366b31a103ca634cae0d49acb401d8a4c6b6fe8c55b70d115bf400769cc1400f3258cd31388375647082765f";
     internal static readonly byte[] Eip778Key = B("b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3f291");

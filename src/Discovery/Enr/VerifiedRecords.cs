@@ -13,8 +13,8 @@ namespace ClP2p.Discovery;
 internal sealed class VerifiedRecords
 {
     private readonly int _half;
-    private ConcurrentDictionary<int, Enr> _young = new();
-    private ConcurrentDictionary<int, Enr> _old = new();
+    private ConcurrentDictionary<long, Enr> _young = new();
+    private ConcurrentDictionary<long, Enr> _old = new();
     private readonly object _rotate = new();
     private long _verified, _hits;
 
@@ -39,14 +39,21 @@ internal sealed class VerifiedRecords
         Discv5Metrics.RecordsVerified.Add(1, new KeyValuePair<string, object?>("outcome", "cached"));
     }
 
+    // too short to be a record: decoding fails anyway, any key will do
+    private static long ShortKey(ReadOnlySpan<byte> raw)
+    {
+        long k = raw.Length;
+        foreach (byte b in raw) k = (k << 8) ^ b;
+        return k;
+    }
+
     /// <summary>Decodes and verifies a record, or takes an earlier verification of the same bytes.</summary>
     public bool TryDecode(ReadOnlySpan<byte> raw, out Enr? enr)
     {
-        // the key hashes the list header and the signature (the first 72 bytes), which already tell records apart; a
-        // collision only costs a verification, since the whole encoding is compared below
-        var hc = new HashCode();
-        hc.AddBytes(raw[..Math.Min(raw.Length, 72)]);
-        int h = hc.ToHashCode();
+        // the key is 8 bytes of the signature (after a list header of 2 or 3 bytes and the signature's own 2, bytes 8
+        // to 15 are always inside it), which already tell records apart; a collision only costs a verification, since
+        // the whole encoding is compared below
+        long h = raw.Length >= 16 ? System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(raw.Slice(8, 8)) : ShortKey(raw);
         var young = _young;
         if (young.TryGetValue(h, out var cached) && cached.Raw.Span.SequenceEqual(raw))
         {
@@ -71,7 +78,7 @@ internal sealed class VerifiedRecords
                 if (ReferenceEquals(young, _young))
                 {
                     _old = young;
-                    _young = new ConcurrentDictionary<int, Enr>();
+                    _young = new ConcurrentDictionary<long, Enr>();
                 }
             }
         }

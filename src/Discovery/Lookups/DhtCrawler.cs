@@ -232,7 +232,53 @@ public sealed class DhtCrawler
 
     /// <summary>What one request came back with: it asked <paramref name="Count"/> distances from <paramref name="Distance"/>
     /// down, and went out at <paramref name="Sent"/> (a timestamp of the crawler's clock).</summary>
-    private readonly record struct Answer(int Distance, AskOutcome Outcome, IReadOnlyList<Enr>? Records, string? Error, int Count = 1, long Sent = 0);
+    private readonly record struct Answer(int Distance, AskOutcome Outcome, IReadOnlyList<Enr>? Records, string? Error, int Count = 1, long Sent = 0)
+    {
+        /// <summary>A bug of ours inside the request, rethrown by the pass that takes the answer.</summary>
+        public Exception? Fault { get; init; }
+    }
+
+    /// <summary>
+    /// The answers of one visit's requests, in the order they came back: a pass keeps several requests in flight and
+    /// takes whichever ends first. (<c>Task.WhenAny</c> over the requests in flight made a promise and an array, and
+    /// registered on every request, for each answer.)
+    /// </summary>
+    private sealed class Answers
+    {
+        private readonly Lock _gate = new();
+        private readonly Queue<Answer> _queue = new();
+        private readonly Pacer.Waiter _signal = new();
+        private bool _waiting;
+
+        /// <summary>Queues an answer; the pass waiting for one goes on at once, on this thread.</summary>
+        public void Post(Answer answer)
+        {
+            bool wake;
+            lock (_gate)
+            {
+                _queue.Enqueue(answer);
+                wake = _waiting;
+                _waiting = false;
+            }
+            if (wake) _signal.Complete(true);
+        }
+
+        public bool TryTake(out Answer answer)
+        {
+            lock (_gate) return _queue.TryDequeue(out answer);
+        }
+
+        /// <summary>Completes once an answer is queued (at once if one is). One waiter at a time: the visit's pass.</summary>
+        public ValueTask<bool> WaitAsync()
+        {
+            lock (_gate)
+            {
+                if (_queue.Count > 0) return new ValueTask<bool>(true);
+                _waiting = true;
+                return _signal.Arm();
+            }
+        }
+    }
 
     /// <summary>One node's enumeration across both passes.</summary>
     private sealed class Visit(Enr enr, long started)
@@ -264,6 +310,8 @@ public sealed class DhtCrawler
         public string? Error { get; set; }
         /// <summary>What the visit's paced waits (<see cref="Pacer"/>) await, one at a time.</summary>
         public Pacer.Waiter Pace { get; } = new();
+        /// <summary>Answers of the visit's requests, as they come back.</summary>
+        public Answers Answers { get; } = new();
 
         /// <summary>The first-pass slot (<see cref="DhtCrawlOptions.MaxConcurrency"/>) this visit holds until its first
         /// answer or the end of its first pass, whichever comes first.</summary>
@@ -534,7 +582,7 @@ public sealed class DhtCrawler
         {
             bool second = v.SecondPass;
             int bound = second ? Math.Max(_o.MaxInFlightPerNode, _o.SecondPassMaxInFlightPerNode) : _o.MaxInFlightPerNode;
-            var inflight = new List<Task<Answer>>(bound);
+            int inflight = 0;
             // the second pass is where the slow nodes are: once one answers there, it gets the whole bound at once (the
             // spacing still paces the requests)
             int afterAnswer = second ? bound : 1;
@@ -546,7 +594,7 @@ public sealed class DhtCrawler
             bool stop = false;
             while (true)
             {
-                while (!stop && inflight.Count < (v.Answered ? window : 1) && TryNextDistance(v, second, out int d, out int count))
+                while (!stop && inflight < (v.Answered ? window : 1) && TryNextDistance(v, second, out int d, out int count))
                 {
                     if (lastStart != 0 && spacing > TimeSpan.Zero)
                     {
@@ -570,12 +618,14 @@ public sealed class DhtCrawler
                     if (d > 0) v.Lowest = Math.Min(v.Lowest, d - count + 1);
                     v.Requests++;
                     if (d == 0) v.RefreshAsked = true;
-                    inflight.Add(AskAsync(v.Enr, d, count, second, windowed));
+                    inflight++;
+                    _ = AskAsync(v, d, count, second, windowed);
                 }
-                if (inflight.Count == 0) break;
-                var done = await Task.WhenAny(inflight).ConfigureAwait(false);
-                inflight.Remove(done);
-                var a = await done.ConfigureAwait(false);
+                if (inflight == 0) break;
+                Answer a;
+                while (!v.Answers.TryTake(out a)) await v.Answers.WaitAsync().ConfigureAwait(false);
+                inflight--;
+                if (a.Fault is { } fault) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(fault);
                 switch (a.Outcome)
                 {
                     case AskOutcome.Answered:
@@ -772,51 +822,65 @@ public sealed class DhtCrawler
             return false;
         }
 
+        /// <summary>One request of a visit; its answer goes to <see cref="Visit.Answers"/>. Never faults: a bug of ours
+        /// inside goes there too (<see cref="Answer.Fault"/>).</summary>
         /// <param name="windowed">The request holds a place in the crawl-wide window (taken by the caller), given back here.</param>
-        private async Task<Answer> AskAsync(Enr enr, int distance, int count, bool second, bool windowed)
+        private async Task AskAsync(Visit v, int distance, int count, bool second, bool windowed)
         {
             var distances = new int[count];
             for (int k = 0; k < count; k++) distances[k] = distance - k;
             var options = second ? _secondPassRequest : _firstPassRequest;
             bool ok = false, congested = false;
+            Answer? answer = null;
             try
             {
-                while (true)
+                while (answer is null)
                 {
                     long sent = _c._time.GetTimestamp();
                     RequestResult<IReadOnlyList<Enr>> res;
                     try
                     {
-                        res = await _c._node.FindNodeAsync(enr, distances, options, _ct).ConfigureAwait(false);
+                        res = await _c._node.FindNodeAsync(v.Enr, distances, options, _ct).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException)
                     {
-                        return new Answer(distance, AskOutcome.Stopped, null, "cancelled", count);
+                        answer = new Answer(distance, AskOutcome.Stopped, null, "cancelled", count);
+                        break;
                     }
                     if (res.TryGetValue(out var found))
                     {
                         ok = true;
-                        return new Answer(distance, AskOutcome.Answered, found, null, count, sent);
+                        answer = new Answer(distance, AskOutcome.Answered, found, null, count, sent);
+                        break;
                     }
                     switch (res.Failure)
                     {
                         case RequestFailure.TooManyPending:
                             // our own bound on requests in flight, not the remote's fault: wait for room
                             try { await Task.Delay(TimeSpan.FromMilliseconds(50), _c._time, _ct).ConfigureAwait(false); }
-                            catch (OperationCanceledException) { return new Answer(distance, AskOutcome.Stopped, null, "cancelled", count); }
+                            catch (OperationCanceledException) { answer = new Answer(distance, AskOutcome.Stopped, null, "cancelled", count); }
                             break;
                         case RequestFailure.Disposed:
-                            return new Answer(distance, AskOutcome.Stopped, null, "node disposed", count);
+                            answer = new Answer(distance, AskOutcome.Stopped, null, "node disposed", count);
+                            break;
                         default:
                             congested = res.Failure == RequestFailure.Timeout;
-                            return new Answer(distance, AskOutcome.Failed, null, res.Failure.ToString(), count, sent);
+                            answer = new Answer(distance, AskOutcome.Failed, null, res.Failure.ToString(), count, sent);
+                            break;
                     }
                 }
+            }
+#pragma warning disable CA1031 // handed to the pass, which rethrows it (as awaiting the request's task did)
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                answer = new Answer(distance, AskOutcome.Stopped, null, e.Message, count) { Fault = e };
             }
             finally
             {
                 if (windowed) _window.Exit(ok, congested);
             }
+            v.Answers.Post(answer.Value);
         }
     }
 

@@ -91,16 +91,68 @@ public sealed class Libp2pConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Sends a whole request on a new stream for the first of <paramref name="protocols"/> the remote accepts, by lazy
+    /// multistream-select: header, proposal, <paramref name="request"/> (built for the protocol proposed) and our FIN
+    /// leave in one write, and the echo is read before the stream is returned, its write side closed and the response
+    /// next to read. A protocol refused ("na") costs its stream (reset) and the next one is proposed on a new stream
+    /// (counted as a fallback). The stream, or the <see cref="DialException"/> it would have thrown
+    /// (<see cref="DialErrorClass.ProtocolNotSupported"/> when all are refused). Cancelling <paramref name="ct"/> throws.
+    /// </summary>
+    public Task<DialResult<Libp2pStream>> TryOpenRequestStreamAsync(IReadOnlyList<string> protocols, Func<string, ReadOnlyMemory<byte>> request, CancellationToken ct) =>
+        TryOpenRequestStreamAsync(protocols, request, DialStep.Stream, ct);
+
+    internal async Task<DialResult<Libp2pStream>> TryOpenRequestStreamAsync(IReadOnlyList<string> protocols, Func<string, ReadOnlyMemory<byte>> request, DialStep step, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(protocols);
+        ArgumentNullException.ThrowIfNull(request);
+        if (protocols.Count == 0)
+        {
+            throw new ArgumentException("no protocols to propose", nameof(protocols));
+        }
+        using var cts = Host.StepTimeout(Host.Options.StreamTimeout, ct);
+        for (int i = 0; ; i++)
+        {
+            MuxedStream? stream = null;
+            try
+            {
+                stream = await _session.OpenStreamAsync(cts.Token).ConfigureAwait(false);
+                if (await MultistreamSelect.TrySelectLazyAsync(stream, protocols[i], request(protocols[i]), cts.Token).ConfigureAwait(false))
+                {
+                    stream.Protocol = protocols[i];
+                    return new DialResult<Libp2pStream>(stream);
+                }
+            }
+            catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
+            {
+                stream?.Reset();
+                var mapped = Libp2pHost.MapException(e, step);
+                if (mapped.Class == DialErrorClass.Reset && _session.IsClosed)
+                {
+                    mapped = new DialException(DialErrorClass.Reset, step, "connection closed: " + _session.CloseReason, e);
+                }
+                return new DialResult<Libp2pStream>(mapped);
+            }
+            stream.Reset();
+            if (i + 1 == protocols.Count)
+            {
+                var refused = new NegotiationException(NegotiationFailure.NotSupported, $"remote refused {string.Join(", ", protocols)}");
+                return new DialResult<Libp2pStream>(Libp2pHost.MapException(refused, step));
+            }
+            Host.Metrics.LazySelectFallback(protocols[i]);
+        }
+    }
+
     /// <summary>Asks the remote for its identify record (/ipfs/id/1.0.0).</summary>
     public async Task<IdentifyInfo> IdentifyAsync(CancellationToken ct)
     {
         using var cts = Host.StepTimeout(Host.Options.StreamTimeout, ct);
-        var stream = await OpenStreamAsync([Identify.ProtocolId], DialStep.Identify, cts.Token).ConfigureAwait(false);
+        // The request is empty: proposal and FIN in one write (lazy multistream-select).
+        var stream = (await TryOpenRequestStreamAsync([Identify.ProtocolId], _ => ReadOnlyMemory<byte>.Empty, DialStep.Identify, cts.Token).ConfigureAwait(false)).GetValueOrThrow();
         await using (stream.ConfigureAwait(false))
         {
             try
             {
-                await stream.CloseWriteAsync(cts.Token).ConfigureAwait(false);
                 return await Identify.ReadAsync(stream, cts.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))

@@ -320,6 +320,33 @@ internal abstract class MuxedStream : Libp2pStream
         }
     }
 
+    /// <summary>
+    /// Writes <paramref name="data"/> and our FIN/Close as two frames of the muxer in one transport write; false (nothing
+    /// written) when they do not fit one write (a yamux send window or frame size too small).
+    /// </summary>
+    protected abstract ValueTask<bool> TryWriteLastAsync(ReadOnlyMemory<byte> data, CancellationToken ct);
+
+    public override async ValueTask WriteAndCloseAsync(ReadOnlyMemory<byte> data, CancellationToken ct = default)
+    {
+        if (data.IsEmpty)
+        {
+            await CloseWriteAsync(ct).ConfigureAwait(false);
+            return;
+        }
+        ThrowIfCannotWrite();
+        if (!await TryWriteLastAsync(data, ct).ConfigureAwait(false))
+        {
+            await WriteAsync(data, ct).ConfigureAwait(false);
+            await CloseWriteAsync(ct).ConfigureAwait(false);
+            return;
+        }
+        WriteClosed = true;
+        if (InboundDone)
+        {
+            LeaveSession();
+        }
+    }
+
     /// <summary>Queues a FIN/Close without waiting (synchronous dispose).</summary>
     private void QueueCloseWrite()
     {

@@ -99,16 +99,23 @@ internal abstract class MuxedStream : Libp2pStream
         }
     }
 
-    /// <summary>Read loop (or session teardown): the stream was reset or the connection is gone.</summary>
+    /// <summary>
+    /// Read loop (or session teardown): the stream was reset or the connection is gone. What arrived before stays
+    /// readable and reads fail after it: a listener that refuses a lazy proposal answers "na" and, reading our request
+    /// as its next proposal, resets the stream at once (go-multistream #20), often in the same TCP segment.
+    /// </summary>
     internal void OnAbort(string reason)
     {
         if (!_inboundDone)
         {
             _inboundDone = true;
-            _inbound.Writer.Complete(new IOException(reason));
+            _abortReason = reason;
+            _inbound.Writer.Complete();
         }
         OnAbortWriters();
     }
+
+    private volatile string? _abortReason;
 
     /// <summary>Wake writers blocked on flow control so they observe the abort.</summary>
     protected virtual void OnAbortWriters()
@@ -169,7 +176,7 @@ internal abstract class MuxedStream : Libp2pStream
         if (seq.IsEmpty)
         {
             _inbound.Reader.AdvanceTo(seq.End);
-            return 0; // IsCompleted: remote FIN
+            return _abortReason is { } reason ? throw new IOException(reason) : 0; // IsCompleted: remote FIN, or the reset after the last bytes
         }
         int n = (int)Math.Min(buffer.Length, seq.Length);
         seq.Slice(0, n).CopyTo(buffer.Span);

@@ -235,7 +235,7 @@ public sealed class Libp2pConnection : IAsyncDisposable
         try
         {
             using var cts = Host.StepTimeout(Host.Options.StreamTimeout, ct);
-            stream.Protocol = await MultistreamSelect.HandleAsync(stream, p => Host.TryGetHandler(p, out _), cts.Token).ConfigureAwait(false);
+            stream.Protocol = await MultistreamSelect.HandleAsync(stream, p => Host.TryGetHandler(p, out _), cts.Token, headerWithAnswer: true).ConfigureAwait(false);
             Host.TryGetHandler(stream.Protocol, out handler);
         }
         catch (Exception e) when (e is NegotiationException or IOException or OperationCanceledException or EndOfStreamException)

@@ -233,8 +233,8 @@ public sealed class BeaconDialer : IDisposable
             if (_options.LearnStatusFromPeers) Learn(status.Value!, enrDigest);
             result = result with { Status = status.Value, StatusVersion = Eth2Protocols.StatusVersion(status.Protocol!) };
 
-            // 4. MetaData and Ping, on two streams at once: each is a negotiation and a request, two round trips, and a
-            // peer whose answers take seconds would spend four of them one after the other.
+            // 4. MetaData and Ping, on two streams at once: each is a round trip (the proposal and the request leave
+            // together), and a peer whose answers take seconds would spend two of them one after the other.
             progress.Step = BeaconDialStep.MetaData;
             progress.Partial = result;
             var pingTask = _options.SendPing && session.GoodbyeReason is null && !connection.IsClosed

@@ -82,7 +82,8 @@ public sealed class ReqRespOptions
 
 /// <summary>
 /// The requesting side of eth2 req/resp (phase0/p2p-interface.md "Requesting side") over libp2p streams: one stream per
-/// request, the request written then the write side closed, a single response chunk read and then EOF expected.
+/// request, the request written then the write side closed (with the stream's negotiation, by the <see cref="StreamOpener"/>),
+/// a single response chunk read and then EOF expected.
 /// At most MAX_CONCURRENT_REQUESTS (2) requests per protocol are in flight.
 /// </summary>
 public sealed class ReqRespClient

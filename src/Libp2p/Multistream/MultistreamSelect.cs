@@ -112,11 +112,16 @@ internal static class MultistreamSelect
 
     /// <summary>
     /// Listener side: writes the header, requires the remote's header first, answers "na" to unsupported
-    /// proposals (and to "ls"), echoes the first supported one and returns it.
+    /// proposals (and to "ls"), echoes the first supported one and returns it. With <paramref name="headerWithAnswer"/>
+    /// our header waits for the remote's first proposal and leaves in one write with the answer to it, as rust-libp2p's
+    /// listener does (rust-libp2p #1212): every dialer sends its header and first proposal without waiting for ours.
     /// </summary>
-    public static async Task<string> HandleAsync(Stream stream, Func<string, bool> supported, CancellationToken ct)
+    public static async Task<string> HandleAsync(Stream stream, Func<string, bool> supported, CancellationToken ct, bool headerWithAnswer = false)
     {
-        await WriteAsync(stream, [MultistreamCodec.Header], ct).ConfigureAwait(false);
+        if (!headerWithAnswer)
+        {
+            await WriteAsync(stream, [MultistreamCodec.Header], ct).ConfigureAwait(false);
+        }
         string header = await ReadHeaderAsync(stream, ct).ConfigureAwait(false);
         if (header != MultistreamCodec.Header)
         {
@@ -125,12 +130,13 @@ internal static class MultistreamSelect
         for (int attempts = 0; attempts < MaxProposals; attempts++)
         {
             string proposal = await ReadMessageAsync(stream, ct).ConfigureAwait(false);
-            if (proposal != MultistreamCodec.List && proposal != MultistreamCodec.NotAvailable && supported(proposal))
+            bool accepted = proposal != MultistreamCodec.List && proposal != MultistreamCodec.NotAvailable && supported(proposal);
+            string answer = accepted ? proposal : MultistreamCodec.NotAvailable;
+            await WriteAsync(stream, headerWithAnswer && attempts == 0 ? [MultistreamCodec.Header, answer] : [answer], ct).ConfigureAwait(false);
+            if (accepted)
             {
-                await WriteAsync(stream, [proposal], ct).ConfigureAwait(false);
                 return proposal;
             }
-            await WriteAsync(stream, [MultistreamCodec.NotAvailable], ct).ConfigureAwait(false);
         }
         throw new NegotiationException(NegotiationFailure.ProtocolViolation, "too many proposals");
     }

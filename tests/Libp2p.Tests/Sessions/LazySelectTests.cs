@@ -120,6 +120,18 @@ public sealed class LazySelectTests
         Assert.Equal(NegotiationFailure.ProtocolViolation, e.Failure);
     }
 
+    [Fact]
+    public async Task Listener_sends_its_header_with_the_echo_in_one_write()
+    {
+        var (ours, remote) = DuplexPipe.CreatePair();
+        var transport = new RecordingStream(ours);
+        var handle = MultistreamSelect.HandleAsync(transport, p => p == Proto, CancellationToken.None, headerWithAnswer: true);
+        await remote.WriteAsync(MultistreamCodec.Encode(MultistreamCodec.Header, "/test/unknown/1", Proto));
+        Assert.Equal(Proto, await handle.WaitAsync(HangGuard));
+        byte[] header = MultistreamCodec.Encode(MultistreamCodec.Header);
+        Assert.Equal([[.. header, .. MultistreamCodec.Encode(MultistreamCodec.NotAvailable)], MultistreamCodec.Encode(Proto)], transport.Writes);
+    }
+
     [Theory]
     [InlineData("/yamux/1.0.0")]
     [InlineData("/mplex/6.7.0")]

@@ -143,6 +143,24 @@ public sealed class Libp2pConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Holds this connection's writes in memory until the returned handle is disposed, which sends them in one write:
+    /// requests started together (identify and Status, MetaData and Ping) then share one Noise frame and one TCP write.
+    /// Dispose it before waiting for any answer: nothing written under the hold leaves before.
+    /// </summary>
+    public async ValueTask<IAsyncDisposable> HoldWritesAsync(CancellationToken ct) =>
+        await _session.HoldWritesAsync(ct).ConfigureAwait(false) ? new WriteHold(_session) : WriteHold.None;
+
+    private sealed class WriteHold(MuxerSession? session) : IAsyncDisposable
+    {
+        public static readonly WriteHold None = new(null);
+
+        private int _released;
+
+        public ValueTask DisposeAsync() =>
+            session is null || Interlocked.Exchange(ref _released, 1) != 0 ? ValueTask.CompletedTask : session.ReleaseWritesAsync();
+    }
+
     /// <summary>Asks the remote for its identify record (/ipfs/id/1.0.0).</summary>
     public async Task<IdentifyInfo> IdentifyAsync(CancellationToken ct)
     {

@@ -208,6 +208,33 @@ public sealed class LazySelectTests
     }
 
     [Fact]
+    public async Task Requests_started_under_a_write_hold_leave_together_in_one_write_when_it_ends()
+    {
+        RecordingStream? transport = null;
+        await using var pair = await InMemoryPair.CreateAsync("/yamux/1.0.0", clientTransport: raw => transport = new RecordingStream(raw));
+        int before = transport!.Writes.Count;
+        Task<DialResult<Libp2pStream>> first, second;
+        var hold = await pair.Client.HoldWritesAsync(CancellationToken.None);
+        await using (hold)
+        {
+            first = pair.Client.TryOpenRequestStreamAsync([InMemoryPair.Echo], _ => "one"u8.ToArray(), CancellationToken.None);
+            second = pair.Client.TryOpenRequestStreamAsync([InMemoryPair.Echo], _ => "two"u8.ToArray(), CancellationToken.None);
+            Assert.Equal(before, transport.Writes.Count); // nothing left while held
+        }
+        foreach (var (opened, expected) in new[] { (first, "one"), (second, "two") })
+        {
+            var stream = (await opened.WaitAsync(HangGuard)).GetValueOrThrow();
+            var ms = new MemoryStream();
+            await stream.CopyToAsync(ms).WaitAsync(HangGuard);
+            Assert.Equal(expected, Encoding.UTF8.GetString(ms.ToArray()));
+        }
+        var write = Assert.Single(transport.Writes.Skip(before));
+        Assert.Equal(2 + BinaryPrimitives.ReadUInt16BigEndian(write), write.Length); // one Noise frame
+        int request = (2 * YamuxHeader.Size) + MultistreamCodec.Encode(MultistreamCodec.Header, InMemoryPair.Echo).Length + 3;
+        Assert.Equal((2 * request) + 16, write.Length - 2);
+    }
+
+    [Fact]
     public async Task Write_and_close_sends_data_and_fin_in_one_noise_frame()
     {
         RecordingStream? transport = null;

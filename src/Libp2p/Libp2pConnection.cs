@@ -81,14 +81,20 @@ public sealed class Libp2pConnection : IAsyncDisposable
         }
         catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
         {
-            stream?.Reset();
-            var mapped = Libp2pHost.MapException(e, step);
-            if (mapped.Class == DialErrorClass.Reset && _session.IsClosed)
-            {
-                mapped = new DialException(DialErrorClass.Reset, step, "connection closed: " + _session.CloseReason, e);
-            }
-            return new DialResult<Libp2pStream>(mapped);
+            return StreamFailed(stream, e, step);
         }
+    }
+
+    /// <summary>Resets a stream whose opening failed and maps the failure (a reset because the connection closed says so).</summary>
+    private DialResult<Libp2pStream> StreamFailed(MuxedStream? stream, Exception e, DialStep step)
+    {
+        stream?.Reset();
+        var mapped = Libp2pHost.MapException(e, step);
+        if (mapped.Class == DialErrorClass.Reset && _session.IsClosed)
+        {
+            mapped = new DialException(DialErrorClass.Reset, step, "connection closed: " + _session.CloseReason, e);
+        }
+        return new DialResult<Libp2pStream>(mapped);
     }
 
     /// <summary>
@@ -125,13 +131,7 @@ public sealed class Libp2pConnection : IAsyncDisposable
             }
             catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
             {
-                stream?.Reset();
-                var mapped = Libp2pHost.MapException(e, step);
-                if (mapped.Class == DialErrorClass.Reset && _session.IsClosed)
-                {
-                    mapped = new DialException(DialErrorClass.Reset, step, "connection closed: " + _session.CloseReason, e);
-                }
-                return new DialResult<Libp2pStream>(mapped);
+                return StreamFailed(stream, e, step);
             }
             stream.Reset();
             if (i + 1 == protocols.Count)

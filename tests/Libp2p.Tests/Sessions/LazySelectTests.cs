@@ -235,6 +235,27 @@ public sealed class LazySelectTests
     }
 
     [Fact]
+    public async Task Dialer_upgrade_is_three_writes_noise_message_3_riding_with_the_muxer_proposal()
+    {
+        RecordingStream? transport = null;
+        await using var pair = await InMemoryPair.CreateAsync("/yamux/1.0.0", clientTransport: raw => transport = new RecordingStream(raw));
+        var writes = transport!.Writes;
+        Assert.Equal(3, writes.Count); // "/noise" proposal, Noise message 1, then message 3 with the muxer proposal
+        Assert.Equal(MultistreamCodec.Encode(MultistreamCodec.Header, "/noise"), writes[0]);
+        Assert.Equal(2 + 32, writes[1].Length); // message 1: the ephemeral key
+        var last = writes[2];
+        int message3 = BinaryPrimitives.ReadUInt16BigEndian(last);
+        int proposal = BinaryPrimitives.ReadUInt16BigEndian(last.AsSpan(2 + message3));
+        Assert.Equal(MultistreamCodec.Encode(MultistreamCodec.Header, "/yamux/1.0.0").Length + 16, proposal);
+        Assert.Equal(2 + message3 + 2 + proposal, last.Length);
+        // and the connection works
+        var stream = (await pair.Client.TryOpenRequestStreamAsync([InMemoryPair.Echo], _ => "x"u8.ToArray(), CancellationToken.None).WaitAsync(HangGuard)).GetValueOrThrow();
+        var ms = new MemoryStream();
+        await stream.CopyToAsync(ms).WaitAsync(HangGuard);
+        Assert.Equal("x", Encoding.UTF8.GetString(ms.ToArray()));
+    }
+
+    [Fact]
     public async Task Write_and_close_sends_data_and_fin_in_one_noise_frame()
     {
         RecordingStream? transport = null;

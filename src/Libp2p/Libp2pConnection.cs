@@ -81,26 +81,96 @@ public sealed class Libp2pConnection : IAsyncDisposable
         }
         catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
         {
-            stream?.Reset();
-            var mapped = Libp2pHost.MapException(e, step);
-            if (mapped.Class == DialErrorClass.Reset && _session.IsClosed)
-            {
-                mapped = new DialException(DialErrorClass.Reset, step, "connection closed: " + _session.CloseReason, e);
-            }
-            return new DialResult<Libp2pStream>(mapped);
+            return StreamFailed(stream, e, step);
         }
+    }
+
+    /// <summary>Resets a stream whose opening failed and maps the failure (a reset because the connection closed says so).</summary>
+    private DialResult<Libp2pStream> StreamFailed(MuxedStream? stream, Exception e, DialStep step)
+    {
+        stream?.Reset();
+        var mapped = Libp2pHost.MapException(e, step);
+        if (mapped.Class == DialErrorClass.Reset && _session.IsClosed)
+        {
+            mapped = new DialException(DialErrorClass.Reset, step, "connection closed: " + _session.CloseReason, e);
+        }
+        return new DialResult<Libp2pStream>(mapped);
+    }
+
+    /// <summary>
+    /// Sends a whole request on a new stream for the first of <paramref name="protocols"/> the remote accepts, by lazy
+    /// multistream-select: header, proposal, <paramref name="request"/> (built for the protocol proposed) and our FIN
+    /// leave in one write, and the echo is read before the stream is returned, its write side closed and the response
+    /// next to read. A protocol refused ("na") costs its stream (reset) and the next one is proposed on a new stream
+    /// (counted as a fallback). The stream, or the <see cref="DialException"/> it would have thrown
+    /// (<see cref="DialErrorClass.ProtocolNotSupported"/> when all are refused). Cancelling <paramref name="ct"/> throws.
+    /// </summary>
+    public Task<DialResult<Libp2pStream>> TryOpenRequestStreamAsync(IReadOnlyList<string> protocols, Func<string, ReadOnlyMemory<byte>> request, CancellationToken ct) =>
+        TryOpenRequestStreamAsync(protocols, request, DialStep.Stream, ct);
+
+    internal async Task<DialResult<Libp2pStream>> TryOpenRequestStreamAsync(IReadOnlyList<string> protocols, Func<string, ReadOnlyMemory<byte>> request, DialStep step, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(protocols);
+        ArgumentNullException.ThrowIfNull(request);
+        if (protocols.Count == 0)
+        {
+            throw new ArgumentException("no protocols to propose", nameof(protocols));
+        }
+        using var cts = Host.StepTimeout(Host.Options.StreamTimeout, ct);
+        for (int i = 0; ; i++)
+        {
+            MuxedStream? stream = null;
+            try
+            {
+                stream = await _session.OpenStreamAsync(cts.Token).ConfigureAwait(false);
+                if (await MultistreamSelect.TrySelectLazyAsync(stream, protocols[i], request(protocols[i]), cts.Token).ConfigureAwait(false))
+                {
+                    stream.Protocol = protocols[i];
+                    return new DialResult<Libp2pStream>(stream);
+                }
+            }
+            catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
+            {
+                return StreamFailed(stream, e, step);
+            }
+            stream.Reset();
+            if (i + 1 == protocols.Count)
+            {
+                var refused = new NegotiationException(NegotiationFailure.NotSupported, $"remote refused {string.Join(", ", protocols)}");
+                return new DialResult<Libp2pStream>(Libp2pHost.MapException(refused, step));
+            }
+            Host.Metrics.LazySelectFallback(protocols[i]);
+        }
+    }
+
+    /// <summary>
+    /// Holds this connection's writes in memory until the returned handle is disposed, which sends them in one write:
+    /// requests started together (identify and Status, MetaData and Ping) then share one Noise frame and one TCP write.
+    /// Dispose it before waiting for any answer: nothing written under the hold leaves before.
+    /// </summary>
+    public async ValueTask<IAsyncDisposable> HoldWritesAsync(CancellationToken ct) =>
+        await _session.HoldWritesAsync(ct).ConfigureAwait(false) ? new WriteHold(_session) : WriteHold.None;
+
+    private sealed class WriteHold(MuxerSession? session) : IAsyncDisposable
+    {
+        public static readonly WriteHold None = new(null);
+
+        private int _released;
+
+        public ValueTask DisposeAsync() =>
+            session is null || Interlocked.Exchange(ref _released, 1) != 0 ? ValueTask.CompletedTask : session.ReleaseWritesAsync();
     }
 
     /// <summary>Asks the remote for its identify record (/ipfs/id/1.0.0).</summary>
     public async Task<IdentifyInfo> IdentifyAsync(CancellationToken ct)
     {
         using var cts = Host.StepTimeout(Host.Options.StreamTimeout, ct);
-        var stream = await OpenStreamAsync([Identify.ProtocolId], DialStep.Identify, cts.Token).ConfigureAwait(false);
+        // The request is empty: proposal and FIN in one write (lazy multistream-select).
+        var stream = (await TryOpenRequestStreamAsync([Identify.ProtocolId], _ => ReadOnlyMemory<byte>.Empty, DialStep.Identify, cts.Token).ConfigureAwait(false)).GetValueOrThrow();
         await using (stream.ConfigureAwait(false))
         {
             try
             {
-                await stream.CloseWriteAsync(cts.Token).ConfigureAwait(false);
                 return await Identify.ReadAsync(stream, cts.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
@@ -183,7 +253,7 @@ public sealed class Libp2pConnection : IAsyncDisposable
         try
         {
             using var cts = Host.StepTimeout(Host.Options.StreamTimeout, ct);
-            stream.Protocol = await MultistreamSelect.HandleAsync(stream, p => Host.TryGetHandler(p, out _), cts.Token).ConfigureAwait(false);
+            stream.Protocol = await MultistreamSelect.HandleAsync(stream, p => Host.TryGetHandler(p, out _), cts.Token, headerWithAnswer: true).ConfigureAwait(false);
             Host.TryGetHandler(stream.Protocol, out handler);
         }
         catch (Exception e) when (e is NegotiationException or IOException or OperationCanceledException or EndOfStreamException)

@@ -101,7 +101,8 @@ internal sealed class Libp2pHost : IDisposable
             PublicKey remoteKey;
             using (var cts = StepTimeout(Options.HandshakeTimeout, ct))
             {
-                (secure, remoteKey) = await NoiseSecurity.HandshakeAsync(raw, initiator, Noise, cts.Token, EphemeralFactory).ConfigureAwait(false);
+                // Our message 3 leaves with the muxer proposal, in one TCP write (the proposal follows it at once anyway).
+                (secure, remoteKey) = await NoiseSecurity.HandshakeAsync(raw, initiator, Noise, cts.Token, EphemeralFactory, holdLastMessage: initiator).ConfigureAwait(false);
             }
             var remotePeer = PeerId.FromPublicKey(remoteKey);
             if (expectedPeer is { IsEmpty: false } expected && expected != remotePeer)

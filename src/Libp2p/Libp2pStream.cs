@@ -12,6 +12,19 @@ public abstract class Libp2pStream : Stream
     /// <summary>Closes our write side (yamux FIN / mplex Close); the remote reads EOF, we can still read.</summary>
     public abstract ValueTask CloseWriteAsync(CancellationToken ct = default);
 
+    /// <summary>
+    /// Writes <paramref name="data"/> and closes our write side. A muxed stream sends the data frame and the FIN (or
+    /// mplex Close) frame in one write to the connection, so one Noise frame and one TCP write carry both.
+    /// </summary>
+    public virtual async ValueTask WriteAndCloseAsync(ReadOnlyMemory<byte> data, CancellationToken ct = default)
+    {
+        if (!data.IsEmpty)
+        {
+            await WriteAsync(data, ct).ConfigureAwait(false);
+        }
+        await CloseWriteAsync(ct).ConfigureAwait(false);
+    }
+
     /// <summary>Aborts the stream in both directions (yamux RST / mplex Reset).</summary>
     public abstract void Reset();
 

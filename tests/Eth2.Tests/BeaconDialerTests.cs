@@ -97,6 +97,29 @@ public sealed class BeaconDialerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Peer_refusing_status_v2_and_metadata_v3_is_asked_again_on_new_streams_and_answers_v1_and_v2()
+    {
+        // Our requests go out lazily (proposal, request and FIN in one write): the refused proposal's stream carries a
+        // v2 request the peer reads as garbage and resets, and the retry on a new stream carries the v1 request.
+        var (ep, identity, session) = await StartEth2ListenerAsync(serveEth2: false);
+        var listener = (Libp2pListener)_disposables[^1];
+        var server = new ReqRespServer(_ => session, () => session);
+        foreach (var p in new[] { Eth2Protocols.StatusV1, Eth2Protocols.MetaDataV2, Eth2Protocols.PingV1, Eth2Protocols.GoodbyeV1 }) listener.Handle(p, server.HandleAsync);
+        using var dialer = new BeaconDialer(FastOptions());
+        var r = await dialer.DialAsync(new BeaconDialTarget(ep, identity.PublicKey.Data.ToArray(), ForkDigest.Parse("8c9f62fe")), CancellationToken.None);
+        Assert.True(r.Success, $"{r.Outcome} {r.FailedStep} {r.Error}");
+        Assert.Equal(1, r.StatusVersion);
+        Assert.Equal(PeerStatus.AsV1(), r.Status);
+        Assert.Equal(2, r.MetaDataVersion);
+        Assert.Null(r.MetaData!.CustodyGroupCount);
+        Assert.Equal(7UL, r.PingSeqNumber);
+        // the peer read a v1 Status (84 bytes, no earliest_available_slot): the request built for the protocol accepted
+        Assert.NotNull(session.RemoteStatusRequest);
+        Assert.Null(session.RemoteStatusRequest.EarliestAvailableSlot);
+        Assert.Equal(GoodbyeReasons.ClientShutdown, await session.Goodbye.WaitAsync(HangGuard));
+    }
+
+    [Fact]
     public async Task Status_learned_from_one_peer_is_offered_to_the_next_peer_of_the_same_digest()
     {
         var (ep1, id1, _) = await StartEth2ListenerAsync();

@@ -31,7 +31,7 @@ public class ReqRespTests
         public int Open;
         public int MaxOpen;
 
-        public StreamOpener Opener => async (protocols, ct) =>
+        public StreamOpener Opener => async (protocols, request, ct) =>
         {
             await Task.Yield();
             var p = protocols.FirstOrDefault(Supported.Contains)
@@ -48,6 +48,7 @@ public class ReqRespTests
                 await _enoughOpen.Task;
                 await Server.HandleAsync(theirs, p, Session, CancellationToken.None);
             }));
+            await ours.WriteAndCloseAsync(request(p), ct);
             return new OpenedStream(ours, p);
         };
     }
@@ -129,10 +130,11 @@ public class ReqRespTests
         Assert.Equal(Eth2Protocols.MaxConcurrentRequests, remote.MaxOpen);   // the limit is reached, never passed
     }
 
-    private static StreamOpener RawRemote(Func<MemoryLibp2pStream, Task> behave, string protocol = Eth2Protocols.StatusV2) => async (protocols, ct) =>
+    private static StreamOpener RawRemote(Func<MemoryLibp2pStream, Task> behave, string protocol = Eth2Protocols.StatusV2) => async (protocols, request, ct) =>
     {
         await Task.Yield();
         var (ours, theirs) = MemoryLibp2pStream.CreatePair();
+        await ours.WriteAndCloseAsync(request(protocol), ct);
         _ = Task.Run(() => behave(theirs));
         return new OpenedStream(ours, protocol);
     };

@@ -196,10 +196,18 @@ public sealed class BeaconDialer : IDisposable
                 _reqResp, _logger, _time);
 
             // 3. Identify alongside Status (Status must be our first eth2 request; identify is libp2p's own).
-            var identifyTask = IdentifyAsync(connection, ct);
+            // Both requests leave in one write (one Noise frame, one TCP segment): the hold ends before any answer is awaited.
             var enrDigest = session.LocalStatus.ForkDigest;
             StatusMessage? sentStatus = null;
-            var status = await client.StatusAsync(v => sentStatus = session.LocalStatus, ct).ConfigureAwait(false);
+            Task<(IdentifyInfo? Info, string? Error, bool TimedOut)> identifyTask;
+            Task<ReqRespResult<StatusMessage>> statusTask;
+            var hold = await connection.HoldWritesAsync(ct).ConfigureAwait(false);
+            await using (hold.ConfigureAwait(false))
+            {
+                identifyTask = IdentifyAsync(connection, ct);
+                statusTask = client.StatusAsync(v => sentStatus = session.LocalStatus, ct);
+            }
+            var status = await statusTask.ConfigureAwait(false);
             if (sentStatus is not null) result = result with { StatusSent = sentStatus };
             var (identify, identifyError, identifyTimedOut) = await identifyTask.ConfigureAwait(false);
             if (identify is null && !connection.IsClosed && identifyError is not null && !identifyTimedOut)
@@ -233,16 +241,23 @@ public sealed class BeaconDialer : IDisposable
             if (_options.LearnStatusFromPeers) Learn(status.Value!, enrDigest);
             result = result with { Status = status.Value, StatusVersion = Eth2Protocols.StatusVersion(status.Protocol!) };
 
-            // 4. MetaData and Ping, on two streams at once: each is a negotiation and a request, two round trips, and a
-            // peer whose answers take seconds would spend four of them one after the other.
+            // 4. MetaData and Ping, on two streams at once: each is a round trip (the proposal and the request leave
+            // together), and a peer whose answers take seconds would spend two of them one after the other.
             progress.Step = BeaconDialStep.MetaData;
             progress.Partial = result;
-            var pingTask = _options.SendPing && session.GoodbyeReason is null && !connection.IsClosed
-                ? client.PingAsync(_options.LocalMetaData.SeqNumber, ct)
-                : null;
-            if (session.GoodbyeReason is null)
+            Task<ReqRespResult<ulong?>>? pingTask;
+            Task<ReqRespResult<MetaDataMessage>>? mdTask;
+            hold = await connection.HoldWritesAsync(ct).ConfigureAwait(false);
+            await using (hold.ConfigureAwait(false))
             {
-                var md = await client.MetaDataAsync(ct).ConfigureAwait(false);
+                pingTask = _options.SendPing && session.GoodbyeReason is null && !connection.IsClosed
+                    ? client.PingAsync(_options.LocalMetaData.SeqNumber, ct)
+                    : null;
+                mdTask = session.GoodbyeReason is null ? client.MetaDataAsync(ct) : null;
+            }
+            if (mdTask is not null)
+            {
+                var md = await mdTask.ConfigureAwait(false);
                 result = md.Ok
                     ? result with { MetaData = md.Value, MetaDataVersion = Eth2Protocols.MetaDataVersion(md.Protocol!) }
                     : result with { MetaDataError = Describe(md) };

@@ -16,21 +16,26 @@ public readonly record struct OpenedStream(Libp2pStream? Stream, string Protocol
 
     public static OpenedStream Failed(DialException failure) => new(null, "") { Failure = failure };
 
-    /// <summary>The opener over a libp2p connection: <see cref="Libp2pConnection.TryOpenStreamAsync(IReadOnlyList{string}, CancellationToken)"/>.</summary>
+    /// <summary>The opener over a libp2p connection: <see cref="Libp2pConnection.TryOpenRequestStreamAsync(IReadOnlyList{string}, Func{string, ReadOnlyMemory{byte}}, CancellationToken)"/>
+    /// (lazy multistream-select: the proposal, the request and the FIN in one write).</summary>
     public static StreamOpener Over(Libp2pConnection connection)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        return async (protocols, ct) =>
+        return async (protocols, request, ct) =>
         {
-            var opened = await connection.TryOpenStreamAsync(protocols, ct).ConfigureAwait(false);
+            var opened = await connection.TryOpenRequestStreamAsync(protocols, request, ct).ConfigureAwait(false);
             return opened.Value is { } s ? new OpenedStream(s, s.Protocol) : Failed(opened.Error!);
         };
     }
 }
 
-/// <summary>Opens an outbound stream negotiating the first of <paramref name="protocols"/> the remote accepts; a failure is
-/// thrown or returned as <see cref="OpenedStream.Failed"/>.</summary>
-public delegate Task<OpenedStream> StreamOpener(IReadOnlyList<string> protocols, CancellationToken ct);
+/// <summary>
+/// Opens an outbound stream for the first of <paramref name="protocols"/> the remote accepts, writes
+/// <paramref name="request"/> (the request as it goes on the wire, built for that protocol; may be empty) and closes the
+/// write side: the stream comes back with the response next to read. A failure is thrown or returned as
+/// <see cref="OpenedStream.Failed"/>.
+/// </summary>
+public delegate Task<OpenedStream> StreamOpener(IReadOnlyList<string> protocols, Func<string, ReadOnlyMemory<byte>> request, CancellationToken ct);
 
 public enum ReqRespFailure
 {
@@ -77,7 +82,8 @@ public sealed class ReqRespOptions
 
 /// <summary>
 /// The requesting side of eth2 req/resp (phase0/p2p-interface.md "Requesting side") over libp2p streams: one stream per
-/// request, the request written then the write side closed, a single response chunk read and then EOF expected.
+/// request, the request written then the write side closed (with the stream's negotiation, by the <see cref="StreamOpener"/>),
+/// a single response chunk read and then EOF expected.
 /// At most MAX_CONCURRENT_REQUESTS (2) requests per protocol are in flight.
 /// </summary>
 public sealed class ReqRespClient
@@ -150,11 +156,9 @@ public sealed class ReqRespClient
         Libp2pStream? stream = null;
         try
         {
-            var opened = await _open([Eth2Protocols.GoodbyeV1], deadline.Token).ConfigureAwait(false);
+            var opened = await _open([Eth2Protocols.GoodbyeV1], _ => SszSnappy.EncodePayload(SszUInt64.Encode(reason)), deadline.Token).ConfigureAwait(false);
             if (opened.Stream is null) return Fail<ulong?>(opened.Failure ?? new DialException("stream opener returned no stream"), Eth2Protocols.GoodbyeV1);
             stream = opened.Stream;
-            await stream.WriteAsync(SszSnappy.EncodePayload(SszUInt64.Encode(reason)), deadline.Token).ConfigureAwait(false);
-            await stream.CloseWriteAsync(deadline.Token).ConfigureAwait(false);
             using var grace = new StepTimer(_options.EndOfStreamGrace, _time, ct);
             try
             {
@@ -204,12 +208,10 @@ public sealed class ReqRespClient
         bool clean = false;
         try
         {
-            var opened = await _open(protocols, deadline.Token).ConfigureAwait(false);
+            // The body may differ by protocol (Status v1 and v2): each proposal gets the request built for it.
+            var opened = await _open(protocols, p => request(p) is { } body ? SszSnappy.EncodePayload(body) : ReadOnlyMemory<byte>.Empty, deadline.Token).ConfigureAwait(false);
             if (opened.Stream is null) return Fail<T>(opened.Failure ?? new DialException("stream opener returned no stream"), null);
             (stream, protocol) = (opened.Stream, opened.Protocol);
-            var body = request(protocol);
-            if (body is not null) await stream.WriteAsync(SszSnappy.EncodePayload(body), deadline.Token).ConfigureAwait(false);
-            await stream.CloseWriteAsync(deadline.Token).ConfigureAwait(false);
 
             var reader = new ReqRespStreamReader(stream);
             var (min, max) = Eth2Protocols.ResponseBounds(protocol);

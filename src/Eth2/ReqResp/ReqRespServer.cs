@@ -181,8 +181,7 @@ public sealed class ReqRespServer
 
     private async Task RespondAsync(Libp2pStream stream, byte result, byte[] ssz, CancellationToken ct)
     {
-        await stream.WriteAsync(SszSnappy.EncodeResponseChunk(result, ssz), ct).ConfigureAwait(false);
-        await stream.CloseWriteAsync(ct).ConfigureAwait(false);
+        await stream.WriteAndCloseAsync(SszSnappy.EncodeResponseChunk(result, ssz), ct).ConfigureAwait(false);
         // Let the requester finish reading before the stream is disposed (a dispose with the remote's side still
         // open may reset the stream and drop the response): wait briefly for its EOF, discarding anything it sends.
         using var grace = new StepTimer(_options.EndOfStreamGrace, _time, ct);

@@ -67,15 +67,21 @@ internal sealed class MplexSession : MuxerSession
         }
     }
 
-    internal async ValueTask WriteFrameAsync(MplexHeader header, ReadOnlyMemory<byte> data, CancellationToken ct)
+    /// <summary>Writes one frame under the write lock; a <paramref name="trailer"/> without data (a Close) follows it in the same write to the transport.</summary>
+    internal async ValueTask WriteFrameAsync(MplexHeader header, ReadOnlyMemory<byte> data, CancellationToken ct, MplexHeader? trailer = null)
     {
         await AcquireWriteAsync(ct).ConfigureAwait(false);
-        byte[] buf = ArrayPool<byte>.Shared.Rent(MplexHeader.MaxSize + data.Length);
+        byte[] buf = ArrayPool<byte>.Shared.Rent((2 * MplexHeader.MaxSize) + data.Length);
         try
         {
             int o = header.Encode(buf);
             data.Span.CopyTo(buf.AsSpan(o));
-            await WriteTransportAsync(buf.AsMemory(0, o + data.Length)).ConfigureAwait(false);
+            o += data.Length;
+            if (trailer is { } t)
+            {
+                o += t.Encode(buf.AsSpan(o));
+            }
+            await WriteTransportAsync(buf.AsMemory(0, o)).ConfigureAwait(false);
         }
         finally
         {

@@ -41,6 +41,16 @@ internal sealed class MplexStream : MuxedStream
     protected override ValueTask WriteFinAsync(CancellationToken ct) =>
         _session.WriteFrameAsync(new MplexHeader(Id, CloseFlag, 0), ReadOnlyMemory<byte>.Empty, ct);
 
+    protected override async ValueTask<bool> TryWriteLastAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        if (data.Length > MplexSession.MaxWriteChunk)
+        {
+            return false;
+        }
+        await _session.WriteFrameAsync(new MplexHeader(Id, MessageFlag, data.Length), data, ct, new MplexHeader(Id, CloseFlag, 0)).ConfigureAwait(false);
+        return true;
+    }
+
     protected override void QueueFin() => _session.QueueFrame(new MplexHeader(Id, CloseFlag, 0));
 
     protected override void QueueReset() => _session.QueueFrame(new MplexHeader(Id, ResetFlag, 0));

@@ -70,12 +70,58 @@ internal static class MultistreamSelect
     }
 
     /// <summary>
-    /// Listener side: writes the header, requires the remote's header first, answers "na" to unsupported
-    /// proposals (and to "ls"), echoes the first supported one and returns it.
+    /// Lazy (pipelined) selection of one protocol on an outbound stream: the header, the proposal and the protocol's
+    /// first bytes (<paramref name="request"/>, may be empty) leave in one write with our write side closed, without
+    /// waiting for the echo, which is read afterwards: 0-RTT negotiation for a dialer that proposes a single protocol
+    /// (rust-libp2p #1212, its <c>V1Lazy</c>; optimistic multistream-select, libp2p/specs #643). True when the remote
+    /// echoed the protocol (the response follows on the stream), false on "na": the remote then reads our request as
+    /// its next proposal, so the stream is of no further use and a second proposal goes on a stream of its own (a
+    /// second proposal pipelined after the first is unsound, go-multistream #20). Anything else throws.
     /// </summary>
-    public static async Task<string> HandleAsync(Stream stream, Func<string, bool> supported, CancellationToken ct)
+    public static async Task<bool> TrySelectLazyAsync(Libp2pStream stream, string protocol, ReadOnlyMemory<byte> request, CancellationToken ct)
     {
-        await WriteAsync(stream, [MultistreamCodec.Header], ct).ConfigureAwait(false);
+        int negotiation = MultistreamCodec.GetEncodedLength(MultistreamCodec.Header) + MultistreamCodec.GetEncodedLength(protocol);
+        byte[] buf = ArrayPool<byte>.Shared.Rent(negotiation + request.Length);
+        try
+        {
+            int o = MultistreamCodec.Encode(MultistreamCodec.Header, buf);
+            o += MultistreamCodec.Encode(protocol, buf.AsSpan(o));
+            request.Span.CopyTo(buf.AsSpan(o));
+            await stream.WriteAndCloseAsync(buf.AsMemory(0, o + request.Length), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buf);
+        }
+        string header = await ReadHeaderAsync(stream, ct).ConfigureAwait(false);
+        if (header != MultistreamCodec.Header)
+        {
+            throw new NegotiationException(NegotiationFailure.ProtocolViolation, $"expected multistream header, got '{Truncate(header)}'");
+        }
+        string answer = await ReadMessageAsync(stream, ct).ConfigureAwait(false);
+        if (answer == protocol)
+        {
+            return true;
+        }
+        if (answer != MultistreamCodec.NotAvailable)
+        {
+            throw new NegotiationException(NegotiationFailure.ProtocolViolation, $"proposed '{protocol}', got '{Truncate(answer)}'");
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Listener side: writes the header, requires the remote's header first, answers "na" to unsupported
+    /// proposals (and to "ls"), echoes the first supported one and returns it. With <paramref name="headerWithAnswer"/>
+    /// our header waits for the remote's first proposal and leaves in one write with the answer to it, as rust-libp2p's
+    /// listener does (rust-libp2p #1212): every dialer sends its header and first proposal without waiting for ours.
+    /// </summary>
+    public static async Task<string> HandleAsync(Stream stream, Func<string, bool> supported, CancellationToken ct, bool headerWithAnswer = false)
+    {
+        if (!headerWithAnswer)
+        {
+            await WriteAsync(stream, [MultistreamCodec.Header], ct).ConfigureAwait(false);
+        }
         string header = await ReadHeaderAsync(stream, ct).ConfigureAwait(false);
         if (header != MultistreamCodec.Header)
         {
@@ -84,12 +130,13 @@ internal static class MultistreamSelect
         for (int attempts = 0; attempts < MaxProposals; attempts++)
         {
             string proposal = await ReadMessageAsync(stream, ct).ConfigureAwait(false);
-            if (proposal != MultistreamCodec.List && proposal != MultistreamCodec.NotAvailable && supported(proposal))
+            bool accepted = proposal != MultistreamCodec.List && proposal != MultistreamCodec.NotAvailable && supported(proposal);
+            string answer = accepted ? proposal : MultistreamCodec.NotAvailable;
+            await WriteAsync(stream, headerWithAnswer && attempts == 0 ? [MultistreamCodec.Header, answer] : [answer], ct).ConfigureAwait(false);
+            if (accepted)
             {
-                await WriteAsync(stream, [proposal], ct).ConfigureAwait(false);
                 return proposal;
             }
-            await WriteAsync(stream, [MultistreamCodec.NotAvailable], ct).ConfigureAwait(false);
         }
         throw new NegotiationException(NegotiationFailure.ProtocolViolation, "too many proposals");
     }

@@ -35,8 +35,13 @@ internal static class NoiseSecurity
 {
     public const string ProtocolId = "/noise";
 
+    /// <summary>
+    /// With <paramref name="holdLastMessage"/>, a last handshake message of ours (the initiator's message 3) is not
+    /// written here: it leaves with the secure stream's first write, in one TCP write, as it would leave right before
+    /// that write anyway (the initiator sends its first transport message without waiting, noise.md "Handshake").
+    /// </summary>
     public static async Task<(NoiseStream Stream, PublicKey RemoteKey)> HandshakeAsync(
-        Stream inner, bool initiator, NoiseLocalIdentity local, CancellationToken ct, Func<X25519KeyPair>? ephemeralFactory = null)
+        Stream inner, bool initiator, NoiseLocalIdentity local, CancellationToken ct, Func<X25519KeyPair>? ephemeralFactory = null, bool holdLastMessage = false)
     {
         using var handshake = new NoiseHandshakeState(initiator, local.StaticKey, ReadOnlySpan<byte>.Empty, ephemeralFactory);
         // Sized for the messages at hand (a few hundred bytes) and grown only for a larger one: 64 KB buffers per
@@ -46,6 +51,7 @@ internal static class NoiseSecurity
         try
         {
             PublicKey? remoteKey = null;
+            byte[]? held = null;
             while (!handshake.IsComplete)
             {
                 if (handshake.IsMyTurn)
@@ -54,6 +60,11 @@ internal static class NoiseSecurity
                     ReadOnlySpan<byte> outgoingPayload = handshake.Step == 0 ? ReadOnlySpan<byte>.Empty : local.Payload;
                     int messageLength = handshake.WriteMessage(outgoingPayload, frame.AsSpan(2));
                     BinaryPrimitives.WriteUInt16BigEndian(frame, (ushort)messageLength);
+                    if (holdLastMessage && handshake.IsComplete)
+                    {
+                        held = frame.AsSpan(0, 2 + messageLength).ToArray();
+                        break;
+                    }
                     await inner.WriteAsync(frame.AsMemory(0, 2 + messageLength), ct).ConfigureAwait(false);
                     await inner.FlushAsync(ct).ConfigureAwait(false);
                 }
@@ -80,7 +91,7 @@ internal static class NoiseSecurity
                 throw new DialException(DialErrorClass.NoiseFailure, DialStep.NoiseHandshake, "no remote identity");
             }
             var (initiatorToResponder, responderToInitiator) = handshake.Split();
-            var stream = initiator ? new NoiseStream(inner, initiatorToResponder, responderToInitiator) : new NoiseStream(inner, responderToInitiator, initiatorToResponder);
+            var stream = initiator ? new NoiseStream(inner, initiatorToResponder, responderToInitiator, held) : new NoiseStream(inner, responderToInitiator, initiatorToResponder, held);
             return (stream, remoteKey);
         }
         catch (CryptographicException e)

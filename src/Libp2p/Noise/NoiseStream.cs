@@ -30,11 +30,15 @@ internal sealed class NoiseStream : Stream
     private int _plainEnd;
     private int _disposed;
 
-    public NoiseStream(Stream inner, CipherState send, CipherState recv)
+    // Handshake bytes not yet written (the initiator's last message): they lead the first write, or go before a read.
+    private byte[]? _held;
+
+    public NoiseStream(Stream inner, CipherState send, CipherState recv, byte[]? held = null)
     {
         _inner = inner;
         _send = send;
         _recv = recv;
+        _held = held;
     }
 
     /// <summary>The transport under the encryption (a socket's stream, or an in-memory pipe in tests).</summary>
@@ -99,6 +103,10 @@ internal sealed class NoiseStream : Stream
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ReadSlowAsync(Memory<byte> buffer, CancellationToken ct)
     {
+        if (Interlocked.Exchange(ref _held, null) is { } held)
+        {
+            await _inner.WriteAsync(held, ct).ConfigureAwait(false); // an answer may wait for it
+        }
         AcquireBuffer();
         try
         {
@@ -169,12 +177,14 @@ internal sealed class NoiseStream : Stream
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var held = Interlocked.Exchange(ref _held, null);
         int frames = Math.Max(1, (buffer.Length + MaxPlaintext - 1) / MaxPlaintext);
-        int total = buffer.Length + (frames * (2 + CipherState.TagSize));
+        int total = (held?.Length ?? 0) + buffer.Length + (frames * (2 + CipherState.TagSize));
         byte[] outBuf = ArrayPool<byte>.Shared.Rent(total);
         try
         {
-            int o = Encrypt(buffer.Span, outBuf);
+            held?.CopyTo(outBuf, 0);
+            int o = (held?.Length ?? 0) + Encrypt(buffer.Span, outBuf.AsSpan(held?.Length ?? 0));
             await _inner.WriteAsync(outBuf.AsMemory(0, o), cancellationToken).ConfigureAwait(false);
         }
         finally

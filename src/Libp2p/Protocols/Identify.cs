@@ -23,8 +23,7 @@ internal static class Identify
         byte[] frame = new byte[Varint.GetLength((ulong)msg.Length) + msg.Length];
         int o = Varint.Write(frame, (ulong)msg.Length);
         msg.CopyTo(frame, o);
-        await stream.WriteAsync(frame, ct).ConfigureAwait(false);
-        await stream.CloseWriteAsync(ct).ConfigureAwait(false);
+        await stream.WriteAndCloseAsync(frame, ct).ConfigureAwait(false);
     }
 
     /// <summary>Reads the remote's identify message from a negotiated stream.</summary>

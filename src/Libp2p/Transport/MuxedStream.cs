@@ -99,16 +99,23 @@ internal abstract class MuxedStream : Libp2pStream
         }
     }
 
-    /// <summary>Read loop (or session teardown): the stream was reset or the connection is gone.</summary>
+    /// <summary>
+    /// Read loop (or session teardown): the stream was reset or the connection is gone. What arrived before stays
+    /// readable and reads fail after it: a listener that refuses a lazy proposal answers "na" and, reading our request
+    /// as its next proposal, resets the stream at once (go-multistream #20), often in the same TCP segment.
+    /// </summary>
     internal void OnAbort(string reason)
     {
         if (!_inboundDone)
         {
             _inboundDone = true;
-            _inbound.Writer.Complete(new IOException(reason));
+            _abortReason = reason;
+            _inbound.Writer.Complete();
         }
         OnAbortWriters();
     }
+
+    private volatile string? _abortReason;
 
     /// <summary>Wake writers blocked on flow control so they observe the abort.</summary>
     protected virtual void OnAbortWriters()
@@ -169,7 +176,7 @@ internal abstract class MuxedStream : Libp2pStream
         if (seq.IsEmpty)
         {
             _inbound.Reader.AdvanceTo(seq.End);
-            return 0; // IsCompleted: remote FIN
+            return _abortReason is { } reason ? throw new IOException(reason) : 0; // IsCompleted: remote FIN, or the reset after the last bytes
         }
         int n = (int)Math.Min(buffer.Length, seq.Length);
         seq.Slice(0, n).CopyTo(buffer.Span);
@@ -314,6 +321,33 @@ internal abstract class MuxedStream : Libp2pStream
         ThrowIfCannotWrite();
         WriteClosed = true;
         await WriteFinAsync(ct).ConfigureAwait(false);
+        if (InboundDone)
+        {
+            LeaveSession();
+        }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="data"/> and our FIN/Close as two frames of the muxer in one transport write; false (nothing
+    /// written) when they do not fit one write (a yamux send window or frame size too small).
+    /// </summary>
+    protected abstract ValueTask<bool> TryWriteLastAsync(ReadOnlyMemory<byte> data, CancellationToken ct);
+
+    public override async ValueTask WriteAndCloseAsync(ReadOnlyMemory<byte> data, CancellationToken ct = default)
+    {
+        if (data.IsEmpty)
+        {
+            await CloseWriteAsync(ct).ConfigureAwait(false);
+            return;
+        }
+        ThrowIfCannotWrite();
+        if (!await TryWriteLastAsync(data, ct).ConfigureAwait(false))
+        {
+            await WriteAsync(data, ct).ConfigureAwait(false);
+            await CloseWriteAsync(ct).ConfigureAwait(false);
+            return;
+        }
+        WriteClosed = true;
         if (InboundDone)
         {
             LeaveSession();

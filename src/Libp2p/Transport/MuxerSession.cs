@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
@@ -135,9 +136,66 @@ internal abstract class MuxerSession : IAsyncDisposable
 
     protected void ReleaseWrite() => _writeLock.Release();
 
+    // Frames written while writes are held (HoldWritesAsync), and how many holds are open; both under the write lock.
+    private ArrayBufferWriter<byte>? _held;
+    private int _holds;
+
+    /// <summary>
+    /// From now until <see cref="ReleaseWritesAsync"/>, frames wait in memory instead of going to the transport: the
+    /// frames of requests started together then leave in one write (one Noise frame, one TCP write). False when the
+    /// session is closed (nothing is held).
+    /// </summary>
+    internal async ValueTask<bool> HoldWritesAsync(CancellationToken ct)
+    {
+        try
+        {
+            await AcquireWriteAsync(ct).ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        _held ??= new ArrayBufferWriter<byte>();
+        _holds++;
+        ReleaseWrite();
+        return true;
+    }
+
+    /// <summary>Ends a hold of <see cref="HoldWritesAsync"/>; the last one writes what was held, in one write.</summary>
+    internal async ValueTask ReleaseWritesAsync()
+    {
+        await _writeLock.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            if (--_holds > 0)
+            {
+                return;
+            }
+            var held = _held;
+            _held = null;
+            if (held is { WrittenCount: > 0 } && !IsClosed)
+            {
+                await WriteTransportAsync(held.WrittenMemory).ConfigureAwait(false);
+            }
+        }
+        catch (IOException e)
+        {
+            Ignored("held writes", e); // the session closed; the writers' own reads report it
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
     /// <summary>Writes bytes of a frame (lock held). A failed write kills the session: a partial frame cannot be recovered.</summary>
     protected async ValueTask WriteTransportAsync(ReadOnlyMemory<byte> bytes)
     {
+        if (_held is { } held)
+        {
+            held.Write(bytes.Span);
+            return;
+        }
         try
         {
             await Transport.WriteAsync(bytes, _cts.Token).ConfigureAwait(false);

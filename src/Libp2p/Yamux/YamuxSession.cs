@@ -94,12 +94,16 @@ internal sealed class YamuxSession : MuxerSession
         }
     }
 
-    /// <summary>Writes one frame under the write lock; the stream's pending ACK rides on it.</summary>
+    /// <summary>
+    /// Writes one frame under the write lock; the stream's pending ACK (or SYN) rides on it. A <paramref name="trailer"/>
+    /// (a frame without data, such as a FIN) follows it in the same write to the transport.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    internal async ValueTask WriteFrameAsync(YamuxHeader header, ReadOnlyMemory<byte> data, YamuxStream? stream, CancellationToken ct)
+    internal async ValueTask WriteFrameAsync(YamuxHeader header, ReadOnlyMemory<byte> data, YamuxStream? stream, CancellationToken ct, YamuxHeader? trailer = null)
     {
         await AcquireWriteAsync(ct).ConfigureAwait(false);
-        byte[] buf = ArrayPool<byte>.Shared.Rent(YamuxHeader.Size + data.Length);
+        int length = YamuxHeader.Size + data.Length + (trailer is null ? 0 : YamuxHeader.Size);
+        byte[] buf = ArrayPool<byte>.Shared.Rent(length);
         try
         {
             if (stream is not null && stream.ClaimAck())
@@ -112,7 +116,8 @@ internal sealed class YamuxSession : MuxerSession
             }
             header.Encode(buf);
             data.Span.CopyTo(buf.AsSpan(YamuxHeader.Size));
-            await WriteTransportAsync(buf.AsMemory(0, YamuxHeader.Size + data.Length)).ConfigureAwait(false);
+            trailer?.Encode(buf.AsSpan(YamuxHeader.Size + data.Length));
+            await WriteTransportAsync(buf.AsMemory(0, length)).ConfigureAwait(false);
         }
         finally
         {

@@ -103,6 +103,21 @@ internal sealed class YamuxStream : MuxedStream
     protected override ValueTask WriteFinAsync(CancellationToken ct) =>
         ForgetUnannounced() ? ValueTask.CompletedTask : _session.WriteFrameAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, Id, 0), ReadOnlyMemory<byte>.Empty, this, ct);
 
+    // The data and the FIN as two frames in one write (so in one Noise frame and one TCP write): the FIN still
+    // travels in a frame of its own (see WriteFinAsync), the remote reads the data frame before it.
+    protected override async ValueTask<bool> TryWriteLastAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        if (data.Length > YamuxSession.MaxDataFrame || Interlocked.Read(ref _sendWindow) < data.Length)
+        {
+            return false;
+        }
+        Interlocked.Add(ref _sendWindow, -data.Length);
+        await _session.WriteFrameAsync(
+            new YamuxHeader(YamuxFrameType.Data, YamuxFlags.None, Id, (uint)data.Length), data, this, ct,
+            new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, Id, 0)).ConfigureAwait(false);
+        return true;
+    }
+
     protected override void QueueFin()
     {
         if (ForgetUnannounced())

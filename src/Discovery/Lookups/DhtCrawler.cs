@@ -234,6 +234,9 @@ public sealed class DhtCrawler
     /// down, and went out at <paramref name="Sent"/> (a timestamp of the crawler's clock).</summary>
     private readonly record struct Answer(int Distance, AskOutcome Outcome, IReadOnlyList<Enr>? Records, string? Error, int Count = 1, long Sent = 0)
     {
+        /// <summary>The request also asked distance 0, the node's own record (see <see cref="DhtCrawlOptions.RefreshRecords"/>).</summary>
+        public bool WithSelf { get; init; }
+
         /// <summary>A bug of ours inside the request, rethrown by the pass that takes the answer.</summary>
         public Exception? Fault { get; init; }
     }
@@ -618,8 +621,12 @@ public sealed class DhtCrawler
                     if (d > 0) v.Lowest = Math.Min(v.Lowest, d - count + 1);
                     v.Requests++;
                     if (d == 0) v.RefreshAsked = true;
+                    // the record refresh rides on the node's first tail request: distance 0 first in its list (geth and
+                    // sigp put the node's own record first), one request fewer per node
+                    bool withSelf = !second && count > 1 && v.Answered && _o.RefreshRecords && !v.RefreshAsked;
+                    if (withSelf) v.RefreshAsked = true;
                     inflight++;
-                    _ = AskAsync(v, d, count, second, windowed);
+                    _ = AskAsync(v, d, count, second, windowed, withSelf);
                 }
                 if (inflight == 0) break;
                 Answer a;
@@ -640,6 +647,16 @@ public sealed class DhtCrawler
                             v.Results[0] = 0;
                             if (a.Records is [var self] && self.NodeId == v.Enr.NodeId) Offer(self, v.Enr);
                             break;
+                        }
+                        // the node's own record, when it rode on this request: offered with the others below; when it
+                        // was cut from a full answer, the refresh is asked again later
+                        int tailRecords = a.Records!.Count;
+                        if (a.WithSelf)
+                        {
+                            bool selfCame = false;
+                            foreach (var e in a.Records) selfCame |= e.NodeId == v.Enr.NodeId;
+                            if (selfCame) { v.Results[0] = 0; tailRecords--; }
+                            else v.RefreshAsked = false;
                         }
                         if (a.Count == 1)
                         {
@@ -664,12 +681,13 @@ public sealed class DhtCrawler
                                 if (ld <= a.Distance && ld > a.Distance - a.Count) v.Results[ld]++;
                             }
                             for (int k = 0; k < a.Count; k++) CountBucket(a.Distance - k, v.Results[a.Distance - k]);
-                            RegrowGroup(v, a.Records.Count);
+                            RegrowGroup(v, tailRecords);
                         }
                         foreach (var e in a.Records) Offer(e, v.Enr);
                         break;
                     case AskOutcome.Failed:
                         v.Error = a.Error;
+                        if (a.WithSelf) v.RefreshAsked = false;   // asked on its own once the distances are answered
                         window = Math.Max(1, window / 2);
                         spacing = TimeSpan.FromTicks(Math.Min(Math.Max(spacing.Ticks, TimeSpan.FromMilliseconds(50).Ticks) * 2, _o.MaxRequestSpacing.Ticks));
                         if (a.Distance == 0)
@@ -825,10 +843,12 @@ public sealed class DhtCrawler
         /// <summary>One request of a visit; its answer goes to <see cref="Visit.Answers"/>. Never faults: a bug of ours
         /// inside goes there too (<see cref="Answer.Fault"/>).</summary>
         /// <param name="windowed">The request holds a place in the crawl-wide window (taken by the caller), given back here.</param>
-        private async Task AskAsync(Visit v, int distance, int count, bool second, bool windowed)
+        /// <param name="withSelf">Distance 0 (the node's own record) goes first in the request's list.</param>
+        private async Task AskAsync(Visit v, int distance, int count, bool second, bool windowed, bool withSelf = false)
         {
-            var distances = new int[count];
-            for (int k = 0; k < count; k++) distances[k] = distance - k;
+            int first = withSelf ? 1 : 0;
+            var distances = new int[count + first];
+            for (int k = 0; k < count; k++) distances[first + k] = distance - k;
             var options = second ? _secondPassRequest : _firstPassRequest;
             bool ok = false, congested = false;
             Answer? answer = null;
@@ -850,7 +870,7 @@ public sealed class DhtCrawler
                     if (res.TryGetValue(out var found))
                     {
                         ok = true;
-                        answer = new Answer(distance, AskOutcome.Answered, found, null, count, sent);
+                        answer = new Answer(distance, AskOutcome.Answered, found, null, count, sent) { WithSelf = withSelf };
                         break;
                     }
                     switch (res.Failure)
@@ -865,7 +885,7 @@ public sealed class DhtCrawler
                             break;
                         default:
                             congested = res.Failure == RequestFailure.Timeout;
-                            answer = new Answer(distance, AskOutcome.Failed, null, res.Failure.ToString(), count, sent);
+                            answer = new Answer(distance, AskOutcome.Failed, null, res.Failure.ToString(), count, sent) { WithSelf = withSelf };
                             break;
                     }
                 }

@@ -17,6 +17,9 @@ public sealed class Link(int rttMs, double jitter, double loss)
         return TimeSpan.FromMilliseconds(Math.Max(0, RttMs + j));
     }
 
+    /// <summary>The longest <see cref="NextDelay"/> can be.</summary>
+    public TimeSpan MaxDelay => TimeSpan.FromMilliseconds(RttMs * (1 + Math.Abs(jitter)));
+
     public bool Lost() => loss > 0 && Random.Shared.NextDouble() < loss;
 
     /// <summary>A lost TCP segment arrives after a retransmission: Linux's minimum RTO (200 ms) plus another round trip.</summary>

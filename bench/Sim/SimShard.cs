@@ -61,6 +61,10 @@ public sealed class SimShard : IAsyncDisposable
                 // one handler loop per simulated node: a node serves one crawler, and thousands share two cores
                 HandlerShards = 1,
                 Sender = new LinkSender(link, _line, first),
+                // the delay is the node's own (a loaded node answers late), so its WHOAREYOU leaves it a whole delay
+                // after the challenge was made: counted from then, a 2 s lifetime expired before the crawler's
+                // handshake could arrive from any node slower than 2 s, which no crawler could then ever enter
+                ChallengeTimeout = TimeSpan.FromSeconds(2) + link.MaxDelay,
             }, time: _time);
             await node.StartAsync().ConfigureAwait(false);
             _nodes.Add(node);

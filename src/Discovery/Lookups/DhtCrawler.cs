@@ -156,7 +156,8 @@ public sealed class DhtCrawlOptions
     /// whole list (discv5-wire.md FINDNODE leaves the total to the implementation), so one distance per request is what
     /// reads a full bucket; but below the first bucket of a node that held at most half of 16, each bucket holds about
     /// half the one above, so the whole tail fits one answer: asked together, a 20,000-node network's tail costs one
-    /// request instead of eight. An answer of 16 records may have been cut: its distances are asked again one by one.
+    /// request instead of eight. An answer of 16 records may have been cut: its distances are asked again, half as many
+    /// per request (down to one), and the width grows back once answers leave room.
     /// In the second pass (the slow nodes, whose answers take 1-3 s) the tail below <see cref="AskAllDownTo"/> is asked
     /// this way right away, beside the buckets above it, instead of a round trip after their answers.
     /// 1 asks every distance alone.
@@ -171,7 +172,7 @@ public sealed class DhtCrawlOptions
     /// round trip later, when requests paced a spacing apart have asked most of the tail one distance at a time: on a
     /// 20,000-record network a node was asked 19 requests where 13 read the same table. Ids are uniform, so each bucket
     /// below holds about half the one above: under 5 records on average, the whole tail of 8 distances averages under
-    /// 10 and fits one answer of 16; an answer of 16 (maybe cut) is asked again one distance at a time, as any tail's is.
+    /// 10 and fits one answer of 16; an answer of 16 (maybe cut) is asked again half as wide, as any tail's is.
     /// 0 turns the crawl-wide estimate off.
     /// </summary>
     public double SparseEstimateMaxRecords { get; init; } = 5;
@@ -193,7 +194,9 @@ public sealed class DhtCrawlOptions
 /// Enumerates the reachable DHT from seed records, not only the part random walks reach first (walks such as geth's
 /// RandomNodes miss its tail): every node found is asked FINDNODE for one distance per request, 256, 255, ... 239 at
 /// least, then on until its buckets run dry, beside a few random walks. One distance per request because geth's
-/// FINDNODE handler returns at most 16 records in all, whatever the list.
+/// FINDNODE handler returns at most 16 records in all, whatever the list; the sparse tail, whose buckets together hold
+/// fewer, goes several distances per request (<see cref="DhtCrawlOptions.TailDistancesPerRequest"/>,
+/// <see cref="DhtCrawlOptions.SparseEstimateMaxRecords"/>), with the node's own record (the refresh) in the first.
 /// <para>
 /// Thousands of nodes are visited at once, each with a few requests in flight, paced per node. A node that misses an
 /// answer (or never answers) in this first pass gets a second: the distances it did not answer are asked again with a
@@ -621,8 +624,9 @@ public sealed class DhtCrawler
                     if (d > 0) v.Lowest = Math.Min(v.Lowest, d - count + 1);
                     v.Requests++;
                     if (d == 0) v.RefreshAsked = true;
-                    // the record refresh rides on the node's first tail request: distance 0 first in its list (geth and
-                    // sigp put the node's own record first), one request fewer per node
+                    // the record refresh rides on the node's first tail request, one request fewer per node: distance 0
+                    // first in its list, so that its answer holds the node's own record before the 16-record limit
+                    // (geth answers the distances in the list's order; sigp puts the node's own record first anyway)
                     bool withSelf = !second && count > 1 && v.Answered && _o.RefreshRecords && !v.RefreshAsked;
                     if (withSelf) v.RefreshAsked = true;
                     inflight++;

@@ -19,8 +19,6 @@ internal sealed partial class HandlerShard
     private const int MaxMessagePlaintext = PacketCodec.MaxPacketSize - 16 - 23 - 32 - 16;
     /// <summary>Values of _armedFor: the deadline timer is off; a pass runs (and re-arms it when it ends).</summary>
     private const long NotArmed = long.MaxValue, InPass = long.MinValue;
-    /// <summary>The longest due a runtime timer takes (uint.MaxValue - 1 ms); a later deadline is re-armed for on the way.</summary>
-    private const long MaxTimerDueMs = 0xFFFFFFFE;
 
     private void StartRequest(PendingRequest req)
     {
@@ -100,11 +98,7 @@ internal sealed partial class HandlerShard
     private void ArmDeadlineTimer(long deadline, long now)
     {
         _armedFor = deadline;
-        // whole milliseconds, rounded up: the runtime's timers count milliseconds and truncate, so a due under one
-        // would fire at once, too early, again and again until the deadline
-        long ticks = deadline <= now ? 0 : Time.GetElapsedTime(now, deadline).Ticks;
-        long ms = Math.Min((ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond, MaxTimerDueMs);
-        _deadlineTimer.Change(TimeSpan.FromTicks(ms * TimeSpan.TicksPerMillisecond), Timeout.InfiniteTimeSpan);
+        TimerDue.Arm(_deadlineTimer, Time, deadline, now);
     }
 
     /// <summary>The deadline timer fired (on a timer thread): one <see cref="ShardItem.DeadlinesDue"/> for the shard,

@@ -13,8 +13,6 @@ namespace ClP2p.Discovery;
 internal sealed class Pacer : IDisposable
 {
     private const long NotArmed = long.MaxValue;
-    // the runtime's timers take at most this many milliseconds (about 49.7 days)
-    private const long MaxTimerDueMs = uint.MaxValue - 1;
 
     private readonly Lock _gate = new();
     private readonly PriorityQueue<Waiter, long> _queue = new();
@@ -56,11 +54,7 @@ internal sealed class Pacer : IDisposable
     private void Arm(long due, long now)
     {
         _armedFor = due;
-        // whole milliseconds, rounded up: the runtime's timers count milliseconds and truncate, so a wait under one
-        // would fire at once, too early, again and again until it is due
-        long ticks = due <= now ? 0 : _time.GetElapsedTime(now, due).Ticks;
-        long ms = Math.Min((ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond, MaxTimerDueMs);
-        _timer.Change(TimeSpan.FromTicks(ms * TimeSpan.TicksPerMillisecond), Timeout.InfiniteTimeSpan);
+        TimerDue.Arm(_timer, _time, due, now);
     }
 
     private void Fire()

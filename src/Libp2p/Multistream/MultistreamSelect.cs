@@ -45,21 +45,12 @@ internal static class MultistreamSelect
             throw new ArgumentException("no protocols to propose", nameof(protocols));
         }
         await WriteAsync(stream, [MultistreamCodec.Header, protocols[0]], ct).ConfigureAwait(false);
-        string header = await ReadHeaderAsync(stream, ct).ConfigureAwait(false);
-        if (header != MultistreamCodec.Header)
-        {
-            throw new NegotiationException(NegotiationFailure.ProtocolViolation, $"expected multistream header, got '{Truncate(header)}'");
-        }
+        await ExpectHeaderAsync(stream, ct).ConfigureAwait(false);
         for (int i = 0; ; i++)
         {
-            string answer = await ReadMessageAsync(stream, ct).ConfigureAwait(false);
-            if (answer == protocols[i])
+            if (await ReadAnswerAsync(stream, protocols[i], ct).ConfigureAwait(false))
             {
-                return (answer, null);
-            }
-            if (answer != MultistreamCodec.NotAvailable)
-            {
-                throw new NegotiationException(NegotiationFailure.ProtocolViolation, $"proposed '{protocols[i]}', got '{Truncate(answer)}'");
+                return (protocols[i], null);
             }
             if (i + 1 == protocols.Count)
             {
@@ -93,19 +84,31 @@ internal static class MultistreamSelect
         {
             ArrayPool<byte>.Shared.Return(buf);
         }
+        await ExpectHeaderAsync(stream, ct).ConfigureAwait(false);
+        return await ReadAnswerAsync(stream, protocol, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads the remote's multistream header; anything else is a protocol violation.</summary>
+    private static async Task ExpectHeaderAsync(Stream stream, CancellationToken ct)
+    {
         string header = await ReadHeaderAsync(stream, ct).ConfigureAwait(false);
         if (header != MultistreamCodec.Header)
         {
             throw new NegotiationException(NegotiationFailure.ProtocolViolation, $"expected multistream header, got '{Truncate(header)}'");
         }
+    }
+
+    /// <summary>Reads the answer to <paramref name="proposal"/>: true when echoed, false on "na"; anything else throws.</summary>
+    private static async Task<bool> ReadAnswerAsync(Stream stream, string proposal, CancellationToken ct)
+    {
         string answer = await ReadMessageAsync(stream, ct).ConfigureAwait(false);
-        if (answer == protocol)
+        if (answer == proposal)
         {
             return true;
         }
         if (answer != MultistreamCodec.NotAvailable)
         {
-            throw new NegotiationException(NegotiationFailure.ProtocolViolation, $"proposed '{protocol}', got '{Truncate(answer)}'");
+            throw new NegotiationException(NegotiationFailure.ProtocolViolation, $"proposed '{proposal}', got '{Truncate(answer)}'");
         }
         return false;
     }
@@ -122,11 +125,7 @@ internal static class MultistreamSelect
         {
             await WriteAsync(stream, [MultistreamCodec.Header], ct).ConfigureAwait(false);
         }
-        string header = await ReadHeaderAsync(stream, ct).ConfigureAwait(false);
-        if (header != MultistreamCodec.Header)
-        {
-            throw new NegotiationException(NegotiationFailure.ProtocolViolation, $"expected multistream header, got '{Truncate(header)}'");
-        }
+        await ExpectHeaderAsync(stream, ct).ConfigureAwait(false);
         for (int attempts = 0; attempts < MaxProposals; attempts++)
         {
             string proposal = await ReadMessageAsync(stream, ct).ConfigureAwait(false);

@@ -71,17 +71,19 @@ public sealed partial class Discv5Node
         return RequestAsync<ReadOnlyMemory<byte>>("talkreq", node, id => new TalkReqMessage(id, protocol, request), null, null, cancellationToken);
     }
 
-    private async Task<RequestResult<T>> RequestAsync<T>(string kind, Enr node, Func<RequestId, Discv5Message> make, string? adoptKey, RequestOptions? options, CancellationToken ct, System.Net.IPEndPoint? at = null)
+    /// <remarks>Not an async method: the caller awaits the request's own task (one state machine and one boxed
+    /// closure state fewer per request, of ~13 per crawled node).</remarks>
+    private Task<RequestResult<T>> RequestAsync<T>(string kind, Enr node, Func<RequestId, Discv5Message> make, string? adoptKey, RequestOptions? options, CancellationToken ct, System.Net.IPEndPoint? at = null)
     {
-        ct.ThrowIfCancellationRequested();
-        if (_socket is null && !_disposed) throw new InvalidOperationException("call StartAsync first");
-        if (_disposed) return RequestResult<T>.Failed(RequestFailure.Disposed);
+        if (ct.IsCancellationRequested) return Task.FromCanceled<RequestResult<T>>(ct);
+        if (_socket is null && !_disposed) return Task.FromException<RequestResult<T>>(new InvalidOperationException("call StartAsync first"));
+        if (_disposed) return Task.FromResult(RequestResult<T>.Failed(RequestFailure.Disposed));
         var ep = at ?? _socket!.EndpointFor(node);
-        if (ep is null) return RequestResult<T>.Failed(RequestFailure.NoEndpoint);
+        if (ep is null) return Task.FromResult(RequestResult<T>.Failed(RequestFailure.NoEndpoint));
         if (Interlocked.Increment(ref _counters.LiveRequests) > _options.MaxPendingRequests)
         {
             Interlocked.Decrement(ref _counters.LiveRequests);
-            return RequestResult<T>.Failed(RequestFailure.TooManyPending);
+            return Task.FromResult(RequestResult<T>.Failed(RequestFailure.TooManyPending));
         }
         var timeout = options?.Timeout ?? _options.RequestTimeout;
         int attempts = 1 + Math.Max(0, options?.Retries ?? _options.RequestRetries);
@@ -90,14 +92,9 @@ public sealed partial class Discv5Node
         if (!shard.TryPost(ShardItem.Start(req)))
         {
             Interlocked.Decrement(ref _counters.LiveRequests);
-            return RequestResult<T>.Failed(RequestFailure.Disposed);
+            return Task.FromResult(RequestResult<T>.Failed(RequestFailure.Disposed));
         }
-        using var reg = ct.Register(static s =>
-        {
-            var (r, sh, token) = ((PendingRequest<T>, HandlerShard, CancellationToken))s!;
-            r.Caller.TrySetCanceled(token);
-            sh.TryPost(ShardItem.Cancel(r));
-        }, (req, shard, ct));
-        return await req.Caller.Task.ConfigureAwait(false);
+        req.WatchCaller(ct, shard);
+        return req.Caller.Task;
     }
 }

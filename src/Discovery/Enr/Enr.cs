@@ -41,6 +41,9 @@ public sealed class Enr
 
     /// <summary>The full RLP encoding of the record.</summary>
     public ReadOnlyMemory<byte> Raw => _raw;
+
+    /// <summary>True when <paramref name="raw"/> is this record's encoding, byte for byte.</summary>
+    internal bool RawEquals(ReadOnlySpan<byte> raw) => raw.SequenceEqual(_raw);
     public ulong Seq { get; }
     public NodeId NodeId { get; }
     /// <summary>The 33-byte compressed secp256k1 public key.</summary>

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace ClP2p.Discovery;
 
 /// <summary>
@@ -10,13 +8,24 @@ namespace ClP2p.Discovery;
 /// at most <see cref="Capacity"/>/2 each; when the young one fills, the old one is dropped (an approximate LRU with no
 /// per-hit bookkeeping).
 /// </summary>
+/// <remarks>
+/// A crawl of 20,000 records looks up about a million sightings, most of them hits: each generation is an
+/// open-addressed table of (key, record) slots, read without a lock (one slot, the record, its bytes), written under
+/// one; hits are counted on striped counters, so that the shards on different cores do not share a cache line per
+/// packet. It replaced a ConcurrentDictionary whose lookups and Count were ~6 % of a simulated crawl's CPU.
+/// </remarks>
 internal sealed class VerifiedRecords
 {
+    private const int InitialSlots = 1024;
+    private const int Stripes = 16;
+    private const int StripeStride = 8;   // one 64-byte line per stripe
+
     private readonly int _half;
-    private ConcurrentDictionary<long, Enr> _young = new();
-    private ConcurrentDictionary<long, Enr> _old = new();
-    private readonly object _rotate = new();
-    private long _verified, _hits;
+    private readonly Lock _write = new();
+    private Table _young = new(InitialSlots);
+    private Table _old = new(InitialSlots);
+    private readonly long[] _hits = new long[Stripes * StripeStride];
+    private long _verified;
 
     public VerifiedRecords(int capacity)
     {
@@ -31,11 +40,19 @@ internal sealed class VerifiedRecords
     public long Verified => Interlocked.Read(ref _verified);
 
     /// <summary>Records that were taken from the cache instead of being checked again.</summary>
-    public long Hits => Interlocked.Read(ref _hits);
+    public long Hits
+    {
+        get
+        {
+            long n = 0;
+            for (int i = 0; i < Stripes; i++) n += Interlocked.Read(ref _hits[i * StripeStride]);
+            return n;
+        }
+    }
 
     private void Hit()
     {
-        Interlocked.Increment(ref _hits);
+        Interlocked.Increment(ref _hits[(Environment.CurrentManagedThreadId & (Stripes - 1)) * StripeStride]);
         Discv5Metrics.RecordsVerified.Add(1, new KeyValuePair<string, object?>("outcome", "cached"));
     }
 
@@ -54,35 +71,100 @@ internal sealed class VerifiedRecords
         // to 15 are always inside it), which already tell records apart; a collision only costs a verification, since
         // the whole encoding is compared below
         long h = raw.Length >= 16 ? System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(raw.Slice(8, 8)) : ShortKey(raw);
-        var young = _young;
-        if (young.TryGetValue(h, out var cached) && cached.Raw.Span.SequenceEqual(raw))
+        if (h == 0) h = 1;   // 0 marks an empty slot
+        var young = Volatile.Read(ref _young);
+        if (young.Find(h, raw) is { } cached)
         {
             Hit();
             enr = cached;
             return true;
         }
-        if (_old.TryGetValue(h, out cached) && cached.Raw.Span.SequenceEqual(raw))
+        if (Volatile.Read(ref _old).Find(h, raw) is { } older)
         {
             Hit();
-            young.TryAdd(h, cached);
-            enr = cached;
+            lock (_write) Add(h, older);
+            enr = older;
             return true;
         }
         Interlocked.Increment(ref _verified);
         Discv5Metrics.RecordsVerified.Add(1, new KeyValuePair<string, object?>("outcome", "verified"));
         if (!Enr.TryDecode(raw, out enr, out _)) return false;
+        lock (_write) Add(h, enr!);
+        return true;
+    }
+
+    /// <summary>Under <see cref="_write"/>: into the young generation, which is rotated out when full and grown while
+    /// less than half of its slots would be taken.</summary>
+    private void Add(long h, Enr enr)
+    {
+        var young = _young;
         if (young.Count >= _half)
         {
-            lock (_rotate)
+            Volatile.Write(ref _old, young);
+            young = new Table(InitialSlots);
+            Volatile.Write(ref _young, young);
+        }
+        else if ((young.Count + 1) * 2 > young.Slots.Length)
+        {
+            young = young.Grown();
+            Volatile.Write(ref _young, young);
+        }
+        young.Put(h, enr);
+    }
+
+    private sealed class Table(int slots)
+    {
+        public readonly Slot[] Slots = new Slot[slots];
+        public int Count;
+        private int Mask => Slots.Length - 1;
+
+        private static int Home(long h) => (int)(h ^ (h >>> 32));
+
+        public Enr? Find(long h, ReadOnlySpan<byte> raw)
+        {
+            var slots = Slots;
+            int mask = slots.Length - 1;
+            for (int i = Home(h) & mask; ; i = (i + 1) & mask)
             {
-                if (ReferenceEquals(young, _young))
+                long k = Volatile.Read(ref slots[i].Key);
+                if (k == 0) return null;
+                if (k == h && slots[i].Value is { } v && v.RawEquals(raw)) return v;
+            }
+        }
+
+        /// <summary>Writer only: the record before its key, so that a reader that sees the key sees the record.</summary>
+        public void Put(long h, Enr enr)
+        {
+            var slots = Slots;
+            for (int i = Home(h) & Mask; ; i = (i + 1) & Mask)
+            {
+                long k = slots[i].Key;
+                if (k == h)
                 {
-                    _old = young;
-                    _young = new ConcurrentDictionary<long, Enr>();
+                    Volatile.Write(ref slots[i].Value, enr);   // a record with this key and other bytes replaces it
+                    return;
+                }
+                if (k == 0)
+                {
+                    slots[i].Value = enr;
+                    Volatile.Write(ref slots[i].Key, h);
+                    Count++;
+                    return;
                 }
             }
         }
-        _young[h] = enr!;
-        return true;
+
+        public Table Grown()
+        {
+            var t = new Table(Slots.Length * 2);
+            foreach (var s in Slots) if (s.Key != 0) t.Put(s.Key, s.Value!);
+            return t;
+        }
+    }
+
+    private struct Slot
+    {
+        public long Key;
+        public Enr? Value;
     }
 }

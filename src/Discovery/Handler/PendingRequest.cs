@@ -97,6 +97,48 @@ internal sealed class PendingRequest<T> : PendingRequest
 
     public override bool CallerGone => Caller.Task.IsCompleted;
 
+    // the caller's token, watched until the caller has its answer (then unregistered: a crawl's requests share one
+    // token, and a registration left behind per request would pile up on it)
+    private HandlerShard? _shard;
+    private CancellationTokenRegistration _registration;
+    private bool _released;
+
+    /// <summary>When <paramref name="ct"/> is cancelled before the answer: the caller gets a cancelled task at once and
+    /// the shard is told to drop the request.</summary>
+    public void WatchCaller(CancellationToken ct, HandlerShard shard)
+    {
+        if (!ct.CanBeCanceled) return;
+        _shard = shard;
+        var reg = ct.UnsafeRegister(static (s, token) =>
+        {
+            var r = (PendingRequest<T>)s!;
+            r.Caller.TrySetCanceled(token);
+            r._shard!.TryPost(ShardItem.Cancel(r));
+        }, this);
+        lock (this)
+        {
+            if (!_released)
+            {
+                _registration = reg;
+                return;
+            }
+        }
+        reg.Unregister();   // answered before the registration was stored
+    }
+
+    private void Answered(RequestResult<T> result)
+    {
+        if (!Caller.TrySetResult(result)) return;
+        CancellationTokenRegistration reg;
+        lock (this)
+        {
+            _released = true;
+            reg = _registration;
+            _registration = default;
+        }
+        reg.Unregister();
+    }
+
     /// <summary>The answer: to the caller while it waits, kept for a retry once the request has timed out.</summary>
     public void Succeed(T value)
     {
@@ -106,12 +148,12 @@ internal sealed class PendingRequest<T> : PendingRequest
             _hasLate = true;
             return;
         }
-        Caller.TrySetResult(RequestResult<T>.Ok(value));
+        Answered(RequestResult<T>.Ok(value));
     }
 
     public override bool HasLateAnswer => _hasLate;
 
-    public override void Fail(RequestFailure failure) => Caller.TrySetResult(RequestResult<T>.Failed(failure));
+    public override void Fail(RequestFailure failure) => Answered(RequestResult<T>.Failed(failure));
 
     public override void TakeUp(PendingRequest expired)
     {
@@ -122,7 +164,7 @@ internal sealed class PendingRequest<T> : PendingRequest
         NodesReceived = old.NodesReceived;
         Records = old.Records;
         PerDistance = old.PerDistance;
-        if (old._hasLate) Caller.TrySetResult(RequestResult<T>.Ok(old._late!, late: true));
+        if (old._hasLate) Answered(RequestResult<T>.Ok(old._late!, late: true));
     }
 }
 

@@ -22,27 +22,41 @@ public static partial class Bench
                 ? n : throw new ArgumentException($"--records takes sizes separated by commas (e.g. 1000,5000,20000), not '{s}'")).ToArray();
         string clp2p = SimProgram.Arg(own, "--clp2p") ?? FindCrawler();
         string maxDuration = SimProgram.Arg(own, "--max-duration") ?? "30m";
-        var baseOptions = SimOptions.Parse(own, ["--records", "--clp2p", "--max-duration", "--baseline-records"], ["--keep"]);
+        var baseOptions = SimOptions.Parse(own, ["--records", "--clp2p", "--max-duration", "--baseline-records", "--baseline-runs"], ["--keep"]);
         bool keep = own.Contains("--keep");
 
         int baselineRecords = SimProgram.Arg(own, "--baseline-records") is { } b
             ? int.TryParse(b, NumberStyles.Integer, CultureInfo.InvariantCulture, out int bn) && bn >= 0 ? bn : throw new ArgumentException($"--baseline-records takes a number of records (0: no baseline), not '{b}'")
             : 20;
+        int baselineRuns = SimProgram.Arg(own, "--baseline-runs") is { } br
+            ? int.TryParse(br, NumberStyles.Integer, CultureInfo.InvariantCulture, out int brn) && brn >= 1 ? brn : throw new ArgumentException($"--baseline-runs takes a number of runs (at least 1), not '{br}'")
+            : 3;
 
         Console.WriteLine($"crawler: {clp2p} {string.Join(' ', crawlExtra)}");
         // The crawler's cost per process, whatever the network's size (runtime start, JIT, database set-up and
         // migrations, the census and summary at the end, shutdown): the CPU of a crawl of a network so small that its
         // nodes cost next to nothing. The target, CPU per live node "excluding process start", is the CPU
         // above it (the cpu_ms/live column); cpu_s keeps the whole.
+        // The machine's speed drifts by ±10 % and more from one minute to the next, and one baseline crawl's CPU with
+        // it: the median of several is the fixed cost (one high baseline understated a 1,000-record crawl's cost per
+        // node by a third).
         double fixedCpu = 0;
         if (baselineRecords > 0)
         {
-            var baseline = await RunOneAsync(baselineRecords, keep: false).ConfigureAwait(false);
-            if (baseline is { } bl)
+            var costs = new List<double>();
+            for (int i = 0; i < baselineRuns; i++)
             {
-                fixedCpu = bl.M.CpuSeconds;
+                if (await RunOneAsync(baselineRecords, keep: false).ConfigureAwait(false) is not { } bl) continue;
+                costs.Add(bl.M.CpuSeconds);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"fixed cost per process: {fixedCpu:0.00} s of CPU ({baselineRecords}-record network, {bl.Live} live: wall {bl.M.Wall.TotalSeconds:0.0} s, found {bl.R.Found}, enumerated {bl.R.Enumerated}, dialled ok {bl.R.DialledOk})"));
+                    $"baseline {i + 1}: {bl.M.CpuSeconds:0.00} s of CPU ({baselineRecords}-record network, {bl.Live} live: wall {bl.M.Wall.TotalSeconds:0.0} s, found {bl.R.Found}, enumerated {bl.R.Enumerated}, dialled ok {bl.R.DialledOk})"));
+            }
+            if (costs.Count > 0)
+            {
+                costs.Sort();
+                fixedCpu = costs.Count % 2 == 1 ? costs[costs.Count / 2] : (costs[costs.Count / 2 - 1] + costs[costs.Count / 2]) / 2;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"fixed cost per process: {fixedCpu:0.00} s of CPU (the median of {costs.Count} baseline crawls)"));
             }
         }
         Console.WriteLine("records   live  dialable  wall_s   cpu_s  cpu_ms/live  cpu_ms/live_all  start_cpu_s  peak_rss_mb  first_packet_ms  found  enumerated  dialled_ok  wrong  twice");

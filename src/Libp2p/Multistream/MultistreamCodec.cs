@@ -7,6 +7,9 @@ namespace ClP2p.Libp2p.Multistream;
 public static class MultistreamCodec
 {
     public const string Header = "/multistream/1.0.0";
+    private static ReadOnlySpan<byte> HeaderUtf8 => "/multistream/1.0.0"u8;
+    /// <summary>Throws on bytes that are not UTF-8 (one instance: it holds no state between calls).</summary>
+    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
     public const string NotAvailable = "na";
     public const string List = "ls";
 
@@ -49,9 +52,15 @@ public static class MultistreamCodec
             error = "multistream message does not end with a newline";
             return false;
         }
+        // every stream of every dial begins with the header: the constant, not a new string
+        if (body[..^1].SequenceEqual(HeaderUtf8))
+        {
+            message = Header;
+            return true;
+        }
         try
         {
-            message = new UTF8Encoding(false, true).GetString(body[..^1]);
+            message = StrictUtf8.GetString(body[..^1]);
             return true;
         }
         catch (DecoderFallbackException)

@@ -97,6 +97,87 @@ public sealed class BeaconDialerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_peer_that_answers_identify_only_after_its_metadata_and_ping_still_has_its_agent_recorded()
+    {
+        // identify leaves with Status; a slow peer's answer may come after everything else it answered
+        var identity = Identity.GenerateSecp256k1();
+        var listener = new Libp2pListener(new Libp2pOptions { Identity = identity, AgentVersion = "late-peer/v9" });
+        _disposables.Add(listener);
+        var session = new PeerSession(PeerStatus, PeerMetaData) { EchoRemoteStatus = false };
+        var server = new ReqRespServer(_ => session, () => session);
+        var pinged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        foreach (var p in ReqRespServer.Protocols)
+        {
+            listener.Handle(p, p == Eth2Protocols.PingV1
+                ? async (stream, connection, ct) => { await server.HandleAsync(stream, connection, ct); pinged.TrySetResult(); }
+                : server.HandleAsync);
+        }
+        listener.Handle("/ipfs/id/1.0.0", async (stream, connection, ct) =>
+        {
+            await pinged.Task.WaitAsync(ct);
+            var msg = ClP2p.Libp2p.Protocols.IdentifyMessage.Encode("late-peer/v9", "ipfs/0.1.0", ["/ipfs/id/1.0.0", .. ReqRespServer.Protocols], [], null, identity.PublicKey);
+            await stream.WriteAsync(Varint.Encode((ulong)msg.Length), ct);
+            await stream.WriteAsync(msg, ct);
+            await stream.CloseWriteAsync(ct);
+            var sink = new byte[64];
+            while (await stream.ReadAsync(sink, ct) > 0)
+            {
+            }
+        });
+        listener.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        using var dialer = new BeaconDialer(FastOptions());
+        var r = await dialer.DialAsync(new BeaconDialTarget(listener.LocalEndPoint!, identity.PublicKey.Data.ToArray(), ForkDigest.Parse("8c9f62fe")), CancellationToken.None);
+        Assert.True(r.Success, $"{r.Outcome} {r.FailedStep} {r.Error}");
+        Assert.True(pinged.Task.IsCompleted);
+        Assert.True(r.IdentifyError is null, r.IdentifyError);
+        Assert.Equal("late-peer/v9", r.AgentVersion);
+        Assert.Equal(PeerMetaData, r.MetaData);
+        Assert.Equal(7UL, r.PingSeqNumber);
+        Assert.Equal(GoodbyeReasons.ClientShutdown, await session.Goodbye.WaitAsync(HangGuard));
+    }
+
+    [Fact]
+    public async Task Identify_never_answered_ends_within_what_the_dial_deadline_leaves_and_the_dial_is_ok_without_an_agent()
+    {
+        // identify's own limit (20 s) is longer than the whole dial's (6 s): it is cut to what the dial leaves after
+        // Goodbye, so the dial ends ok with everything else instead of in its own timeout
+        var identity = Identity.GenerateSecp256k1();
+        var listener = new Libp2pListener(new Libp2pOptions { Identity = identity, AgentVersion = "mute-peer/v1" });
+        _disposables.Add(listener);
+        var session = new PeerSession(PeerStatus, PeerMetaData) { EchoRemoteStatus = false };
+        var server = new ReqRespServer(_ => session, () => session);
+        foreach (var p in ReqRespServer.Protocols) listener.Handle(p, server.HandleAsync);
+        // the stream is accepted and never answered (nor closed) until the connection ends
+        listener.Handle("/ipfs/id/1.0.0", (stream, connection, ct) => Task.Delay(Timeout.Infinite, ct));
+        listener.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        var fast = FastOptions();
+        var options = new BeaconDialerOptions
+        {
+            Libp2p = new Libp2pOptions
+            {
+                Identity = fast.Libp2p.Identity,
+                AgentVersion = fast.Libp2p.AgentVersion,
+                ConnectTimeout = fast.Libp2p.ConnectTimeout,
+                HandshakeTimeout = fast.Libp2p.HandshakeTimeout,
+                StreamTimeout = TimeSpan.FromSeconds(30),
+            },
+            IdentifyTimeout = TimeSpan.FromSeconds(20),
+            RequestTimeout = fast.RequestTimeout,
+            GoodbyeTimeout = fast.GoodbyeTimeout,
+            EndOfStreamGrace = fast.EndOfStreamGrace,
+            GoodbyeWait = fast.GoodbyeWait,
+            TotalTimeout = TimeSpan.FromSeconds(6),
+        };
+        using var dialer = new BeaconDialer(options);
+        var r = await dialer.DialAsync(new BeaconDialTarget(listener.LocalEndPoint!, identity.PublicKey.Data.ToArray(), ForkDigest.Parse("8c9f62fe")), CancellationToken.None);
+        Assert.Equal(DialOutcome.Ok, r.Outcome);
+        Assert.Equal("identify timed out", r.IdentifyError);
+        Assert.Null(r.AgentVersion);
+        Assert.Equal(PeerStatus, r.Status);
+        Assert.Equal(PeerMetaData, r.MetaData);
+    }
+
+    [Fact]
     public async Task Peer_refusing_status_v2_and_metadata_v3_is_asked_again_on_new_streams_and_answers_v1_and_v2()
     {
         // Our requests go out lazily (proposal, request and FIN in one write): the refused proposal's stream carries a

@@ -204,35 +204,15 @@ public sealed class BeaconDialer : IDisposable
             var hold = await connection.HoldWritesAsync(ct).ConfigureAwait(false);
             await using (hold.ConfigureAwait(false))
             {
-                identifyTask = IdentifyAsync(connection, ct);
+                identifyTask = IdentifyAsync(connection, IdentifyLimit(connectStart), ct);
                 statusTask = client.StatusAsync(v => sentStatus = session.LocalStatus, ct);
             }
             var status = await statusTask.ConfigureAwait(false);
             if (sentStatus is not null) result = result with { StatusSent = sentStatus };
-            var (identify, identifyError, identifyTimedOut) = await identifyTask.ConfigureAwait(false);
-            if (identify is null && !connection.IsClosed && identifyError is not null && !identifyTimedOut)
-            {
-                _logger.LogDebug("identify with {Peer} failed ({Error}); retrying once", connection.RemotePeerId, identifyError);
-                (identify, identifyError, _) = await IdentifyAsync(connection, ct).ConfigureAwait(false);
-            }
-            if (identify is not null)
-            {
-                result = result with
-                {
-                    AgentVersion = identify.AgentVersion,
-                    ProtocolVersion = identify.ProtocolVersion,
-                    Protocols = identify.Protocols,
-                    ListenAddrs = identify.ListenAddrs,
-                    ObservedAddr = identify.ObservedAddr,
-                };
-            }
-            else
-            {
-                result = result with { IdentifyError = identifyError };
-            }
 
             if (!status.Ok)
             {
+                result = await WithIdentifyAsync(result, identifyTask, connection, connectStart, ct).ConfigureAwait(false);
                 var goodbye = await WaitForGoodbyeAsync(session, ct).ConfigureAwait(false);
                 if (goodbye is { } reason) return WithGoodbye(result, reason, BeaconDialStep.Status);
                 return result with { Outcome = FromReqResp(status.Failure), FailedStep = BeaconDialStep.Status, Error = Describe(status) };
@@ -270,6 +250,10 @@ public sealed class BeaconDialer : IDisposable
                 if (ping.Ok) result = result with { PingSeqNumber = ping.Value };
             }
 
+            // identify went on alongside Status, MetaData and Ping: a peer whose every reply takes seconds has had all
+            // of their round trips to answer it, not only Status's
+            result = await WithIdentifyAsync(result, identifyTask, connection, connectStart, ct).ConfigureAwait(false);
+
             // A Goodbye from the remote before we said ours decides the outcome (the data above is kept).
             if (session.GoodbyeReason is null && (result.MetaData is null || connection.IsClosed)) await WaitForGoodbyeAsync(session, ct).ConfigureAwait(false);
             if (session.GoodbyeReason is { } early) return WithGoodbye(result, early, result.MetaData is null ? BeaconDialStep.MetaData : BeaconDialStep.Ping);
@@ -294,10 +278,42 @@ public sealed class BeaconDialer : IDisposable
         }
     }
 
-    /// <summary>Identify under <see cref="BeaconDialerOptions.IdentifyTimeout"/>: the info, or why there is none and whether it was the timeout.</summary>
-    private async Task<(IdentifyInfo? Info, string? Error, bool TimedOut)> IdentifyAsync(Libp2pConnection connection, CancellationToken ct)
+    /// <summary>The identify exchange's outcome on the result (retried once when it failed other than by its timeout).</summary>
+    private async Task<BeaconDialResult> WithIdentifyAsync(BeaconDialResult result, Task<(IdentifyInfo? Info, string? Error, bool TimedOut)> identifyTask, Libp2pConnection connection, long dialStart, CancellationToken ct)
     {
-        using var linked = new StepTimer(_options.IdentifyTimeout, _time, ct);
+        var (identify, identifyError, identifyTimedOut) = await identifyTask.ConfigureAwait(false);
+        if (identify is null && !connection.IsClosed && identifyError is not null && !identifyTimedOut)
+        {
+            _logger.LogDebug("identify with {Peer} failed ({Error}); retrying once", connection.RemotePeerId, identifyError);
+            (identify, identifyError, _) = await IdentifyAsync(connection, IdentifyLimit(dialStart), ct).ConfigureAwait(false);
+        }
+        if (identify is null) return result with { IdentifyError = identifyError };
+        return result with
+        {
+            AgentVersion = identify.AgentVersion,
+            ProtocolVersion = identify.ProtocolVersion,
+            Protocols = identify.Protocols,
+            ListenAddrs = identify.ListenAddrs,
+            ObservedAddr = identify.ObservedAddr,
+        };
+    }
+
+    /// <summary>
+    /// <see cref="BeaconDialerOptions.IdentifyTimeout"/>, or less: what the dial's deadline leaves after our Goodbye's
+    /// own and a second to spare (at least a second), so that a late identify ends the dial ok without an agent, never in
+    /// the dial's timeout.
+    /// </summary>
+    private TimeSpan IdentifyLimit(long dialStart)
+    {
+        var left = _options.TotalTimeout - _time.GetElapsedTime(dialStart) - _options.GoodbyeTimeout - TimeSpan.FromSeconds(1);
+        if (left >= _options.IdentifyTimeout) return _options.IdentifyTimeout;
+        return left > TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1);
+    }
+
+    /// <summary>Identify under <paramref name="limit"/>: the info, or why there is none and whether it was the timeout.</summary>
+    private async Task<(IdentifyInfo? Info, string? Error, bool TimedOut)> IdentifyAsync(Libp2pConnection connection, TimeSpan limit, CancellationToken ct)
+    {
+        using var linked = new StepTimer(limit, _time, ct);
         try
         {
             return (await connection.IdentifyAsync(linked.Token).ConfigureAwait(false), null, false);

@@ -10,11 +10,12 @@ public sealed class BeaconDialerOptions
     /// <summary>Our libp2p identity, agent string, muxers and the connect/handshake/stream timeouts.</summary>
     public required Libp2pOptions Libp2p { get; init; }
 
-    /// <summary>Identify exchange (runs alongside Status). As long as a request's deadline (<see cref="RequestTimeout"/>):
-    /// identify is one more stream, and a peer whose replies take 2-3 s needs a round trip for the stream's negotiation
-    /// and another when a segment is lost. At 5 s, such peers' dials ended ok without their agent string (the simulator's
-    /// slow nodes, docs/performance.md).</summary>
-    public TimeSpan IdentifyTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Identify exchange (runs alongside Status, MetaData and Ping, and is awaited after them), never longer than
+    /// the dial's deadline leaves (<see cref="TotalTimeout"/> less <see cref="GoodbyeTimeout"/> and a second). A peer
+    /// whose replies take 2-3 s needs a round trip for the stream's negotiation and more when a segment is lost: at 5 s,
+    /// then at 10 s, some of the simulator's slow nodes' dials ended ok without their agent string
+    /// (docs/performance.md).</summary>
+    public TimeSpan IdentifyTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
     /// <summary>Per-request deadline for Status, MetaData and Ping (TTFB_TIMEOUT/RESP_TIMEOUT are gone, consensus-specs #3767; clients allow ~10 s per stream, lighthouse #7925).</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);

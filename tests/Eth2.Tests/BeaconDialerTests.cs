@@ -25,7 +25,7 @@ public sealed class BeaconDialerTests : IAsyncDisposable
     private readonly List<IAsyncDisposable> _disposables = [];
     private readonly List<Socket> _sockets = [];
 
-    internal static BeaconDialerOptions FastOptions(Identity? identity = null) => new()
+    internal static BeaconDialerOptions FastOptions(Identity? identity = null, TimeSpan? streamTimeout = null, TimeSpan? identifyTimeout = null, TimeSpan? totalTimeout = null) => new()
     {
         Libp2p = new Libp2pOptions
         {
@@ -33,17 +33,20 @@ public sealed class BeaconDialerTests : IAsyncDisposable
             AgentVersion = "clp2p-test/0.1",
             ConnectTimeout = TimeSpan.FromSeconds(2),
             HandshakeTimeout = TimeSpan.FromSeconds(2),
-            StreamTimeout = TimeSpan.FromSeconds(2),
+            StreamTimeout = streamTimeout ?? TimeSpan.FromSeconds(2),
         },
-        IdentifyTimeout = TimeSpan.FromSeconds(3),
+        IdentifyTimeout = identifyTimeout ?? TimeSpan.FromSeconds(3),
         RequestTimeout = TimeSpan.FromSeconds(3),
         GoodbyeTimeout = TimeSpan.FromSeconds(1),
         EndOfStreamGrace = TimeSpan.FromMilliseconds(300),
         GoodbyeWait = TimeSpan.FromMilliseconds(300),
-        TotalTimeout = TimeSpan.FromSeconds(15),
+        TotalTimeout = totalTimeout ?? TimeSpan.FromSeconds(15),
     };
 
-    private async Task<(IPEndPoint Endpoint, Identity Identity, PeerSession Session)> StartEth2ListenerAsync(bool serveEth2 = true)
+    /// <param name="beforeIdentify">Awaited by the peer's identify handler before it answers (a late or mute peer).</param>
+    /// <param name="pinged">Completed once the peer has answered a Ping.</param>
+    private async Task<(IPEndPoint Endpoint, Identity Identity, PeerSession Session)> StartEth2ListenerAsync(
+        bool serveEth2 = true, Func<CancellationToken, Task>? beforeIdentify = null, TaskCompletionSource? pinged = null)
     {
         var identity = Identity.GenerateSecp256k1();
         var listener = new Libp2pListener(new Libp2pOptions { Identity = identity, AgentVersion = "cs-peer/v1.2.3/x86_64-linux" });
@@ -52,11 +55,17 @@ public sealed class BeaconDialerTests : IAsyncDisposable
         if (serveEth2)
         {
             var server = new ReqRespServer(_ => session, () => session);
-            foreach (var p in ReqRespServer.Protocols) listener.Handle(p, server.HandleAsync);
+            foreach (var p in ReqRespServer.Protocols)
+            {
+                listener.Handle(p, p == Eth2Protocols.PingV1 && pinged is not null
+                    ? async (stream, connection, ct) => { await server.HandleAsync(stream, connection, ct); pinged.TrySetResult(); }
+                    : server.HandleAsync);
+            }
         }
         // Identify that waits for the dialer's EOF before the stream is disposed (the built-in one may reset first).
         listener.Handle("/ipfs/id/1.0.0", async (stream, connection, ct) =>
         {
+            if (beforeIdentify is not null) await beforeIdentify(ct);
             var msg = ClP2p.Libp2p.Protocols.IdentifyMessage.Encode("cs-peer/v1.2.3/x86_64-linux", "ipfs/0.1.0",
                 ["/ipfs/id/1.0.0", .. (serveEth2 ? ReqRespServer.Protocols : [])], [], null, identity.PublicKey);
             await stream.WriteAsync(Varint.Encode((ulong)msg.Length), ct);
@@ -100,37 +109,14 @@ public sealed class BeaconDialerTests : IAsyncDisposable
     public async Task A_peer_that_answers_identify_only_after_its_metadata_and_ping_still_has_its_agent_recorded()
     {
         // identify leaves with Status; a slow peer's answer may come after everything else it answered
-        var identity = Identity.GenerateSecp256k1();
-        var listener = new Libp2pListener(new Libp2pOptions { Identity = identity, AgentVersion = "late-peer/v9" });
-        _disposables.Add(listener);
-        var session = new PeerSession(PeerStatus, PeerMetaData) { EchoRemoteStatus = false };
-        var server = new ReqRespServer(_ => session, () => session);
         var pinged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        foreach (var p in ReqRespServer.Protocols)
-        {
-            listener.Handle(p, p == Eth2Protocols.PingV1
-                ? async (stream, connection, ct) => { await server.HandleAsync(stream, connection, ct); pinged.TrySetResult(); }
-                : server.HandleAsync);
-        }
-        listener.Handle("/ipfs/id/1.0.0", async (stream, connection, ct) =>
-        {
-            await pinged.Task.WaitAsync(ct);
-            var msg = ClP2p.Libp2p.Protocols.IdentifyMessage.Encode("late-peer/v9", "ipfs/0.1.0", ["/ipfs/id/1.0.0", .. ReqRespServer.Protocols], [], null, identity.PublicKey);
-            await stream.WriteAsync(Varint.Encode((ulong)msg.Length), ct);
-            await stream.WriteAsync(msg, ct);
-            await stream.CloseWriteAsync(ct);
-            var sink = new byte[64];
-            while (await stream.ReadAsync(sink, ct) > 0)
-            {
-            }
-        });
-        listener.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        var (ep, identity, session) = await StartEth2ListenerAsync(beforeIdentify: ct => pinged.Task.WaitAsync(ct), pinged: pinged);
         using var dialer = new BeaconDialer(FastOptions());
-        var r = await dialer.DialAsync(new BeaconDialTarget(listener.LocalEndPoint!, identity.PublicKey.Data.ToArray(), ForkDigest.Parse("8c9f62fe")), CancellationToken.None);
+        var r = await dialer.DialAsync(new BeaconDialTarget(ep, identity.PublicKey.Data.ToArray(), ForkDigest.Parse("8c9f62fe")), CancellationToken.None);
         Assert.True(r.Success, $"{r.Outcome} {r.FailedStep} {r.Error}");
         Assert.True(pinged.Task.IsCompleted);
         Assert.True(r.IdentifyError is null, r.IdentifyError);
-        Assert.Equal("late-peer/v9", r.AgentVersion);
+        Assert.Equal("cs-peer/v1.2.3/x86_64-linux", r.AgentVersion);
         Assert.Equal(PeerMetaData, r.MetaData);
         Assert.Equal(7UL, r.PingSeqNumber);
         Assert.Equal(GoodbyeReasons.ClientShutdown, await session.Goodbye.WaitAsync(HangGuard));
@@ -140,36 +126,11 @@ public sealed class BeaconDialerTests : IAsyncDisposable
     public async Task Identify_never_answered_ends_within_what_the_dial_deadline_leaves_and_the_dial_is_ok_without_an_agent()
     {
         // identify's own limit (20 s) is longer than the whole dial's (6 s): it is cut to what the dial leaves after
-        // Goodbye, so the dial ends ok with everything else instead of in its own timeout
-        var identity = Identity.GenerateSecp256k1();
-        var listener = new Libp2pListener(new Libp2pOptions { Identity = identity, AgentVersion = "mute-peer/v1" });
-        _disposables.Add(listener);
-        var session = new PeerSession(PeerStatus, PeerMetaData) { EchoRemoteStatus = false };
-        var server = new ReqRespServer(_ => session, () => session);
-        foreach (var p in ReqRespServer.Protocols) listener.Handle(p, server.HandleAsync);
-        // the stream is accepted and never answered (nor closed) until the connection ends
-        listener.Handle("/ipfs/id/1.0.0", (stream, connection, ct) => Task.Delay(Timeout.Infinite, ct));
-        listener.Start(new IPEndPoint(IPAddress.Loopback, 0));
-        var fast = FastOptions();
-        var options = new BeaconDialerOptions
-        {
-            Libp2p = new Libp2pOptions
-            {
-                Identity = fast.Libp2p.Identity,
-                AgentVersion = fast.Libp2p.AgentVersion,
-                ConnectTimeout = fast.Libp2p.ConnectTimeout,
-                HandshakeTimeout = fast.Libp2p.HandshakeTimeout,
-                StreamTimeout = TimeSpan.FromSeconds(30),
-            },
-            IdentifyTimeout = TimeSpan.FromSeconds(20),
-            RequestTimeout = fast.RequestTimeout,
-            GoodbyeTimeout = fast.GoodbyeTimeout,
-            EndOfStreamGrace = fast.EndOfStreamGrace,
-            GoodbyeWait = fast.GoodbyeWait,
-            TotalTimeout = TimeSpan.FromSeconds(6),
-        };
-        using var dialer = new BeaconDialer(options);
-        var r = await dialer.DialAsync(new BeaconDialTarget(listener.LocalEndPoint!, identity.PublicKey.Data.ToArray(), ForkDigest.Parse("8c9f62fe")), CancellationToken.None);
+        // Goodbye, so the dial ends ok with everything else instead of in its own timeout. The peer accepts the stream
+        // and never answers it (nor closes it) until the connection ends; streams get 30 s, so only that cut ends it.
+        var (ep, identity, _) = await StartEth2ListenerAsync(beforeIdentify: ct => Task.Delay(Timeout.Infinite, ct));
+        using var dialer = new BeaconDialer(FastOptions(streamTimeout: TimeSpan.FromSeconds(30), identifyTimeout: TimeSpan.FromSeconds(20), totalTimeout: TimeSpan.FromSeconds(6)));
+        var r = await dialer.DialAsync(new BeaconDialTarget(ep, identity.PublicKey.Data.ToArray(), ForkDigest.Parse("8c9f62fe")), CancellationToken.None);
         Assert.Equal(DialOutcome.Ok, r.Outcome);
         Assert.Equal("identify timed out", r.IdentifyError);
         Assert.Null(r.AgentVersion);

@@ -22,7 +22,7 @@ public static partial class Bench
                 ? n : throw new ArgumentException($"--records takes sizes separated by commas (e.g. 1000,5000,20000), not '{s}'")).ToArray();
         string clp2p = SimProgram.Arg(own, "--clp2p") ?? FindCrawler();
         string maxDuration = SimProgram.Arg(own, "--max-duration") ?? "30m";
-        var baseOptions = SimOptions.Parse(own, ["--records", "--clp2p", "--max-duration", "--baseline-records", "--baseline-runs"], ["--keep"]);
+        var baseOptions = SimOptions.Parse(own, ["--records", "--clp2p", "--max-duration", "--baseline-records", "--baseline-runs", "--runs"], ["--keep"]);
         bool keep = own.Contains("--keep");
 
         int baselineRecords = SimProgram.Arg(own, "--baseline-records") is { } b
@@ -31,6 +31,11 @@ public static partial class Bench
         int baselineRuns = SimProgram.Arg(own, "--baseline-runs") is { } br
             ? int.TryParse(br, NumberStyles.Integer, CultureInfo.InvariantCulture, out int brn) && brn >= 1 ? brn : throw new ArgumentException($"--baseline-runs takes a number of runs (at least 1), not '{br}'")
             : 3;
+        // One crawl's CPU per node swings by ±20 % with the machine's speed: with several runs per size (rounds of
+        // every size in turn, so that a slow minute touches each size alike) the medians are the figures to compare.
+        int runs = SimProgram.Arg(own, "--runs") is { } rs
+            ? int.TryParse(rs, NumberStyles.Integer, CultureInfo.InvariantCulture, out int rn) && rn >= 1 ? rn : throw new ArgumentException($"--runs takes a number of crawls per size (at least 1), not '{rs}'")
+            : 1;
 
         Console.WriteLine($"crawler: {clp2p} {string.Join(' ', crawlExtra)}");
         // The crawler's cost per process, whatever the network's size (runtime start, JIT, database set-up and
@@ -53,27 +58,56 @@ public static partial class Bench
             }
             if (costs.Count > 0)
             {
-                costs.Sort();
-                fixedCpu = costs.Count % 2 == 1 ? costs[costs.Count / 2] : (costs[costs.Count / 2 - 1] + costs[costs.Count / 2]) / 2;
+                fixedCpu = Median(costs);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"fixed cost per process: {fixedCpu:0.00} s of CPU (the median of {costs.Count} baseline crawls)"));
             }
         }
         Console.WriteLine("records   live  dialable  wall_s   cpu_s  cpu_ms/live  cpu_ms/live_all  start_cpu_s  peak_rss_mb  first_packet_ms  found  enumerated  dialled_ok  wrong  twice");
         var details = new List<string>();
-        foreach (int n in sizes)
+        var perSize = sizes.Distinct().ToDictionary(n => n, _ => new List<(Measurement M, CompareResult R, int Live)>());
+        for (int round = 0; round < runs; round++)
         {
-            var one = await RunOneAsync(n, keep).ConfigureAwait(false);
-            if (one is not { } run) continue;
-            var (m, r, live, dir) = (run.M, run.R, run.Live, run.Dir);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{n,7}  {live,5}  {r.Dialable,8}  {m.Wall.TotalSeconds,6:0.0}  {m.CpuSeconds,6:0.00}  {(m.CpuSeconds - fixedCpu) * 1000 / live,11:0.00}  {m.CpuSeconds * 1000 / live,15:0.00}  {m.StartCpuSeconds,11:0.00}  {m.PeakRssMb,11:0}  {m.FirstPacketMs,15}  {r.Found,5}  {r.Enumerated,10}  {r.DialledOk,10}  {r.Wrong,5}  {r.WrittenTwice,5}"));
-            details.Add($"--- {n} records ({dir}{(keep ? "" : ", removed")}); load average {m.Load}\n{r.Format()}");
+            foreach (int n in sizes)
+            {
+                var one = await RunOneAsync(n, keep).ConfigureAwait(false);
+                if (one is not { } run) continue;
+                var (m, r, live, dir) = (run.M, run.R, run.Live, run.Dir);
+                perSize[n].Add((m, r, live));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{n,7}  {live,5}  {r.Dialable,8}  {m.Wall.TotalSeconds,6:0.0}  {m.CpuSeconds,6:0.00}  {PerLive(m, live),11:0.00}  {m.CpuSeconds * 1000 / live,15:0.00}  {m.StartCpuSeconds,11:0.00}  {m.PeakRssMb,11:0}  {m.FirstPacketMs,15}  {r.Found,5}  {r.Enumerated,10}  {r.DialledOk,10}  {r.Wrong,5}  {r.WrittenTwice,5}"));
+                details.Add($"--- {n} records ({dir}{(keep ? "" : ", removed")}); load average {m.Load}\n{r.Format()}");
+            }
+        }
+        if (runs > 1)
+        {
+            Console.WriteLine($"over {runs} runs per size (median, with the lowest and highest):");
+            foreach (var (n, done) in perSize)
+            {
+                if (done.Count == 0) continue;
+                var perLive = done.Select(d => PerLive(d.M, d.Live)).ToList();
+                var wall = done.Select(d => d.M.Wall.TotalSeconds).ToList();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{n,7} records, {done.Count} runs: cpu_ms/live {Median(perLive):0.00} ({perLive.Min():0.00}-{perLive.Max():0.00}); wall {Median(wall):0.0} s ({wall.Min():0.0}-{wall.Max():0.0}); peak RSS at most {done.Max(d => d.M.PeakRssMb):0} MB; enumerated at least {done.Min(d => d.R.Enumerated)}, dialled ok at least {done.Min(d => d.R.DialledOk)}, wrong at most {done.Max(d => d.R.Wrong)}, written twice at most {done.Max(d => d.R.WrittenTwice)}"));
+            }
+        }
+        // Whether the cost grows with the network's size, apart from any fixed cost: the CPU between two sizes over the
+        // live nodes between them (medians when there are several runs). Equal figures: the cost is linear in N.
+        var measured = perSize.Where(kv => kv.Value.Count > 0).OrderBy(kv => kv.Key)
+            .Select(kv => (N: kv.Key, Live: kv.Value[0].Live, Cpu: Median(kv.Value.Select(d => d.M.CpuSeconds).ToList()))).ToList();
+        for (int i = 1; i < measured.Count; i++)
+        {
+            var (lo, hi) = (measured[i - 1], measured[i]);
+            if (hi.Live > lo.Live)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"marginal CPU {lo.N} -> {hi.N} records: {(hi.Cpu - lo.Cpu) * 1000 / (hi.Live - lo.Live):0.00} ms per live node ({hi.Cpu - lo.Cpu:0.00} s over {hi.Live - lo.Live} more live nodes)"));
         }
         foreach (var d in details) Console.Write(d);
         Console.WriteLine($"cores: {Environment.ProcessorCount}");
         Console.WriteLine("cpu_s: user + system of the crawler process; cpu_ms/live: (cpu_s - the fixed cost per process) / live nodes; cpu_ms/live_all: cpu_s / live nodes; start_cpu_s: its CPU before the first discv5 packet; first_packet_ms: process start to the bootnode's answer to its first packet");
         return 0;
+
+        double PerLive(Measurement m, int live) => (m.CpuSeconds - fixedCpu) * 1000 / live;
 
         async Task<(Measurement M, CompareResult R, int Live, string Dir)?> RunOneAsync(int n, bool keep)
         {
@@ -102,6 +136,12 @@ public static partial class Bench
             if (!keep) { try { Directory.Delete(dir, recursive: true); } catch (IOException) { } }
             return (m, r, o.Live, dir);
         }
+    }
+
+    private static double Median(List<double> values)
+    {
+        var v = values.Order().ToList();
+        return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
     }
 
     private sealed record Measurement(int ExitCode, TimeSpan Wall, double CpuSeconds, double StartCpuSeconds, double PeakRssMb, string FirstPacketMs, string Load);

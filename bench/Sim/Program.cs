@@ -6,7 +6,7 @@ namespace ClP2p.Sim;
 /// `clp2p-sim run [options] [--truth PATH]`: stands up a simulated network on loopback, prints the bootnode ENR, writes
 /// the ground truth, runs until standard input closes or Ctrl-C.
 /// `clp2p-sim compare --export EXPORT.ndjson --truth TRUTH.json`: found / enumerated / dialled-ok / wrong counts.
-/// `clp2p-sim bench [--records 1000,5000,20000] [--baseline-records 20] [--baseline-runs 3] [--clp2p PATH] [options] [-- crawl flags]`: the whole benchmark.
+/// `clp2p-sim bench [--records 1000,5000,20000] [--runs 1] [--baseline-records 20] [--baseline-runs 3] [--clp2p PATH] [options] [-- crawl flags]`: the whole benchmark.
 /// Options: --records N --dead-fraction F --dialable-fraction F --slow-fraction F --rtt MIN-MAX --jitter F --loss F
 /// --dead-per-endpoint N --seed N --workers N (0: as the fd limit needs).
 /// </summary>

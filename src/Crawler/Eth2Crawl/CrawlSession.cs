@@ -302,11 +302,27 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
     public static BeaconDialer CreateDialer(CrawlerSettings settings, NetworkSelection selection, byte[] key, ILoggerFactory loggers, TimeProvider? time = null) =>
         new(CreateDialerOptions(settings, selection, key), loggers, time);
 
+    /// <summary>
+    /// Each upgrade step of a dial (security and muxer negotiation, the Noise handshake) and each stream's protocol
+    /// negotiation: one round trip, and a second when a TCP segment is lost (resent after Linux's 200 ms minimum RTO
+    /// plus a round trip). A peer whose replies take 3 s needs 6.2 s for such a step; with the libp2p library's 5 s,
+    /// 5-7 of the simulator's 8,000 dialable nodes (round trips of 2.3-3 s) ended `timeout` in one of these steps in every
+    /// 20,000-record crawl (docs/performance.md). The whole dial stays bounded by its deadline (--dial-timeout).
+    /// </summary>
+    public static readonly TimeSpan DialStepTimeout = TimeSpan.FromSeconds(10);
+
     /// <summary>The options of the crawler's dialer (and of its inbound listener, which speaks the same stack).</summary>
     public static BeaconDialerOptions CreateDialerOptions(CrawlerSettings settings, NetworkSelection selection, byte[] key) =>
         new()
         {
-            Libp2p = new Libp2pOptions { Identity = Identity.FromSecp256k1PrivateKey(key), AgentVersion = AgentVersion, ConnectTimeout = settings.Crawl.ConnectTimeout },
+            Libp2p = new Libp2pOptions
+            {
+                Identity = Identity.FromSecp256k1PrivateKey(key),
+                AgentVersion = AgentVersion,
+                ConnectTimeout = settings.Crawl.ConnectTimeout,
+                HandshakeTimeout = DialStepTimeout,
+                StreamTimeout = DialStepTimeout,
+            },
             TotalTimeout = settings.Crawl.DialTimeout,
             Registry = selection.Registry,
             DefaultNetwork = selection.Network?.Name,

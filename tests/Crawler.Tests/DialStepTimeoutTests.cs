@@ -24,6 +24,7 @@ public sealed class DialStepTimeoutTests : IAsyncDisposable
 
     private readonly List<IAsyncDisposable> _disposables = [];
     private readonly CancellationTokenSource _stop = new();
+    private readonly TcpListener _relay = new(IPAddress.Loopback, 0);
 
     [Fact]
     public async Task A_peer_whose_first_reply_takes_longer_than_the_libp2p_default_step_timeout_is_dialled_ok()
@@ -64,21 +65,19 @@ public sealed class DialStepTimeoutTests : IAsyncDisposable
     /// <see cref="FirstReplyDelay"/>, then forwards everything as it comes.</summary>
     private IPEndPoint StartDelayingRelay(IPEndPoint backend)
     {
-        var accept = new TcpListener(IPAddress.Loopback, 0);
-        accept.Start();
-        _disposables.Add(new Stopper(accept.Stop));
+        _relay.Start();
         _ = Task.Run(async () =>
         {
             while (!_stop.IsCancellationRequested)
             {
                 Socket client;
-                try { client = await accept.AcceptSocketAsync(_stop.Token); }
+                try { client = await _relay.AcceptSocketAsync(_stop.Token); }
                 catch (OperationCanceledException) { return; }
                 catch (SocketException) { return; }
                 _ = RelayAsync(client, backend);
             }
         });
-        return (IPEndPoint)accept.LocalEndpoint;
+        return (IPEndPoint)_relay.LocalEndpoint;
     }
 
     private async Task RelayAsync(Socket client, IPEndPoint backend)
@@ -119,16 +118,8 @@ public sealed class DialStepTimeoutTests : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
+        _relay.Stop();
         foreach (var d in _disposables) await d.DisposeAsync();
         _stop.Dispose();
-    }
-
-    private sealed class Stopper(Action stop) : IAsyncDisposable
-    {
-        public ValueTask DisposeAsync()
-        {
-            stop();
-            return ValueTask.CompletedTask;
-        }
     }
 }

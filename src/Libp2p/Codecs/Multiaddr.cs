@@ -14,9 +14,6 @@ namespace ClP2p.Libp2p.Codecs;
 /// </summary>
 public static class Multiaddr
 {
-    /// <summary>Throws on bytes that are not UTF-8.</summary>
-    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
-
     /// <summary>Upper bound on one binary multiaddr we decode (go-multiaddr and js cap addresses at about 1 KiB).</summary>
     public const int MaxLength = 1024;
 
@@ -150,7 +147,7 @@ public static class Multiaddr
             default: // dns, dns4, dns6, dnsaddr, unix, sni, ip6zone, memory
                 try
                 {
-                    s = StrictUtf8.GetString(v);
+                    s = StrictUtf8.Encoding.GetString(v);
                     return !s.Contains('/', StringComparison.Ordinal) || proto.Name == "unix";
                 }
                 catch (DecoderFallbackException)

@@ -8,8 +8,6 @@ public static class MultistreamCodec
 {
     public const string Header = "/multistream/1.0.0";
     private static ReadOnlySpan<byte> HeaderUtf8 => "/multistream/1.0.0"u8;
-    /// <summary>Throws on bytes that are not UTF-8 (one instance: it holds no state between calls).</summary>
-    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
     public const string NotAvailable = "na";
     public const string List = "ls";
 
@@ -60,7 +58,7 @@ public static class MultistreamCodec
         }
         try
         {
-            message = StrictUtf8.GetString(body[..^1]);
+            message = StrictUtf8.Encoding.GetString(body[..^1]);
             return true;
         }
         catch (DecoderFallbackException)

@@ -116,7 +116,10 @@ public sealed class CrawlEndToEndTests(TestnetFixture fixture) : IClassFixture<T
         await using var pg = await PgDatabase.CreateAsync();
         // A short lease so the test need not wait 90 s for the killed crawl's lease to run out.
         var lease = new Dictionary<string, string> { ["CLP2P_Crawl__Lease"] = "3s" };
-        using (var doomed = Clp2pProcess.Start(_dir, lease, CrawlArgs(pg.ConnectionString, Path.Combine(_dir, "doomed.json"), "--dial-concurrency", "1")))
+        // A second bootnode that never answers keeps the crawl running (its first and second discovery passes take
+        // ~10 s) long after the testnet's visits are written, which took under a second: killed only once they are.
+        using var silent = new NoAnswerCrawlTests.SilentBootnode();
+        using (var doomed = Clp2pProcess.Start(_dir, lease, CrawlArgs(pg.ConnectionString, Path.Combine(_dir, "doomed.json"), "--dial-concurrency", "1", "--bootnode", silent.Enr)))
         {
             await doomed.WaitForLineAsync(SchemaReady, HangGuard);
             long visitsBefore = await pg.WaitForVisitsAsync(3, doomed.Exited, HangGuard);

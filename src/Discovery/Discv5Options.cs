@@ -76,7 +76,7 @@ public sealed class Discv5Options
 
     /// <summary>
     /// Handler shards: packet crypto, sessions and requests split by remote endpoint, each shard on its own loop.
-    /// 0 = one per processor. Capped by <see cref="MaxSessions"/> (each shard holds its share of sessions).
+    /// 0 = one per two processors, at least one (see <c>Discv5Node.DefaultHandlerShards</c>). Capped by <see cref="MaxSessions"/> (each shard holds its share of sessions).
     /// </summary>
     public int HandlerShards { get; init; }
 
@@ -127,6 +127,13 @@ public sealed class Discv5Options
     /// <summary>Sends each outgoing datagram instead of a direct send on the socket (a network simulator delays or drops
     /// packets here); null sends at once.</summary>
     public IDatagramSender? Sender { get; init; }
+
+    /// <summary>
+    /// Receive with the portable loop (one awaited receive per datagram on the runtime's socket engine) even where the
+    /// batching one runs (64-bit Linux: a thread per loop blocked in recvmmsg). For tests of the portable loop; the
+    /// environment variable CLP2P_DISCV5_PORTABLE_RECEIVE=1 does the same for a whole process.
+    /// </summary>
+    internal bool PortableReceive { get; init; }
 
     /// <summary>Randomness for nonces, masking IVs, id-nonces, ephemeral keys and request ids. Called from several
     /// handler shards at once: it must be thread-safe.</summary>

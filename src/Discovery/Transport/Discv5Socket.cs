@@ -62,7 +62,9 @@ internal sealed partial class Discv5Socket : IDisposable
     /// <summary>Starts <paramref name="loops"/> receive loops on the socket (the kernel hands each datagram to one of
     /// them). <paramref name="dispatch"/> takes ownership of the rented buffer.</summary>
     public void Start(Action<byte[], int, IPEndPoint> dispatch, int loops, CancellationToken ct) =>
-        _receiveLoops = Task.WhenAll(Enumerable.Range(0, Math.Max(1, loops)).Select(_ => Task.Run(() => ReceiveLoopAsync(dispatch, ct), CancellationToken.None)));
+        _receiveLoops = UseNativeLoop
+            ? StartNativeLoops(dispatch, Math.Max(1, loops), ct)
+            : Task.WhenAll(Enumerable.Range(0, Math.Max(1, loops)).Select(_ => Task.Run(() => ReceiveLoopAsync(dispatch, ct), CancellationToken.None)));
 
     /// <summary>Completes when the receive loops have stopped (after cancellation or <see cref="Dispose"/>).</summary>
     public Task Stopped => _receiveLoops ?? Task.CompletedTask;
@@ -147,11 +149,13 @@ internal sealed partial class Discv5Socket : IDisposable
     /// every datagram that arrived before that read has been read and dispatched.</summary>
     public long Drained => Interlocked.Read(ref _drained);
 
-    /// <summary>Whether a datagram waits in the socket, not yet read (FIONREAD).</summary>
+    /// <summary>Whether a datagram waits in the socket, not yet read (FIONREAD), or read in a batch of the native
+    /// receive loop and not yet handed on.</summary>
     public bool HasUnread
     {
         get
         {
+            if (Volatile.Read(ref _undispatched) > 0) return true;
             try
             {
                 return _socket.Available > 0;
@@ -226,7 +230,12 @@ internal sealed partial class Discv5Socket : IDisposable
         }
     }
 
-    public void Dispose() => _socket.Dispose();
+    public void Dispose()
+    {
+        // the native loops hold the descriptor open while they run: wake them first, or closing would wait on them
+        if (_nativeLoops) StopNativeLoops();
+        _socket.Dispose();
+    }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "socket receive error {Error}")]
     private static partial void LogSocketError(ILogger logger, SocketError error);

@@ -1,0 +1,258 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+
+namespace ClP2p.Discovery.Transport;
+
+/// <summary>
+/// The receive loops on 64-bit Linux: a thread of their own each, blocked in <c>recvmmsg(2)</c> with MSG_WAITFORONE,
+/// which sleeps until a datagram arrives and then takes every datagram already queued, up to a batch, in the same
+/// system call. The portable loop (<see cref="Socket.ReceiveFromAsync(Memory{byte}, SocketFlags, SocketAddress, CancellationToken)"/>)
+/// costs, for each datagram that finds the socket empty, a failed read, the socket engine's epoll thread waking, and a
+/// thread-pool worker woken to run the continuation: three system calls and two thread switches where this loop has
+/// one and one, and under load one system call reads a whole batch.
+/// </summary>
+internal sealed partial class Discv5Socket
+{
+    /// <summary>Datagrams one <c>recvmmsg</c> call takes at most.</summary>
+    private const int NativeBatch = 32;
+
+    /// <summary>The batching loop is used on 64-bit Linux (the structure layouts below are LP64's), unless turned off
+    /// for a test of the portable loop.</summary>
+    private bool UseNativeLoop =>
+        !PortableReceive && OperatingSystem.IsLinux() && Environment.Is64BitProcess
+        && Environment.GetEnvironmentVariable("CLP2P_DISCV5_PORTABLE_RECEIVE") != "1";
+
+    /// <summary>Use the portable receive loop (see <see cref="Discv5Options.PortableReceive"/>).</summary>
+    public bool PortableReceive { get; init; }
+
+    private int _nativeStopping;
+
+    // datagrams a receive thread has read in its current batch and not yet handed on: unread as far as the timeouts
+    // are concerned (see HasUnread)
+    private int _undispatched;
+
+    private bool _nativeLoops;
+
+    private Task StartNativeLoops(Action<byte[], int, IPEndPoint> dispatch, int loops, CancellationToken ct)
+    {
+        _nativeLoops = true;
+        var done = new Task[loops];
+        for (int i = 0; i < loops; i++)
+        {
+            var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            done[i] = finished.Task;
+            var t = new Thread(() =>
+            {
+                try
+                {
+                    // a kernel or sandbox without recvmmsg (ENOSYS, or EPERM under a seccomp filter): the portable loop
+                    if (!NativeReceiveLoop(dispatch)) ReceiveLoopAsync(dispatch, ct).GetAwaiter().GetResult();
+                }
+                finally
+                {
+                    finished.TrySetResult();
+                }
+            })
+            {
+                IsBackground = true,
+                Name = "discv5-receive",
+            };
+            t.Start();
+        }
+        // cancellation wakes the blocked threads as closing the socket does
+        ct.UnsafeRegister(static s => ((Discv5Socket)s!).StopNativeLoops(), this);
+        return Task.WhenAll(done);
+    }
+
+    /// <summary>Wakes the receive threads for good: shutdown(SHUT_RD) ends a blocked <c>recvmmsg</c> (Linux wakes a
+    /// socket's sleepers on shutdown, even an unconnected UDP socket's, though the call itself reports ENOTCONN).</summary>
+    private void StopNativeLoops()
+    {
+        if (Interlocked.Exchange(ref _nativeStopping, 1) != 0) return;
+        bool added = false;
+        try
+        {
+            _socket.SafeHandle.DangerousAddRef(ref added);
+            _ = Native.shutdown((int)_socket.SafeHandle.DangerousGetHandle(), Native.SHUT_RD);
+        }
+        catch (ObjectDisposedException)
+        {
+            // already closed: nothing is blocked in it any more
+        }
+        finally
+        {
+            if (added) _socket.SafeHandle.DangerousRelease();
+        }
+    }
+
+    /// <summary>Receives until stopped; false at once when the kernel refuses recvmmsg itself.</summary>
+    private unsafe bool NativeReceiveLoop(Action<byte[], int, IPEndPoint> dispatch)
+    {
+        var handle = _socket.SafeHandle;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            return true;
+        }
+        bool refused = false;
+        int fd = (int)handle.DangerousGetHandle();
+        // one native area per thread: the datagrams, their senders' addresses, and the headers that point at them
+        byte* data = (byte*)NativeMemory.Alloc((nuint)(NativeBatch * ReceiveBufferBytes));
+        byte* names = (byte*)NativeMemory.AllocZeroed((nuint)(NativeBatch * Native.SockAddrStorage));
+        var iov = (Native.IoVec*)NativeMemory.AllocZeroed((nuint)(NativeBatch * sizeof(Native.IoVec)));
+        var msgs = (Native.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(NativeBatch * sizeof(Native.MMsgHdr)));
+        var received = new SocketAddress(_socket.AddressFamily);
+        var template = _socket.AddressFamily == AddressFamily.InterNetworkV6 ? new IPEndPoint(IPAddress.IPv6Any, 0) : new IPEndPoint(IPAddress.Any, 0);
+        var endpoints = new Dictionary<SocketAddress, IPEndPoint>();
+        try
+        {
+            for (int i = 0; i < NativeBatch; i++)
+            {
+                iov[i].Base = data + i * ReceiveBufferBytes;
+                iov[i].Length = ReceiveBufferBytes;
+            }
+            while (Volatile.Read(ref _nativeStopping) == 0)
+            {
+                for (int i = 0; i < NativeBatch; i++)
+                {
+                    msgs[i].Hdr = default;
+                    msgs[i].Hdr.Name = names + i * Native.SockAddrStorage;
+                    msgs[i].Hdr.NameLength = Native.SockAddrStorage;
+                    msgs[i].Hdr.Iov = &iov[i];
+                    msgs[i].Hdr.IovLength = 1;
+                    msgs[i].Length = 0;
+                }
+                int n = Native.recvmmsg(fd, msgs, NativeBatch, Native.MSG_WAITFORONE, null);
+                if (n < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == Native.EINTR) continue;
+                    if (errno is Native.ENOSYS or Native.EPERM)
+                    {
+                        refused = true;
+                        break;
+                    }
+                    if (errno is Native.EAGAIN)
+                    {
+                        // a non-blocking descriptor: wait for a datagram the other way
+                        Interlocked.Increment(ref _drained);
+                        var pfd = new Native.PollFd { Fd = fd, Events = Native.POLLIN };
+                        _ = Native.poll(&pfd, 1, -1);
+                        continue;
+                    }
+                    if (errno is Native.EBADF or Native.ENOTSOCK || Volatile.Read(ref _nativeStopping) != 0) break;
+                    // an ICMP error of an earlier send (ECONNREFUSED and the like) surfaces here: not a packet, keep going
+                    LogReceiveErrno(_log, errno);
+                    continue;
+                }
+                if (n == 0)
+                {
+                    // shut down for reading
+                    if (Volatile.Read(ref _nativeStopping) != 0) break;
+                    continue;
+                }
+                for (int i = 0; i < n; i++)
+                {
+                    int length = (int)msgs[i].Length;
+                    int nameLength = (int)msgs[i].Hdr.NameLength;
+                    if (nameLength <= 0 || nameLength > received.Buffer.Length) continue;
+                    received.Size = nameLength;
+                    new ReadOnlySpan<byte>(names + i * Native.SockAddrStorage, nameLength).CopyTo(received.Buffer.Span);
+                    if (!endpoints.TryGetValue(received, out var from))
+                    {
+                        from = (IPEndPoint)template.Create(received);
+                        if (from.Address.IsIPv4MappedToIPv6) from = new IPEndPoint(from.Address.MapToIPv4(), from.Port);
+                        if (endpoints.Count >= MaxCachedEndpoints) endpoints.Clear();
+                        var key = new SocketAddress(received.Family, received.Size);
+                        received.Buffer[..received.Size].CopyTo(key.Buffer);
+                        endpoints[key] = from;
+                    }
+                    Volatile.Write(ref _undispatched, n - i);
+                    var buffer = Buffers.Rent(ReceiveBufferBytes);
+                    new ReadOnlySpan<byte>(data + i * ReceiveBufferBytes, Math.Min(length, ReceiveBufferBytes)).CopyTo(buffer);
+                    if (DispatchGate is { } gate) gate().GetAwaiter().GetResult();
+                    dispatch(buffer, Math.Min(length, ReceiveBufferBytes), from);
+                }
+                Volatile.Write(ref _undispatched, 0);
+                // fewer than a batch: the call stopped at an empty socket, so everything that arrived before it returned
+                // has now been read and dispatched
+                if (n < NativeBatch) Interlocked.Increment(ref _drained);
+            }
+        }
+        finally
+        {
+            NativeMemory.Free(msgs);
+            NativeMemory.Free(iov);
+            NativeMemory.Free(names);
+            NativeMemory.Free(data);
+            if (added) handle.DangerousRelease();
+        }
+        if (refused) LogNativeRefused(_log);
+        return !refused;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "recvmmsg refused by the kernel: discv5 receives with the portable loop")]
+    private static partial void LogNativeRefused(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "socket receive error (errno {Errno})")]
+    private static partial void LogReceiveErrno(ILogger logger, int errno);
+
+    private static unsafe partial class Native
+    {
+        public const int MSG_WAITFORONE = 0x10000;
+        public const int SHUT_RD = 0;
+        public const int EPERM = 1, EINTR = 4, EBADF = 9, EAGAIN = 11, ENOSYS = 38, ENOTSOCK = 88;
+        public const short POLLIN = 1;
+        /// <summary>sizeof(struct sockaddr_storage).</summary>
+        public const int SockAddrStorage = 128;
+
+        [StructLayout(LayoutKind.Sequential)]
+        public struct IoVec
+        {
+            public byte* Base;
+            public nuint Length;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        public struct MsgHdr
+        {
+            public byte* Name;
+            public uint NameLength;
+            public IoVec* Iov;
+            public nuint IovLength;
+            public byte* Control;
+            public nuint ControlLength;
+            public int Flags;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        public struct MMsgHdr
+        {
+            public MsgHdr Hdr;
+            public uint Length;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        public struct PollFd
+        {
+            public int Fd;
+            public short Events;
+            public short REvents;
+        }
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial int recvmmsg(int fd, MMsgHdr* msgs, uint vlen, int flags, void* timeout);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial int shutdown(int fd, int how);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial int poll(PollFd* fds, nuint nfds, int timeout);
+    }
+}

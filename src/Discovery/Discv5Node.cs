@@ -152,7 +152,7 @@ public sealed partial class Discv5Node : IAsyncDisposable
     /// has two kinds of work, discovery and its dials (TCP, Noise, req/resp), and both share the machine with the
     /// runtime's own threads and often a database. On 2 cores, with the batching receive thread of
     /// <see cref="Transport.Discv5Socket"/>, one shard (and so one receive thread, which handles what it reads itself)
-    /// used about a tenth less CPU at 20,000 simulated records than two, with the same coverage (docs/performance.md,
+    /// used 7–10 % less CPU at 20,000 simulated records than two, with the same coverage (docs/performance.md,
     /// "One handler shard per two cores"): two shards on two cores mostly added thread switches.
     /// </summary>
     internal static int DefaultHandlerShards(int processors) => Math.Max(1, processors / 2);

@@ -76,7 +76,8 @@ public sealed class Discv5Options
 
     /// <summary>
     /// Handler shards: packet crypto, sessions and requests split by remote endpoint, each shard on its own loop.
-    /// 0 = one per two processors, at least one (see <c>Discv5Node.DefaultHandlerShards</c>). Capped by <see cref="MaxSessions"/> (each shard holds its share of sessions).
+    /// 0 = one per two processors, at least one (see <c>Discv5Node.DefaultHandlerShards</c>). Capped by
+    /// <see cref="MaxSessions"/> (each shard holds its share of sessions).
     /// </summary>
     public int HandlerShards { get; init; }
 

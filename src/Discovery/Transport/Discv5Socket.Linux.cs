@@ -29,8 +29,8 @@ internal sealed partial class Discv5Socket
 
     private int _nativeStopping;
 
-    // datagrams a receive thread has read in its current batch and not yet handed on: unread as far as the timeouts
-    // are concerned (see HasUnread)
+    // datagrams the receive threads have read in their current batches and not yet handed on: unread as far as the
+    // timeouts are concerned (see HasUnread)
     private int _undispatched;
 
     private bool _nativeLoops;
@@ -157,8 +157,10 @@ internal sealed partial class Discv5Socket
                     if (Volatile.Read(ref _nativeStopping) != 0) break;
                     continue;
                 }
+                Interlocked.Add(ref _undispatched, n);
                 for (int i = 0; i < n; i++)
                 {
+                    Interlocked.Decrement(ref _undispatched);
                     int length = (int)msgs[i].Length;
                     int nameLength = (int)msgs[i].Hdr.NameLength;
                     if (nameLength <= 0 || nameLength > received.Buffer.Length) continue;
@@ -173,13 +175,11 @@ internal sealed partial class Discv5Socket
                         received.Buffer[..received.Size].CopyTo(key.Buffer);
                         endpoints[key] = from;
                     }
-                    Volatile.Write(ref _undispatched, n - i);
                     var buffer = Buffers.Rent(ReceiveBufferBytes);
                     new ReadOnlySpan<byte>(data + i * ReceiveBufferBytes, Math.Min(length, ReceiveBufferBytes)).CopyTo(buffer);
                     if (DispatchGate is { } gate) gate().GetAwaiter().GetResult();
                     dispatch(buffer, Math.Min(length, ReceiveBufferBytes), from);
                 }
-                Volatile.Write(ref _undispatched, 0);
                 // fewer than a batch: the call stopped at an empty socket, so everything that arrived before it returned
                 // has now been read and dispatched
                 if (n < NativeBatch) Interlocked.Increment(ref _drained);

@@ -178,7 +178,16 @@ internal sealed partial class Discv5Socket
                     var buffer = Buffers.Rent(ReceiveBufferBytes);
                     new ReadOnlySpan<byte>(data + i * ReceiveBufferBytes, Math.Min(length, ReceiveBufferBytes)).CopyTo(buffer);
                     if (DispatchGate is { } gate) gate().GetAwaiter().GetResult();
-                    dispatch(buffer, Math.Min(length, ReceiveBufferBytes), from);
+                    try
+                    {
+                        dispatch(buffer, Math.Min(length, ReceiveBufferBytes), from);
+                    }
+#pragma warning disable CA1031 // a bug of ours must not end the node's reception (an exception here would end the process)
+                    catch (Exception e)
+#pragma warning restore CA1031
+                    {
+                        LogDispatchError(_log, e, from);
+                    }
                 }
                 // fewer than a batch: the call stopped at an empty socket, so everything that arrived before it returned
                 // has now been read and dispatched
@@ -199,6 +208,9 @@ internal sealed partial class Discv5Socket
 
     [LoggerMessage(Level = LogLevel.Information, Message = "recvmmsg refused by the kernel: discv5 receives with the portable loop")]
     private static partial void LogNativeRefused(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "internal error handing on a datagram from {From}")]
+    private static partial void LogDispatchError(ILogger logger, Exception e, IPEndPoint from);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "socket receive error (errno {Errno})")]
     private static partial void LogReceiveErrno(ILogger logger, int errno);

@@ -107,27 +107,21 @@ internal sealed partial class Discv5Socket
         byte* names = (byte*)NativeMemory.AllocZeroed((nuint)(NativeBatch * Native.SockAddrStorage));
         var iov = (Native.IoVec*)NativeMemory.AllocZeroed((nuint)(NativeBatch * sizeof(Native.IoVec)));
         var msgs = (Native.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(NativeBatch * sizeof(Native.MMsgHdr)));
-        var received = new SocketAddress(_socket.AddressFamily);
-        var template = _socket.AddressFamily == AddressFamily.InterNetworkV6 ? new IPEndPoint(IPAddress.IPv6Any, 0) : new IPEndPoint(IPAddress.Any, 0);
-        var endpoints = new Dictionary<SocketAddress, IPEndPoint>();
+        var senders = new SenderEndpoints(_socket.AddressFamily);
+        var received = senders.Received;
         try
         {
             for (int i = 0; i < NativeBatch; i++)
             {
                 iov[i].Base = data + i * ReceiveBufferBytes;
                 iov[i].Length = ReceiveBufferBytes;
+                msgs[i].Hdr.Name = names + i * Native.SockAddrStorage;
+                msgs[i].Hdr.NameLength = Native.SockAddrStorage;
+                msgs[i].Hdr.Iov = &iov[i];
+                msgs[i].Hdr.IovLength = 1;
             }
             while (Volatile.Read(ref _nativeStopping) == 0)
             {
-                for (int i = 0; i < NativeBatch; i++)
-                {
-                    msgs[i].Hdr = default;
-                    msgs[i].Hdr.Name = names + i * Native.SockAddrStorage;
-                    msgs[i].Hdr.NameLength = Native.SockAddrStorage;
-                    msgs[i].Hdr.Iov = &iov[i];
-                    msgs[i].Hdr.IovLength = 1;
-                    msgs[i].Length = 0;
-                }
                 int n = Native.recvmmsg(fd, msgs, NativeBatch, Native.MSG_WAITFORONE, null);
                 if (n < 0)
                 {
@@ -161,26 +155,20 @@ internal sealed partial class Discv5Socket
                 for (int i = 0; i < n; i++)
                 {
                     Interlocked.Decrement(ref _undispatched);
-                    int length = (int)msgs[i].Length;
+                    int length = Math.Min((int)msgs[i].Length, ReceiveBufferBytes);
                     int nameLength = (int)msgs[i].Hdr.NameLength;
+                    // the kernel wrote the sender's address length over the room given: give it back for the next call
+                    msgs[i].Hdr.NameLength = Native.SockAddrStorage;
                     if (nameLength <= 0 || nameLength > received.Buffer.Length) continue;
                     received.Size = nameLength;
                     new ReadOnlySpan<byte>(names + i * Native.SockAddrStorage, nameLength).CopyTo(received.Buffer.Span);
-                    if (!endpoints.TryGetValue(received, out var from))
-                    {
-                        from = (IPEndPoint)template.Create(received);
-                        if (from.Address.IsIPv4MappedToIPv6) from = new IPEndPoint(from.Address.MapToIPv4(), from.Port);
-                        if (endpoints.Count >= MaxCachedEndpoints) endpoints.Clear();
-                        var key = new SocketAddress(received.Family, received.Size);
-                        received.Buffer[..received.Size].CopyTo(key.Buffer);
-                        endpoints[key] = from;
-                    }
+                    var from = senders.Resolve();
                     var buffer = Buffers.Rent(ReceiveBufferBytes);
-                    new ReadOnlySpan<byte>(data + i * ReceiveBufferBytes, Math.Min(length, ReceiveBufferBytes)).CopyTo(buffer);
+                    new ReadOnlySpan<byte>(data + i * ReceiveBufferBytes, length).CopyTo(buffer);
                     if (DispatchGate is { } gate) gate().GetAwaiter().GetResult();
                     try
                     {
-                        dispatch(buffer, Math.Min(length, ReceiveBufferBytes), from);
+                        dispatch(buffer, length, from);
                     }
 #pragma warning disable CA1031 // a bug of ours must not end the node's reception (an exception here would end the process)
                     catch (Exception e)

@@ -71,11 +71,8 @@ internal sealed partial class Discv5Socket : IDisposable
 
     private async Task ReceiveLoopAsync(Action<byte[], int, IPEndPoint> dispatch, CancellationToken ct)
     {
-        // the sender's address is read into one SocketAddress, and each distinct one becomes an IPEndPoint once: a
-        // crawl receives hundreds of thousands of datagrams from some tens of thousands of endpoints
-        var received = new SocketAddress(_socket.AddressFamily);
-        var template = _socket.AddressFamily == AddressFamily.InterNetworkV6 ? new IPEndPoint(IPAddress.IPv6Any, 0) : new IPEndPoint(IPAddress.Any, 0);
-        var endpoints = new Dictionary<SocketAddress, IPEndPoint>();
+        var senders = new SenderEndpoints(_socket.AddressFamily);
+        var received = senders.Received;
         while (!ct.IsCancellationRequested)
         {
             var buffer = Buffers.Rent(ReceiveBufferBytes);
@@ -103,17 +100,36 @@ internal sealed partial class Discv5Socket : IDisposable
                 LogSocketError(_log, e.SocketErrorCode);
                 continue;
             }
-            if (!endpoints.TryGetValue(received, out var from))
-            {
-                from = (IPEndPoint)template.Create(received);
-                if (from.Address.IsIPv4MappedToIPv6) from = new IPEndPoint(from.Address.MapToIPv4(), from.Port);
-                if (endpoints.Count >= MaxCachedEndpoints) endpoints.Clear();
-                var key = new SocketAddress(received.Family, received.Size);
-                received.Buffer[..received.Size].CopyTo(key.Buffer);
-                endpoints[key] = from;
-            }
+            var from = senders.Resolve();
             if (DispatchGate is { } gate) await gate().ConfigureAwait(false);
             dispatch(buffer, length, from);
+        }
+    }
+
+    /// <summary>
+    /// One receive loop's senders: the address of each datagram is read into <see cref="Received"/>, and each distinct
+    /// one becomes an IPEndPoint once (a crawl receives hundreds of thousands of datagrams from some tens of thousands of
+    /// endpoints). Not shared between loops.
+    /// </summary>
+    private sealed class SenderEndpoints(AddressFamily family)
+    {
+        private readonly IPEndPoint _template = family == AddressFamily.InterNetworkV6 ? new IPEndPoint(IPAddress.IPv6Any, 0) : new IPEndPoint(IPAddress.Any, 0);
+        private readonly Dictionary<SocketAddress, IPEndPoint> _endpoints = [];
+
+        public SocketAddress Received { get; } = new(family);
+
+        /// <summary>The endpoint of the address now in <see cref="Received"/> (IPv4-mapped addresses as IPv4).</summary>
+        public IPEndPoint Resolve()
+        {
+            var received = Received;
+            if (_endpoints.TryGetValue(received, out var from)) return from;
+            from = (IPEndPoint)_template.Create(received);
+            if (from.Address.IsIPv4MappedToIPv6) from = new IPEndPoint(from.Address.MapToIPv4(), from.Port);
+            if (_endpoints.Count >= MaxCachedEndpoints) _endpoints.Clear();
+            var key = new SocketAddress(received.Family, received.Size);
+            received.Buffer[..received.Size].CopyTo(key.Buffer);
+            _endpoints[key] = from;
+            return from;
         }
     }
 

@@ -60,6 +60,9 @@ public sealed class SimShard : IAsyncDisposable
                 LivenessInterval = TimeSpan.Zero,
                 // one handler loop per simulated node: a node serves one crawler, and thousands share two cores
                 HandlerShards = 1,
+                // the portable receive loop: the batching one is a thread per node, and ten thousand threads woken one
+                // datagram at a time took more of the two cores than the crawler under measurement
+                PortableReceive = true,
                 Sender = new LinkSender(link, _line, first),
                 // the delay is the node's own (a loaded node answers late), so its WHOAREYOU leaves it a whole delay
                 // after the challenge was made: counted from then, a 2 s lifetime expired before the crawler's

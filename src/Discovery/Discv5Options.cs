@@ -131,10 +131,12 @@ public sealed class Discv5Options
 
     /// <summary>
     /// Receive with the portable loop (one awaited receive per datagram on the runtime's socket engine) even where the
-    /// batching one runs (64-bit Linux: a thread per loop blocked in recvmmsg). For tests of the portable loop; the
-    /// environment variable CLP2P_DISCV5_PORTABLE_RECEIVE=1 does the same for a whole process.
+    /// batching one runs (64-bit Linux: a thread of its own per loop, blocked in recvmmsg). A process hosting thousands
+    /// of nodes wants this: the batching loop costs each node a thread, and ten thousand threads woken one datagram at a
+    /// time load the machine (the network simulator, bench/Sim, sets it). The environment variable
+    /// CLP2P_DISCV5_PORTABLE_RECEIVE=1 does the same for a whole process.
     /// </summary>
-    internal bool PortableReceive { get; init; }
+    public bool PortableReceive { get; init; }
 
     /// <summary>Randomness for nonces, masking IVs, id-nonces, ephemeral keys and request ids. Called from several
     /// handler shards at once: it must be thread-safe.</summary>

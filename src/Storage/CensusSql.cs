@@ -89,16 +89,47 @@ internal static class CensusSql
     private static string Joins(Spec s, bool needEnr) =>
         (s.Enr || needEnr ? EnrJoin : "") + (s.Agent ? AgentJoin : "") + (s.Geo ? GeoJoin : "");
 
-    /// <summary>INSERT of one dimension's rows for crawl @crawl into crawl_census (parameters @crawl, @dimension).</summary>
-    public static string BuildAggregateInsert(CensusDimension d)
+    /// <summary>
+    /// INSERT of every dimension of <paramref name="dimensions"/> for crawl @crawl into crawl_census in one statement: the
+    /// visits are read and joined once, then grouped per network and dimension (PostgreSQL: GROUPING SETS, one pass;
+    /// SQLite: a materialized CTE read once per dimension): per network of the visits (<see cref="NodeNetwork"/>, '' for
+    /// none) and dimension, its groups as <see cref="LiveCensus"/> counts them. One statement per dimension joined the
+    /// crawl's visits to their records twenty times over: 2.4 s at the end of a 20,000-record crawl.
+    /// </summary>
+    public static string BuildAggregateInserts(IReadOnlyList<CensusDimension> dimensions, bool postgres = false)
     {
-        Spec s = For(d);
+        ArgumentOutOfRangeException.ThrowIfZero(dimensions.Count);
+        Spec[] specs = [.. dimensions.Select(For)];
+        string columns = string.Join(", ", specs.Select((s, i) => $"{s.Key} AS k{i}, {(s.LabelIsGroup || s.Label != NoLabel ? s.Label : NoLabel)} AS l{i}"));
+        // the network column needs the ENR joins whatever the dimensions
+        var joins = new Spec(NoLabel, NoLabel, true, specs.Any(s => s.Agent), specs.Any(s => s.Geo));
+        string visits = $"""
+              SELECT COALESCE({NodeNetwork}, '') AS net, {columns}
+              FROM visits v{Joins(joins, true)}
+              WHERE v.crawl_id = @crawl AND v.kind = 'crawl'
+            """;
+        const string insert = "INSERT INTO crawl_census (crawl_id, network, dimension, key, label, count)";
+        if (postgres)
+        {
+            // GROUPING(kI) = 0 marks the rows of dimension I, as in LiveCensuses (OFFSET 0 keeps the columns apart)
+            string which(Func<int, string> then) =>
+                "CASE " + string.Concat(specs.Select((s, i) => $"WHEN GROUPING(k{i}) = 0 THEN {then(i)} ")) + "END";
+            string sets = string.Join(", ", specs.Select((s, i) => s.LabelIsGroup ? $"(net, k{i}, l{i})" : $"(net, k{i})"));
+            return $"""
+                {insert}
+                SELECT @crawl, net, {which(i => $"'{DimensionName(dimensions[i])}'")}, {which(i => $"k{i}")},
+                       {which(i => specs[i].LabelIsGroup ? $"l{i}" : $"MAX(l{i})")}, COUNT(*)
+                FROM ({visits} OFFSET 0) x
+                GROUP BY GROUPING SETS ({sets})
+                """;
+        }
+        string groups = string.Join("\n            UNION ALL\n            ", specs.Select((s, i) => s.LabelIsGroup
+            ? $"SELECT @crawl, net, '{DimensionName(dimensions[i])}', k{i}, l{i}, COUNT(*) FROM x GROUP BY net, k{i}, l{i}"
+            : $"SELECT @crawl, net, '{DimensionName(dimensions[i])}', k{i}, MAX(l{i}), COUNT(*) FROM x GROUP BY net, k{i}"));
         return $"""
-            INSERT INTO crawl_census (crawl_id, network, dimension, key, label, count)
-            SELECT @crawl, COALESCE({NodeNetwork}, ''), @dimension, {s.Key}, {Label(s)}, COUNT(*)
-            FROM visits v{Joins(s, true)}
-            WHERE v.crawl_id = @crawl AND v.kind = 'crawl'
-            GROUP BY COALESCE({NodeNetwork}, ''), {GroupBy(s)}
+            WITH x AS MATERIALIZED ({visits})
+            {insert}
+            {groups}
             """;
     }
 

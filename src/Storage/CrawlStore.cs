@@ -109,6 +109,16 @@ public sealed class CrawlStore
         await BuildCensusAsync(crawlId, ct).ConfigureAwait(false);
     }
 
+    /// <summary>Replaces a crawl's summary (the JSON its row keeps). Throws <see cref="KeyNotFoundException"/> for an unknown id.</summary>
+    public async Task SetSummaryAsync(long crawlId, string? summaryJson, CancellationToken ct = default)
+    {
+        await using ClP2pDbContext db = _options.CreateDbContext();
+        CrawlEntity crawl = await db.Crawls.SingleOrDefaultAsync(c => c.Id == crawlId, ct).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"crawl {crawlId} does not exist");
+        crawl.SummaryJson = summaryJson;
+        await db.SaveChangesAsync(ct).ConfigureAwait(false);
+    }
+
     /// <summary>
     /// (Re)builds the pre-aggregated census rows (table crawl_census) of a crawl from its visits, replacing old ones.
     /// Called by <c>FinishCrawlAsync</c>; call it again after enriching IPs with geo data so country and
@@ -120,12 +130,10 @@ public sealed class CrawlStore
         await connection.OpenAsync(ct).ConfigureAwait(false);
         await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
         await Sql.ExecuteAsync(connection, tx, "DELETE FROM crawl_census WHERE crawl_id = @crawl", ct, ("crawl", crawlId)).ConfigureAwait(false);
-        foreach (CensusDimension dimension in Enum.GetValues<CensusDimension>())
-        {
-            if (CensusDimensions.IsComputed(dimension)) continue;
-            string sql = CensusSql.BuildAggregateInsert(dimension);
-            await Sql.ExecuteAsync(connection, tx, sql, ct, ("crawl", crawlId), ("dimension", CensusSql.DimensionName(dimension))).ConfigureAwait(false);
-        }
+        // every stored dimension in one statement: the crawl's visits are joined to their records once, not once per dimension
+        var stored = Enum.GetValues<CensusDimension>().Where(d => !CensusDimensions.IsComputed(d)).ToList();
+        string sql = CensusSql.BuildAggregateInserts(stored, _options.Provider == StorageProvider.Postgres);
+        await Sql.ExecuteAsync(connection, tx, sql, ct, ("crawl", crawlId)).ConfigureAwait(false);
         // Each build gets a later census_built_at than the last (even on a clock that did not move): readers key what
         // they keep about a finished crawl by it (CensusService's cache).
         DateTime builtAt = _time.GetUtcNow().UtcDateTime;

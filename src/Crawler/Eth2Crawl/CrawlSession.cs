@@ -186,10 +186,18 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
                     EndedBy = endedBy, Error = failure?.Reason, LikelyCause = failure?.LikelyCause,
                     Bootnodes = selection.Bootnodes.Count, BootnodesAllowed = allowedBootnodes.Count,
                 };
-                summary = await WithTopGroupsAsync(summary, storage, r.Id).ConfigureAwait(false);
-                LastSummary = summary;
                 var counts = new CrawlCounts((int)counters.NodesFound, (int)counters.ConsensusNodes, (int)counters.Dialled, (int)counters.DialOk, (int)counters.DialFailed);
+                LastSummary = summary;
                 await RetryAsync(() => crawls.FinishCrawlAsync(r.Id, state, counts, summary.ToJson(), CancellationToken.None)).ConfigureAwait(false);
+                // The top clients and fork digests are read from the census rows the finish just built, then written into
+                // the summary: counted from the visits while the crawl still ran, they took another pass over all of them
+                // (0.5-0.8 s at the end of a 20,000-record crawl).
+                var withTops = await WithTopGroupsAsync(summary, storage, r.Id).ConfigureAwait(false);
+                if (!ReferenceEquals(withTops, summary))
+                {
+                    LastSummary = summary = withTops;
+                    await RetryAsync(() => crawls.SetSummaryAsync(r.Id, summary.ToJson(), CancellationToken.None)).ConfigureAwait(false);
+                }
             }
         }
         // Crawls whose process died while this one ran are found now rather than at the next start.

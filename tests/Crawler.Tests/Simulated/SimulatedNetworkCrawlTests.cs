@@ -47,6 +47,25 @@ public sealed class SimulatedNetworkCrawlTests : IDisposable
         using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(summaryPath));
         Assert.Equal(options.Records, summary.RootElement.GetProperty("nodes_found").GetInt64());
         Assert.Equal(r.DialledOk, summary.RootElement.GetProperty("dial_ok").GetInt64());
+        // the summary's top clients and fork digests are the crawl's own counts (read from its census once it is built)
+        var rows = File.ReadLines(export).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        AssertTop(rows, "client", summary.RootElement.GetProperty("top_clients"));
+        AssertTop(rows, "fork_digest", summary.RootElement.GetProperty("top_fork_digests"));
+    }
+
+    /// <summary>The summary's groups are the largest groups of <paramref name="field"/> over the exported visits, with their counts.</summary>
+    private static void AssertTop(List<JsonElement> rows, string field, JsonElement top)
+    {
+        var counts = rows.GroupBy(x => x.GetProperty(field).ValueKind == JsonValueKind.Null ? null : x.GetProperty(field).GetString())
+            .ToDictionary(g => g.Key ?? "(null)", g => (long)g.Count());
+        var groups = top.EnumerateArray().ToList();
+        Assert.Equal(Math.Min(8, counts.Count), groups.Count);
+        foreach (var g in groups)
+        {
+            string key = g.GetProperty("key").ValueKind == JsonValueKind.Null ? "(null)" : g.GetProperty("key").GetString()!;
+            Assert.Equal(counts[key], g.GetProperty("count").GetInt64());
+        }
+        Assert.Equal(counts.Values.OrderDescending().Take(groups.Count), groups.Select(g => g.GetProperty("count").GetInt64()));
     }
 
     private static string Tail(string s) => s.Length <= 4000 ? s : s[^4000..];

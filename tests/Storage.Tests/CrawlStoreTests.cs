@@ -26,6 +26,25 @@ public class CrawlStoreTests
     }
 
     [Theory, MemberData(nameof(TestDatabase.Providers), MemberType = typeof(TestDatabase))]
+    public async Task SetSummary_replaces_a_finished_crawls_summary_and_nothing_else(StorageProvider provider)
+    {
+        await using TestDatabase db = await TestDatabase.CreateAsync(provider);
+        var store = new CrawlStore(db.Options, new FakeTimeProvider(Samples.T0.AddHours(1)));
+        long id = await store.StartCrawlAsync("hoodi", Samples.T0, null);
+        await store.FinishCrawlAsync(id, CrawlStates.Succeeded, new CrawlCounts(10, 8, 7, 5, 2), """{"nodes_found":10}""");
+        DateTime? built;
+        await using (ClP2pDbContext ctx = db.Options.CreateDbContext()) built = (await ctx.Crawls.SingleAsync()).CensusBuiltAt;
+        await store.SetSummaryAsync(id, """{"nodes_found":10,"top_clients":[]}""");
+        await using (ClP2pDbContext ctx = db.Options.CreateDbContext())
+        {
+            CrawlEntity c = await ctx.Crawls.SingleAsync();
+            Assert.Equal("""{"nodes_found":10,"top_clients":[]}""", c.SummaryJson);
+            Assert.Equal(("succeeded", 10, 5, built), (c.State, c.NodesFound, c.DialOk, c.CensusBuiltAt));
+        }
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => store.SetSummaryAsync(id + 1, "{}"));
+    }
+
+    [Theory, MemberData(nameof(TestDatabase.Providers), MemberType = typeof(TestDatabase))]
     public async Task Finish_rejects_unknown_crawls_and_the_running_state(StorageProvider provider)
     {
         await using TestDatabase db = await TestDatabase.CreateAsync(provider);

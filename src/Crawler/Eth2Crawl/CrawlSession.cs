@@ -191,7 +191,7 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
                 await RetryAsync(() => crawls.FinishCrawlAsync(r.Id, state, counts, summary.ToJson(), CancellationToken.None)).ConfigureAwait(false);
                 // The top clients and fork digests are read from the census rows the finish just built, then written into
                 // the summary: counted from the visits while the crawl still ran, they took another pass over all of them
-                // (0.5-0.8 s at the end of a 20,000-record crawl).
+                // (0.5-0.8 s at the end of a 20,000-record crawl). A reader in between sees the summary without them.
                 var withTops = await WithTopGroupsAsync(summary, storage, r.Id).ConfigureAwait(false);
                 if (!ReferenceEquals(withTops, summary))
                 {

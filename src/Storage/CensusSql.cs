@@ -89,6 +89,15 @@ internal static class CensusSql
     private static string Joins(Spec s, bool needEnr) =>
         (s.Enr || needEnr ? EnrJoin : "") + (s.Agent ? AgentJoin : "") + (s.Geo ? GeoJoin : "");
 
+    /// <summary>Each dimension's key and label as columns kI and lI (null when it has no label) of one row per visit.</summary>
+    private static string KeyColumns(Spec[] specs) =>
+        string.Join(", ", specs.Select((s, i) => $"{s.Key} AS k{i}, {(s.LabelIsGroup || s.Label != NoLabel ? s.Label : NoLabel)} AS l{i}"));
+
+    /// <summary>In a GROUPING SETS query over <see cref="KeyColumns"/>, <paramref name="then"/> of the dimension whose set
+    /// a row belongs to: GROUPING(kI) = 0 marks the rows of dimension I (each set groups by its own kI).</summary>
+    private static string ByGroupingSet(Spec[] specs, Func<int, string> then) =>
+        "CASE " + string.Concat(specs.Select((s, i) => $"WHEN GROUPING(k{i}) = 0 THEN {then(i)} ")) + "END";
+
     /// <summary>
     /// INSERT of every dimension of <paramref name="dimensions"/> for crawl @crawl into crawl_census in one statement: the
     /// visits are read and joined once, then grouped per network and dimension (PostgreSQL: GROUPING SETS, one pass;
@@ -100,7 +109,7 @@ internal static class CensusSql
     {
         ArgumentOutOfRangeException.ThrowIfZero(dimensions.Count);
         Spec[] specs = [.. dimensions.Select(For)];
-        string columns = string.Join(", ", specs.Select((s, i) => $"{s.Key} AS k{i}, {(s.LabelIsGroup || s.Label != NoLabel ? s.Label : NoLabel)} AS l{i}"));
+        string columns = KeyColumns(specs);
         // the network column needs the ENR joins whatever the dimensions
         var joins = new Spec(NoLabel, NoLabel, true, specs.Any(s => s.Agent), specs.Any(s => s.Geo));
         string visits = $"""
@@ -112,8 +121,7 @@ internal static class CensusSql
         if (postgres)
         {
             // GROUPING(kI) = 0 marks the rows of dimension I, as in LiveCensuses (OFFSET 0 keeps the columns apart)
-            string which(Func<int, string> then) =>
-                "CASE " + string.Concat(specs.Select((s, i) => $"WHEN GROUPING(k{i}) = 0 THEN {then(i)} ")) + "END";
+            string which(Func<int, string> then) => ByGroupingSet(specs, then);
             string sets = string.Join(", ", specs.Select((s, i) => s.LabelIsGroup ? $"(net, k{i}, l{i})" : $"(net, k{i})"));
             return $"""
                 {insert}
@@ -155,7 +163,7 @@ internal static class CensusSql
     {
         ArgumentOutOfRangeException.ThrowIfZero(dimensions.Count);
         Spec[] specs = [.. dimensions.Select(For)];
-        string columns = string.Join(", ", specs.Select((s, i) => $"{s.Key} AS k{i}, {(s.LabelIsGroup || s.Label != NoLabel ? s.Label : NoLabel)} AS l{i}"));
+        string columns = KeyColumns(specs);
         var joins = new Spec(NoLabel, NoLabel, specs.Any(s => s.Enr) || networkFilter, specs.Any(s => s.Agent), specs.Any(s => s.Geo));
         string visits = $"""
               SELECT {columns}
@@ -169,8 +177,7 @@ internal static class CensusSql
             // marks the rows of dimension I (each dimension groups by its own column, so exactly one is 0 per row; OFFSET 0
             // keeps the subquery's columns apart: pulled up, the client key and client_version's label would be one
             // expression, and GROUPING could no longer tell their grouping sets apart).
-            string which(Func<int, string> then) =>
-                "CASE " + string.Concat(specs.Select((s, i) => $"WHEN GROUPING(k{i}) = 0 THEN {then(i)} ")) + "END";
+            string which(Func<int, string> then) => ByGroupingSet(specs, then);
             string sets = string.Join(", ", specs.Select((s, i) => s.LabelIsGroup ? $"(k{i}, l{i})" : $"(k{i})"));
             return $"""
                 SELECT {which(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))}, {which(i => $"k{i}")},

@@ -153,7 +153,7 @@ public sealed partial class Discv5Node : IAsyncDisposable
     /// runtime's own threads and often a database. On 2 cores, with the batching receive thread of
     /// <see cref="Transport.Discv5Socket"/>, one shard (and so one receive thread, which handles what it reads itself)
     /// used 7–10 % less CPU at 20,000 simulated records than two, with the same coverage (docs/performance.md,
-    /// "One handler shard per two cores"), and 16–26 % less against the corrected simulator ("The simulator's own
+    /// "One handler shard per two cores"), and 16–21 % less against the corrected simulator ("The simulator's own
     /// receive threads"): two shards on two cores mostly added thread switches and late, repeated answers.
     /// </summary>
     internal static int DefaultHandlerShards(int processors) => Math.Max(1, processors / 2);

@@ -93,11 +93,6 @@ internal static class CensusSql
     private static string KeyColumns(Spec[] specs) =>
         string.Join(", ", specs.Select((s, i) => $"{s.Key} AS k{i}, {(s.LabelIsGroup || s.Label != NoLabel ? s.Label : NoLabel)} AS l{i}"));
 
-    /// <summary>In a GROUPING SETS query over <see cref="KeyColumns"/>, <paramref name="then"/> of the dimension whose set
-    /// a row belongs to: GROUPING(kI) = 0 marks the rows of dimension I (each set groups by its own kI).</summary>
-    private static string ByGroupingSet(Spec[] specs, Func<int, string> then) =>
-        "CASE " + string.Concat(specs.Select((s, i) => $"WHEN GROUPING(k{i}) = 0 THEN {then(i)} ")) + "END";
-
     /// <summary>
     /// INSERT of every dimension of <paramref name="dimensions"/> for crawl @crawl into crawl_census in one statement: the
     /// visits are read and joined once, then grouped per network and dimension (PostgreSQL: GROUPING SETS, one pass;
@@ -117,28 +112,8 @@ internal static class CensusSql
               FROM visits v{Joins(joins, true)}
               WHERE v.crawl_id = @crawl AND v.kind = 'crawl'
             """;
-        const string insert = "INSERT INTO crawl_census (crawl_id, network, dimension, key, label, count)";
-        if (postgres)
-        {
-            // GROUPING(kI) = 0 marks the rows of dimension I, as in LiveCensuses (OFFSET 0 keeps the columns apart)
-            string which(Func<int, string> then) => ByGroupingSet(specs, then);
-            string sets = string.Join(", ", specs.Select((s, i) => s.LabelIsGroup ? $"(net, k{i}, l{i})" : $"(net, k{i})"));
-            return $"""
-                {insert}
-                SELECT @crawl, net, {which(i => $"'{DimensionName(dimensions[i])}'")}, {which(i => $"k{i}")},
-                       {which(i => specs[i].LabelIsGroup ? $"l{i}" : $"MAX(l{i})")}, COUNT(*)
-                FROM ({visits} OFFSET 0) x
-                GROUP BY GROUPING SETS ({sets})
-                """;
-        }
-        string groups = string.Join("\n            UNION ALL\n            ", specs.Select((s, i) => s.LabelIsGroup
-            ? $"SELECT @crawl, net, '{DimensionName(dimensions[i])}', k{i}, l{i}, COUNT(*) FROM x GROUP BY net, k{i}, l{i}"
-            : $"SELECT @crawl, net, '{DimensionName(dimensions[i])}', k{i}, MAX(l{i}), COUNT(*) FROM x GROUP BY net, k{i}"));
-        return $"""
-            WITH x AS MATERIALIZED ({visits})
-            {insert}
-            {groups}
-            """;
+        return PerDimension(specs, i => $"'{DimensionName(dimensions[i])}'", visits, postgres,
+            lead: "@crawl, net, ", by: "net, ", insert: "INSERT INTO crawl_census (crawl_id, network, dimension, key, label, count)");
     }
 
     /// <summary>Live census of one crawl from visits (parameters @crawl and, when filtered, @network): key, label, count.</summary>
@@ -170,6 +145,16 @@ internal static class CensusSql
               FROM visits v{Joins(joins, networkFilter)}
               WHERE v.crawl_id = @crawl AND v.kind = 'crawl'{(networkFilter ? $" AND {NodeNetwork} = @network" : "")}
             """;
+        return PerDimension(specs, i => i.ToString(System.Globalization.CultureInfo.InvariantCulture), visits, postgres);
+    }
+
+    /// <summary>
+    /// Groups the rows of <paramref name="visits"/> (columns kI, lI of <see cref="KeyColumns"/>) per dimension, each group
+    /// also by the columns of <paramref name="by"/> (a prefix such as "net, ", or empty): rows <paramref name="lead"/>, the
+    /// dimension's <paramref name="tag"/>, key, label, count; the whole statement after <paramref name="insert"/> when given.
+    /// </summary>
+    private static string PerDimension(Spec[] specs, Func<int, string> tag, string visits, bool postgres, string lead = "", string by = "", string insert = "")
+    {
         if (postgres)
         {
             // One pass: PostgreSQL groups every visit into one hash table per grouping set as it reads it, instead of
@@ -177,20 +162,22 @@ internal static class CensusSql
             // marks the rows of dimension I (each dimension groups by its own column, so exactly one is 0 per row; OFFSET 0
             // keeps the subquery's columns apart: pulled up, the client key and client_version's label would be one
             // expression, and GROUPING could no longer tell their grouping sets apart).
-            string which(Func<int, string> then) => ByGroupingSet(specs, then);
-            string sets = string.Join(", ", specs.Select((s, i) => s.LabelIsGroup ? $"(k{i}, l{i})" : $"(k{i})"));
+            string which(Func<int, string> then) =>
+                "CASE " + string.Concat(specs.Select((s, i) => $"WHEN GROUPING(k{i}) = 0 THEN {then(i)} ")) + "END";
+            string sets = string.Join(", ", specs.Select((s, i) => s.LabelIsGroup ? $"({by}k{i}, l{i})" : $"({by}k{i})"));
             return $"""
-                SELECT {which(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))}, {which(i => $"k{i}")},
-                       {which(i => specs[i].LabelIsGroup ? $"l{i}" : $"MAX(l{i})")}, COUNT(*)
+                {insert}
+                SELECT {lead}{which(tag)}, {which(i => $"k{i}")}, {which(i => specs[i].LabelIsGroup ? $"l{i}" : $"MAX(l{i})")}, COUNT(*)
                 FROM ({visits} OFFSET 0) x
                 GROUP BY GROUPING SETS ({sets})
                 """;
         }
         string groups = string.Join("\n            UNION ALL\n            ", specs.Select((s, i) => s.LabelIsGroup
-            ? $"SELECT {i}, k{i}, l{i}, COUNT(*) FROM x GROUP BY k{i}, l{i}"
-            : $"SELECT {i}, k{i}, MAX(l{i}), COUNT(*) FROM x GROUP BY k{i}"));
+            ? $"SELECT {lead}{tag(i)}, k{i}, l{i}, COUNT(*) FROM x GROUP BY {by}k{i}, l{i}"
+            : $"SELECT {lead}{tag(i)}, k{i}, MAX(l{i}), COUNT(*) FROM x GROUP BY {by}k{i}"));
         return $"""
             WITH x AS MATERIALIZED ({visits})
+            {insert}
             {groups}
             """;
     }

@@ -105,6 +105,9 @@ public sealed partial class Discv5Node : IAsyncDisposable
     /// <summary>Record signature checks done; records seen again are taken from the cache (<see cref="RecordCacheHits"/>).</summary>
     public long RecordsVerified => _records.Verified;
     public long RecordCacheHits => _records.Hits;
+    /// <summary>Receive calls of the batching loop that returned datagrams (0 with the portable loop): received packets
+    /// over this is how many came per thread wake-up (see <see cref="Discv5Options.ReceiveCoalescing"/>).</summary>
+    public long ReceiveBatches => _socket?.ReceiveBatches ?? 0;
 
     /// <summary>Dropped received packets by reason (kebab-case names). received = processed + sum of these.</summary>
     public IReadOnlyDictionary<string, long> DropCounts => _counters.Drops();
@@ -165,7 +168,7 @@ public sealed partial class Discv5Node : IAsyncDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_socket != null) throw new InvalidOperationException("already started");
             var ep = _options.BindEndPoint;
-            var socket = new Discv5Socket(ep, _options.ReceiveBufferSize, _options.SendBufferSize, _log, _counters, _options.Sender) { PortableReceive = _options.PortableReceive };
+            var socket = new Discv5Socket(ep, _options.ReceiveBufferSize, _options.SendBufferSize, _log, _counters, _options.Sender) { PortableReceive = _options.PortableReceive, ReceiveCoalescing = _options.ReceiveCoalescing };
             _socket = socket;
             var bound = socket.LocalEndPoint;
             var ip = _options.AdvertisedIp ?? (ep.Address.Equals(IPAddress.Any) || ep.Address.Equals(IPAddress.IPv6Any) ? null : ep.Address);

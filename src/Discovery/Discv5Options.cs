@@ -138,6 +138,18 @@ public sealed class Discv5Options
     /// </summary>
     public bool PortableReceive { get; init; }
 
+    /// <summary>
+    /// After a receive that emptied the socket, the batching receive loop (64-bit Linux) waits this long before it reads
+    /// again, so that what arrives meanwhile is read by one system call and handled in one go: one thread wake-up, and
+    /// one hand-off of the answers' continuations, for many datagrams instead of for each (what network cards call
+    /// interrupt moderation). Each datagram may wait this much longer; a busy socket, which fills a whole batch, is read
+    /// without waiting. Timeouts are not hurt: a request whose answer waits in the socket is put off
+    /// (<see cref="TimeoutDeferral"/>). Zero (the default): read again at once. A crawler, which receives thousands of
+    /// datagrams a second with round trips of 50-300 ms, wants a few milliseconds (docs/performance.md, "Receive
+    /// coalescing"). CLP2P_DISCV5_RECEIVE_COALESCING_US in the environment overrides it for a whole process.
+    /// </summary>
+    public TimeSpan ReceiveCoalescing { get; init; }
+
     /// <summary>Randomness for nonces, masking IVs, id-nonces, ephemeral keys and request ids. Called from several
     /// handler shards at once: it must be thread-safe.</summary>
     public IDiscoveryRandom Random { get; init; } = CryptoRandom.Instance;

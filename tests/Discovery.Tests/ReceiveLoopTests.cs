@@ -60,6 +60,30 @@ public sealed class ReceiveLoopTests
     }
 
     [Fact]
+    public async Task A_coalescing_loop_reads_answers_in_batches_and_keeps_the_requests_whose_answers_wait_in_the_socket()
+    {
+        if (!OperatingSystem.IsLinux() || !Environment.Is64BitProcess) return;   // the batching loop's option
+        // the loop waits 400 ms after each read that emptied the socket; the requests time out after 150 ms with no
+        // retry: each answer comes within a millisecond and waits in the socket, unread, past its request's timeout,
+        // which is put off until the loop has read it (with TimeoutDeferral zero this ping times out)
+        await using var a = await TestNodes.Create(requestTimeout: TimeSpan.FromMilliseconds(150), retries: 0,
+            receiveCoalescing: TimeSpan.FromMilliseconds(400)).StartedAsync();
+        await using var b = await TestNodes.Create().StartedAsync();
+        var first = await a.PingAsync(b.LocalEnr);
+        Assert.True(first.IsOk, $"first ping: {first.Failure}");
+        // five answers at once: the first may wake the loop alone, the others arrive while it waits and come in one
+        // read (b's own packets to a, such as a ping of its new neighbour, may come apart: one read more each)
+        long batches = a.ReceiveBatches, packets = a.PacketsReceived;
+        var pings = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => a.PingAsync(b.LocalEnr)));
+        Assert.All(pings, p => Assert.True(p.IsOk, $"ping: {p.Failure}"));
+        // a packet is counted once handled, which may be just after its request's caller resumed
+        await a.UntilAsync(() => a.PacketsReceived - packets >= 5);
+        long received = a.PacketsReceived - packets;
+        Assert.InRange(a.ReceiveBatches - batches, 1, received - 3);
+        Assert.Equal(0, a.DropCounts.Values.Sum());
+    }
+
+    [Fact]
     public async Task Disposing_a_node_wakes_its_blocked_receive_threads()
     {
         // nothing ever arrives: the threads sleep in the kernel until the node is disposed, which must not hang

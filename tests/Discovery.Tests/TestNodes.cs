@@ -23,7 +23,7 @@ internal static class TestNodes
         TimeProvider? time = null, int port = 0, TimeSpan? challengeTimeout = null, int? whoAreYouPerSecond = null,
         int? maxPendingChallenges = null, int? unsolicitedPerSecond = null, bool rateLimitLoopback = false,
         int? maxPendingRequests = null, int? maxSessions = null, IPAddress? advertisedIp = null, int? advertisedUdpPort = null,
-        TimeSpan? timeoutDeferral = null, int handlerShards = 0, bool portableReceive = false)
+        TimeSpan? timeoutDeferral = null, int handlerShards = 0, bool portableReceive = false, TimeSpan? receiveCoalescing = null)
     {
         var key = privateKey ?? NewKey();
         var library = new Discv5Options { PrivateKey = key };
@@ -48,6 +48,7 @@ internal static class TestNodes
             TimeoutDeferral = timeoutDeferral ?? library.TimeoutDeferral,
             HandlerShards = handlerShards,
             PortableReceive = portableReceive,
+            ReceiveCoalescing = receiveCoalescing ?? TimeSpan.Zero,
         }, time: time);
     }
 

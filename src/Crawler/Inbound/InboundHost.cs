@@ -113,6 +113,9 @@ public sealed partial class InboundHost : IAsyncDisposable
             MaxPendingRequests = 65_536,
             MaxSessions = 100_000,
             MaxKnownRecords = 200_000,
+            // answers are 50-300 ms away; 2 ms more per datagram lets them gather and be handled a batch per thread
+            // wake-up (docs/performance.md, "Receive coalescing")
+            ReceiveCoalescing = TimeSpan.FromMilliseconds(2),
             // A fresh, higher seq on every start: peers that cached our record from an earlier run (same node id,
             // another port) then take the new one from the handshake instead of distrusting the session.
             EnrSeq = (ulong)_time.GetUtcNow().ToUnixTimeMilliseconds(),

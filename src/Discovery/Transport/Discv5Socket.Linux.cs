@@ -30,6 +30,20 @@ internal sealed partial class Discv5Socket
     /// <summary>Use the portable receive loop (see <see cref="Discv5Options.PortableReceive"/>).</summary>
     public bool PortableReceive { get; init; }
 
+    /// <summary>How long the batching loop waits after emptying the socket (see <see cref="Discv5Options.ReceiveCoalescing"/>).</summary>
+    public TimeSpan ReceiveCoalescing { get; init; }
+
+    /// <summary><see cref="ReceiveCoalescing"/> in microseconds, or the environment's override.</summary>
+    private uint CoalescingMicros =>
+        uint.TryParse(Environment.GetEnvironmentVariable("CLP2P_DISCV5_RECEIVE_COALESCING_US"), out uint us)
+            ? us
+            : (uint)Math.Clamp(ReceiveCoalescing.TotalMicroseconds, 0, 1_000_000);
+
+    /// <summary>Receive calls that returned datagrams, over all loops (the batches the datagrams came in).</summary>
+    public long ReceiveBatches => Interlocked.Read(ref _receiveBatches);
+
+    private long _receiveBatches;
+
     private int _nativeStopping;
 
     // datagrams the receive threads have read in their current batches and not yet handed on: unread as far as the
@@ -111,6 +125,7 @@ internal sealed partial class Discv5Socket
         var iov = (Native.IoVec*)NativeMemory.AllocZeroed((nuint)(NativeBatch * sizeof(Native.IoVec)));
         var msgs = (Native.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(NativeBatch * sizeof(Native.MMsgHdr)));
         var senders = new SenderEndpoints(_socket.AddressFamily);
+        uint coalesce = CoalescingMicros;
         var received = senders.Received;
         try
         {
@@ -154,6 +169,7 @@ internal sealed partial class Discv5Socket
                     if (Volatile.Read(ref _nativeStopping) != 0) break;
                     continue;
                 }
+                Interlocked.Increment(ref _receiveBatches);
                 Interlocked.Add(ref _undispatched, n);
                 for (int i = 0; i < n; i++)
                 {
@@ -182,7 +198,14 @@ internal sealed partial class Discv5Socket
                 }
                 // fewer than a batch: the call stopped at an empty socket, so everything that arrived before it returned
                 // has now been read and dispatched
-                if (n < NativeBatch) Interlocked.Increment(ref _drained);
+                if (n < NativeBatch)
+                {
+                    Interlocked.Increment(ref _drained);
+                    // let what arrives next gather in the socket, to be read and handled as one batch (see
+                    // Discv5Options.ReceiveCoalescing); a datagram waiting there meanwhile keeps its request's timeout
+                    // off (HasUnread sees it)
+                    if (coalesce > 0 && Volatile.Read(ref _nativeStopping) == 0) _ = Native.usleep(coalesce);
+                }
             }
         }
         finally
@@ -251,6 +274,10 @@ internal sealed partial class Discv5Socket
 
         [LibraryImport("libc", SetLastError = true)]
         public static partial int recvmmsg(int fd, MMsgHdr* msgs, uint vlen, int flags, void* timeout);
+
+        /// <summary>Sleeps the calling thread (an interrupted sleep returns early: harmless here).</summary>
+        [LibraryImport("libc")]
+        public static partial int usleep(uint usec);
 
         [LibraryImport("libc", SetLastError = true)]
         public static partial int shutdown(int fd, int how);

@@ -33,11 +33,12 @@ internal sealed partial class Discv5Socket
     /// <summary>How long the batching loop waits after emptying the socket (see <see cref="Discv5Options.ReceiveCoalescing"/>).</summary>
     public TimeSpan ReceiveCoalescing { get; init; }
 
-    /// <summary><see cref="ReceiveCoalescing"/> in microseconds, or the environment's override.</summary>
+    /// <summary><see cref="ReceiveCoalescing"/> in microseconds, or the environment's override; at most a second (a
+    /// stopping node waits out the sleep).</summary>
     private uint CoalescingMicros =>
-        uint.TryParse(Environment.GetEnvironmentVariable("CLP2P_DISCV5_RECEIVE_COALESCING_US"), out uint us)
-            ? us
-            : (uint)Math.Clamp(ReceiveCoalescing.TotalMicroseconds, 0, 1_000_000);
+        (uint)Math.Clamp(
+            uint.TryParse(Environment.GetEnvironmentVariable("CLP2P_DISCV5_RECEIVE_COALESCING_US"), out uint us) ? us : ReceiveCoalescing.TotalMicroseconds,
+            0, 1_000_000);
 
     /// <summary>Receive calls that returned datagrams, over all loops (the batches the datagrams came in).</summary>
     public long ReceiveBatches => Interlocked.Read(ref _receiveBatches);

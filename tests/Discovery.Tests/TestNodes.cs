@@ -48,7 +48,7 @@ internal static class TestNodes
             TimeoutDeferral = timeoutDeferral ?? library.TimeoutDeferral,
             HandlerShards = handlerShards,
             PortableReceive = portableReceive,
-            ReceiveCoalescing = receiveCoalescing ?? TimeSpan.Zero,
+            ReceiveCoalescing = receiveCoalescing ?? library.ReceiveCoalescing,
         }, time: time);
     }
 

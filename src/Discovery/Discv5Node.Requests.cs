@@ -87,14 +87,14 @@ public sealed partial class Discv5Node
         }
         var timeout = options?.Timeout ?? _options.RequestTimeout;
         int attempts = 1 + Math.Max(0, options?.Retries ?? _options.RequestRetries);
-        var req = new PendingRequest<T>(kind, node, new NodeAddress(node.NodeId, ep), make, adoptKey, timeout, attempts, _time.GetTimestamp());
         var shard = ShardFor(ep);
+        var req = new PendingRequest<T>(shard, kind, node, new NodeAddress(node.NodeId, ep), make, adoptKey, timeout, attempts, _time.GetTimestamp());
         if (!shard.TryPost(ShardItem.Start(req)))
         {
             Interlocked.Decrement(ref _counters.LiveRequests);
             return Task.FromResult(RequestResult<T>.Failed(RequestFailure.Disposed));
         }
-        req.WatchCaller(ct, shard);
+        req.WatchCaller(ct);
         return req.Caller.Task;
     }
 }

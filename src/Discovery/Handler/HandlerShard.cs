@@ -140,24 +140,55 @@ internal sealed partial class HandlerShard
         }
     }
 
-    /// <summary>Handles up to a batch of queued items; true when the queue ran empty.</summary>
+    /// <summary>Handles up to a batch of queued items, then hands the requests' outcomes it made to their callers;
+    /// true when the queue ran empty.</summary>
     private bool Drain()
     {
         var reader = _inbox.Reader;
-        for (int i = 0; i < MaxBatch; i++)
+        try
         {
-            if (!reader.TryRead(out var item)) return true;
-            try
+            for (int i = 0; i < MaxBatch; i++)
             {
-                Process(item);
+                if (!reader.TryRead(out var item)) return true;
+                try
+                {
+                    Process(item);
+                }
+                catch (Exception e)
+                {
+                    // a bug of ours, not the remote's (packets are counted in HandlePacket): log and keep serving
+                    LogInternalError(_ctx.Log, e, item.Kind);
+                }
             }
-            catch (Exception e)
-            {
-                // a bug of ours, not the remote's (packets are counted in HandlePacket): log and keep serving
-                LogInternalError(_ctx.Log, e, item.Kind);
-            }
+            return !reader.TryPeek(out _);
         }
-        return !reader.TryPeek(out _);
+        finally
+        {
+            FlushOutcomes();
+        }
+    }
+
+    // outcomes of requests made by the current runner, not yet handed to their callers (the runner's thread only)
+    private List<PendingRequest> _outcomes = [];
+
+    /// <summary>On the shard's loop: a request's outcome, for <see cref="FlushOutcomes"/>.</summary>
+    internal void QueueOutcome(PendingRequest request) => _outcomes.Add(request);
+
+    /// <summary>
+    /// Hands the outcomes queued by this batch of work to their callers, all in one thread-pool work item, where each
+    /// caller's continuation runs in turn (the callers' own work — a crawl's next request, its records — stays off the
+    /// shard's loop, which is often the socket's receive thread). One work item per batch instead of one per answer:
+    /// each work item may wake a pool worker, and on this path most did.
+    /// </summary>
+    internal void FlushOutcomes()
+    {
+        if (_outcomes.Count == 0) return;
+        var batch = _outcomes;
+        _outcomes = [];
+        ThreadPool.UnsafeQueueUserWorkItem(static b =>
+        {
+            foreach (var r in b) r.DeliverOutcome();
+        }, batch, preferLocal: false);
     }
 
     /// <summary>Stops the shard: what is queued is handled (requests fail as <see cref="RequestFailure.Disposed"/>,
@@ -172,6 +203,7 @@ internal sealed partial class HandlerShard
             // drain everything: nothing new can be queued once the writer is complete
         }
         Shutdown();
+        FlushOutcomes();
     }
 
     private void Process(in ShardItem item)

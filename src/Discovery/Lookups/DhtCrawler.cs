@@ -920,6 +920,10 @@ public sealed class DhtCrawler
         private int _inFlight;
         private long _lastCut;
 
+        // set while this thread hands room in the window to waiters: a waiter that goes on here and ends its own
+        // request at once (a node disposed under the crawl) hands its room on through the pool, not deeper on this stack
+        [ThreadStatic] private static bool t_handingOn;
+
         public ValueTask EnterAsync(CancellationToken ct)
         {
             TaskCompletionSource waiter;
@@ -930,7 +934,9 @@ public sealed class DhtCrawler
                     _inFlight++;
                     return ValueTask.CompletedTask;
                 }
-                waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                // continuations run where the room is handed on (Exit), outside the lock: a waiter used to be resumed by
+                // a work item of its own, a thread-pool dispatch (and often a worker's wake-up) for most requests of a crawl
+                waiter = new TaskCompletionSource();
                 _waiting.Enqueue(waiter);
             }
             return new ValueTask(WaitAsync(waiter, ct));
@@ -938,13 +944,16 @@ public sealed class DhtCrawler
 
         private static async Task WaitAsync(TaskCompletionSource waiter, CancellationToken ct)
         {
-            using var reg = ct.Register(static w => ((TaskCompletionSource)w!).TrySetCanceled(), waiter);
+            // cancelled on the pool, not on the thread that cancels the crawl
+            using var reg = ct.Register(static w => ThreadPool.UnsafeQueueUserWorkItem(static t => t.TrySetCanceled(), (TaskCompletionSource)w!, preferLocal: false), waiter);
             await waiter.Task.ConfigureAwait(false);
         }
 
         public void Exit(bool answered, bool timedOut)
         {
             bool overloaded = behind();
+            TaskCompletionSource? next = null;
+            List<TaskCompletionSource>? more = null;
             lock (_gate)
             {
                 _inFlight--;
@@ -961,9 +970,54 @@ public sealed class DhtCrawler
                 {
                     _limit = Math.Min(_max, _limit + 1);
                 }
-                while (_inFlight < (int)_limit && _waiting.TryDequeue(out var next))
-                    if (next.TrySetResult()) _inFlight++;
+                // room is taken for each waiter here, under the lock; a waiter cancelled meanwhile gives it back below
+                while (_inFlight < (int)_limit && _waiting.TryDequeue(out var w))
+                {
+                    if (w.Task.IsCompleted) continue;
+                    _inFlight++;
+                    if (next is null) next = w;
+                    else (more ??= []).Add(w);
+                }
             }
+            if (next is null) return;
+            HandOn(next);
+            if (more is not null) foreach (var w in more) HandOn(w);
+        }
+
+        private void HandOn(TaskCompletionSource waiter)
+        {
+            if (t_handingOn)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(static s => s.Window.HandOn(s.Waiter), (Window: this, Waiter: waiter), preferLocal: false);
+                return;
+            }
+            t_handingOn = true;
+            try
+            {
+                if (!waiter.TrySetResult()) GiveBack();
+            }
+            finally
+            {
+                t_handingOn = false;
+            }
+        }
+
+        /// <summary>Room taken for a waiter that was cancelled before it could be handed on.</summary>
+        private void GiveBack()
+        {
+            TaskCompletionSource? next = null;
+            lock (_gate)
+            {
+                _inFlight--;
+                while (_inFlight < (int)_limit && _waiting.TryDequeue(out var w))
+                {
+                    if (w.Task.IsCompleted) continue;
+                    _inFlight++;
+                    next = w;
+                    break;
+                }
+            }
+            if (next is not null) HandOn(next);
         }
     }
 }

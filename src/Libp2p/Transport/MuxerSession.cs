@@ -68,9 +68,11 @@ internal abstract class MuxerSession : IAsyncDisposable
     public void Start(Func<MuxedStream, Task> onInbound)
     {
         _onInbound = onInbound;
-        _controlTask = Task.Run(ControlLoopAsync);
+        // both loops start here and return at their first wait (a frame to write, a frame to read): started through
+        // Task.Run they cost two thread-pool work items per connection
+        _controlTask = ControlLoopAsync();
         Volatile.Write(ref _readLoop, ReadLoopRunning);
-        _readTask = Task.Run(RunReadLoopAsync);
+        _readTask = RunReadLoopAsync();
     }
 
     public abstract Task<MuxedStream> OpenStreamAsync(CancellationToken ct);

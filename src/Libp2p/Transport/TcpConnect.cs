@@ -15,7 +15,9 @@ internal sealed class TcpConnect : SocketAsyncEventArgs
     private const int Done = 1;
     private const int Aborted = 2;
 
-    private readonly TaskCompletionSource<SocketError> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // the dial goes on where the connect completed (the socket engine's thread, or the pool for an abort), not in a
+    // work item of its own
+    private readonly TaskCompletionSource<SocketError> _done = new();
     private readonly Socket _socket;
     private int _state;
 

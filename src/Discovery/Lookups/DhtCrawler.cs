@@ -910,7 +910,7 @@ public sealed class DhtCrawler
 
     /// <summary>The crawl-wide congestion window of requests in flight to nodes that answered (slow start, then AIMD;
     /// see <see cref="DhtCrawlOptions.InitialRequestsInFlight"/>).</summary>
-    private sealed class Window(int initial, int min, int max, TimeSpan cutInterval, TimeProvider time, Func<bool> behind)
+    internal sealed class Window(int initial, int min, int max, TimeSpan cutInterval, TimeProvider time, Func<bool> behind)
     {
         private readonly Lock _gate = new();
         private readonly Queue<TaskCompletionSource> _waiting = new();

@@ -1,0 +1,73 @@
+namespace ClP2p.Discovery.Tests;
+
+/// <summary>The crawl-wide window of requests in flight: room handed on inline, without deepening the stack.</summary>
+public sealed class CrawlWindowTests
+{
+    [ThreadStatic] private static int t_depth;
+
+    [Fact]
+    public async Task Room_handed_to_waiters_that_end_at_once_reaches_them_all_without_nesting_their_hand_offs()
+    {
+        // a window of one request: every waiter queues, and each ends its request as soon as it gets room (as a crawl's
+        // requests do when its node is disposed), handing the room to the next from inside its own hand-off
+        var window = new DhtCrawler.Window(1, 1, 1, TimeSpan.FromSeconds(1), TimeProvider.System, () => false);
+        Assert.True(window.EnterAsync(CancellationToken.None).IsCompletedSuccessfully);
+        const int waiters = 20_000;
+        int done = 0, deepest = 0;
+        async Task WaitAndEndAsync()
+        {
+            // goes on where the room is handed over (not posted to the test framework's context)
+            await window.EnterAsync(CancellationToken.None).ConfigureAwait(false);
+            int depth = ++t_depth;
+            int seen;
+            while (depth > (seen = Volatile.Read(ref deepest)) && Interlocked.CompareExchange(ref deepest, depth, seen) != seen)
+            {
+            }
+            try
+            {
+                window.Exit(answered: false, timedOut: false);
+            }
+            finally
+            {
+                t_depth--;
+            }
+            Interlocked.Increment(ref done);
+        }
+        var all = Enumerable.Range(0, waiters).Select(_ => WaitAndEndAsync()).ToArray();
+        Assert.Equal(0, Volatile.Read(ref done));   // all wait: the room is held
+
+        window.Exit(answered: false, timedOut: false);
+        await Task.WhenAll(all).WaitAsync(HangGuard);
+
+        Assert.Equal(waiters, done);
+        // a waiter resumed inside another's hand-off hands its room on through the pool: two levels at most, where
+        // handing on inline all the way down would nest twenty thousand
+        Assert.InRange(deepest, 1, 2);
+        // and the room came back: one request gets in at once
+        Assert.True(window.EnterAsync(CancellationToken.None).IsCompletedSuccessfully);
+    }
+
+    [Fact]
+    public async Task A_waiter_cancelled_before_room_frees_up_is_skipped_and_the_room_goes_to_the_next()
+    {
+        var window = new DhtCrawler.Window(1, 1, 1, TimeSpan.FromSeconds(1), TimeProvider.System, () => false);
+        Assert.True(window.EnterAsync(CancellationToken.None).IsCompletedSuccessfully);
+        using var cancelFirst = new CancellationTokenSource();
+        var first = window.EnterAsync(cancelFirst.Token).AsTask();
+        var second = window.EnterAsync(CancellationToken.None).AsTask();
+        cancelFirst.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first.WaitAsync(HangGuard));
+        Assert.False(second.IsCompleted);
+
+        window.Exit(answered: false, timedOut: false);
+        await second.WaitAsync(HangGuard);
+
+        // the second holds the only room; once it ends, the room is free again (the cancelled waiter took none)
+        var third = window.EnterAsync(CancellationToken.None).AsTask();
+        Assert.False(third.IsCompleted);
+        window.Exit(answered: false, timedOut: false);
+        await third.WaitAsync(HangGuard);
+        window.Exit(answered: false, timedOut: false);
+        Assert.True(window.EnterAsync(CancellationToken.None).IsCompletedSuccessfully);
+    }
+}

@@ -177,8 +177,8 @@ internal sealed partial class HandlerShard
     /// <summary>
     /// Hands the outcomes queued by this batch of work to their callers, all in one thread-pool work item, where each
     /// caller's continuation runs in turn (the callers' own work — a crawl's next request, its records — stays off the
-    /// shard's loop, which is often the socket's receive thread). One work item per batch instead of one per answer:
-    /// each work item may wake a pool worker, and on this path most did.
+    /// shard's loop, which is often the socket's receive thread). One work item per batch instead of one per answer,
+    /// each of which could wake a sleeping pool worker (docs/performance.md, "Fewer thread-pool work items").
     /// </summary>
     internal void FlushOutcomes()
     {

@@ -104,8 +104,8 @@ internal sealed class PendingRequest<T> : PendingRequest
     /// The caller's task. Its continuation runs where the task is completed, which is never a shard's loop: an outcome
     /// is queued on the shard (<see cref="Answered"/>) and the shard hands each batch of them to one thread-pool work
     /// item (<see cref="HandlerShard.FlushOutcomes"/>), where the callers go on one after the other. A task whose
-    /// continuations ran asynchronously cost a work item, and often a worker's wake-up, per answer (~150,000 in a crawl
-    /// of 20,000 records).
+    /// continuations ran asynchronously cost a work item per answer, each of which could wake a sleeping worker (~150,000
+    /// in a crawl of 20,000 records).
     /// </summary>
     public TaskCompletionSource<RequestResult<T>> Caller { get; } = new();
 

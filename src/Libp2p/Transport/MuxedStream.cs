@@ -10,7 +10,10 @@ namespace ClP2p.Libp2p.Transport;
 /// </summary>
 internal abstract class MuxedStream : Libp2pStream
 {
-    private static readonly PipeOptions InboundOptions = new(pauseWriterThreshold: 0, useSynchronizationContext: false);
+    // the reader goes on inline, on the session's read loop that flushed the data (itself running on the socket's
+    // completion): handed to the thread pool, every frame of payload cost a work item (41,748 in a crawl of 20,000
+    // records, docs/performance.md "Fewer thread-pool work items")
+    private static readonly PipeOptions InboundOptions = new(readerScheduler: PipeScheduler.Inline, pauseWriterThreshold: 0, useSynchronizationContext: false);
 
     private readonly Pipe _inbound = new(InboundOptions);
     private readonly MuxerSession _session;

@@ -970,15 +970,26 @@ public sealed class DhtCrawler
                 {
                     _limit = Math.Min(_max, _limit + 1);
                 }
-                // room is taken for each waiter here, under the lock; a waiter cancelled meanwhile gives it back below
-                while (_inFlight < (int)_limit && _waiting.TryDequeue(out var w))
-                {
-                    if (w.Task.IsCompleted) continue;
-                    _inFlight++;
-                    if (next is null) next = w;
-                    else (more ??= []).Add(w);
-                }
+                TakeRoomForWaiters(ref next, ref more);
             }
+            HandOn(next, more);
+        }
+
+        /// <summary>Under the lock: room taken for each waiter that fits (a waiter cancelled meanwhile gives it back in
+        /// <see cref="GiveBack"/>); the waiters are handed on after the lock, by <see cref="HandOn(TaskCompletionSource?, List{TaskCompletionSource}?)"/>.</summary>
+        private void TakeRoomForWaiters(ref TaskCompletionSource? next, ref List<TaskCompletionSource>? more)
+        {
+            while (_inFlight < (int)_limit && _waiting.TryDequeue(out var w))
+            {
+                if (w.Task.IsCompleted) continue;
+                _inFlight++;
+                if (next is null) next = w;
+                else (more ??= []).Add(w);
+            }
+        }
+
+        private void HandOn(TaskCompletionSource? next, List<TaskCompletionSource>? more)
+        {
             if (next is null) return;
             HandOn(next);
             if (more is not null) foreach (var w in more) HandOn(w);
@@ -1006,18 +1017,13 @@ public sealed class DhtCrawler
         private void GiveBack()
         {
             TaskCompletionSource? next = null;
+            List<TaskCompletionSource>? more = null;
             lock (_gate)
             {
                 _inFlight--;
-                while (_inFlight < (int)_limit && _waiting.TryDequeue(out var w))
-                {
-                    if (w.Task.IsCompleted) continue;
-                    _inFlight++;
-                    next = w;
-                    break;
-                }
+                TakeRoomForWaiters(ref next, ref more);
             }
-            if (next is not null) HandOn(next);
+            HandOn(next, more);
         }
     }
 }

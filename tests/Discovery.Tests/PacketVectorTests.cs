@@ -35,7 +35,7 @@ public class PacketVectorTests
         Assert.Equal(PacketFlag.Message, v.Flag);
         Assert.Equal("ffffffffffffffffffffffff", S(v.Nonce));
         Assert.Equal(IdA, v.SourceId);
-        using var key = new AesGcm(new byte[16], 16);
+        using var key = new MessageCipher(new byte[16]);
         var pt = new byte[v.Message.Length - 16];
         Assert.True(PacketCodec.TryDecrypt(key, v.Nonce, v.Message, v.Header, pt));
         Assert.Equal("01c6840000000102", S(pt));
@@ -46,7 +46,7 @@ public class PacketVectorTests
     [Fact]
     public void Ordinary_ping_packet_encodes_byte_for_byte()
     {
-        using var key = new AesGcm(new byte[16], 16);
+        using var key = new MessageCipher(new byte[16]);
         var buf = new byte[1280];
         int n = PacketCodec.EncodeMessage(buf, IdB, Iv0, B("ffffffffffffffffffffffff"), IdA, key, B("01c6840000000102"));
         Assert.Equal(PingPacket, S(buf.AsSpan(0, n)));
@@ -91,7 +91,7 @@ public class PacketVectorTests
             : "c0a04b36f276172afc66a62848eb0769800c670c4edbefab8f26785e7fda6b56506a3f27ca72a75b106edd392a2cbf8a69272f5c1785c36d1de9d98a0894b2db", S(sig));
         byte[] record = withRecord ? new EnrBuilder().WithSeq(1).WithIp(IPAddress.Loopback).Build(KeyA).Raw.ToArray() : [];
         if (withRecord) Assert.Equal(RecordA, S(record));
-        using var key = new AesGcm(ik.ToArray(), 16);
+        using var key = new MessageCipher(ik.ToArray());
         var buf = new byte[1280];
         int n = PacketCodec.EncodeHandshake(buf, IdB, Iv0, B("ffffffffffffffffffffffff"), IdA, sig, B(EphPub), record, key, B("01c6840000000101"));
         Assert.Equal(withRecord ? HandshakeRecordPacket : HandshakePacket, S(buf.AsSpan(0, n)));
@@ -128,7 +128,7 @@ public class PacketVectorTests
         Assert.True(Secp256k1Ops.TryEcdh(eph, KeyB, secret));
         Span<byte> ik = stackalloc byte[16]; Span<byte> rk = stackalloc byte[16];
         HandshakeCrypto.DeriveKeys(secret, challenge, IdA, IdB, ik, rk);
-        using var key = new AesGcm(ik.ToArray(), 16);
+        using var key = new MessageCipher(ik.ToArray());
         var pt = new byte[v.Message.Length - 16];
         Assert.True(PacketCodec.TryDecrypt(key, v.Nonce, v.Message, v.Header, pt));
         Assert.Equal("01c6840000000101", S(pt));
@@ -194,7 +194,7 @@ public class PacketVectorTests
         using var codec = new PacketCodec(IdB);
         var p = B(PingPacket); p[^1] ^= 1;
         Assert.True(codec.TryDecode(p, out var v, out _));
-        using var key = new AesGcm(new byte[16], 16);
+        using var key = new MessageCipher(new byte[16]);
         Assert.False(PacketCodec.TryDecrypt(key, v.Nonce, v.Message, v.Header, new byte[64]));
     }
 
@@ -207,7 +207,7 @@ public class PacketVectorTests
         for (int i = 0; i < 200; i++)
         {
             rnd.NextBytes(k);
-            using var key = new AesGcm(k, 16);
+            using var key = new MessageCipher(k);
             var iv = new byte[16]; rnd.NextBytes(iv);
             var nonce = new byte[12]; rnd.NextBytes(nonce);
             var pt = new byte[rnd.Next(1, 1100)]; rnd.NextBytes(pt);

@@ -161,7 +161,7 @@ public sealed class PacketCodec : IDisposable
         HeaderMask.Apply(destIdBytes[..16], packet[..MaskingIvSize], packet[MaskingIvSize..headerEnd]);
     }
 
-    private static int Seal(Span<byte> dest, int headerEnd, AesGcm key, ReadOnlySpan<byte> plaintext)
+    private static int Seal(Span<byte> dest, int headerEnd, MessageCipher key, ReadOnlySpan<byte> plaintext)
     {
         var nonce = dest.Slice(MaskingIvSize + NonceOffset, NonceSize);
         var ciphertext = dest.Slice(headerEnd, plaintext.Length);
@@ -171,7 +171,7 @@ public sealed class PacketCodec : IDisposable
     }
 
     /// <summary>Ordinary message packet (flag 0) encrypted with the session write key.</summary>
-    public static int EncodeMessage(Span<byte> dest, NodeId destId, ReadOnlySpan<byte> maskingIv, ReadOnlySpan<byte> nonce, NodeId srcId, AesGcm key, ReadOnlySpan<byte> plaintext)
+    public static int EncodeMessage(Span<byte> dest, NodeId destId, ReadOnlySpan<byte> maskingIv, ReadOnlySpan<byte> nonce, NodeId srcId, MessageCipher key, ReadOnlySpan<byte> plaintext)
     {
         int headerEnd = WriteMessageHeader(dest, maskingIv, nonce, srcId);
         int length = Seal(dest, headerEnd, key, plaintext);
@@ -210,7 +210,7 @@ public sealed class PacketCodec : IDisposable
 
     /// <summary>Handshake message packet (flag 2).</summary>
     public static int EncodeHandshake(Span<byte> dest, NodeId destId, ReadOnlySpan<byte> maskingIv, ReadOnlySpan<byte> nonce, NodeId srcId,
-        ReadOnlySpan<byte> idSignature, ReadOnlySpan<byte> ephemeralPublicKey, ReadOnlySpan<byte> record, AesGcm key, ReadOnlySpan<byte> plaintext)
+        ReadOnlySpan<byte> idSignature, ReadOnlySpan<byte> ephemeralPublicKey, ReadOnlySpan<byte> record, MessageCipher key, ReadOnlySpan<byte> plaintext)
     {
         int authSize = HandshakeAuthDataHeadSize + IdSignatureSize + EphemeralKeySize + record.Length;
         maskingIv[..MaskingIvSize].CopyTo(dest);
@@ -227,19 +227,11 @@ public sealed class PacketCodec : IDisposable
     }
 
     /// <summary>Decrypts a message into dest (ciphertext length - 16 bytes). False when authentication fails.</summary>
-    public static bool TryDecrypt(AesGcm key, ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ciphertextWithTag, ReadOnlySpan<byte> ad, Span<byte> dest)
+    public static bool TryDecrypt(MessageCipher key, ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ciphertextWithTag, ReadOnlySpan<byte> ad, Span<byte> dest)
     {
         if (ciphertextWithTag.Length < GcmTagSize) return false;
         int plaintextLength = ciphertextWithTag.Length - GcmTagSize;
-        try
-        {
-            key.Decrypt(nonce, ciphertextWithTag[..plaintextLength], ciphertextWithTag[plaintextLength..], dest[..plaintextLength], ad);
-            return true;
-        }
-        catch (AuthenticationTagMismatchException)
-        {
-            return false;
-        }
+        return key.TryDecrypt(nonce, ciphertextWithTag[..plaintextLength], ciphertextWithTag[plaintextLength..], dest[..plaintextLength], ad);
     }
 
     public void Dispose() => _unmask?.Dispose();

@@ -23,17 +23,15 @@ public sealed class Session : IDisposable
     {
         WriteKeyBytes = writeKey.ToArray();
         ReadKeyBytes = readKey.ToArray();
-        WriteKey = new AesGcm(WriteKeyBytes, PacketsTagSize);
-        ReadKey = new AesGcm(ReadKeyBytes, PacketsTagSize);
+        WriteKey = new MessageCipher(WriteKeyBytes);
+        ReadKey = new MessageCipher(ReadKeyBytes);
         Remote = remote;
     }
 
-    private const int PacketsTagSize = 16;
-
     public byte[] WriteKeyBytes { get; }
     public byte[] ReadKeyBytes { get; }
-    public AesGcm WriteKey { get; }
-    public AesGcm ReadKey { get; }
+    public MessageCipher WriteKey { get; }
+    public MessageCipher ReadKey { get; }
     /// <summary>The session this one replaced; its read key is tried when the new one fails (handshake races).</summary>
     public Session? Previous { get; set; }
     public Enr? Remote { get; set; }

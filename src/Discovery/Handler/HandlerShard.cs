@@ -283,7 +283,7 @@ internal sealed partial class HandlerShard
             if (ok)
             {
                 s.LastUsedTicks = Time.GetTimestamp();
-                _ctx.Service.Responded(addr.Id);
+                _ctx.Service.Responded(addr.Id, s);
                 return HandleMessage(addr, s, plaintext);
             }
         }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using ClP2p.Discovery.Sessions;
 using ClP2p.Discovery.Table;
 using Microsoft.Extensions.Logging;
 
@@ -52,6 +53,9 @@ internal sealed partial class NodeService
     private readonly ConcurrentDictionary<NodeId, byte> _responded = new();
     private int _respondedCount;
 
+    // replaced when _responded is cleared: a session marked with an older one records its node again
+    private object _respondedToken = new();
+
     /// <summary>A node answered one of our packets (a WHOAREYOU to it, or a message): it is there, however slow.</summary>
     public void Responded(NodeId id)
     {
@@ -59,9 +63,20 @@ internal sealed partial class NodeService
         if (Interlocked.Increment(ref _respondedCount) > _options.MaxKnownRecords)
         {
             _responded.Clear();
+            Volatile.Write(ref _respondedToken, new object());
             Volatile.Write(ref _respondedCount, 1);
         }
         _responded.TryAdd(id, 0);
+    }
+
+    /// <summary>As <see cref="Responded(NodeId)"/> for a message that came over a session: the session remembers
+    /// that its node was recorded, so its every later message skips the lookup (one per packet received).</summary>
+    public void Responded(NodeId id, Session session)
+    {
+        var token = Volatile.Read(ref _respondedToken);
+        if (ReferenceEquals(session.RespondedToken, token)) return;
+        Responded(id);
+        session.RespondedToken = token;
     }
 
     public bool HasResponded(NodeId id) => _responded.ContainsKey(id);

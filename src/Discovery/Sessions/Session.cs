@@ -12,6 +12,11 @@ public readonly record struct NodeAddress(NodeId Id, IPEndPoint EndPoint)
     // hashes), and hashing the endpoint's address bytes on each lookup cost more than the lookup (equality still
     // compares both)
     public override int GetHashCode() => Id.GetHashCode();
+
+    // a sender's endpoint is one instance per address while the receive loop's cache holds it, and the keys it is
+    // compared with were made from the same packets: the same instance answers without reading either address
+    public bool Equals(NodeAddress other) =>
+        Id == other.Id && (ReferenceEquals(EndPoint, other.EndPoint) || (EndPoint is not null && EndPoint.Equals(other.EndPoint)));
 }
 
 /// <summary>Established session keys with one remote (discv5-theory.md "Sessions").</summary>
@@ -38,6 +43,9 @@ public sealed class Session : IDisposable
     /// <summary>For a session we started: the challenge-data of the WHOAREYOU our handshake answered.</summary>
     public byte[]? Challenge { get; init; }
     public long LastUsedTicks { get; set; }
+    /// <summary>Set by the node service once its node is recorded as having answered (see
+    /// <see cref="Service.NodeService.Responded(NodeId, Session)"/>).</summary>
+    internal object? RespondedToken { get; set; }
     /// <summary>When this session was last reported as an inbound contact (timestamp ticks; 0 = never).</summary>
     public long LastInboundReportTicks { get; set; }
 

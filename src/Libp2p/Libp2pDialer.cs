@@ -103,7 +103,8 @@ public sealed class Libp2pDialer : IDisposable
             ? new DialException(DialErrorClass.Timeout, DialStep.Connect, "timed out")
             : Libp2pHost.FromSocketError(error, DialStep.Connect);
         _host.Metrics.Dial(de.Class.ToString(), DialStep.Connect.ToString());
-        _host.Logger.LogDebug("connect to {Remote} failed: {Class}: {Reason}", endpoint, de.Class, de.Detail);
+        // guarded: the arguments are boxed into a new array on every call, logged or not (half a crawl's dials end here)
+        if (_host.Logger.IsEnabled(LogLevel.Debug)) _host.Logger.LogDebug("connect to {Remote} failed: {Class}: {Reason}", endpoint, de.Class, de.Detail);
         return new DialResult<Stream>(de);
     }
 

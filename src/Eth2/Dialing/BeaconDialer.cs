@@ -129,7 +129,8 @@ public sealed class BeaconDialer : IDisposable
         }
         result = result with { Duration = _time.GetElapsedTime(started), GoodbyeReason = result.GoodbyeReason ?? session.GoodbyeReason, RemoteStatusRequest = session.RemoteStatusRequest };
         Dials.Add(1, new KeyValuePair<string, object?>("outcome", result.Outcome.ToStorageString()));
-        _logger.LogDebug("dial {Endpoint}: {Outcome} {Step} {Error} agent={Agent}", target.Endpoint, result.Outcome, result.FailedStep, result.Error, result.AgentVersion);
+        // guarded: the arguments are boxed into a new array on every call, logged or not (once per dial)
+        if (_logger.IsEnabled(LogLevel.Debug)) _logger.LogDebug("dial {Endpoint}: {Outcome} {Step} {Error} agent={Agent}", target.Endpoint, result.Outcome, result.FailedStep, result.Error, result.AgentVersion);
         return result;
     }
 

@@ -102,16 +102,16 @@ public static class IdentifyMessage
                                 error = "too many protocols";
                                 return false;
                             }
-                            protocols.Add(System.Text.Encoding.UTF8.GetString(bytes));
+                            protocols.Add(SharedStrings.Get(bytes));
                             break;
                         case 4:
                             observed = Multiaddr.TryDecode(bytes, out var o, out _) ? o : null;
                             break;
                         case 5:
-                            version = System.Text.Encoding.UTF8.GetString(bytes);
+                            version = SharedStrings.Get(bytes);
                             break;
                         case 6:
-                            agent = System.Text.Encoding.UTF8.GetString(bytes);
+                            agent = SharedStrings.Get(bytes);
                             break;
                     }
                 }

@@ -5,9 +5,9 @@ namespace ClP2p.Libp2p.Codecs;
 
 /// <summary>
 /// UTF-8 strings that peers repeat, decoded to one shared instance each: every peer announces the same dozen or two
-/// protocol ids in identify, and its client's agent and protocol versions, which thousands of peers share. A crawl
-/// kept a new string per protocol per peer until its results were stored (about 150,000 of them at once in a
-/// 20,000-record simulated crawl). Bounded: past <see cref="MaxEntries"/> distinct strings, or for a long one, a string
+/// protocol ids in identify, and its client's agent and protocol versions, which thousands of peers share; a crawl
+/// kept a new string per protocol per peer until its results were stored. Bounded (approximately: two first uses at
+/// once may both add): past <see cref="MaxEntries"/> distinct strings, or for a long one, a string
 /// is decoded as it comes, so a peer sending endless new ids costs no memory here.
 /// </summary>
 internal static class SharedStrings

@@ -22,7 +22,7 @@ public sealed class BeaconDialWorker(BeaconDialer dialer, Func<IPAddress, bool>?
         var endpoint = node.DialEndpoint ?? throw new InvalidOperationException("the engine dials only nodes with an endpoint");
         ForkDigest? digest = enr.TryGetValue(Eth2EnrFields.Eth2Key, out var eth2, out bool isList) && !isList
             && Eth2EnrFields.TryParseEth2(eth2.Span, out var forkId, out _) ? forkId.ForkDigest : null;
-        var target = new BeaconDialTarget(endpoint, enr.PublicKey.ToArray(), digest);
+        var target = new BeaconDialTarget(endpoint, enr.PublicKey.ToArray(), digest) { KeyFromVerifiedRecord = true };
         var result = await dialer.DialAsync(target, ct).ConfigureAwait(false);
         if (OtherFamilyEndpoint(enr, endpoint) is { } other && (allowed?.Invoke(other.Address) ?? false) && !ct.IsCancellationRequested)
         {

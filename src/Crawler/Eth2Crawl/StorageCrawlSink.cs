@@ -83,7 +83,7 @@ public sealed class StorageCrawlSink(
             SeenAt = seenAt,
             PublicKey = publicKey,
             // the record's signature was verified with this key when it was decoded, so it is a valid secp256k1 point
-            PeerId = publicKey.Length == 33 ? PeerId.FromSecp256k1PublicKey(publicKey).ToString() : null,
+            PeerId = publicKey.Length == 33 ? PeerId.FromVerifiedSecp256k1PublicKey(publicKey).ToString() : null,
             Ip4 = enr.Ip?.ToString(),
             Ip6 = enr.Ip6?.ToString(),
             Udp = enr.Udp,

@@ -83,7 +83,12 @@ public static class DialOutcomeExtensions
 }
 
 /// <summary>One node to dial: its TCP endpoint, its ENR secp256k1 key (33 bytes, may be empty) and ENR fork digest.</summary>
-public sealed record BeaconDialTarget(IPEndPoint Endpoint, ReadOnlyMemory<byte> Secp256k1PublicKey, ForkDigest? EnrForkDigest);
+public sealed record BeaconDialTarget(IPEndPoint Endpoint, ReadOnlyMemory<byte> Secp256k1PublicKey, ForkDigest? EnrForkDigest)
+{
+    /// <summary>The key is a verified record's (its signature was checked with it), so it is not parsed again to
+    /// make the peer id the remote must prove (see <see cref="ClP2p.Libp2p.Crypto.PublicKey.FromVerifiedSecp256k1"/>).</summary>
+    public bool KeyFromVerifiedRecord { get; init; }
+}
 
 /// <summary>Everything one dial learned. Fields are what the REMOTE said; null when the step did not get that far.</summary>
 public sealed record BeaconDialResult

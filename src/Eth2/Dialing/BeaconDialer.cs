@@ -149,7 +149,9 @@ public sealed class BeaconDialer : IDisposable
         {
             try
             {
-                expected = PeerId.FromSecp256k1PublicKey(target.Secp256k1PublicKey.Span);
+                expected = target.KeyFromVerifiedRecord
+                    ? PeerId.FromVerifiedSecp256k1PublicKey(target.Secp256k1PublicKey.Span)
+                    : PeerId.FromSecp256k1PublicKey(target.Secp256k1PublicKey.Span);
             }
             catch (ArgumentException)
             {

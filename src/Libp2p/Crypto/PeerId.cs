@@ -45,6 +45,10 @@ public readonly struct PeerId : IEquatable<PeerId>
     /// <summary>Peer id of a secp256k1 identity given its 33-byte compressed key (e.g. the ENR "secp256k1" entry).</summary>
     public static PeerId FromSecp256k1PublicKey(ReadOnlySpan<byte> compressed33) => FromPublicKey(PublicKey.FromSecp256k1(compressed33));
 
+    /// <summary>The peer id of a key a record's signature was verified with (see
+    /// <see cref="PublicKey.FromVerifiedSecp256k1"/>): the same id, without parsing the point again.</summary>
+    public static PeerId FromVerifiedSecp256k1PublicKey(ReadOnlySpan<byte> compressed33) => FromPublicKey(PublicKey.FromVerifiedSecp256k1(compressed33));
+
     /// <summary>As <see cref="FromSecp256k1PublicKey"/>, but false (no exception) for a key that is not a valid compressed point.</summary>
     public static bool TryFromSecp256k1PublicKey(ReadOnlySpan<byte> compressed33, out PeerId peerId)
     {

@@ -28,6 +28,20 @@ public sealed class PeerIdVectorTests
     }
 
     [Fact]
+    public void A_verified_records_key_gives_the_same_protobuf_and_peer_id_without_parsing_the_point()
+    {
+        var key = Convert.FromHexString("037777e994e452c21604f91de093ce415f5432f701dd8cd1a7a6fea0e630bfca99");
+        Assert.Equal(SecpPublicProto, Convert.ToHexStringLower(PublicKey.FromVerifiedSecp256k1(key).Protobuf));
+        Assert.Equal("16Uiu2HAmLhLvBoYaoZfaMUKuibM6ac163GwKY74c5kiSLg5KvLpY", PeerId.FromVerifiedSecp256k1PublicKey(key).ToString());
+        for (int i = 0; i < 20; i++)
+        {
+            var other = Identity.GenerateSecp256k1().PublicKey.Data.ToArray();
+            Assert.Equal(PeerId.FromSecp256k1PublicKey(other), PeerId.FromVerifiedSecp256k1PublicKey(other));
+        }
+        Assert.Throws<ArgumentException>(() => PeerId.FromVerifiedSecp256k1PublicKey(key.AsSpan(0, 32)));
+    }
+
+    [Fact]
     public void TryFromSecp256k1PublicKey_rejects_keys_that_are_not_compressed_points()
     {
         Assert.False(PeerId.TryFromSecp256k1PublicKey(new byte[33], out _));

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
 using ClP2p.Discovery.Crypto;
 using ClP2p.Discovery.Messages;
 using ClP2p.Discovery.Packets;

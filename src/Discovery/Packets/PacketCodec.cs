@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 using ClP2p.Discovery.Crypto;
 
 namespace ClP2p.Discovery.Packets;

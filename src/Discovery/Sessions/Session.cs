@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Net;
-using System.Security.Cryptography;
 using ClP2p.Discovery.Crypto;
 
 namespace ClP2p.Discovery.Sessions;

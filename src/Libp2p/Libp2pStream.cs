@@ -28,6 +28,14 @@ public abstract class Libp2pStream : Stream
     /// <summary>Aborts the stream in both directions (yamux RST / mplex Reset).</summary>
     public abstract void Reset();
 
+    /// <summary>
+    /// Consumes <paramref name="expected"/> if the next bytes to read are exactly it: true once they arrived and were
+    /// taken; false, with nothing consumed, as soon as what arrived differs from it or the stream ends short of it, or
+    /// when this stream cannot look ahead (then the caller reads and judges the bytes itself). For answers known in
+    /// advance, such as a multistream echo: one read of the buffered bytes instead of one per message part.
+    /// </summary>
+    internal virtual ValueTask<bool> TryReadExpectedAsync(ReadOnlyMemory<byte> expected, CancellationToken ct) => new(false);
+
     public override bool CanRead => true;
     public override bool CanSeek => false;
     public override bool CanWrite => true;

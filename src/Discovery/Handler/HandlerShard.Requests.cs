@@ -194,7 +194,7 @@ internal sealed partial class HandlerShard
         if (req.Attempts < req.MaxAttempts)
         {
             // a lost handshake leaves a session the remote does not have: start over without it
-            if (req.Nonces.Count > 0 && _byNonce.TryGetValue(req.Nonces[^1], out var last) && last.WasHandshake) SetAsideSession(req.Address);
+            if (req.Nonces.Count > 0 && _byNonce.TryGetValue(req.Nonces.Last, out var last) && last.WasHandshake) SetAsideSession(req.Address);
             ArmTimer(req);
             SendRequestPacket(req);
             return;
@@ -249,8 +249,11 @@ internal sealed partial class HandlerShard
     {
         if (req.Handshake is not null || _givenUp.Count >= Options.MaxPendingRequests) return;
         long now = Time.GetTimestamp();
-        foreach (var n in req.Nonces)
+        for (int i = 0; i < req.Nonces.Count; i++)
+        {
+            var n = req.Nonces[i];
             if (_byNonce.TryGetValue(n, out var e) && !e.WasHandshake && !_sessions.ContainsKey(req.Address)) _givenUp[n] = (req.Address, now);
+        }
     }
 
     private void PurgeGivenUp(long now)
@@ -281,7 +284,7 @@ internal sealed partial class HandlerShard
     private void Release(PendingRequest req)
     {
         if (req.State is RequestState.Live or RequestState.New) Interlocked.Decrement(ref Counters.LiveRequests);
-        foreach (var n in req.Nonces) _byNonce.Remove(n);
+        for (int i = 0; i < req.Nonces.Count; i++) _byNonce.Remove(req.Nonces[i]);
         req.Nonces.Clear();
         DisarmTimer(req);
         if (_firstContacts.TryGetValue(req.Address, out var first))

@@ -11,6 +11,33 @@ internal readonly record struct Nonce96(ulong Hi, uint Lo)
         new(BinaryPrimitives.ReadUInt64BigEndian(n), BinaryPrimitives.ReadUInt32BigEndian(n[8..]));
 }
 
+/// <summary>The nonces of a request's packets, oldest first: one for most requests (kept inline, no list per request),
+/// more after a retry or a handshake.</summary>
+internal struct NonceList
+{
+    private Nonce96 _first;
+    private List<Nonce96>? _more;
+
+    public int Count { readonly get; private set; }
+
+    public readonly Nonce96 this[int i] => (uint)i < (uint)Count ? (i == 0 ? _first : _more![i - 1]) : throw new ArgumentOutOfRangeException(nameof(i));
+
+    public readonly Nonce96 Last => this[Count - 1];
+
+    public void Add(Nonce96 nonce)
+    {
+        if (Count == 0) _first = nonce;
+        else (_more ??= []).Add(nonce);
+        Count++;
+    }
+
+    public void Clear()
+    {
+        Count = 0;
+        _more?.Clear();
+    }
+}
+
 internal enum RequestState
 {
     /// <summary>Queued for its shard, not sent yet.</summary>
@@ -50,7 +77,8 @@ internal abstract class PendingRequest
     public RequestState State { get; set; } = RequestState.New;
     public Discv5Message Message { get; set; } = null!;
     public byte[] Plaintext { get; set; } = [];
-    public List<Nonce96> Nonces { get; } = [];
+    /// <summary>A field, not a property: the list is a struct changed in place.</summary>
+    public NonceList Nonces;
     public int Attempts { get; set; }
     /// <summary>The id of the current attempt's timeout in its shard's deadline queue; 0 when none is armed.</summary>
     public long TimeoutId { get; set; }

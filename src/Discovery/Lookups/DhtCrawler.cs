@@ -658,7 +658,7 @@ public sealed class DhtCrawler
                         if (a.WithSelf)
                         {
                             bool selfCame = false;
-                            foreach (var e in a.Records) selfCame |= e.NodeId == v.Enr.NodeId;
+                            for (int k = 0; k < a.Records.Count; k++) selfCame |= a.Records[k].NodeId == v.Enr.NodeId;
                             if (selfCame) { v.Results[0] = 0; tailRecords--; }
                             else v.RefreshAsked = false;
                         }
@@ -679,15 +679,16 @@ public sealed class DhtCrawler
                         else
                         {
                             for (int k = 0; k < a.Count; k++) v.Results[a.Distance - k] = 0;
-                            foreach (var e in a.Records)
+                            for (int j = 0; j < a.Records.Count; j++)
                             {
-                                int ld = NodeId.LogDistance(e.NodeId, v.Enr.NodeId);
+                                int ld = NodeId.LogDistance(a.Records[j].NodeId, v.Enr.NodeId);
                                 if (ld <= a.Distance && ld > a.Distance - a.Count) v.Results[ld]++;
                             }
                             for (int k = 0; k < a.Count; k++) CountBucket(a.Distance - k, v.Results[a.Distance - k]);
                             RegrowGroup(v, tailRecords);
                         }
-                        foreach (var e in a.Records) Offer(e, v.Enr);
+                        // by index: a foreach over the interface would box the list's enumerator per answer
+                        for (int j = 0; j < a.Records.Count; j++) Offer(a.Records[j], v.Enr);
                         break;
                     case AskOutcome.Failed:
                         v.Error = a.Error;

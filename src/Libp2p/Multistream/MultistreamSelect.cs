@@ -45,6 +45,10 @@ internal static class MultistreamSelect
             throw new ArgumentException("no protocols to propose", nameof(protocols));
         }
         await WriteAsync(stream, [MultistreamCodec.Header, protocols[0]], ct).ConfigureAwait(false);
+        if (await TryReadEchoAsync(stream, protocols[0], ct).ConfigureAwait(false))
+        {
+            return (protocols[0], null);
+        }
         await ExpectHeaderAsync(stream, ct).ConfigureAwait(false);
         for (int i = 0; ; i++)
         {
@@ -79,6 +83,11 @@ internal static class MultistreamSelect
             o += MultistreamCodec.Encode(protocol, buf.AsSpan(o));
             request.Span.CopyTo(buf.AsSpan(o));
             await stream.WriteAndCloseAsync(buf.AsMemory(0, o + request.Length), ct).ConfigureAwait(false);
+            // the answer we hope for is what we sent before the request: the header and the protocol echoed
+            if (await stream.TryReadExpectedAsync(buf.AsMemory(0, negotiation), ct).ConfigureAwait(false))
+            {
+                return true;
+            }
         }
         finally
         {
@@ -86,6 +95,31 @@ internal static class MultistreamSelect
         }
         await ExpectHeaderAsync(stream, ct).ConfigureAwait(false);
         return await ReadAnswerAsync(stream, protocol, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The usual answer to a first proposal, the header and the proposal echoed, taken in one read where the stream can
+    /// look ahead (<see cref="Libp2pStream.TryReadExpectedAsync"/>). False when it is not that answer, or the stream
+    /// cannot tell: nothing was consumed, and the caller reads the answer message by message.
+    /// </summary>
+    private static async ValueTask<bool> TryReadEchoAsync(Stream stream, string protocol, CancellationToken ct)
+    {
+        if (stream is not Libp2pStream muxed)
+        {
+            return false;
+        }
+        int length = MultistreamCodec.GetEncodedLength(MultistreamCodec.Header) + MultistreamCodec.GetEncodedLength(protocol);
+        byte[] expected = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            int o = MultistreamCodec.Encode(MultistreamCodec.Header, expected);
+            MultistreamCodec.Encode(protocol, expected.AsSpan(o));
+            return await muxed.TryReadExpectedAsync(expected.AsMemory(0, length), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(expected);
+        }
     }
 
     /// <summary>Reads the remote's multistream header; anything else is a protocol violation.</summary>

@@ -189,6 +189,65 @@ internal abstract class MuxedStream : Libp2pStream
         return n;
     }
 
+    /// <inheritdoc/>
+    /// <remarks>Looks at the bytes buffered in the pipe without taking them: what does not match stays to be read.</remarks>
+    internal override async ValueTask<bool> TryReadExpectedAsync(ReadOnlyMemory<byte> expected, CancellationToken ct)
+    {
+        if (_localReset)
+        {
+            throw new IOException("stream was reset");
+        }
+        var reader = _inbound.Reader;
+        while (true)
+        {
+            ReadResult result;
+            try
+            {
+                result = await reader.ReadAsync(ct).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException) when (_localReset)
+            {
+                throw new IOException("stream was reset");
+            }
+            if (_localReset || result.IsCanceled)
+            {
+                throw new IOException("stream was reset");
+            }
+            var seq = result.Buffer;
+            int have = (int)Math.Min(seq.Length, expected.Length);
+            if (!StartsWith(seq.Slice(0, have), expected.Span[..have]) || (have < expected.Length && result.IsCompleted))
+            {
+                reader.AdvanceTo(seq.Start);   // nothing consumed, nothing examined: the next read sees the same bytes
+                return false;
+            }
+            if (have == expected.Length)
+            {
+                reader.AdvanceTo(seq.GetPosition(have));
+                Interlocked.Add(ref _buffered, -have);
+                await OnConsumedAsync(have, ct).ConfigureAwait(false);
+                return true;
+            }
+            reader.AdvanceTo(seq.Start, seq.End);   // a matching prefix: wait for more
+        }
+    }
+
+    private static bool StartsWith(ReadOnlySequence<byte> seq, ReadOnlySpan<byte> expected)
+    {
+        if (seq.IsSingleSegment)
+        {
+            return seq.FirstSpan.SequenceEqual(expected);
+        }
+        foreach (var segment in seq)
+        {
+            if (!segment.Span.SequenceEqual(expected[..segment.Length]))
+            {
+                return false;
+            }
+            expected = expected[segment.Length..];
+        }
+        return true;
+    }
+
     /// <summary>Called after the user consumed <paramref name="n"/> bytes (yamux grants window here).</summary>
     protected virtual ValueTask OnConsumedAsync(int n, CancellationToken ct)
     {

@@ -2,18 +2,51 @@ namespace ClP2p.Libp2p.Transport;
 
 /// <summary>
 /// The deadline of one step (a dial step, a request, a grace period): its <see cref="Token"/> fires after a timeout
-/// measured by a <see cref="TimeProvider"/>, or with the caller's token, whichever comes first.
+/// measured by a <see cref="TimeProvider"/>, or with the caller's token, whichever comes first. On the system clock the
+/// deadline is kept by <see cref="StepDeadlines"/> (up to one of its ticks late); any other provider (a test's fake
+/// clock) times it with its own timer, exactly.
 /// </summary>
 public sealed class StepTimer : IDisposable
 {
+    private const int Idle = 0;
+    private const int Firing = 1;
+    private const int Ended = 2;
+
     private readonly CancellationTokenSource _cts;
     private readonly CancellationTokenRegistration _registration;
+    private readonly StepDeadlines? _wheel;
     private TaskCompletionSource? _expired;
     private CancellationTokenRegistration _expiredRegistration;
+    private int _state;
+
+    // the wheel's links, under its lock (Slot -1: not in the wheel)
+    internal StepTimer? Prev;
+    internal StepTimer? Next;
+    internal int Slot = -1;
+    internal long DueTick;
 
     public StepTimer(TimeSpan timeout, TimeProvider time, CancellationToken ct)
+        : this(timeout, time, ct, StepDeadlines.Shared)
     {
-        _cts = timeout == Timeout.InfiniteTimeSpan ? new CancellationTokenSource() : new CancellationTokenSource(timeout, time);
+    }
+
+    internal StepTimer(TimeSpan timeout, TimeProvider time, CancellationToken ct, StepDeadlines wheel)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        if (timeout == Timeout.InfiniteTimeSpan)
+        {
+            _cts = new CancellationTokenSource();
+        }
+        else if (ReferenceEquals(time, TimeProvider.System) && timeout > TimeSpan.Zero)
+        {
+            _cts = new CancellationTokenSource();
+            _wheel = wheel;
+            wheel.Arm(this, timeout);
+        }
+        else
+        {
+            _cts = new CancellationTokenSource(timeout, time);
+        }
         _registration = ct.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _cts);
     }
 
@@ -38,10 +71,27 @@ public sealed class StepTimer : IDisposable
         }
     }
 
+    /// <summary>The wheel's tick: the deadline passed. A timer disposed meanwhile is left alone (its source is being
+    /// disposed), one still in use is cancelled here and disposed by <see cref="Dispose"/> or after the cancel.</summary>
+    internal void Fire()
+    {
+        if (Interlocked.CompareExchange(ref _state, Firing, Idle) != Idle) return;
+        _cts.Cancel();
+        if (Interlocked.CompareExchange(ref _state, Idle, Firing) != Firing)
+        {
+            _cts.Dispose();   // disposed while its callbacks ran: the source is ours to dispose now
+        }
+    }
+
     public void Dispose()
     {
+        _wheel?.Disarm(this);
         _expiredRegistration.Dispose();
         _registration.Dispose();
-        _cts.Dispose();
+        // a tick cancelling this source right now disposes it when done (Fire)
+        if (Interlocked.Exchange(ref _state, Ended) != Firing)
+        {
+            _cts.Dispose();
+        }
     }
 }

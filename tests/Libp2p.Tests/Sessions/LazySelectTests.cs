@@ -270,4 +270,65 @@ public sealed class LazySelectTests
         Assert.Equal(2 + BinaryPrimitives.ReadUInt16BigEndian(write), write.Length);
         Assert.Equal((2 * YamuxHeader.Size) + 100 + 16, write.Length - 2);
     }
+
+    [Fact]
+    public async Task Echo_arriving_in_pieces_is_taken_whole_and_the_answer_after_it_stays_to_read()
+    {
+        await using var rig = new Rig();
+        var stream = await rig.Session.OpenStreamAsync(CancellationToken.None);
+        var select = MultistreamSelect.TrySelectLazyAsync(stream, Proto, new byte[] { 1 }, CancellationToken.None);
+        await rig.ReceiveAsync(1); // the request left
+        byte[] echo = MultistreamCodec.Encode(MultistreamCodec.Header, Proto);
+        // the header and part of the echo in one frame, the rest of it and the answer in the next
+        await rig.SendAsync(YamuxFlags.Ack, 1, echo[..25]);
+        await rig.SendAsync(YamuxFlags.None, 1, [.. echo[25..], .. "ok"u8.ToArray()]);
+        Assert.True(await select.WaitAsync(HangGuard));
+        var answer = new byte[2];
+        await stream.ReadExactlyAsync(answer).AsTask().WaitAsync(HangGuard);
+        Assert.Equal("ok"u8.ToArray(), answer);
+    }
+
+    [Fact]
+    public async Task Bytes_other_than_the_expected_ones_are_left_unread()
+    {
+        await using var rig = new Rig();
+        var stream = await rig.Session.OpenStreamAsync(CancellationToken.None);
+        await stream.WriteAsync(new byte[] { 1 });
+        await rig.ReceiveAsync(YamuxHeader.Size + 1);
+        byte[] expected = MultistreamCodec.Encode(MultistreamCodec.Header, Proto);
+        byte[] sent = MultistreamCodec.Encode(MultistreamCodec.Header, MultistreamCodec.NotAvailable);
+        await rig.SendAsync(YamuxFlags.Ack, 1, sent);
+        Assert.False(await stream.TryReadExpectedAsync(expected, CancellationToken.None).AsTask().WaitAsync(HangGuard));
+        // every byte is still there for the ordinary reads, which see the refusal
+        Assert.Equal(MultistreamCodec.Header, await MultistreamSelect.ReadHeaderAsync(stream, CancellationToken.None).WaitAsync(HangGuard));
+        Assert.Equal(MultistreamCodec.NotAvailable, await MultistreamSelect.ReadMessageAsync(stream, CancellationToken.None).WaitAsync(HangGuard));
+    }
+
+    [Fact]
+    public async Task A_stream_that_ends_inside_the_expected_bytes_is_not_waited_on_and_keeps_what_came()
+    {
+        await using var rig = new Rig();
+        var stream = await rig.Session.OpenStreamAsync(CancellationToken.None);
+        await stream.WriteAsync(new byte[] { 1 });
+        await rig.ReceiveAsync(YamuxHeader.Size + 1);
+        byte[] expected = MultistreamCodec.Encode(MultistreamCodec.Header, Proto);
+        await rig.SendAsync(YamuxFlags.Ack | YamuxFlags.Fin, 1, expected[..10]);
+        Assert.False(await stream.TryReadExpectedAsync(expected, CancellationToken.None).AsTask().WaitAsync(HangGuard));
+        var ms = new MemoryStream();
+        await stream.CopyToAsync(ms).WaitAsync(HangGuard);
+        Assert.Equal(expected[..10], ms.ToArray());
+    }
+
+    [Fact]
+    public async Task Expected_bytes_taken_are_granted_back_to_the_remote_window()
+    {
+        await using var rig = new Rig();
+        var stream = await rig.Session.OpenStreamAsync(CancellationToken.None);
+        await stream.WriteAsync(new byte[] { 1 });
+        await rig.ReceiveAsync(YamuxHeader.Size + 1);
+        byte[] expected = MultistreamCodec.Encode(MultistreamCodec.Header, Proto);
+        await rig.SendAsync(YamuxFlags.Ack, 1, expected);
+        Assert.True(await stream.TryReadExpectedAsync(expected, CancellationToken.None).AsTask().WaitAsync(HangGuard));
+        Assert.Equal(0, ((MuxedStream)stream).Buffered);
+    }
 }

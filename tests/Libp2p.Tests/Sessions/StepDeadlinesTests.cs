@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using ClP2p.Libp2p.Transport;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ClP2p.Libp2p.Tests.Sessions;
+
+/// <summary>The timing wheel that keeps step timers' deadlines on the system clock.</summary>
+public sealed class StepDeadlinesTests
+{
+    private static async Task FiredAsync(StepTimer step)
+    {
+        var fired = new TaskCompletionSource();
+        using var r = step.Token.Register(() => fired.TrySetResult());
+        await fired.Task.WaitAsync(HangGuard);
+    }
+
+    [Fact]
+    public async Task A_deadline_fires_and_never_before_its_timeout()
+    {
+        var wheel = new StepDeadlines(TimeSpan.FromMilliseconds(1), 8);
+        var timeout = TimeSpan.FromMilliseconds(40);   // five turns of this wheel: its slot is visited before it is due
+        var clock = Stopwatch.StartNew();
+        using var step = new StepTimer(timeout, TimeProvider.System, CancellationToken.None, wheel);
+        Assert.Equal(1, wheel.Armed);
+        await FiredAsync(step);
+        Assert.True(clock.Elapsed >= timeout, $"fired after {clock.Elapsed.TotalMilliseconds} ms");
+        Assert.True(step.IsCancellationRequested);
+        Assert.Equal(0, wheel.Armed);
+        Assert.True(step.Expired.IsCompleted);
+    }
+
+    [Fact]
+    public async Task Disposed_deadlines_leave_the_wheel_and_the_others_still_fire()
+    {
+        var wheel = new StepDeadlines(TimeSpan.FromMilliseconds(1), 16);
+        var steps = Enumerable.Range(0, 200).Select(i => new StepTimer(TimeSpan.FromMilliseconds(1 + (i % 37)), TimeProvider.System, CancellationToken.None, wheel)).ToList();
+        Assert.Equal(200, wheel.Armed);
+        var kept = new List<StepTimer>();
+        for (int i = 0; i < steps.Count; i++)
+        {
+            if (i % 2 == 0) steps[i].Dispose();
+            else kept.Add(steps[i]);
+        }
+        Assert.True(wheel.Armed <= 100);
+        await Task.WhenAll(kept.Select(FiredAsync));
+        Assert.Equal(0, wheel.Armed);
+        foreach (var s in kept) s.Dispose();
+    }
+
+    [Fact]
+    public void A_deadline_disposed_before_it_is_due_never_cancels_its_token()
+    {
+        var wheel = new StepDeadlines(TimeSpan.FromMilliseconds(1), 8);
+        var step = new StepTimer(TimeSpan.FromHours(1), TimeProvider.System, CancellationToken.None, wheel);
+        var token = step.Token;
+        step.Dispose();
+        Assert.Equal(0, wheel.Armed);
+        Assert.False(token.IsCancellationRequested);
+    }
+
+    [Fact]
+    public async Task Deadlines_firing_while_their_timers_are_disposed_neither_throw_nor_leak()
+    {
+        var wheel = new StepDeadlines(TimeSpan.FromMilliseconds(1), 4);
+        for (int round = 0; round < 50; round++)
+        {
+            var steps = Enumerable.Range(0, 100).Select(_ => new StepTimer(TimeSpan.FromMilliseconds(1), TimeProvider.System, CancellationToken.None, wheel)).ToList();
+            // dispose on other threads while the wheel fires them: every one is either fired or disarmed
+            await Task.WhenAll(steps.Select(s => Task.Run(s.Dispose)));
+        }
+        Assert.Equal(0, wheel.Armed);
+    }
+
+    [Fact]
+    public async Task The_callers_token_still_ends_the_step_at_once()
+    {
+        var wheel = new StepDeadlines(TimeSpan.FromMilliseconds(1), 8);
+        using var caller = new CancellationTokenSource();
+        using var step = new StepTimer(TimeSpan.FromHours(1), TimeProvider.System, caller.Token, wheel);
+        await caller.CancelAsync();
+        Assert.True(step.IsCancellationRequested);
+        await step.Expired.WaitAsync(HangGuard);
+    }
+
+    [Fact]
+    public void Other_clocks_keep_their_own_timers()
+    {
+        var wheel = new StepDeadlines(TimeSpan.FromMilliseconds(1), 8);
+        var time = new FakeTimeProvider();
+        using var step = new StepTimer(TimeSpan.FromSeconds(2), time, CancellationToken.None, wheel);
+        Assert.Equal(0, wheel.Armed);
+        time.Advance(TimeSpan.FromSeconds(2));
+        Assert.True(step.IsCancellationRequested);
+    }
+}

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
+
 namespace ClP2p.Discovery;
 
 /// <summary>
@@ -64,14 +67,47 @@ internal sealed class VerifiedRecords
         return k;
     }
 
+    // the key is 8 bytes of the signature (after a list header of 2 or 3 bytes and the signature's own 2, bytes 8 to 15
+    // are always inside it), which already tell records apart; a collision only costs a verification, since the whole
+    // encoding is compared
+    private static long Key(ReadOnlySpan<byte> raw)
+    {
+        long h = raw.Length >= 16 ? System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(raw.Slice(8, 8)) : ShortKey(raw);
+        return h == 0 ? 1 : h;   // 0 marks an empty slot
+    }
+
+    /// <summary>
+    /// Hints the processor to load the slot a lookup of <paramref name="raw"/> will read (<paramref name="level"/> 0),
+    /// or, once that slot is loaded, the record in it (1). A NODES message carries several records: hinted together
+    /// before they are looked up one by one, their cache misses overlap instead of following each other (a crawl of
+    /// 20,000 records looks up ~1.8 million sightings in tables of megabytes). A hint only: nothing is read that a
+    /// lookup would not read, and an address gone stale (a record moved by the collector) merely wastes the hint.
+    /// </summary>
+    public void Prefetch(ReadOnlySpan<byte> raw, int level)
+    {
+        if (!Sse.IsSupported) return;
+        long h = Key(raw);
+        var slots = Volatile.Read(ref _young).Slots;
+        ref var slot = ref slots[Table.Home(h) & (slots.Length - 1)];
+        unsafe
+        {
+            if (level == 0)
+            {
+                Sse.Prefetch0(Unsafe.AsPointer(ref slot));
+            }
+            else if (Volatile.Read(ref slot.Key) == h && slot.Value is { } enr)
+            {
+                nint at = Unsafe.As<Enr, nint>(ref enr);
+                Sse.Prefetch0((void*)at);
+                Sse.Prefetch0((void*)(at + 64));
+            }
+        }
+    }
+
     /// <summary>Decodes and verifies a record, or takes an earlier verification of the same bytes.</summary>
     public bool TryDecode(ReadOnlySpan<byte> raw, out Enr? enr)
     {
-        // the key is 8 bytes of the signature (after a list header of 2 or 3 bytes and the signature's own 2, bytes 8
-        // to 15 are always inside it), which already tell records apart; a collision only costs a verification, since
-        // the whole encoding is compared below
-        long h = raw.Length >= 16 ? System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(raw.Slice(8, 8)) : ShortKey(raw);
-        if (h == 0) h = 1;   // 0 marks an empty slot
+        long h = Key(raw);
         var young = Volatile.Read(ref _young);
         if (young.Find(h, raw) is { } cached)
         {
@@ -118,7 +154,7 @@ internal sealed class VerifiedRecords
         public int Count;
         private int Mask => Slots.Length - 1;
 
-        private static int Home(long h) => (int)(h ^ (h >>> 32));
+        public static int Home(long h) => (int)(h ^ (h >>> 32));
 
         public Enr? Find(long h, ReadOnlySpan<byte> raw)
         {

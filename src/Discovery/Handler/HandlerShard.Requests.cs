@@ -436,6 +436,13 @@ internal sealed partial class HandlerShard
         req.Records ??= new List<Enr>(MaxRecordsPerDistance);
         req.PerDistance ??= new int[fn.Distances.Count];
         int maxRecords = Math.Min(fn.Distances.Count * MaxRecordsPerDistance, MaxNodesMessages * MaxRecordsPerDistance);
+        // the records' table slots, then the records in them, hinted to the processor before the lookups one by one
+        // (VerifiedRecords.Prefetch)
+        for (int level = 0; level < 2; level++)
+        {
+            var ahead = new RlpReader(records);
+            while (!ahead.IsEnd && ahead.TryReadRaw(out var r, out _, out _)) _ctx.Records.Prefetch(r, level);
+        }
         var list = new RlpReader(records);
         while (!list.IsEnd)
         {

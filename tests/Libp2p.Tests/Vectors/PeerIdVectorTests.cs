@@ -153,6 +153,52 @@ public sealed class PeerIdVectorTests
         Assert.Equal(data, back);
     }
 
+    // Bitcoin Core's base58 vectors (src/test/data/base58_encode_decode.json)
+    [Theory]
+    [InlineData("", "")]
+    [InlineData("61", "2g")]
+    [InlineData("626262", "a3gV")]
+    [InlineData("636363", "aPEr")]
+    [InlineData("73696d706c792061206c6f6e6720737472696e67", "2cFupjhnEsSn59qHXstmK2ffpLv2")]
+    [InlineData("00eb15231dfceb60925886b67d065299925915aeb172c06647", "1NS17iag9jJgTHD1VXjvLCEnZuQ3rJDE9L")]
+    [InlineData("516b6fcd0f", "ABnLTmg")]
+    [InlineData("bf4f89001e670274dd", "3SEo3LWLoPntC")]
+    [InlineData("572e4794", "3EFU7m")]
+    [InlineData("ecac89cad93923c02321", "EJDM8drfXA6uyA")]
+    [InlineData("10c8511e", "Rt5zm")]
+    [InlineData("00000000000000000000", "1111111111")]
+    public void Base58_matches_the_bitcoin_vectors(string hex, string text)
+    {
+        Assert.Equal(text, Base58.Encode(Convert.FromHexString(hex)));
+        Assert.True(Base58.TryDecode(text, out var back));
+        Assert.Equal(Convert.FromHexString(hex), back);
+    }
+
+    [Fact]
+    public void Base58_agrees_with_a_big_integer_conversion_for_random_inputs()
+    {
+        const string alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+        var rng = new Random(58);
+        for (int n = 0; n < 2_000; n++)
+        {
+            var data = new byte[rng.Next(0, 90)];
+            rng.NextBytes(data);
+            int zeros = rng.Next(0, 4);
+            for (int i = 0; i < Math.Min(zeros, data.Length); i++) data[i] = 0;
+            var value = new System.Numerics.BigInteger(data, isUnsigned: true, isBigEndian: true);
+            var sb = new System.Text.StringBuilder();
+            while (value > 0)
+            {
+                sb.Insert(0, alphabet[(int)(value % 58)]);
+                value /= 58;
+            }
+            int lead = 0;
+            while (lead < data.Length && data[lead] == 0) lead++;
+            string expected = new string('1', lead) + sb;
+            Assert.Equal(expected, Base58.Encode(data));
+        }
+    }
+
     [Fact]
     public void Secp256k1_high_s_signature_from_another_implementation_still_verifies()
     {

@@ -12,8 +12,9 @@ namespace ClP2p.Libp2p.Transport;
 /// </summary>
 internal sealed class StepDeadlines
 {
-    /// <summary>The one wheel of the process.</summary>
-    public static readonly StepDeadlines Shared = new(TimeSpan.FromMilliseconds(10), 512);
+    /// <summary>The one wheel of the process: ticks of 25 ms (the shortest step deadlines are half a second; each tick
+    /// is a wake-up of a pool thread while deadlines are armed), 256 slots (one turn: 6.4 s).</summary>
+    public static readonly StepDeadlines Shared = new(TimeSpan.FromMilliseconds(25), 256);
 
     private readonly Lock _gate = new();
     private readonly StepTimer?[] _slots;

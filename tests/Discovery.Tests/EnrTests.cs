@@ -29,6 +29,25 @@ public class EnrTests
         Assert.Same(first, third);
     }
 
+    [Fact]
+    public void Hints_ahead_of_lookups_change_nothing_a_lookup_finds_whatever_the_bytes()
+    {
+        var cache = new VerifiedRecords(1_000);
+        var known = new EnrBuilder().WithSeq(1).WithIp(IPAddress.Parse("192.0.2.8")).WithUdp(30303).Build(Eip778Key).Raw.ToArray();
+        var unknown = new EnrBuilder().WithSeq(2).WithIp(IPAddress.Parse("192.0.2.9")).WithUdp(30303).Build(Eip778Key).Raw.ToArray();
+        Assert.True(cache.TryDecode(known, out var first));
+        byte[][] inputs = [known, unknown, [], [0xc0], new byte[15], new byte[16], B("f884")];
+        for (int level = 0; level < 2; level++)
+            foreach (var raw in inputs) cache.Prefetch(raw, level);
+        Assert.True(cache.TryDecode(known, out var again));
+        Assert.Same(first, again);
+        Assert.Equal(1, cache.Hits);
+        Assert.Equal(1, cache.Verified);
+        Assert.True(cache.TryDecode(unknown, out var other));
+        Assert.Equal(2UL, other!.Seq);
+        Assert.Equal(2, cache.Verified);
+    }
+
     internal const string Eip778Text = "enr:-IS4QHCYrYZbAKWCBRlAy5zzaDZXJBGkcnh4MHcBFZntXNFrdvJjX04jRzjzCBOonrkTfj499SZuOh8R33Ls8RRcy5wBgmlkgnY0gmlwhH8AAAGJc2VjcDI1NmsxoQPKY0yuDUmstAHYpMa2_oxVtw0RW_QAdpzBQA8yWM0xOIN1ZHCCdl8";
     internal const string Eip778Rlp = "f884b8407098ad865b00a582051940cb9cf36836572411a47278783077011599ed5cd16b76f2635f4e234738f30813a89eb9137e3e3df5266e3a1f11df72ecf1145ccb9c01826964827634826970847f00000189736563703235366b31a103ca634cae0d49acb401d8a4c6b6fe8c55b70d115bf400769cc1400f3258cd31388375647082765f";
     internal static readonly byte[] Eip778Key = B("b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3f291");

@@ -153,7 +153,7 @@ public sealed class PeerIdVectorTests
         Assert.Equal(data, back);
     }
 
-    // Bitcoin Core's base58 vectors (src/test/data/base58_encode_decode.json)
+    // Bitcoin Core's base58 test vectors (its base58 encode/decode test data)
     [Theory]
     [InlineData("", "")]
     [InlineData("61", "2g")]

@@ -44,10 +44,24 @@ internal static class MultistreamSelect
         {
             throw new ArgumentException("no protocols to propose", nameof(protocols));
         }
-        await WriteAsync(stream, [MultistreamCodec.Header, protocols[0]], ct).ConfigureAwait(false);
-        if (await TryReadEchoAsync(stream, protocols[0], ct).ConfigureAwait(false))
+        int first = MultistreamCodec.GetEncodedLength(MultistreamCodec.Header) + MultistreamCodec.GetEncodedLength(protocols[0]);
+        byte[] buf = ArrayPool<byte>.Shared.Rent(first);
+        try
         {
-            return (protocols[0], null);
+            int o = MultistreamCodec.Encode(MultistreamCodec.Header, buf);
+            MultistreamCodec.Encode(protocols[0], buf.AsSpan(o));
+            await stream.WriteAsync(buf.AsMemory(0, first), ct).ConfigureAwait(false);
+            await stream.FlushAsync(ct).ConfigureAwait(false);
+            // the usual answer is what we sent, the header and the proposal echoed: taken in one read where the stream
+            // can look ahead; anything else is left unread for the message-by-message reads below
+            if (stream is Libp2pStream muxed && await muxed.TryReadExpectedAsync(buf.AsMemory(0, first), ct).ConfigureAwait(false))
+            {
+                return (protocols[0], null);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buf);
         }
         await ExpectHeaderAsync(stream, ct).ConfigureAwait(false);
         for (int i = 0; ; i++)
@@ -95,31 +109,6 @@ internal static class MultistreamSelect
         }
         await ExpectHeaderAsync(stream, ct).ConfigureAwait(false);
         return await ReadAnswerAsync(stream, protocol, ct).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// The usual answer to a first proposal, the header and the proposal echoed, taken in one read where the stream can
-    /// look ahead (<see cref="Libp2pStream.TryReadExpectedAsync"/>). False when it is not that answer, or the stream
-    /// cannot tell: nothing was consumed, and the caller reads the answer message by message.
-    /// </summary>
-    private static async ValueTask<bool> TryReadEchoAsync(Stream stream, string protocol, CancellationToken ct)
-    {
-        if (stream is not Libp2pStream muxed)
-        {
-            return false;
-        }
-        int length = MultistreamCodec.GetEncodedLength(MultistreamCodec.Header) + MultistreamCodec.GetEncodedLength(protocol);
-        byte[] expected = ArrayPool<byte>.Shared.Rent(length);
-        try
-        {
-            int o = MultistreamCodec.Encode(MultistreamCodec.Header, expected);
-            MultistreamCodec.Encode(protocol, expected.AsSpan(o));
-            return await muxed.TryReadExpectedAsync(expected.AsMemory(0, length), ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(expected);
-        }
     }
 
     /// <summary>Reads the remote's multistream header; anything else is a protocol violation.</summary>

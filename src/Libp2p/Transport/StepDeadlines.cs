@@ -19,21 +19,28 @@ internal sealed class StepDeadlines
     private readonly Lock _gate = new();
     private readonly StepTimer?[] _slots;
     private readonly long _tickTimestamps;
-    private readonly Timer _timer;
+    private readonly Timer? _timer;
+    private readonly Func<long> _now;
     private readonly TimeSpan _tick;
     private long _processedTick;   // every slot up to this tick has been looked at
     private int _armed;
     private bool _running;
 
-    public StepDeadlines(TimeSpan tick, int slots)
+    /// <param name="tick">The wheel's resolution.</param>
+    /// <param name="slots">Slots of one turn.</param>
+    /// <param name="timestamp">The clock, in <see cref="Stopwatch"/> ticks (by default <see cref="Stopwatch.GetTimestamp"/>).</param>
+    /// <param name="periodic">Whether a timer drives the wheel; without it, whoever owns the wheel calls <see cref="Tick"/>
+    /// (a test with its own clock).</param>
+    public StepDeadlines(TimeSpan tick, int slots, Func<long>? timestamp = null, bool periodic = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(slots, 2);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(tick, TimeSpan.Zero);
         _tick = tick;
+        _now = timestamp ?? Stopwatch.GetTimestamp;
         _tickTimestamps = Math.Max(1, (long)(tick.TotalSeconds * Stopwatch.Frequency));
         _slots = new StepTimer?[slots];
-        _processedTick = Stopwatch.GetTimestamp() / _tickTimestamps;
-        _timer = new Timer(static s => ((StepDeadlines)s!).OnTick(), this, Timeout.Infinite, Timeout.Infinite);
+        _processedTick = _now() / _tickTimestamps;
+        if (periodic) _timer = new Timer(static s => ((StepDeadlines)s!).Tick(), this, Timeout.Infinite, Timeout.Infinite);
     }
 
     /// <summary>Deadlines armed and not yet fired or disarmed.</summary>
@@ -42,7 +49,7 @@ internal sealed class StepDeadlines
     /// <summary>Arms <paramref name="timer"/> to fire <paramref name="timeout"/> from now.</summary>
     public void Arm(StepTimer timer, TimeSpan timeout)
     {
-        long due = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        long due = _now() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         // the tick whose processing comes after the deadline: never early
         long dueTick = (due / _tickTimestamps) + 1;
         lock (_gate)
@@ -56,7 +63,7 @@ internal sealed class StepDeadlines
             if (timer.Next is { } next) next.Prev = timer;
             _slots[slot] = timer;
             _armed++;
-            if (!_running)
+            if (!_running && _timer is not null)
             {
                 _running = true;
                 _timer.Change(_tick, _tick);
@@ -85,12 +92,13 @@ internal sealed class StepDeadlines
         _armed--;
     }
 
-    private void OnTick()
+    /// <summary>Fires every deadline that has passed (the periodic timer's callback).</summary>
+    public void Tick()
     {
         List<StepTimer>? due = null;
         lock (_gate)
         {
-            long now = Stopwatch.GetTimestamp() / _tickTimestamps;
+            long now = _now() / _tickTimestamps;
             // a late tick (a busy machine) catches up on every slot it skipped, at most one turn of the wheel
             long from = Math.Max(_processedTick + 1, now - _slots.Length + 1);
             for (long t = from; t <= now; t++)
@@ -110,7 +118,7 @@ internal sealed class StepDeadlines
             if (_armed == 0 && _running)
             {
                 _running = false;
-                _timer.Change(Timeout.Infinite, Timeout.Infinite);
+                _timer!.Change(Timeout.Infinite, Timeout.Infinite);
             }
         }
         if (due is null) return;

@@ -15,18 +15,52 @@ public sealed class StepDeadlinesTests
     }
 
     [Fact]
-    public async Task A_deadline_fires_and_never_before_its_timeout()
+    public void A_deadline_fires_at_the_first_tick_after_its_timeout_and_never_before()
     {
-        var wheel = new StepDeadlines(TimeSpan.FromMilliseconds(1), 8);
-        var timeout = TimeSpan.FromMilliseconds(40);   // five turns of this wheel: its slot is visited before it is due
-        var clock = Stopwatch.StartNew();
-        using var step = new StepTimer(timeout, TimeProvider.System, CancellationToken.None, wheel);
+        static long Ms(double ms) => (long)(ms * Stopwatch.Frequency / 1000);
+        long now = Ms(5);   // on a whole tick of the wheel
+        var wheel = new StepDeadlines(TimeSpan.FromMilliseconds(1), 8, () => now, periodic: false);
+        // 40 ms: five turns of this wheel, so its slot comes round four times before it is due
+        using var step = new StepTimer(TimeSpan.FromMilliseconds(40), TimeProvider.System, CancellationToken.None, wheel);
         Assert.Equal(1, wheel.Armed);
-        await FiredAsync(step);
-        Assert.True(clock.Elapsed >= timeout, $"fired after {clock.Elapsed.TotalMilliseconds} ms");
+        for (int ms = 1; ms < 40; ms++)
+        {
+            now += Ms(1);
+            wheel.Tick();
+            Assert.False(step.IsCancellationRequested, $"fired {ms} ms in");
+        }
+        now += Ms(2);   // past the deadline and the tick it falls in
+        wheel.Tick();
         Assert.True(step.IsCancellationRequested);
         Assert.Equal(0, wheel.Armed);
         Assert.True(step.Expired.IsCompleted);
+    }
+
+    [Fact]
+    public void A_late_tick_catches_up_on_every_slot_it_skipped()
+    {
+        static long Ms(double ms) => (long)(ms * Stopwatch.Frequency / 1000);
+        long now = Ms(5);   // on a whole tick of the wheel
+        var wheel = new StepDeadlines(TimeSpan.FromMilliseconds(1), 8, () => now, periodic: false);
+        var steps = Enumerable.Range(1, 30).Select(ms => new StepTimer(TimeSpan.FromMilliseconds(ms), TimeProvider.System, CancellationToken.None, wheel)).ToList();
+        now += Ms(15.5);   // one tick, late by fifteen: the deadlines up to 14 ms have passed, the rest not
+        wheel.Tick();
+        for (int i = 0; i < steps.Count; i++)
+            Assert.Equal(i + 1 <= 14, steps[i].IsCancellationRequested);
+        now += Ms(100);
+        wheel.Tick();
+        Assert.All(steps, s => Assert.True(s.IsCancellationRequested));
+        Assert.Equal(0, wheel.Armed);
+        foreach (var s in steps) s.Dispose();
+    }
+
+    [Fact]
+    public async Task The_periodic_timer_fires_an_armed_deadline()
+    {
+        var wheel = new StepDeadlines(TimeSpan.FromMilliseconds(1), 8);
+        using var step = new StepTimer(TimeSpan.FromMilliseconds(5), TimeProvider.System, CancellationToken.None, wheel);
+        await FiredAsync(step);
+        Assert.Equal(0, wheel.Armed);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ClP2p.Eth2.Snappy;
 using ClP2p.Libp2p.Codecs;
 
@@ -30,6 +31,7 @@ public sealed class ReqRespStreamReader
     public ReqRespStreamReader(Stream stream) => _stream = stream;
 
     /// <summary>Reads result(1) || payload; error codes carry an ErrorMessage (≤ 256 bytes).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ReadResult> ReadResponseChunkAsync(int minLength, int maxLength, CancellationToken ct)
     {
         int result = await ReadByteAsync(ct).ConfigureAwait(false);
@@ -41,6 +43,7 @@ public sealed class ReqRespStreamReader
     }
 
     /// <summary>Reads uvarint(n) || frames producing exactly n bytes.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ReadResult> ReadPayloadAsync(int minLength, int maxLength, CancellationToken ct)
     {
         ulong n;
@@ -102,6 +105,7 @@ public sealed class ReqRespStreamReader
         return b < 0;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ReadByteAsync(CancellationToken ct)
     {
         if (_start == _end && !await FillAsync(ct).ConfigureAwait(false)) return -1;
@@ -133,6 +137,7 @@ public sealed class ReqRespStreamReader
         return true;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> FillAsync(CancellationToken ct)
     {
         _start = 0;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using ClP2p.Libp2p.Codecs;
 
 namespace ClP2p.Libp2p.Multistream;
@@ -239,6 +240,7 @@ internal static class MultistreamSelect
     }
 
     /// <summary>Reads a uvarint one byte at a time; EOF gives <see cref="EndOfStreamException"/>.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<ulong> ReadVarintAsync(Stream stream, CancellationToken ct)
     {
         byte[] one = ArrayPool<byte>.Shared.Rent(Varint.MaxLength);

@@ -77,6 +77,7 @@ internal abstract class MuxedStream : Libp2pStream
     internal long Buffered => Interlocked.Read(ref _buffered);
 
     /// <summary>Read loop: appends <paramref name="length"/> bytes read from <paramref name="source"/>.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     internal async ValueTask AppendFromAsync(Stream source, int length, CancellationToken ct)
     {
         var writer = _inbound.Writer;
@@ -191,6 +192,7 @@ internal abstract class MuxedStream : Libp2pStream
 
     /// <inheritdoc/>
     /// <remarks>Looks at the bytes buffered in the pipe without taking them: what does not match stays to be read.</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal override async ValueTask<bool> TryReadExpectedAsync(ReadOnlyMemory<byte> expected, CancellationToken ct)
     {
         if (_localReset)

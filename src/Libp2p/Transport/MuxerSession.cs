@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
@@ -191,6 +192,7 @@ internal abstract class MuxerSession : IAsyncDisposable
     }
 
     /// <summary>Writes bytes of a frame (lock held). A failed write kills the session: a partial frame cannot be recovered.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     protected async ValueTask WriteTransportAsync(ReadOnlyMemory<byte> bytes)
     {
         if (_held is { } held)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using ClP2p.Libp2p.Crypto;
@@ -13,6 +14,10 @@ namespace ClP2p.Libp2p;
 public sealed class Libp2pDialer : IDisposable
 {
     private readonly Libp2pHost _host;
+
+    // per TCP endpoint: the connect under way, or the last one that failed (Libp2pOptions.ConnectFailureMemory)
+    private readonly ConcurrentDictionary<IPEndPoint, EndpointConnect> _endpoints = new();
+    private int _endpointsAdded;
 
     public Libp2pDialer(Libp2pOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, Libp2pMetrics? metrics = null)
     {
@@ -77,6 +82,64 @@ public sealed class Libp2pDialer : IDisposable
     public async Task<DialResult<Stream>> TryConnectAsync(IPEndPoint endpoint, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
+        if (_host.Options.ConnectFailureMemory <= TimeSpan.Zero) return await ConnectOnceAsync(endpoint, ct).ConfigureAwait(false);
+        EndpointConnect mine;
+        while (true)
+        {
+            if (_endpoints.TryGetValue(endpoint, out var other))
+            {
+                var failure = await other.Outcome.Task.WaitAsync(ct).ConfigureAwait(false);
+                if (failure is not null && _host.Time.GetElapsedTime(other.EndedAt) <= _host.Options.ConnectFailureMemory)
+                {
+                    _host.Metrics.Dial(failure.Class.ToString(), DialStep.Connect.ToString());
+                    return new DialResult<Stream>(new DialException(failure.Class, DialStep.Connect,
+                        $"{failure.Detail} (a dial of another record at this endpoint {_host.Time.GetElapsedTime(other.EndedAt).TotalSeconds:0.0} s ago; not connected again)"));
+                }
+                // succeeded, given up by its caller, or too long ago: this dial connects for itself
+                _endpoints.TryRemove(new KeyValuePair<IPEndPoint, EndpointConnect>(endpoint, other));
+                if (failure is null) return await ConnectOnceAsync(endpoint, ct).ConfigureAwait(false);
+                continue;
+            }
+            mine = new EndpointConnect();
+            if (_endpoints.TryAdd(endpoint, mine)) break;
+        }
+        if (Interlocked.Increment(ref _endpointsAdded) % 4096 == 0) ForgetOldFailures();
+        DialException? failed = null;
+        try
+        {
+            var result = await ConnectOnceAsync(endpoint, ct).ConfigureAwait(false);
+            failed = result.Error;
+            return result;
+        }
+        finally
+        {
+            mine.EndedAt = _host.Time.GetTimestamp();
+            // a success (or a connect its caller gave up on) answers nobody else: its entry goes at once
+            if (failed is null) _endpoints.TryRemove(new KeyValuePair<IPEndPoint, EndpointConnect>(endpoint, mine));
+            mine.Outcome.TrySetResult(failed);
+        }
+    }
+
+    /// <summary>Drops remembered failures older than <see cref="Libp2pOptions.ConnectFailureMemory"/> (a dialer that
+    /// lives through many crawls would otherwise keep every endpoint that ever failed).</summary>
+    private void ForgetOldFailures()
+    {
+        foreach (var (ep, c) in _endpoints)
+        {
+            if (c.Outcome.Task.IsCompleted && _host.Time.GetElapsedTime(c.EndedAt) > _host.Options.ConnectFailureMemory)
+                _endpoints.TryRemove(new KeyValuePair<IPEndPoint, EndpointConnect>(ep, c));
+        }
+    }
+
+    private sealed class EndpointConnect
+    {
+        /// <summary>The connect's failure, or null when it succeeded or its caller gave up on it.</summary>
+        public readonly TaskCompletionSource<DialException?> Outcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public long EndedAt;
+    }
+
+    private async Task<DialResult<Stream>> ConnectOnceAsync(IPEndPoint endpoint, CancellationToken ct)
+    {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         SocketError error;
         bool aborted;

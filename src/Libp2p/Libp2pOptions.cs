@@ -18,6 +18,17 @@ public sealed class Libp2pOptions
     /// <summary>TCP connect timeout.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a failed TCP connect (timed out, refused, unreachable) answers for its endpoint: another dial of the
+    /// same IP and port within this time ends with the same failure without a connect of its own, and a dial that starts
+    /// while a connect to its endpoint is under way waits for that one's outcome. Records of nodes that are gone often
+    /// share an endpoint (the stale records of one host, one per key it had); one listener answers for an IP and port,
+    /// so a host that left one record's SYN unanswered leaves the next one's too, and each such connect holds a socket
+    /// for the whole <see cref="ConnectTimeout"/>. A connect that succeeded is not remembered: each dial of a live
+    /// endpoint connects for itself (the node behind it may not be the record's). Zero: every dial connects.
+    /// </summary>
+    public TimeSpan ConnectFailureMemory { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Timeout of EACH upgrade step: security negotiation, Noise handshake, muxer negotiation.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(5);
 

@@ -18,6 +18,7 @@ public sealed class Libp2pDialer : IDisposable
     // per TCP endpoint: the connect under way, or the last one that failed (Libp2pOptions.ConnectFailureMemory)
     private readonly ConcurrentDictionary<IPEndPoint, EndpointConnect> _endpoints = new();
     private int _endpointsAdded;
+    private long _connectsShared;
 
     public Libp2pDialer(Libp2pOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, Libp2pMetrics? metrics = null)
     {
@@ -25,6 +26,10 @@ public sealed class Libp2pDialer : IDisposable
     }
 
     public PeerId LocalPeerId => _host.Options.Identity.PeerId;
+
+    /// <summary>Dials that ended with the failure of another record's connect to the same endpoint, without a connect of
+    /// their own (<see cref="Libp2pOptions.ConnectFailureMemory"/>).</summary>
+    public long ConnectsShared => Interlocked.Read(ref _connectsShared);
 
     public Libp2pOptions Options => _host.Options;
 
@@ -94,6 +99,7 @@ public sealed class Libp2pDialer : IDisposable
                 if (failure is not null && _host.Time.GetElapsedTime(other.EndedAt) <= _host.Options.ConnectFailureMemory)
                 {
                     _host.Metrics.Dial(failure.Class.ToString(), DialStep.Connect.ToString());
+                    Interlocked.Increment(ref _connectsShared);
                     return new DialResult<Stream>(new DialException(failure.Class, DialStep.Connect,
                         $"{failure.Detail} (a dial of another record at this endpoint {_host.Time.GetElapsedTime(other.EndedAt).TotalSeconds:0.0} s ago; not connected again)"));
                 }

@@ -155,6 +155,8 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             _log.LogInformation("crawl {CrawlId} ended ({End}); discv5 packets sent {Sent}, received {Received} (node totals) in {Batches} receive batches, late answers {Late}, records verified {Verified} (cache hits {Hits}); dropped packets: {Drops}; request timeouts put off while datagrams waited unread: {Deferred}", crawlId, end,
                 discv5.PacketsSent, discv5.PacketsReceived, discv5.ReceiveBatches, discv5.LateAnswers, discv5.RecordsVerified, discv5.RecordCacheHits,
                 string.Join(", ", discv5.DropCounts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}={kv.Value}")), discv5.TimeoutsDeferred);
+            if (dialer.ConnectsShared > 0)
+                _log.LogInformation("crawl {CrawlId}: {Shared} dials ended with the failed connect of another record at the same IP and port, without a connect of their own", crawlId, dialer.ConnectsShared);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && !opening.IsFaulted)
         {

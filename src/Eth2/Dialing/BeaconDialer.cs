@@ -63,6 +63,9 @@ public sealed class BeaconDialer : IDisposable
 
     public PeerId LocalPeerId => _dialer.LocalPeerId;
 
+    /// <summary>Dials ended by another record's failed connect to the same endpoint (<see cref="Libp2pDialer.ConnectsShared"/>).</summary>
+    public long ConnectsShared => _dialer.ConnectsShared;
+
     /// <summary>
     /// Dials <paramref name="target"/> with the Status digest <see cref="ChooseDigests"/> picks; when the node answers
     /// Goodbye(2, irrelevant network) and there is another choice, dials once more with that one. The result says which

@@ -51,6 +51,19 @@ public sealed class SimulatedNetworkCrawlTests : IDisposable
         var rows = File.ReadLines(export).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         AssertTop(rows, "client", summary.RootElement.GetProperty("top_clients"));
         AssertTop(rows, "fork_digest", summary.RootElement.GetProperty("top_fork_digests"));
+
+        // the gone records share endpoints (16 to one, as a gone host's stale records do): one connect per endpoint
+        // failed, the others ended with its failure without a connect (Libp2pOptions.ConnectFailureMemory), and no live
+        // node's dial was among them
+        using var truthDoc = JsonDocument.Parse(await File.ReadAllTextAsync(truth));
+        var live = truthDoc.RootElement.GetProperty("nodes").EnumerateArray()
+            .ToDictionary(n => n.GetProperty("node_id").GetString()!, n => n.GetProperty("live").GetBoolean());
+        var shared = rows.Where(x => x.TryGetProperty("dial_error", out var e) && e.ValueKind == JsonValueKind.String
+            && e.GetString()!.Contains("not connected again", StringComparison.Ordinal)).ToList();
+        int deadEndpoints = (options.Dead + options.DeadPerEndpoint - 1) / options.DeadPerEndpoint;
+        Assert.InRange(shared.Count, 1, options.Dead - deadEndpoints);
+        Assert.All(shared, x => Assert.False(live[x.GetProperty("node_id").GetString()!], x.GetProperty("node_id").GetString()));
+        Assert.Contains($": {shared.Count} dials ended with the failed connect of another record at the same IP and port", crawl.Output, StringComparison.Ordinal);
     }
 
     /// <summary>The summary's groups are the largest groups of <paramref name="field"/> over the exported visits, with their counts.</summary>

@@ -44,12 +44,14 @@ public sealed class SharedConnectFailureTests
         Assert.Equal(DialErrorClass.Timeout, b.Error!.Class);
         Assert.Equal(DialStep.Connect, b.Error.Step);
         Assert.Contains(NotAgain, b.Error.Detail);
+        Assert.Equal(1, dialer.ConnectsShared);
 
         // later, within the memory: answered at once
         time.Advance(TimeSpan.FromSeconds(30));
         var c = await dialer.TryConnectAsync(silent.EndPoint, CancellationToken.None).WaitAsync(HangGuard);
         Assert.Equal(DialErrorClass.Timeout, c.Error!.Class);
         Assert.Contains(NotAgain, c.Error.Detail);
+        Assert.Equal(2, dialer.ConnectsShared);
     }
 
     [Fact]
@@ -116,18 +118,27 @@ public sealed class SharedConnectFailureTests
             Assert.Equal(DialErrorClass.Refused, r.Error!.Class);
             Assert.DoesNotContain(NotAgain, r.Error.Detail);
         }
+        Assert.Equal(0, dialer.ConnectsShared);
     }
 
     [Fact]
     public async Task A_connect_given_up_by_its_caller_is_not_remembered()
     {
-        using var dialer = NewDialer();
-        var closed = LoopbackEndpoints.ClosedPort();
+        var time = new FakeTimeProvider();
+        using var dialer = NewDialer(time);
+        using var silent = await LoopbackEndpoints.SilentAsync();
         using var cts = new CancellationTokenSource();
+        var first = dialer.TryConnectAsync(silent.EndPoint, cts.Token);
+        Assert.False(first.IsCompleted); // the SYN is dropped: the connect is under way
         cts.Cancel();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => dialer.TryConnectAsync(closed, cts.Token));
-        var r = await dialer.TryConnectAsync(closed, CancellationToken.None);
-        Assert.Equal(DialErrorClass.Refused, r.Error!.Class);
-        Assert.DoesNotContain(NotAgain, r.Error.Detail); // its own connect, not an inferred one
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first.WaitAsync(HangGuard));
+        var second = dialer.TryConnectAsync(silent.EndPoint, CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(2.9));
+        Assert.False(second.IsCompleted); // a connect of its own, under its own timeout
+        time.Advance(TimeSpan.FromSeconds(0.1));
+        var r = await second.WaitAsync(HangGuard);
+        Assert.Equal(DialErrorClass.Timeout, r.Error!.Class);
+        Assert.Equal("timed out", r.Error.Detail); // not an inferred failure
+        Assert.Equal(0, dialer.ConnectsShared);
     }
 }

@@ -122,11 +122,19 @@ public sealed class Libp2pDialer : IDisposable
         finally
         {
             mine.EndedAt = _host.Time.GetTimestamp();
-            // a success (or a connect its caller gave up on) answers nobody else: its entry goes at once
+            // a success, a connect its caller gave up on, or a failure of our own side answers nobody else: its entry
+            // goes at once
+            if (failed is not null && !SaysSomethingOfTheEndpoint(failed)) failed = null;
             if (failed is null) _endpoints.TryRemove(new KeyValuePair<IPEndPoint, EndpointConnect>(endpoint, mine));
             mine.Outcome.TrySetResult(failed);
         }
     }
+
+    /// <summary>A timeout, a refusal or an unreachable host is the endpoint's; a failure of this machine (no local port
+    /// or address left, the network down, no buffers or descriptors) would fail every endpoint alike and is not kept.</summary>
+    internal static bool SaysSomethingOfTheEndpoint(DialException failure) =>
+        failure.Class is DialErrorClass.Timeout or DialErrorClass.Refused or DialErrorClass.Unreachable
+        && failure.InnerException is not SocketException { SocketErrorCode: SocketError.AddressNotAvailable or SocketError.NetworkDown };
 
     /// <summary>Drops remembered failures older than <see cref="Libp2pOptions.ConnectFailureMemory"/>, every 4,096
     /// connects (a long run of dials would otherwise keep every endpoint that ever failed).</summary>

@@ -25,7 +25,8 @@ public sealed class Libp2pOptions
     /// share an endpoint (the stale records of one host, one per key it had); one listener answers for an IP and port,
     /// so a host that left one record's SYN unanswered leaves the next one's too, and each such connect holds a socket
     /// for the whole <see cref="ConnectTimeout"/>. A connect that succeeded is not remembered: each dial of a live
-    /// endpoint connects for itself (the node behind it may not be the record's). Zero: every dial connects.
+    /// endpoint connects for itself (the node behind it may not be the record's), and neither is a failure of this
+    /// machine's own (no local port left, its network down). Zero: every dial connects.
     /// </summary>
     public TimeSpan ConnectFailureMemory { get; init; } = TimeSpan.FromSeconds(60);
 

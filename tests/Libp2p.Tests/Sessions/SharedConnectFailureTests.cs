@@ -141,4 +141,18 @@ public sealed class SharedConnectFailureTests
         Assert.Equal("timed out", r.Error.Detail); // not an inferred failure
         Assert.Equal(0, dialer.ConnectsShared);
     }
+
+    [Theory]
+    [InlineData(DialErrorClass.Timeout, null, true)]
+    [InlineData(DialErrorClass.Refused, SocketError.ConnectionRefused, true)]
+    [InlineData(DialErrorClass.Unreachable, SocketError.HostUnreachable, true)]
+    [InlineData(DialErrorClass.Unreachable, SocketError.AddressNotAvailable, false)] // no local port or address left
+    [InlineData(DialErrorClass.Unreachable, SocketError.NetworkDown, false)]
+    [InlineData(DialErrorClass.Other, SocketError.TooManyOpenSockets, false)]
+    [InlineData(DialErrorClass.Reset, SocketError.ConnectionReset, false)]
+    public void Only_the_endpoints_own_failures_are_remembered(DialErrorClass cls, SocketError? error, bool remembered)
+    {
+        var e = new DialException(cls, DialStep.Connect, "x", error is { } se ? new SocketException((int)se) : null);
+        Assert.Equal(remembered, Libp2pDialer.SaysSomethingOfTheEndpoint(e));
+    }
 }

@@ -98,6 +98,15 @@ public sealed class Discv5Options
     public int MaxSessions { get; init; } = 20_000;
     public int MaxPendingChallenges { get; init; } = 4_096;
     public int MaxPendingRequests { get; init; } = 8_192;
+
+    /// <summary>
+    /// Nonces of timed-out first contacts kept for a late WHOAREYOU (for <see cref="LateAnswerGrace"/>), the oldest
+    /// dropped first when full. A crawl gives up on thousands of first contacts within seconds, nearly all records of
+    /// nodes that are gone, and a slow node's challenge arrives among them: bounded by <see cref="MaxPendingRequests"/>
+    /// and refusing new nonces once full, the table was full of the gone nodes' nonces just when the slow ones' challenges
+    /// came, and those nodes were lost to the crawl (their next pass drew the same challenge again).
+    /// </summary>
+    public int MaxGivenUpNonces { get; init; } = 65_536;
     public int MaxKnownRecords { get; init; } = 50_000;
 
     /// <summary>WHOAREYOU packets sent per source IP per second (discv5-rationale.md "On Amplification and Replay": a WHOAREYOU

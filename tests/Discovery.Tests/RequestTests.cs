@@ -200,4 +200,52 @@ public sealed class RequestTests
         Assert.Empty(n.DropCounts);
         hs.Session.Dispose();
     }
+
+    [Fact]
+    public async Task A_slow_nodes_late_challenge_is_answered_after_many_other_first_contacts_were_given_up()
+    {
+        // A crawl gives up on thousands of first contacts within seconds (nearly all records of gone nodes); a slow
+        // node's WHOAREYOU to its given-up first packet arrives among them, and the node repeats that same challenge
+        // for the first packet of our next pass. Its nonce must still be known then: the oldest given-up nonces make
+        // room, not the newest (with the table full of gone nodes' nonces, such a node was lost to the crawl).
+        var time = new FakeTimeProvider();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 0,
+            maxPendingRequests: 2, maxGivenUpNonces: 2).StartedAsync();
+        var gone = Enumerable.Range(0, 3).Select(_ => new RawPeer()).ToList();
+        try
+        {
+            foreach (var g in gone)
+            {
+                var lost = n.FindNodeAsync(g.Enr, [256]);
+                Assert.NotNull(await g.ReceiveAsync()); // the first contact's packet, never answered
+                time.Advance(TimeSpan.FromSeconds(1));
+                Assert.False((await lost.WaitAsync(ClP2p.TestSupport.Waits.HangGuard)).IsOk);
+            }
+            using var slow = new RawPeer();
+            var first = n.FindNodeAsync(slow.Enr, [256]);
+            var firstPacket = (await slow.ReceiveAsync())!;
+            time.Advance(TimeSpan.FromSeconds(1));
+            Assert.False((await first.WaitAsync(ClP2p.TestSupport.Waits.HangGuard)).IsOk);
+
+            // the next pass: its packet draws the challenge the node made for the first one
+            var next = n.FindNodeAsync(slow.Enr, [256]);
+            Assert.NotNull(await slow.ReceiveAsync());
+            var (way, challenge) = slow.WhoAreYouFor(firstPacket, n.LocalId, 0);
+            slow.Send(way, n.LocalEndPoint);
+            var p = (await slow.ReceiveAsync())!;
+            Assert.True(slow.TryDecode(p, out var flag, out _, out _, out _));
+            Assert.Equal(PacketFlag.Handshake, flag);
+            var (m, s) = slow.AcceptHandshake(p, challenge);
+            var fn = Assert.IsType<FindNodeMessage>(m);
+            using var session = s;
+            var records = PitfallTests.RecordsAt(slow.Id, 256, 2);
+            slow.Send(slow.Encrypt(n.LocalId, s, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
+            Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await next.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
+            Assert.False(n.DropCounts.ContainsKey("who-are-you-unsolicited"));
+        }
+        finally
+        {
+            foreach (var g in gone) g.Dispose();
+        }
+    }
 }

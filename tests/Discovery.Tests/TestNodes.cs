@@ -23,7 +23,8 @@ internal static class TestNodes
         TimeProvider? time = null, int port = 0, TimeSpan? challengeTimeout = null, int? whoAreYouPerSecond = null,
         int? maxPendingChallenges = null, int? unsolicitedPerSecond = null, bool rateLimitLoopback = false,
         int? maxPendingRequests = null, int? maxSessions = null, IPAddress? advertisedIp = null, int? advertisedUdpPort = null,
-        TimeSpan? timeoutDeferral = null, int handlerShards = 0, bool portableReceive = false, TimeSpan? receiveCoalescing = null)
+        TimeSpan? timeoutDeferral = null, int handlerShards = 0, bool portableReceive = false, TimeSpan? receiveCoalescing = null,
+        int? maxGivenUpNonces = null)
     {
         var key = privateKey ?? NewKey();
         var library = new Discv5Options { PrivateKey = key };
@@ -44,6 +45,7 @@ internal static class TestNodes
             MaxUnsolicitedPerIpPerSecond = unsolicitedPerSecond ?? library.MaxUnsolicitedPerIpPerSecond,
             RateLimitLoopback = rateLimitLoopback,
             MaxPendingRequests = maxPendingRequests ?? library.MaxPendingRequests,
+            MaxGivenUpNonces = maxGivenUpNonces ?? library.MaxGivenUpNonces,
             MaxSessions = maxSessions ?? library.MaxSessions,
             TimeoutDeferral = timeoutDeferral ?? library.TimeoutDeferral,
             HandlerShards = handlerShards,

@@ -247,23 +247,29 @@ internal sealed partial class HandlerShard
     /// <summary>Keeps the nonces of a timed-out first contact's random packets a while (see _givenUp).</summary>
     private void RememberGivenUp(PendingRequest req)
     {
-        if (req.Handshake is not null || _givenUp.Count >= Options.MaxPendingRequests) return;
+        if (req.Handshake is not null || Options.MaxGivenUpNonces <= 0) return;
         long now = Time.GetTimestamp();
         for (int i = 0; i < req.Nonces.Count; i++)
         {
             var n = req.Nonces[i];
-            if (_byNonce.TryGetValue(n, out var e) && !e.WasHandshake && !_sessions.ContainsKey(req.Address)) _givenUp[n] = (req.Address, now);
+            if (!_byNonce.TryGetValue(n, out var e) || e.WasHandshake || _sessions.ContainsKey(req.Address)) continue;
+            // full: the oldest goes, not this one (a slow node's challenge comes seconds after thousands of gone
+            // nodes' first contacts were given up, and it is the newest nonces its late WHOAREYOU names)
+            while (_givenUp.Count >= Options.MaxGivenUpNonces && _givenUpOrder.TryDequeue(out var oldest))
+                if (_givenUp.TryGetValue(oldest.Nonce, out var g) && g.At == oldest.At) _givenUp.Remove(oldest.Nonce);
+            _givenUp[n] = (req.Address, now);
+            _givenUpOrder.Enqueue((n, now));
         }
     }
 
     private void PurgeGivenUp(long now)
     {
-        if (_givenUp.Count == 0) return;
         var lifetime = Options.LateAnswerGrace > TimeSpan.Zero ? Options.LateAnswerGrace : TimeSpan.FromSeconds(10);
-        List<Nonce96>? gone = null;
-        foreach (var (n, g) in _givenUp)
-            if (Time.GetElapsedTime(g.At, now) > lifetime) (gone ??= []).Add(n);
-        if (gone is not null) foreach (var n in gone) _givenUp.Remove(n);
+        while (_givenUpOrder.TryPeek(out var oldest) && Time.GetElapsedTime(oldest.At, now) > lifetime)
+        {
+            _givenUpOrder.Dequeue();
+            if (_givenUp.TryGetValue(oldest.Nonce, out var g) && g.At == oldest.At) _givenUp.Remove(oldest.Nonce);
+        }
     }
 
     private void PurgeExpiredRequests(long now)

@@ -40,6 +40,9 @@ internal sealed partial class HandlerShard
     // repeat of that challenge, which carries the first packet's nonce) opens the session for the request now opening
     // one with that node, instead of being dropped as unsolicited
     private readonly Dictionary<Nonce96, (NodeAddress Address, long At)> _givenUp = [];
+    // the same nonces oldest first, to purge and to evict from the front (an item whose nonce was taken up or kept
+    // again later no longer matches its entry and is skipped)
+    private readonly Queue<(Nonce96 Nonce, long At)> _givenUpOrder = new();
     // our requests' timeouts, one timer for all (see ArmTimer): a timer per request cost the runtime's timer queue a
     // walk over thousands of them on every tick of a crawl. The queue holds timeout ids by deadline (in
     // Time.GetTimestamp() ticks); _armed the requests of the ids still live, so that an answered request is let go at

@@ -96,12 +96,13 @@ public sealed class Libp2pDialer : IDisposable
             if (_endpoints.TryGetValue(endpoint, out var other))
             {
                 var failure = await other.Outcome.Task.WaitAsync(ct).ConfigureAwait(false);
-                if (failure is not null && _host.Time.GetElapsedTime(other.EndedAt) <= _host.Options.ConnectFailureMemory)
+                var age = _host.Time.GetElapsedTime(other.EndedAt);
+                if (failure is not null && age <= _host.Options.ConnectFailureMemory)
                 {
                     _host.Metrics.Dial(failure.Class.ToString(), DialStep.Connect.ToString());
                     Interlocked.Increment(ref _connectsShared);
                     return new DialResult<Stream>(new DialException(failure.Class, DialStep.Connect,
-                        $"{failure.Detail} (a dial of another record at this endpoint {_host.Time.GetElapsedTime(other.EndedAt).TotalSeconds:0.0} s ago; not connected again)"));
+                        $"{failure.Detail} (a dial of another record at this endpoint {age.TotalSeconds:0.0} s ago; not connected again)"));
                 }
                 // succeeded, given up by its caller, or too long ago: this dial connects for itself
                 _endpoints.TryRemove(new KeyValuePair<IPEndPoint, EndpointConnect>(endpoint, other));

@@ -13,7 +13,6 @@ namespace ClP2p.Libp2p.Tests.Sessions;
 /// </summary>
 public sealed class SharedConnectFailureTests
 {
-    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(30);
     private const string NotAgain = "not connected again";
 
     private static Libp2pDialer NewDialer(TimeProvider? time = null, TimeSpan? memory = null) => new(
@@ -24,6 +23,19 @@ public sealed class SharedConnectFailureTests
             ConnectFailureMemory = memory ?? TimeSpan.FromSeconds(60),
         },
         time: time);
+
+    /// <summary>A dial of a silent endpoint that connects for itself: still under way just before its connect timeout,
+    /// then ended by it, with the plain "timed out" of its own connect (not an inferred failure).</summary>
+    private static async Task AssertOwnConnectTimesOutAsync(Libp2pDialer dialer, FakeTimeProvider time, IPEndPoint ep)
+    {
+        var dial = dialer.TryConnectAsync(ep, CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(2.9));
+        Assert.False(dial.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(0.1));
+        var r = await dial.WaitAsync(HangGuard);
+        Assert.Equal(DialErrorClass.Timeout, r.Error!.Class);
+        Assert.Equal("timed out", r.Error.Detail);
+    }
 
     [Fact]
     public async Task Dials_of_a_silent_endpoint_share_one_connect_and_its_timeout()
@@ -60,15 +72,9 @@ public sealed class SharedConnectFailureTests
         var time = new FakeTimeProvider();
         using var dialer = NewDialer(time, TimeSpan.FromSeconds(10));
         using var silent = await LoopbackEndpoints.SilentAsync();
-        var first = dialer.TryConnectAsync(silent.EndPoint, CancellationToken.None);
-        time.Advance(TimeSpan.FromSeconds(3));
-        Assert.Equal("timed out", (await first.WaitAsync(HangGuard)).Error!.Detail);
+        await AssertOwnConnectTimesOutAsync(dialer, time, silent.EndPoint);
         time.Advance(TimeSpan.FromSeconds(11));
-        var again = dialer.TryConnectAsync(silent.EndPoint, CancellationToken.None);
-        time.Advance(TimeSpan.FromSeconds(2.9));
-        Assert.False(again.IsCompleted); // a connect of its own, under its own timeout
-        time.Advance(TimeSpan.FromSeconds(0.1));
-        Assert.Equal("timed out", (await again.WaitAsync(HangGuard)).Error!.Detail);
+        await AssertOwnConnectTimesOutAsync(dialer, time, silent.EndPoint); // a connect of its own again
     }
 
     [Fact]
@@ -132,13 +138,7 @@ public sealed class SharedConnectFailureTests
         Assert.False(first.IsCompleted); // the SYN is dropped: the connect is under way
         cts.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first.WaitAsync(HangGuard));
-        var second = dialer.TryConnectAsync(silent.EndPoint, CancellationToken.None);
-        time.Advance(TimeSpan.FromSeconds(2.9));
-        Assert.False(second.IsCompleted); // a connect of its own, under its own timeout
-        time.Advance(TimeSpan.FromSeconds(0.1));
-        var r = await second.WaitAsync(HangGuard);
-        Assert.Equal(DialErrorClass.Timeout, r.Error!.Class);
-        Assert.Equal("timed out", r.Error.Detail); // not an inferred failure
+        await AssertOwnConnectTimesOutAsync(dialer, time, silent.EndPoint);
         Assert.Equal(0, dialer.ConnectsShared);
     }
 

@@ -243,6 +243,15 @@ public sealed class CrawlEngine<TRecord, TDetail>(
     private async ValueTask WriteAsync(NodeState s)
     {
         var outcome = new NodeOutcome<TRecord, TDetail>(s.Node, s.Discovery, s.Dial, s.Dial is null ? s.NotDialledReason : null, _time.GetUtcNow());
+        // written once (Written is set under the lock before this): what the outcome carries is the sink's now. The state
+        // stays (it keeps a later sighting from being queued again) without it, so that a node's dial result, its
+        // identify strings and its discovery report do not live on to the crawl's end, copied into the collector's
+        // older generations on the way
+        lock (_lock)
+        {
+            s.Dial = null;
+            s.Discovery = null;
+        }
         await sink.NodeDoneAsync(outcome, CancellationToken.None).ConfigureAwait(false);
         Counters.NodeWritten();
     }

@@ -180,6 +180,66 @@ public class CrawlEngineTests
         Assert.Equal(2, sink.Found.Count);   // still reported: the census counts it
     }
 
+    /// <summary>Returns a fresh report per dial and remembers it weakly: the test asks whether anything still holds it.</summary>
+    private sealed class TrackingDialer : IDialWorker
+    {
+        public ConcurrentBag<WeakReference> Reports { get; } = [];
+
+        public async Task<DialReport> DialAsync(DiscoveredNode node, CancellationToken ct)
+        {
+            await Task.Yield();
+            var report = new DialReport(DialOutcomes.Ok, TimeSpan.Zero, new string('d', 64));
+            Reports.Add(new WeakReference(report));
+            return report;
+        }
+    }
+
+    /// <summary>A sink that lets each outcome go once counted, as storage does once its row is written.</summary>
+    private sealed class CountingSink : ICrawlSink
+    {
+        public int Done;
+        public ValueTask NodeFoundAsync(DiscoveredNode node, CancellationToken ct) => ValueTask.CompletedTask;
+        public ValueTask NodeDoneAsync(NodeOutcome outcome, CancellationToken ct) { Interlocked.Increment(ref Done); return ValueTask.CompletedTask; }
+    }
+
+    [Fact]
+    public async Task A_written_nodes_dial_report_and_discovery_report_are_not_kept_by_the_engine()
+    {
+        var ch = Channel.CreateUnbounded<DiscoveryReport>();
+        var dialer = new TrackingDialer();
+        var sink = new CountingSink();
+        var engine = new CrawlEngine(new ScriptedDiscovery(ch), dialer, sink, Options());
+        var run = engine.RunAsync(CancellationToken.None);
+        var queried = new List<WeakReference>();
+        for (int i = 1; i <= 8; i++)
+        {
+            await ch.Writer.WriteAsync(new NodeFound(Node(i)));
+            queried.Add(await QueriedAsync(ch.Writer, $"n{i:D3}"));
+        }
+        ch.Writer.Complete();
+        Assert.Equal(CrawlEnd.Completed, await run);
+        Assert.Equal(8, sink.Done);
+        Assert.Equal(8, dialer.Reports.Count);
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        // the engine still holds every node's state (it is alive here), but not what was handed to the sink
+        Assert.All(dialer.Reports, r => Assert.False(r.IsAlive));
+        Assert.All(queried, r => Assert.False(r.IsAlive));
+        Assert.Equal(8, engine.Counters.DialOk);
+        GC.KeepAlive(engine);
+
+        // not inlined: the report must not stay in a slot of the test's own frame
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        static async Task<WeakReference> QueriedAsync(ChannelWriter<DiscoveryReport> writer, string id)
+        {
+            var report = new NodeQueried(id, true, 3, null, TimeSpan.Zero);
+            await writer.WriteAsync(report);
+            return new WeakReference(report);
+        }
+    }
+
     [Fact]
     public async Task Higher_seq_record_is_passed_on_and_lower_is_not()
     {

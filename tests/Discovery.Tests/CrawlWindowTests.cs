@@ -47,6 +47,14 @@ public sealed class CrawlWindowTests
         Assert.True(window.EnterAsync(CancellationToken.None).IsCompletedSuccessfully);
     }
 
+    [Theory]
+    [InlineData(RequestFailure.Timeout, false, true)]    // a node that answered goes quiet in the first pass: load on the way
+    [InlineData(RequestFailure.Timeout, true, false)]    // the second pass is the slow and lossy nodes': their own wait
+    [InlineData(RequestFailure.HandshakeRejected, false, false)]
+    [InlineData(RequestFailure.NoEndpoint, false, false)]
+    public void Only_a_first_pass_timeout_cuts_the_window(RequestFailure failure, bool secondPass, bool cuts) =>
+        Assert.Equal(cuts, DhtCrawler.IsCongestionSignal(failure, secondPass));
+
     [Fact]
     public async Task A_waiter_cancelled_before_room_frees_up_is_skipped_and_the_room_goes_to_the_next()
     {

@@ -78,8 +78,9 @@ public sealed class DhtCrawlOptions
     /// Requests in flight to nodes that have answered, across the crawl: where the crawl-wide congestion window starts.
     /// It grows by one per answer (up to <see cref="MaxRequestsInFlight"/>) and is halved when this process falls behind
     /// on what it receives (<see cref="MaxHandlerBacklog"/>: the earliest sign, before the handler drops anything and
-    /// the requests time out and are sent again) or when a node that answered before times out (something between is
-    /// overloaded: our socket, the path, or a host serving many nodes); at most once per
+    /// the requests time out and are sent again) or when a node that answered before times out in the first pass
+    /// (something between is overloaded: our socket, the path, or a host serving many nodes; a second pass's timeouts are
+    /// the slow nodes' own, see <see cref="DhtCrawler.IsCongestionSignal"/>); at most once per
     /// <see cref="CongestionCutInterval"/>. Timeouts of first contacts (nodes that are gone, half of a mainnet crawl)
     /// say nothing about load and do not count.
     /// </summary>
@@ -889,7 +890,7 @@ public sealed class DhtCrawler
                             answer = new Answer(distance, AskOutcome.Stopped, null, "node disposed", count);
                             break;
                         default:
-                            congested = res.Failure == RequestFailure.Timeout;
+                            congested = IsCongestionSignal(res.Failure, second);
                             answer = new Answer(distance, AskOutcome.Failed, null, res.Failure.ToString(), count, sent) { WithSelf = withSelf };
                             break;
                     }
@@ -908,6 +909,16 @@ public sealed class DhtCrawler
             v.Answers.Post(answer.Value);
         }
     }
+
+    /// <summary>
+    /// Whether a failed request to a node that answered before cuts the crawl-wide window: a first-pass timeout does
+    /// (something on the way may be overloaded); a second pass's does not. The second pass is for the nodes that were
+    /// slow or lossy in the first, and its timeouts are theirs: one lost packet of an answer's five spends the whole
+    /// 8 s wait. Counted as load, they held the window at its floor on a network of slow, lossy nodes
+    /// (docs/performance.md, "A network of slow nodes only").
+    /// </summary>
+    internal static bool IsCongestionSignal(RequestFailure? failure, bool secondPass) =>
+        failure == RequestFailure.Timeout && !secondPass;
 
     /// <summary>The crawl-wide congestion window of requests in flight to nodes that answered (slow start, then AIMD;
     /// see <see cref="DhtCrawlOptions.InitialRequestsInFlight"/>).</summary>

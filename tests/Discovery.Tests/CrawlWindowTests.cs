@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Time.Testing;
+
 namespace ClP2p.Discovery.Tests;
 
 /// <summary>The crawl-wide window of requests in flight: room handed on inline, without deepening the stack.</summary>
@@ -54,6 +56,42 @@ public sealed class CrawlWindowTests
     [InlineData(RequestFailure.NoEndpoint, false, false)]
     public void Only_a_first_pass_timeout_cuts_the_window(RequestFailure failure, bool secondPass, bool cuts) =>
         Assert.Equal(cuts, DhtCrawler.IsCongestionSignal(failure, secondPass));
+
+    [Fact]
+    public void The_windows_statistics_count_its_cuts_by_cause_and_its_extremes()
+    {
+        bool behind = false;
+        var time = new FakeTimeProvider();
+        var window = new DhtCrawler.Window(8, 2, 10, TimeSpan.FromMilliseconds(500), time, () => behind);
+        void Request(bool answered, bool timedOut)
+        {
+            Assert.True(window.EnterAsync(CancellationToken.None).IsCompletedSuccessfully);
+            window.Exit(answered, timedOut);
+        }
+
+        Request(answered: true, timedOut: false);    // 9
+        Request(answered: true, timedOut: false);    // 10
+        Request(answered: true, timedOut: false);    // 10: at its largest
+        time.Advance(TimeSpan.FromSeconds(1));
+        Request(answered: false, timedOut: true);    // 5: cut by a timeout
+        Request(answered: false, timedOut: true);    // within the interval: no cut
+        window.CountTimeout(secondPass: false);
+        window.CountTimeout(secondPass: true);
+        window.CountTimeout(secondPass: true);
+        time.Advance(TimeSpan.FromSeconds(1));
+        behind = true;
+        Request(answered: true, timedOut: false);    // 2: cut by the backlog
+        time.Advance(TimeSpan.FromSeconds(1));
+        Request(answered: true, timedOut: false);    // 2: at the floor, still a cut
+        behind = false;
+        Request(answered: true, timedOut: false);    // 3
+
+        Assert.Equal(new CrawlWindowStats(Initial: 8, Smallest: 2, Largest: 10, Current: 3, CutsByTimeout: 1, CutsByBacklog: 2)
+        {
+            TimeoutsFirstPass = 1,
+            TimeoutsSecondPass = 2,
+        }, window.Stats());
+    }
 
     [Fact]
     public async Task A_waiter_cancelled_before_room_frees_up_is_skipped_and_the_room_goes_to_the_next()

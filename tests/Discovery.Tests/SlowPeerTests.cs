@@ -58,6 +58,48 @@ public sealed class SlowPeerTests
         Assert.Equal(tabled.Count, visit.Neighbours);
         Assert.Subset(discovered, tabled);
     }
+
+    [Fact]
+    public async Task Only_first_pass_timeouts_of_a_node_that_answered_cut_the_request_window()
+    {
+        // The peer answers the first request (its challenge, then one NODES packet: its table is empty) and then goes
+        // silent: the requests the crawler sends after that answer hold places in the crawl-wide window, and they time
+        // out in the first pass and again in the second. A first-pass timeout is taken as load on the way and halves
+        // the window; the second pass's are the node's own and do not (DhtCrawler.IsCongestionSignal). With no interval
+        // between cuts, every first-pass timeout cuts once and nothing else does.
+        await using var proxy = new DelayingUdpProxy(TimeSpan.Zero, TimeSpan.Zero, seed: 5, passFirst: 2);
+        await using var peer = await TestNodes.Create(advertisedIp: IPAddress.Loopback, advertisedUdpPort: proxy.FrontEndPoint.Port).StartedAsync();
+        proxy.Start(peer.LocalEndPoint);
+
+        await using var me = TestNodes.Create();
+        await me.StartAsync();
+        var crawler = new DhtCrawler(me, new DhtCrawlOptions
+        {
+            CanContact = e => e.NodeId == peer.LocalId,
+            RandomWalks = 0,
+            FirstPassTimeout = TimeSpan.FromSeconds(1),
+            FirstPassRetries = 1,
+            SecondPassTimeout = TimeSpan.FromSeconds(1),
+            CongestionCutInterval = TimeSpan.Zero,
+        });
+        NodeVisited? visit = null;
+        using var hang = new CancellationTokenSource(TimeSpan.FromSeconds(600));   // bounds a hang, not the speed
+        await foreach (var ev in crawler.RunAsync([peer.LocalEnr], hang.Token))
+        {
+            if (ev is NodeVisited v && v.Enr.NodeId == peer.LocalId) visit = v;
+        }
+
+        Assert.NotNull(visit);
+        Assert.True(visit.Answered, visit.Error);
+        Assert.True(visit.SecondPass);
+        var w = crawler.WindowStats;
+        Assert.NotNull(w);
+        Assert.True(w.TimeoutsFirstPass > 0, $"{w}");
+        Assert.True(w.TimeoutsSecondPass > 0, $"{w}");
+        Assert.Equal(w.TimeoutsFirstPass, w.CutsByTimeout);
+        Assert.Equal(0, w.CutsByBacklog);
+        Assert.True(w.Smallest < w.Initial, $"{w}");
+    }
 }
 
 /// <summary>
@@ -78,10 +120,16 @@ internal sealed class DelayingUdpProxy : IAsyncDisposable
     private volatile IPEndPoint? _client;
     private long _delayed;
 
-    public DelayingUdpProxy(TimeSpan min, TimeSpan max, int seed)
+    private readonly int _passFirst;
+    private long _fromNode;
+
+    /// <param name="passFirst">The node's first this many packets are passed on; every later one is dropped (the node
+    /// goes silent). Unbounded by default.</param>
+    public DelayingUdpProxy(TimeSpan min, TimeSpan max, int seed, int passFirst = int.MaxValue)
     {
         _min = min;
         _max = max;
+        _passFirst = passFirst;
         _random = new Random(seed);
         _front.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         _back.Bind(new IPEndPoint(IPAddress.Loopback, 0));
@@ -125,6 +173,7 @@ internal sealed class DelayingUdpProxy : IAsyncDisposable
             var packet = buffer.AsSpan(0, r.ReceivedBytes).ToArray();
             var to = _client;
             if (to is null) continue;
+            if (Interlocked.Increment(ref _fromNode) > _passFirst) continue;
             TimeSpan delay;
             lock (_random) delay = _min + (_max - _min) * _random.NextDouble();
             lock (_held) _held.Add(HoldAsync(packet, to, delay));

@@ -155,6 +155,9 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             _log.LogInformation("crawl {CrawlId} ended ({End}); discv5 packets sent {Sent}, received {Received} (node totals) in {Batches} receive batches, late answers {Late}, records verified {Verified} (cache hits {Hits}); dropped packets: {Drops}; request timeouts put off while datagrams waited unread: {Deferred}", crawlId, end,
                 discv5.PacketsSent, discv5.PacketsReceived, discv5.ReceiveBatches, discv5.LateAnswers, discv5.RecordsVerified, discv5.RecordCacheHits,
                 string.Join(", ", discv5.DropCounts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}={kv.Value}")), discv5.TimeoutsDeferred);
+            if (discovery.Window is { } w)
+                _log.LogInformation("crawl {CrawlId}: discv5 requests in flight: window {Initial} at the start, {Smallest} at its smallest, {Largest} at its largest, {Current} at the end; halved {ByTimeout} times by first-pass timeouts of nodes that had answered ({FirstPassTimeouts} such timeouts; {SecondPassTimeouts} in the second pass, which do not cut it), {ByBacklog} times by the handler's backlog", crawlId,
+                    w.Initial, w.Smallest, w.Largest, w.Current, w.CutsByTimeout, w.TimeoutsFirstPass, w.TimeoutsSecondPass, w.CutsByBacklog);
             if (dialer.ConnectsShared > 0)
                 _log.LogInformation("crawl {CrawlId}: {Shared} dials ended with the failed connect of another record at the same IP and port, without a connect of their own", crawlId, dialer.ConnectsShared);
         }

@@ -19,6 +19,11 @@ public sealed class Discv5DiscoveryWorker(Discv5Node node, DhtCrawlOptions optio
     /// <summary>Second-family PINGs in flight at once.</summary>
     public const int MaxFamilyProbes = 256;
 
+    private DhtCrawler? _crawler;
+
+    /// <summary>The discv5 request window of the run (its sizes and cuts); null before the run started.</summary>
+    public CrawlWindowStats? Window => _crawler?.WindowStats;
+
     public async IAsyncEnumerable<DiscoveryReport<Enr>> RunAsync([EnumeratorCancellation] CancellationToken ct)
     {
         var output = Channel.CreateUnbounded<DiscoveryReport<Enr>>(new UnboundedChannelOptions { SingleReader = true });
@@ -34,6 +39,7 @@ public sealed class Discv5DiscoveryWorker(Discv5Node node, DhtCrawlOptions optio
         try
         {
             var crawler = new DhtCrawler(node, options, time);
+            _crawler = crawler;
             await foreach (var e in crawler.RunAsync(seeds, ct).ConfigureAwait(false))
             {
                 switch (e)

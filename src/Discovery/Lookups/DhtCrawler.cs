@@ -34,6 +34,21 @@ public sealed record NodeVisited(Enr Enr, bool Answered, int Neighbours, string?
     public bool SecondPass { get; init; }
 }
 
+/// <summary>The crawl-wide window of discv5 requests in flight over one run: where it started, its smallest and largest
+/// size, its size now, and how many times it was halved because a first-pass request to a node that had answered timed
+/// out (<paramref name="CutsByTimeout"/>) or because the handler's backlog of unread datagrams was over its bound
+/// (<paramref name="CutsByBacklog"/>).</summary>
+public sealed record CrawlWindowStats(int Initial, int Smallest, int Largest, int Current, int CutsByTimeout, int CutsByBacklog)
+{
+    /// <summary>Requests to nodes that had answered that timed out in the first pass (each may cut the window, at most
+    /// once per <see cref="DhtCrawlOptions.CongestionCutInterval"/>).</summary>
+    public int TimeoutsFirstPass { get; init; }
+
+    /// <summary>Requests of the second pass to nodes that had answered that timed out (the slow and lossy nodes' own
+    /// waits: they do not cut the window).</summary>
+    public int TimeoutsSecondPass { get; init; }
+}
+
 public sealed class DhtCrawlOptions
 {
     /// <summary>Which records may be contacted (never private/reserved addresses unless this allows them).</summary>
@@ -222,10 +237,17 @@ public sealed class DhtCrawler
         _time = time ?? TimeProvider.System;
     }
 
+    /// <summary>The window of requests in flight of the last run (or of the one under way): its size, how often it was
+    /// cut and why, and the timeouts of requests in it. Null before the first run.</summary>
+    public CrawlWindowStats? WindowStats => _run?.Window.Stats();
+
+    private Run? _run;
+
     public async IAsyncEnumerable<DiscoveryEvent> RunAsync(IEnumerable<Enr> seeds, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(seeds);
         var run = new Run(this, cancellationToken);
+        _run = run;
         var task = run.StartAsync(seeds);
         await foreach (var e in run.Events.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false)) yield return e;
         await task.ConfigureAwait(false);
@@ -363,7 +385,7 @@ public sealed class DhtCrawler
         private readonly Channel<Enr> _work = Channel.CreateUnbounded<Enr>(new UnboundedChannelOptions { SingleReader = true });
         private readonly SemaphoreSlim _secondPassSlots;
         private readonly RequestOptions _firstPassRequest, _secondPassRequest;
-        private readonly Window _window;
+        public Window Window { get; }
         private readonly Pacer _pacer;
         // answers and records per distance over the whole crawl (see DhtCrawlOptions.SparseEstimateMaxRecords)
         private readonly long[] _distanceAnswers = new long[257], _distanceRecords = new long[257];
@@ -382,7 +404,7 @@ public sealed class DhtCrawler
             _firstPassRequest = new RequestOptions { Timeout = _o.FirstPassTimeout, Retries = _o.FirstPassRetries };
             _secondPassRequest = new RequestOptions { Timeout = _o.SecondPassTimeout, Retries = 0 };
             _pacer = new Pacer(c._time, ct);
-            _window = new Window(_o.InitialRequestsInFlight, _o.MinRequestsInFlight, _o.MaxRequestsInFlight, _o.CongestionCutInterval, c._time,
+            Window = new Window(_o.InitialRequestsInFlight, _o.MinRequestsInFlight, _o.MaxRequestsInFlight, _o.CongestionCutInterval, c._time,
                 () => c._node.HandlerBacklog > _o.MaxHandlerBacklog);
         }
 
@@ -617,7 +639,7 @@ public sealed class DhtCrawler
                     bool windowed = v.Answered;
                     if (windowed)
                     {
-                        try { await _window.EnterAsync(_ct).ConfigureAwait(false); }
+                        try { await Window.EnterAsync(_ct).ConfigureAwait(false); }
                         catch (OperationCanceledException) { v.Results[d] = Visit.NotAsked; stop = true; v.Error ??= "cancelled"; break; }
                     }
                     lastStart = _c._time.GetTimestamp();
@@ -891,6 +913,7 @@ public sealed class DhtCrawler
                             break;
                         default:
                             congested = IsCongestionSignal(res.Failure, second);
+                            if (windowed && res.Failure == RequestFailure.Timeout) Window.CountTimeout(second);
                             answer = new Answer(distance, AskOutcome.Failed, null, res.Failure.ToString(), count, sent) { WithSelf = withSelf };
                             break;
                     }
@@ -904,7 +927,7 @@ public sealed class DhtCrawler
             }
             finally
             {
-                if (windowed) _window.Exit(ok, congested);
+                if (windowed) Window.Exit(ok, congested);
             }
             v.Answers.Post(answer.Value);
         }
@@ -928,9 +951,38 @@ public sealed class DhtCrawler
         private readonly Queue<TaskCompletionSource> _waiting = new();
         private readonly int _min = Math.Max(1, min);
         private readonly int _max = Math.Max(Math.Max(1, min), max);
-        private double _limit = Math.Clamp(initial, Math.Max(1, min), Math.Max(Math.Max(1, min), max));
+        private double _limit = Start(initial, min, max);
         private int _inFlight;
         private long _lastCut;
+        // for Stats
+        private readonly int _initial = Start(initial, min, max);
+        private int _smallest = Start(initial, min, max), _largest = Start(initial, min, max);
+        private int _cutsByTimeout, _cutsByBacklog, _timeoutsFirstPass, _timeoutsSecondPass;
+
+        private static int Start(int initial, int min, int max) => Math.Clamp(initial, Math.Max(1, min), Math.Max(Math.Max(1, min), max));
+
+        /// <summary>The window's size over the run so far, its cuts by cause, and the timeouts of requests in it.</summary>
+        public CrawlWindowStats Stats()
+        {
+            lock (_gate)
+            {
+                return new CrawlWindowStats(_initial, _smallest, _largest, (int)_limit, _cutsByTimeout, _cutsByBacklog)
+                {
+                    TimeoutsFirstPass = _timeoutsFirstPass,
+                    TimeoutsSecondPass = _timeoutsSecondPass,
+                };
+            }
+        }
+
+        /// <summary>A request in the window (to a node that had answered) timed out, in the first pass or the second.</summary>
+        public void CountTimeout(bool secondPass)
+        {
+            lock (_gate)
+            {
+                if (secondPass) _timeoutsSecondPass++;
+                else _timeoutsFirstPass++;
+            }
+        }
 
         // set while this thread hands room in the window to waiters: a waiter that goes on here and ends its own
         // request at once (a node disposed under the crawl) hands its room on through the pool, not deeper on this stack
@@ -976,11 +1028,15 @@ public sealed class DhtCrawler
                     {
                         _limit = Math.Max(_min, _limit / 2);
                         _lastCut = now;
+                        if (overloaded) _cutsByBacklog++;
+                        else _cutsByTimeout++;
+                        _smallest = Math.Min(_smallest, (int)_limit);
                     }
                 }
                 else if (answered)
                 {
                     _limit = Math.Min(_max, _limit + 1);
+                    _largest = Math.Max(_largest, (int)_limit);
                 }
                 TakeRoomForWaiters(ref next, ref more);
             }

@@ -169,6 +169,106 @@ public sealed class RequestTests
         }
     }
 
+    /// <summary>A slow node's first contact is given up; the next request's packet draws a copy of the challenge the
+    /// node made for the given-up one, and the request answers it (the late path). The node had replaced that challenge
+    /// meanwhile, so it drops our handshake without a word.</summary>
+    private static async Task<(Task<RequestResult<IReadOnlyList<Enr>>> Next, byte[] DroppedHandshake)> AnswerALateChallengeAsync(Discv5Node n, RawPeer slow, FakeTimeProvider time)
+    {
+        var first = n.FindNodeAsync(slow.Enr, [256]);
+        var firstPacket = (await slow.ReceiveAsync())!;
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.False((await first.WaitAsync(ClP2p.TestSupport.Waits.HangGuard)).IsOk);
+        var next = n.FindNodeAsync(slow.Enr, [256]);
+        Assert.NotNull(await slow.ReceiveAsync());
+        var (way, _) = slow.WhoAreYouFor(firstPacket, n.LocalId, 0);
+        slow.Send(way, n.LocalEndPoint);
+        var handshake = (await slow.ReceiveAsync())!;
+        Assert.True(slow.TryDecode(handshake, out var flag, out _, out _, out _));
+        Assert.Equal(PacketFlag.Handshake, flag);
+        return (next, handshake);
+    }
+
+    [Fact]
+    public async Task An_unanswered_handshake_to_a_given_up_first_contacts_challenge_is_not_counted()
+    {
+        // one attempt per request: the attempt spent on the stale challenge is not counted, and the request's fresh
+        // first contact draws a new challenge whose handshake carries the answer
+        var time = new FakeTimeProvider();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 0).StartedAsync();
+        using var slow = new RawPeer();
+        var (next, _) = await AnswerALateChallengeAsync(n, slow, time);
+        time.Advance(TimeSpan.FromSeconds(1));
+
+        var (hs, fn) = await PitfallTests.ServeHandshake(n, slow);
+        var records = PitfallTests.RecordsAt(slow.Id, 256, 3);
+        slow.Send(slow.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
+        Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await next.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
+        Assert.Equal(2, n.HandshakesOutbound);
+        hs.Session.Dispose();
+    }
+
+    [Fact]
+    public async Task An_unanswered_handshake_to_the_challenge_of_an_earlier_attempt_is_not_counted()
+    {
+        // two attempts: the challenge for the first attempt's packet comes during the second (late, or a copy the
+        // second drew), and the remote, whose challenge expired meanwhile, drops our handshake; the second attempt
+        // is not counted, and a third, fresh first contact gets the answer
+        var time = new FakeTimeProvider();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 1).StartedAsync();
+        using var raw = new RawPeer();
+        var req = n.FindNodeAsync(raw.Enr, [256]);
+        var firstPacket = (await raw.ReceiveAsync())!;
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.NotNull(await raw.ReceiveAsync());   // the second attempt's packet
+        var (way, _) = raw.WhoAreYouFor(firstPacket, n.LocalId, 0);
+        raw.Send(way, n.LocalEndPoint);
+        var dropped = (await raw.ReceiveAsync())!;
+        Assert.True(raw.TryDecode(dropped, out var flag, out _, out _, out _));
+        Assert.Equal(PacketFlag.Handshake, flag);
+        time.Advance(TimeSpan.FromSeconds(1));
+
+        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
+        var records = PitfallTests.RecordsAt(raw.Id, 256, 3);
+        raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
+        Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
+        hs.Session.Dispose();
+    }
+
+    [Fact]
+    public async Task Only_one_attempt_per_request_goes_uncounted()
+    {
+        var time = new FakeTimeProvider();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 0).StartedAsync();
+        using var slow = new RawPeer();
+        var (next, _) = await AnswerALateChallengeAsync(n, slow, time);
+        time.Advance(TimeSpan.FromSeconds(1));
+        // the fresh first contact's handshake is dropped too: the request ends
+        var fresh = (await slow.ReceiveAsync())!;
+        var (way, _) = slow.WhoAreYouFor(fresh, n.LocalId, 0);
+        slow.Send(way, n.LocalEndPoint);
+        var second = (await slow.ReceiveAsync())!;
+        Assert.True(slow.TryDecode(second, out var flag, out _, out _, out _));
+        Assert.Equal(PacketFlag.Handshake, flag);
+        Assert.False(next.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(RequestFailure.Timeout, await next.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Failure());
+    }
+
+    [Fact]
+    public async Task An_unanswered_handshake_to_a_challenge_of_the_requests_own_packet_counts_as_an_attempt()
+    {
+        // the rule is for old challenges only: a handshake answering the WHOAREYOU to the request's latest packet that
+        // gets no answer ends a one-attempt request (the node may just be slow; its late answer is kept)
+        var time = new FakeTimeProvider();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 0).StartedAsync();
+        using var raw = new RawPeer();
+        var req = n.FindNodeAsync(raw.Enr, [256]);
+        var (hs, _) = await PitfallTests.ServeHandshake(n, raw);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(RequestFailure.Timeout, await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Failure());
+        hs.Session.Dispose();
+    }
+
     [Fact]
     public async Task A_handshake_answered_after_its_timeout_brings_its_session_back()
     {

@@ -29,6 +29,9 @@ internal sealed partial class HandlerShard
         }
         var req = entry.Request;
         if (!req.Address.EndPoint.Equals(from)) return DropReason.WhoAreYouWrongSender;
+        // a challenge to an earlier packet than the request's last: a late one, a copy the last drew, or a given-up
+        // first contact's (above); the remote may have replaced or dropped it by the time our handshake arrives
+        if (req.Nonces.Count > 0 && req.Nonces.Last != nonce) req.AnsweredOldChallenge = true;
         _ctx.Service.Responded(req.Address.Id);
         if (entry.WasHandshake)
         {

@@ -191,12 +191,24 @@ internal sealed partial class HandlerShard
             Complete(req);
             return;
         }
-        if (req.Attempts < req.MaxAttempts)
+        bool handshakeUnanswered = req.Nonces.Count > 0 && _byNonce.TryGetValue(req.Nonces.Last, out var last) && last.WasHandshake;
+        // An attempt that ended on our unanswered handshake is not counted, once per request, when that handshake may
+        // have answered a challenge the remote no longer holds: one made for an earlier packet than the request's latest
+        // (its own earlier attempt's, or a given-up first contact's, see HandleWhoAreYou). A remote repeats one challenge
+        // for every packet of ours while it lives (discv5-theory.md "Handshake Implementation Considerations"), and a
+        // copy or a late original can come after the remote replaced or dropped it. Our handshake is then one the
+        // remote cannot verify: it gets no answer, and at a remote that takes its challenge out before it verifies (as
+        // this node does, HandleHandshake) it spends the new challenge too, so the new challenge's WHOAREYOU, when it
+        // comes, cannot be answered either. Slow nodes whose second pass went this way were never enumerated
+        // (docs/performance.md, "The rare miss, found"); the retry's fresh first contact draws a new challenge.
+        bool uncounted = handshakeUnanswered && req.AnsweredOldChallenge && !req.HandshakeRetried;
+        if (uncounted) req.HandshakeRetried = true;
+        if (req.Attempts < req.MaxAttempts || uncounted)
         {
             // a lost handshake leaves a session the remote does not have: start over without it
-            if (req.Nonces.Count > 0 && _byNonce.TryGetValue(req.Nonces.Last, out var last) && last.WasHandshake) SetAsideSession(req.Address);
+            if (handshakeUnanswered) SetAsideSession(req.Address);
             ArmTimer(req);
-            SendRequestPacket(req);
+            SendRequestPacket(req, countAttempt: !uncounted);
             return;
         }
         RememberGivenUp(req);

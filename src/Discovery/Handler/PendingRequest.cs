@@ -80,6 +80,11 @@ internal abstract class PendingRequest
     /// <summary>A field, not a property: the list is a struct changed in place.</summary>
     public NonceList Nonces;
     public int Attempts { get; set; }
+    /// <summary>This request answered a challenge made for an earlier packet than its latest: its own earlier attempt's
+    /// (late, or a copy its latest packet drew), or a given-up first contact's (see HandlerShard.HandleWhoAreYou).</summary>
+    public bool AnsweredOldChallenge { get; set; }
+    /// <summary>An attempt that ended on our unanswered handshake was not counted (at most once per request).</summary>
+    public bool HandshakeRetried { get; set; }
     /// <summary>The id of the current attempt's timeout in its shard's deadline queue; 0 when none is armed.</summary>
     public long TimeoutId { get; set; }
     /// <summary>How long the current attempt's timeout has been put off (see <see cref="Discv5Options.TimeoutDeferral"/>).</summary>

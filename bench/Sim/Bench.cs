@@ -76,7 +76,7 @@ public static partial class Bench
                 perSize[n].Add((m, r, live));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{n,7}  {live,5}  {r.Dialable,8}  {m.Wall.TotalSeconds,6:0.0}  {m.CpuSeconds,6:0.00}  {PerLive(m, live),11:0.00}  {m.CpuSeconds * 1000 / live,15:0.00}  {m.StartCpuSeconds,11:0.00}  {m.PeakRssMb,11:0}  {m.FirstPacketMs,15}  {r.Found,5}  {r.Enumerated,10}  {r.DialledOk,10}  {r.Wrong,5}  {r.WrittenTwice,5}"));
-                details.Add($"--- {n} records ({dir}{(keep ? "" : ", removed")}); load average {m.Load}\n{r.Format()}");
+                details.Add($"--- {n} records ({dir}{(keep || Directory.Exists(dir) ? "" : ", removed")}); load average {m.Load}\n{r.Format()}");
             }
         }
         if (runs > 1)
@@ -113,27 +113,43 @@ public static partial class Bench
         {
             var o = baseOptions with { Records = n };
             string dir = Directory.CreateTempSubdirectory($"clp2p-sim-bench-{n}-").FullName;
-            await using var net = await SimNetwork.StartAsync(o, m => Console.Error.WriteLine($"[sim {n}] {m}")).ConfigureAwait(false);
-            string truth = Path.Combine(dir, "truth.json");
-            net.WriteTruth(truth);
-            Console.Error.WriteLine($"[sim {n}] {net.Describe()}");
-            string[] crawlArgs =
-            [
-                "crawl", "--network", "mainnet", "--bootnode", net.BootnodeEnr, "--allow-loopback", "--listen-address", "127.0.0.1",
-                "--data-dir", Path.Combine(dir, "data"), "--summary-json", Path.Combine(dir, "summary.json"), "--max-duration", maxDuration,
-                .. crawlExtra,
-            ];
-            var m = await MeasureAsync(clp2p, crawlArgs, net.FirstBootnodePacket, Path.Combine(dir, "crawl.log")).ConfigureAwait(false);
-            string export = Path.Combine(dir, "export.ndjson");
-            int exportExit = await RunToEndAsync(clp2p, ["export", "--crawl", "latest", "--format", "ndjson", "--out", export, "--data-dir", Path.Combine(dir, "data")]).ConfigureAwait(false);
-            if (m.ExitCode != 0 || exportExit != 0 || !File.Exists(export))
+            // each simulated node's discv5 counters (SimShard.WriteNodeStats), written when the network stops: kept with
+            // the directory of a crawl that missed something, so that the miss can be looked into
+            bool ownStats = Environment.GetEnvironmentVariable("SIM_NODE_STATS") is not { Length: > 0 };
+            if (ownStats) Environment.SetEnvironmentVariable("SIM_NODE_STATS", Path.Combine(dir, "node-stats"));
+            Measurement m;
+            CompareResult r;
+            try
             {
-                Console.WriteLine($"{n,7}  crawl exit {m.ExitCode}, export exit {exportExit}; log: {Path.Combine(dir, "crawl.log")}");
-                return null;
+                await using var net = await SimNetwork.StartAsync(o, msg => Console.Error.WriteLine($"[sim {n}] {msg}")).ConfigureAwait(false);
+                string truth = Path.Combine(dir, "truth.json");
+                net.WriteTruth(truth);
+                Console.Error.WriteLine($"[sim {n}] {net.Describe()}");
+                string[] crawlArgs =
+                [
+                    "crawl", "--network", "mainnet", "--bootnode", net.BootnodeEnr, "--allow-loopback", "--listen-address", "127.0.0.1",
+                    "--data-dir", Path.Combine(dir, "data"), "--summary-json", Path.Combine(dir, "summary.json"), "--max-duration", maxDuration,
+                    .. crawlExtra,
+                ];
+                m = await MeasureAsync(clp2p, crawlArgs, net.FirstBootnodePacket, Path.Combine(dir, "crawl.log")).ConfigureAwait(false);
+                string export = Path.Combine(dir, "export.ndjson");
+                int exportExit = await RunToEndAsync(clp2p, ["export", "--crawl", "latest", "--format", "ndjson", "--out", export, "--data-dir", Path.Combine(dir, "data")]).ConfigureAwait(false);
+                if (m.ExitCode != 0 || exportExit != 0 || !File.Exists(export))
+                {
+                    Console.WriteLine($"{n,7}  crawl exit {m.ExitCode}, export exit {exportExit}; log: {Path.Combine(dir, "crawl.log")}");
+                    return null;
+                }
+                r = Compare.Run(export, truth);
+                Console.Error.WriteLine($"[sim {n}] load average during the crawl: {m.Load}");
             }
-            var r = Compare.Run(export, truth);
-            Console.Error.WriteLine($"[sim {n}] load average during the crawl: {m.Load}");
-            if (!keep) { try { Directory.Delete(dir, recursive: true); } catch (IOException) { } }
+            finally
+            {
+                // after the network stopped (its nodes' counters are written then)
+                if (ownStats) Environment.SetEnvironmentVariable("SIM_NODE_STATS", null);
+            }
+            bool missed = r.Enumerated < r.Live || r.DialledOk < r.Dialable || r.Wrong > 0 || r.WrittenTwice > 0;
+            if (missed && !keep) Console.Error.WriteLine($"[sim {n}] kept {dir}: the crawl missed something (truth, export, crawl log, node-stats.N)");
+            if (!keep && !missed) { try { Directory.Delete(dir, recursive: true); } catch (IOException) { } }
             return (m, r, o.Live, dir);
         }
     }

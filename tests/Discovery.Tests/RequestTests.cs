@@ -172,7 +172,7 @@ public sealed class RequestTests
     /// <summary>A slow node's first contact is given up; the next request's packet draws a copy of the challenge the
     /// node made for the given-up one, and the request answers it (the late path). The node had replaced that challenge
     /// meanwhile, so it drops our handshake without a word.</summary>
-    private static async Task<(Task<RequestResult<IReadOnlyList<Enr>>> Next, byte[] DroppedHandshake)> AnswerALateChallengeAsync(Discv5Node n, RawPeer slow, FakeTimeProvider time)
+    private static async Task<Task<RequestResult<IReadOnlyList<Enr>>>> AnswerALateChallengeAsync(Discv5Node n, RawPeer slow, FakeTimeProvider time)
     {
         var first = n.FindNodeAsync(slow.Enr, [256]);
         var firstPacket = (await slow.ReceiveAsync())!;
@@ -180,12 +180,29 @@ public sealed class RequestTests
         Assert.False((await first.WaitAsync(ClP2p.TestSupport.Waits.HangGuard)).IsOk);
         var next = n.FindNodeAsync(slow.Enr, [256]);
         Assert.NotNull(await slow.ReceiveAsync());
-        var (way, _) = slow.WhoAreYouFor(firstPacket, n.LocalId, 0);
-        slow.Send(way, n.LocalEndPoint);
-        var handshake = (await slow.ReceiveAsync())!;
-        Assert.True(slow.TryDecode(handshake, out var flag, out _, out _, out _));
+        await ChallengeAndDropHandshakeAsync(n, slow, firstPacket);
+        return next;
+    }
+
+    /// <summary>The peer sends a WHOAREYOU for <paramref name="packet"/> and drops the handshake that answers it.</summary>
+    private static async Task ChallengeAndDropHandshakeAsync(Discv5Node n, RawPeer peer, byte[] packet)
+    {
+        var (way, _) = peer.WhoAreYouFor(packet, n.LocalId, 0);
+        peer.Send(way, n.LocalEndPoint);
+        var handshake = (await peer.ReceiveAsync())!;
+        Assert.True(peer.TryDecode(handshake, out var flag, out _, out _, out _));
         Assert.Equal(PacketFlag.Handshake, flag);
-        return (next, handshake);
+    }
+
+    /// <summary>The peer takes the request's next first contact properly and answers it with three records: the
+    /// request must end with them.</summary>
+    private static async Task ServeAndAnswerAsync(Discv5Node n, RawPeer peer, Task<RequestResult<IReadOnlyList<Enr>>> request)
+    {
+        var (hs, fn) = await PitfallTests.ServeHandshake(n, peer);
+        using var session = hs.Session;
+        var records = PitfallTests.RecordsAt(peer.Id, 256, 3);
+        peer.Send(peer.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
+        Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await request.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
     }
 
     [Fact]
@@ -196,15 +213,11 @@ public sealed class RequestTests
         var time = new FakeTimeProvider();
         await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 0).StartedAsync();
         using var slow = new RawPeer();
-        var (next, _) = await AnswerALateChallengeAsync(n, slow, time);
+        var next = await AnswerALateChallengeAsync(n, slow, time);
         time.Advance(TimeSpan.FromSeconds(1));
 
-        var (hs, fn) = await PitfallTests.ServeHandshake(n, slow);
-        var records = PitfallTests.RecordsAt(slow.Id, 256, 3);
-        slow.Send(slow.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
-        Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await next.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
+        await ServeAndAnswerAsync(n, slow, next);
         Assert.Equal(2, n.HandshakesOutbound);
-        hs.Session.Dispose();
     }
 
     [Fact]
@@ -220,18 +233,10 @@ public sealed class RequestTests
         var firstPacket = (await raw.ReceiveAsync())!;
         time.Advance(TimeSpan.FromSeconds(1));
         Assert.NotNull(await raw.ReceiveAsync());   // the second attempt's packet
-        var (way, _) = raw.WhoAreYouFor(firstPacket, n.LocalId, 0);
-        raw.Send(way, n.LocalEndPoint);
-        var dropped = (await raw.ReceiveAsync())!;
-        Assert.True(raw.TryDecode(dropped, out var flag, out _, out _, out _));
-        Assert.Equal(PacketFlag.Handshake, flag);
+        await ChallengeAndDropHandshakeAsync(n, raw, firstPacket);
         time.Advance(TimeSpan.FromSeconds(1));
 
-        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
-        var records = PitfallTests.RecordsAt(raw.Id, 256, 3);
-        raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
-        Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
-        hs.Session.Dispose();
+        await ServeAndAnswerAsync(n, raw, req);
     }
 
     [Fact]
@@ -240,15 +245,10 @@ public sealed class RequestTests
         var time = new FakeTimeProvider();
         await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 0).StartedAsync();
         using var slow = new RawPeer();
-        var (next, _) = await AnswerALateChallengeAsync(n, slow, time);
+        var next = await AnswerALateChallengeAsync(n, slow, time);
         time.Advance(TimeSpan.FromSeconds(1));
         // the fresh first contact's handshake is dropped too: the request ends
-        var fresh = (await slow.ReceiveAsync())!;
-        var (way, _) = slow.WhoAreYouFor(fresh, n.LocalId, 0);
-        slow.Send(way, n.LocalEndPoint);
-        var second = (await slow.ReceiveAsync())!;
-        Assert.True(slow.TryDecode(second, out var flag, out _, out _, out _));
-        Assert.Equal(PacketFlag.Handshake, flag);
+        await ChallengeAndDropHandshakeAsync(n, slow, (await slow.ReceiveAsync())!);
         Assert.False(next.IsCompleted);
         time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(RequestFailure.Timeout, await next.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Failure());

@@ -39,14 +39,7 @@ public sealed class SlowPeerTests
             FirstPassTimeout = TimeSpan.FromSeconds(1),
             FirstPassRetries = 1,
         });
-        var discovered = new HashSet<NodeId>();
-        NodeVisited? visit = null;
-        using var hang = new CancellationTokenSource(TimeSpan.FromSeconds(600));   // bounds a hang, not the speed
-        await foreach (var ev in crawler.RunAsync([slow.LocalEnr], hang.Token))
-        {
-            if (ev is EnrDiscovered d) discovered.Add(d.Enr.NodeId);
-            if (ev is NodeVisited v && v.Enr.NodeId == slow.LocalId) visit = v;
-        }
+        var (visit, discovered) = await CrawlAsync(crawler, slow);
 
         Assert.True(proxy.Delayed > 0);
         Assert.NotNull(visit);
@@ -57,6 +50,20 @@ public sealed class SlowPeerTests
         Assert.Null(visit.Error);
         Assert.Equal(tabled.Count, visit.Neighbours);
         Assert.Subset(discovered, tabled);
+    }
+
+    /// <summary>Crawls from <paramref name="peer"/> to the end: its visit, and every record reported.</summary>
+    private static async Task<(NodeVisited? Visit, HashSet<NodeId> Discovered)> CrawlAsync(DhtCrawler crawler, Discv5Node peer)
+    {
+        var discovered = new HashSet<NodeId>();
+        NodeVisited? visit = null;
+        using var hang = new CancellationTokenSource(TimeSpan.FromSeconds(600));   // bounds a hang, not the speed
+        await foreach (var ev in crawler.RunAsync([peer.LocalEnr], hang.Token))
+        {
+            if (ev is EnrDiscovered d) discovered.Add(d.Enr.NodeId);
+            if (ev is NodeVisited v && v.Enr.NodeId == peer.LocalId) visit = v;
+        }
+        return (visit, discovered);
     }
 
     [Fact]
@@ -82,12 +89,7 @@ public sealed class SlowPeerTests
             SecondPassTimeout = TimeSpan.FromSeconds(1),
             CongestionCutInterval = TimeSpan.Zero,
         });
-        NodeVisited? visit = null;
-        using var hang = new CancellationTokenSource(TimeSpan.FromSeconds(600));   // bounds a hang, not the speed
-        await foreach (var ev in crawler.RunAsync([peer.LocalEnr], hang.Token))
-        {
-            if (ev is NodeVisited v && v.Enr.NodeId == peer.LocalId) visit = v;
-        }
+        var (visit, _) = await CrawlAsync(crawler, peer);
 
         Assert.NotNull(visit);
         Assert.True(visit.Answered, visit.Error);

@@ -10,7 +10,11 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        if (args.Length > 0 && args[0] == "crawl") InlineSocketCompletions();
+        if (args.Length > 0 && args[0] == "crawl")
+        {
+            InlineSocketCompletions();
+            Hosting.HeapHugePages.TryEnable();
+        }
         var config = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) };
         return await CommandRunner.RunAsync(BuildCommand(), args, "clp2p", config).ConfigureAwait(false);
     }

@@ -20,6 +20,7 @@ public static class CrawlCommand
         bool terminal = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         using var loggers = Logging.Create(terminal ? LogLevel.Warning : LogLevel.Information);
         var log = loggers.CreateLogger("clp2p");
+        if (Hosting.HeapHugePages.Last is { } pages) log.LogDebug("{HeapPages}", pages);
         try
         {
             var storage = Prepare(settings, log);

@@ -108,6 +108,9 @@ public sealed partial class Discv5Node : IAsyncDisposable
     /// <summary>Receive calls of the batching loop that returned datagrams (0 with the portable loop): received packets
     /// over this is how many came per thread wake-up (see <see cref="Discv5Options.ReceiveCoalescing"/>).</summary>
     public long ReceiveBatches => _socket?.ReceiveBatches ?? 0;
+    /// <summary>System calls that sent datagrams: <see cref="PacketsSent"/> over this is how many left per call (a
+    /// handler shard sends what a batch of its work made in one call, see <see cref="Transport.Discv5Socket.SendBatch"/>).</summary>
+    public long SendCalls => _socket?.SendCalls ?? 0;
 
     /// <summary>Dropped received packets by reason (kebab-case names). received = processed + sum of these.</summary>
     public IReadOnlyDictionary<string, long> DropCounts => _counters.Drops();

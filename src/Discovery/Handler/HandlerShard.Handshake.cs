@@ -84,7 +84,7 @@ internal sealed partial class HandlerShard
         _byNonce[key] = (req, true);
         req.Nonces.Add(key);
         req.Handshake = (session.Challenge, session);
-        _ctx.Socket.Send(_sendBuffer.AsSpan(0, n), from);
+        Send(_sendBuffer.AsSpan(0, n), from);
         Interlocked.Increment(ref Counters.HandshakesOut);
         Discv5Metrics.Handshakes.Add(1, new KeyValuePair<string, object?>("direction", "outbound"));
         // the requests that waited for this handshake follow it, under the new session

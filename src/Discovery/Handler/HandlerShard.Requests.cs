@@ -178,7 +178,7 @@ internal sealed partial class HandlerShard
         var key = Nonce96.From(messageNonce);
         _byNonce[key] = (req, false);
         req.Nonces.Add(key);
-        _ctx.Socket.Send(_sendBuffer.AsSpan(0, n), req.Address.EndPoint);
+        Send(_sendBuffer.AsSpan(0, n), req.Address.EndPoint);
     }
 
     private void OnRequestTimeout(PendingRequest req)

@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using ClP2p.Discovery.Messages;
 using ClP2p.Discovery.Packets;
 using ClP2p.Discovery.Sessions;
+using ClP2p.Discovery.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace ClP2p.Discovery.Handler;
@@ -58,6 +59,8 @@ internal sealed partial class HandlerShard
     private int _deadlinesQueued;
     private long _deadlinesFiredAt;
     private readonly byte[] _sendBuffer = new byte[PacketCodec.MaxPacketSize];
+    // what the runner sends during a batch of work, sent together when the batch ends (see Drain)
+    private readonly Discv5Socket.SendBatch _sends;
     private readonly byte[] _plainBuffer = new byte[PacketCodec.MaxPacketSize];
     private int _queuedPackets;
     private volatile bool _stopping;
@@ -67,6 +70,8 @@ internal sealed partial class HandlerShard
     {
         _ctx = ctx;
         _codec = new PacketCodec(ctx.LocalId);
+        _sends = ctx.Socket.CreateSendBatch();
+        _outcomes = new OutcomeBatch(this);
         _maxSessions = maxSessions;
         _maxQueuedPackets = maxQueuedPackets;
         _deadlineTimer = ctx.Time.CreateTimer(static s => ((HandlerShard)s!).OnDeadlineTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -103,9 +108,15 @@ internal sealed partial class HandlerShard
     public bool TryPost(ShardItem item)
     {
         if (!_inbox.Writer.TryWrite(item)) return false;
-        RunIfIdle();
+        // while this thread hands a batch of this shard's outcomes to their callers, what they post waits for the end of
+        // the batch, to be handled (and its datagrams sent) together (see FlushOutcomes)
+        if (t_delivering != this) RunIfIdle();
         return true;
     }
+
+    // the shard whose outcomes this thread is handing to their callers (see FlushOutcomes)
+    [ThreadStatic]
+    private static HandlerShard? t_delivering;
 
     /// <summary>
     /// Every item goes through the channel, and one runner at a time drains it. The thread that posts becomes the
@@ -167,12 +178,13 @@ internal sealed partial class HandlerShard
         }
         finally
         {
+            _sends.Flush();
             FlushOutcomes();
         }
     }
 
     // outcomes of requests made by the current runner, not yet handed to their callers (the runner's thread only)
-    private List<PendingRequest> _outcomes = [];
+    private OutcomeBatch _outcomes;
 
     /// <summary>On the shard's loop: a request's outcome, for <see cref="FlushOutcomes"/>.</summary>
     internal void QueueOutcome(PendingRequest request) => _outcomes.Add(request);
@@ -183,16 +195,38 @@ internal sealed partial class HandlerShard
     /// shard's loop, which is often the socket's receive thread). One work item per batch instead of one per answer,
     /// each of which could wake a sleeping pool worker (docs/performance.md, "Fewer thread-pool work items").
     /// </summary>
+    /// <remarks>The callers' next requests (a crawl asks for the next distance when an answer is complete) are posted
+    /// while the batch is handed on, and handled in one pass of the shard after it, so that their datagrams leave in
+    /// one system call (<see cref="Discv5Socket.SendBatch"/>) rather than one each.</remarks>
     internal void FlushOutcomes()
     {
         if (_outcomes.Count == 0) return;
         var batch = _outcomes;
-        _outcomes = [];
+        _outcomes = new OutcomeBatch(this);
         ThreadPool.UnsafeQueueUserWorkItem(static b =>
         {
-            foreach (var r in b) r.DeliverOutcome();
+            var outer = t_delivering;
+            t_delivering = b.Shard;
+            try
+            {
+                foreach (var r in b) r.DeliverOutcome();
+            }
+            finally
+            {
+                t_delivering = outer;
+            }
+            b.Shard.RunIfIdle();
         }, batch, preferLocal: false);
     }
+
+    /// <summary>Outcomes handed on together, and the shard they came from.</summary>
+    private sealed class OutcomeBatch(HandlerShard shard) : List<PendingRequest>
+    {
+        public HandlerShard Shard { get; } = shard;
+    }
+
+    /// <summary>Queues a datagram for the end of the runner's batch of work (<see cref="Drain"/> sends them together).</summary>
+    private void Send(ReadOnlySpan<byte> packet, IPEndPoint to) => _sends.Add(packet, to);
 
     /// <summary>Stops the shard: what is queued is handled (requests fail as <see cref="RequestFailure.Disposed"/>,
     /// packets are dropped uncounted), sessions are disposed.</summary>
@@ -316,7 +350,7 @@ internal sealed partial class HandlerShard
                 // discv5-theory.md "Handshake Implementation Considerations": while a challenge is pending, every
                 // packet the remote sends is answered with the same WHOAREYOU bytes, not a new challenge; a new one
                 // would invalidate the handshake the remote is already building from the first
-                _ctx.Socket.Send(existing.Packet, addr.EndPoint);
+                Send(existing.Packet, addr.EndPoint);
                 return DropReason.None;
             }
             RemoveChallenge(addr);
@@ -332,7 +366,7 @@ internal sealed partial class HandlerShard
         int n = PacketCodec.EncodeWhoAreYou(_sendBuffer, addr.Id, maskingIv, nonce, idNonce, known?.Seq ?? 0, challengeData);
         var packet = _sendBuffer.AsSpan(0, n).ToArray();
         _challenges[addr] = new Challenge(challengeData, packet, now, known);
-        _ctx.Socket.Send(packet, addr.EndPoint);
+        Send(packet, addr.EndPoint);
         return DropReason.None;
     }
 
@@ -440,7 +474,7 @@ internal sealed partial class HandlerShard
         Span<byte> messageNonce = stackalloc byte[12];
         s.NextNonce(messageNonce, _ctx.Random);
         int n = PacketCodec.EncodeMessage(_sendBuffer, addr.Id, maskingIv, messageNonce, _ctx.LocalId, s.WriteKey, plaintext[..len]);
-        _ctx.Socket.Send(_sendBuffer.AsSpan(0, n), addr.EndPoint);
+        Send(_sendBuffer.AsSpan(0, n), addr.EndPoint);
     }
 
     private void Housekeeping()

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 
@@ -231,11 +232,165 @@ internal sealed partial class Discv5Socket
     [LoggerMessage(Level = LogLevel.Debug, Message = "socket receive error (errno {Errno})")]
     private static partial void LogReceiveErrno(ILogger logger, int errno);
 
+    /// <summary>Whether <see cref="SendBatch"/> sends with <c>sendmmsg(2)</c>: where the batching receive loop would run,
+    /// and not through a test's sender.</summary>
+    private bool CanBatchSends => _sender is null && OperatingSystem.IsLinux() && Environment.Is64BitProcess
+        && Environment.GetEnvironmentVariable("CLP2P_DISCV5_PORTABLE_SEND") != "1";
+
+    /// <summary>A batch of datagrams for one thread to send together (see <see cref="SendBatch"/>).</summary>
+    public SendBatch CreateSendBatch() => new(this);
+
+    /// <summary>
+    /// The datagrams one handler shard's runner sends during a batch of its work, gathered and sent with one
+    /// <c>sendmmsg(2)</c> when the batch ends (or fills): a send is a system call of its own otherwise, and on loopback
+    /// each also wakes the receiving thread. Order is kept. Elsewhere (another platform, a test's sender, refused by the
+    /// kernel), each datagram goes out at once through <see cref="Send"/>. One thread at a time.
+    /// </summary>
+    internal sealed unsafe class SendBatch
+    {
+        public const int Capacity = 64;
+        private const int Slot = 1280; // PacketCodec.MaxPacketSize: discv5-wire.md "the maximum packet size is 1280 bytes"
+
+        private readonly Discv5Socket _socket;
+        private readonly bool _native;
+        private readonly byte[] _data;
+        private readonly byte[] _names;
+        private readonly Native.IoVec[] _iov;
+        private readonly Native.MMsgHdr[] _msgs;
+        private readonly IPEndPoint[] _to = new IPEndPoint[Capacity];
+        private int _count;
+        private bool _refused;
+
+        public SendBatch(Discv5Socket socket)
+        {
+            _socket = socket;
+            _native = socket.CanBatchSends;
+            _data = _native ? GC.AllocateArray<byte>(Capacity * Slot, pinned: true) : [];
+            _names = _native ? GC.AllocateArray<byte>(Capacity * Native.SockAddrStorage, pinned: true) : [];
+            _iov = _native ? GC.AllocateArray<Native.IoVec>(Capacity, pinned: true) : [];
+            _msgs = _native ? GC.AllocateArray<Native.MMsgHdr>(Capacity, pinned: true) : [];
+            if (!_native) return;
+            // the arrays are pinned for their lifetime: their addresses hold
+            byte* data = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_data));
+            byte* names = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_names));
+            var iov = (Native.IoVec*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_iov));
+            for (int i = 0; i < Capacity; i++)
+            {
+                _iov[i].Base = data + (i * Slot);
+                _msgs[i].Hdr.Name = names + (i * Native.SockAddrStorage);
+                _msgs[i].Hdr.Iov = iov + i;
+                _msgs[i].Hdr.IovLength = 1;
+            }
+        }
+
+        /// <summary>Datagrams waiting for <see cref="Flush"/>.</summary>
+        public int Count => _count;
+
+        /// <summary>Queues a datagram (copied), or sends it at once where sends are not batched.</summary>
+        public void Add(ReadOnlySpan<byte> packet, IPEndPoint to)
+        {
+            if (!_native || _refused || packet.Length > Slot)
+            {
+                Flush();
+                _socket.Send(packet, to);
+                return;
+            }
+            SocketAddress address;
+            try
+            {
+                address = _socket.SendAddress(to);
+            }
+            catch (ObjectDisposedException)
+            {
+                Interlocked.Increment(ref _socket._counters.SendErrors);
+                return;
+            }
+            if (address.Size > Native.SockAddrStorage)
+            {
+                Flush();
+                _socket.Send(packet, to);
+                return;
+            }
+            if (_count == Capacity) Flush();
+            int i = _count++;
+            packet.CopyTo(_data.AsSpan(i * Slot, Slot));
+            address.Buffer.Span[..address.Size].CopyTo(_names.AsSpan(i * Native.SockAddrStorage, Native.SockAddrStorage));
+            _iov[i].Length = (nuint)packet.Length;
+            _msgs[i].Hdr.NameLength = (uint)address.Size;
+            _to[i] = to;
+        }
+
+        /// <summary>Sends what is queued, in order.</summary>
+        public void Flush()
+        {
+            int count = _count;
+            if (count == 0) return;
+            _count = 0;
+            int sent = 0, failed = 0;
+            var handle = _socket._socket.SafeHandle;
+            bool added = false;
+            try
+            {
+                handle.DangerousAddRef(ref added);
+                int fd = (int)handle.DangerousGetHandle();
+                fixed (Native.MMsgHdr* msgs = _msgs)
+                {
+                    int next = 0;
+                    while (next < count)
+                    {
+                        // MSG_DONTWAIT: a full send buffer is left to the socket's own send, which waits for room
+                        int n = Native.sendmmsg(fd, msgs + next, (uint)(count - next), Native.MSG_DONTWAIT);
+                        if (n > 0)
+                        {
+                            sent += n;
+                            next += n;
+                            Interlocked.Increment(ref _socket._sendCalls);
+                            continue;
+                        }
+                        int errno = Marshal.GetLastPInvokeError();
+                        if (errno == Native.EINTR) continue;
+                        if (errno is Native.EAGAIN or Native.ENOSYS or Native.EPERM)
+                        {
+                            // the kernel refuses the call (ENOSYS, a seccomp filter) or has no room: the rest one by one
+                            if (errno != Native.EAGAIN) _refused = true;
+                            for (; next < count; next++) _socket.Send(_data.AsSpan(next * Slot, (int)_iov[next].Length), _to[next]);
+                            break;
+                        }
+                        // the first datagram failed on its own (an unreachable destination, say): counted, the rest go on
+                        failed++;
+                        LogSendErrno(_socket._log, _to[next], errno);
+                        next++;
+                    }
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+                // the node is shutting down: nobody waits for the answers any more
+                failed += count - sent - failed;
+            }
+            finally
+            {
+                if (added) handle.DangerousRelease();
+                Array.Clear(_to, 0, count);
+            }
+            if (sent > 0)
+            {
+                Interlocked.Add(ref _socket._counters.Sent, sent);
+                Discv5Metrics.PacketsSent.Add(sent);
+            }
+            if (failed > 0) Interlocked.Add(ref _socket._counters.SendErrors, failed);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "send to {To} failed: errno {Errno}")]
+    private static partial void LogSendErrno(ILogger logger, IPEndPoint to, int errno);
+
     private static unsafe partial class Native
     {
         public const int MSG_WAITFORONE = 0x10000;
         public const int SHUT_RD = 0;
         public const int EPERM = 1, EINTR = 4, EBADF = 9, EAGAIN = 11, ENOSYS = 38, ENOTSOCK = 88;
+        public const int MSG_DONTWAIT = 0x40;
         public const short POLLIN = 1;
         /// <summary>sizeof(struct sockaddr_storage).</summary>
         public const int SockAddrStorage = 128;
@@ -276,6 +431,9 @@ internal sealed partial class Discv5Socket
 
         [LibraryImport("libc", SetLastError = true)]
         public static partial int recvmmsg(int fd, MMsgHdr* msgs, uint vlen, int flags, void* timeout);
+
+        [LibraryImport("libc", SetLastError = true)]
+        public static partial int sendmmsg(int fd, MMsgHdr* msgs, uint vlen, int flags);
 
         /// <summary>Sleeps the calling thread (an interrupted sleep returns early: harmless here).</summary>
         [LibraryImport("libc")]

@@ -183,6 +183,11 @@ internal sealed partial class Discv5Socket : IDisposable
         }
     }
 
+    /// <summary>System calls that sent datagrams: one per datagram sent alone, one per batch (<see cref="SendBatch"/>).</summary>
+    public long SendCalls => Interlocked.Read(ref _sendCalls);
+
+    private long _sendCalls;
+
     public void Send(ReadOnlySpan<byte> packet, IPEndPoint to)
     {
         try
@@ -190,6 +195,7 @@ internal sealed partial class Discv5Socket : IDisposable
             if (_sender is { } sender) sender.Send(_socket, packet, to);
             else _socket.SendTo(packet, SocketFlags.None, SendAddress(to));
             Interlocked.Increment(ref _counters.Sent);
+            Interlocked.Increment(ref _sendCalls);
             Discv5Metrics.PacketsSent.Add(1);
         }
         catch (SocketException e)

@@ -289,23 +289,8 @@ internal sealed partial class Discv5Socket
         /// <summary>Queues a datagram (copied), or sends it at once where sends are not batched.</summary>
         public void Add(ReadOnlySpan<byte> packet, IPEndPoint to)
         {
-            if (!_native || _refused || packet.Length > Slot)
-            {
-                Flush();
-                _socket.Send(packet, to);
-                return;
-            }
-            SocketAddress address;
-            try
-            {
-                address = _socket.SendAddress(to);
-            }
-            catch (ObjectDisposedException)
-            {
-                Interlocked.Increment(ref _socket._counters.SendErrors);
-                return;
-            }
-            if (address.Size > Native.SockAddrStorage)
+            var address = _native && !_refused && packet.Length <= Slot ? _socket.SendAddress(to) : null;
+            if (address is null || address.Size > Native.SockAddrStorage)
             {
                 Flush();
                 _socket.Send(packet, to);
@@ -365,8 +350,8 @@ internal sealed partial class Discv5Socket
             }
             catch (ObjectDisposedException)
             {
-                // the node is shutting down: nobody waits for the answers any more
-                failed += count - sent - failed;
+                // the socket was closed before the call: the node is shutting down, nobody waits for the answers
+                failed = count - sent;
             }
             finally
             {

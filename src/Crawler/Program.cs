@@ -14,6 +14,7 @@ public static class Program
         {
             InlineSocketCompletions();
             Hosting.HeapHugePages.TryEnable();
+            Hosting.PoolThreads.TryCap();
         }
         var config = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) };
         return await CommandRunner.RunAsync(BuildCommand(), args, "clp2p", config).ConfigureAwait(false);

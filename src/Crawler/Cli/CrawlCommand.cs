@@ -21,6 +21,7 @@ public static class CrawlCommand
         using var loggers = Logging.Create(terminal ? LogLevel.Warning : LogLevel.Information);
         var log = loggers.CreateLogger("clp2p");
         if (Hosting.HeapHugePages.Last is { } pages) log.LogDebug("{HeapPages}", pages);
+        if (Hosting.PoolThreads.Last is { } pool) log.LogDebug("{PoolThreads}", pool);
         try
         {
             var storage = Prepare(settings, log);

@@ -50,19 +50,34 @@ public sealed partial class Discv5Node
         string key;
         if (distances.Count == 1)
         {
-            // the common case (a crawl asks one bucket at a time): no LINQ, and the key of each distance made once
-            list = [distances[0]];
+            // the common case (a crawl asks one bucket at a time): the list and the key of each distance made once, and
+            // shared (a message's distances are only read)
+            list = SingleDistance(distances[0]);
             key = SingleDistanceKeys[distances[0]] ??= "findnode:" + distances[0].ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
         else
         {
-            list = distances.Distinct().ToArray();
+            list = Distinct(distances);
             key = "findnode:" + string.Join(',', list);
         }
         return RequestAsync<IReadOnlyList<Enr>>("findnode", node, id => new FindNodeMessage(id, list), key, options, cancellationToken);
     }
 
     private static readonly string?[] SingleDistanceKeys = new string?[257];
+    private static readonly int[]?[] SingleDistances = new int[]?[257];
+
+    /// <summary>A list of the one distance <paramref name="d"/> (0-256), shared: read it, never write it.</summary>
+    internal static int[] SingleDistance(int d) => SingleDistances[d] ??= [d];
+
+    /// <summary>The distances in their order, each once (a request's few: a scan, not a set).</summary>
+    internal static int[] Distinct(IReadOnlyList<int> distances)
+    {
+        Span<int> kept = distances.Count <= 257 ? stackalloc int[distances.Count] : new int[distances.Count];
+        int n = 0;
+        for (int i = 0; i < distances.Count; i++)
+            if (!kept[..n].Contains(distances[i])) kept[n++] = distances[i];
+        return kept[..n].ToArray();
+    }
 
     /// <summary>TALKREQ: the TALKRESP payload, or why there is none.</summary>
     public Task<RequestResult<ReadOnlyMemory<byte>>> TalkAsync(Enr node, ReadOnlyMemory<byte> protocol, ReadOnlyMemory<byte> request, CancellationToken cancellationToken = default)

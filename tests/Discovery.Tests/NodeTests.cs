@@ -72,6 +72,16 @@ public sealed class NodeTests
     }
 
     [Fact]
+    public void A_requests_distances_are_each_asked_once_in_their_order()
+    {
+        Assert.Equal([256, 255, 0], Discv5Node.Distinct([256, 255, 256, 0, 255]));
+        Assert.Equal([7], Discv5Node.Distinct([7, 7, 7]));
+        // one distance's list is made once and shared
+        Assert.Same(Discv5Node.SingleDistance(250), Discv5Node.SingleDistance(250));
+        Assert.Equal([250], Discv5Node.SingleDistance(250));
+    }
+
+    [Fact]
     public async Task FindNode_returns_table_entries_at_requested_distances_only()
     {
         await using var a = TestNodes.Create();

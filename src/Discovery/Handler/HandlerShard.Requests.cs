@@ -452,8 +452,12 @@ internal sealed partial class HandlerShard
         if (req.NodesReceived == 0) req.NodesTotal = total;
         req.NodesReceived++;
         req.Records ??= new List<Enr>(MaxRecordsPerDistance);
-        req.PerDistance ??= new int[fn.Distances.Count];
-        int maxRecords = Math.Min(fn.Distances.Count * MaxRecordsPerDistance, MaxNodesMessages * MaxRecordsPerDistance);
+        // the distances asked, out of the message's list once per packet: looked up for every record below
+        var asked = fn.Distances;
+        Span<int> distances = stackalloc int[asked.Count];
+        for (int i = 0; i < distances.Length; i++) distances[i] = asked[i];
+        req.PerDistance ??= new int[distances.Length];
+        int maxRecords = Math.Min(distances.Length * MaxRecordsPerDistance, MaxNodesMessages * MaxRecordsPerDistance);
         // the records' table slots, then the records in them, hinted to the processor before the lookups one by one
         // (VerifiedRecords.Prefetch)
         for (int level = 0; level < 2; level++)
@@ -467,7 +471,7 @@ internal sealed partial class HandlerShard
             if (!list.TryReadRaw(out var raw, out _, out _)) break;   // checked by MessageCodec.TryReadNodes
             if (!_ctx.Records.TryDecode(raw, out var enr)) { Counters.RecordDropped(RecordDropReason.Invalid, addr.Id); continue; }
             int d = NodeId.LogDistance(enr!.NodeId, addr.Id);
-            int slot = IndexOf(fn.Distances, d);
+            int slot = distances.IndexOf(d);
             if (slot < 0) { Counters.RecordDropped(RecordDropReason.WrongDistance, addr.Id); continue; }
             if (Contains(req.Records, enr.NodeId)) { Counters.RecordDropped(RecordDropReason.Duplicate, addr.Id); continue; }
             int c = req.PerDistance[slot];
@@ -489,10 +493,11 @@ internal sealed partial class HandlerShard
         return -1;
     }
 
-    /// <summary>An answer holds at most 16 records per distance asked: a scan is cheaper than a set per request.</summary>
+    /// <summary>An answer holds at most 16 records per distance asked: a scan is cheaper than a set per request (over
+    /// the list's array: its enumerator cost more than the comparisons).</summary>
     private static bool Contains(List<Enr> records, NodeId id)
     {
-        foreach (var e in records) if (e.NodeId == id) return true;
+        foreach (var e in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(records)) if (e.NodeId == id) return true;
         return false;
     }
 

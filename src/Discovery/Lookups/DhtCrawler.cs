@@ -875,8 +875,16 @@ public sealed class DhtCrawler
         private async Task AskAsync(Visit v, int distance, int count, bool second, bool windowed, bool withSelf = false)
         {
             int first = withSelf ? 1 : 0;
-            var distances = new int[count + first];
-            for (int k = 0; k < count; k++) distances[first + k] = distance - k;
+            int[] distances;
+            if (count == 1 && !withSelf)
+            {
+                distances = Discv5Node.SingleDistance(distance);   // shared, only read
+            }
+            else
+            {
+                distances = new int[count + first];
+                for (int k = 0; k < count; k++) distances[first + k] = distance - k;
+            }
             var options = second ? _secondPassRequest : _firstPassRequest;
             bool ok = false, congested = false;
             Answer? answer = null;

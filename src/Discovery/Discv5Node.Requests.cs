@@ -72,7 +72,7 @@ public sealed partial class Discv5Node
     /// <summary>The distances in their order, each once (a request's few: a scan, not a set).</summary>
     internal static int[] Distinct(IReadOnlyList<int> distances)
     {
-        Span<int> kept = distances.Count <= 257 ? stackalloc int[distances.Count] : new int[distances.Count];
+        Span<int> kept = distances.Count <= MessageCodec.MaxDistancesPerRequest ? stackalloc int[distances.Count] : new int[distances.Count];
         int n = 0;
         for (int i = 0; i < distances.Count; i++)
             if (!kept[..n].Contains(distances[i])) kept[n++] = distances[i];

@@ -454,7 +454,7 @@ internal sealed partial class HandlerShard
         req.Records ??= new List<Enr>(MaxRecordsPerDistance);
         // the distances asked, out of the message's list once per packet: looked up for every record below
         var asked = fn.Distances;
-        Span<int> distances = stackalloc int[asked.Count];
+        Span<int> distances = asked.Count <= MessageCodec.MaxDistancesPerRequest ? stackalloc int[asked.Count] : new int[asked.Count];
         for (int i = 0; i < distances.Length; i++) distances[i] = asked[i];
         req.PerDistance ??= new int[distances.Length];
         int maxRecords = Math.Min(distances.Length * MaxRecordsPerDistance, MaxNodesMessages * MaxRecordsPerDistance);

@@ -452,10 +452,9 @@ internal sealed partial class HandlerShard
         if (req.NodesReceived == 0) req.NodesTotal = total;
         req.NodesReceived++;
         req.Records ??= new List<Enr>(MaxRecordsPerDistance);
-        // the distances asked, out of the message's list once per packet: looked up for every record below
-        var asked = fn.Distances;
-        Span<int> distances = asked.Count <= MessageCodec.MaxDistancesPerRequest ? stackalloc int[asked.Count] : new int[asked.Count];
-        for (int i = 0; i < distances.Length; i++) distances[i] = asked[i];
+        // the distances asked, looked up for every record below: our requests' lists are arrays (FindNodeAsync), read
+        // as a span rather than through the list's interface
+        ReadOnlySpan<int> distances = fn.Distances as int[] ?? [.. fn.Distances];
         req.PerDistance ??= new int[distances.Length];
         int maxRecords = Math.Min(distances.Length * MaxRecordsPerDistance, MaxNodesMessages * MaxRecordsPerDistance);
         // the records' table slots, then the records in them, hinted to the processor before the lookups one by one

@@ -46,24 +46,29 @@ public sealed partial class Discv5Node
             ArgumentOutOfRangeException.ThrowIfNegative(distances[i], nameof(distances));
             ArgumentOutOfRangeException.ThrowIfGreaterThan(distances[i], 256, nameof(distances));
         }
-        int[] list;
+        Func<RequestId, Discv5Message> make;
         string key;
         if (distances.Count == 1)
         {
-            // the common case (a crawl asks one bucket at a time): the list and the key of each distance made once, and
-            // shared (a message's distances are only read)
-            list = SingleDistance(distances[0]);
-            key = SingleDistanceKeys[distances[0]] ??= "findnode:" + distances[0].ToString(System.Globalization.CultureInfo.InvariantCulture);
+            // the common case (a crawl asks one bucket at a time): the list, the key and the message factory of each
+            // distance made once, and shared (a message's distances are only read)
+            int d = distances[0];
+            key = SingleDistanceKeys[d] ??= "findnode:" + d.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            make = SingleDistanceMakers[d] ??= MakerFor(SingleDistance(d));
         }
         else
         {
-            list = Distinct(distances);
+            var list = Distinct(distances);
             key = "findnode:" + string.Join(',', list);
+            make = MakerFor(list);
         }
-        return RequestAsync<IReadOnlyList<Enr>>("findnode", node, id => new FindNodeMessage(id, list), key, options, cancellationToken);
+        return RequestAsync<IReadOnlyList<Enr>>("findnode", node, make, key, options, cancellationToken);
     }
 
+    private static Func<RequestId, Discv5Message> MakerFor(int[] distances) => id => new FindNodeMessage(id, distances);
+
     private static readonly string?[] SingleDistanceKeys = new string?[257];
+    private static readonly Func<RequestId, Discv5Message>?[] SingleDistanceMakers = new Func<RequestId, Discv5Message>?[257];
     private static readonly int[]?[] SingleDistances = new int[]?[257];
 
     /// <summary>A list of the one distance <paramref name="d"/> (0-256), shared: read it, never write it.</summary>

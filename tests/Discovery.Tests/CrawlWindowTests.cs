@@ -116,4 +116,27 @@ public sealed class CrawlWindowTests
         window.Exit(answered: false, timedOut: false);
         Assert.True(window.EnterAsync(CancellationToken.None).IsCompletedSuccessfully);
     }
+
+    [Fact]
+    public async Task Waiters_on_the_watched_crawl_token_are_all_cancelled_with_it_and_later_ones_at_once()
+    {
+        var window = new DhtCrawler.Window(1, 1, 1, TimeSpan.FromSeconds(1), TimeProvider.System, () => false);
+        using var crawl = new CancellationTokenSource();
+        window.Watch(crawl.Token);
+        Assert.True(window.EnterAsync(crawl.Token).IsCompletedSuccessfully);
+        var waiting = Enumerable.Range(0, 3).Select(_ => window.EnterAsync(crawl.Token).AsTask()).ToArray();
+        using var other = new CancellationTokenSource();
+        var onOtherToken = window.EnterAsync(other.Token).AsTask();
+        Assert.All(waiting, w => Assert.False(w.IsCompleted));
+
+        crawl.Cancel();
+        foreach (var w in waiting) await Assert.ThrowsAnyAsync<OperationCanceledException>(() => w.WaitAsync(HangGuard));
+        // a wait that starts after the crawl was cancelled ends at once
+        var late = window.EnterAsync(crawl.Token);
+        Assert.True(late.IsCanceled);
+        // a waiter on another token is not the crawl's: it still waits, and gets the room when it frees up
+        Assert.False(onOtherToken.IsCompleted);
+        window.Exit(answered: false, timedOut: false);
+        await onOtherToken.WaitAsync(HangGuard);
+    }
 }

@@ -38,6 +38,9 @@ public sealed class Enr
     // Only a hint: any other value means "look it up".
     internal object? RememberedBy;
     internal object? OfferedTo;
+    // which node's table last took this very instance in as a node that answered, and when (NodeService.Contacted)
+    internal object? TabledBy;
+    internal long TabledAt;
 
     /// <summary>The full RLP encoding of the record.</summary>
     public ReadOnlyMemory<byte> Raw => _raw;

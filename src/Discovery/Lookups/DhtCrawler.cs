@@ -406,6 +406,7 @@ public sealed class DhtCrawler
             _pacer = new Pacer(c._time, ct);
             Window = new Window(_o.InitialRequestsInFlight, _o.MinRequestsInFlight, _o.MaxRequestsInFlight, _o.CongestionCutInterval, c._time,
                 () => c._node.HandlerBacklog > _o.MaxHandlerBacklog);
+            Window.Watch(ct);
         }
 
         public Channel<DiscoveryEvent> Events { get; } = Channel.CreateUnbounded<DiscoveryEvent>(new UnboundedChannelOptions { SingleReader = true });
@@ -956,7 +957,10 @@ public sealed class DhtCrawler
     internal sealed class Window(int initial, int min, int max, TimeSpan cutInterval, TimeProvider time, Func<bool> behind)
     {
         private readonly Lock _gate = new();
-        private readonly Queue<TaskCompletionSource> _waiting = new();
+        // the crawl's own token, watched once for all its waiters (see Watch)
+        private CancellationToken _crawl;
+        private bool _crawlCancelled;
+        private readonly Queue<(TaskCompletionSource Waiter, bool Watched)> _waiting = new();
         private readonly int _min = Math.Max(1, min);
         private readonly int _max = Math.Max(Math.Max(1, min), max);
         private double _limit = Start(initial, min, max);
@@ -996,9 +1000,46 @@ public sealed class DhtCrawler
         // request at once (a node disposed under the crawl) hands its room on through the pool, not deeper on this stack
         [ThreadStatic] private static bool t_handingOn;
 
+        /// <summary>
+        /// Watches the crawl's token once for all the waiters that pass it to <see cref="EnterAsync"/>: when it is
+        /// cancelled, they are all cancelled (on the pool), and later ones at once. Most of a crawl's requests wait here,
+        /// and a registration of the token per wait (with the async method that held it) was two objects and a lock on
+        /// the token's callback list for each of them.
+        /// </summary>
+        public void Watch(CancellationToken crawl)
+        {
+            if (!crawl.CanBeCanceled) return;
+            lock (_gate) _crawl = crawl;
+            crawl.UnsafeRegister(static s => ((Window)s!).CancelWaiters(), this);
+        }
+
+        private void CancelWaiters()
+        {
+            List<TaskCompletionSource> waiting = [];
+            lock (_gate)
+            {
+                _crawlCancelled = true;
+                // the crawl's waiters leave the queue; a waiter on another token keeps its place
+                for (int n = _waiting.Count; n > 0; n--)
+                {
+                    var w = _waiting.Dequeue();
+                    if (w.Watched) waiting.Add(w.Waiter);
+                    else _waiting.Enqueue(w);
+                }
+            }
+            if (waiting.Count == 0) return;
+            var token = _crawl;
+            // cancelled on the pool, not on the thread that cancels the crawl
+            ThreadPool.UnsafeQueueUserWorkItem(static s =>
+            {
+                foreach (var w in s.Waiting) w.TrySetCanceled(s.Token);
+            }, (Waiting: waiting, Token: token), preferLocal: false);
+        }
+
         public ValueTask EnterAsync(CancellationToken ct)
         {
             TaskCompletionSource waiter;
+            bool watched;
             lock (_gate)
             {
                 if (_inFlight < (int)_limit)
@@ -1006,12 +1047,15 @@ public sealed class DhtCrawler
                     _inFlight++;
                     return ValueTask.CompletedTask;
                 }
+                watched = ct.CanBeCanceled && ct == _crawl;
+                if (watched && _crawlCancelled) return ValueTask.FromCanceled(ct);
                 // continuations run where the room is handed on (Exit), outside the lock: a waiter used to be resumed by
                 // a work item of its own, a thread-pool dispatch (and often a worker's wake-up) for most requests of a crawl
                 waiter = new TaskCompletionSource();
-                _waiting.Enqueue(waiter);
+                _waiting.Enqueue((waiter, watched));
             }
-            return new ValueTask(WaitAsync(waiter, ct));
+            // the crawl's token is watched once (Watch); any other is watched for this wait
+            return watched || !ct.CanBeCanceled ? new ValueTask(waiter.Task) : new ValueTask(WaitAsync(waiter, ct));
         }
 
         private static async Task WaitAsync(TaskCompletionSource waiter, CancellationToken ct)
@@ -1055,8 +1099,9 @@ public sealed class DhtCrawler
         /// <see cref="GiveBack"/>); the waiters are handed on after the lock, by <see cref="HandOn(TaskCompletionSource?, List{TaskCompletionSource}?)"/>.</summary>
         private void TakeRoomForWaiters(ref TaskCompletionSource? next, ref List<TaskCompletionSource>? more)
         {
-            while (_inFlight < (int)_limit && _waiting.TryDequeue(out var w))
+            while (_inFlight < (int)_limit && _waiting.TryDequeue(out var queued))
             {
+                var w = queued.Waiter;
                 if (w.Task.IsCompleted) continue;
                 _inFlight++;
                 if (next is null) next = w;

@@ -135,12 +135,18 @@ internal sealed partial class NodeService
     /// </summary>
     public void Contacted(Enr record)
     {
+        // a crawled node answers a dozen requests within a second or two: the same record tabled again within a
+        // second would only move it to its bucket's end once more (a lock, two lookups and a bucket scan per answer)
+        long now = _time.GetTimestamp();
+        if (ReferenceEquals(Volatile.Read(ref record.TabledBy), this) && now - Volatile.Read(ref record.TabledAt) < _time.TimestampFrequency) return;
         if (!_options.ContactFilter(record)) return;
         lock (_gate)
         {
+            record.TabledAt = now;
+            Volatile.Write(ref record.TabledBy, this);
             RememberLocked(record);
             var best = _known.TryGetValue(record.NodeId, out var k) && k.Seq > record.Seq ? k : record;
-            _table.AddOrUpdate(best, _time.GetTimestamp());
+            _table.AddOrUpdate(best, now);
         }
     }
 

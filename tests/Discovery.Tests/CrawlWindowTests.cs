@@ -139,4 +139,19 @@ public sealed class CrawlWindowTests
         window.Exit(answered: false, timedOut: false);
         await onOtherToken.WaitAsync(HangGuard);
     }
+
+    [Fact]
+    public async Task After_the_run_a_wait_on_its_token_is_still_cancelled_with_it()
+    {
+        var window = new DhtCrawler.Window(1, 1, 1, TimeSpan.FromSeconds(1), TimeProvider.System, () => false);
+        using var crawl = new CancellationTokenSource();
+        window.Watch(crawl.Token);
+        window.Unwatch();
+        Assert.True(window.EnterAsync(crawl.Token).IsCompletedSuccessfully);
+        var waiting = window.EnterAsync(crawl.Token).AsTask();
+        Assert.False(waiting.IsCompleted);
+
+        crawl.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(HangGuard));
+    }
 }

@@ -444,6 +444,7 @@ public sealed class DhtCrawler
                 Events.Writer.TryComplete();
                 _secondPassSlots.Dispose();
                 _pacer.Dispose();
+                Window.Unwatch();
             }
         }
 
@@ -959,6 +960,7 @@ public sealed class DhtCrawler
         private readonly Lock _gate = new();
         // the crawl's own token, watched once for all its waiters (see Watch)
         private CancellationToken _crawl;
+        private CancellationTokenRegistration _watch;
         private bool _crawlCancelled;
         private readonly Queue<(TaskCompletionSource Waiter, bool Watched)> _waiting = new();
         private readonly int _min = Math.Max(1, min);
@@ -1010,7 +1012,15 @@ public sealed class DhtCrawler
         {
             if (!crawl.CanBeCanceled) return;
             lock (_gate) _crawl = crawl;
-            crawl.UnsafeRegister(static s => ((Window)s!).CancelWaiters(), this);
+            _watch = crawl.UnsafeRegister(static s => ((Window)s!).CancelWaiters(), this);
+        }
+
+        /// <summary>The run is over: the crawl's token (which may outlive it) no longer holds the window; a later wait on
+        /// it is watched for itself, as any other token's.</summary>
+        public void Unwatch()
+        {
+            _watch.Dispose();
+            lock (_gate) _crawl = default;
         }
 
         private void CancelWaiters()

@@ -102,6 +102,9 @@ public sealed partial class Discv5Node : IAsyncDisposable
     public long LateAnswers => Interlocked.Read(ref _counters.LateAnswers);
     /// <summary>Request timeouts put off because datagrams were waiting unread (<see cref="Discv5Options.TimeoutDeferral"/>).</summary>
     public long TimeoutsDeferred => Interlocked.Read(ref _counters.TimeoutsDeferred);
+    /// <summary>Challenges (WHOAREYOU) queued past <see cref="Discv5Options.MaxQueuedPacketsPerShard"/>, in the reserve
+    /// that keeps them from being dropped with the rest when the handler is behind.</summary>
+    public long ChallengesOverBound => Interlocked.Read(ref _counters.ChallengesOverBound);
     /// <summary>Record signature checks done; records seen again are taken from the cache (<see cref="RecordCacheHits"/>).</summary>
     public long RecordsVerified => _records.Verified;
     public long RecordCacheHits => _records.Hits;

@@ -152,9 +152,9 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
                 failure = Diagnose(selection.Bootnodes, allowedBootnodes.Count, engine.Counters.Answered, sent, sendErrors, policy);
                 if (failure is not null) state = CrawlStates.Failed;
             }
-            _log.LogInformation("crawl {CrawlId} ended ({End}); discv5 packets sent {Sent} in {SendCalls} send calls, received {Received} (node totals) in {Batches} receive batches, late answers {Late}, records verified {Verified} (cache hits {Hits}); dropped packets: {Drops}; request timeouts put off while datagrams waited unread: {Deferred}", crawlId, end,
+            _log.LogInformation("crawl {CrawlId} ended ({End}); discv5 packets sent {Sent} in {SendCalls} send calls, received {Received} (node totals) in {Batches} receive batches, late answers {Late}, records verified {Verified} (cache hits {Hits}); dropped packets: {Drops}; challenges queued past the handler's bound: {ChallengesOverBound}; request timeouts put off while datagrams waited unread: {Deferred}", crawlId, end,
                 discv5.PacketsSent, discv5.SendCalls, discv5.PacketsReceived, discv5.ReceiveBatches, discv5.LateAnswers, discv5.RecordsVerified, discv5.RecordCacheHits,
-                string.Join(", ", discv5.DropCounts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}={kv.Value}")), discv5.TimeoutsDeferred);
+                string.Join(", ", discv5.DropCounts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}={kv.Value}")), discv5.ChallengesOverBound, discv5.TimeoutsDeferred);
             if (discovery.Window is { } w)
                 _log.LogInformation("crawl {CrawlId}: discv5 requests in flight: window {Initial} at the start, {Smallest} at its smallest, {Largest} at its largest, {Current} at the end; halved {ByTimeout} times by first-pass timeouts of nodes that had answered ({FirstPassTimeouts} such timeouts; {SecondPassTimeouts} in the second pass, which do not cut it), {ByBacklog} times by the handler's backlog", crawlId,
                     w.Initial, w.Smallest, w.Largest, w.Current, w.CutsByTimeout, w.TimeoutsFirstPass, w.TimeoutsSecondPass, w.CutsByBacklog);

@@ -88,14 +88,26 @@ internal sealed partial class HandlerShard
     /// does not keep a receive loop or an API caller from its own work for long).</summary>
     private const int MaxBatch = 64;
 
+    /// <summary>
+    /// Whether a datagram of <paramref name="length"/> bytes is queued when it would be the <paramref name="queued"/>th
+    /// waiting: up to <paramref name="bound"/>, and a challenge (a WHOAREYOU is exactly 63 bytes, discv5-wire.md "WHOAREYOU
+    /// Packet Encoding"; any other packet is longer) up to a quarter more. A challenge is the gate to a session: one
+    /// dropped costs its request a whole timeout, and a node whose challenges are all dropped in both passes is never
+    /// enumerated. They are few (one per new session) and small; the reserve is bounded like the rest.
+    /// </summary>
+    internal static bool Admits(int queued, int length, int bound) =>
+        queued <= bound || (length == PacketCodec.MinPacketSize && queued <= bound + Math.Max(1, bound / 4));
+
     /// <summary>Queues a received datagram; false (and the caller counts a drop) when the shard is behind by too many.</summary>
     public bool TryPostPacket(byte[] buffer, int length, IPEndPoint from)
     {
-        if (Interlocked.Increment(ref _queuedPackets) > _maxQueuedPackets || _stopping)
+        int queued = Interlocked.Increment(ref _queuedPackets);
+        if (!Admits(queued, length, _maxQueuedPackets) || _stopping)
         {
             Interlocked.Decrement(ref _queuedPackets);
             return false;
         }
+        if (queued > _maxQueuedPackets) Interlocked.Increment(ref Counters.ChallengesOverBound);
         if (!_inbox.Writer.TryWrite(ShardItem.Packet(buffer, length, from)))
         {
             Interlocked.Decrement(ref _queuedPackets);

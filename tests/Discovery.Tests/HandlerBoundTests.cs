@@ -26,7 +26,7 @@ public sealed class HandlerBoundTests
         var buffer = new byte[PacketCodec.MaxPacketSize];
         var challenge = new byte[63];
         int n = PacketCodec.EncodeWhoAreYou(buffer, new NodeId(Enumerable.Repeat((byte)7, 32).ToArray()), new byte[16], new byte[12], new byte[16], 1, challenge);
-        Assert.Equal(PacketCodec.MinPacketSize, n);
+        Assert.Equal(PacketCodec.WhoAreYouSize, n);
         Assert.True(HandlerShard.Admits(9, n, bound: 8));
     }
 }

@@ -96,7 +96,7 @@ internal sealed partial class HandlerShard
     /// enumerated. They are few (one per new session) and small; the reserve is bounded like the rest.
     /// </summary>
     internal static bool Admits(int queued, int length, int bound) =>
-        queued <= bound || (length == PacketCodec.MinPacketSize && queued <= bound + Math.Max(1, bound / 4));
+        queued <= bound || (length == PacketCodec.WhoAreYouSize && queued <= bound + Math.Max(1, bound / 4));
 
     /// <summary>Queues a received datagram; false (and the caller counts a drop) when the shard is behind by too many.</summary>
     public bool TryPostPacket(byte[] buffer, int length, IPEndPoint from)

@@ -961,7 +961,6 @@ public sealed class DhtCrawler
         // the crawl's own token, watched once for all its waiters (see Watch)
         private CancellationToken _crawl;
         private CancellationTokenRegistration _watch;
-        private bool _crawlCancelled;
         private readonly Queue<(TaskCompletionSource Waiter, bool Watched)> _waiting = new();
         private readonly int _min = Math.Max(1, min);
         private readonly int _max = Math.Max(Math.Max(1, min), max);
@@ -1028,8 +1027,7 @@ public sealed class DhtCrawler
             List<TaskCompletionSource> waiting = [];
             lock (_gate)
             {
-                _crawlCancelled = true;
-                // the crawl's waiters leave the queue; a waiter on another token keeps its place
+                // the crawl's waiters leave the queue (a wait that starts from now on sees the token cancelled); a waiter on another token keeps its place
                 for (int n = _waiting.Count; n > 0; n--)
                 {
                     var w = _waiting.Dequeue();
@@ -1058,7 +1056,8 @@ public sealed class DhtCrawler
                     return ValueTask.CompletedTask;
                 }
                 watched = ct.CanBeCanceled && ct == _crawl;
-                if (watched && _crawlCancelled) return ValueTask.FromCanceled(ct);
+                // under the lock, as the drain of CancelWaiters: a wait either sees the token cancelled or is drained
+                if (watched && ct.IsCancellationRequested) return ValueTask.FromCanceled(ct);
                 // continuations run where the room is handed on (Exit), outside the lock: a waiter used to be resumed by
                 // a work item of its own, a thread-pool dispatch (and often a worker's wake-up) for most requests of a crawl
                 waiter = new TaskCompletionSource();

@@ -66,6 +66,8 @@ public sealed class PacketCodec : IDisposable
     public const int GcmTagSize = 16;
     public const int MessageAuthDataSize = 32;
     public const int WhoAreYouAuthDataSize = 24;
+    /// <summary>A WHOAREYOU packet's whole size (its masking IV, static header and authdata; it has no message): 63.</summary>
+    public const int WhoAreYouSize = MaskingIvSize + StaticHeaderSize + WhoAreYouAuthDataSize;
     /// <summary>Handshake authdata-head = src-id(32) || sig-size(1) || eph-key-size(1).</summary>
     public const int HandshakeAuthDataHeadSize = 34;
     public const int IdSignatureSize = 64;

@@ -75,38 +75,58 @@ internal sealed class Libp2pHost : IDisposable
     /// <summary>A token cancelled after <paramref name="timeout"/> on <see cref="Time"/> or when <paramref name="ct"/> is.</summary>
     public StepTimer StepTimeout(TimeSpan timeout, CancellationToken ct) => new(timeout, Time, ct);
 
+    /// <summary>Our multistream header and <c>/noise</c> proposal: a dialer's first write, with Noise message 1.</summary>
+    private static readonly byte[] NoiseProposal = MultistreamSelect.EncodeProposal(NoiseSecurity.ProtocolId);
+
     /// <summary>Upgrades a raw byte stream to a libp2p connection. Throws <see cref="DialException"/>.</summary>
+    /// <remarks>
+    /// As dialer, <c>/noise</c> is selected lazily: the multistream header, the proposal and Noise message 1 leave in one
+    /// write, and the echo is read before message 2 (rust-libp2p #1212, its <c>V1Lazy</c>; libp2p/specs #643). A remote
+    /// that refuses <c>/noise</c> costs the connection either way (there is no other security protocol to propose), and
+    /// is still told apart (<see cref="DialErrorClass.SecurityNegotiation"/>). It saved a TCP write and a round trip per
+    /// dial. Negotiation and handshake read the transport through a <see cref="ReadAheadStream"/>: one read takes what
+    /// has arrived, instead of a read per varint, message and length prefix.
+    /// </remarks>
     public async Task<Libp2pConnection> UpgradeAsync(Stream raw, bool initiator, IPEndPoint remote, PeerId? expectedPeer, CancellationToken ct)
     {
         var step = DialStep.SecurityNegotiation;
+        var ahead = new ReadAheadStream(raw);
         try
         {
-            using (var cts = StepTimeout(Options.HandshakeTimeout, ct))
-            {
-                try
-                {
-                    if (initiator)
-                    {
-                        await MultistreamSelect.SelectAsync(raw, [NoiseSecurity.ProtocolId], cts.Token).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        await MultistreamSelect.HandleAsync(raw, p => p == NoiseSecurity.ProtocolId, cts.Token).ConfigureAwait(false);
-                    }
-                }
-                catch (NegotiationException e)
-                {
-                    throw new DialException(e.Failure == NegotiationFailure.Malformed ? DialErrorClass.Malformed : DialErrorClass.SecurityNegotiation, step, e.Message);
-                }
-            }
-
-            step = DialStep.NoiseHandshake;
             NoiseStream secure;
             PublicKey remoteKey;
-            using (var cts = StepTimeout(Options.HandshakeTimeout, ct))
+            if (initiator)
             {
+                // the echo under the negotiation's timeout, then the handshake under its own, as when they were apart
+                using var cts = StepTimeout(Options.HandshakeTimeout, ct);
                 // Our message 3 leaves with the muxer proposal, in one TCP write (the proposal follows it at once anyway).
-                (secure, remoteKey) = await NoiseSecurity.HandshakeAsync(raw, initiator, Noise, cts.Token, EphemeralFactory, holdLastMessage: initiator).ConfigureAwait(false);
+                (secure, remoteKey) = await NoiseSecurity.HandshakeAsync(ahead, initiator, Noise, cts.Token, EphemeralFactory, holdLastMessage: true,
+                    firstWritePrefix: NoiseProposal,
+                    beforeFirstRead: async t =>
+                    {
+                        await ExpectNoiseEchoAsync(ahead, t).ConfigureAwait(false);
+                        step = DialStep.NoiseHandshake;
+                        cts.TryRestart(Options.HandshakeTimeout);
+                    }).ConfigureAwait(false);
+            }
+            else
+            {
+                using (var cts = StepTimeout(Options.HandshakeTimeout, ct))
+                {
+                    try
+                    {
+                        await MultistreamSelect.HandleAsync(ahead, p => p == NoiseSecurity.ProtocolId, cts.Token).ConfigureAwait(false);
+                    }
+                    catch (NegotiationException e)
+                    {
+                        throw new DialException(e.Failure == NegotiationFailure.Malformed ? DialErrorClass.Malformed : DialErrorClass.SecurityNegotiation, step, e.Message);
+                    }
+                }
+                step = DialStep.NoiseHandshake;
+                using (var cts = StepTimeout(Options.HandshakeTimeout, ct))
+                {
+                    (secure, remoteKey) = await NoiseSecurity.HandshakeAsync(ahead, initiator, Noise, cts.Token, EphemeralFactory).ConfigureAwait(false);
+                }
             }
             var remotePeer = PeerId.FromPublicKey(remoteKey);
             if (expectedPeer is { IsEmpty: false } expected && expected != remotePeer)
@@ -151,6 +171,26 @@ internal sealed class Libp2pHost : IDisposable
             RecordFailure(e, remote);
             throw;
         }
+        finally
+        {
+            ahead.Dispose();   // its buffer; the transport is the secure stream's, or the caller's on a failure
+        }
+    }
+
+    /// <summary>The remote's answer to our lazy <c>/noise</c> proposal: the echo, or a <see cref="DialException"/> at
+    /// <see cref="DialStep.SecurityNegotiation"/>.</summary>
+    private static async Task ExpectNoiseEchoAsync(Stream stream, CancellationToken ct)
+    {
+        bool accepted;
+        try
+        {
+            accepted = await MultistreamSelect.ReadLazyAnswerAsync(stream, NoiseSecurity.ProtocolId, ct).ConfigureAwait(false);
+        }
+        catch (NegotiationException e)
+        {
+            throw new DialException(e.Failure == NegotiationFailure.Malformed ? DialErrorClass.Malformed : DialErrorClass.SecurityNegotiation, DialStep.SecurityNegotiation, e.Message);
+        }
+        if (!accepted) throw new DialException(DialErrorClass.SecurityNegotiation, DialStep.SecurityNegotiation, $"remote refused {NoiseSecurity.ProtocolId}");
     }
 
     private void RecordFailure(DialException e, IPEndPoint remote)

@@ -112,6 +112,27 @@ internal static class MultistreamSelect
         return await ReadAnswerAsync(stream, protocol, ct).ConfigureAwait(false);
     }
 
+    /// <summary>Our header and the proposal of <paramref name="protocol"/>, encoded: what a lazy selection writes before
+    /// the protocol's first bytes (see <see cref="ReadLazyAnswerAsync"/>).</summary>
+    public static byte[] EncodeProposal(string protocol)
+    {
+        var buf = new byte[MultistreamCodec.GetEncodedLength(MultistreamCodec.Header) + MultistreamCodec.GetEncodedLength(protocol)];
+        int o = MultistreamCodec.Encode(MultistreamCodec.Header, buf);
+        MultistreamCodec.Encode(protocol, buf.AsSpan(o));
+        return buf;
+    }
+
+    /// <summary>
+    /// The answer to a lazy selection of <paramref name="protocol"/> whose proposal (<see cref="EncodeProposal"/>) left
+    /// with the protocol's first bytes: the remote's header, then true when it echoed the protocol, false on "na".
+    /// Anything else throws <see cref="NegotiationException"/>. Reads message by message, nothing past the answer.
+    /// </summary>
+    public static async Task<bool> ReadLazyAnswerAsync(Stream stream, string protocol, CancellationToken ct)
+    {
+        await ExpectHeaderAsync(stream, ct).ConfigureAwait(false);
+        return await ReadAnswerAsync(stream, protocol, ct).ConfigureAwait(false);
+    }
+
     /// <summary>Reads the remote's multistream header; anything else is a protocol violation.</summary>
     private static async Task ExpectHeaderAsync(Stream stream, CancellationToken ct)
     {

@@ -40,8 +40,14 @@ internal static class NoiseSecurity
     /// written here: it leaves with the secure stream's first write, in one TCP write, as it would leave right before
     /// that write anyway (the initiator sends its first transport message without waiting, noise.md "Handshake").
     /// </summary>
+    /// <param name="inner">The transport; a <see cref="Transport.ReadAheadStream"/> is unwrapped for the secure stream,
+    /// which gets the bytes it read past the handshake.</param>
+    /// <param name="firstWritePrefix">Bytes that leave in one write with our first message (a lazy multistream-select
+    /// of <c>/noise</c>: header and proposal, then message 1).</param>
+    /// <param name="beforeFirstRead">Runs once before the remote's first message is read (there: the multistream echo).</param>
     public static async Task<(NoiseStream Stream, PublicKey RemoteKey)> HandshakeAsync(
-        Stream inner, bool initiator, NoiseLocalIdentity local, CancellationToken ct, Func<X25519KeyPair>? ephemeralFactory = null, bool holdLastMessage = false)
+        Stream inner, bool initiator, NoiseLocalIdentity local, CancellationToken ct, Func<X25519KeyPair>? ephemeralFactory = null, bool holdLastMessage = false,
+        ReadOnlyMemory<byte> firstWritePrefix = default, Func<CancellationToken, Task>? beforeFirstRead = null)
     {
         using var handshake = new NoiseHandshakeState(initiator, local.StaticKey, ReadOnlySpan<byte>.Empty, ephemeralFactory);
         // Sized for the messages at hand (a few hundred bytes) and grown only for a larger one: 64 KB buffers per
@@ -65,11 +71,24 @@ internal static class NoiseSecurity
                         held = frame.AsSpan(0, 2 + messageLength).ToArray();
                         break;
                     }
-                    await inner.WriteAsync(frame.AsMemory(0, 2 + messageLength), ct).ConfigureAwait(false);
+                    if (!firstWritePrefix.IsEmpty)
+                    {
+                        await WriteWithPrefixAsync(inner, firstWritePrefix, frame.AsMemory(0, 2 + messageLength), ct).ConfigureAwait(false);
+                        firstWritePrefix = default;
+                    }
+                    else
+                    {
+                        await inner.WriteAsync(frame.AsMemory(0, 2 + messageLength), ct).ConfigureAwait(false);
+                    }
                     await inner.FlushAsync(ct).ConfigureAwait(false);
                 }
                 else
                 {
+                    if (beforeFirstRead is { } before)
+                    {
+                        beforeFirstRead = null;
+                        await before(ct).ConfigureAwait(false);
+                    }
                     await inner.ReadExactlyAsync(frame.AsMemory(0, 2), ct).ConfigureAwait(false);
                     int messageLength = BinaryPrimitives.ReadUInt16BigEndian(frame);
                     Grow(ref frame, messageLength);
@@ -91,7 +110,17 @@ internal static class NoiseSecurity
                 throw new DialException(DialErrorClass.NoiseFailure, DialStep.NoiseHandshake, "no remote identity");
             }
             var (initiatorToResponder, responderToInitiator) = handshake.Split();
-            var stream = initiator ? new NoiseStream(inner, initiatorToResponder, responderToInitiator, held) : new NoiseStream(inner, responderToInitiator, initiatorToResponder, held);
+            // the transport itself under the secure stream, with what was read past the handshake
+            Stream transport = inner;
+            byte[] received = [];
+            if (inner is Transport.ReadAheadStream ahead)
+            {
+                transport = ahead.Inner;
+                received = ahead.TakeBuffered();
+            }
+            var stream = initiator
+                ? new NoiseStream(transport, initiatorToResponder, responderToInitiator, held, received)
+                : new NoiseStream(transport, responderToInitiator, initiatorToResponder, held, received);
             return (stream, remoteKey);
         }
         catch (CryptographicException e)
@@ -102,6 +131,21 @@ internal static class NoiseSecurity
         {
             ArrayPool<byte>.Shared.Return(frame);
             ArrayPool<byte>.Shared.Return(payload);
+        }
+    }
+
+    private static async Task WriteWithPrefixAsync(Stream inner, ReadOnlyMemory<byte> prefix, ReadOnlyMemory<byte> message, CancellationToken ct)
+    {
+        byte[] both = ArrayPool<byte>.Shared.Rent(prefix.Length + message.Length);
+        try
+        {
+            prefix.CopyTo(both);
+            message.CopyTo(both.AsMemory(prefix.Length));
+            await inner.WriteAsync(both.AsMemory(0, prefix.Length + message.Length), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(both);
         }
     }
 

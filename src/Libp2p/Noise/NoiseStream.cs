@@ -33,12 +33,24 @@ internal sealed class NoiseStream : Stream
     // Handshake bytes not yet written (the initiator's last message): they lead the first write, or go before a read.
     private byte[]? _held;
 
-    public NoiseStream(Stream inner, CipherState send, CipherState recv, byte[]? held = null)
+    /// <param name="received">Bytes of the transport already read past the handshake (see
+    /// <see cref="Transport.ReadAheadStream"/>): the first frames, read before any more from <paramref name="inner"/>.</param>
+    public NoiseStream(Stream inner, CipherState send, CipherState recv, byte[]? held = null, ReadOnlySpan<byte> received = default)
     {
         _inner = inner;
         _send = send;
         _recv = recv;
         _held = held;
+        if (!received.IsEmpty)
+        {
+            if (received.Length > _rx.Length)
+            {
+                ArrayPool<byte>.Shared.Return(_rx);
+                _rx = ArrayPool<byte>.Shared.Rent(received.Length);
+            }
+            received.CopyTo(_rx);
+            _rxEnd = received.Length;
+        }
     }
 
     /// <summary>The transport under the encryption (a socket's stream, or an in-memory pipe in tests).</summary>

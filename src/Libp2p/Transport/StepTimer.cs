@@ -18,6 +18,8 @@ public sealed class StepTimer : IDisposable
     private TaskCompletionSource? _expired;
     private CancellationTokenRegistration _expiredRegistration;
     private int _state;
+    // timed by the source itself (a provider other than the system clock)
+    private readonly bool _timed;
 
     // the wheel's links, under its lock (Slot -1: not in the wheel)
     internal StepTimer? Prev;
@@ -46,6 +48,7 @@ public sealed class StepTimer : IDisposable
         else
         {
             _cts = new CancellationTokenSource(timeout, time);
+            _timed = true;
         }
         _registration = ct.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _cts);
     }
@@ -69,6 +72,29 @@ public sealed class StepTimer : IDisposable
             }
             return _expired.Task;
         }
+    }
+
+    /// <summary>
+    /// Moves the deadline to <paramref name="timeout"/> from now, for the next step on the same token (a step whose
+    /// start the caller cannot mark with a timer of its own). False when the deadline already fired, or the timer never
+    /// fires (an infinite timeout): then nothing changes.
+    /// </summary>
+    public bool TryRestart(TimeSpan timeout)
+    {
+        if (_cts.IsCancellationRequested || Volatile.Read(ref _state) != Idle) return false;
+        if (_wheel is not null)
+        {
+            // out of the wheel and back in; a tick that took it out first has fired it
+            if (!_wheel.Disarm(this)) return false;
+            _wheel.Arm(this, timeout);
+            return true;
+        }
+        if (_timed)
+        {
+            _cts.CancelAfter(timeout);   // on the source's own time provider
+            return !_cts.IsCancellationRequested;
+        }
+        return false;
     }
 
     /// <summary>The wheel's tick: the deadline passed. A timer disposed meanwhile is left alone (its source is being

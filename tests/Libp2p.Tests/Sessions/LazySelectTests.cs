@@ -235,15 +235,17 @@ public sealed class LazySelectTests
     }
 
     [Fact]
-    public async Task Dialer_upgrade_is_three_writes_noise_message_3_riding_with_the_muxer_proposal()
+    public async Task Dialer_upgrade_is_two_writes_the_noise_proposal_with_message_1_and_message_3_with_the_muxer_proposal()
     {
         RecordingStream? transport = null;
         await using var pair = await InMemoryPair.CreateAsync("/yamux/1.0.0", clientTransport: raw => transport = new RecordingStream(raw));
         var writes = transport!.Writes;
-        Assert.Equal(3, writes.Count); // "/noise" proposal, Noise message 1, then message 3 with the muxer proposal
-        Assert.Equal(MultistreamCodec.Encode(MultistreamCodec.Header, "/noise"), writes[0]);
-        Assert.Equal(2 + 32, writes[1].Length); // message 1: the ephemeral key
-        var last = writes[2];
+        Assert.Equal(2, writes.Count); // "/noise" proposal with Noise message 1, then message 3 with the muxer proposal
+        var proposal0 = MultistreamCodec.Encode(MultistreamCodec.Header, "/noise");
+        Assert.Equal(proposal0, writes[0][..proposal0.Length]);
+        Assert.Equal(proposal0.Length + 2 + 32, writes[0].Length); // then message 1: the ephemeral key
+        Assert.Equal(32, BinaryPrimitives.ReadUInt16BigEndian(writes[0].AsSpan(proposal0.Length)));
+        var last = writes[1];
         int message3 = BinaryPrimitives.ReadUInt16BigEndian(last);
         int proposal = BinaryPrimitives.ReadUInt16BigEndian(last.AsSpan(2 + message3));
         Assert.Equal(MultistreamCodec.Encode(MultistreamCodec.Header, "/yamux/1.0.0").Length + 16, proposal);

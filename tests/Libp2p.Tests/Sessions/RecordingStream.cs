@@ -23,9 +23,40 @@ public sealed class RecordingStream(Stream inner) : Stream
     public override long Length => throw new NotSupportedException();
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+    private long _bytesRead;
+    private (long Bytes, TaskCompletionSource Started)? _readWaiter;
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
+    /// <summary>Completes when a read starts after at least <paramref name="bytes"/> bytes were read: the reader has
+    /// taken all of them and waits for more.</summary>
+    public Task ReadStartedAfter(long bytes)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_writes)
+        {
+            _readWaiter = (bytes, started);
+        }
+        return started.Task;
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        lock (_writes)
+        {
+            if (_readWaiter is { } w && _bytesRead >= w.Bytes)
+            {
+                _readWaiter = null;
+                w.Started.TrySetResult();
+            }
+        }
+        int n = await inner.ReadAsync(buffer, cancellationToken);
+        lock (_writes)
+        {
+            _bytesRead += n;
+        }
+        return n;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
 

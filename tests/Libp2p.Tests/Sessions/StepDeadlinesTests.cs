@@ -37,6 +37,45 @@ public sealed class StepDeadlinesTests
     }
 
     [Fact]
+    public void A_restarted_deadline_fires_its_new_timeout_after_the_restart_and_a_fired_one_stays_fired()
+    {
+        static long Ms(double ms) => (long)(ms * Stopwatch.Frequency / 1000);
+        long now = Ms(5);
+        var wheel = new StepDeadlines(TimeSpan.FromMilliseconds(1), 8, () => now, periodic: false);
+        using var step = new StepTimer(TimeSpan.FromMilliseconds(10), TimeProvider.System, CancellationToken.None, wheel);
+        now += Ms(9);
+        wheel.Tick();
+        Assert.True(step.TryRestart(TimeSpan.FromMilliseconds(10)));   // 9 ms in: due at 19 ms now
+        Assert.Equal(1, wheel.Armed);
+        for (int ms = 10; ms < 19; ms++)
+        {
+            now += Ms(1);
+            wheel.Tick();
+            Assert.False(step.IsCancellationRequested, $"fired {ms} ms in");
+        }
+        now += Ms(2);
+        wheel.Tick();
+        Assert.True(step.IsCancellationRequested);
+        Assert.False(step.TryRestart(TimeSpan.FromMilliseconds(10)));
+        Assert.Equal(0, wheel.Armed);
+        Assert.True(step.IsCancellationRequested);
+    }
+
+    [Fact]
+    public void A_restarted_deadline_on_another_clock_moves_with_it()
+    {
+        var time = new FakeTimeProvider();
+        using var step = new StepTimer(TimeSpan.FromSeconds(5), time, CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(4));
+        Assert.True(step.TryRestart(TimeSpan.FromSeconds(5)));
+        time.Advance(TimeSpan.FromSeconds(4.9));
+        Assert.False(step.IsCancellationRequested);
+        time.Advance(TimeSpan.FromSeconds(0.2));
+        Assert.True(step.IsCancellationRequested);
+        Assert.False(step.TryRestart(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
     public void A_late_tick_catches_up_on_every_slot_it_skipped()
     {
         static long Ms(double ms) => (long)(ms * Stopwatch.Frequency / 1000);

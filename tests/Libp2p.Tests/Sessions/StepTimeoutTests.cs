@@ -29,18 +29,42 @@ public sealed class StepTimeoutTests
         var time = new FakeTimeProvider();
         using var dialer = new Libp2pDialer(new Libp2pOptions { Identity = Identity.GenerateSecp256k1(), HandshakeTimeout = TimeSpan.FromSeconds(5) }, time: time);
         var (a, b) = DuplexPipe.CreatePair();
-        var dial = dialer.UpgradeOutboundAsync(a, new IPEndPoint(IPAddress.Loopback, 1), null, CancellationToken.None);
+        var transport = new RecordingStream(a);
+        var dial = dialer.UpgradeOutboundAsync(transport, new IPEndPoint(IPAddress.Loopback, 1), null, CancellationToken.None);
         time.Advance(TimeSpan.FromSeconds(4.9)); // just short of the first step's budget
-        var answered = AnswerNoiseProposalAsync(b);
-        // Still negotiating at 4.9 s: the dialer takes the answer and sends its Noise "-> e" (a timed-out dial would end first).
-        Assert.Same(answered, await Task.WhenAny(dial, answered));
-        await answered;
+        var echoTaken = transport.ReadStartedAfter(EchoLength);
+        await AnswerNoiseProposalAsync(b);
+        // Still negotiating at 4.9 s: the dialer takes the echo and waits for Noise message 2 (a timed-out dial would end first).
+        Assert.Same(echoTaken, await Task.WhenAny(dial, echoTaken));
         time.Advance(TimeSpan.FromSeconds(5.1)); // 10 s in all, but only 5.1 s of Noise
         var ex = await Assert.ThrowsAsync<DialException>(() => dial);
         Assert.Equal(DialErrorClass.Timeout, ex.Class);
         Assert.Equal(DialStep.NoiseHandshake, ex.Step);
         await b.DisposeAsync();
     }
+
+    [Fact]
+    public async Task The_noise_handshake_gets_a_whole_timeout_after_the_echo_of_its_lazy_proposal()
+    {
+        // the proposal leaves with message 1 and both steps share one token: the echo restarts its deadline
+        var time = new FakeTimeProvider();
+        using var dialer = new Libp2pDialer(new Libp2pOptions { Identity = Identity.GenerateSecp256k1(), HandshakeTimeout = TimeSpan.FromSeconds(5) }, time: time);
+        var (a, b) = DuplexPipe.CreatePair();
+        var transport = new RecordingStream(a);
+        var dial = dialer.UpgradeOutboundAsync(transport, new IPEndPoint(IPAddress.Loopback, 1), null, CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(4.9));
+        var echoTaken = transport.ReadStartedAfter(EchoLength);
+        await AnswerNoiseProposalAsync(b);
+        Assert.Same(echoTaken, await Task.WhenAny(dial, echoTaken));
+        time.Advance(TimeSpan.FromSeconds(4.9)); // 9.8 s in all, 4.9 s of Noise: within its own budget
+        await b.DisposeAsync();                  // the remote goes away: an end of stream, not a timeout
+        var ex = await Assert.ThrowsAsync<DialException>(() => dial);
+        Assert.Equal(DialErrorClass.Eof, ex.Class);
+        Assert.Equal(DialStep.NoiseHandshake, ex.Step);
+    }
+
+    // the listener's header and its echo of "/noise"
+    private static readonly int EchoLength = MultistreamCodec.GetEncodedLength(MultistreamCodec.Header) + MultistreamCodec.GetEncodedLength("/noise");
 
     private static async Task AnswerNoiseProposalAsync(Stream remote)
     {

@@ -72,6 +72,9 @@ public sealed partial class Discv5Node : IAsyncDisposable
     /// <summary>Tests: whether a datagram waits unread in the socket.</summary>
     internal bool HasUnreadDatagram => _socket?.HasUnread ?? false;
 
+    /// <summary>Times the socket was asked whether a datagram waits unread (tests).</summary>
+    internal long UnreadQueries => _socket?.UnreadQueries ?? 0;
+
     /// <summary>Tests: see <see cref="Discv5Socket.DispatchGate"/>.</summary>
     internal Func<Task>? ReceiveDispatchGate
     {

@@ -169,6 +169,49 @@ public sealed class RequestTests
         }
     }
 
+    [Fact]
+    public async Task A_pass_of_timeouts_asks_the_socket_once_whether_a_datagram_waits_unread()
+    {
+        // three requests come due in one pass while an answer waits unread: each is put off, and the kernel is asked
+        // once (FIONREAD is a system call; a crawl's first contacts to gone nodes time out by the dozen)
+        var time = new FakeTimeProvider();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 0,
+            timeoutDeferral: TimeSpan.FromMilliseconds(50), handlerShards: 1).StartedAsync();
+        using var raw = new RawPeer();
+        using var gone1 = new RawPeer();
+        using var gone2 = new RawPeer();
+        var records = PitfallTests.RecordsAt(raw.Id, 256, 3);
+        var silent = new[] { n.FindNodeAsync(gone1.Enr, [256]), n.FindNodeAsync(gone2.Enr, [256]) };
+        var req = n.FindNodeAsync(raw.Enr, [256]);
+        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        n.ReceiveDispatchGate = () => { held.TrySetResult(); return release.Task; };
+        try
+        {
+            raw.Send(RawPeer.Rand(80), n.LocalEndPoint);
+            await held.Task.WaitAsync(ClP2p.TestSupport.Waits.HangGuard);
+            raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
+            Assert.True(SpinWait.SpinUntil(() => n.HasUnreadDatagram, ClP2p.TestSupport.Waits.HangGuard));
+            long asked = n.UnreadQueries;
+            time.Advance(TimeSpan.FromSeconds(1));
+            await n.UntilAsync(() => n.TimeoutsDeferred >= 3);
+            Assert.Equal(3, n.TimeoutsDeferred);
+            Assert.Equal(asked + 1, n.UnreadQueries);
+            Assert.False(req.IsCompleted);
+            Assert.All(silent, t => Assert.False(t.IsCompleted));
+            n.ReceiveDispatchGate = null;
+            release.TrySetResult();
+            Assert.Equal(3, (await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Count);
+        }
+        finally
+        {
+            n.ReceiveDispatchGate = null;
+            release.TrySetResult();
+            hs.Session.Dispose();
+        }
+    }
+
     /// <summary>A slow node's first contact is given up; the next request's packet draws a copy of the challenge the
     /// node made for the given-up one, and the request answers it (the late path). The node had replaced that challenge
     /// meanwhile, so it drops our handshake without a word.</summary>

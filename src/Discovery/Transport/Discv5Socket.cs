@@ -172,6 +172,7 @@ internal sealed partial class Discv5Socket : IDisposable
         get
         {
             if (Volatile.Read(ref _undispatched) > 0) return true;
+            Interlocked.Increment(ref _unreadQueries);
             try
             {
                 return _socket.Available > 0;
@@ -182,6 +183,11 @@ internal sealed partial class Discv5Socket : IDisposable
             }
         }
     }
+
+    /// <summary>Times <see cref="HasUnread"/> asked the kernel (FIONREAD).</summary>
+    public long UnreadQueries => Interlocked.Read(ref _unreadQueries);
+
+    private long _unreadQueries;
 
     /// <summary>System calls that sent datagrams: one per datagram sent alone, one per batch (<see cref="SendBatch"/>).</summary>
     public long SendCalls => Interlocked.Read(ref _sendCalls);

@@ -115,6 +115,7 @@ internal sealed class Libp2pHost : IDisposable
                 {
                     try
                     {
+                        // our header at once, before the dialer's (a raw client learns it reached a libp2p listener)
                         await MultistreamSelect.HandleAsync(ahead, p => p == NoiseSecurity.ProtocolId, cts.Token).ConfigureAwait(false);
                     }
                     catch (NegotiationException e)
@@ -142,7 +143,10 @@ internal sealed class Libp2pHost : IDisposable
                 {
                     muxer = initiator
                         ? await MultistreamSelect.SelectAsync(secure, Options.Muxers, cts.Token).ConfigureAwait(false)
-                        : await MultistreamSelect.HandleAsync(secure, Options.Muxers.Contains, cts.Token).ConfigureAwait(false);
+                        // inside Noise our header leaves with the answer to the dialer's first proposal, in one write,
+                        // as rust-libp2p's and go-libp2p's listeners send it (a dialer sends its header and proposal
+                        // without waiting for ours): one TCP segment fewer for the dialer to take
+                        : await MultistreamSelect.HandleAsync(secure, Options.Muxers.Contains, cts.Token, headerWithAnswer: true).ConfigureAwait(false);
                 }
                 catch (NegotiationException e)
                 {

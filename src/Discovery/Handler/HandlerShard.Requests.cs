@@ -259,19 +259,30 @@ internal sealed partial class HandlerShard
     }
 
     private const int UnreadUnknown = -1;
-    // whether the socket held an unread datagram when this pass of timeouts began (-1: not asked yet)
+    // whether the socket held an unread datagram when last asked in this pass of timeouts (-1: not asked yet), and
+    // how many timeouts have used that answer
     private int _unreadThisPass = UnreadUnknown;
+    private int _unreadUses;
+
+    /// <summary>The timeouts of one pass that share an answer of <see cref="SocketHasUnread"/>.</summary>
+    internal const int UnreadAnswerUses = 32;
 
     /// <summary>
-    /// <see cref="Transport.Discv5Socket.HasUnread"/>, asked once per pass of timeouts (a system call, FIONREAD): the
-    /// requests of a pass came due together, and what waited unread when the first of them fired waited for all of them.
-    /// A crawl's thousands of first contacts to records of gone nodes time out in passes of dozens: one call each was
-    /// ~41,000 calls per crawl of 20,000 records.
+    /// <see cref="Transport.Discv5Socket.HasUnread"/> (a system call, FIONREAD), shared by up to
+    /// <see cref="UnreadAnswerUses"/> timeouts of one pass: they came due together, and what waited unread when the
+    /// first of them fired waited for the others. A crawl's thousands of first contacts to records of gone nodes time
+    /// out in passes of dozens: one call each was ~41,000 calls per crawl of 20,000 records. Asked again after that
+    /// many, so that in a long pass (thousands due at once after a stall) what arrived meanwhile is still seen.
     /// </summary>
     private bool SocketHasUnread()
     {
         if (_armedFor != InPass) return _ctx.Socket.HasUnread;
-        if (_unreadThisPass == UnreadUnknown) _unreadThisPass = _ctx.Socket.HasUnread ? 1 : 0;
+        if (_unreadThisPass == UnreadUnknown || _unreadUses >= UnreadAnswerUses)
+        {
+            _unreadThisPass = _ctx.Socket.HasUnread ? 1 : 0;
+            _unreadUses = 0;
+        }
+        _unreadUses++;
         return _unreadThisPass == 1;
     }
 

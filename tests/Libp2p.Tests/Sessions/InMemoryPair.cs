@@ -23,7 +23,7 @@ public sealed class InMemoryPair : IAsyncDisposable
     public Libp2pConnection Server { get; }
 
     /// <summary><paramref name="clientTransport"/> wraps the dialer's end of the pipe (to watch what it writes).</summary>
-    public static async Task<InMemoryPair> CreateAsync(string muxer, Action<Libp2pListener>? configure = null, IReadOnlyList<string>? dialerMuxers = null, Func<Stream, Stream>? clientTransport = null, Libp2pMetrics? dialerMetrics = null)
+    public static async Task<InMemoryPair> CreateAsync(string muxer, Action<Libp2pListener>? configure = null, IReadOnlyList<string>? dialerMuxers = null, Func<Stream, Stream>? clientTransport = null, Libp2pMetrics? dialerMetrics = null, Func<Stream, Stream>? serverTransport = null)
     {
         var dialer = new Libp2pDialer(new Libp2pOptions { Identity = Identity.GenerateSecp256k1(), Muxers = dialerMuxers ?? [muxer] }, metrics: dialerMetrics);
         var listener = new Libp2pListener(new Libp2pOptions { Identity = Identity.GenerateEd25519(), Muxers = [muxer] });
@@ -36,7 +36,7 @@ public sealed class InMemoryPair : IAsyncDisposable
         var (a, b) = DuplexPipe.CreatePair();
         var ep = new IPEndPoint(IPAddress.Loopback, 1);
         using var cts = new CancellationTokenSource(HangGuard);
-        var server = listener.UpgradeInboundAsync(b, ep, cts.Token);
+        var server = listener.UpgradeInboundAsync(serverTransport?.Invoke(b) ?? b, ep, cts.Token);
         var client = await dialer.UpgradeOutboundAsync(clientTransport?.Invoke(a) ?? a, ep, listener.PeerId, cts.Token);
         return new InMemoryPair(dialer, listener, client, await server);
     }

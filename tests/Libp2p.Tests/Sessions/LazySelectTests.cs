@@ -258,6 +258,21 @@ public sealed class LazySelectTests
     }
 
     [Fact]
+    public async Task Listener_answers_the_muxer_proposal_with_its_header_in_one_noise_frame()
+    {
+        RecordingStream? transport = null;
+        await using var pair = await InMemoryPair.CreateAsync("/yamux/1.0.0", serverTransport: raw => transport = new RecordingStream(raw));
+        var writes = transport!.Writes;
+        // the multistream header at once, the "/noise" echo, Noise message 2, then the muxer's header and echo together
+        Assert.Equal(4, writes.Count);
+        Assert.Equal(MultistreamCodec.Encode(MultistreamCodec.Header), writes[0]);
+        Assert.Equal(MultistreamCodec.Encode("/noise"), writes[1]);
+        var answer = writes[3];
+        Assert.Equal(2 + MultistreamCodec.Encode(MultistreamCodec.Header, "/yamux/1.0.0").Length + 16, answer.Length);
+        Assert.Equal(answer.Length - 2, BinaryPrimitives.ReadUInt16BigEndian(answer));
+    }
+
+    [Fact]
     public async Task Write_and_close_sends_data_and_fin_in_one_noise_frame()
     {
         RecordingStream? transport = null;

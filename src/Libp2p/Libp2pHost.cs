@@ -144,8 +144,8 @@ internal sealed class Libp2pHost : IDisposable
                     muxer = initiator
                         ? await MultistreamSelect.SelectAsync(secure, Options.Muxers, cts.Token).ConfigureAwait(false)
                         // inside Noise our header leaves with the answer to the dialer's first proposal, in one write,
-                        // as rust-libp2p's and go-libp2p's listeners send it (a dialer sends its header and proposal
-                        // without waiting for ours): one TCP segment fewer for the dialer to take
+                        // as our listener does on streams and rust-libp2p's does (rust-libp2p #1212; a dialer sends its
+                        // header and proposal without waiting for ours): one TCP segment fewer for the dialer to take
                         : await MultistreamSelect.HandleAsync(secure, Options.Muxers.Contains, cts.Token, headerWithAnswer: true).ConfigureAwait(false);
                 }
                 catch (NegotiationException e)

@@ -131,42 +131,72 @@ public sealed class RequestTests
         var records = PitfallTests.RecordsAt(raw.Id, 256, 3);
         var req = n.FindNodeAsync(raw.Enr, [256]);
         var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        n.ReceiveDispatchGate = () => { held.TrySetResult(); return release.Task; };
+        using var session = hs.Session;
+        using var held = await HoldAnswerUnreadAsync(n, raw, raw.Encrypt(n.LocalId, session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])));
+        time.Advance(TimeSpan.FromSeconds(1));
+        if (deferral)
+        {
+            await n.UntilAsync(() => n.TimeoutsDeferred >= 1);
+            Assert.False(req.IsCompleted);
+            long handled = n.PacketsProcessed + n.DropCounts.Values.Sum();
+            held.Release();
+            // both datagrams handled: the answer has completed the request, or it never will
+            await n.UntilAsync(() => n.PacketsProcessed + n.DropCounts.Values.Sum() >= handled + 2);
+            Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
+        }
+        else
+        {
+            Assert.Equal(RequestFailure.Timeout, await req.Failure());
+            Assert.Equal(0, n.TimeoutsDeferred);
+        }
+    }
+
+    /// <summary>The node's receive loop, held at its gate (<see cref="Discv5Node.ReceiveDispatchGate"/>) with a datagram
+    /// of no consequence, and <paramref name="answer"/> waiting unread in the socket behind it: the socket's only reader
+    /// is held (the node must have one receive loop), as in a stalled process. Disposing it releases the loop (a failed
+    /// assertion must not leave it held: disposing the node waits for it).</summary>
+    private static async Task<HeldReceiveLoop> HoldAnswerUnreadAsync(Discv5Node n, RawPeer raw, byte[] answer)
+    {
+        var held = new HeldReceiveLoop(n);
         try
         {
             // the receive loop takes this datagram and is held with it; the answer behind it waits in the socket
             raw.Send(RawPeer.Rand(80), n.LocalEndPoint);
-            await held.Task.WaitAsync(ClP2p.TestSupport.Waits.HangGuard);
-            raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
+            await held.Entered.WaitAsync(ClP2p.TestSupport.Waits.HangGuard);
+            raw.Send(answer, n.LocalEndPoint);
             // loopback delivery is normally done when the send returns; the kernel may defer it a moment under load
             Assert.True(SpinWait.SpinUntil(() => n.HasUnreadDatagram, ClP2p.TestSupport.Waits.HangGuard));
-            time.Advance(TimeSpan.FromSeconds(1));
-            if (deferral)
-            {
-                await n.UntilAsync(() => n.TimeoutsDeferred >= 1);
-                Assert.False(req.IsCompleted);
-                long handled = n.PacketsProcessed + n.DropCounts.Values.Sum();
-                n.ReceiveDispatchGate = null;
-                release.TrySetResult();
-                // both datagrams handled: the answer has completed the request, or it never will
-                await n.UntilAsync(() => n.PacketsProcessed + n.DropCounts.Values.Sum() >= handled + 2);
-                Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
-            }
-            else
-            {
-                Assert.Equal(RequestFailure.Timeout, await req.Failure());
-                Assert.Equal(0, n.TimeoutsDeferred);
-            }
+            return held;
         }
-        finally
+        catch
         {
-            // a failed assertion must not leave the receive loop held: disposing the node waits for it
-            n.ReceiveDispatchGate = null;
-            release.TrySetResult();
-            hs.Session.Dispose();
+            held.Dispose();
+            throw;
         }
+    }
+
+    private sealed class HeldReceiveLoop : IDisposable
+    {
+        private readonly Discv5Node _node;
+        private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public HeldReceiveLoop(Discv5Node node)
+        {
+            _node = node;
+            node.ReceiveDispatchGate = () => { _entered.TrySetResult(); return _release.Task; };
+        }
+
+        /// <summary>Completes when the receive loop is held at the gate.</summary>
+        public Task Entered => _entered.Task;
+
+        public void Release()
+        {
+            _node.ReceiveDispatchGate = null;
+            _release.TrySetResult();
+        }
+
+        public void Dispose() => Release();
     }
 
     [Fact]
@@ -184,32 +214,17 @@ public sealed class RequestTests
         var silent = new[] { n.FindNodeAsync(gone1.Enr, [256]), n.FindNodeAsync(gone2.Enr, [256]) };
         var req = n.FindNodeAsync(raw.Enr, [256]);
         var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        n.ReceiveDispatchGate = () => { held.TrySetResult(); return release.Task; };
-        try
-        {
-            raw.Send(RawPeer.Rand(80), n.LocalEndPoint);
-            await held.Task.WaitAsync(ClP2p.TestSupport.Waits.HangGuard);
-            raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
-            Assert.True(SpinWait.SpinUntil(() => n.HasUnreadDatagram, ClP2p.TestSupport.Waits.HangGuard));
-            long asked = n.UnreadQueries;
-            time.Advance(TimeSpan.FromSeconds(1));
-            await n.UntilAsync(() => n.TimeoutsDeferred >= 3);
-            Assert.Equal(3, n.TimeoutsDeferred);
-            Assert.Equal(asked + 1, n.UnreadQueries);
-            Assert.False(req.IsCompleted);
-            Assert.All(silent, t => Assert.False(t.IsCompleted));
-            n.ReceiveDispatchGate = null;
-            release.TrySetResult();
-            Assert.Equal(3, (await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Count);
-        }
-        finally
-        {
-            n.ReceiveDispatchGate = null;
-            release.TrySetResult();
-            hs.Session.Dispose();
-        }
+        using var session = hs.Session;
+        using var held = await HoldAnswerUnreadAsync(n, raw, raw.Encrypt(n.LocalId, session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])));
+        long asked = n.UnreadQueries;
+        time.Advance(TimeSpan.FromSeconds(1));
+        await n.UntilAsync(() => n.TimeoutsDeferred >= 3);
+        Assert.Equal(3, n.TimeoutsDeferred);
+        Assert.Equal(asked + 1, n.UnreadQueries);
+        Assert.False(req.IsCompleted);
+        Assert.All(silent, t => Assert.False(t.IsCompleted));
+        held.Release();
+        Assert.Equal(3, (await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Count);
     }
 
     /// <summary>A slow node's first contact is given up; the next request's packet draws a copy of the challenge the

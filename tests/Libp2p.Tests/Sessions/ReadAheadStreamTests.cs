@@ -5,8 +5,6 @@ namespace ClP2p.Libp2p.Tests.Sessions;
 /// <summary>The upgrade's read-ahead: small reads served from one read of the transport, the rest handed on.</summary>
 public sealed class ReadAheadStreamTests
 {
-    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(30);
-
     [Fact]
     public async Task Small_reads_of_what_has_arrived_take_one_read_of_the_transport_and_the_rest_is_handed_on()
     {

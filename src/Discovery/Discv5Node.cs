@@ -108,6 +108,9 @@ public sealed partial class Discv5Node : IAsyncDisposable
     /// <summary>Challenges (WHOAREYOU) queued past <see cref="Discv5Options.MaxQueuedPacketsPerShard"/>, in the reserve
     /// that keeps them from being dropped with the rest when the handler is behind.</summary>
     public long ChallengesOverBound => Interlocked.Read(ref _counters.ChallengesOverBound);
+    /// <summary>Request attempts retried uncounted because the handler had dropped a datagram of their node over its
+    /// bound while they waited (<see cref="Discv5Options.MaxRetriesAfterDrops"/>).</summary>
+    public long RetriesAfterDrops => Interlocked.Read(ref _counters.RetriesAfterDrops);
     /// <summary>Record signature checks done; records seen again are taken from the cache (<see cref="RecordCacheHits"/>).</summary>
     public long RecordsVerified => _records.Verified;
     public long RecordCacheHits => _records.Hits;
@@ -321,10 +324,13 @@ public sealed partial class Discv5Node : IAsyncDisposable
     /// <summary>The socket's receive loop hands each datagram here: on to the shard of its sender's endpoint.</summary>
     private void Dispatch(byte[] buffer, int length, IPEndPoint from)
     {
-        if (ShardFor(from).TryPostPacket(buffer, length, from)) return;
+        var shard = ShardFor(from);
+        if (shard.TryPostPacket(buffer, length, from)) return;
         Discv5Socket.Buffers.Return(buffer);
         // a packet that arrives while the node shuts down is not counted: nobody reads the counters after that
-        if (!_disposed) _counters.Handled(DropReason.HandlerOverloaded, from);
+        if (_disposed) return;
+        _counters.Handled(DropReason.HandlerOverloaded, from);
+        shard.NoteDropped(from);
     }
 
     private void Housekeeping()

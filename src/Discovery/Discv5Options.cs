@@ -84,6 +84,14 @@ public sealed class Discv5Options
     /// <summary>Received packets queued per shard before new ones are dropped (counted as handler-overloaded).</summary>
     public int MaxQueuedPacketsPerShard { get; init; } = 8_192;
 
+    /// <summary>
+    /// Attempts of one request that are not counted because the handler dropped a datagram of the request's node over
+    /// <see cref="MaxQueuedPacketsPerShard"/> while the attempt waited: the answer may have been among them, and a node
+    /// must not be given up for our own backlog. Each such attempt is retried at its timeout, up to this many per
+    /// request. Zero: a dropped answer costs its attempt like a lost one.
+    /// </summary>
+    public int MaxRetriesAfterDrops { get; init; } = 3;
+
     /// <summary>Distinct records whose signature check is remembered (a record is verified once while it stays here).</summary>
     public int MaxVerifiedRecords { get; init; } = 200_000;
 

@@ -151,6 +151,120 @@ public sealed class RequestTests
         }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_answer_the_handler_dropped_over_its_bound_is_asked_for_again(bool retryAfterDrops)
+    {
+        // A stalled handler drops what arrives over its bound. An answer dropped by us is not the remote's fault: its
+        // attempt is not counted and the request is asked again (with no retries left, a lost answer would end it).
+        var time = new FakeTimeProvider();
+        var sender = new HoldingSender();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 0,
+            timeoutDeferral: TimeSpan.Zero, handlerShards: 1, maxQueuedPackets: 1, sender: sender,
+            maxRetriesAfterDrops: retryAfterDrops ? 3 : 0).StartedAsync();
+        using var raw = new RawPeer();
+        var records = PitfallTests.RecordsAt(raw.Id, 255, 3);
+        var opening = n.FindNodeAsync(raw.Enr, [256]);
+        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
+        using var session = hs.Session;
+        raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(fn.RequestId, 1, [])), n.LocalEndPoint);
+        await opening.Ok();
+
+        // the shard's loop is held in the send of the next request (on the thread that asks: the shard is idle), so
+        // what arrives meanwhile queues: one datagram fills the bound, the answer behind it is dropped
+        sender.HoldNextSend();
+        var asking = Task.Factory.StartNew(() => n.FindNodeAsync(raw.Enr, [255]), CancellationToken.None, TaskCreationOptions.None, TaskScheduler.Default);
+        await sender.Held.WaitAsync(ClP2p.TestSupport.Waits.HangGuard);
+        var ask = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session));
+        byte[] Answer() => raw.Encrypt(n.LocalId, session, new NodesMessage(ask.RequestId, 1, [.. records.Select(e => e.Raw)]));
+        raw.Send(RawPeer.Rand(80), n.LocalEndPoint);
+        raw.Send(Answer(), n.LocalEndPoint);
+        await n.UntilAsync(() => n.DropCounts.GetValueOrDefault("handler-overloaded") == 1);
+        sender.Release();
+        var req = await asking;
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        if (retryAfterDrops)
+        {
+            var again = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session));
+            Assert.Equal(ask.RequestId, again.RequestId);
+            raw.Send(Answer(), n.LocalEndPoint);
+            Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await req.Ok()).Select(e => e.NodeId).ToHashSet());
+            Assert.Equal(1, n.RetriesAfterDrops);
+        }
+        else
+        {
+            Assert.Equal(RequestFailure.Timeout, await req.Failure());
+            Assert.Equal(0, n.RetriesAfterDrops);
+        }
+    }
+
+    [Fact]
+    public async Task A_multi_message_answer_with_a_message_the_handler_dropped_is_asked_for_again_whole()
+    {
+        // two NODES messages; the second dropped over the bound: the request is asked again, not ended with half the
+        // records (as when a message is lost on the way, and no retry is left)
+        var time = new FakeTimeProvider();
+        var sender = new HoldingSender();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 0,
+            timeoutDeferral: TimeSpan.Zero, handlerShards: 1, maxQueuedPackets: 1, sender: sender).StartedAsync();
+        using var raw = new RawPeer();
+        var records = PitfallTests.RecordsAt(raw.Id, 255, 6);
+        var opening = n.FindNodeAsync(raw.Enr, [256]);
+        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
+        using var session = hs.Session;
+        raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(fn.RequestId, 1, [])), n.LocalEndPoint);
+        await opening.Ok();
+
+        sender.HoldNextSend();
+        var asking = Task.Factory.StartNew(() => n.FindNodeAsync(raw.Enr, [255]), CancellationToken.None, TaskCreationOptions.None, TaskScheduler.Default);
+        await sender.Held.WaitAsync(ClP2p.TestSupport.Waits.HangGuard);
+        var ask = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session));
+        void SendAnswer(int part) =>
+            raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(ask.RequestId, 2, [.. records.Skip(part * 3).Take(3).Select(e => e.Raw)])), n.LocalEndPoint);
+        SendAnswer(0);
+        SendAnswer(1);
+        await n.UntilAsync(() => n.DropCounts.GetValueOrDefault("handler-overloaded") == 1);
+        sender.Release();
+        var req = await asking;
+        await n.UntilAsync(() => n.PacketsProcessed + n.DropCounts.Values.Sum() >= n.PacketsReceived);
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        var again = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session));
+        Assert.Equal(ask.RequestId, again.RequestId);
+        SendAnswer(0);
+        SendAnswer(1);
+        Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await req.Ok()).Select(e => e.NodeId).ToHashSet());
+        Assert.Equal(1, n.RetriesAfterDrops);
+    }
+
+    /// <summary>Sends on the node's socket; when told, holds the thread of the next send after sending, until released.</summary>
+    private sealed class HoldingSender : IDatagramSender
+    {
+        private readonly TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly ManualResetEventSlim _release = new(true);
+        private int _holdNext;
+
+        public Task Held => _held.Task;
+
+        public void HoldNextSend()
+        {
+            _release.Reset();
+            Volatile.Write(ref _holdNext, 1);
+        }
+
+        public void Release() => _release.Set();
+
+        public void Send(System.Net.Sockets.Socket socket, ReadOnlySpan<byte> datagram, System.Net.IPEndPoint to)
+        {
+            socket.SendTo(datagram, System.Net.Sockets.SocketFlags.None, to);
+            if (Interlocked.Exchange(ref _holdNext, 0) == 0) return;
+            _held.TrySetResult();
+            _release.Wait(ClP2p.TestSupport.Waits.HangGuard);
+        }
+    }
+
     /// <summary>The node's receive loop, held at its gate (<see cref="Discv5Node.ReceiveDispatchGate"/>) with a datagram
     /// of no consequence, and <paramref name="answer"/> waiting unread in the socket behind it: the socket's only reader
     /// is held (the node must have one receive loop), as in a stalled process. Disposing it releases the loop (a failed

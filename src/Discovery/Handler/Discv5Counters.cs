@@ -12,7 +12,7 @@ internal sealed partial class Discv5Counters(ILogger log)
 {
     private readonly long[] _drops = new long[Enum.GetValues<DropReason>().Length];
     private readonly long[] _recordDrops = new long[Enum.GetValues<RecordDropReason>().Length];
-    public long Received, Processed, Sent, SendErrors, HandshakesIn, HandshakesOut, LateAnswers, TimeoutsDeferred, ChallengesOverBound;
+    public long Received, Processed, Sent, SendErrors, HandshakesIn, HandshakesOut, LateAnswers, TimeoutsDeferred, ChallengesOverBound, RetriesAfterDrops;
     /// <summary>Requests waiting for an answer (not those kept after a timeout for a late answer).</summary>
     public long LiveRequests;
     public long Sessions, Challenges;

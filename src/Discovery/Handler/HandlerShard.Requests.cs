@@ -66,6 +66,7 @@ internal sealed partial class HandlerShard
     private void ArmTimer(PendingRequest req)
     {
         req.Deferred = TimeSpan.Zero;
+        req.AttemptStarted = Time.GetTimestamp();
         ArmTimer(req, req.Timeout);
     }
 
@@ -187,8 +188,27 @@ internal sealed partial class HandlerShard
     {
         if (req.State != RequestState.Live) return;
         if (PutOffTimeout(req)) return;
+        // This shard dropped a datagram of the remote over its bound while the attempt waited (a stalled process, a
+        // burst of answers): the answer may have been dropped by us, not lost on the way, so the attempt is not
+        // counted. Crawls that overloaded the handler at their start gave up live nodes whose every answer came in
+        // such a burst (docs/performance.md, "The larger miss: answers dropped by our own handler").
+        bool afterDrop = req.RetriesAfterDrops < Options.MaxRetriesAfterDrops && DroppedSince(req.Address.EndPoint, req.AttemptStarted);
+        if (afterDrop)
+        {
+            req.RetriesAfterDrops++;
+            Interlocked.Increment(ref Counters.RetriesAfterDrops);
+        }
         if (req.Records is { Count: > 0 })
         {
+            if (afterDrop)
+            {
+                // part of a multi-message answer came, the rest may be what we dropped: asked again, the whole answer
+                // is awaited (records already taken stay, and are not taken twice)
+                req.NodesReceived = 0;
+                ArmTimer(req);
+                SendRequestPacket(req, countAttempt: false);
+                return;
+            }
             // some NODES messages of a multi-message answer arrived: return what we have
             Complete(req);
             return;
@@ -205,6 +225,8 @@ internal sealed partial class HandlerShard
         // (docs/performance.md, "The rare miss, found"); the retry's fresh first contact draws a new challenge.
         bool uncounted = handshakeUnanswered && req.AnsweredOldChallenge && !req.HandshakeRetried;
         if (uncounted) req.HandshakeRetried = true;
+        // nor one after which we may have dropped the answer ourselves (above)
+        uncounted |= afterDrop;
         if (req.Attempts < req.MaxAttempts || uncounted)
         {
             // a lost handshake leaves a session the remote does not have: start over without it

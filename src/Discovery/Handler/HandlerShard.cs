@@ -496,6 +496,48 @@ internal sealed partial class HandlerShard
         PurgeExpiredRequests(now);
         PurgeGivenUp(now);
         PurgeSetAside(now);
+        PurgeDropped(now);
+    }
+
+    // when a datagram from each endpoint was last dropped over the bound (see NoteDropped); written by the receive
+    // loops, read by this shard's runner
+    private readonly Dictionary<IPEndPoint, long> _droppedAt = [];
+    private readonly Lock _droppedGate = new();
+    /// <summary>Endpoints remembered in _droppedAt at most: a flood from many addresses is what overloads a shard, and
+    /// what is not remembered only costs its request the retry.</summary>
+    internal const int MaxDroppedEndpoints = 65_536;
+    /// <summary>How long a drop is remembered: longer than any attempt waits (the second pass's 8 s, put off by up to
+    /// <see cref="Discv5Options.MaxTimeoutDeferral"/>).</summary>
+    private static readonly TimeSpan DroppedLifetime = TimeSpan.FromSeconds(60);
+
+    /// <summary>A datagram from <paramref name="from"/> was dropped because this shard was behind by too many (called by
+    /// the receive loop that dropped it).</summary>
+    public void NoteDropped(IPEndPoint from)
+    {
+        if (Options.MaxRetriesAfterDrops <= 0) return;
+        long now = Time.GetTimestamp();
+        lock (_droppedGate)
+        {
+            if (_droppedAt.Count < MaxDroppedEndpoints || _droppedAt.ContainsKey(from)) _droppedAt[from] = now;
+        }
+    }
+
+    /// <summary>Whether a datagram from <paramref name="from"/> was dropped over the bound at or after <paramref name="since"/>.</summary>
+    private bool DroppedSince(IPEndPoint from, long since)
+    {
+        lock (_droppedGate) return _droppedAt.TryGetValue(from, out long at) && at >= since;
+    }
+
+    private void PurgeDropped(long now)
+    {
+        lock (_droppedGate)
+        {
+            if (_droppedAt.Count == 0) return;
+            List<IPEndPoint>? gone = null;
+            foreach (var (ep, at) in _droppedAt)
+                if (Time.GetElapsedTime(at, now) > DroppedLifetime) (gone ??= []).Add(ep);
+            if (gone != null) foreach (var ep in gone) _droppedAt.Remove(ep);
+        }
     }
 
     private void Shutdown()

@@ -85,6 +85,12 @@ internal abstract class PendingRequest
     public bool AnsweredOldChallenge { get; set; }
     /// <summary>An attempt that ended on our unanswered handshake was not counted (at most once per request).</summary>
     public bool HandshakeRetried { get; set; }
+    /// <summary>When the current attempt started (<c>Time.GetTimestamp()</c>): a datagram of the remote dropped by the
+    /// handler since then may have been its answer.</summary>
+    public long AttemptStarted { get; set; }
+    /// <summary>Attempts not counted because the handler dropped a datagram of the remote while they waited
+    /// (<see cref="Discv5Options.MaxRetriesAfterDrops"/>).</summary>
+    public int RetriesAfterDrops { get; set; }
     /// <summary>The id of the current attempt's timeout in its shard's deadline queue; 0 when none is armed.</summary>
     public long TimeoutId { get; set; }
     /// <summary>How long the current attempt's timeout has been put off (see <see cref="Discv5Options.TimeoutDeferral"/>).</summary>

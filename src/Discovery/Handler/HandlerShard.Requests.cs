@@ -191,7 +191,7 @@ internal sealed partial class HandlerShard
         // This shard dropped a datagram of the remote over its bound while the attempt waited (a stalled process, a
         // burst of answers): the answer may have been dropped by us, not lost on the way, so the attempt is not
         // counted. Crawls that overloaded the handler at their start gave up live nodes whose every answer came in
-        // such a burst (docs/performance.md, "The larger miss: answers dropped by our own handler").
+        // such a burst (docs/performance.md, "The larger miss traced: answers dropped by our own handler").
         bool afterDrop = req.RetriesAfterDrops < Options.MaxRetriesAfterDrops && DroppedSince(req.Address.EndPoint, req.AttemptStarted);
         if (afterDrop)
         {

@@ -173,6 +173,9 @@ public sealed partial class Discv5Node : IAsyncDisposable
     /// </summary>
     internal static int DefaultHandlerShards(int processors) => Math.Max(1, processors / 2);
 
+    /// <summary>No handler shard's loop is running (tests that need their next call to run the loop themselves).</summary>
+    internal bool HandlersIdle => _shards.All(s => s.IsIdle);
+
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
         lock (_lifecycle)

@@ -171,8 +171,10 @@ public sealed class RequestTests
         raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(fn.RequestId, 1, [])), n.LocalEndPoint);
         await opening.Ok();
 
-        // the shard's loop is held in the send of the next request (on the thread that asks: the shard is idle), so
-        // what arrives meanwhile queues: one datagram fills the bound, the answer behind it is dropped
+        // the shard's loop is held in the send of the next request (on the thread that asks: the shard is idle, and
+        // the thread that posts to an idle shard runs it), so what arrives meanwhile queues: one datagram fills the
+        // bound, the answer behind it is dropped. The loop that delivered the first answer may still be finishing.
+        Assert.True(SpinWait.SpinUntil(() => n.HandlersIdle, ClP2p.TestSupport.Waits.HangGuard));
         sender.HoldNextSend();
         var asking = Task.Factory.StartNew(() => n.FindNodeAsync(raw.Enr, [255]), CancellationToken.None, TaskCreationOptions.None, TaskScheduler.Default);
         await sender.Held.WaitAsync(ClP2p.TestSupport.Waits.HangGuard);
@@ -217,6 +219,7 @@ public sealed class RequestTests
         raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(fn.RequestId, 1, [])), n.LocalEndPoint);
         await opening.Ok();
 
+        Assert.True(SpinWait.SpinUntil(() => n.HandlersIdle, ClP2p.TestSupport.Waits.HangGuard));
         sender.HoldNextSend();
         var asking = Task.Factory.StartNew(() => n.FindNodeAsync(raw.Enr, [255]), CancellationToken.None, TaskCreationOptions.None, TaskScheduler.Default);
         await sender.Held.WaitAsync(ClP2p.TestSupport.Waits.HangGuard);

@@ -80,6 +80,9 @@ internal sealed partial class HandlerShard
     /// <summary>Datagrams queued, not yet handled.</summary>
     public int QueuedPackets => Volatile.Read(ref _queuedPackets);
 
+    /// <summary>No thread is running this shard's loop (tests: the next post runs it on the posting thread).</summary>
+    internal bool IsIdle => Volatile.Read(ref _running) == 0;
+
     private Discv5Options Options => _ctx.Options;
     private TimeProvider Time => _ctx.Time;
     private Discv5Counters Counters => _ctx.Counters;

@@ -332,8 +332,9 @@ public sealed partial class Discv5Node : IAsyncDisposable
         Discv5Socket.Buffers.Return(buffer);
         // a packet that arrives while the node shuts down is not counted: nobody reads the counters after that
         if (_disposed) return;
-        _counters.Handled(DropReason.HandlerOverloaded, from);
+        // noted before it is counted: whoever sees the count (a test) sees the shard knowing of the drop
         shard.NoteDropped(from);
+        _counters.Handled(DropReason.HandlerOverloaded, from);
     }
 
     private void Housekeeping()

@@ -2,6 +2,7 @@ using System.Net;
 using ClP2p.Discovery.Crypto;
 using ClP2p.Discovery.Messages;
 using ClP2p.Discovery.Packets;
+using ClP2p.Discovery.Sessions;
 using Microsoft.Extensions.Time.Testing;
 
 namespace ClP2p.Discovery.Tests;
@@ -165,33 +166,22 @@ public sealed class RequestTests
             maxRetriesAfterDrops: retryAfterDrops ? 3 : 0).StartedAsync();
         using var raw = new RawPeer();
         var records = PitfallTests.RecordsAt(raw.Id, 255, 3);
-        var opening = n.FindNodeAsync(raw.Enr, [256]);
-        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
-        using var session = hs.Session;
-        raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(fn.RequestId, 1, [])), n.LocalEndPoint);
-        await opening.Ok();
-
-        // the shard's loop is held in the send of the next request (on the thread that asks: the shard is idle, and
-        // the thread that posts to an idle shard runs it), so what arrives meanwhile queues: one datagram fills the
-        // bound, the answer behind it is dropped. The loop that delivered the first answer may still be finishing.
-        Assert.True(SpinWait.SpinUntil(() => n.HandlersIdle, ClP2p.TestSupport.Waits.HangGuard));
-        sender.HoldNextSend();
-        var asking = Task.Factory.StartNew(() => n.FindNodeAsync(raw.Enr, [255]), CancellationToken.None, TaskCreationOptions.None, TaskScheduler.Default);
-        await sender.Held.WaitAsync(ClP2p.TestSupport.Waits.HangGuard);
-        var ask = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session));
-        byte[] Answer() => raw.Encrypt(n.LocalId, session, new NodesMessage(ask.RequestId, 1, [.. records.Select(e => e.Raw)]));
-        raw.Send(RawPeer.Rand(80), n.LocalEndPoint);
-        raw.Send(Answer(), n.LocalEndPoint);
-        await n.UntilAsync(() => n.DropCounts.GetValueOrDefault("handler-overloaded") == 1);
-        sender.Release();
-        var req = await asking;
+        byte[] Answer(Session session, FindNodeMessage ask) =>
+            raw.Encrypt(n.LocalId, session, new NodesMessage(ask.RequestId, 1, [.. records.Select(e => e.Raw)]));
+        // a datagram of no consequence fills the bound; the answer behind it is dropped
+        var (opened, ask, req) = await AskWithLoopHeldAsync(n, raw, sender, (session, ask) =>
+        {
+            raw.Send(RawPeer.Rand(80), n.LocalEndPoint);
+            raw.Send(Answer(session, ask), n.LocalEndPoint);
+        });
+        using var session = opened;
 
         time.Advance(TimeSpan.FromSeconds(1));
         if (retryAfterDrops)
         {
             var again = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session));
             Assert.Equal(ask.RequestId, again.RequestId);
-            raw.Send(Answer(), n.LocalEndPoint);
+            raw.Send(Answer(session, ask), n.LocalEndPoint);
             Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await req.Ok()).Select(e => e.NodeId).ToHashSet());
             Assert.Equal(1, n.RetriesAfterDrops);
         }
@@ -213,33 +203,48 @@ public sealed class RequestTests
             timeoutDeferral: TimeSpan.Zero, handlerShards: 1, maxQueuedPackets: 1, sender: sender).StartedAsync();
         using var raw = new RawPeer();
         var records = PitfallTests.RecordsAt(raw.Id, 255, 6);
-        var opening = n.FindNodeAsync(raw.Enr, [256]);
-        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
-        using var session = hs.Session;
-        raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(fn.RequestId, 1, [])), n.LocalEndPoint);
-        await opening.Ok();
-
-        Assert.True(SpinWait.SpinUntil(() => n.HandlersIdle, ClP2p.TestSupport.Waits.HangGuard));
-        sender.HoldNextSend();
-        var asking = Task.Factory.StartNew(() => n.FindNodeAsync(raw.Enr, [255]), CancellationToken.None, TaskCreationOptions.None, TaskScheduler.Default);
-        await sender.Held.WaitAsync(ClP2p.TestSupport.Waits.HangGuard);
-        var ask = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session));
-        void SendAnswer(int part) =>
+        void SendAnswer(Session session, FindNodeMessage ask, int part) =>
             raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(ask.RequestId, 2, [.. records.Skip(part * 3).Take(3).Select(e => e.Raw)])), n.LocalEndPoint);
-        SendAnswer(0);
-        SendAnswer(1);
-        await n.UntilAsync(() => n.DropCounts.GetValueOrDefault("handler-overloaded") == 1);
-        sender.Release();
-        var req = await asking;
+        var (opened, ask, req) = await AskWithLoopHeldAsync(n, raw, sender, (session, ask) =>
+        {
+            SendAnswer(session, ask, 0);
+            SendAnswer(session, ask, 1);
+        });
+        using var session = opened;
         await n.UntilAsync(() => n.PacketsProcessed + n.DropCounts.Values.Sum() >= n.PacketsReceived);
 
         time.Advance(TimeSpan.FromSeconds(1));
         var again = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session));
         Assert.Equal(ask.RequestId, again.RequestId);
-        SendAnswer(0);
-        SendAnswer(1);
+        SendAnswer(session, ask, 0);
+        SendAnswer(session, ask, 1);
         Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await req.Ok()).Select(e => e.NodeId).ToHashSet());
         Assert.Equal(1, n.RetriesAfterDrops);
+    }
+
+    /// <summary>
+    /// Opens a session of <paramref name="n"/> with <paramref name="raw"/>, then asks FINDNODE [255] with the shard's
+    /// loop held in the send of that request: what <paramref name="whileHeld"/> sends meanwhile queues, the first
+    /// datagram filling a bound of 1 and the next dropped. Returns once one datagram was dropped and the loop released.
+    /// </summary>
+    private static async Task<(Session Session, FindNodeMessage Ask, Task<RequestResult<IReadOnlyList<Enr>>> Request)> AskWithLoopHeldAsync(
+        Discv5Node n, RawPeer raw, HoldingSender sender, Action<Session, FindNodeMessage> whileHeld)
+    {
+        var opening = n.FindNodeAsync(raw.Enr, [256]);
+        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
+        raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [])), n.LocalEndPoint);
+        await opening.Ok();
+        // held on the thread that asks: the shard is idle, and the thread that posts to an idle shard runs it (the loop
+        // that delivered the first answer may still be finishing, and would then send the request and be held itself)
+        Assert.True(SpinWait.SpinUntil(() => n.HandlersIdle, ClP2p.TestSupport.Waits.HangGuard));
+        sender.HoldNextSend();
+        var asking = Task.Factory.StartNew(() => n.FindNodeAsync(raw.Enr, [255]), CancellationToken.None, TaskCreationOptions.None, TaskScheduler.Default);
+        await sender.Held.WaitAsync(ClP2p.TestSupport.Waits.HangGuard);
+        var ask = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, hs.Session));
+        whileHeld(hs.Session, ask);
+        await n.UntilAsync(() => n.DropCounts.GetValueOrDefault("handler-overloaded") == 1);
+        sender.Release();
+        return (hs.Session, ask, await asking);
     }
 
     /// <summary>Sends on the node's socket; when told, holds the thread of the next send after sending, until released.</summary>

@@ -141,6 +141,10 @@ public static partial class Bench
                 }
                 r = Compare.Run(export, truth);
                 Console.Error.WriteLine($"[sim {n}] load average during the crawl: {m.Load}");
+                // where datagrams were lost other than on purpose: the crawler's socket (the kernel's count, from its log)
+                // and the simulator's delayed sends that failed (this process's shard)
+                string? kernel = File.ReadLines(Path.Combine(dir, "crawl.log")).LastOrDefault(l => l.Contains("dropped by the kernel on the discv5 socket", StringComparison.Ordinal));
+                Console.Error.WriteLine($"[sim {n}] crawler socket: {(kernel is null ? "no kernel drop count logged" : kernel[(kernel.LastIndexOf(':') + 1)..].Trim() + " dropped by the kernel")}; simulator shard 0: {net.LocalShard.DatagramsFailed} delayed sends failed, {net.LocalShard.Line.SentOver100MsLate} sent over 100 ms late (the latest {net.LocalShard.Line.MaxLateMs:0} ms)");
             }
             finally
             {

@@ -22,6 +22,10 @@ public sealed class Link(int rttMs, double jitter, double loss)
 
     public bool Lost() => loss > 0 && Random.Shared.NextDouble() < loss;
 
+    /// <summary>Datagrams of this link's node lost on purpose (the loss probability), and those whose delayed send
+    /// failed: a node's own counters count both as sent (SimShard.WriteNodeStats tells them apart).</summary>
+    public int DatagramsLost, DatagramsFailed;
+
     /// <summary>A lost TCP segment arrives after a retransmission: Linux's minimum RTO (200 ms) plus another round trip.</summary>
     public TimeSpan RetransmitDelay() => TimeSpan.FromMilliseconds(200 + RttMs);
 }
@@ -32,11 +36,11 @@ public sealed class Link(int rttMs, double jitter, double loss)
 /// </summary>
 public sealed class DelayLine : IDisposable
 {
-    private readonly PriorityQueue<(Socket Socket, byte[] Data, IPEndPoint To, Action? Then), long> _queue = new();
+    private readonly PriorityQueue<(Socket Socket, byte[] Data, IPEndPoint To, Action? Then, Link? Link), long> _queue = new();
     private readonly object _gate = new();
     private readonly Thread _thread;
     private bool _stopped;
-    private long _sent, _lost;
+    private long _sent, _lost, _failed, _maxLateTicks, _late;
 
     public DelayLine()
     {
@@ -46,23 +50,29 @@ public sealed class DelayLine : IDisposable
 
     public long Sent => Interlocked.Read(ref _sent);
     public long Lost => Interlocked.Read(ref _lost);
+    public long Failed => Interlocked.Read(ref _failed);
+
+    /// <summary>How late this line sent: the latest send past its due time, and the sends more than 100 ms late (a
+    /// stalled simulator, its collector's pause say, sends what came due meanwhile in one burst).</summary>
+    public double MaxLateMs => Interlocked.Read(ref _maxLateTicks) * 1000.0 / Stopwatch.Frequency;
+    public long SentOver100MsLate => Interlocked.Read(ref _late);
 
     public void CountLost() => Interlocked.Increment(ref _lost);
 
-    public void Enqueue(Socket socket, ReadOnlySpan<byte> data, IPEndPoint to, TimeSpan delay, Action? then = null)
+    public void Enqueue(Socket socket, ReadOnlySpan<byte> data, IPEndPoint to, TimeSpan delay, Action? then = null, Link? link = null)
     {
         long due = Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency);
         lock (_gate)
         {
             bool wake = _queue.Count == 0 || (_queue.TryPeek(out _, out long first) && due < first);
-            _queue.Enqueue((socket, data.ToArray(), to, then), due);
+            _queue.Enqueue((socket, data.ToArray(), to, then, link), due);
             if (wake) Monitor.Pulse(_gate);
         }
     }
 
     private void Run()
     {
-        var batch = new List<(Socket Socket, byte[] Data, IPEndPoint To, Action? Then)>();
+        var batch = new List<(Socket Socket, byte[] Data, IPEndPoint To, Action? Then, Link? Link)>();
         while (true)
         {
             lock (_gate)
@@ -80,17 +90,26 @@ public sealed class DelayLine : IDisposable
                     else Monitor.Wait(_gate);
                 }
                 long limit = Stopwatch.GetTimestamp();
-                while (_queue.TryPeek(out _, out long d) && d <= limit) batch.Add(_queue.Dequeue());
+                long lateTicks = Stopwatch.Frequency / 10;
+                while (_queue.TryPeek(out _, out long d) && d <= limit)
+                {
+                    batch.Add(_queue.Dequeue());
+                    if (limit - d > _maxLateTicks) Interlocked.Exchange(ref _maxLateTicks, limit - d);
+                    if (limit - d > lateTicks) Interlocked.Increment(ref _late);
+                }
             }
-            foreach (var (socket, data, to, then) in batch)
+            foreach (var (socket, data, to, then, link) in batch)
             {
                 try
                 {
                     socket.SendTo(data, SocketFlags.None, to);
                     Interlocked.Increment(ref _sent);
                 }
-                catch (SocketException) { }
-                catch (ObjectDisposedException) { }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                    Interlocked.Increment(ref _failed);
+                    if (link != null) Interlocked.Increment(ref link.DatagramsFailed);
+                }
                 then?.Invoke();
             }
             batch.Clear();
@@ -116,8 +135,13 @@ public sealed class LinkSender(Link link, DelayLine line, Action? onFirstSend = 
     public void Send(Socket socket, ReadOnlySpan<byte> datagram, IPEndPoint to)
     {
         if (_onFirstSend is { } first && Interlocked.Exchange(ref _onFirstSend, null) is not null) first();
-        if (link.Lost()) { line.CountLost(); return; }
-        line.Enqueue(socket, datagram, to, link.NextDelay());
+        if (link.Lost())
+        {
+            line.CountLost();
+            Interlocked.Increment(ref link.DatagramsLost);
+            return;
+        }
+        line.Enqueue(socket, datagram, to, link.NextDelay(), link: link);
     }
 }
 

@@ -62,7 +62,7 @@ public static class SimProgram
         var stdinClosed = Task.Run(() => { while (Console.In.ReadLine() != null) { } });
         await Task.WhenAny(stdinClosed, Task.Delay(Timeout.Infinite, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default)).ConfigureAwait(false);
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"stopping: shard 0 sent {net.LocalShard.DatagramsSent} datagrams, lost {net.LocalShard.DatagramsLost}, accepted {net.LocalShard.Connections} connections"));
+            $"stopping: shard 0 sent {net.LocalShard.DatagramsSent} datagrams, lost {net.LocalShard.DatagramsLost}, failed to send {net.LocalShard.DatagramsFailed}, {net.LocalShard.Line.SentOver100MsLate} sent over 100 ms late (the latest {net.LocalShard.Line.MaxLateMs:0} ms), accepted {net.LocalShard.Connections} connections"));
         return 0;
     }
 

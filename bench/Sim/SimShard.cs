@@ -20,6 +20,7 @@ public sealed class SimShard : IAsyncDisposable
     private readonly DelayLine _line = new();
     private readonly SharedTickTimeProvider _time = new();
     private readonly List<Discv5Node> _nodes = [];
+    private readonly List<Link> _links = [];
     private readonly List<Socket> _sockets = [];
     private readonly List<Task> _acceptLoops = [];
     private readonly CancellationTokenSource _cts = new();
@@ -39,6 +40,8 @@ public sealed class SimShard : IAsyncDisposable
 
     public long DatagramsSent => _line.Sent;
     public long DatagramsLost => _line.Lost;
+    public long DatagramsFailed => _line.Failed;
+    public DelayLine Line => _line;
     public long Connections => Interlocked.Read(ref _connections);
     public long UpgradeFailures => Interlocked.Read(ref _upgradeFailures);
 
@@ -71,6 +74,7 @@ public sealed class SimShard : IAsyncDisposable
             }, time: _time);
             await node.StartAsync().ConfigureAwait(false);
             _nodes.Add(node);
+            _links.Add(link);
             if (!node.LocalEnr.Raw.Span.SequenceEqual(r.Enr.Raw.Span))
                 throw new InvalidOperationException($"node {r.Index}: its own record differs from the planned one");
             foreach (var bucket in r.Table!)
@@ -189,10 +193,11 @@ public sealed class SimShard : IAsyncDisposable
     private void WriteNodeStats(string path)
     {
         using var w = new StreamWriter(path);
-        foreach (var n in _nodes)
+        for (int i = 0; i < _nodes.Count; i++)
         {
+            var (n, link) = (_nodes[i], _links[i]);
             w.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{n.LocalId} rx={n.PacketsReceived} tx={n.PacketsSent} hs_in={n.HandshakesInbound} {string.Join(' ', n.DropCounts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}={kv.Value}"))}"));
+                $"{n.LocalId} rx={n.PacketsReceived} tx={n.PacketsSent} lost={link.DatagramsLost} send_failed={link.DatagramsFailed} hs_in={n.HandshakesInbound} {string.Join(' ', n.DropCounts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}={kv.Value}"))}"));
         }
     }
 

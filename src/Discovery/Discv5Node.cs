@@ -87,6 +87,10 @@ public sealed partial class Discv5Node : IAsyncDisposable
     /// <summary>Effective SO_RCVBUF after start (Linux reports twice the requested size).</summary>
     public int EffectiveReceiveBufferSize => _socket?.ReceiveBufferSize ?? 0;
 
+    /// <summary>Datagrams the kernel dropped on the node's socket before we could read them (a receive buffer too
+    /// small for a burst); null where the system does not tell (see <see cref="Transport.Discv5Socket.KernelDrops"/>).</summary>
+    public long? KernelReceiveDrops => _socket?.KernelDrops();
+
     /// <summary>Handler shards in use (packet crypto runs on this many cores at most).</summary>
     public int HandlerShardCount => _shards.Length;
 

@@ -59,6 +59,35 @@ internal sealed partial class Discv5Socket : IDisposable
     /// <summary>Effective SO_RCVBUF (Linux reports twice the requested size).</summary>
     public int ReceiveBufferSize => _socket.ReceiveBufferSize;
 
+    /// <summary>
+    /// Datagrams the kernel dropped on this socket (its receive buffer full, or a bad checksum): the <c>drops</c>
+    /// column of the socket's line in /proc/self/net/udp (or udp6), found by the socket's inode (proc(5)). Null where
+    /// that file does not exist or does not list the socket (not Linux).
+    /// </summary>
+    public long? KernelDrops()
+    {
+        try
+        {
+            string? link = new FileInfo($"/proc/self/fd/{_socket.SafeHandle.DangerousGetHandle()}").LinkTarget;
+            if (link is null || !link.StartsWith("socket:[", StringComparison.Ordinal)) return null;
+            string inode = link["socket:[".Length..^1];
+            string table = _socket.AddressFamily == AddressFamily.InterNetworkV6 ? "/proc/self/net/udp6" : "/proc/self/net/udp";
+            string marker = " " + inode + " ";
+            foreach (string line in File.ReadLines(table))
+            {
+                if (!line.Contains(marker, StringComparison.Ordinal)) continue;
+                // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+                string[] f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (f.Length >= 13 && f[9] == inode && long.TryParse(f[12], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long drops))
+                    return drops;
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        catch (ObjectDisposedException) { }
+        return null;
+    }
+
     /// <summary>Starts <paramref name="loops"/> receive loops on the socket (the kernel hands each datagram to one of
     /// them). <paramref name="dispatch"/> takes ownership of the rented buffer.</summary>
     public void Start(Action<byte[], int, IPEndPoint> dispatch, int loops, CancellationToken ct) =>
@@ -255,7 +284,11 @@ internal sealed partial class Discv5Socket : IDisposable
         catch (SocketException e)
         {
             LogBufferRefused(_log, size, e.SocketErrorCode);
+            return;
         }
+        // capped without a word by the system's maximum (Linux reports twice what it grants): say so once, for a
+        // receive buffer, whose overflow loses answers (counted at a crawl's end)
+        if (receive && OperatingSystem.IsLinux() && s.ReceiveBufferSize < size) LogReceiveBufferCapped(_log, s.ReceiveBufferSize / 2, size);
     }
 
     public void Dispose()
@@ -273,6 +306,9 @@ internal sealed partial class Discv5Socket : IDisposable
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "{Option} refused ({Error}, unprivileged): falling back to the capped size")]
     private static partial void LogBufferForceRefused(ILogger logger, string option, SocketError error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "UDP receive buffer capped at {Granted} bytes of the {Asked} asked for: a crawl's bursts of answers may overflow it (the crawl's end counts the datagrams the kernel dropped); raise net.core.rmem_max (sysctl -w net.core.rmem_max=67108864) or run with CAP_NET_ADMIN")]
+    private static partial void LogReceiveBufferCapped(ILogger logger, int granted, int asked);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "socket buffer of {Size} bytes refused ({Error}): keeping the system default")]
     private static partial void LogBufferRefused(ILogger logger, int size, SocketError error);

@@ -163,7 +163,7 @@ public sealed class Libp2pDialer : IDisposable
         try
         {
             using var timer = _host.StepTimeout(_host.Options.ConnectTimeout, ct);
-            (error, aborted) = await TcpConnect.ConnectAsync(socket, endpoint, timer.Token).ConfigureAwait(false);
+            (error, aborted) = await TcpConnect.ConnectAsync(socket, endpoint, timer.Token, ct).ConfigureAwait(false);
         }
         catch
         {

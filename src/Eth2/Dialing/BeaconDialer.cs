@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
+using System.Net.Sockets;
 using ClP2p.Eth2.Networks;
 using ClP2p.Eth2.ReqResp;
 using ClP2p.Eth2.Ssz;
@@ -171,7 +172,10 @@ public sealed class BeaconDialer : IDisposable
             var e = connected.Error!;
             return result with { Outcome = FromDialClass(e.Class), FailedStep = BeaconDialStep.Connect, Error = e.Detail };
         }
-        result = result with { Latency = _time.GetElapsedTime(connectStart) };
+        // The connect's round trip as the kernel measured it (the SYN's, Linux): the time until this process saw the
+        // connect complete also holds its own queueing, up to seconds in a busy crawl of thousands of dials at once.
+        var rtt = raw is NetworkStream { Socket: var socket } ? TcpInfo.RoundTrip(socket) : null;
+        result = result with { Latency = rtt ?? _time.GetElapsedTime(connectStart) };
         progress.Step = BeaconDialStep.NoiseHandshake;
         progress.Partial = result;
 

@@ -21,21 +21,27 @@ internal sealed class TcpConnect : SocketAsyncEventArgs
     private readonly Socket _socket;
     private int _state;
 
-    private TcpConnect(Socket socket, IPEndPoint endpoint)
+    private readonly CancellationToken _caller;
+
+    private TcpConnect(Socket socket, IPEndPoint endpoint, CancellationToken caller)
         : base(unsafeSuppressExecutionContextFlow: true)
     {
         _socket = socket;
+        _caller = caller;
         RemoteEndPoint = endpoint;
     }
 
     /// <summary>
     /// Connects <paramref name="socket"/> to <paramref name="endpoint"/>. Returns the socket error (Success when
     /// connected) and whether <paramref name="abort"/> ended it; an aborted connect has disposed the socket, whatever
-    /// its error says.
+    /// its error says. When <paramref name="abort"/> fires (the connect timeout) after the kernel has already connected
+    /// the socket, the connect is not aborted: its completion only waits in this process's own queue (a busy crawl's
+    /// socket engine), and a timeout is the network's verdict, not ours. <paramref name="caller"/> (the caller's own
+    /// token, also linked into <paramref name="abort"/>) aborts regardless.
     /// </summary>
-    public static async Task<(SocketError Error, bool Aborted)> ConnectAsync(Socket socket, IPEndPoint endpoint, CancellationToken abort)
+    public static async Task<(SocketError Error, bool Aborted)> ConnectAsync(Socket socket, IPEndPoint endpoint, CancellationToken abort, CancellationToken caller = default)
     {
-        using var op = new TcpConnect(socket, endpoint);
+        using var op = new TcpConnect(socket, endpoint, caller);
         if (!socket.ConnectAsync(op))
         {
             return (op.SocketError, false); // completed at once (loopback refusals often do)
@@ -54,8 +60,16 @@ internal sealed class TcpConnect : SocketAsyncEventArgs
         _done.TrySetResult(SocketError);
     }
 
+    /// <summary>Whether a connect whose timeout fired goes on: the kernel has the connection established (its
+    /// completion only waits in our queue) and the caller has not given up.</summary>
+    internal static bool KeptAtTimeout(Socket socket, CancellationToken caller) => !caller.IsCancellationRequested && TcpInfo.IsEstablished(socket);
+
     private void Abort()
     {
+        // Seen in a 20,000-record simulated crawl on a loaded machine: 59 dials to live loopback listeners ended
+        // "timed out" at the connect, and the connects that succeeded were observed 0.8 s after they were made
+        // (median; up to 3 s), though a loopback handshake completes within the connect call itself.
+        if (KeptAtTimeout(_socket, _caller)) return;
         if (Interlocked.CompareExchange(ref _state, Aborted, Pending) == Pending)
         {
             _socket.Dispose();

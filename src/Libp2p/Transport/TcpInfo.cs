@@ -19,7 +19,11 @@ public static class TcpInfo
 
     /// <summary>True when the kernel has the connection established (a connect that completed, whether or not this
     /// process has been told yet).</summary>
-    public static bool IsEstablished(Socket socket) => Read(socket, out var info) && info[0] == TcpEstablished;
+    public static bool IsEstablished(Socket socket)
+    {
+        Span<byte> info = stackalloc byte[Size];
+        return Read(socket, info) && info[0] == TcpEstablished;
+    }
 
     /// <summary>
     /// The round trip of the connection as the kernel measured it (microseconds, smoothed: right after the connect,
@@ -27,14 +31,14 @@ public static class TcpInfo
     /// </summary>
     public static TimeSpan? RoundTrip(Socket socket)
     {
-        if (!Read(socket, out var info) || info[0] != TcpEstablished) return null;
-        uint us = BitConverter.ToUInt32(info, RttOffset);
+        Span<byte> info = stackalloc byte[Size];
+        if (!Read(socket, info) || info[0] != TcpEstablished) return null;
+        uint us = System.Runtime.InteropServices.MemoryMarshal.Read<uint>(info[RttOffset..]); // host byte order
         return us == 0 ? null : TimeSpan.FromMicroseconds(us);
     }
 
-    private static bool Read(Socket socket, out byte[] info)
+    private static bool Read(Socket socket, Span<byte> info)
     {
-        info = new byte[Size];
         if (!OperatingSystem.IsLinux()) return false;
         try
         {

@@ -101,8 +101,8 @@ public sealed class Discv5Options
     /// <summary>
     /// UDP receive buffer (SO_RCVBUF; SO_RCVBUFFORCE when privileged, else capped at net.core.rmem_max). Hundreds of
     /// FINDNODEs in flight overflow the default, and a crawl's answers keep arriving while the process is paused (a
-    /// collection): with 8 MB (16 MB as Linux counts it) the kernel dropped 427–19,812 datagrams in six of eleven crawls
-    /// of the 20,000-record simulator, with 32 MB none in fifteen (docs/performance.md, "Datagrams the kernel
+    /// collection): with 8 MB (16 MB as Linux counts it) the kernel dropped 427–19,812 datagrams in nine of fourteen
+    /// crawls of the 20,000-record simulator, with 32 MB none in twenty-eight (docs/performance.md, "Datagrams the kernel
     /// dropped"). Memory is taken only while datagrams wait.
     /// </summary>
     public int ReceiveBufferSize { get; init; } = 32 * 1024 * 1024;

@@ -12,7 +12,7 @@ public sealed class CrawlWindowTests
     {
         // a window of one request: every waiter queues, and each ends its request as soon as it gets room (as a crawl's
         // requests do when its node is disposed), handing the room to the next from inside its own hand-off
-        var window = new DhtCrawler.Window(1, 1, 1, TimeSpan.FromSeconds(1), TimeProvider.System, () => false);
+        var window = new DhtCrawler.Window(1, 1, 1, TimeSpan.FromSeconds(1), TimeProvider.System, () => 0, 256, 2048);
         Assert.True(window.EnterAsync(CancellationToken.None).IsCompletedSuccessfully);
         const int waiters = 20_000;
         int done = 0, deepest = 0;
@@ -62,12 +62,14 @@ public sealed class CrawlWindowTests
     {
         bool behind = false;
         var time = new FakeTimeProvider();
-        var window = new DhtCrawler.Window(8, 2, 10, TimeSpan.FromMilliseconds(500), time, () => behind);
+        var window = new DhtCrawler.Window(8, 2, 10, TimeSpan.FromMilliseconds(500), time, () => behind ? 3 : 0, growBelow: 1, cutAbove: 2);
         void Request(bool answered, bool timedOut)
         {
             Assert.True(window.EnterAsync(CancellationToken.None).IsCompletedSuccessfully);
             window.Exit(answered, timedOut);
         }
+        // four other requests out: the window is in use, so that answers grow it
+        for (int i = 0; i < 4; i++) Assert.True(window.EnterAsync(CancellationToken.None).IsCompletedSuccessfully);
 
         Request(answered: true, timedOut: false);    // 9
         Request(answered: true, timedOut: false);    // 10
@@ -81,6 +83,7 @@ public sealed class CrawlWindowTests
         time.Advance(TimeSpan.FromSeconds(1));
         behind = true;
         Request(answered: true, timedOut: false);    // 2: cut by the backlog
+        for (int i = 0; i < 3; i++) window.Exit(answered: false, timedOut: false);   // within the interval: no cut
         time.Advance(TimeSpan.FromSeconds(1));
         Request(answered: true, timedOut: false);    // 2: at the floor, still a cut
         behind = false;
@@ -94,9 +97,39 @@ public sealed class CrawlWindowTests
     }
 
     [Fact]
+    public void An_answer_grows_the_window_only_while_it_is_in_use_and_the_handler_keeps_up()
+    {
+        int queued = 0;
+        var time = new FakeTimeProvider();
+        var window = new DhtCrawler.Window(4, 1, 100, TimeSpan.FromMilliseconds(500), time, () => queued, growBelow: 10, cutAbove: 50);
+        void Answered()
+        {
+            Assert.True(window.EnterAsync(CancellationToken.None).IsCompletedSuccessfully);
+            window.Exit(answered: true, timedOut: false);
+        }
+        // two other requests out: with the answered one, at least half of the window is in use
+        for (int i = 0; i < 2; i++) Assert.True(window.EnterAsync(CancellationToken.None).IsCompletedSuccessfully);
+
+        Answered();                                  // 5
+        Answered();                                  // 6
+        queued = 11;                                 // answers arrive faster than they are handled
+        for (int i = 0; i < 20; i++) Answered();     // held at 6
+        Assert.Equal(6, window.Stats().Current);
+        queued = 10;                                 // the handler caught up
+        Answered();                                  // 7
+        for (int i = 0; i < 2; i++) window.Exit(answered: false, timedOut: false);
+        for (int i = 0; i < 5; i++) Answered();      // one of seven in use: held at 7
+        queued = 51;                                 // behind: a cut, as before
+        Answered();                                  // 3
+
+        var stats = window.Stats();
+        Assert.Equal((3, 7, 20, 5, 1), (stats.Current, stats.Largest, stats.GrowthHeld, stats.GrowthUnused, stats.CutsByBacklog));
+    }
+
+    [Fact]
     public async Task A_waiter_cancelled_before_room_frees_up_is_skipped_and_the_room_goes_to_the_next()
     {
-        var window = new DhtCrawler.Window(1, 1, 1, TimeSpan.FromSeconds(1), TimeProvider.System, () => false);
+        var window = new DhtCrawler.Window(1, 1, 1, TimeSpan.FromSeconds(1), TimeProvider.System, () => 0, 256, 2048);
         Assert.True(window.EnterAsync(CancellationToken.None).IsCompletedSuccessfully);
         using var cancelFirst = new CancellationTokenSource();
         var first = window.EnterAsync(cancelFirst.Token).AsTask();
@@ -120,7 +153,7 @@ public sealed class CrawlWindowTests
     [Fact]
     public async Task Waiters_on_the_watched_crawl_token_are_all_cancelled_with_it_and_later_ones_at_once()
     {
-        var window = new DhtCrawler.Window(1, 1, 1, TimeSpan.FromSeconds(1), TimeProvider.System, () => false);
+        var window = new DhtCrawler.Window(1, 1, 1, TimeSpan.FromSeconds(1), TimeProvider.System, () => 0, 256, 2048);
         using var crawl = new CancellationTokenSource();
         window.Watch(crawl.Token);
         Assert.True(window.EnterAsync(crawl.Token).IsCompletedSuccessfully);
@@ -143,7 +176,7 @@ public sealed class CrawlWindowTests
     [Fact]
     public async Task After_the_run_a_wait_on_its_token_is_still_cancelled_with_it()
     {
-        var window = new DhtCrawler.Window(1, 1, 1, TimeSpan.FromSeconds(1), TimeProvider.System, () => false);
+        var window = new DhtCrawler.Window(1, 1, 1, TimeSpan.FromSeconds(1), TimeProvider.System, () => 0, 256, 2048);
         using var crawl = new CancellationTokenSource();
         window.Watch(crawl.Token);
         window.Unwatch();

@@ -32,4 +32,24 @@ public sealed class KernelDropTests
         Assert.InRange(drops!.Value, 1, Sent - 1);
         Assert.Equal(0, quiet.KernelDrops());
     }
+
+    [Fact]
+    public void The_sockets_own_drop_count_agrees_with_the_systems_udp_table()
+    {
+        using var receiver = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveBufferSize = 1 };
+        receiver.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        if (!OperatingSystem.IsLinux())
+        {
+            Assert.Null(Discv5Socket.SocketMemInfoDrops(receiver));
+            return;
+        }
+        Assert.Equal(0, Discv5Socket.SocketMemInfoDrops(receiver));
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        byte[] datagram = new byte[1000];
+        for (int i = 0; i < 200; i++) sender.SendTo(datagram, receiver.LocalEndPoint!);
+        long? own = Discv5Socket.SocketMemInfoDrops(receiver);
+        Assert.NotNull(own);
+        Assert.InRange(own!.Value, 1, 199);
+        Assert.Equal(own, Discv5Socket.ProcNetUdpDrops(receiver));
+    }
 }

@@ -164,8 +164,8 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
                 _log.Log(kernelDrops - (kernelDropsBefore ?? 0) > 0 ? LogLevel.Warning : LogLevel.Information,
                     "crawl {CrawlId}: datagrams dropped by the kernel on the discv5 socket (receive buffer full): {KernelDrops}", crawlId, kernelDrops - (kernelDropsBefore ?? 0));
             if (discovery.Window is { } w)
-                _log.LogInformation("crawl {CrawlId}: discv5 requests in flight: window {Initial} at the start, {Smallest} at its smallest, {Largest} at its largest, {Current} at the end; halved {ByTimeout} times by first-pass timeouts of nodes that had answered ({FirstPassTimeouts} such timeouts; {SecondPassTimeouts} in the second pass, which do not cut it), {ByBacklog} times by the handler's backlog", crawlId,
-                    w.Initial, w.Smallest, w.Largest, w.Current, w.CutsByTimeout, w.TimeoutsFirstPass, w.TimeoutsSecondPass, w.CutsByBacklog);
+                _log.LogInformation("crawl {CrawlId}: discv5 requests in flight: window {Initial} at the start, {Smallest} at its smallest, {Largest} at its largest, {Current} at the end; halved {ByTimeout} times by first-pass timeouts of nodes that had answered ({FirstPassTimeouts} such timeouts; {SecondPassTimeouts} in the second pass, which do not cut it), {ByBacklog} times by the handler's backlog; answers that did not grow it: {GrowthHeld} while the handler had a backlog, {GrowthUnused} while less than half of it was in use", crawlId,
+                    w.Initial, w.Smallest, w.Largest, w.Current, w.CutsByTimeout, w.TimeoutsFirstPass, w.TimeoutsSecondPass, w.CutsByBacklog, w.GrowthHeld, w.GrowthUnused);
             if (dialer.ConnectsShared > 0)
                 _log.LogInformation("crawl {CrawlId}: {Shared} dials ended with the failed connect of another record at the same IP and port, without a connect of their own", crawlId, dialer.ConnectsShared);
         }

@@ -96,13 +96,18 @@ public sealed class ConsensusConfig
             forks.Add((f, RequireVersion(prefix + "_FORK_VERSION"), GetUInt64(prefix + "_FORK_EPOCH") ?? ForkDigests.FarFutureEpoch));
         }
         // Forks this code does not know by name yet (e.g. after gloas), in epoch order.
-        var extra = Values.Keys
-            .Where(k => k.EndsWith("_FORK_VERSION", StringComparison.Ordinal))
-            .Select(k => k[..^"_FORK_VERSION".Length])
-            .Where(p => !seen.Contains(p))
-            .Select(p => (p.ToLowerInvariant(), RequireVersion(p + "_FORK_VERSION"), GetUInt64(p + "_FORK_EPOCH") ?? ForkDigests.FarFutureEpoch))
-            .OrderBy(x => x.Item3);
-        forks.AddRange(extra);
+        // (a stable insertion sort by epoch, not LINQ over the tuples: see Eth2Network's constructor)
+        int known = forks.Count;
+        foreach (var k in Values.Keys)
+        {
+            if (!k.EndsWith("_FORK_VERSION", StringComparison.Ordinal)) continue;
+            var p = k[..^"_FORK_VERSION".Length];
+            if (seen.Contains(p)) continue;
+            var fork = (p.ToLowerInvariant(), RequireVersion(p + "_FORK_VERSION"), GetUInt64(p + "_FORK_EPOCH") ?? ForkDigests.FarFutureEpoch);
+            int at = forks.Count;
+            while (at > known && forks[at - 1].Item3 > fork.Item3) at--;
+            forks.Insert(at, fork);
+        }
 
         var schedule = new List<BlobParameters>();
         if (Lists.TryGetValue("BLOB_SCHEDULE", out var entries))

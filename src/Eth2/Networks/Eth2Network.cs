@@ -59,7 +59,10 @@ public sealed class Eth2Network
         GenesisValidatorsRoot = genesisValidatorsRoot;
         SecondsPerSlot = secondsPerSlot;
         SlotsPerEpoch = slotsPerEpoch;
-        BlobSchedule = blobSchedule.OrderBy(b => b.Epoch).ToArray();
+        // Loops rather than LINQ over value types in this constructor: the registry builds every network at start, and
+        // the LINQ instantiations over these structs and tuples are not in the ahead-of-time image: each was compiled by
+        // the JIT before the crawler's first packet (~40 methods; DOTNET_JitStdOutFile with DOTNET_JitDisasmSummary=1).
+        BlobSchedule = StableSortedByEpoch(blobSchedule.ToArray());
         MaxBlobsPerBlockElectra = maxBlobsPerBlockElectra;
         Bootnodes = bootnodes ?? [];
         Sources = sources ?? new Dictionary<string, string>();
@@ -80,10 +83,19 @@ public sealed class Eth2Network
         {
             if (FuluForkEpoch == ForkDigests.FarFutureEpoch || bp.Epoch <= FuluForkEpoch) continue;
             bpoIndex++;
-            if (regular.Any(r => r.Epoch == bp.Epoch)) continue;
+            bool atRegular = false;
+            foreach (var r in regular) atRegular |= r.Epoch == bp.Epoch;
+            if (atRegular) continue;
             merged.Add(($"bpo{bpoIndex}", ForkKind.BlobParametersOnly, default, bp.Epoch));
         }
-        var ordered = merged.Select((f, i) => (f, i)).OrderBy(x => x.f.Epoch).ThenBy(x => x.i).Select(x => x.f).ToList();
+        // in epoch order, forks of one epoch in the order above (a stable insertion sort: a network has a few dozen)
+        var ordered = new List<(string Name, ForkKind Kind, ForkVersion Version, ulong Epoch)>(merged.Count);
+        foreach (var f in merged)
+        {
+            int at = ordered.Count;
+            while (at > 0 && ordered[at - 1].Epoch > f.Epoch) at--;
+            ordered.Insert(at, f);
+        }
 
         var all = new List<Fork>();
         for (int i = 0; i < ordered.Count; i++)
@@ -91,7 +103,8 @@ public sealed class Eth2Network
             var f = ordered[i];
             var version = f.Kind == ForkKind.Regular ? f.Version : RegularVersionAt(regular, f.Epoch);
             bool scheduled = f.Epoch != ForkDigests.FarFutureEpoch;
-            bool neverActive = scheduled && ordered.Skip(i + 1).Any(o => o.Epoch == f.Epoch);
+            bool neverActive = false;
+            for (int j = i + 1; scheduled && j < ordered.Count; j++) neverActive |= ordered[j].Epoch == f.Epoch;
             BlobParameters? bp = scheduled && f.Epoch >= FuluForkEpoch ? BlobParametersAt(f.Epoch) : null;
             // An unscheduled fork (epoch FAR_FUTURE) gets the digest it will have when it activates after every scheduled
             // fork: blob parameters at FAR_FUTURE are the last entry of the schedule (fulu/beacon-chain.md
@@ -211,9 +224,31 @@ public sealed class Eth2Network
 
     private static ForkVersion RegularVersionAt(List<(string Name, ForkVersion Version, ulong Epoch)> regular, ulong epoch)
     {
+        // the version of the latest scheduled fork at or before epoch (of forks at one epoch, the last listed)
         var v = regular[0].Version;
-        foreach (var r in regular.Where(r => r.Epoch != ForkDigests.FarFutureEpoch).OrderBy(r => r.Epoch))
-            if (r.Epoch <= epoch) v = r.Version;
+        ulong latest = 0;
+        bool found = false;
+        foreach (var r in regular)
+        {
+            if (r.Epoch == ForkDigests.FarFutureEpoch || r.Epoch > epoch || (found && r.Epoch < latest)) continue;
+            (v, latest, found) = (r.Version, r.Epoch, true);
+        }
         return v;
+    }
+
+    private static BlobParameters[] StableSortedByEpoch(BlobParameters[] schedule)
+    {
+        for (int i = 1; i < schedule.Length; i++)
+        {
+            var b = schedule[i];
+            int at = i;
+            while (at > 0 && schedule[at - 1].Epoch > b.Epoch)
+            {
+                schedule[at] = schedule[at - 1];
+                at--;
+            }
+            schedule[at] = b;
+        }
+        return schedule;
     }
 }

@@ -65,7 +65,7 @@ internal sealed partial class Discv5Socket : IDisposable
     /// in /proc/self/net/udp (or udp6), found by the socket's inode (proc(5)). Null where neither tells (not Linux).
     /// </summary>
     /// <remarks>The /proc table lists every UDP socket of the network namespace: on a host with tens of thousands of
-    /// them (the simulator's, on loopback) one read of it took ~70 ms of CPU; the socket option reads one counter.</remarks>
+    /// them (the simulator's, on loopback) one read of it took ~90 ms of CPU; the socket option reads one counter.</remarks>
     public long? KernelDrops()
     {
         try

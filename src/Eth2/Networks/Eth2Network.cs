@@ -61,7 +61,7 @@ public sealed class Eth2Network
         SlotsPerEpoch = slotsPerEpoch;
         // Loops rather than LINQ over value types in this constructor: the registry builds every network at start, and
         // the LINQ instantiations over these structs and tuples are not in the ahead-of-time image: each was compiled by
-        // the JIT before the crawler's first packet (~40 methods; DOTNET_JitStdOutFile with DOTNET_JitDisasmSummary=1).
+        // the JIT before the crawler's first packet (~50 methods; DOTNET_JitStdOutFile with DOTNET_JitDisasmSummary=1).
         BlobSchedule = StableSortedByEpoch(blobSchedule.ToArray());
         MaxBlobsPerBlockElectra = maxBlobsPerBlockElectra;
         Bootnodes = bootnodes ?? [];

@@ -110,9 +110,8 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
             StartOpening();
             var discv5 = inbound.Node;
             long sentBefore = discv5.PacketsSent, sendErrorsBefore = discv5.SendErrors;
-            // read only for a node that has received before: a fresh socket has dropped nothing, and the read scans the
-            // system's UDP table, which the crawl's start should not wait for
-            long? kernelDropsBefore = discv5.PacketsReceived > 0 ? discv5.KernelReceiveDrops : 0;
+            // the socket's count so far (a host's earlier crawls): this crawl's drops are what it adds
+            long? kernelDropsBefore = discv5.KernelReceiveDrops;
             _log.LogInformation("discv5 listening on {Endpoint} as {NodeId}", discv5.LocalEndPoint, discv5.LocalId);
 
             using var dialer = CreateDialer(settings, selection, key, loggers, _time);
@@ -160,9 +159,9 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
                 string.Join(", ", discv5.DropCounts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}={kv.Value}")), discv5.ChallengesOverBound, discv5.TimeoutsDeferred, discv5.RetriesAfterDrops);
             // Datagrams lost before our receive loops could read them (a receive buffer too small for the crawl's
             // bursts, Discv5Options.ReceiveBufferSize): logged apart from the handler's own drops, a warning when any.
-            if (discv5.KernelReceiveDrops is long kernelDrops)
-                _log.Log(kernelDrops - (kernelDropsBefore ?? 0) > 0 ? LogLevel.Warning : LogLevel.Information,
-                    "crawl {CrawlId}: datagrams dropped by the kernel on the discv5 socket (receive buffer full): {KernelDrops}", crawlId, kernelDrops - (kernelDropsBefore ?? 0));
+            if (discv5.KernelReceiveDrops - kernelDropsBefore is long kernelDrops)
+                _log.Log(kernelDrops > 0 ? LogLevel.Warning : LogLevel.Information,
+                    "crawl {CrawlId}: datagrams dropped by the kernel on the discv5 socket (receive buffer full): {KernelDrops}", crawlId, kernelDrops);
             if (discovery.Window is { } w)
                 _log.LogInformation("crawl {CrawlId}: discv5 requests in flight: window {Initial} at the start, {Smallest} at its smallest, {Largest} at its largest, {Current} at the end; halved {ByTimeout} times by first-pass timeouts of nodes that had answered ({FirstPassTimeouts} such timeouts; {SecondPassTimeouts} in the second pass, which do not cut it), {ByBacklog} times by the handler's backlog; answers that did not grow it: {GrowthHeld} while the handler had a backlog, {GrowthUnused} while less than half of it was in use", crawlId,
                     w.Initial, w.Smallest, w.Largest, w.Current, w.CutsByTimeout, w.TimeoutsFirstPass, w.TimeoutsSecondPass, w.CutsByBacklog, w.GrowthHeld, w.GrowthUnused);

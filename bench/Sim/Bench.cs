@@ -38,6 +38,11 @@ public static partial class Bench
             : 1;
 
         Console.WriteLine($"crawler: {clp2p} {string.Join(' ', crawlExtra)}");
+        // The simulator (this process and its workers) under SCHED_BATCH, the crawler under the default policy:
+        // the simulated nodes stand for other machines and should not pre-empt the crawler whose CPU is measured
+        // (Scheduling's remarks).
+        bool batch = baseOptions.BatchScheduling && Scheduling.BatchThisProcess();
+        Console.WriteLine($"scheduling: simulator {(batch ? "SCHED_BATCH (does not pre-empt the crawler)" : "default policy (--sched normal, or SCHED_BATCH refused)")}, crawler default policy");
         // The crawler's cost per process, whatever the network's size (runtime start, JIT, database set-up and
         // migrations, the census and summary at the end, shutdown): the CPU of a crawl of a network so small that its
         // nodes cost next to nothing. The issue's target, CPU per live node "excluding process start", is the CPU
@@ -182,7 +187,10 @@ public static partial class Bench
         Before(out var before);
         long startUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var sw = Stopwatch.StartNew();
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException("clp2p did not start");
+        using var p = Scheduling.StartUnderNormalPolicy(() => Process.Start(psi)) ?? throw new InvalidOperationException("clp2p did not start");
+        // the crawler must not run under the simulator's policy: its figures would then be of a crawler that yields
+        if (Scheduling.Batch && Scheduling.PolicyOf(p.Id) is var policy && policy != "normal")
+            throw new InvalidOperationException($"the crawler (pid {p.Id}) runs under scheduling policy {policy}, not the default");
         p.OutputDataReceived += (_, e) => { if (e.Data != null) lock (log) log.WriteLine(e.Data); };
         p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (log) log.WriteLine(e.Data); };
         p.BeginOutputReadLine();
@@ -243,7 +251,7 @@ public static partial class Bench
         var psi = Psi(clp2p, args);
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException("clp2p did not start");
+        using var p = Scheduling.StartUnderNormalPolicy(() => Process.Start(psi)) ?? throw new InvalidOperationException("clp2p did not start");
         var o = p.StandardOutput.ReadToEndAsync();
         var e = p.StandardError.ReadToEndAsync();
         await p.WaitForExitAsync().ConfigureAwait(false);

@@ -8,7 +8,8 @@ namespace ClP2p.Sim;
 /// `clp2p-sim compare --export EXPORT.ndjson --truth TRUTH.json`: found / enumerated / dialled-ok / wrong counts.
 /// `clp2p-sim bench [--records 1000,5000,20000] [--runs 1] [--baseline-records 20] [--baseline-runs 3] [--clp2p PATH] [options] [-- crawl flags]`: the whole benchmark.
 /// Options: --records N --dead-fraction F --dialable-fraction F --slow-fraction F --rtt MIN-MAX --jitter F --loss F
-/// --dead-per-endpoint N --seed N --workers N (0: as the fd limit needs).
+/// --dead-per-endpoint N --seed N --workers N (0: as the fd limit needs) --sched batch|normal (the simulator's threads'
+/// scheduling policy; batch: they do not pre-empt the crawler, see <see cref="Scheduling"/>).
 /// </summary>
 public static class SimProgram
 {
@@ -51,6 +52,7 @@ public static class SimProgram
     private static async Task<int> RunAsync(string[] args)
     {
         var options = SimOptions.Parse(args, ["--truth"]);
+        if (options.BatchScheduling && !Scheduling.BatchThisProcess()) Console.Error.WriteLine("clp2p-sim: SCHED_BATCH refused; the simulator runs under the default policy");
         string truth = Arg(args, "--truth") ?? "sim-truth.json";
         await using var net = await SimNetwork.StartAsync(options, Console.Error.WriteLine).ConfigureAwait(false);
         net.WriteTruth(truth);
@@ -69,6 +71,7 @@ public static class SimProgram
     private static async Task<int> WorkerAsync(string[] args)
     {
         var options = SimOptions.Parse(args, ["--shard"]);
+        if (options.BatchScheduling) Scheduling.BatchThisProcess();
         int shard = int.Parse(Arg(args, "--shard") ?? throw new ArgumentException("--shard is required"), CultureInfo.InvariantCulture);
         SimShard s;
         try

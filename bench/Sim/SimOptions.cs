@@ -46,6 +46,10 @@ public sealed record SimOptions
     /// <summary>Simulator processes (0: as many as the file-descriptor limit needs).</summary>
     public int Workers { get; init; }
 
+    /// <summary>The simulator's threads under SCHED_BATCH, so that they do not pre-empt the crawler they share the cores
+    /// with (<see cref="Scheduling"/>); false: the default policy (`--sched normal`).</summary>
+    public bool BatchScheduling { get; init; } = true;
+
     public int Dead => (int)Math.Round(Records * DeadFraction);
     public int Live => Records - Dead;
 
@@ -58,6 +62,7 @@ public sealed record SimOptions
             "--slow-fraction", SlowFraction.ToString(c), "--rtt", $"{RttMinMs.ToString(c)}-{RttMaxMs.ToString(c)}", "--jitter", Jitter.ToString(c),
             "--loss", Loss.ToString(c), "--dead-per-endpoint", DeadPerEndpoint.ToString(c), "--seed", Seed.ToString(c),
             "--ip-octet", IpOctet.ToString(c), "--port", Port.ToString(c), "--workers", Workers.ToString(c), "--now", Now.ToString(c),
+            "--sched", BatchScheduling ? "batch" : "normal",
         ];
     }
 
@@ -87,6 +92,12 @@ public sealed record SimOptions
                 case "--port": o = o with { Port = Int(Next(), "--port", 0, 65_535) }; break;
                 case "--workers": o = o with { Workers = Int(Next(), "--workers", 0, 64) }; break;
                 case "--now": o = o with { Now = Int(Next(), "--now", 0, int.MaxValue) }; break;
+                case "--sched":
+                {
+                    string v = Next()!;
+                    o = o with { BatchScheduling = v switch { "batch" => true, "normal" => false, _ => throw new ArgumentException($"--sched takes batch or normal, not '{v}'") } };
+                    break;
+                }
                 case "--rtt":
                 {
                     string v = Next()!;

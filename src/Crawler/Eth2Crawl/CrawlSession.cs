@@ -167,6 +167,12 @@ public sealed class CrawlSession(CrawlerSettings settings, StorageOptions storag
                     w.Initial, w.Smallest, w.Largest, w.Current, w.CutsByTimeout, w.TimeoutsFirstPass, w.TimeoutsSecondPass, w.CutsByBacklog, w.GrowthHeld, w.GrowthUnused);
             if (dialer.ConnectsShared > 0)
                 _log.LogInformation("crawl {CrawlId}: {Shared} dials ended with the failed connect of another record at the same IP and port, without a connect of their own", crawlId, dialer.ConnectsShared);
+            // The process's runtime over the crawl: what a crawl allocates and what the collector spent on it
+            // (the process's totals since its start; docs/performance.md reads them).
+            var gc = GC.GetGCMemoryInfo(GCKind.Any);
+            _log.LogInformation("crawl {CrawlId}: runtime: {Allocated} MB allocated, collections gen0 {Gen0} gen1 {Gen1} gen2 {Gen2}, paused {PauseMs} ms, heap {HeapMb} MB after the last collection (promoted {PromotedMb} MB)", crawlId,
+                GC.GetTotalAllocatedBytes() >> 20, GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
+                (long)GC.GetTotalPauseDuration().TotalMilliseconds, gc.HeapSizeBytes >> 20, gc.PromotedBytes >> 20);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && !opening.IsFaulted)
         {

@@ -32,6 +32,14 @@ public static partial class Scheduling
     [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
     private static partial int SetScheduler(int tid, int policy, ref SchedParam param);
 
+    // the calling thread's own policy through the C library: glibc keeps a thread's policy in its thread descriptor
+    // once read and gives a thread it starts that copy, which sched_setscheduler alone would leave stale
+    [LibraryImport("libc", EntryPoint = "pthread_self")]
+    private static partial nint PthreadSelf();
+
+    [LibraryImport("libc", EntryPoint = "pthread_setschedparam")]
+    private static partial int SetSchedParam(nint thread, int policy, ref SchedParam param);
+
     [LibraryImport("libc", EntryPoint = "sched_getscheduler", SetLastError = true)]
     private static partial int GetScheduler(int tid);
 
@@ -68,7 +76,7 @@ public static partial class Scheduling
     {
         if (!OperatingSystem.IsLinux()) return false;
         var param = new SchedParam();
-        return SetScheduler(0, SchedBatch, ref param) == 0;
+        return SetSchedParam(PthreadSelf(), SchedBatch, ref param) == 0;
     }
 
     /// <summary>Runs <paramref name="start"/> (a synchronous process start) with the calling thread under SCHED_OTHER,
@@ -78,15 +86,15 @@ public static partial class Scheduling
     {
         if (!OperatingSystem.IsLinux() || GetScheduler(0) != SchedBatch) return start();
         var param = new SchedParam();
-        if (SetScheduler(0, SchedOther, ref param) != 0)
-            throw new InvalidOperationException($"sched_setscheduler(SCHED_OTHER) failed ({Marshal.GetLastPInvokeError()}): the crawler would inherit SCHED_BATCH");
+        if (SetSchedParam(PthreadSelf(), SchedOther, ref param) is var error and not 0)
+            throw new InvalidOperationException($"pthread_setschedparam(SCHED_OTHER) failed ({error}): the crawler would inherit SCHED_BATCH");
         try
         {
             return start();
         }
         finally
         {
-            SetScheduler(0, SchedBatch, ref param);
+            SetSchedParam(PthreadSelf(), SchedBatch, ref param);
         }
     }
 }

@@ -20,7 +20,14 @@ namespace ClP2p.Discovery.Handler;
 internal sealed partial class HandlerShard
 {
     private readonly HandlerContext _ctx;
-    private readonly Channel<ShardItem> _inbox = Channel.CreateUnbounded<ShardItem>(new UnboundedChannelOptions { SingleReader = true });
+    // Not SingleReader: one runner at a time takes items (RunIfIdle), but a runner that has just let go peeks at the
+    // queue for work posted meanwhile while the next runner may already be reading it. A single-reader channel's peek
+    // refreshes the reader's own copy of where the written items end; written after another thread's reads, that copy
+    // falls behind the reader, which then takes slots not yet written: a crawl's shard took empty items (a packet
+    // without its buffer, "Value cannot be null ... ArrayPool.Return"), lost the real ones, and the crawl stalled to its
+    // deadline with a fifth of the live nodes not enumerated (seen once, docs/performance.md "The crawler as a batch
+    // job"). The multi-reader queue takes a peek beside a read.
+    private readonly Channel<ShardItem> _inbox = Channel.CreateUnbounded<ShardItem>(new UnboundedChannelOptions { SingleReader = false });
     private readonly PacketCodec _codec;
     private readonly int _maxSessions;
     private readonly int _maxQueuedPackets;

@@ -188,8 +188,9 @@ public static partial class Bench
         long startUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var sw = Stopwatch.StartNew();
         using var p = Scheduling.StartUnderNormalPolicy(() => Process.Start(psi)) ?? throw new InvalidOperationException("clp2p did not start");
-        // the crawler must not run under the simulator's policy: its figures would then be of a crawler that yields
-        if (Scheduling.Batch && Scheduling.PolicyOf(p.Id) is var policy && policy != "normal")
+        // the crawler must run under the default policy, whatever the simulator's: under SCHED_BATCH its figures would be
+        // of a crawler that yields
+        if (Scheduling.PolicyOf(p.Id) is var policy && policy != "normal")
             throw new InvalidOperationException($"the crawler (pid {p.Id}) runs under scheduling policy {policy}, not the default");
         p.OutputDataReceived += (_, e) => { if (e.Data != null) lock (log) log.WriteLine(e.Data); };
         p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (log) log.WriteLine(e.Data); };

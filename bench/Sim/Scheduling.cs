@@ -43,11 +43,6 @@ public static partial class Scheduling
     [LibraryImport("libc", EntryPoint = "sched_getscheduler", SetLastError = true)]
     private static partial int GetScheduler(int tid);
 
-    private static volatile bool s_batch;
-
-    /// <summary>Whether <see cref="BatchThisProcess"/> put this process under SCHED_BATCH.</summary>
-    public static bool Batch => s_batch;
-
     /// <summary>The policy of thread or process <paramref name="tid"/> (0: the calling thread): "batch", "normal", or
     /// the policy's number.</summary>
     public static string PolicyOf(int tid) => OperatingSystem.IsLinux()
@@ -61,7 +56,6 @@ public static partial class Scheduling
         if (!OperatingSystem.IsLinux()) return false;
         // the calling thread first: a thread it starts from now on inherits the policy
         if (!BatchThisThread()) return false;
-        s_batch = true;
         var param = new SchedParam();
         foreach (string dir in Directory.EnumerateDirectories("/proc/self/task"))
         {

@@ -50,9 +50,15 @@ public static partial class Bench
         // The machine's speed drifts by ±10 % and more from one minute to the next, and one baseline crawl's CPU with
         // it: the median of several is the fixed cost (one high baseline understated a 1,000-record crawl's cost per
         // node by a third).
+        // The first crawl of a benchmark costs more than the ones after it: the first of three baselines was the highest
+        // in 9 of 10 benchmarks (2026-12-05/06, by 0.03-0.6 s over the next), which lifted their median, the fixed cost, and so lowered
+        // every cpu_ms/live. One crawl of the baseline network goes first, not counted.
         double fixedCpu = 0;
         if (baselineRecords > 0)
         {
+            if (await RunOneAsync(baselineRecords, keep: false).ConfigureAwait(false) is { } warm)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"warm-up: {warm.M.CpuSeconds:0.00} s of CPU (a {baselineRecords}-record crawl, not counted: a benchmark's first crawl costs more than the ones after it)"));
             var costs = new List<double>();
             for (int i = 0; i < baselineRuns; i++)
             {

@@ -51,8 +51,8 @@ public static partial class Bench
         // it: the median of several is the fixed cost (one high baseline understated a 1,000-record crawl's cost per
         // node by a third).
         // The first crawl of a benchmark costs more than the ones after it: the first of three baselines was the highest
-        // in 9 of 10 benchmarks (2026-12-05/06, by 0.03-0.6 s over the next), which lifted their median, the fixed cost, and so lowered
-        // every cpu_ms/live. One crawl of the baseline network goes first, not counted.
+        // in 9 of 10 benchmarks (2026-12-05/06, by 0.03-0.6 s over the next), which lifted their median, the fixed
+        // cost, and so lowered every cpu_ms/live. One crawl of the baseline network goes first, not counted.
         double fixedCpu = 0;
         if (baselineRecords > 0)
         {
@@ -248,17 +248,7 @@ public static partial class Bench
         return 0;
     }
 
-    /// <summary>utime + stime of a running process (/proc/PID/stat fields 14 and 15, in clock ticks of 100 Hz).</summary>
-    private static double ReadCpuSeconds(int pid)
-    {
-        try
-        {
-            string s = File.ReadAllText($"/proc/{pid}/stat");
-            var f = s[(s.LastIndexOf(')') + 2)..].Split(' ');
-            return (long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)) / 100.0;
-        }
-        catch (IOException) { return double.NaN; }
-    }
+    private static double ReadCpuSeconds(int pid) => SimNetwork.ProcessCpuSeconds(pid) ?? double.NaN;
 
     private static async Task<int> RunToEndAsync(string clp2p, string[] args)
     {

@@ -43,24 +43,29 @@ public sealed class SimNetwork : IAsyncDisposable
     /// </summary>
     public double CpuSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds + WorkersCpuSeconds();
 
-    /// <summary>CPU seconds of the worker processes alone (/proc/PID/stat utime + stime, clock ticks of 100 Hz).</summary>
+    /// <summary>CPU seconds of the worker processes alone (see <see cref="ProcessCpuSeconds"/>).</summary>
     public double WorkersCpuSeconds()
     {
         double total = 0;
-        foreach (var p in _workers)
-        {
-            try
-            {
-                string s = File.ReadAllText($"/proc/{p.Id}/stat");
-                var f = s[(s.LastIndexOf(')') + 2)..].Split(' ');
-                total += (long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)) / 100.0;
-            }
-            catch (IOException)
-            {
-                // a worker that has exited: the network is stopping
-            }
-        }
+        // a worker that has exited (the network is stopping) counts nothing
+        foreach (var p in _workers) total += ProcessCpuSeconds(p.Id) ?? 0;
         return total;
+    }
+
+    /// <summary>utime + stime of a running process (/proc/PID/stat fields 14 and 15, in clock ticks of 100 Hz); null
+    /// when it is gone.</summary>
+    public static double? ProcessCpuSeconds(int pid)
+    {
+        try
+        {
+            string s = File.ReadAllText($"/proc/{pid}/stat");
+            var f = s[(s.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)) / 100.0;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     /// <summary>

@@ -493,8 +493,10 @@ public sealed class DhtCrawler
                 if (_ended || Volatile.Read(ref _outstanding) != 0) return;
                 _ended = true;
             }
-            // the walks first: the run disposes of their source once the channel is complete and they have ended
-            _walksStop.Cancel();
+            // the walks first: the run disposes of their source once the channel is complete and they have ended (or
+            // at once when a first pass faulted, while second passes may still end here)
+            try { _walksStop.Cancel(); }
+            catch (ObjectDisposedException) { }
             _work.Writer.TryComplete();
         }
 

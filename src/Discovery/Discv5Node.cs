@@ -180,6 +180,9 @@ public sealed partial class Discv5Node : IAsyncDisposable
     /// <summary>No handler shard's loop is running (tests that need their next call to run the loop themselves).</summary>
     internal bool HandlersIdle => _shards.All(s => s.IsIdle);
 
+    /// <summary>The handler shards (tests).</summary>
+    internal IReadOnlyList<HandlerShard> Shards => _shards;
+
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
         lock (_lifecycle)

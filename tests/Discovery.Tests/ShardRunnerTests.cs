@@ -1,3 +1,5 @@
+using ClP2p.Discovery.Handler;
+
 namespace ClP2p.Discovery.Tests;
 
 /// <summary>
@@ -26,5 +28,22 @@ public sealed class ShardRunnerTests
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap()).ToArray();
         await Task.WhenAll(workers);
         Assert.Equal(0, failures.Sum());
+    }
+
+    [Fact]
+    public async Task The_shards_queue_reuses_its_slots_instead_of_taking_new_ones_for_every_item()
+    {
+        // A peek at a concurrent queue marks its segment as observed, and an observed segment's slots are not used again
+        // once read: every item then takes a fresh slot (~50 bytes), and the queue a new segment, twice as large,
+        // whenever one fills. Items posted to an idle shard are handled at once on the posting thread, so what this
+        // thread allocates is the queue's own cost (a timer pass with nothing due allocates nothing).
+        await using var node = await TestNodes.Create(handlerShards: 1).StartedAsync();
+        var shard = node.Shards[0];
+        for (int i = 0; i < 1_000; i++) Assert.True(shard.TryPost(ShardItem.DeadlinesDue));
+        const int items = 100_000;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < items; i++) shard.TryPost(ShardItem.DeadlinesDue);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < items, $"{allocated} bytes allocated for {items} items posted and handled");
     }
 }

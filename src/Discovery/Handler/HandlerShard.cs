@@ -27,6 +27,10 @@ internal sealed partial class HandlerShard
     // without its buffer, "Value cannot be null ... ArrayPool.Return"), lost the real ones, and the crawl stalled to its
     // deadline with a fifth of the live nodes not enumerated (seen once, docs/performance.md "The crawler as a batch
     // job"). The multi-reader queue takes a peek beside a read.
+    // Whether work waits is read from _queuedItems, not by a peek at the queue: a peek marks the queue's current
+    // segment as observed, and an observed segment's slots are not used again once read, so every item would take a
+    // new slot and the queue a new, twice larger segment each time one filled (~52 bytes per item, arrays up to tens of
+    // megabytes on the large object heap: 19 MB of a crawl's allocations, docs/performance.md "The handler's queue").
     private readonly Channel<ShardItem> _inbox = Channel.CreateUnbounded<ShardItem>(new UnboundedChannelOptions { SingleReader = false });
     private readonly PacketCodec _codec;
     private readonly int _maxSessions;
@@ -70,6 +74,9 @@ internal sealed partial class HandlerShard
     private readonly Discv5Socket.SendBatch _sends;
     private readonly byte[] _plainBuffer = new byte[PacketCodec.MaxPacketSize];
     private int _queuedPackets;
+    // items written to _inbox and not yet read: counted up after the write, so it may lag a write in progress, whose
+    // writer then runs the shard itself (RunIfIdle)
+    private int _queuedItems;
     private volatile bool _stopping;
     private int _running;
 
@@ -123,6 +130,7 @@ internal sealed partial class HandlerShard
             Interlocked.Decrement(ref _queuedPackets);
             return false;
         }
+        Interlocked.Increment(ref _queuedItems);
         RunIfIdle();
         return true;
     }
@@ -130,6 +138,7 @@ internal sealed partial class HandlerShard
     public bool TryPost(ShardItem item)
     {
         if (!_inbox.Writer.TryWrite(item)) return false;
+        Interlocked.Increment(ref _queuedItems);
         // while this thread hands a batch of this shard's outcomes to their callers, what they post waits for the end of
         // the batch, to be handled (and its datagrams sent) together (see FlushOutcomes)
         if (t_delivering != this) RunIfIdle();
@@ -157,9 +166,12 @@ internal sealed partial class HandlerShard
                 return;
             }
             Volatile.Write(ref _running, 0);
-            if (!_inbox.Reader.TryPeek(out _)) return;
+            if (!WorkQueued) return;
         }
     }
+
+    /// <summary>Work waits in the queue (see <see cref="_queuedItems"/>).</summary>
+    private bool WorkQueued => Volatile.Read(ref _queuedItems) > 0;
 
     private void ContinueDraining()
     {
@@ -172,7 +184,7 @@ internal sealed partial class HandlerShard
                 return;
             }
             Volatile.Write(ref _running, 0);
-            if (!_inbox.Reader.TryPeek(out _) || Interlocked.CompareExchange(ref _running, 1, 0) != 0) return;
+            if (!WorkQueued || Interlocked.CompareExchange(ref _running, 1, 0) != 0) return;
         }
     }
 
@@ -186,6 +198,7 @@ internal sealed partial class HandlerShard
             for (int i = 0; i < MaxBatch; i++)
             {
                 if (!reader.TryRead(out var item)) return true;
+                Interlocked.Decrement(ref _queuedItems);
                 try
                 {
                     Process(item);
@@ -196,7 +209,7 @@ internal sealed partial class HandlerShard
                     LogInternalError(_ctx.Log, e, item.Kind);
                 }
             }
-            return !reader.TryPeek(out _);
+            return !WorkQueued;
         }
         finally
         {
@@ -257,9 +270,10 @@ internal sealed partial class HandlerShard
         _stopping = true;
         _inbox.Writer.TryComplete();
         while (Interlocked.CompareExchange(ref _running, 1, 0) != 0) await Task.Delay(1, CancellationToken.None).ConfigureAwait(false);
-        while (!Drain())
+        // drain everything: nothing new can be queued once the writer is complete (a peek here, where the count may lag
+        // a write that was completing)
+        while (!Drain() || _inbox.Reader.TryPeek(out _))
         {
-            // drain everything: nothing new can be queued once the writer is complete
         }
         Shutdown();
         FlushOutcomes();

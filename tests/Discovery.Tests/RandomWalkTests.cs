@@ -12,9 +12,9 @@ public sealed class RandomWalkTests
     {
         // One live peer whose table is full of records of nodes that are gone (one silent UDP socket on loopback: what
         // is sent to it is never read, so nothing answers). The enumeration visits every record with short waits; the
-        // random walks ask the records closest to its target with the node's own request timeout, ten minutes here.
-        // Waited for, the walk holds the crawl for ten minutes a dead node; stopped with the enumeration, the crawl
-        // ends once every record was visited.
+        // random walks ask the records closest to their targets with the node's own request timeout, ten minutes here.
+        // Waited for, a walk holds the crawl ten minutes for each gone record it asks; stopped with the enumeration, the
+        // crawl ends once every record was visited.
         using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         int silentPort = ((IPEndPoint)silent.LocalEndPoint!).Port;

@@ -29,7 +29,7 @@ internal sealed partial class HandlerShard
     // job"). The multi-reader queue takes a peek beside a read.
     // Whether work waits is read from _queuedItems, not by a peek at the queue: a peek marks the queue's current
     // segment as observed, and an observed segment's slots are not used again once read, so every item would take a
-    // new slot and the queue a new, twice larger segment each time one filled (~52 bytes per item, arrays up to tens of
+    // new slot and the queue a new, twice larger segment each time one filled (~50 bytes per item, arrays up to tens of
     // megabytes on the large object heap: 19 MB of a crawl's allocations, docs/performance.md "The handler's queue").
     private readonly Channel<ShardItem> _inbox = Channel.CreateUnbounded<ShardItem>(new UnboundedChannelOptions { SingleReader = false });
     private readonly PacketCodec _codec;

@@ -482,37 +482,6 @@ public sealed class RequestTests
     }
 
     [Fact]
-    public async Task A_late_answer_under_a_set_aside_session_leaves_a_later_handshakes_session_in_use()
-    {
-        // Our handshake's attempt timed out and its session was set aside; the retry's fresh first contact drew a new
-        // challenge, and a second handshake made a second session, which the remote took last and holds. Then the
-        // answer to the first handshake comes, under the first keys: it is read, and the second session stays the one
-        // in use (the first one stays readable). Put back in use, the first keys carried our requests while the
-        // remote answered under the second, and one more handshake then left its answers unreadable to us.
-        var time = new FakeTimeProvider();
-        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 1).StartedAsync();
-        using var raw = new RawPeer();
-        var records = PitfallTests.RecordsAt(raw.Id, 256, 3);
-        var req = n.FindNodeAsync(raw.Enr, [256]);
-        var (hs1, fn) = await PitfallTests.ServeHandshake(n, raw);
-        time.Advance(TimeSpan.FromSeconds(1));
-        // the retry's fresh first contact: challenged again, answered by a second handshake, which the remote takes
-        var (hs2, fn2) = await PitfallTests.ServeHandshake(n, raw);
-        Assert.Equal(fn.RequestId, fn2.RequestId);
-        // the answer to the first handshake's request, sent before the remote took the second
-        raw.Send(raw.Encrypt(n.LocalId, hs1.Session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
-        Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
-        // the next request goes out under the keys the remote holds, and its answer under them is read
-        var next = n.FindNodeAsync(raw.Enr, [255]);
-        var m = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, hs2.Session));
-        raw.Send(raw.Encrypt(n.LocalId, hs2.Session, new NodesMessage(m.RequestId, 1, [])), n.LocalEndPoint);
-        Assert.Empty(await next.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok());
-        Assert.Equal(1, n.SessionCount);
-        hs1.Session.Dispose();
-        hs2.Session.Dispose();
-    }
-
-    [Fact]
     public async Task A_slow_nodes_late_challenge_is_answered_after_many_other_first_contacts_were_given_up()
     {
         // A crawl gives up on thousands of first contacts within seconds (nearly all records of gone nodes); a slow

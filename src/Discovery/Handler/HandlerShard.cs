@@ -364,24 +364,9 @@ internal sealed partial class HandlerShard
         {
             if (PacketCodec.TryDecrypt(aside.Session.ReadKey, view.Nonce, view.Message, view.Header, plaintext))
             {
-                // the remote took the handshake we gave up on: it holds these keys, or held them when it sent this
+                // the remote took the handshake we gave up on: its keys are the ones it holds
                 aside.Session.LastUsedTicks = Time.GetTimestamp();
-                if (s is not null)
-                {
-                    // A later handshake of ours made the session in use: the remote, which takes handshakes in the order
-                    // they come, holds that one's keys once it takes it, and this one's until then. Both stay readable,
-                    // the later one in use. Put back in use instead, the older one was sent under while the remote
-                    // answered under the later one, and a copy of the later one's challenge, no longer recognised as
-                    // answered, drew a third handshake that replaced the later keys: the remote's answers were
-                    // unreadable to us from then on, and it took our WHOAREYOUs to them as unsolicited (simulated
-                    // crawls: nodes that answered once and never again, docs/performance.md).
-                    s.Previous?.Dispose();
-                    s.Previous = aside.Session;
-                }
-                else
-                {
-                    StoreSession(addr, aside.Session);
-                }
+                StoreSession(addr, aside.Session);
                 _ctx.Service.Responded(addr.Id);
                 return HandleMessage(addr, aside.Session, plaintext);
             }

@@ -214,7 +214,7 @@ public static partial class Bench
         while (!exited.IsCompleted)
         {
             peakKb = Math.Max(peakKb, ReadStatusKb(p.Id, "VmHWM:"));
-            if (double.IsNaN(startCpu) && firstPacket.IsCompleted) startCpu = ReadCpuSeconds(p.Id);
+            if (double.IsNaN(startCpu) && firstPacket.IsCompleted) startCpu = SimNetwork.ProcessCpuSeconds(p.Id) ?? double.NaN;
             await Task.WhenAny(exited, Task.Delay(50)).ConfigureAwait(false);
         }
         await exited.ConfigureAwait(false);
@@ -247,8 +247,6 @@ public static partial class Bench
         catch (UnauthorizedAccessException) { }
         return 0;
     }
-
-    private static double ReadCpuSeconds(int pid) => SimNetwork.ProcessCpuSeconds(pid) ?? double.NaN;
 
     private static async Task<int> RunToEndAsync(string clp2p, string[] args)
     {

@@ -41,7 +41,7 @@ public sealed class SimNetwork : IAsyncDisposable
     /// its CPU per crawl moves with the machine's speed alone (this virtual machine's moves by a fifth within minutes):
     /// the benchmark prints it beside the crawler's so that a slow crawl can be told from a slow machine.
     /// </summary>
-    public double CpuSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds + WorkersCpuSeconds();
+    public double CpuSeconds() => Environment.CpuUsage.TotalTime.TotalSeconds + WorkersCpuSeconds();
 
     /// <summary>CPU seconds of the worker processes alone (see <see cref="ProcessCpuSeconds"/>).</summary>
     public double WorkersCpuSeconds()

@@ -482,6 +482,69 @@ public sealed class RequestTests
     }
 
     [Fact]
+    public async Task A_copy_of_a_challenge_already_answered_puts_that_handshakes_session_back_in_use()
+    {
+        // Our handshake (session 1) went unanswered in time and was set aside; the retry's fresh first contact drew a
+        // second challenge, answered by a second handshake (session 2), which the remote takes. Then a late answer to
+        // another request under session 1 brings session 1 back in use, and a copy of the second challenge comes (the
+        // remote sends one for every packet of ours it could not read while the challenge was pending). The remote
+        // holds session 2 and has no challenge left: a third handshake would go nowhere and replace session 2. The
+        // request is re-sent under session 2 instead.
+        var time = new FakeTimeProvider();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 1).StartedAsync();
+        using var raw = new RawPeer();
+        var records = PitfallTests.RecordsAt(raw.Id, 255, 2);
+        var a = n.FindNodeAsync(raw.Enr, [256]);
+        var (hs1, fnA) = await PitfallTests.ServeHandshake(n, raw);
+        var b = n.FindNodeAsync(raw.Enr, [255]);
+        var fnB = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, hs1.Session));
+        time.Advance(TimeSpan.FromSeconds(1));
+        // the retries: A's opens a fresh first contact (its handshake went unanswered), B's follows
+        byte[] opener;
+        while (true)
+        {
+            var p = (await raw.ReceiveAsync())!;
+            Assert.True(raw.TryDecode(p, out var flag, out var header, out var nonce, out var message));
+            Assert.Equal(PacketFlag.Message, flag);
+            if (!PacketCodec.TryDecrypt(hs1.Session.ReadKey, nonce, message, header, new byte[message.Length - 16])) { opener = p; break; }
+        }
+        var (way2, challenge2) = raw.WhoAreYouFor(opener, n.LocalId, 0);
+        raw.Send(way2, n.LocalEndPoint);
+        byte[] h2;
+        while (true)
+        {
+            h2 = (await raw.ReceiveAsync())!;
+            if (raw.TryDecode(h2, out var f, out _, out _, out _) && f == PacketFlag.Handshake) break;
+        }
+        var (m2, session2) = raw.AcceptHandshake(h2, challenge2);
+        Assert.Equal(fnA.RequestId, Assert.IsType<FindNodeMessage>(m2).RequestId);
+        // B's answer under session 1, sent before the remote took the second handshake
+        raw.Send(raw.Encrypt(n.LocalId, hs1.Session, new NodesMessage(fnB.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
+        Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await b.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
+        // the copy of the second challenge
+        raw.Send(way2, n.LocalEndPoint);
+        // A comes again under session 2, not in a third handshake
+        FindNodeMessage? again = null;
+        while (again is null)
+        {
+            var p = (await raw.ReceiveAsync())!;
+            Assert.True(raw.TryDecode(p, out var flag, out var header, out var nonce, out var message));
+            Assert.Equal(PacketFlag.Message, flag);
+            // B's retry may have left under session 2 before B's answer came
+            if (raw.Decrypt(p, session2) is FindNodeMessage f && f.RequestId == fnA.RequestId) again = f;
+        }
+        raw.Send(raw.Encrypt(n.LocalId, session2, new NodesMessage(again.RequestId, 1, [])), n.LocalEndPoint);
+        Assert.Empty(await a.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok());
+        // and session 2 serves the next request
+        var next = n.FindNodeAsync(raw.Enr, [254]);
+        var m = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session2));
+        raw.Send(raw.Encrypt(n.LocalId, session2, new NodesMessage(m.RequestId, 1, [])), n.LocalEndPoint);
+        Assert.Empty(await next.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok());
+        hs1.Session.Dispose();
+        session2.Dispose();
+    }
+
+    [Fact]
     public async Task A_slow_nodes_late_challenge_is_answered_after_many_other_first_contacts_were_given_up()
     {
         // A crawl gives up on thousands of first contacts within seconds (nearly all records of gone nodes); a slow

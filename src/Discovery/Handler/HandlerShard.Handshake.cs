@@ -44,11 +44,28 @@ internal sealed partial class HandlerShard
         // pending (discv5-theory.md "Handshake Implementation Considerations"). When we already answered that very
         // challenge, the session it made is the one the remote is about to hold: a second handshake would replace it
         // with keys the remote never sees. The request that drew the copy is re-sent under that session instead.
-        if (_sessions.TryGetValue(req.Address, out var current) && current.Challenge is { } answered && view.Header.SequenceEqual(answered))
+        if (_sessions.TryGetValue(req.Address, out var current))
         {
-            if (req.Handshake is { } done && done.Session == current) return DropReason.WhoAreYouDuplicate;
-            SendRequestPacket(req, countAttempt: false);
-            return DropReason.None;
+            if (current.Challenge is { } answered && view.Header.SequenceEqual(answered))
+            {
+                if (req.Handshake is { } done && done.Session == current) return DropReason.WhoAreYouDuplicate;
+                SendRequestPacket(req, countAttempt: false);
+                return DropReason.None;
+            }
+            if (current.Previous is { Challenge: { } earlier } previous && view.Header.SequenceEqual(earlier))
+            {
+                // A copy of the challenge the session before this one answered: the remote, which drops a challenge once
+                // a handshake answers it, took that handshake after the copy left, and holds its keys. The session in
+                // use came back from being set aside (a late answer under a given-up handshake's keys, see
+                // HandleMessagePacket): it is out of date at the remote. The answered one goes back in use; a handshake
+                // answering the copy would only reach a remote with no challenge, and its keys would replace the ones
+                // the remote answers under (simulated crawls: nodes that answered once and never again).
+                current.Previous = null;
+                previous.Previous = current;
+                _sessions[req.Address] = previous;
+                SendRequestPacket(req, countAttempt: false);
+                return DropReason.None;
+            }
         }
         ulong remoteKnowsSeq = BinaryPrimitives.ReadUInt64BigEndian(view.AuthData[16..]);
         ReadOnlySpan<byte> challengeData = view.Header;

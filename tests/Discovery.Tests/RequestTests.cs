@@ -352,7 +352,7 @@ public sealed class RequestTests
     /// <summary>A slow node's first contact is given up; the next request's packet draws a copy of the challenge the
     /// node made for the given-up one, and the request answers it (the late path). The node had replaced that challenge
     /// meanwhile, so it drops our handshake without a word.</summary>
-    private static async Task<Task<RequestResult<IReadOnlyList<Enr>>>> AnswerALateChallengeAsync(Discv5Node n, RawPeer slow, FakeTimeProvider time)
+    private static async Task<(Task<RequestResult<IReadOnlyList<Enr>>> Next, byte[] Handshake)> AnswerALateChallengeAsync(Discv5Node n, RawPeer slow, FakeTimeProvider time)
     {
         var first = n.FindNodeAsync(slow.Enr, [256]);
         var firstPacket = (await slow.ReceiveAsync())!;
@@ -360,18 +360,26 @@ public sealed class RequestTests
         Assert.False((await first.WaitAsync(ClP2p.TestSupport.Waits.HangGuard)).IsOk);
         var next = n.FindNodeAsync(slow.Enr, [256]);
         Assert.NotNull(await slow.ReceiveAsync());
-        await ChallengeAndDropHandshakeAsync(n, slow, firstPacket);
-        return next;
+        return (next, await ChallengeAndDropHandshakeAsync(n, slow, firstPacket));
     }
 
-    /// <summary>The peer sends a WHOAREYOU for <paramref name="packet"/> and drops the handshake that answers it.</summary>
-    private static async Task ChallengeAndDropHandshakeAsync(Discv5Node n, RawPeer peer, byte[] packet)
+    /// <summary>The peer sends a WHOAREYOU for <paramref name="packet"/> and drops the handshake that answers it,
+    /// which is returned.</summary>
+    private static async Task<byte[]> ChallengeAndDropHandshakeAsync(Discv5Node n, RawPeer peer, byte[] packet)
     {
         var (way, _) = peer.WhoAreYouFor(packet, n.LocalId, 0);
         peer.Send(way, n.LocalEndPoint);
         var handshake = (await peer.ReceiveAsync())!;
         Assert.True(peer.TryDecode(handshake, out var flag, out _, out _, out _));
         Assert.Equal(PacketFlag.Handshake, flag);
+        return handshake;
+    }
+
+    /// <summary>The attempt of an unanswered handshake times out: the same handshake packet comes again.</summary>
+    private static async Task ExpectHandshakeAgainAsync(RawPeer peer, FakeTimeProvider time, byte[] handshake)
+    {
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(handshake, (await peer.ReceiveAsync())!);
     }
 
     /// <summary>The peer takes the request's next first contact properly and answers it with three records: the
@@ -393,7 +401,9 @@ public sealed class RequestTests
         var time = new FakeTimeProvider();
         await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 0).StartedAsync();
         using var slow = new RawPeer();
-        var next = await AnswerALateChallengeAsync(n, slow, time);
+        var (next, handshake) = await AnswerALateChallengeAsync(n, slow, time);
+        // the handshake once more (lost on the way, it would still find its challenge), then the fresh first contact
+        await ExpectHandshakeAgainAsync(slow, time, handshake);
         time.Advance(TimeSpan.FromSeconds(1));
 
         await ServeAndAnswerAsync(n, slow, next);
@@ -413,7 +423,8 @@ public sealed class RequestTests
         var firstPacket = (await raw.ReceiveAsync())!;
         time.Advance(TimeSpan.FromSeconds(1));
         Assert.NotNull(await raw.ReceiveAsync());   // the second attempt's packet
-        await ChallengeAndDropHandshakeAsync(n, raw, firstPacket);
+        var handshake = await ChallengeAndDropHandshakeAsync(n, raw, firstPacket);
+        await ExpectHandshakeAgainAsync(raw, time, handshake);
         time.Advance(TimeSpan.FromSeconds(1));
 
         await ServeAndAnswerAsync(n, raw, req);
@@ -425,7 +436,8 @@ public sealed class RequestTests
         var time = new FakeTimeProvider();
         await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 0).StartedAsync();
         using var slow = new RawPeer();
-        var next = await AnswerALateChallengeAsync(n, slow, time);
+        var (next, handshake) = await AnswerALateChallengeAsync(n, slow, time);
+        await ExpectHandshakeAgainAsync(slow, time, handshake);
         time.Advance(TimeSpan.FromSeconds(1));
         // the fresh first contact's handshake is dropped too: the request ends
         await ChallengeAndDropHandshakeAsync(n, slow, (await slow.ReceiveAsync())!);
@@ -452,14 +464,18 @@ public sealed class RequestTests
     [Fact]
     public async Task A_handshake_answered_after_its_timeout_brings_its_session_back()
     {
-        // The remote took our handshake but answered after the attempt timed out. The retry starts over without the
-        // session (the handshake might have been lost), but the remote's answer under the handshake's keys is read.
+        // The remote took our handshake but answered after two attempts timed out. The first retry sends the handshake
+        // again, the second starts over without the session (the handshake might have been lost), but the remote's
+        // answer under the handshake's keys is read.
         var time = new FakeTimeProvider();
-        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 1).StartedAsync();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 2).StartedAsync();
         using var raw = new RawPeer();
         var records = PitfallTests.RecordsAt(raw.Id, 256, 3);
         var req = n.FindNodeAsync(raw.Enr, [256]);
         var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(raw.TryDecode((await raw.ReceiveAsync())!, out var again, out _, out _, out _));
+        Assert.Equal(PacketFlag.Handshake, again);
         time.Advance(TimeSpan.FromSeconds(1));
         // the retry: a fresh first contact, a packet the remote cannot read
         var retry = (await raw.ReceiveAsync())!;
@@ -484,27 +500,29 @@ public sealed class RequestTests
     [Fact]
     public async Task A_copy_of_a_challenge_already_answered_puts_that_handshakes_session_back_in_use()
     {
-        // Our handshake (session 1) went unanswered in time and was set aside; the retry's fresh first contact drew a
+        // Our handshake (session 1) went unanswered in time, twice, and was set aside; the retry's fresh first contact drew a
         // second challenge, answered by a second handshake (session 2), which the remote takes. Then a late answer to
         // another request under session 1 brings session 1 back in use, and a copy of the second challenge comes (the
         // remote sends one for every packet of ours it could not read while the challenge was pending). The remote
         // holds session 2 and has no challenge left: a third handshake would go nowhere and replace session 2. The
         // request is re-sent under session 2 instead.
         var time = new FakeTimeProvider();
-        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 1).StartedAsync();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 2).StartedAsync();
         using var raw = new RawPeer();
         var records = PitfallTests.RecordsAt(raw.Id, 255, 2);
         var a = n.FindNodeAsync(raw.Enr, [256]);
         var (hs1, fnA) = await PitfallTests.ServeHandshake(n, raw);
         var b = n.FindNodeAsync(raw.Enr, [255]);
         var fnB = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, hs1.Session));
+        // A's first retry sends its handshake again (B's goes under session 1); the second opens a fresh first contact
         time.Advance(TimeSpan.FromSeconds(1));
-        // the retries: A's opens a fresh first contact (its handshake went unanswered), B's follows
+        time.Advance(TimeSpan.FromSeconds(1));
         byte[] opener;
         while (true)
         {
             var p = (await raw.ReceiveAsync())!;
             Assert.True(raw.TryDecode(p, out var flag, out var header, out var nonce, out var message));
+            if (flag == PacketFlag.Handshake) continue;
             Assert.Equal(PacketFlag.Message, flag);
             if (!PacketCodec.TryDecrypt(hs1.Session.ReadKey, nonce, message, header, new byte[message.Length - 16])) { opener = p; break; }
         }
@@ -542,6 +560,77 @@ public sealed class RequestTests
         Assert.Empty(await next.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok());
         hs1.Session.Dispose();
         session2.Dispose();
+    }
+
+    [Fact]
+    public async Task An_unanswered_handshake_goes_again_as_it_was_and_a_copy_of_its_challenge_draws_no_other()
+    {
+        // A slow remote took our handshake and answers late. The attempt's timeout sends the same handshake packet
+        // again, not a fresh first contact: that would draw a new challenge, and a copy of the first one still on its
+        // way, answered by a second handshake, would make the remote drop the new one. The copy is taken as answered,
+        // and the late answer is read under the keys both sides hold.
+        var time = new FakeTimeProvider();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 1).StartedAsync();
+        using var raw = new RawPeer();
+        var records = PitfallTests.RecordsAt(raw.Id, 256, 3);
+        var req = n.FindNodeAsync(raw.Enr, [256]);
+        var (way, challenge) = raw.WhoAreYouFor((await raw.ReceiveAsync())!, n.LocalId, 0);
+        raw.Send(way, n.LocalEndPoint);
+        var handshake = (await raw.ReceiveAsync())!;
+        var (m, session) = raw.AcceptHandshake(handshake, challenge);
+        using var held = session;
+        var fn = Assert.IsType<FindNodeMessage>(m);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(handshake, (await raw.ReceiveAsync())!);
+        // a copy of the challenge (the remote sends one for each packet of ours it could not read while it was pending)
+        raw.Send(way, n.LocalEndPoint);
+        await n.UntilAsync(() => n.DropCounts.GetValueOrDefault("who-are-you-duplicate") == 1);
+        raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
+        Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
+        Assert.Equal(1, n.HandshakesOutbound);
+        // the next request goes under the same keys
+        var next = n.FindNodeAsync(raw.Enr, [255]);
+        var f = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session));
+        raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(f.RequestId, 1, [])), n.LocalEndPoint);
+        Assert.Empty(await next.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok());
+    }
+
+    [Fact]
+    public async Task A_challenge_to_a_given_up_requests_packet_under_our_session_is_answered_by_the_next_request()
+    {
+        // The remote no longer holds our session (it dropped it, or never took a handshake we think it has). It
+        // challenges a request's packet under that session, but slowly: the request was given up first. Every later
+        // packet under the same keys draws a copy of that challenge, which names the given-up packet. The next
+        // request answers it, and the remote takes the handshake.
+        var time = new FakeTimeProvider();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 0).StartedAsync();
+        using var raw = new RawPeer();
+        var first = n.FindNodeAsync(raw.Enr, [256]);
+        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
+        using var old = hs.Session;
+        raw.Send(raw.Encrypt(n.LocalId, old, new NodesMessage(fn.RequestId, 1, [])), n.LocalEndPoint);
+        Assert.Empty(await first.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok());
+        // the remote forgets the session; a request under it is given up before the challenge comes
+        var given = n.FindNodeAsync(raw.Enr, [255]);
+        var givenPacket = (await raw.ReceiveAsync())!;
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(RequestFailure.Timeout, await given.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Failure());
+        var (way, challenge) = raw.WhoAreYouFor(givenPacket, n.LocalId, 0);
+        raw.Send(way, n.LocalEndPoint);
+        await n.UntilAsync(() => n.DropCounts.GetValueOrDefault("who-are-you-unsolicited") == 1);
+        // the next request's packet under the same keys draws a copy of that challenge
+        var records = PitfallTests.RecordsAt(raw.Id, 254, 2);
+        var next = n.FindNodeAsync(raw.Enr, [254]);
+        Assert.True(raw.TryDecode((await raw.ReceiveAsync())!, out var flag, out _, out _, out _));
+        Assert.Equal(PacketFlag.Message, flag);
+        raw.Send(way, n.LocalEndPoint);
+        var handshake = (await raw.ReceiveAsync())!;
+        var (m, session) = raw.AcceptHandshake(handshake, challenge);
+        using var held = session;
+        var f = Assert.IsType<FindNodeMessage>(m);
+        Assert.Equal([254], f.Distances);
+        raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(f.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
+        Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await next.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
     }
 
     [Fact]

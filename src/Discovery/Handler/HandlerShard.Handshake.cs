@@ -21,11 +21,23 @@ internal sealed partial class HandlerShard
             // pass's first packet still finds it
             if (!_givenUp.TryGetValue(nonce, out var late) || !late.Address.EndPoint.Equals(from)) return DropReason.WhoAreYouUnsolicited;
             _ctx.Service.Responded(late.Address.Id);   // late, but the node is there
-            if (!_firstContacts.TryGetValue(late.Address, out var opening) || opening.Leader.Handshake is not null
-                || _sessions.ContainsKey(late.Address))
-                return DropReason.WhoAreYouUnsolicited;
+            _sessions.TryGetValue(late.Address, out var held);
+            PendingRequest? carrier = null;
+            if (late.Under is null)
+            {
+                if (_firstContacts.TryGetValue(late.Address, out var opening) && opening.Leader.Handshake is null && held is null)
+                    carrier = opening.Leader;
+            }
+            else if (late.Under == held)
+            {
+                // the remote could not read a packet under the session we still use: any request waiting for that node
+                // carries the handshake (every later packet under these keys only draws the same challenge again, which
+                // names this given-up packet; answered by none, a slow node was never read again in simulated crawls)
+                carrier = LiveRequestTo(late.Address);
+            }
+            if (carrier is null) return DropReason.WhoAreYouUnsolicited;
             _givenUp.Remove(nonce);
-            entry = (opening.Leader, false);
+            entry = (carrier, false, late.Under);
         }
         var req = entry.Request;
         if (!req.Address.EndPoint.Equals(from)) return DropReason.WhoAreYouWrongSender;
@@ -98,9 +110,11 @@ internal sealed partial class HandlerShard
         session.NextNonce(messageNonce, _ctx.Random);
         int n = PacketCodec.EncodeHandshake(_sendBuffer, req.Address.Id, maskingIv, messageNonce, _ctx.LocalId, idSignature, ephemeralPublic, record, session.WriteKey, req.Plaintext);
         var key = Nonce96.From(messageNonce);
-        _byNonce[key] = (req, true);
+        _byNonce[key] = (req, true, null);
         req.Nonces.Add(key);
         req.Handshake = (session.Challenge, session);
+        req.HandshakePacket = _sendBuffer.AsSpan(0, n).ToArray();
+        req.HandshakeResent = false;
         Send(_sendBuffer.AsSpan(0, n), from);
         Interlocked.Increment(ref Counters.HandshakesOut);
         Discv5Metrics.Handshakes.Add(1, new KeyValuePair<string, object?>("direction", "outbound"));

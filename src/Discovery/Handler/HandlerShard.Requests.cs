@@ -179,7 +179,7 @@ internal sealed partial class HandlerShard
             n = PacketCodec.EncodeRandomMessage(_sendBuffer, req.Address.Id, maskingIv, messageNonce, _ctx.LocalId, body);
         }
         var key = Nonce96.From(messageNonce);
-        _byNonce[key] = (req, false);
+        _byNonce[key] = (req, false, s);
         req.Nonces.Add(key);
         Send(_sendBuffer.AsSpan(0, n), req.Address.EndPoint);
     }
@@ -223,12 +223,32 @@ internal sealed partial class HandlerShard
         // this node does, HandleHandshake) it spends the new challenge too, so the new challenge's WHOAREYOU, when it
         // comes, cannot be answered either. Slow nodes whose second pass went this way were never enumerated
         // (docs/performance.md, "The rare miss, found"); the retry's fresh first contact draws a new challenge.
-        bool uncounted = handshakeUnanswered && req.AnsweredOldChallenge && !req.HandshakeRetried;
+        bool oldChallengeRetry = handshakeUnanswered && req.AnsweredOldChallenge && !req.HandshakeRetried;
+        bool uncounted = oldChallengeRetry;
         if (uncounted) req.HandshakeRetried = true;
         // nor one after which we may have dropped the answer ourselves (above)
         uncounted |= afterDrop;
         if (req.Attempts < req.MaxAttempts || uncounted)
         {
+            if (handshakeUnanswered && !req.HandshakeResent && req.HandshakePacket is { } again && req.Handshake is { } hs
+                && _sessions.TryGetValue(req.Address, out var current) && current == hs.Session)
+            {
+                // The handshake itself goes again, the same bytes under the same keys, before anything else is tried.
+                // Lost, it reaches the remote while the challenge it answers is still pending there; taken and only
+                // answered late (a slow remote), the copy finds no challenge and is dropped, and the session both sides
+                // hold stays in use. A fresh first contact instead would draw a new challenge from a remote that holds
+                // our keys, and a copy of the old challenge, still on its way and answered by a new handshake, would
+                // make the remote drop the new one (its signature is over the old): in simulated crawls slow nodes
+                // whose later requests all went unread, their challenges naming requests already given up.
+                // An uncounted attempt keeps its allowance: when the remote had dropped the challenge our handshake
+                // answered, the next timeout still brings the fresh first contact that draws a new one.
+                req.HandshakeResent = true;
+                if (oldChallengeRetry) req.HandshakeRetried = false;
+                if (!uncounted) req.Attempts++;
+                ArmTimer(req);
+                Send(again, req.Address.EndPoint);
+                return;
+            }
             // a lost handshake leaves a session the remote does not have: start over without it
             if (handshakeUnanswered) SetAsideSession(req.Address);
             ArmTimer(req);
@@ -311,19 +331,31 @@ internal sealed partial class HandlerShard
     /// <summary>Keeps the nonces of a timed-out first contact's random packets a while (see _givenUp).</summary>
     private void RememberGivenUp(PendingRequest req)
     {
-        if (req.Handshake is not null || Options.MaxGivenUpNonces <= 0) return;
+        if (Options.MaxGivenUpNonces <= 0) return;
         long now = Time.GetTimestamp();
+        _sessions.TryGetValue(req.Address, out var current);
         for (int i = 0; i < req.Nonces.Count; i++)
         {
             var n = req.Nonces[i];
-            if (!_byNonce.TryGetValue(n, out var e) || e.WasHandshake || _sessions.ContainsKey(req.Address)) continue;
+            if (!_byNonce.TryGetValue(n, out var e) || e.WasHandshake) continue;
+            // a first contact's packet, while no session was made since; or a packet under the session still in use
+            if (e.Under is null ? req.Handshake is not null || current is not null : e.Under != current) continue;
             // full: the oldest goes, not this one (a slow node's challenge comes seconds after thousands of gone
             // nodes' first contacts were given up, and it is the newest nonces its late WHOAREYOU names)
             while (_givenUp.Count >= Options.MaxGivenUpNonces && _givenUpOrder.TryDequeue(out var oldest))
                 if (_givenUp.TryGetValue(oldest.Nonce, out var g) && g.At == oldest.At) _givenUp.Remove(oldest.Nonce);
-            _givenUp[n] = (req.Address, now);
+            _givenUp[n] = (req.Address, now, e.Under);
             _givenUpOrder.Enqueue((n, now));
         }
+    }
+
+    /// <summary>A request to <paramref name="addr"/> still waiting for its answer, if any. A scan of this shard's requests:
+    /// only a WHOAREYOU to a given-up request's packet under a session comes here, a few times in a crawl.</summary>
+    private PendingRequest? LiveRequestTo(NodeAddress addr)
+    {
+        foreach (var req in _pending.Values)
+            if (req.State == RequestState.Live && req.Address.Equals(addr)) return req;
+        return null;
     }
 
     private void PurgeGivenUp(long now)

@@ -43,15 +43,19 @@ internal sealed partial class HandlerShard
     // discv5-theory.md "Handshake Implementation Considerations": one request at a time opens a session with a node,
     // the others wait for its handshake and are re-sent under the new keys (as geth and sigp do)
     private readonly Dictionary<NodeAddress, FirstContact> _firstContacts = [];
-    private readonly Dictionary<Nonce96, (PendingRequest Request, bool WasHandshake)> _byNonce = [];
+    // each packet's nonce: its request, whether it was our handshake, and the session it was sealed under (null: a
+    // first contact's random packet, or a handshake)
+    private readonly Dictionary<Nonce96, (PendingRequest Request, bool WasHandshake, Session? Under)> _byNonce = [];
     // keyed by the numeric request id: some stacks (ChainSafe) re-encode ids minimally, dropping leading zero bytes
     private readonly Dictionary<ulong, PendingRequest> _pending = [];
     // timed-out requests in their grace window, by what they asked, to be taken up by the next identical request
     private readonly Dictionary<(NodeAddress, string), PendingRequest> _expired = [];
     // nonces of the random packets of first contacts that timed out: a slow node's WHOAREYOU to one of them (or its
     // repeat of that challenge, which carries the first packet's nonce) opens the session for the request now opening
-    // one with that node, instead of being dropped as unsolicited
-    private readonly Dictionary<Nonce96, (NodeAddress Address, long At)> _givenUp = [];
+    // one with that node, instead of being dropped as unsolicited. Likewise the packets of timed-out requests sealed
+    // under the session still in use (Under): a WHOAREYOU to one of them says the remote does not hold that session,
+    // and a request still waiting for that node takes it.
+    private readonly Dictionary<Nonce96, (NodeAddress Address, long At, Session? Under)> _givenUp = [];
     // the same nonces oldest first, to purge and to evict from the front (an item whose nonce was taken up or kept
     // again later no longer matches its entry and is skipped)
     private readonly Queue<(Nonce96 Nonce, long At)> _givenUpOrder = new();

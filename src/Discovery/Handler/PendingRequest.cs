@@ -85,6 +85,10 @@ internal abstract class PendingRequest
     public bool AnsweredOldChallenge { get; set; }
     /// <summary>An attempt that ended on our unanswered handshake was not counted (at most once per request).</summary>
     public bool HandshakeRetried { get; set; }
+    /// <summary>The bytes of this request's last handshake packet, for one resend (see HandlerShard.OnRequestTimeout).</summary>
+    public byte[]? HandshakePacket { get; set; }
+    /// <summary>That handshake packet was sent again after an attempt ended without its answer.</summary>
+    public bool HandshakeResent { get; set; }
     /// <summary>When the current attempt started (<c>Time.GetTimestamp()</c>): a datagram of the remote dropped by the
     /// handler since then may have been its answer.</summary>
     public long AttemptStarted { get; set; }

@@ -634,6 +634,48 @@ public sealed class RequestTests
     }
 
     [Fact]
+    public async Task A_multi_message_answer_with_a_message_lost_is_asked_again_while_attempts_remain()
+    {
+        // The remote answers in two NODES messages and the second is lost. With an attempt left, the request is asked
+        // again at its timeout, and ends with the whole answer; with none left, it ends with what came.
+        var time = new FakeTimeProvider();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 1).StartedAsync();
+        using var raw = new RawPeer();
+        var records = PitfallTests.RecordsAt(raw.Id, 256, 6);
+        ReadOnlyMemory<byte> R(Enr e) => e.Raw;
+        var req = n.FindNodeAsync(raw.Enr, [256]);
+        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
+        using var session = hs.Session;
+        long handled = n.PacketsProcessed;
+        raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(fn.RequestId, 2, [.. records.Take(3).Select(R)])), n.LocalEndPoint);
+        await n.UntilAsync(() => n.PacketsProcessed > handled);
+        time.Advance(TimeSpan.FromSeconds(1));
+        var again = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session));
+        Assert.Equal(fn.RequestId, again.RequestId);
+        Assert.False(req.IsCompleted);
+        raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(fn.RequestId, 2, [.. records.Take(3).Select(R)])), n.LocalEndPoint);
+        raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(fn.RequestId, 2, [.. records.Skip(3).Select(R)])), n.LocalEndPoint);
+        var got = await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok();
+        Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), got.Select(e => e.NodeId).ToHashSet());
+        Assert.Equal(6, got.Count);
+
+        // the last attempt's answer short by a message: what came is the result
+        var last = n.FindNodeAsync(raw.Enr, [255]);
+        var f = Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session));
+        var others = PitfallTests.RecordsAt(raw.Id, 255, 4);
+        handled = n.PacketsProcessed;
+        raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(f.RequestId, 2, [.. others.Take(2).Select(R)])), n.LocalEndPoint);
+        await n.UntilAsync(() => n.PacketsProcessed > handled);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session));
+        handled = n.PacketsProcessed;
+        raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(f.RequestId, 2, [.. others.Take(2).Select(R)])), n.LocalEndPoint);
+        await n.UntilAsync(() => n.PacketsProcessed > handled);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(others.Take(2).Select(e => e.NodeId).ToHashSet(), (await last.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
+    }
+
+    [Fact]
     public async Task A_slow_nodes_late_challenge_is_answered_after_many_other_first_contacts_were_given_up()
     {
         // A crawl gives up on thousands of first contacts within seconds (nearly all records of gone nodes); a slow

@@ -200,16 +200,19 @@ internal sealed partial class HandlerShard
         }
         if (req.Records is { Count: > 0 })
         {
-            if (afterDrop)
+            if (afterDrop || req.Attempts < req.MaxAttempts)
             {
-                // part of a multi-message answer came, the rest may be what we dropped: asked again, the whole answer
-                // is awaited (records already taken stay, and are not taken twice)
+                // Part of a multi-message answer came, the rest was lost on the way (or dropped by us, then the attempt
+                // is not counted): asked again, the whole answer is awaited (records already taken stay, and are not
+                // taken twice). Taken as it was, a lost NODES message cost the records it carried: with 1 % loss and
+                // three messages per answer, simulated crawls left about 3 % of the answers and 29 % of the live
+                // nodes' tables short by a message's records, with nothing to say so.
                 req.NodesReceived = 0;
                 ArmTimer(req);
-                SendRequestPacket(req, countAttempt: false);
+                SendRequestPacket(req, countAttempt: !afterDrop);
                 return;
             }
-            // some NODES messages of a multi-message answer arrived: return what we have
+            // some NODES messages of a multi-message answer arrived, and no attempt is left: return what we have
             Complete(req);
             return;
         }

@@ -74,7 +74,7 @@ public static partial class Bench
                     $"fixed cost per process: {fixedCpu:0.00} s of CPU (the median of {costs.Count} baseline crawls)"));
             }
         }
-        Console.WriteLine("records   live  dialable  wall_s   cpu_s  cpu_ms/live  cpu_ms/live_all  start_cpu_s  peak_rss_mb  first_packet_ms  found  enumerated  dialled_ok  wrong  twice  sim_cpu_s  cpu/sim");
+        Console.WriteLine("records   live  dialable  wall_s   cpu_s  cpu_ms/live  cpu_ms/live_all  start_cpu_s  peak_rss_mb  first_packet_ms  found  enumerated  dialled_ok  wrong  twice  sim_cpu_s  cpu/sim  tables_full");
         var details = new List<string>();
         var perSize = sizes.Distinct().ToDictionary(n => n, _ => new List<(Measurement M, CompareResult R, int Live)>());
         for (int round = 0; round < runs; round++)
@@ -86,7 +86,7 @@ public static partial class Bench
                 var (m, r, live, dir) = (run.M, run.R, run.Live, run.Dir);
                 perSize[n].Add((m, r, live));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{n,7}  {live,5}  {r.Dialable,8}  {m.Wall.TotalSeconds,6:0.0}  {m.CpuSeconds,6:0.00}  {PerLive(m, live),11:0.00}  {m.CpuSeconds * 1000 / live,15:0.00}  {m.StartCpuSeconds,11:0.00}  {m.PeakRssMb,11:0}  {m.FirstPacketMs,15}  {r.Found,5}  {r.Enumerated,10}  {r.DialledOk,10}  {r.Wrong,5}  {r.WrittenTwice,5}  {m.SimCpuSeconds,9:0.00}  {m.CpuSeconds / m.SimCpuSeconds,7:0.000}"));
+                    $"{n,7}  {live,5}  {r.Dialable,8}  {m.Wall.TotalSeconds,6:0.0}  {m.CpuSeconds,6:0.00}  {PerLive(m, live),11:0.00}  {m.CpuSeconds * 1000 / live,15:0.00}  {m.StartCpuSeconds,11:0.00}  {m.PeakRssMb,11:0}  {m.FirstPacketMs,15}  {r.Found,5}  {r.Enumerated,10}  {r.DialledOk,10}  {r.Wrong,5}  {r.WrittenTwice,5}  {m.SimCpuSeconds,9:0.00}  {m.CpuSeconds / m.SimCpuSeconds,7:0.000}  {r.TablesComplete,11}"));
                 details.Add($"--- {n} records ({dir}{(keep || Directory.Exists(dir) ? "" : ", removed")}); load average {m.Load}\n{r.Format()}");
             }
         }
@@ -100,7 +100,7 @@ public static partial class Bench
                 var wall = done.Select(d => d.M.Wall.TotalSeconds).ToList();
                 var perSim = done.Select(d => d.M.CpuSeconds / d.M.SimCpuSeconds).ToList();
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{n,7} records, {done.Count} runs: cpu_ms/live {Median(perLive):0.00} ({perLive.Min():0.00}-{perLive.Max():0.00}); wall {Median(wall):0.0} s ({wall.Min():0.0}-{wall.Max():0.0}); peak RSS at most {done.Max(d => d.M.PeakRssMb):0} MB; enumerated at least {done.Min(d => d.R.Enumerated)}, dialled ok at least {done.Min(d => d.R.DialledOk)}, wrong at most {done.Max(d => d.R.Wrong)}, written twice at most {done.Max(d => d.R.WrittenTwice)}; crawler CPU per simulator CPU {Median(perSim):0.000} ({perSim.Min():0.000}-{perSim.Max():0.000})"));
+                    $"{n,7} records, {done.Count} runs: cpu_ms/live {Median(perLive):0.00} ({perLive.Min():0.00}-{perLive.Max():0.00}); wall {Median(wall):0.0} s ({wall.Min():0.0}-{wall.Max():0.0}); peak RSS at most {done.Max(d => d.M.PeakRssMb):0} MB; enumerated at least {done.Min(d => d.R.Enumerated)} (tables complete at least {done.Min(d => d.R.TablesComplete)}), dialled ok at least {done.Min(d => d.R.DialledOk)}, wrong at most {done.Max(d => d.R.Wrong)}, written twice at most {done.Max(d => d.R.WrittenTwice)}; crawler CPU per simulator CPU {Median(perSim):0.000} ({perSim.Min():0.000}-{perSim.Max():0.000})"));
             }
         }
         // Whether the cost grows with the network's size, apart from any fixed cost: the CPU between two sizes over the
@@ -116,7 +116,7 @@ public static partial class Bench
         }
         foreach (var d in details) Console.Write(d);
         Console.WriteLine($"cores: {Environment.ProcessorCount}");
-        Console.WriteLine("cpu_s: user + system of the crawler process; cpu_ms/live: (cpu_s - the fixed cost per process) / live nodes; cpu_ms/live_all: cpu_s / live nodes; start_cpu_s: its CPU before the first discv5 packet; first_packet_ms: process start to the bootnode's answer to its first packet; sim_cpu_s: the simulator's CPU (every process of it) while the crawl ran, the same work in every run, so it moves with the machine's speed; cpu/sim: cpu_s over sim_cpu_s, which moves less with the machine than cpu_s (compare builds by it)");
+        Console.WriteLine("cpu_s: user + system of the crawler process; cpu_ms/live: (cpu_s - the fixed cost per process) / live nodes; cpu_ms/live_all: cpu_s / live nodes; start_cpu_s: its CPU before the first discv5 packet; first_packet_ms: process start to the bootnode's answer to its first packet; sim_cpu_s: the simulator's CPU (every process of it) while the crawl ran, the same work in every run, so it moves with the machine's speed; cpu/sim: cpu_s over sim_cpu_s, which moves less with the machine than cpu_s (compare builds by it); tables_full: live nodes whose every table record the crawl listed (neighbours = the truth's table size)");
         return 0;
 
         double PerLive(Measurement m, int live) => (m.CpuSeconds - fixedCpu) * 1000 / live;

@@ -15,6 +15,13 @@ public sealed record CompareResult
     public int LiveFound { get; init; }
     /// <summary>Live nodes whose row says discovery answered (and, when the export has the column, with no discovery error).</summary>
     public int Enumerated { get; init; }
+    /// <summary>Live nodes whose row lists as many neighbours as the node's table holds (the truth's table_size): every
+    /// record of its table came, not only an answer. Counted when both the row and the truth have the figures.</summary>
+    public int TablesComplete { get; init; }
+    /// <summary>Live nodes whose row and truth both give a table size (the base of <see cref="TablesComplete"/>).</summary>
+    public int TablesCompared { get; init; }
+    /// <summary>Records missing from the live nodes' tables that were not complete, summed.</summary>
+    public int TableRecordsMissing { get; init; }
     /// <summary>Dialable nodes whose row has dial_outcome ok.</summary>
     public int DialledOk { get; init; }
     /// <summary>Rows that contradict the truth (see <see cref="Problems"/>).</summary>
@@ -33,6 +40,7 @@ public sealed record CompareResult
         sb.AppendLine(c, $"truth:         {Records} records, {Live} live, {Dialable} dialable, {Records - Live} dead");
         sb.AppendLine(c, $"found:         {Found} / {Records} records ({Pct(Found, Records)}); live {LiveFound} / {Live} ({Pct(LiveFound, Live)})");
         sb.AppendLine(c, $"enumerated:    {Enumerated} / {Live} live ({Pct(Enumerated, Live)})");
+        sb.AppendLine(c, $"tables:        {TablesComplete} / {TablesCompared} live nodes' tables complete ({Pct(TablesComplete, TablesCompared)}); {TableRecordsMissing} records missing from the others");
         sb.AppendLine(c, $"dialled ok:    {DialledOk} / {Dialable} dialable ({Pct(DialledOk, Dialable)}); outcomes of dialable: {string.Join(", ", DialableOutcomes.OrderByDescending(kv => kv.Value).Select(kv => $"{kv.Key} {kv.Value}"))}");
         sb.AppendLine(c, $"wrong:         {Wrong}");
         sb.AppendLine(c, $"written twice: {WrittenTwice} ({Rows} rows)");
@@ -73,7 +81,7 @@ public static class Compare
             if (!rows.TryAdd(id, row.Clone())) { twice++; Problem("twice", $"written twice: {id}"); }
         }
 
-        int found = 0, liveFound = 0, enumerated = 0, ok = 0, live = 0, dialable = 0;
+        int found = 0, liveFound = 0, enumerated = 0, ok = 0, live = 0, dialable = 0, tablesComplete = 0, tablesCompared = 0, recordsMissing = 0;
         var outcomes = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var (id, t) in truth)
         {
@@ -94,6 +102,18 @@ public static class Compare
             if (isLive)
             {
                 liveFound++;
+                if (t.TryGetProperty("table_size", out var size) && size.ValueKind == JsonValueKind.Number
+                    && row.TryGetProperty("neighbours", out var nb) && nb.ValueKind is JsonValueKind.Number or JsonValueKind.Null)
+                {
+                    tablesCompared++;
+                    int have = nb.ValueKind == JsonValueKind.Number ? nb.GetInt32() : 0;
+                    if (have >= size.GetInt32()) tablesComplete++;
+                    else
+                    {
+                        recordsMissing += size.GetInt32() - have;
+                        Problem("table_short", $"live node's table short of {size.GetInt32() - have} of its {size.GetInt32()} records: {id} ({kind}, rtt {t.GetProperty("rtt_ms").GetInt32()} ms)");
+                    }
+                }
                 if (answered && !discoveryError) enumerated++;
                 else Problem("not_enumerated", $"live node not enumerated: {id} ({kind}, rtt {t.GetProperty("rtt_ms").GetInt32()} ms, answered {answered}{(discoveryError ? ", error " + de.GetString() : "")})");
             }
@@ -136,6 +156,7 @@ public static class Compare
         return new CompareResult
         {
             Records = truth.Count, Live = live, Dialable = dialable, Found = found, LiveFound = liveFound, Enumerated = enumerated,
+            TablesComplete = tablesComplete, TablesCompared = tablesCompared, TableRecordsMissing = recordsMissing,
             DialledOk = ok, Wrong = wrong, WrittenTwice = twice, Rows = rowCount, Problems = problems, DialableOutcomes = outcomes,
         };
     }

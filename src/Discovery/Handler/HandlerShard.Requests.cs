@@ -200,8 +200,11 @@ internal sealed partial class HandlerShard
         }
         if (req.Records is { Count: > 0 })
         {
-            if (afterDrop || req.Attempts < req.MaxAttempts)
+            // once more when no attempt is left (the second pass of a crawl asks each distance in one attempt)
+            bool extra = !afterDrop && req.Attempts >= req.MaxAttempts && !req.PartialRetried;
+            if (afterDrop || req.Attempts < req.MaxAttempts || extra)
             {
+                if (extra) req.PartialRetried = true;
                 // Part of a multi-message answer came, the rest was lost on the way (or dropped by us, then the attempt
                 // is not counted): asked again, the whole answer is awaited (records already taken stay, and are not
                 // taken twice). Taken as it was, a lost NODES message cost the records it carried: with 1 % loss and
@@ -209,7 +212,7 @@ internal sealed partial class HandlerShard
                 // nodes' tables short by a message's records, with nothing to say so.
                 req.NodesReceived = 0;
                 ArmTimer(req);
-                SendRequestPacket(req, countAttempt: !afterDrop);
+                SendRequestPacket(req, countAttempt: !afterDrop && !extra);
                 return;
             }
             // some NODES messages of a multi-message answer arrived, and no attempt is left: return what we have
@@ -536,7 +539,18 @@ internal sealed partial class HandlerShard
         // discv5-wire.md NODES: total is the number of NODES messages of the answer; some stacks send 0 for an empty one
         int total = Math.Max(1, nodesTotal);
         if (total > MaxNodesMessages) return DropReason.NodesBadTotal;
-        if (req.NodesReceived == 0) req.NodesTotal = total;
+        if (req.NodesReceived == 0)
+        {
+            req.NodesTotal = total;
+            // the remote sends an answer's messages together: once the first is here, the others are due soon after,
+            // and the rest of a long timeout (a crawl's second pass waits 8 s for slow nodes) would only delay asking
+            // again for a lost one
+            if (total > 1 && req.State == RequestState.Live && req.TimeoutId != 0)
+            {
+                var rest = req.Timeout - Time.GetElapsedTime(req.AttemptStarted);
+                if (rest > Options.RequestTimeout) ArmTimer(req, Options.RequestTimeout);
+            }
+        }
         req.NodesReceived++;
         req.Records ??= new List<Enr>(MaxRecordsPerDistance);
         // the distances asked, looked up for every record below: our requests' lists are arrays (FindNodeAsync), read

@@ -89,6 +89,8 @@ internal abstract class PendingRequest
     public byte[]? HandshakePacket { get; set; }
     /// <summary>That handshake packet was sent again after an attempt ended without its answer.</summary>
     public bool HandshakeResent { get; set; }
+    /// <summary>The request was asked once more, uncounted, after its last attempt brought part of a multi-message answer.</summary>
+    public bool PartialRetried { get; set; }
     /// <summary>When the current attempt started (<c>Time.GetTimestamp()</c>): a datagram of the remote dropped by the
     /// handler since then may have been its answer.</summary>
     public long AttemptStarted { get; set; }

@@ -58,8 +58,8 @@ public sealed class SimulatorTests : IDisposable
         string truth = Path.Combine(_dir, "truth.json");
         File.WriteAllText(truth, """
             {"nodes":[
-              {"node_id":"a1","kind":"dialable","live":true,"dialable":true,"rtt_ms":50,"peer_id":"P1","agent":"teku/v1","status_fork_digest":"01020304","head_slot":7},
-              {"node_id":"a2","kind":"dialable","live":true,"dialable":true,"rtt_ms":50,"peer_id":"P2","agent":"teku/v1","status_fork_digest":"01020304","head_slot":7},
+              {"node_id":"a1","kind":"dialable","live":true,"dialable":true,"rtt_ms":50,"table_size":10,"peer_id":"P1","agent":"teku/v1","status_fork_digest":"01020304","head_slot":7},
+              {"node_id":"a2","kind":"dialable","live":true,"dialable":true,"rtt_ms":50,"table_size":10,"peer_id":"P2","agent":"teku/v1","status_fork_digest":"01020304","head_slot":7},
               {"node_id":"b1","kind":"tcp_closed","live":true,"dialable":false,"rtt_ms":50},
               {"node_id":"d1","kind":"dead","live":false,"dialable":false,"rtt_ms":50},
               {"node_id":"d2","kind":"dead","live":false,"dialable":false,"rtt_ms":50}
@@ -68,8 +68,8 @@ public sealed class SimulatorTests : IDisposable
         string export = Path.Combine(_dir, "export.ndjson");
         File.WriteAllLines(export,
         [
-            """{"node_id":"a1","discovery_answered":true,"dial_outcome":"ok","peer_id":"P1","agent_version":"teku/v1","status_fork_digest":"01020304","head_slot":7}""",
-            """{"node_id":"a2","discovery_answered":true,"dial_outcome":"ok","peer_id":"P2","agent_version":"teku/v1","status_fork_digest":"01020304","head_slot":8}""",
+            """{"node_id":"a1","discovery_answered":true,"neighbours":10,"dial_outcome":"ok","peer_id":"P1","agent_version":"teku/v1","status_fork_digest":"01020304","head_slot":7}""",
+            """{"node_id":"a2","discovery_answered":true,"neighbours":7,"dial_outcome":"ok","peer_id":"P2","agent_version":"teku/v1","status_fork_digest":"01020304","head_slot":8}""",
             """{"node_id":"b1","discovery_answered":false,"dial_outcome":"refused"}""",
             """{"node_id":"d1","discovery_answered":null,"dial_outcome":"timeout"}""",
             """{"node_id":"d1","discovery_answered":null,"dial_outcome":"timeout"}""",
@@ -80,6 +80,7 @@ public sealed class SimulatorTests : IDisposable
         Assert.Equal(4, r.Found);          // a1, a2, b1, d1 found; d2 missing
         Assert.Equal(3, r.LiveFound);
         Assert.Equal(2, r.Enumerated);     // b1 did not answer
+        Assert.Equal((1, 2, 3), (r.TablesComplete, r.TablesCompared, r.TableRecordsMissing));   // a2 listed 7 of its 10
         Assert.Equal(2, r.DialledOk);
         Assert.Equal(2, r.Wrong);          // a2's head slot differs; zz is not in the network
         Assert.Equal(1, r.WrittenTwice);   // d1

@@ -114,8 +114,8 @@ public sealed class Discv5Options
     public int MaxPendingRequests { get; init; } = 8_192;
 
     /// <summary>
-    /// Nonces of timed-out first contacts kept for a late WHOAREYOU (for <see cref="LateAnswerGrace"/>), the oldest
-    /// dropped first when full. A crawl gives up on thousands of first contacts within seconds, nearly all records of
+    /// Nonces of timed-out first contacts (and of timed-out requests' packets under the session still in use) kept for a
+    /// late WHOAREYOU (for <see cref="LateAnswerGrace"/>), the oldest dropped first when full. A crawl gives up on thousands of first contacts within seconds, nearly all records of
     /// nodes that are gone, and a slow node's challenge arrives among them: bounded by <see cref="MaxPendingRequests"/>
     /// and refusing new nonces once full, the table was full of the gone nodes' nonces just when the slow ones' challenges
     /// came, and those nodes were lost to the crawl (their next pass drew the same challenge again).

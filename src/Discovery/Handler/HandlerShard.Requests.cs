@@ -208,8 +208,8 @@ internal sealed partial class HandlerShard
                 // Part of a multi-message answer came, the rest was lost on the way (or dropped by us, then the attempt
                 // is not counted): asked again, the whole answer is awaited (records already taken stay, and are not
                 // taken twice). Taken as it was, a lost NODES message cost the records it carried: with 1 % loss and
-                // three messages per answer, simulated crawls left about 3 % of the answers and 29 % of the live
-                // nodes' tables short by a message's records, with nothing to say so.
+                // three messages per answer, simulated crawls left 29-32 % of the live nodes' tables short by a
+                // message's records, with nothing to say so (docs/performance.md, "Answers short of a message").
                 req.NodesReceived = 0;
                 ArmTimer(req);
                 SendRequestPacket(req, countAttempt: !afterDrop && !extra);
@@ -334,7 +334,8 @@ internal sealed partial class HandlerShard
         return _unreadThisPass == 1;
     }
 
-    /// <summary>Keeps the nonces of a timed-out first contact's random packets a while (see _givenUp).</summary>
+    /// <summary>Keeps a while the nonces of a timed-out first contact's random packets, and of a timed-out request's
+    /// packets under the session still in use (see _givenUp).</summary>
     private void RememberGivenUp(PendingRequest req)
     {
         if (Options.MaxGivenUpNonces <= 0) return;

@@ -208,7 +208,7 @@ public sealed class PitfallTests
         byte[] p;
         do { p = (await raw.ReceiveAsync())!; } while (raw.TryDecode(p, out var f, out _, out _, out _) && f != PacketFlag.Handshake);
         var (m, s) = raw.AcceptHandshake(p, challenge);
-        return (new RawPeer.HandshakeResult(s), Assert.IsType<FindNodeMessage>(m));
+        return (new RawPeer.HandshakeResult(s, way, p), Assert.IsType<FindNodeMessage>(m));
     }
 
     [Fact]

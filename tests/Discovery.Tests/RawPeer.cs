@@ -122,7 +122,9 @@ internal sealed class RawPeer : IDisposable
         return m!;
     }
 
-    public sealed record HandshakeResult(Session Session);
+    /// <param name="WhoAreYou">the challenge packet sent (sent again as is, it is the copy a remote repeats)</param>
+    /// <param name="Packet">the node's handshake packet that answered it</param>
+    public sealed record HandshakeResult(Session Session, byte[] WhoAreYou, byte[] Packet);
 
     public static ulong WhoAreYouSeq(byte[] header) => BinaryPrimitives.ReadUInt64BigEndian(header.AsSpan(16 + 23 + 16));
 

@@ -473,9 +473,7 @@ public sealed class RequestTests
         var records = PitfallTests.RecordsAt(raw.Id, 256, 3);
         var req = n.FindNodeAsync(raw.Enr, [256]);
         var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
-        time.Advance(TimeSpan.FromSeconds(1));
-        Assert.True(raw.TryDecode((await raw.ReceiveAsync())!, out var again, out _, out _, out _));
-        Assert.Equal(PacketFlag.Handshake, again);
+        await ExpectHandshakeAgainAsync(raw, time, hs.Packet);
         time.Advance(TimeSpan.FromSeconds(1));
         // the retry: a fresh first contact, a packet the remote cannot read
         var retry = (await raw.ReceiveAsync())!;
@@ -574,16 +572,11 @@ public sealed class RequestTests
         using var raw = new RawPeer();
         var records = PitfallTests.RecordsAt(raw.Id, 256, 3);
         var req = n.FindNodeAsync(raw.Enr, [256]);
-        var (way, challenge) = raw.WhoAreYouFor((await raw.ReceiveAsync())!, n.LocalId, 0);
-        raw.Send(way, n.LocalEndPoint);
-        var handshake = (await raw.ReceiveAsync())!;
-        var (m, session) = raw.AcceptHandshake(handshake, challenge);
-        using var held = session;
-        var fn = Assert.IsType<FindNodeMessage>(m);
-        time.Advance(TimeSpan.FromSeconds(1));
-        Assert.Equal(handshake, (await raw.ReceiveAsync())!);
+        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
+        using var session = hs.Session;
+        await ExpectHandshakeAgainAsync(raw, time, hs.Packet);
         // a copy of the challenge (the remote sends one for each packet of ours it could not read while it was pending)
-        raw.Send(way, n.LocalEndPoint);
+        raw.Send(hs.WhoAreYou, n.LocalEndPoint);
         await n.UntilAsync(() => n.DropCounts.GetValueOrDefault("who-are-you-duplicate") == 1);
         raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(fn.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
         Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());

@@ -20,17 +20,15 @@ namespace ClP2p.Discovery.Handler;
 internal sealed partial class HandlerShard
 {
     private readonly HandlerContext _ctx;
-    // Not SingleReader: one runner at a time takes items (RunIfIdle), but a runner that has just let go peeks at the
-    // queue for work posted meanwhile while the next runner may already be reading it. A single-reader channel's peek
-    // refreshes the reader's own copy of where the written items end; written after another thread's reads, that copy
-    // falls behind the reader, which then takes slots not yet written: a crawl's shard took empty items (a packet
-    // without its buffer, "Value cannot be null ... ArrayPool.Return"), lost the real ones, and the crawl stalled to its
-    // deadline with a fifth of the live nodes not enumerated (seen once, docs/performance.md "The crawler as a batch
-    // job"). The multi-reader queue takes a peek beside a read.
-    // Whether work waits is read from _queuedItems, not by a peek at the queue: a peek marks the queue's current
-    // segment as observed, and an observed segment's slots are not used again once read, so every item would take a
-    // new slot and the queue a new, twice larger segment each time one filled (~50 bytes per item, arrays up to tens of
-    // megabytes on the large object heap: 19 MB of a crawl's allocations, docs/performance.md "The handler's queue").
+    // Not SingleReader: one runner at a time takes items (RunIfIdle). When a runner that had let go peeked at the queue
+    // while the next runner was already reading it, a single-reader channel's peek refreshed the reader's own copy of
+    // where the written items end behind that reader, which then took slots not yet written: a crawl's shard took empty
+    // items (a packet without its buffer, "Value cannot be null ... ArrayPool.Return"), lost the real ones, and the
+    // crawl stalled to its deadline (seen once, docs/performance.md "The crawler as a batch job"). Runners no longer
+    // peek: whether work waits is read from _queuedItems, because a peek also marks the multi-reader queue's current
+    // segment as observed, and an observed segment's slots are not used again once read, so every item took a new
+    // slot and the queue a new, twice larger segment each time one filled (19 MB of a crawl's allocations,
+    // docs/performance.md "The handler's queue"). Only the stop peeks, once nothing can be written.
     private readonly Channel<ShardItem> _inbox = Channel.CreateUnbounded<ShardItem>(new UnboundedChannelOptions { SingleReader = false });
     private readonly PacketCodec _codec;
     private readonly int _maxSessions;

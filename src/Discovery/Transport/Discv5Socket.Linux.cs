@@ -129,7 +129,7 @@ internal sealed partial class Discv5Socket
         var msgs = (Native.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(NativeBatch * sizeof(Native.MMsgHdr)));
         var senders = new SenderEndpoints(_socket.AddressFamily);
         uint coalesce = CoalescingMicros;
-        var received = senders.Received;
+        int maxName = senders.Received.Buffer.Length;
         try
         {
             for (int i = 0; i < NativeBatch; i++)
@@ -181,10 +181,8 @@ internal sealed partial class Discv5Socket
                     int nameLength = (int)msgs[i].Hdr.NameLength;
                     // the kernel wrote the sender's address length over the room given: give it back for the next call
                     msgs[i].Hdr.NameLength = Native.SockAddrStorage;
-                    if (nameLength <= 0 || nameLength > received.Buffer.Length) continue;
-                    received.Size = nameLength;
-                    new ReadOnlySpan<byte>(names + i * Native.SockAddrStorage, nameLength).CopyTo(received.Buffer.Span);
-                    var from = senders.Resolve();
+                    if (nameLength <= 0 || nameLength > maxName) continue;
+                    var from = senders.Resolve(new ReadOnlySpan<byte>(names + i * Native.SockAddrStorage, nameLength));
                     var buffer = Buffers.Rent(ReceiveBufferBytes);
                     new ReadOnlySpan<byte>(data + i * ReceiveBufferBytes, length).CopyTo(buffer);
                     if (DispatchGate is { } gate) gate().GetAwaiter().GetResult();

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -170,30 +171,75 @@ internal sealed partial class Discv5Socket : IDisposable
     }
 
     /// <summary>
-    /// One receive loop's senders: the address of each datagram is read into <see cref="Received"/>, and each distinct
-    /// one becomes an IPEndPoint once (a crawl receives hundreds of thousands of datagrams from some tens of thousands of
-    /// endpoints). Not shared between loops.
+    /// One receive loop's senders: the address of each datagram is read into <see cref="Received"/> (or handed over as
+    /// the kernel wrote it), and each distinct one becomes an IPEndPoint once (a crawl receives hundreds of thousands of
+    /// datagrams from some tens of thousands of endpoints). Not shared between loops. Keyed by the address's bytes in a
+    /// value: a <see cref="SocketAddress"/> key costs two interface calls per datagram (its hash and its equality).
     /// </summary>
     private sealed class SenderEndpoints(AddressFamily family)
     {
         private readonly IPEndPoint _template = family == AddressFamily.InterNetworkV6 ? new IPEndPoint(IPAddress.IPv6Any, 0) : new IPEndPoint(IPAddress.Any, 0);
-        private readonly Dictionary<SocketAddress, IPEndPoint> _endpoints = [];
+        private readonly Dictionary<SenderKey, IPEndPoint> _endpoints = [];
 
         public SocketAddress Received { get; } = new(family);
 
         /// <summary>The endpoint of the address now in <see cref="Received"/> (IPv4-mapped addresses as IPv4).</summary>
-        public IPEndPoint Resolve()
+        public IPEndPoint Resolve() => Resolve(Received.Buffer.Span[..Received.Size]);
+
+        /// <summary>The endpoint of a sender's address as the kernel wrote it (a sockaddr of at most
+        /// <see cref="SenderKey.MaxLength"/> bytes; a longer one is resolved without the cache).</summary>
+        public IPEndPoint Resolve(ReadOnlySpan<byte> name)
         {
-            var received = Received;
-            if (_endpoints.TryGetValue(received, out var from)) return from;
-            from = (IPEndPoint)_template.Create(received);
+            bool cached = SenderKey.TryCreate(name, out var key);
+            if (cached && _endpoints.TryGetValue(key, out var from)) return from;
+            var sa = new SocketAddress(family, name.Length);
+            name.CopyTo(sa.Buffer.Span);
+            from = (IPEndPoint)_template.Create(sa);
             if (from.Address.IsIPv4MappedToIPv6) from = new IPEndPoint(from.Address.MapToIPv4(), from.Port);
+            if (!cached) return from;
             if (_endpoints.Count >= MaxCachedEndpoints) _endpoints.Clear();
-            var key = new SocketAddress(received.Family, received.Size);
-            received.Buffer[..received.Size].CopyTo(key.Buffer);
             _endpoints[key] = from;
             return from;
         }
+    }
+
+    /// <summary>A sender's socket address (sockaddr_in, 16 bytes, or sockaddr_in6, 28) as a value, zero-padded; the length
+    /// is part of it.</summary>
+    private readonly struct SenderKey : IEquatable<SenderKey>
+    {
+        public const int MaxLength = 32;
+        private readonly ulong _a, _b, _c, _d;
+
+        private SenderKey(ulong a, ulong b, ulong c, ulong d)
+        {
+            _a = a;
+            _b = b;
+            _c = c;
+            _d = d;
+        }
+
+        public static bool TryCreate(ReadOnlySpan<byte> name, out SenderKey key)
+        {
+            key = default;
+            if (name.Length > MaxLength - 1) return false;
+            Span<byte> padded = stackalloc byte[MaxLength];
+            padded.Clear();
+            name.CopyTo(padded);
+            padded[MaxLength - 1] = (byte)name.Length;
+            key = new SenderKey(
+                BinaryPrimitives.ReadUInt64LittleEndian(padded),
+                BinaryPrimitives.ReadUInt64LittleEndian(padded[8..]),
+                BinaryPrimitives.ReadUInt64LittleEndian(padded[16..]),
+                BinaryPrimitives.ReadUInt64LittleEndian(padded[24..]));
+            return true;
+        }
+
+        public bool Equals(SenderKey other) => _a == other._a && _b == other._b && _c == other._c && _d == other._d;
+
+        public override bool Equals(object? obj) => obj is SenderKey k && Equals(k);
+
+        // the port and the low bytes of an IPv4 address are in the first word, an IPv6 address in the second and third
+        public override int GetHashCode() => HashCode.Combine(_a, _b, _c, _d);
     }
 
     /// <summary>Endpoints remembered per receive loop, and socket addresses for sends (each cache is cleared when full).</summary>

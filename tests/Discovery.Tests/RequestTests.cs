@@ -683,6 +683,36 @@ public sealed class RequestTests
     }
 
     [Fact]
+    public async Task A_late_message_of_an_earlier_attempt_and_the_copies_of_the_next_do_not_end_an_answer_short()
+    {
+        // An answer of three NODES messages: the first comes, the other two not in time, and the request is asked again.
+        // The second then comes late, followed by the new attempt's copies of the first two. Counted afresh, the three
+        // messages made the total and ended the request without the third message's records; copies count once.
+        var time = new FakeTimeProvider();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 1).StartedAsync();
+        using var raw = new RawPeer();
+        var records = PitfallTests.RecordsAt(raw.Id, 256, 9);
+        var req = n.FindNodeAsync(raw.Enr, [256]);
+        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
+        using var session = hs.Session;
+        void Send(int i) => raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(fn.RequestId, 3, [.. records.Skip(3 * i).Take(3).Select(e => (ReadOnlyMemory<byte>)e.Raw)])), n.LocalEndPoint);
+        long handled = n.PacketsProcessed;
+        Send(0);
+        await n.UntilAsync(() => n.PacketsProcessed > handled);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(fn.RequestId, Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session)).RequestId);
+        handled = n.PacketsProcessed;
+        Send(1); // the first attempt's second message, late
+        Send(0); // the second attempt's copies
+        Send(1);
+        await n.UntilAsync(() => n.PacketsProcessed >= handled + 3);
+        Assert.False(req.IsCompleted);
+        Send(2);
+        var got = await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok();
+        Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), got.Select(e => e.NodeId).ToHashSet());
+    }
+
+    [Fact]
     public async Task A_slow_nodes_late_challenge_is_answered_after_many_other_first_contacts_were_given_up()
     {
         // A crawl gives up on thousands of first contacts within seconds (nearly all records of gone nodes); a slow

@@ -210,7 +210,10 @@ internal sealed partial class HandlerShard
                 // taken twice). Taken as it was, a lost NODES message cost the records it carried: with 1 % loss and
                 // three messages per answer, simulated crawls left 29-32 % of the live nodes' tables short by a
                 // message's records, with nothing to say so (docs/performance.md, "Answers short of a message").
-                req.NodesReceived = 0;
+                // The messages counted so far stay counted: the answer asked again repeats them, and their copies are
+                // not counted again (HandleNodes), so a late message of the earlier attempt and the new attempt's
+                // copies cannot add up to the total while a message is still missing.
+                req.NodesThisAttempt = 0;
                 ArmTimer(req);
                 SendRequestPacket(req, countAttempt: !afterDrop && !extra);
                 return;
@@ -540,19 +543,18 @@ internal sealed partial class HandlerShard
         // discv5-wire.md NODES: total is the number of NODES messages of the answer; some stacks send 0 for an empty one
         int total = Math.Max(1, nodesTotal);
         if (total > MaxNodesMessages) return DropReason.NodesBadTotal;
-        if (req.NodesReceived == 0)
+        if (req.NodesTotal == 0) req.NodesTotal = total;
+        if (req.NodesThisAttempt++ == 0)
         {
-            req.NodesTotal = total;
             // the remote sends an answer's messages together: once the first is here, the others are due soon after,
             // and the rest of a long timeout (a crawl's second pass waits 8 s for slow nodes) would only delay asking
             // again for a lost one
-            if (total > 1 && req.State == RequestState.Live && req.TimeoutId != 0)
+            if (req.NodesTotal > 1 && req.State == RequestState.Live && req.TimeoutId != 0)
             {
                 var rest = req.Timeout - Time.GetElapsedTime(req.AttemptStarted);
                 if (rest > Options.RequestTimeout) ArmTimer(req, Options.RequestTimeout);
             }
         }
-        req.NodesReceived++;
         req.Records ??= new List<Enr>(MaxRecordsPerDistance);
         // the distances asked, looked up for every record below: our requests' lists are arrays (FindNodeAsync), read
         // as a span rather than through the list's interface
@@ -567,6 +569,7 @@ internal sealed partial class HandlerShard
             while (!ahead.IsEnd && ahead.TryReadRaw(out var r, out _, out _)) _ctx.Records.Prefetch(r, level);
         }
         var list = new RlpReader(records);
+        int added = 0, taken = 0;
         while (!list.IsEnd)
         {
             if (!list.TryReadRaw(out var raw, out _, out _)) break;   // checked by MessageCodec.TryReadNodes
@@ -574,7 +577,7 @@ internal sealed partial class HandlerShard
             int d = NodeId.LogDistance(enr!.NodeId, addr.Id);
             int slot = distances.IndexOf(d);
             if (slot < 0) { Counters.RecordDropped(RecordDropReason.WrongDistance, addr.Id); continue; }
-            if (Contains(req.Records, enr.NodeId)) { Counters.RecordDropped(RecordDropReason.Duplicate, addr.Id); continue; }
+            if (Contains(req.Records, enr.NodeId)) { taken++; Counters.RecordDropped(RecordDropReason.Duplicate, addr.Id); continue; }
             int c = req.PerDistance[slot];
             // discv5-wire.md FINDNODE: distance 0 is the node's own record, exactly one; any other distance is one
             // k-bucket at most (sigp rejects larger answers too)
@@ -582,8 +585,12 @@ internal sealed partial class HandlerShard
             if (req.Records.Count >= maxRecords) { Counters.RecordDropped(RecordDropReason.TooMany, addr.Id); continue; }
             req.PerDistance[slot] = c + 1;
             req.Records.Add(enr);
+            added++;
             if (d == 0) _ctx.Service.OwnRecord(enr); else _ctx.Service.Remember(enr);
         }
+        // a message that brought no record but records taken already is a copy: the same message of an earlier attempt's
+        // answer (the request asked again after part of it was lost, see OnRequestTimeout), or a repeat by the remote
+        if (added > 0 || taken == 0) req.NodesReceived++;
         if (req.NodesReceived >= req.NodesTotal) Complete(req);
         return DropReason.None;
     }

@@ -108,7 +108,11 @@ internal abstract class PendingRequest
     public (byte[] Challenge, Session Session)? Handshake { get; set; }
     // NODES aggregation (discv5-wire.md NODES: one answer may span several messages)
     public int NodesTotal { get; set; }
+    /// <summary>Distinct NODES messages of the answer taken so far, over every attempt: a message that brought nothing but
+    /// records already taken is an earlier attempt's copy and is not counted (HandlerShard.HandleNodes).</summary>
     public int NodesReceived { get; set; }
+    /// <summary>NODES messages that came during the current attempt (copies included).</summary>
+    public int NodesThisAttempt { get; set; }
     public List<Enr>? Records { get; set; }
     /// <summary>Records taken so far per distance asked (in the order of the request's distances).</summary>
     public int[]? PerDistance { get; set; }

@@ -5,12 +5,12 @@ namespace ClP2p.Libp2p.Noise;
 
 /// <summary>
 /// X25519 over spans, calling libsodium (shipped with NSec.Cryptography) directly: no key objects or handles per
-/// operation on the handshake hot path.
+/// operation on the handshake hot path. Its static constructor initialises libsodium for <see cref="CipherState"/> too.
 /// </summary>
 internal static partial class X25519
 {
     public const int KeySize = 32;
-    private const string Sodium = "libsodium";
+    internal const string Sodium = "libsodium";
 
     static X25519()
     {
@@ -19,6 +19,9 @@ internal static partial class X25519
             throw new CryptographicException("libsodium failed to initialise");
         }
     }
+
+    /// <summary>Runs the static constructor (libsodium's sodium_init) for the other callers of libsodium.</summary>
+    internal static void EnsureInitialized() { }
 
     /// <summary>Public key of a (clamped by libsodium) private scalar.</summary>
     public static void PublicKey(ReadOnlySpan<byte> privateKey, Span<byte> publicKey)

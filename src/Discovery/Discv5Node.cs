@@ -329,7 +329,9 @@ public sealed partial class Discv5Node : IAsyncDisposable
         }
     }
 
-    private HandlerShard ShardFor(IPEndPoint ep) => _shards[(int)((uint)ep.GetHashCode() % (uint)_shards.Length)];
+    // one shard (by default on a machine of up to three cores): no hash of the endpoint per packet and per request
+    private HandlerShard ShardFor(IPEndPoint ep) =>
+        _shards.Length == 1 ? _shards[0] : _shards[(int)((uint)ep.GetHashCode() % (uint)_shards.Length)];
 
     /// <summary>The socket's receive loop hands each datagram here: on to the shard of its sender's endpoint.</summary>
     private void Dispatch(byte[] buffer, int length, IPEndPoint from)

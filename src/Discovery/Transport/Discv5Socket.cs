@@ -238,7 +238,7 @@ internal sealed partial class Discv5Socket : IDisposable
 
         public override bool Equals(object? obj) => obj is SenderKey k && Equals(k);
 
-        // the port and the low bytes of an IPv4 address are in the first word, an IPv6 address in the second and third
+        // an IPv4 sender's port and address are in the first word, an IPv6 sender's address in the second and third
         public override int GetHashCode() => HashCode.Combine(_a, _b, _c, _d);
     }
 

@@ -713,6 +713,35 @@ public sealed class RequestTests
     }
 
     [Fact]
+    public async Task An_answer_asked_again_of_a_table_that_grew_is_awaited_to_its_new_total()
+    {
+        // The first answer says two messages and its second is lost; asked again, the table has grown and the answer
+        // says three. Its first message repeats what was taken, its second brings new records: the request waits for
+        // the third rather than ending at the first answer's total of two.
+        var time = new FakeTimeProvider();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 1).StartedAsync();
+        using var raw = new RawPeer();
+        var records = PitfallTests.RecordsAt(raw.Id, 256, 9);
+        var req = n.FindNodeAsync(raw.Enr, [256]);
+        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
+        using var session = hs.Session;
+        void Send(int total, int i) => raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(fn.RequestId, total, [.. records.Skip(3 * i).Take(3).Select(e => (ReadOnlyMemory<byte>)e.Raw)])), n.LocalEndPoint);
+        long handled = n.PacketsProcessed;
+        Send(2, 0);
+        await n.UntilAsync(() => n.PacketsProcessed > handled);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(fn.RequestId, Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session)).RequestId);
+        handled = n.PacketsProcessed;
+        Send(3, 0);
+        Send(3, 1);
+        await n.UntilAsync(() => n.PacketsProcessed >= handled + 2);
+        Assert.False(req.IsCompleted);
+        Send(3, 2);
+        var got = await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok();
+        Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), got.Select(e => e.NodeId).ToHashSet());
+    }
+
+    [Fact]
     public async Task A_slow_nodes_late_challenge_is_answered_after_many_other_first_contacts_were_given_up()
     {
         // A crawl gives up on thousands of first contacts within seconds (nearly all records of gone nodes); a slow

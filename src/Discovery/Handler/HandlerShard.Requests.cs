@@ -543,7 +543,8 @@ internal sealed partial class HandlerShard
         // discv5-wire.md NODES: total is the number of NODES messages of the answer; some stacks send 0 for an empty one
         int total = Math.Max(1, nodesTotal);
         if (total > MaxNodesMessages) return DropReason.NodesBadTotal;
-        if (req.NodesTotal == 0) req.NodesTotal = total;
+        // the largest total any attempt's answer gave: an answer asked again of a table that grew meanwhile has more
+        req.NodesTotal = Math.Max(req.NodesTotal, total);
         if (req.NodesThisAttempt++ == 0)
         {
             // the remote sends an answer's messages together: once the first is here, the others are due soon after,

@@ -683,41 +683,27 @@ public sealed class RequestTests
     }
 
     [Fact]
-    public async Task A_late_message_of_an_earlier_attempt_and_the_copies_of_the_next_do_not_end_an_answer_short()
-    {
+    public Task A_late_message_of_an_earlier_attempt_and_the_copies_of_the_next_do_not_end_an_answer_short() =>
         // An answer of three NODES messages: the first comes, the other two not in time, and the request is asked again.
         // The second then comes late, followed by the new attempt's copies of the first two. Counted afresh, the three
         // messages made the total and ended the request without the third message's records; copies count once.
-        var time = new FakeTimeProvider();
-        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 1).StartedAsync();
-        using var raw = new RawPeer();
-        var records = PitfallTests.RecordsAt(raw.Id, 256, 9);
-        var req = n.FindNodeAsync(raw.Enr, [256]);
-        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
-        using var session = hs.Session;
-        void Send(int i) => raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(fn.RequestId, 3, [.. records.Skip(3 * i).Take(3).Select(e => (ReadOnlyMemory<byte>)e.Raw)])), n.LocalEndPoint);
-        long handled = n.PacketsProcessed;
-        Send(0);
-        await n.UntilAsync(() => n.PacketsProcessed > handled);
-        time.Advance(TimeSpan.FromSeconds(1));
-        Assert.Equal(fn.RequestId, Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session)).RequestId);
-        handled = n.PacketsProcessed;
-        Send(1); // the first attempt's second message, late
-        Send(0); // the second attempt's copies
-        Send(1);
-        await n.UntilAsync(() => n.PacketsProcessed >= handled + 3);
-        Assert.False(req.IsCompleted);
-        Send(2);
-        var got = await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok();
-        Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), got.Select(e => e.NodeId).ToHashSet());
-    }
+        AnsweredAgainAsync(firstTotal: 3, then: [(3, 1), (3, 0), (3, 1)]);
 
     [Fact]
-    public async Task An_answer_asked_again_of_a_table_that_grew_is_awaited_to_its_new_total()
-    {
+    public Task An_answer_asked_again_of_a_table_that_grew_is_awaited_to_its_new_total() =>
         // The first answer says two messages and its second is lost; asked again, the table has grown and the answer
         // says three. Its first message repeats what was taken, its second brings new records: the request waits for
         // the third rather than ending at the first answer's total of two.
+        AnsweredAgainAsync(firstTotal: 2, then: [(3, 0), (3, 1)]);
+
+    /// <summary>
+    /// A FINDNODE [256] to a remote whose nine records go three to a NODES message (message i holds records 3i..3i+2).
+    /// The first attempt gets only message 0 (saying <paramref name="firstTotal"/> messages) and times out; the request
+    /// is asked again, <paramref name="then"/> arrive (total, message), and the request must still wait; message 2 of a
+    /// three-message answer then ends it with all nine records.
+    /// </summary>
+    private static async Task AnsweredAgainAsync(int firstTotal, (int Total, int Message)[] then)
+    {
         var time = new FakeTimeProvider();
         await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 1).StartedAsync();
         using var raw = new RawPeer();
@@ -727,14 +713,13 @@ public sealed class RequestTests
         using var session = hs.Session;
         void Send(int total, int i) => raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(fn.RequestId, total, [.. records.Skip(3 * i).Take(3).Select(e => (ReadOnlyMemory<byte>)e.Raw)])), n.LocalEndPoint);
         long handled = n.PacketsProcessed;
-        Send(2, 0);
+        Send(firstTotal, 0);
         await n.UntilAsync(() => n.PacketsProcessed > handled);
         time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(fn.RequestId, Assert.IsType<FindNodeMessage>(raw.Decrypt((await raw.ReceiveAsync())!, session)).RequestId);
         handled = n.PacketsProcessed;
-        Send(3, 0);
-        Send(3, 1);
-        await n.UntilAsync(() => n.PacketsProcessed >= handled + 2);
+        foreach (var (total, message) in then) Send(total, message);
+        await n.UntilAsync(() => n.PacketsProcessed >= handled + then.Length);
         Assert.False(req.IsCompleted);
         Send(3, 2);
         var got = await req.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok();

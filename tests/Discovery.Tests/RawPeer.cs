@@ -39,6 +39,14 @@ internal sealed class RawPeer : IDisposable
         catch (OperationCanceledException) { return null; }
     }
 
+    /// <summary>The next datagram and its sender; null once <paramref name="ct"/> is cancelled.</summary>
+    public async Task<UdpReceiveResult?> ReceiveFromAsync(CancellationToken ct)
+    {
+        try { return await _udp.ReceiveAsync(ct); }
+        catch (OperationCanceledException) { return null; }
+        catch (ObjectDisposedException) { return null; }
+    }
+
     public static byte[] Rand(int n) { var b = new byte[n]; RandomNumberGenerator.Fill(b); return b; }
 
     /// <summary>An ordinary packet with random content from srcId (default: this peer).</summary>

@@ -2,6 +2,9 @@ using System.Net;
 using System.Net.Sockets;
 using ClP2p.Discovery;
 using ClP2p.Discovery.Crypto;
+using ClP2p.Discovery.Messages;
+using ClP2p.Discovery.Packets;
+using ClP2p.Discovery.Sessions;
 using Xunit;
 
 namespace ClP2p.Discovery.Tests;
@@ -52,16 +55,53 @@ public sealed class SlowPeerTests
         Assert.Subset(discovered, tabled);
     }
 
+    [Fact]
+    public async Task A_distance_whose_answer_is_lost_twice_in_the_second_pass_is_asked_a_third_time_while_the_node_answers()
+    {
+        // A node slower than the first pass's wait has only its second-pass attempts. Here the peer leaves the first
+        // pass's request unanswered (its attempt and the handshake sent again), so the whole node goes to the second
+        // pass; there it answers every request except the first two that ask distance 250, while its answers to the
+        // other distances keep coming. Two lost answers in a row (one request in 10,000 at 1 % loss) must not leave the
+        // node short of that bucket: the third attempt gets it.
+        const int Lossy = 250;
+        var records = new RecordSet();
+        await using var peer = new ServingPeer(records, (fn, index, asked) => index <= 2 || (fn.Distances.Contains(Lossy) && asked(Lossy) <= 2));
+        records.Fill(peer.Id, (256, 6), (255, 3), (Lossy, 1));
+
+        await using var me = TestNodes.Create();
+        await me.StartAsync();
+        var crawler = new DhtCrawler(me, new DhtCrawlOptions
+        {
+            CanContact = e => e.NodeId == peer.Id,
+            RandomWalks = 0,
+            FirstPassTimeout = TimeSpan.FromSeconds(1),
+            FirstPassRetries = 1,
+            SecondPassTimeout = TimeSpan.FromSeconds(1),
+        });
+        var (visit, discovered) = await CrawlAsync(crawler, peer.Enr);
+
+        Assert.NotNull(visit);
+        Assert.True(visit.SecondPass);
+        Assert.Equal(4, peer.Unanswered);
+        Assert.Equal(3, peer.Asked(Lossy));
+        Assert.True(visit.Complete, $"incomplete: {visit.Error}; distance {Lossy} asked {peer.Asked(Lossy)} times");
+        Assert.Equal(records.All.Count, visit.Neighbours);
+        Assert.Subset(discovered, records.All.Select(e => e.NodeId).ToHashSet());
+    }
+
     /// <summary>Crawls from <paramref name="peer"/> to the end: its visit, and every record reported.</summary>
-    private static async Task<(NodeVisited? Visit, HashSet<NodeId> Discovered)> CrawlAsync(DhtCrawler crawler, Discv5Node peer)
+    private static Task<(NodeVisited? Visit, HashSet<NodeId> Discovered)> CrawlAsync(DhtCrawler crawler, Discv5Node peer) =>
+        CrawlAsync(crawler, peer.LocalEnr);
+
+    private static async Task<(NodeVisited? Visit, HashSet<NodeId> Discovered)> CrawlAsync(DhtCrawler crawler, Enr peer)
     {
         var discovered = new HashSet<NodeId>();
         NodeVisited? visit = null;
         using var hang = new CancellationTokenSource(TimeSpan.FromSeconds(600));   // bounds a hang, not the speed
-        await foreach (var ev in crawler.RunAsync([peer.LocalEnr], hang.Token))
+        await foreach (var ev in crawler.RunAsync([peer], hang.Token))
         {
             if (ev is EnrDiscovered d) discovered.Add(d.Enr.NodeId);
-            if (ev is NodeVisited v && v.Enr.NodeId == peer.LocalId) visit = v;
+            if (ev is NodeVisited v && v.Enr.NodeId == peer.NodeId) visit = v;
         }
         return (visit, discovered);
     }
@@ -202,6 +242,114 @@ internal sealed class DelayingUdpProxy : IAsyncDisposable
         try { await Task.WhenAll(all); } catch (OperationCanceledException) { }
         _front.Dispose();
         _back.Dispose();
+        _stop.Dispose();
+    }
+}
+
+/// <summary>Records for a <see cref="ServingPeer"/>'s table, made at chosen log distances from it.</summary>
+internal sealed class RecordSet
+{
+    public List<Enr> All { get; } = [];
+
+    /// <summary>Makes <c>count</c> records at each log distance from <paramref name="from"/> (new keys drawn until one
+    /// lands there: 2^(256-d) draws on average, so only the top distances).</summary>
+    public void Fill(NodeId from, params (int Distance, int Count)[] wanted)
+    {
+        foreach (var (distance, count) in wanted)
+        {
+            for (int made = 0; made < count;)
+            {
+                var enr = new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(9).Build(TestNodes.NewKey());
+                if (NodeId.LogDistance(enr.NodeId, from) != distance) continue;
+                All.Add(enr);
+                made++;
+            }
+        }
+    }
+}
+
+/// <summary>
+/// A discv5 peer at packet level (<see cref="RawPeer"/>) that serves FINDNODE from a <see cref="RecordSet"/> and leaves
+/// the requests a rule picks unanswered: the rule gets the request, its 1-based index among the FINDNODEs received, and
+/// how many requests so far asked a distance (this one included).
+/// </summary>
+internal sealed class ServingPeer : IAsyncDisposable
+{
+    private readonly RawPeer _raw = new();
+    private readonly RecordSet _records;
+    private readonly Func<FindNodeMessage, int, Func<int, int>, bool> _unanswered;
+    private readonly Dictionary<int, int> _asked = [];
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private int _unansweredCount;
+
+    public ServingPeer(RecordSet records, Func<FindNodeMessage, int, Func<int, int>, bool> unanswered)
+    {
+        _records = records;
+        _unanswered = unanswered;
+        _loop = Task.Run(RunAsync);
+    }
+
+    public Enr Enr => _raw.Enr;
+    public NodeId Id => _raw.Id;
+    public int Unanswered => Volatile.Read(ref _unansweredCount);
+
+    /// <summary>Requests received that asked <paramref name="distance"/>.</summary>
+    public int Asked(int distance) { lock (_asked) return _asked.GetValueOrDefault(distance); }
+
+    private async Task RunAsync()
+    {
+        Session? session = null;
+        byte[]? challenge = null;
+        int index = 0;
+        while (await _raw.ReceiveFromAsync(_stop.Token) is { } r)
+        {
+            var packet = r.Buffer;
+            if (!_raw.TryDecode(packet, out var flag, out var header, out var nonce, out var sealedMessage)) continue;
+            Discv5Message? m = null;
+            var src = new NodeId(header.AsSpan(16 + 23, 32));
+            if (flag == PacketFlag.Handshake && challenge is not null)
+            {
+                // accepted again when sent again: the same challenge gives the same keys
+                (m, session) = _raw.AcceptHandshake(packet, challenge);
+            }
+            else if (flag == PacketFlag.Message)
+            {
+                var plain = new byte[sealedMessage.Length - 16];
+                if (session is not null && PacketCodec.TryDecrypt(session.ReadKey, nonce, sealedMessage, header, plain)
+                    && MessageCodec.TryDecode(plain, out var decoded, out _))
+                {
+                    m = decoded;
+                }
+                else
+                {
+                    var (way, ch) = _raw.WhoAreYouFor(packet, src, 0);
+                    challenge = ch;
+                    _raw.Send(way, r.RemoteEndPoint);
+                    continue;
+                }
+            }
+            if (m is not FindNodeMessage fn || session is null) continue;
+            index++;
+            lock (_asked) foreach (int d in fn.Distances) _asked[d] = _asked.GetValueOrDefault(d) + 1;
+            if (_unanswered(fn, index, Asked))
+            {
+                Interlocked.Increment(ref _unansweredCount);
+                continue;
+            }
+            var found = _records.All.Where(e => fn.Distances.Contains(NodeId.LogDistance(e.NodeId, Id))).Take(16).Select(e => e.Raw).ToList();
+            var chunks = found.Chunk(3).ToList();
+            if (chunks.Count == 0) chunks.Add([]);
+            foreach (var chunk in chunks)
+                _raw.Send(_raw.Encrypt(src, session, new NodesMessage(fn.RequestId, chunks.Count, chunk)), r.RemoteEndPoint);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _loop;
+        _raw.Dispose();
         _stop.Dispose();
     }
 }

@@ -627,6 +627,41 @@ public sealed class RequestTests
     }
 
     [Fact]
+    public async Task A_late_challenge_to_a_first_contact_sent_after_an_unanswered_handshake_is_answered_by_the_next_request()
+    {
+        // The remote drops our handshake (it answered a challenge the remote had replaced), the handshake goes again,
+        // then the request starts over with a fresh first contact, and gives up before the remote's challenge to it
+        // comes. The next request's packet draws a copy of that challenge, which names the given-up packet: the next
+        // request answers it, and the remote takes the handshake.
+        var time = new FakeTimeProvider();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 2).StartedAsync();
+        using var raw = new RawPeer();
+        var given = n.FindNodeAsync(raw.Enr, [256]);
+        var handshake = await ChallengeAndDropHandshakeAsync(n, raw, (await raw.ReceiveAsync())!);
+        await ExpectHandshakeAgainAsync(raw, time, handshake);
+        time.Advance(TimeSpan.FromSeconds(1));
+        var freshPacket = (await raw.ReceiveAsync())!;
+        Assert.True(raw.TryDecode(freshPacket, out var freshFlag, out _, out _, out _));
+        Assert.Equal(PacketFlag.Message, freshFlag);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(RequestFailure.Timeout, await given.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Failure());
+
+        var records = PitfallTests.RecordsAt(raw.Id, 255, 2);
+        var next = n.FindNodeAsync(raw.Enr, [255]);
+        Assert.NotNull(await raw.ReceiveAsync());   // the next request's first contact
+        var (way, challenge) = raw.WhoAreYouFor(freshPacket, n.LocalId, 0);
+        raw.Send(way, n.LocalEndPoint);
+        var answer = await raw.ReceiveAsync();
+        Assert.True(answer is not null, $"no handshake answered the challenge; drops: {string.Join(",", n.DropCounts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}={kv.Value}"))}");
+        var (m, session) = raw.AcceptHandshake(answer, challenge);
+        using var held = session;
+        var f = Assert.IsType<FindNodeMessage>(m);
+        Assert.Equal([255], f.Distances);
+        raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(f.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
+        Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await next.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
+    }
+
+    [Fact]
     public async Task A_multi_message_answer_with_a_message_lost_is_asked_again_while_attempts_remain()
     {
         // The remote answers in two NODES messages and the second is lost. With an attempt left, the request is asked

@@ -344,12 +344,21 @@ internal sealed partial class HandlerShard
         if (Options.MaxGivenUpNonces <= 0) return;
         long now = Time.GetTimestamp();
         _sessions.TryGetValue(req.Address, out var current);
+        // the request's packets are in the order sent: its last handshake's comes after the packets it may answer
+        int lastHandshake = -1;
+        for (int i = 0; i < req.Nonces.Count; i++)
+            if (_byNonce.TryGetValue(req.Nonces[i], out var h) && h.WasHandshake) lastHandshake = i;
         for (int i = 0; i < req.Nonces.Count; i++)
         {
             var n = req.Nonces[i];
             if (!_byNonce.TryGetValue(n, out var e) || e.WasHandshake) continue;
-            // a first contact's packet, while no session was made since; or a packet under the session still in use
-            if (e.Under is null ? req.Handshake is not null || current is not null : e.Under != current) continue;
+            // a first contact's packet, while no session is in use and none was made by a handshake sent after it; or a
+            // packet under the session still in use. A first contact sent after an unanswered handshake of the same
+            // request (its session set aside) counts: a slow node whose handshake the remote dropped (it answered a
+            // challenge the remote had replaced) starts over with such a packet, and its challenge, late, names it. Not
+            // kept, that challenge was dropped as unsolicited when the next pass's packet drew a copy of it, and the
+            // node was left unanswered (docs/performance.md, "Slow nodes' lost answers").
+            if (e.Under is null ? i < lastHandshake || current is not null : e.Under != current) continue;
             // full: the oldest goes, not this one (a slow node's challenge comes seconds after thousands of gone
             // nodes' first contacts were given up, and it is the newest nonces its late WHOAREYOU names)
             while (_givenUp.Count >= Options.MaxGivenUpNonces && _givenUpOrder.TryDequeue(out var oldest))

@@ -30,6 +30,14 @@ internal static class CensusSql
     public const string Reachability = "CASE WHEN v.dial_outcome = 'ok' THEN 'dialable' WHEN v.discovery_answered THEN 'discovery_only'"
         + " WHEN v.seen_inbound THEN 'inbound_only' ELSE 'unreachable' END";
 
+    /// <summary>
+    /// How a visit's node answered discovery (see <see cref="CensusDimension.Discovery"/>): a node that answered and was
+    /// left with a distance unanswered carries the reason in discovery_error (the crawl summary's discovery_incomplete
+    /// counts the same nodes), one fully enumerated has none.
+    /// </summary>
+    public const string Discovery = "CASE WHEN v.discovery_answered IS NULL THEN NULL WHEN NOT v.discovery_answered THEN 'silent'"
+        + " WHEN COALESCE(v.discovery_error, '') = '' THEN 'answered' ELSE 'incomplete' END";
+
     /// <summary>The address families a visit's node answered on (see <see cref="CensusDimension.IpFamily"/>).</summary>
     public const string IpFamily = "CASE WHEN v.ipv4_answered AND v.ipv6_answered THEN 'dual_stack' WHEN v.ipv4_answered THEN 'ipv4_only'"
         + " WHEN v.ipv6_answered THEN 'ipv6_only' END";
@@ -60,7 +68,7 @@ internal static class CensusSql
         CensusDimension.IpVersion => new("CASE WHEN v.ip IS NULL THEN NULL WHEN v.ip LIKE '%:%' THEN 'ipv6' ELSE 'ipv4' END", NoLabel, false, false, false),
         CensusDimension.DialOutcome => new("v.dial_outcome", NoLabel, false, false, false),
         CensusDimension.DigestMismatch => new("CASE WHEN v.digest_mismatch IS NULL THEN NULL WHEN v.digest_mismatch THEN 'true' ELSE 'false' END", NoLabel, false, false, false),
-        CensusDimension.Discovery => new("CASE WHEN v.discovery_answered IS NULL THEN NULL WHEN v.discovery_answered THEN 'answered' ELSE 'silent' END", NoLabel, false, false, false),
+        CensusDimension.Discovery => new(Discovery, NoLabel, false, false, false),
         CensusDimension.Cgc => new("CAST(COALESCE(v.custody_group_count, e.cgc) AS TEXT)", NoLabel, true, false, false),
         CensusDimension.Attnets => new(BitCount("COALESCE(v.metadata_attnets, e.attnets)"), NoLabel, true, false, false),
         CensusDimension.Syncnets => new(BitCount("COALESCE(v.metadata_syncnets, e.syncnets)"), NoLabel, true, false, false),

@@ -65,6 +65,28 @@ public static class StoredDataRepair
         return changed.Count;
     }
 
+    /// <summary>
+    /// Rebuilds the pre-aggregated census of the finished crawls that hold a node which answered discovery but was not
+    /// fully enumerated (a discovery_error), so that their discovery census counts it "incomplete" as a live census
+    /// does (a census built before that value counted it "answered"). Returns the crawls rebuilt.
+    /// </summary>
+    public static async Task<int> RebuildCensusOfCrawlsWithIncompleteDiscoveryAsync(StorageOptions options, TimeProvider? time = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var crawls = new List<long>();
+        await using (DbConnection conn = Sql.Open(options))
+        {
+            await conn.OpenAsync(ct).ConfigureAwait(false);
+            await using DbCommand cmd = Sql.Command(conn, null, "SELECT c.id FROM crawls c WHERE c.census_built_at IS NOT NULL AND EXISTS"
+                + $" (SELECT 1 FROM visits v WHERE v.crawl_id = c.id AND ({CensusSql.Discovery}) = 'incomplete')");
+            await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false)) crawls.Add(r.GetInt64(0));
+        }
+        var store = new CrawlStore(options, time);
+        foreach (long id in crawls) await store.BuildCensusAsync(id, ct).ConfigureAwait(false);
+        return crawls.Count;
+    }
+
     private static async Task RebuildCensusOfCrawlsWithAsync(StorageOptions options, List<string> digests, TimeProvider? time, CancellationToken ct)
     {
         var crawls = new List<long>();

@@ -90,4 +90,44 @@ public sealed class EnrIngestTests
         var bye = Visit(null);
         Assert.Equal(((bool?)null, (ulong?)2, "8c9f62fe"), (bye.DigestMismatch, bye.GoodbyeReason, Convert.ToHexStringLower(bye.StatusDigestSent!)));
     }
+
+    [Fact]
+    public async Task The_nodes_the_summary_counts_as_not_fully_enumerated_are_the_ones_the_census_counts_incomplete()
+    {
+        // one node fully enumerated, one that answered and then left a distance unanswered, one that never answered,
+        // as discovery reports them (DhtCrawler: an error exactly when a node was not fully enumerated)
+        Enr[] records = [Record(1, null), Record(2, null), Record(3, null)];
+        NodeQueried<Enr>[] reports =
+        [
+            new(records[0].NodeId.ToString(), true, 16, null, TimeSpan.Zero) { Complete = true },
+            new(records[1].NodeId.ToString(), true, 5, "Timeout", TimeSpan.Zero) { Complete = false },
+            new(records[2].NodeId.ToString(), false, 0, "Timeout", TimeSpan.Zero) { Complete = false },
+        ];
+        var counters = new CrawlCounters();
+        foreach (var q in reports) counters.NodeQueried(q.Answered, q.Complete);
+        var summary = CrawlSummary.From(1, "mainnet", CrawlStates.Succeeded, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, counters);
+
+        await using var pg = await PgDatabase.CreateAsync();
+        Assert.True(StorageOptions.TryParse(pg.ConnectionString, Path.GetTempPath(), out var storage, out var error), error);
+        await StorageMigrator.MigrateAsync(storage);
+        var store = new CrawlStore(storage);
+        long crawl = await store.StartCrawlAsync("mainnet", DateTimeOffset.UnixEpoch, null);
+        var sink = new StorageCrawlSink(null!, 0, NetworkRegistry.Builtin, TimeProvider.System);
+        await using (var writer = new ResultWriter(storage))
+        {
+            for (int i = 0; i < records.Length; i++)
+            {
+                var node = new DiscoveredNode<Enr>(records[i].NodeId.ToString(), records[i].Seq, true, new IPEndPoint(IPAddress.Parse("203.0.113." + (i + 1)), 9000), records[i]);
+                await writer.AddEnrAsync(sink.ToObservation(records[i], DateTimeOffset.UnixEpoch));
+                await writer.AddVisitAsync(StorageCrawlSink.ToVisit(crawl, new NodeOutcome<Enr, BeaconDialResult>(node, reports[i], null,
+                    NotDialledReasons.DialingDisabled, DateTimeOffset.UnixEpoch), "203.0.113." + (i + 1)));
+            }
+        }
+        await store.FinishCrawlAsync(crawl, CrawlStates.Succeeded, new CrawlCounts(3, 3, 0, 0, 0), summary.ToJson());
+
+        var census = (await new CensusService(storage).GetCensusAsync(CensusDimension.Discovery, crawl))!;
+        long Count(string key) => census.Groups.Where(g => g.Key == key).Sum(g => g.Count);
+        Assert.Equal(1, summary.Incomplete);
+        Assert.Equal((summary.Incomplete, 1L, 1L), (Count("incomplete"), Count("answered"), Count("silent")));
+    }
 }

@@ -77,6 +77,8 @@ public sealed class CensusSeed
                         Ipv6Answered = (i % 5) switch { 0 => true, 1 => null, _ => false },
                         SeenInbound = (i % 4) switch { 0 => true, 1 => false, 2 => true, _ => null },
                         DiscoveryAnswered = i % 6 == 0 ? null : i % 2 == 0,
+                        // a node that answered and was left short of a distance, and a silent one, carry the reason
+                        DiscoveryError = i % 6 == 0 ? null : i % 2 == 1 || i % 8 == 4 ? "Timeout" : null,
                     };
                     // A node's ENR is written once per seq; the same seq seen again in a later crawl is a duplicate.
                     seed.Enrs.Add(enr);
@@ -127,7 +129,7 @@ public sealed class CensusSeed
             CensusDimension.IpVersion => v.Ip is null ? null : v.Ip.Contains(':', StringComparison.Ordinal) ? "ipv6" : "ipv4",
             CensusDimension.DialOutcome => v.DialOutcome,
             CensusDimension.DigestMismatch => v.DigestMismatch is { } m ? (m ? "true" : "false") : null,
-            CensusDimension.Discovery => v.DiscoveryAnswered is { } a ? (a ? "answered" : "silent") : null,
+            CensusDimension.Discovery => v.DiscoveryAnswered is { } a ? (!a ? "silent" : string.IsNullOrEmpty(v.DiscoveryError) ? "answered" : "incomplete") : null,
             CensusDimension.Cgc => (v.CustodyGroupCount ?? e?.Cgc)?.ToString(System.Globalization.CultureInfo.InvariantCulture),
             CensusDimension.Attnets => BitsSet(v.MetadataAttnets ?? e?.Attnets),
             CensusDimension.Syncnets => BitsSet(v.MetadataSyncnets ?? e?.Syncnets),

@@ -148,7 +148,9 @@ async function drawCensus() {
   metric('cl', byDim.fork_digest.total - count(byDim.fork_digest, null));
   metric('dialled', outcome.total - count(outcome, 'not_dialled'));
   metric('ok', count(outcome, 'ok'));
-  metric('answered', count(byDim.discovery, 'answered'));
+  // nodes that answered discovery, fully enumerated or not; of them, those left short of a distance (0 in a healthy crawl)
+  metric('answered', count(byDim.discovery, 'answered') + count(byDim.discovery, 'incomplete'));
+  metric('incomplete', count(byDim.discovery, 'incomplete'));
   for (const d of BAR_PANELS) {
     let groups = byDim[d].groups;
     if (NUMERIC.has(d)) groups = [...groups].sort((a, b) => (a.key === null) - (b.key === null) || Number(a.key) - Number(b.key));

@@ -93,7 +93,8 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
             ["cl"] = census["fork_digest"].GetProperty("total").GetInt64() - Count("fork_digest", null),
             ["dialled"] = total - Count("dial_outcome", "not_dialled"),
             ["ok"] = Count("dial_outcome", "ok"),
-            ["answered"] = Count("discovery", "answered"),
+            ["answered"] = Count("discovery", "answered") + Count("discovery", "incomplete"),
+            ["incomplete"] = Count("discovery", "incomplete"),
         };
         foreach (var (metric, value) in expected)
         {

@@ -40,8 +40,9 @@ public static class ApiEndpoints
         "Status, else on its ENR's (`network` filter and dimension). **digest_mismatch**: the node's Status digest " +
         "differed from its ENR's. **next_fork**: the ENR's next_fork_version/next_fork_epoch " +
         "(readiness for an upcoming fork). **latest crawl**: the newest succeeded crawl (else the newest of any state). " +
-        "**discovery**: `answered` (the node answered FINDNODE and was fully enumerated), `incomplete` (it answered but a " +
-        "distance stayed unanswered: the crawl summary's `discovery_incomplete`, 0 in a healthy crawl), `silent`. " +
+        "**discovery**: `answered` (the node answered FINDNODE and was fully enumerated), `incomplete` (it answered but was " +
+        "not fully enumerated: a distance stayed unanswered, or the crawl ended first; the crawl summary's " +
+        "`discovery_incomplete`, 0 in a healthy crawl), `silent`. " +
         "**reachability**: `dialable` (our dial succeeded), `discovery_only` (answered discovery, no dial succeeded), " +
         "`inbound_only` (neither, but it contacted our listening node in the 24 h before the crawl ended: behind NAT or a " +
         "firewall; such a node is added to the crawl from its contact), `unreachable` (none of these); `seen_inbound`: it " +

@@ -41,8 +41,8 @@ public enum CensusDimension
     /// <summary>How many of the 4 sync committee subnets the node subscribes to: bits set in MetaData syncnets, else ENR syncnets.</summary>
     Syncnets,
     /// <summary>"answered" when the node answered discovery (FINDNODE) during the crawl and was fully enumerated,
-    /// "incomplete" when it answered but a distance stayed unanswered (the crawl summary's discovery_incomplete; 0 in a
-    /// healthy crawl), "silent" when it did not answer.</summary>
+    /// "incomplete" when it answered but was not fully enumerated (a distance stayed unanswered, or the crawl ended first: the
+    /// crawl summary's discovery_incomplete; 0 in a healthy crawl), "silent" when it did not answer.</summary>
     Discovery,
     /// <summary>
     /// How the node can be reached (docs/data-dictionary.md "Reachability"): <c>dialable</c> (our dial of it succeeded),

@@ -82,8 +82,7 @@ public static class StoredDataRepair
             await using DbDataReader r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
             while (await r.ReadAsync(ct).ConfigureAwait(false)) crawls.Add(r.GetInt64(0));
         }
-        var store = new CrawlStore(options, time);
-        foreach (long id in crawls) await store.BuildCensusAsync(id, ct).ConfigureAwait(false);
+        await BuildCensusOfAsync(options, crawls, time, ct).ConfigureAwait(false);
         return crawls.Count;
     }
 
@@ -106,8 +105,13 @@ public static class StoredDataRepair
                 while (await r.ReadAsync(ct).ConfigureAwait(false)) crawls.Add(r.GetInt64(0));
             }
         }
+        await BuildCensusOfAsync(options, crawls.Distinct(), time, ct).ConfigureAwait(false);
+    }
+
+    private static async Task BuildCensusOfAsync(StorageOptions options, IEnumerable<long> crawls, TimeProvider? time, CancellationToken ct)
+    {
         var store = new CrawlStore(options, time);
-        foreach (long id in crawls.Distinct()) await store.BuildCensusAsync(id, ct).ConfigureAwait(false);
+        foreach (long id in crawls) await store.BuildCensusAsync(id, ct).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -64,9 +64,10 @@ public sealed class SlowPeerTests
         // other distances keep coming. Two lost answers in a row (one request in 10,000 at 1 % loss) must not leave the
         // node short of that bucket: the third attempt gets it.
         const int Lossy = 250;
-        var records = new RecordSet();
+        var records = new List<Enr>();
         await using var peer = new ServingPeer(records, (fn, index, asked) => index <= 2 || (fn.Distances.Contains(Lossy) && asked(Lossy) <= 2));
-        records.Fill(peer.Id, (256, 6), (255, 3), (Lossy, 1));
+        // filled before the crawl starts, so before the peer reads them
+        foreach (var (distance, count) in new[] { (256, 6), (255, 3), (Lossy, 1) }) records.AddRange(PitfallTests.RecordsAt(peer.Id, distance, count));
 
         await using var me = TestNodes.Create();
         await me.StartAsync();
@@ -87,8 +88,8 @@ public sealed class SlowPeerTests
         Assert.Equal(4, peer.Unanswered);
         Assert.Equal(3, peer.Asked(Lossy));
         Assert.True(visit.Complete, $"incomplete: {visit.Error}; distance {Lossy} asked {peer.Asked(Lossy)} times");
-        Assert.Equal(records.All.Count, visit.Neighbours);
-        Assert.Subset(discovered, records.All.Select(e => e.NodeId).ToHashSet());
+        Assert.Equal(records.Count, visit.Neighbours);
+        Assert.Subset(discovered, records.Select(e => e.NodeId).ToHashSet());
     }
 
     /// <summary>Crawls from <paramref name="peer"/> to the end: its visit, and every record reported.</summary>
@@ -248,44 +249,22 @@ internal sealed class DelayingUdpProxy : IAsyncDisposable
     }
 }
 
-/// <summary>Records for a <see cref="ServingPeer"/>'s table, made at chosen log distances from it.</summary>
-internal sealed class RecordSet
-{
-    public List<Enr> All { get; } = [];
-
-    /// <summary>Makes <c>count</c> records at each log distance from <paramref name="from"/> (new keys drawn until one
-    /// lands there: 2^(256-d) draws on average, so only the top distances).</summary>
-    public void Fill(NodeId from, params (int Distance, int Count)[] wanted)
-    {
-        foreach (var (distance, count) in wanted)
-        {
-            for (int made = 0; made < count;)
-            {
-                var enr = new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(9).Build(TestNodes.NewKey());
-                if (NodeId.LogDistance(enr.NodeId, from) != distance) continue;
-                All.Add(enr);
-                made++;
-            }
-        }
-    }
-}
-
 /// <summary>
-/// A discv5 peer at packet level (<see cref="RawPeer"/>) that serves FINDNODE from a <see cref="RecordSet"/> and leaves
+/// A discv5 peer at packet level (<see cref="RawPeer"/>) that serves FINDNODE from a list of records (its table) and leaves
 /// the requests a rule picks unanswered: the rule gets the request, its 1-based index among the FINDNODEs received, and
 /// how many requests so far asked a distance (this one included).
 /// </summary>
 internal sealed class ServingPeer : IAsyncDisposable
 {
     private readonly RawPeer _raw = new();
-    private readonly RecordSet _records;
+    private readonly IReadOnlyList<Enr> _records;
     private readonly Func<FindNodeMessage, int, Func<int, int>, bool> _unanswered;
     private readonly Dictionary<int, int> _asked = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private int _unansweredCount;
 
-    public ServingPeer(RecordSet records, Func<FindNodeMessage, int, Func<int, int>, bool> unanswered)
+    public ServingPeer(IReadOnlyList<Enr> records, Func<FindNodeMessage, int, Func<int, int>, bool> unanswered)
     {
         _records = records;
         _unanswered = unanswered;
@@ -339,7 +318,7 @@ internal sealed class ServingPeer : IAsyncDisposable
                 Interlocked.Increment(ref _unansweredCount);
                 continue;
             }
-            var found = _records.All.Where(e => fn.Distances.Contains(NodeId.LogDistance(e.NodeId, Id))).Take(16).Select(e => e.Raw).ToList();
+            var found = _records.Where(e => fn.Distances.Contains(NodeId.LogDistance(e.NodeId, Id))).Take(16).Select(e => e.Raw).ToList();
             var chunks = found.Chunk(3).ToList();
             if (chunks.Count == 0) chunks.Add([]);
             foreach (var chunk in chunks)

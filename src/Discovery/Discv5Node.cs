@@ -166,6 +166,9 @@ public sealed partial class Discv5Node : IAsyncDisposable
     /// we could read): it is there, however slow. A crawl gives up sooner on a node that never did.</summary>
     public bool HasResponded(NodeId id) => _service.HasResponded(id);
 
+    /// <summary>Retries of a request whose options do not say (<see cref="Discv5Options.RequestRetries"/>).</summary>
+    public int RequestRetries => _options.RequestRetries;
+
     /// <summary>
     /// Handler shards when <see cref="Discv5Options.HandlerShards"/> is 0: one per two processors, at least one. A crawler
     /// has two kinds of work, discovery and its dials (TCP, Noise, req/resp), and both share the machine with the

@@ -167,7 +167,7 @@ public sealed partial class Discv5Node : IAsyncDisposable
     public bool HasResponded(NodeId id) => _service.HasResponded(id);
 
     /// <summary>Retries of a request whose options do not say (<see cref="Discv5Options.RequestRetries"/>).</summary>
-    public int RequestRetries => _options.RequestRetries;
+    internal int RequestRetries => _options.RequestRetries;
 
     /// <summary>
     /// Handler shards when <see cref="Discv5Options.HandlerShards"/> is 0: one per two processors, at least one. A crawler

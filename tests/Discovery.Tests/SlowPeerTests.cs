@@ -24,12 +24,7 @@ public sealed class SlowPeerTests
         proxy.Start(slow.LocalEndPoint);
 
         // records in the slow peer's table at many distances (more than one request's worth in the top buckets)
-        var tabled = new HashSet<NodeId>();
-        for (int i = 0; tabled.Count < 40 && i < 10_000; i++)
-        {
-            var enr = new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(9).Build(TestNodes.NewKey());
-            if (slow.AddToTable(enr)) tabled.Add(enr.NodeId);
-        }
+        var tabled = FillTable(slow, 40);
         Assert.Equal(40, tabled.Count);
 
         await using var me = TestNodes.Create();
@@ -104,12 +99,7 @@ public sealed class SlowPeerTests
         await using var proxy = new DelayingUdpProxy(TimeSpan.Zero, TimeSpan.Zero, seed: 3, dropFirst: 3);
         await using var node = await TestNodes.Create(advertisedIp: IPAddress.Loopback, advertisedUdpPort: proxy.FrontEndPoint.Port).StartedAsync();
         proxy.Start(node.LocalEndPoint);
-        var tabled = new HashSet<NodeId>();
-        for (int i = 0; tabled.Count < 20 && i < 10_000; i++)
-        {
-            var enr = new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(9).Build(TestNodes.NewKey());
-            if (node.AddToTable(enr)) tabled.Add(enr.NodeId);
-        }
+        var tabled = FillTable(node, 20);
 
         await using var me = TestNodes.Create();
         await me.StartAsync();
@@ -129,6 +119,19 @@ public sealed class SlowPeerTests
         Assert.True(visit.Complete, $"incomplete: {visit.Error}");
         Assert.Equal(tabled.Count, visit.Neighbours);
         Assert.Subset(discovered, tabled);
+    }
+
+    /// <summary>Puts up to <paramref name="count"/> new records into <paramref name="node"/>'s table (fresh keys, so at
+    /// many distances; a key whose bucket is full is drawn again) and returns the ids it took.</summary>
+    private static HashSet<NodeId> FillTable(Discv5Node node, int count)
+    {
+        var tabled = new HashSet<NodeId>();
+        for (int i = 0; tabled.Count < count && i < 10_000; i++)
+        {
+            var enr = new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(9).Build(TestNodes.NewKey());
+            if (node.AddToTable(enr)) tabled.Add(enr.NodeId);
+        }
+        return tabled;
     }
 
     /// <summary>Crawls from <paramref name="peer"/> to the end: its visit, and every record reported.</summary>

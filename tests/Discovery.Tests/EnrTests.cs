@@ -145,6 +145,26 @@ public class EnrTests
         Assert.Equal("c7c684cbdb883880", S(eth.Span));
     }
 
+
+    [Fact]
+    public void Records_share_the_strings_of_well_known_keys_and_keep_every_other_key_and_value()
+    {
+        // a crawl holds tens of thousands of records: the keys every record carries are one string each, not one per record
+        var a = new EnrBuilder().WithSeq(3).WithIp(IPAddress.Loopback).WithUdp(9000).With("eth2", [1, 2, 3, 4]).With("zz", [7, 8]).Build(Eip778Key);
+        var b = new EnrBuilder().WithSeq(4).WithIp(IPAddress.Loopback).WithUdp(9001).With("eth2", [5, 6]).With("zz", [9]).Build(Eip778Key);
+        var ka = a.Keys.ToList();
+        var kb = b.Keys.ToList();
+        Assert.Equal(["eth2", "id", "ip", "secp256k1", "udp", "zz"], ka);
+        foreach (string known in new[] { "eth2", "id", "ip", "secp256k1", "udp" })
+            Assert.Same(ka[ka.IndexOf(known)], kb[kb.IndexOf(known)]);
+        Assert.NotSame(ka[ka.IndexOf("zz")], kb[kb.IndexOf("zz")]);
+        Assert.Equal([1, 2, 3, 4], a.GetValue("eth2"));
+        Assert.Equal([7, 8], a.GetValue("zz"));
+        Assert.Equal([9], b.GetValue("zz"));
+        Assert.Equal(9001, b.Udp);
+        Assert.Equal(a.PublicKey.ToArray(), b.PublicKey.ToArray());
+        Assert.Equal("03ca634cae0d49acb401d8a4c6b6fe8c55b70d115bf400769cc1400f3258cd3138", S(b.PublicKey));
+    }
     [Fact]
     public void Decode_accepts_record_of_exactly_300_bytes()
     {

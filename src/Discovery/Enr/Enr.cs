@@ -16,18 +16,23 @@ public sealed class Enr
     public const int MaxSize = 300;
     public const string TextPrefix = "enr:";
 
+    // A crawl holds every record it verified for its whole run (20,000 and more), so a record is few objects: its bytes,
+    // its keys (the well-known ones shared, see KnownKeys), where each value lies in the bytes, and the parsed public key.
+    // Each object more per record is one more for every collection to mark and move (docs/performance.md, "Fewer objects
+    // per record").
     private readonly byte[] _raw;
     private readonly string[] _keys;
-    private readonly int[] _valueOffset;   // content start (byte string) or item start (list)
-    private readonly int[] _valueLength;
-    private readonly bool[] _valueIsList;
-    private readonly byte[] _publicKey;     // 33-byte compressed
+    private readonly Field[] _fields;
+    private readonly int _publicKeyOffset;  // the 33-byte compressed key, inside _raw
     private readonly byte[] _parsedKey;     // 64-byte libsecp256k1 object
 
-    private Enr(byte[] raw, ulong seq, string[] keys, int[] off, int[] len, bool[] isList, byte[] publicKey, byte[] parsedKey, NodeId nodeId)
+    /// <summary>Where a value lies in the record: the content of a byte string, or the whole item of a list.</summary>
+    private readonly record struct Field(int Offset, int Length, bool IsList);
+
+    private Enr(byte[] raw, ulong seq, string[] keys, Field[] fields, int publicKeyOffset, byte[] parsedKey, NodeId nodeId)
     {
-        _raw = raw; Seq = seq; _keys = keys; _valueOffset = off; _valueLength = len; _valueIsList = isList;
-        _publicKey = publicKey; _parsedKey = parsedKey; NodeId = nodeId;
+        _raw = raw; Seq = seq; _keys = keys; _fields = fields;
+        _publicKeyOffset = publicKeyOffset; _parsedKey = parsedKey; NodeId = nodeId;
         Ip = ReadIp("ip", 4); Ip6 = ReadIp("ip6", 16);
         Udp = ReadPort("udp"); Tcp = ReadPort("tcp"); Udp6 = ReadPort("udp6"); Tcp6 = ReadPort("tcp6");
         Quic = ReadPort("quic"); Quic6 = ReadPort("quic6");
@@ -50,7 +55,7 @@ public sealed class Enr
     public ulong Seq { get; }
     public NodeId NodeId { get; }
     /// <summary>The 33-byte compressed secp256k1 public key.</summary>
-    public ReadOnlySpan<byte> PublicKey => _publicKey;
+    public ReadOnlySpan<byte> PublicKey => _raw.AsSpan(_publicKeyOffset, Secp256k1Ops.CompressedSize);
     internal ReadOnlySpan<byte> ParsedPublicKey => _parsedKey;
     public ReadOnlySpan<byte> Signature => _raw.AsSpan(SignatureOffset, 64);
     private int SignatureOffset => Rlp.HeaderLength(_raw.Length - HeaderLen()) + 2;
@@ -94,8 +99,8 @@ public sealed class Enr
     {
         int i = IndexOf(key);
         if (i < 0) { value = default; isList = false; return false; }
-        value = _raw.AsMemory(_valueOffset[i], _valueLength[i]);
-        isList = _valueIsList[i];
+        value = _raw.AsMemory(_fields[i].Offset, _fields[i].Length);
+        isList = _fields[i].IsList;
         return true;
     }
 
@@ -115,15 +120,15 @@ public sealed class Enr
     private IPAddress? ReadIp(string key, int size)
     {
         int i = IndexOf(key);
-        if (i < 0 || _valueIsList[i] || _valueLength[i] != size) return null;
-        return new IPAddress(_raw.AsSpan(_valueOffset[i], size));
+        if (i < 0 || _fields[i].IsList || _fields[i].Length != size) return null;
+        return new IPAddress(_raw.AsSpan(_fields[i].Offset, size));
     }
 
     private int? ReadPort(string key)
     {
         int i = IndexOf(key);
         if (i < 0) return null;
-        var v = _raw.AsSpan(_valueOffset[i], _valueLength[i]);
+        var v = _raw.AsSpan(_fields[i].Offset, _fields[i].Length);
         int p = 0;
         foreach (byte b in v) p = (p << 8) | b;
         return p;
@@ -177,11 +182,13 @@ public sealed class Enr
             error = serr is RlpError.NonCanonicalInteger or RlpError.NonCanonicalSize ? EnrError.NonCanonicalRlp : EnrError.BadSeq;
             return false;
         }
-        // count pairs
-        var keys = new List<string>(8);
-        var offs = new List<int>(8); var lens = new List<int>(8); var lists = new List<bool>(8);
+        // at most one pair per two bytes of content; a record is at most 300 bytes
+        Span<Field> fields = stackalloc Field[MaxSize / 2];
+        Span<Field> keyAt = stackalloc Field[MaxSize / 2];
+        int count = 0;
         ReadOnlySpan<byte> prevKey = default;
         ReadOnlySpan<byte> pubkey = default;
+        int pubkeyOffset = 0;
         bool hasId = false;
         while (!r.IsEnd)
         {
@@ -190,7 +197,7 @@ public sealed class Enr
                 error = kerr == RlpError.UnexpectedList ? EnrError.NonCanonicalRlp : EnrError.NonCanonicalRlp; return false;
             }
             if (r.IsEnd) { error = EnrError.OddKeyValueCount; return false; }
-            if (keys.Count > 0)
+            if (count > 0)
             {
                 int c = key.SequenceCompareTo(prevKey);
                 if (c == 0) { error = EnrError.DuplicateKey; return false; }
@@ -200,13 +207,10 @@ public sealed class Enr
             int itemStart = h + r.Position;
             if (!r.TryReadRaw(out var item, out bool valIsList, out _)) { error = EnrError.NonCanonicalRlp; return false; }
             RlpReader.TryReadHeader(item, out _, out int vh, out int vp, out _);
-            string k = Encoding.Latin1.GetString(key);
-            keys.Add(k);
-            if (valIsList) { offs.Add(itemStart); lens.Add(item.Length); }
-            else { offs.Add(itemStart + vh); lens.Add(vp); }
-            lists.Add(valIsList);
+            keyAt[count] = new Field(itemStart - key.Length, key.Length, false);
+            fields[count++] = valIsList ? new Field(itemStart, item.Length, true) : new Field(itemStart + vh, vp, false);
             var content = item.Slice(vh, vp);
-            switch (k)
+            switch (KnownKey(key))
             {
                 case "id":
                     if (valIsList) { error = EnrError.UnknownIdentityScheme; return false; }
@@ -214,7 +218,7 @@ public sealed class Enr
                     hasId = true; break;
                 case "secp256k1":
                     if (valIsList || content.Length != 33) { error = EnrError.BadPublicKey; return false; }
-                    pubkey = content; break;
+                    pubkey = content; pubkeyOffset = itemStart + vh; break;
                 case "ip":
                     if (valIsList || content.Length != 4) { error = EnrError.BadKnownValue; return false; }
                     break;
@@ -238,13 +242,39 @@ public sealed class Enr
         Keccak.Hash(hdr[..hl], payload, hash);
         if (!Secp256k1Ops.Verify(sig, hash, parsed)) { error = EnrError.BadSignature; return false; }
         var id = Secp256k1Ops.NodeIdOf(parsed);
-        enr = new Enr(data.ToArray(), seq, keys.ToArray(), offs.ToArray(), lens.ToArray(), lists.ToArray(), pubkey.ToArray(), parsed, id);
+        var keys = new string[count];
+        for (int i = 0; i < count; i++)
+        {
+            var key = data.Slice(keyAt[i].Offset, keyAt[i].Length);
+            keys[i] = KnownKey(key) ?? Encoding.Latin1.GetString(key);
+        }
+        enr = new Enr(data.ToArray(), seq, keys, fields[..count].ToArray(), pubkeyOffset, parsed, id);
         error = EnrError.None;
         return true;
     }
 
     public static Enr Decode(ReadOnlySpan<byte> data) =>
         TryDecode(data, out var e, out var err) ? e! : throw new FormatException($"invalid ENR: {err}");
+
+    /// <summary>
+    /// The keys records carry (EIP-778's predefined ones, and the consensus layer's: p2p-interface.md "ENR structure",
+    /// "Custody group count", "Next fork digest"), one string each for every record: a crawl decodes tens of thousands.
+    /// </summary>
+    private static readonly string[] KnownKeys =
+        ["id", "secp256k1", "ip", "ip6", "udp", "tcp", "udp6", "tcp6", "quic", "quic6", "eth2", "attnets", "syncnets", "cgc", "nfd"];
+
+    /// <summary>The shared string of a well-known key, or null for any other key.</summary>
+    private static string? KnownKey(ReadOnlySpan<byte> key)
+    {
+        foreach (string k in KnownKeys)
+        {
+            if (k.Length != key.Length) continue;
+            int i = 0;
+            while (i < k.Length && k[i] == key[i]) i++;
+            if (i == k.Length) return k;
+        }
+        return null;
+    }
 
     /// <summary>Equal when the encoded bytes are equal.</summary>
     public bool SameRecord(Enr other) => _raw.AsSpan().SequenceEqual(other._raw);

@@ -127,6 +127,7 @@ public sealed class CrawlStore
     public async Task BuildCensusAsync(long crawlId, CancellationToken ct = default)
     {
         await using var connection = Sql.Open(_options);
+        CensusSql.RegisterHexBits(connection);
         await connection.OpenAsync(ct).ConfigureAwait(false);
         await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
         await Sql.ExecuteAsync(connection, tx, "DELETE FROM crawl_census WHERE crawl_id = @crawl", ct, ("crawl", crawlId)).ConfigureAwait(false);

@@ -204,4 +204,28 @@ public class CensusTests(CensusFixture fixture) : IClassFixture<CensusFixture>
         var expected = seed.Visits.Where(v => v.CrawlId == seed.CrawlIds[0] && seed.GeoOf(v) is null).Select(v => v.Ip!).Distinct();
         Assert.Equal(expected.Order(StringComparer.Ordinal), ips.Order(StringComparer.Ordinal));
     }
+
+    [Fact]
+    public async Task The_sqlite_bit_count_function_counts_as_the_portable_replace_chain_does()
+    {
+        // the census build counts attnets and syncnets bits with a function on SQLite; every other query, and PostgreSQL,
+        // with the REPLACE chain: both must give the same key for any stored text
+        await using var conn = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=:memory:");
+        CensusSql.RegisterHexBits(conn);
+        await conn.OpenAsync();
+        string?[] values = [null, "", "0", "00", "1", "8", "9", "ff", "FF", "Ab", "0123456789abcdef", "ffffffffffffffff", "0x1F", "zz", " 3 ", "\u00fc7", "\U0001F600f", "g0G"];
+        foreach (string? v in values)
+        {
+            await using var cmd = conn.CreateCommand();
+            cmd.CommandText = $"SELECT {CensusSql.BitCount("@x")}, {CensusSql.BitCount("@x", sqliteBits: true)}";
+            cmd.Parameters.AddWithValue("@x", (object?)v ?? DBNull.Value);
+            await using var r = await cmd.ExecuteReaderAsync();
+            Assert.True(await r.ReadAsync());
+            object chain = r.GetValue(0), function = r.GetValue(1);
+            Assert.True(Equals(chain, function), $"{v}: the chain gives {chain}, the function {function}");
+            Assert.Equal(v is null, chain is DBNull);
+        }
+        Assert.Equal("64", CensusSql.HexBits("ffffffffffffffff"));
+        Assert.Equal("6", CensusSql.HexBits("0x1F"));   // 'x' is no hex digit: it stays one character, as in the chain
+    }
 }

@@ -99,9 +99,9 @@ internal static class CensusSql
 
     /// <summary>
     /// The name of the SQLite function that counts a hex bitfield's bits as <see cref="BitCount(string, bool)"/>'s REPLACE
-    /// chain does, registered by <see cref="RegisterHexBits"/>. The chain is fifteen nested REPLACEs per value: at the end
-    /// of a 20,000-record crawl its two dimensions were about a third of the census build's time (docs/performance.md,
-    /// "Fewer objects per record; the census's bit counts").
+    /// chain does, registered by <see cref="RegisterHexBits"/>. The chain is fifteen nested REPLACEs per value, the costliest
+    /// keys of the census build at the end of a crawl (docs/performance.md, "Another machine; fewer objects per record; the
+    /// census's bit counts").
     /// </summary>
     public const string SqliteHexBits = "clp2p_hex_bits";
 

@@ -18,8 +18,8 @@ public sealed class Enr
 
     // A crawl holds every record it verified for its whole run (20,000 and more), so a record is few objects: its bytes,
     // its keys (the well-known ones shared, see KnownKeys), where each value lies in the bytes, and the parsed public key.
-    // Each object more per record is one more for every collection to mark and move (docs/performance.md, "Fewer objects
-    // per record").
+    // Each object more per record is one more for every collection to mark and move (docs/performance.md, "Another
+    // machine; fewer objects per record; the census's bit counts").
     private readonly byte[] _raw;
     private readonly string[] _keys;
     private readonly Field[] _fields;

@@ -145,7 +145,6 @@ public class EnrTests
         Assert.Equal("c7c684cbdb883880", S(eth.Span));
     }
 
-
     [Fact]
     public void Records_share_the_strings_of_well_known_keys_and_keep_every_other_key_and_value()
     {

@@ -29,14 +29,8 @@ public sealed class SlowPeerTests
 
         await using var me = TestNodes.Create();
         await me.StartAsync();
-        var crawler = new DhtCrawler(me, new DhtCrawlOptions
-        {
-            // only the slow peer is contacted: the records it returns are reported, not visited
-            CanContact = e => e.NodeId == slow.LocalId,
-            RandomWalks = 0,
-            FirstPassTimeout = TimeSpan.FromSeconds(1),
-            FirstPassRetries = 1,
-        });
+        // only the slow peer is contacted: the records it returns are reported, not visited
+        var crawler = SinglePeerCrawler(me, slow.LocalId);
         var (visit, discovered) = await CrawlAsync(crawler, slow);
 
         Assert.True(proxy.Delayed > 0);
@@ -66,16 +60,9 @@ public sealed class SlowPeerTests
 
         await using var me = TestNodes.Create();
         await me.StartAsync();
-        var crawler = new DhtCrawler(me, new DhtCrawlOptions
-        {
-            CanContact = e => e.NodeId == peer.Id,
-            RandomWalks = 0,
-            FirstPassTimeout = TimeSpan.FromSeconds(1),
-            FirstPassRetries = 1,
-            // the two unanswered attempts each wait it out; long enough that a loaded machine's late answer to any other
-            // request is not taken for one more loss
-            SecondPassTimeout = TimeSpan.FromSeconds(3),
-        });
+        // the second pass's two unanswered attempts each wait its timeout out; 3 s is long enough that a loaded machine's
+        // late answer to any other request is not taken for one more loss
+        var crawler = SinglePeerCrawler(me, peer.Id, secondPassTimeout: TimeSpan.FromSeconds(3));
         var (visit, discovered) = await CrawlAsync(crawler, peer.Enr);
 
         Assert.NotNull(visit);
@@ -103,14 +90,7 @@ public sealed class SlowPeerTests
 
         await using var me = TestNodes.Create();
         await me.StartAsync();
-        var crawler = new DhtCrawler(me, new DhtCrawlOptions
-        {
-            CanContact = e => e.NodeId == node.LocalId,
-            RandomWalks = 0,
-            FirstPassTimeout = TimeSpan.FromSeconds(1),
-            FirstPassRetries = 1,
-            SecondPassTimeout = TimeSpan.FromSeconds(3),
-        });
+        var crawler = SinglePeerCrawler(me, node.LocalId, secondPassTimeout: TimeSpan.FromSeconds(3));
         var (visit, discovered) = await CrawlAsync(crawler, node);
 
         Assert.Equal(3, proxy.Dropped);
@@ -132,6 +112,23 @@ public sealed class SlowPeerTests
             if (node.AddToTable(enr)) tabled.Add(enr.NodeId);
         }
         return tabled;
+    }
+
+    /// <summary>A crawler that contacts only <paramref name="peer"/> (the records it returns are reported, not visited),
+    /// without random walks, with a 1 s first-pass wait and one retry; the second pass's wait and the window's cut
+    /// interval as given, else the defaults.</summary>
+    private static DhtCrawler SinglePeerCrawler(Discv5Node me, NodeId peer, TimeSpan? secondPassTimeout = null, TimeSpan? congestionCutInterval = null)
+    {
+        var defaults = new DhtCrawlOptions();
+        return new DhtCrawler(me, new DhtCrawlOptions
+        {
+            CanContact = e => e.NodeId == peer,
+            RandomWalks = 0,
+            FirstPassTimeout = TimeSpan.FromSeconds(1),
+            FirstPassRetries = 1,
+            SecondPassTimeout = secondPassTimeout ?? defaults.SecondPassTimeout,
+            CongestionCutInterval = congestionCutInterval ?? defaults.CongestionCutInterval,
+        });
     }
 
     /// <summary>Crawls from <paramref name="peer"/> to the end: its visit, and every record reported.</summary>
@@ -165,15 +162,7 @@ public sealed class SlowPeerTests
 
         await using var me = TestNodes.Create();
         await me.StartAsync();
-        var crawler = new DhtCrawler(me, new DhtCrawlOptions
-        {
-            CanContact = e => e.NodeId == peer.LocalId,
-            RandomWalks = 0,
-            FirstPassTimeout = TimeSpan.FromSeconds(1),
-            FirstPassRetries = 1,
-            SecondPassTimeout = TimeSpan.FromSeconds(1),
-            CongestionCutInterval = TimeSpan.Zero,
-        });
+        var crawler = SinglePeerCrawler(me, peer.LocalId, secondPassTimeout: TimeSpan.FromSeconds(1), congestionCutInterval: TimeSpan.Zero);
         var (visit, _) = await CrawlAsync(crawler, peer);
 
         Assert.NotNull(visit);

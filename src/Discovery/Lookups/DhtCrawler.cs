@@ -70,8 +70,8 @@ public sealed class DhtCrawlOptions
     /// until its first answer (or the end of its first pass), not for its whole enumeration: the rest of the visit is
     /// paced by the node's spacing and the crawl-wide window (<see cref="InitialRequestsInFlight"/>), and a slot held
     /// through 19 paced requests kept nodes found early from being contacted for many seconds. Half the records of a
-    /// mainnet crawl point at nodes that are gone and hold their slot through a timeout and two retries (<see cref="FirstContactRetries"/>), so thousands at
-    /// once cost memory, not CPU.
+    /// mainnet crawl point at nodes that are gone and hold their slot through a timeout and two retries
+    /// (<see cref="FirstContactRetries"/>), so thousands at once cost memory, not CPU.
     /// </summary>
     public int MaxConcurrency { get; init; } = 2_000;
 
@@ -158,12 +158,13 @@ public sealed class DhtCrawlOptions
     /// <summary>
     /// Retries of a first contact: a first-pass request to a node that has not answered yet (its first attempt is two
     /// round trips, the WHOAREYOU and the handshake's answer). Null: one more than <see cref="FirstPassRetries"/> (2 by
-    /// default: three attempts, then one in the second pass). A live node whose every first contact's round trip is lost
-    /// is never enumerated; at 1 % loss each way one round trip fails with p ≈ 0.02, and with three attempts in all a
-    /// 20,000-record simulated crawl left a live node unanswered in about one crawl in thirteen (traced,
-    /// docs/performance.md, "The rare miss, explained"); with four, about one in 640. At 5 % loss each way, ~9 live
-    /// nodes in 10,000 with three attempts, ~1 with four. The price: one more datagram and 1 s more of its
-    /// first-contact slot for each record of a node that is gone, half of mainnet's records.
+    /// default: three attempts, then one in the second pass). A live node whose every first contact's round trip is
+    /// lost is never enumerated; at 1 % loss each way one round trip fails with p ≈ 0.02, and with three attempts in
+    /// all a 20,000-record simulated crawl left a live node unanswered in about one crawl in thirteen (traced,
+    /// docs/performance.md, "The census counts what the summary counts; the rare miss explained"); with four, about one
+    /// in 640. At 5 % loss each way, ~9 live nodes in 10,000 with three attempts, ~1 with four. The price: one more
+    /// datagram and 1 s more of its first-contact slot for each record of a node that is gone, half of mainnet's
+    /// records.
     /// </summary>
     public int? FirstContactRetries { get; init; }
 

@@ -164,6 +164,7 @@ public class EnrTests
         Assert.Equal(a.PublicKey.ToArray(), b.PublicKey.ToArray());
         Assert.Equal("03ca634cae0d49acb401d8a4c6b6fe8c55b70d115bf400769cc1400f3258cd3138", S(b.PublicKey));
     }
+
     [Fact]
     public void Decode_accepts_record_of_exactly_300_bytes()
     {

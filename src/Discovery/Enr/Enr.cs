@@ -185,6 +185,7 @@ public sealed class Enr
         // at most one pair per two bytes of content; a record is at most 300 bytes
         Span<Field> fields = stackalloc Field[MaxSize / 2];
         Span<Field> keyAt = stackalloc Field[MaxSize / 2];
+        Span<sbyte> knownAt = stackalloc sbyte[MaxSize / 2];   // the key's index in KnownKeys, -1 for another key
         int count = 0;
         ReadOnlySpan<byte> prevKey = default;
         ReadOnlySpan<byte> pubkey = default;
@@ -207,10 +208,12 @@ public sealed class Enr
             int itemStart = h + r.Position;
             if (!r.TryReadRaw(out var item, out bool valIsList, out _)) { error = EnrError.NonCanonicalRlp; return false; }
             RlpReader.TryReadHeader(item, out _, out int vh, out int vp, out _);
+            int known = KnownKeyIndex(key);
             keyAt[count] = new Field(itemStart - key.Length, key.Length, false);
+            knownAt[count] = (sbyte)known;
             fields[count++] = valIsList ? new Field(itemStart, item.Length, true) : new Field(itemStart + vh, vp, false);
             var content = item.Slice(vh, vp);
-            switch (KnownKey(key))
+            switch (known >= 0 ? KnownKeys[known] : null)
             {
                 case "id":
                     if (valIsList) { error = EnrError.UnknownIdentityScheme; return false; }
@@ -244,10 +247,7 @@ public sealed class Enr
         var id = Secp256k1Ops.NodeIdOf(parsed);
         var keys = new string[count];
         for (int i = 0; i < count; i++)
-        {
-            var key = data.Slice(keyAt[i].Offset, keyAt[i].Length);
-            keys[i] = KnownKey(key) ?? Encoding.Latin1.GetString(key);
-        }
+            keys[i] = knownAt[i] >= 0 ? KnownKeys[knownAt[i]] : Encoding.Latin1.GetString(data.Slice(keyAt[i].Offset, keyAt[i].Length));
         enr = new Enr(data.ToArray(), seq, keys, fields[..count].ToArray(), pubkeyOffset, parsed, id);
         error = EnrError.None;
         return true;
@@ -263,17 +263,18 @@ public sealed class Enr
     private static readonly string[] KnownKeys =
         ["id", "secp256k1", "ip", "ip6", "udp", "tcp", "udp6", "tcp6", "quic", "quic6", "eth2", "attnets", "syncnets", "cgc", "nfd"];
 
-    /// <summary>The shared string of a well-known key, or null for any other key.</summary>
-    private static string? KnownKey(ReadOnlySpan<byte> key)
+    /// <summary>The index in <see cref="KnownKeys"/> of a well-known key, or -1 for any other key.</summary>
+    private static int KnownKeyIndex(ReadOnlySpan<byte> key)
     {
-        foreach (string k in KnownKeys)
+        for (int n = 0; n < KnownKeys.Length; n++)
         {
+            string k = KnownKeys[n];
             if (k.Length != key.Length) continue;
             int i = 0;
             while (i < k.Length && k[i] == key[i]) i++;
-            if (i == k.Length) return k;
+            if (i == k.Length) return n;
         }
-        return null;
+        return -1;
     }
 
     /// <summary>Equal when the encoded bytes are equal.</summary>

@@ -50,6 +50,28 @@ public class SqliteRawWriteTests
     }
 
     [Fact]
+    public async Task The_writers_connection_keeps_a_large_page_cache_and_a_longer_checkpoint_interval()
+    {
+        await using TestDatabase db = await TestDatabase.CreateAsync(StorageProvider.Sqlite);
+        long crawl = await new CrawlStore(db.Options).StartCrawlAsync("mainnet", Samples.T0, null);
+        // a connection of the pool the writer uses, before any write: SQLite's defaults
+        Assert.Equal((-2000L, 1000L), await WriterSettingsAsync(db.Options));
+        await using (var sink = new SqliteBatchSink(db.Options, TimeProvider.System))
+            await sink.WriteAsync(EdgeBatch(crawl), CancellationToken.None);
+        // the pooled connection the writer leased and gave back (the pool holds one idle connection here)
+        Assert.Equal((-65536L, 8192L), await WriterSettingsAsync(db.Options));
+    }
+
+    private static async Task<(long CacheSize, long Checkpoint)> WriterSettingsAsync(StorageOptions options)
+    {
+        await using var conn = new SqliteConnection(options.ConnectionString);
+        await conn.OpenAsync();
+        long cache = Convert.ToInt64(await Sql.ScalarAsync(conn, "PRAGMA cache_size", CancellationToken.None), System.Globalization.CultureInfo.InvariantCulture);
+        long checkpoint = Convert.ToInt64(await Sql.ScalarAsync(conn, "PRAGMA wal_autocheckpoint", CancellationToken.None), System.Globalization.CultureInfo.InvariantCulture);
+        return (cache, checkpoint);
+    }
+
+    [Fact]
     public async Task Rows_bound_directly_read_back_through_EF_Core_and_the_census()
     {
         await using TestDatabase db = await TestDatabase.CreateAsync(StorageProvider.Sqlite);

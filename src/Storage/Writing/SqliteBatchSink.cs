@@ -54,6 +54,16 @@ internal sealed class SqliteBatchSink : IBatchSink
     private static readonly string[] VisitParameters = [.. VisitColumns.All.Select(c => "$" + c.Name)];
     private static readonly string InsertVisit = $"INSERT INTO visits ({VisitColumns.NameList}) VALUES ({string.Join(", ", VisitParameters)})";
 
+    /// <summary>
+    /// The writer's connection settings, set on each lease of the pooled connection (they last as long as it does).
+    /// A page cache of 64 MiB instead of SQLite's 2 MiB holds the indexes a crawl's inserts land on in random places
+    /// (node ids are random), so a batch does not read them back from the file one page at a time; and a checkpoint
+    /// every 8,192 pages of write-ahead log instead of 1,000 copies a page rewritten by several batches to the database
+    /// once rather than once per 1,000 pages (sqlite.org/pragma.html#pragma_cache_size, #pragma_wal_autocheckpoint).
+    /// Durability is unchanged: every commit is still synced (synchronous FULL, the default).
+    /// </summary>
+    private const string WriterPragmas = "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 8192;";
+
     private readonly string _connectionString;
     private readonly Dictionary<string, long> _agentIds = new(StringComparer.Ordinal);
 
@@ -76,6 +86,7 @@ internal sealed class SqliteBatchSink : IBatchSink
     {
         await using var conn = new SqliteConnection(_connectionString);
         await conn.OpenAsync(ct).ConfigureAwait(false);
+        await Sql.ExecuteAsync(conn, null, WriterPragmas, ct).ConfigureAwait(false);
         await using var tx = (SqliteTransaction)await conn.BeginTransactionAsync(ct).ConfigureAwait(false);
 
         List<NodeRow> nodes = NodeRow.Merge(batch);

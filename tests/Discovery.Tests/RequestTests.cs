@@ -598,11 +598,7 @@ public sealed class RequestTests
         var time = new FakeTimeProvider();
         await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 0).StartedAsync();
         using var raw = new RawPeer();
-        var first = n.FindNodeAsync(raw.Enr, [256]);
-        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
-        using var old = hs.Session;
-        raw.Send(raw.Encrypt(n.LocalId, old, new NodesMessage(fn.RequestId, 1, [])), n.LocalEndPoint);
-        Assert.Empty(await first.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok());
+        using var old = await SessionAnsweredOnceAsync(n, raw);
         // the remote forgets the session; a request under it is given up before the challenge comes
         var given = n.FindNodeAsync(raw.Enr, [255]);
         var givenPacket = (await raw.ReceiveAsync())!;
@@ -612,6 +608,24 @@ public sealed class RequestTests
         raw.Send(way, n.LocalEndPoint);
         await n.UntilAsync(() => n.DropCounts.GetValueOrDefault("who-are-you-unsolicited") == 1);
         // the next request's packet under the same keys draws a copy of that challenge
+        await NextRequestAnswersTheChallengeAsync(n, raw, way, challenge);
+    }
+
+    /// <summary>A first request, its handshake served and its answer (empty) sent: the session, which the caller disposes.</summary>
+    private static async Task<Session> SessionAnsweredOnceAsync(Discv5Node n, RawPeer raw)
+    {
+        var first = n.FindNodeAsync(raw.Enr, [256]);
+        var (hs, fn) = await PitfallTests.ServeHandshake(n, raw);
+        raw.Send(raw.Encrypt(n.LocalId, hs.Session, new NodesMessage(fn.RequestId, 1, [])), n.LocalEndPoint);
+        Assert.Empty(await first.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok());
+        return hs.Session;
+    }
+
+    /// <summary>The next request's packet (under the session the remote no longer holds) draws the copy
+    /// <paramref name="way"/> of the remote's pending challenge; that request must answer it with a handshake, and get
+    /// its answer under the new session.</summary>
+    private static async Task NextRequestAnswersTheChallengeAsync(Discv5Node n, RawPeer raw, byte[] way, byte[] challenge)
+    {
         var records = PitfallTests.RecordsAt(raw.Id, 254, 2);
         var next = n.FindNodeAsync(raw.Enr, [254]);
         Assert.True(raw.TryDecode((await raw.ReceiveAsync())!, out var flag, out _, out _, out _));
@@ -624,6 +638,32 @@ public sealed class RequestTests
         Assert.Equal([254], f.Distances);
         raw.Send(raw.Encrypt(n.LocalId, session, new NodesMessage(f.RequestId, 1, [.. records.Select(e => e.Raw)])), n.LocalEndPoint);
         Assert.Equal(records.Select(e => e.NodeId).ToHashSet(), (await next.WaitAsync(ClP2p.TestSupport.Waits.HangGuard).Ok()).Select(e => e.NodeId).ToHashSet());
+    }
+
+    [Fact]
+    public async Task A_challenge_repeated_for_a_packet_of_an_ended_request_is_answered_by_the_next_request()
+    {
+        // The remote no longer holds our session and challenges a request's packet under it; that request has ended
+        // by then without being kept among the given-up ones (here its caller gave up). The remote repeats its pending
+        // challenge to every later packet it cannot read: the first copy is dropped, its repeat shows the remote holds
+        // it, and the request waiting for the node answers it. Before, every copy was dropped and the node was left
+        // unanswered (docs/performance.md, "The slow node left at one answer").
+        var time = new FakeTimeProvider();
+        await using var n = await TestNodes.Create(time: time, requestTimeout: TimeSpan.FromSeconds(1), retries: 0).StartedAsync();
+        using var raw = new RawPeer();
+        using var old = await SessionAnsweredOnceAsync(n, raw);
+        // the remote forgets the session; the request whose packet it challenges ends before the challenge comes
+        using var gone = new CancellationTokenSource();
+        var ended = n.FindNodeAsync(raw.Enr, [255], gone.Token);
+        var endedPacket = (await raw.ReceiveAsync())!;
+        await gone.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ended.WaitAsync(ClP2p.TestSupport.Waits.HangGuard));
+        var (way, challenge) = raw.WhoAreYouFor(endedPacket, n.LocalId, 0);
+        raw.Send(way, n.LocalEndPoint);
+        await n.UntilAsync(() => n.DropCounts.GetValueOrDefault("who-are-you-unsolicited") == 1);
+        // the next request's packet under the same keys draws the same challenge again
+        await NextRequestAnswersTheChallengeAsync(n, raw, way, challenge);
+        Assert.Equal(1, n.DropCounts.GetValueOrDefault("who-are-you-unsolicited"));
     }
 
     [Fact]

@@ -19,7 +19,10 @@ internal sealed partial class HandlerShard
             // With no such request yet (the node's next pass has not started), the nonce stays remembered: the node
             // repeats the same challenge for every packet of ours while it is pending, so the copy drawn by the next
             // pass's first packet still finds it
-            if (!_givenUp.TryGetValue(nonce, out var late) || !late.Address.EndPoint.Equals(from)) return DropReason.WhoAreYouUnsolicited;
+            if (!_givenUp.TryGetValue(nonce, out var late) || !late.Address.EndPoint.Equals(from))
+                return RepeatedChallengeCarrier(nonce, view.Header, from) is { } repeated
+                    ? HandleWhoAreYouFor((repeated, false, null), nonce, view, from)
+                    : DropReason.WhoAreYouUnsolicited;
             _ctx.Service.Responded(late.Address.Id);   // late, but the node is there
             _sessions.TryGetValue(late.Address, out var held);
             PendingRequest? carrier = null;
@@ -39,6 +42,12 @@ internal sealed partial class HandlerShard
             _givenUp.Remove(nonce);
             entry = (carrier, false, late.Under);
         }
+        return HandleWhoAreYouFor(entry, nonce, view, from);
+    }
+
+    /// <summary>A WHOAREYOU matched to the request it challenges (or that answers it for an earlier one).</summary>
+    private DropReason HandleWhoAreYouFor((PendingRequest Request, bool WasHandshake, Session? Under) entry, Nonce96 nonce, PacketView view, IPEndPoint from)
+    {
         var req = entry.Request;
         if (!req.Address.EndPoint.Equals(from)) return DropReason.WhoAreYouWrongSender;
         // a challenge to an earlier packet than the request's last: a late one, a copy the last drew, or a given-up

@@ -385,6 +385,58 @@ internal sealed partial class HandlerShard
             _givenUpOrder.Dequeue();
             if (_givenUp.TryGetValue(oldest.Nonce, out var g) && g.At == oldest.At) _givenUp.Remove(oldest.Nonce);
         }
+        while (_endedOrder.TryPeek(out var oldest) && Time.GetElapsedTime(oldest.At, now) > lifetime)
+        {
+            _endedOrder.Dequeue();
+            if (_ended.TryGetValue(oldest.Nonce, out var e) && e.At == oldest.At) _ended.Remove(oldest.Nonce);
+        }
+    }
+
+    /// <summary>Keeps a while the nonces of the packets (not the handshakes) of an ending request, however it ended: an
+    /// answered one too (its answer may have come for another of its attempts, while the remote challenged this one), and
+    /// one to a remote that had not answered yet (a slow node's challenge comes seconds after its first contacts ended).
+    /// Kept only for <see cref="RepeatedChallengeCarrier"/>, which takes a challenge naming one of them only when the
+    /// remote repeats it.</summary>
+    private void RememberEnded(PendingRequest req)
+    {
+        if (Options.MaxGivenUpNonces <= 0 || req.Nonces.Count == 0) return;
+        long now = Time.GetTimestamp();
+        for (int i = 0; i < req.Nonces.Count; i++)
+        {
+            var n = req.Nonces[i];
+            if (!_byNonce.TryGetValue(n, out var e) || e.WasHandshake) continue;
+            while (_ended.Count >= Options.MaxGivenUpNonces && _endedOrder.TryDequeue(out var oldest))
+                if (_ended.TryGetValue(oldest.Nonce, out var o) && o.At == oldest.At) _ended.Remove(oldest.Nonce);
+            _ended[n] = (req.Address, now);
+            _endedOrder.Enqueue((n, now));
+        }
+    }
+
+    /// <summary>
+    /// The request that answers a challenge naming a packet of an ended request (one not kept among the given-up ones,
+    /// see <see cref="RememberGivenUp"/>), or null to drop it. discv5-theory.md "Handshake Implementation
+    /// Considerations": while its challenge is pending, a remote answers every packet of ours it cannot read with the
+    /// same WHOAREYOU, which names the packet that drew it first. The first such challenge is dropped, as it may be a
+    /// late copy of one the remote has replaced (answered, a remote that drops a challenge after a handshake with a bad
+    /// signature, as go-ethereum's does, would lose the one it holds); when the same bytes come again, the remote holds
+    /// it, and a request waiting for that node answers it. Unanswered, a slow node that had taken one handshake and then
+    /// lost our session challenged every later packet, and was left with one answer (docs/performance.md, "The slow
+    /// node left at one answer").
+    /// </summary>
+    private PendingRequest? RepeatedChallengeCarrier(Nonce96 nonce, ReadOnlySpan<byte> challenge, IPEndPoint from)
+    {
+        if (!_ended.TryGetValue(nonce, out var ended) || !ended.Address.EndPoint.Equals(from)) return null;
+        if (!_unansweredChallenges.TryGetValue(ended.Address, out var seen) || !challenge.SequenceEqual(seen))
+        {
+            // bounded: one entry per remote whose challenge went unanswered, cleared when many have piled up
+            if (_unansweredChallenges.Count >= Options.MaxGivenUpNonces) _unansweredChallenges.Clear();
+            _unansweredChallenges[ended.Address] = challenge.ToArray();
+            return null;
+        }
+        if (LiveRequestTo(ended.Address) is not { } carrier) return null;
+        _unansweredChallenges.Remove(ended.Address);
+        LogRepeatedChallengeAnswered(_ctx.Log, from);
+        return carrier;
     }
 
     private void PurgeExpiredRequests(long now)
@@ -401,10 +453,12 @@ internal sealed partial class HandlerShard
         }
     }
 
-    /// <summary>Forgets a request's packets and timeout, and hands its first-contact role on. Leaves it in _pending.</summary>
+    /// <summary>Forgets a request's packets and timeout (their nonces kept a while, see <see cref="RememberEnded"/>), and
+    /// hands its first-contact role on. Leaves it in _pending.</summary>
     private void Release(PendingRequest req)
     {
         if (req.State is RequestState.Live or RequestState.New) Interlocked.Decrement(ref Counters.LiveRequests);
+        RememberEnded(req);
         for (int i = 0; i < req.Nonces.Count; i++) _byNonce.Remove(req.Nonces[i]);
         req.Nonces.Clear();
         DisarmTimer(req);

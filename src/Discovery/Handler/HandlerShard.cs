@@ -57,6 +57,13 @@ internal sealed partial class HandlerShard
     // the same nonces oldest first, to purge and to evict from the front (an item whose nonce was taken up or kept
     // again later no longer matches its entry and is skipped)
     private readonly Queue<(Nonce96 Nonce, long At)> _givenUpOrder = new();
+    // nonces of the packets (not handshakes) of every request that ended, kept as long as the given-up ones: a remote
+    // that cannot read our packets repeats its pending challenge to each of them, and that challenge may name a packet
+    // of a request that ended otherwise than as kept above (see RepeatedChallengeCarrier)
+    private readonly Dictionary<Nonce96, (NodeAddress Address, long At)> _ended = [];
+    private readonly Queue<(Nonce96 Nonce, long At)> _endedOrder = new();
+    // the last such challenge dropped per remote, to tell its repeat
+    private readonly Dictionary<NodeAddress, byte[]> _unansweredChallenges = [];
     // our requests' timeouts, one timer for all (see ArmTimer): a timer per request cost the runtime's timer queue a
     // walk over thousands of them on every tick of a crawl. The queue holds timeout ids by deadline (in
     // Time.GetTimestamp() ticks); _armed the requests of the ids still live, so that an answered request is let go at
@@ -583,6 +590,9 @@ internal sealed partial class HandlerShard
 
     [LoggerMessage(Level = LogLevel.Error, Message = "internal error handling a packet from {From}")]
     private static partial void LogPacketError(ILogger logger, Exception e, IPEndPoint from);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "challenge from {From} repeated for a packet of an ended request: answered by a waiting request")]
+    private static partial void LogRepeatedChallengeAnswered(ILogger logger, IPEndPoint from);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "internal error in a handler shard ({Kind})")]
     private static partial void LogInternalError(ILogger logger, Exception e, ShardItemKind kind);

@@ -359,12 +359,7 @@ internal sealed partial class HandlerShard
             // kept, that challenge was dropped as unsolicited when the next pass's packet drew a copy of it, and the
             // node was left unanswered (docs/performance.md, "Slow nodes' lost answers").
             if (e.Under is null ? i < lastHandshake || current is not null : e.Under != current) continue;
-            // full: the oldest goes, not this one (a slow node's challenge comes seconds after thousands of gone
-            // nodes' first contacts were given up, and it is the newest nonces its late WHOAREYOU names)
-            while (_givenUp.Count >= Options.MaxGivenUpNonces && _givenUpOrder.TryDequeue(out var oldest))
-                if (_givenUp.TryGetValue(oldest.Nonce, out var g) && g.At == oldest.At) _givenUp.Remove(oldest.Nonce);
-            _givenUp[n] = (req.Address, now, e.Under);
-            _givenUpOrder.Enqueue((n, now));
+            _givenUp.Add(n, (req.Address, e.Under), now);
         }
     }
 
@@ -380,36 +375,9 @@ internal sealed partial class HandlerShard
     private void PurgeGivenUp(long now)
     {
         var lifetime = Options.LateAnswerGrace > TimeSpan.Zero ? Options.LateAnswerGrace : TimeSpan.FromSeconds(10);
-        while (_givenUpOrder.TryPeek(out var oldest) && Time.GetElapsedTime(oldest.At, now) > lifetime)
-        {
-            _givenUpOrder.Dequeue();
-            if (_givenUp.TryGetValue(oldest.Nonce, out var g) && g.At == oldest.At) _givenUp.Remove(oldest.Nonce);
-        }
-        while (_endedOrder.TryPeek(out var oldest) && Time.GetElapsedTime(oldest.At, now) > lifetime)
-        {
-            _endedOrder.Dequeue();
-            if (_ended.TryGetValue(oldest.Nonce, out var e) && e.At == oldest.At) _ended.Remove(oldest.Nonce);
-        }
-    }
-
-    /// <summary>Keeps a while the nonces of the packets (not the handshakes) of an ending request, however it ended: an
-    /// answered one too (its answer may have come for another of its attempts, while the remote challenged this one), and
-    /// one to a remote that had not answered yet (a slow node's challenge comes seconds after its first contacts ended).
-    /// Kept only for <see cref="RepeatedChallengeCarrier"/>, which takes a challenge naming one of them only when the
-    /// remote repeats it.</summary>
-    private void RememberEnded(PendingRequest req)
-    {
-        if (Options.MaxGivenUpNonces <= 0 || req.Nonces.Count == 0) return;
-        long now = Time.GetTimestamp();
-        for (int i = 0; i < req.Nonces.Count; i++)
-        {
-            var n = req.Nonces[i];
-            if (!_byNonce.TryGetValue(n, out var e) || e.WasHandshake) continue;
-            while (_ended.Count >= Options.MaxGivenUpNonces && _endedOrder.TryDequeue(out var oldest))
-                if (_ended.TryGetValue(oldest.Nonce, out var o) && o.At == oldest.At) _ended.Remove(oldest.Nonce);
-            _ended[n] = (req.Address, now);
-            _endedOrder.Enqueue((n, now));
-        }
+        long cutoff = now - (long)(lifetime.TotalSeconds * Time.TimestampFrequency);
+        _givenUp.Purge(cutoff);
+        _ended.Purge(cutoff);
     }
 
     /// <summary>
@@ -425,16 +393,16 @@ internal sealed partial class HandlerShard
     /// </summary>
     private PendingRequest? RepeatedChallengeCarrier(Nonce96 nonce, ReadOnlySpan<byte> challenge, IPEndPoint from)
     {
-        if (!_ended.TryGetValue(nonce, out var ended) || !ended.Address.EndPoint.Equals(from)) return null;
-        if (!_unansweredChallenges.TryGetValue(ended.Address, out var seen) || !challenge.SequenceEqual(seen))
+        if (!_ended.TryGetValue(nonce, out var ended) || !ended.EndPoint.Equals(from)) return null;
+        if (!_unansweredChallenges.TryGetValue(ended, out var seen) || !challenge.SequenceEqual(seen))
         {
             // bounded: one entry per remote whose challenge went unanswered, cleared when many have piled up
             if (_unansweredChallenges.Count >= Options.MaxGivenUpNonces) _unansweredChallenges.Clear();
-            _unansweredChallenges[ended.Address] = challenge.ToArray();
+            _unansweredChallenges[ended] = challenge.ToArray();
             return null;
         }
-        if (LiveRequestTo(ended.Address) is not { } carrier) return null;
-        _unansweredChallenges.Remove(ended.Address);
+        if (LiveRequestTo(ended) is not { } carrier) return null;
+        _unansweredChallenges.Remove(ended);
         LogRepeatedChallengeAnswered(_ctx.Log, from);
         return carrier;
     }
@@ -453,13 +421,19 @@ internal sealed partial class HandlerShard
         }
     }
 
-    /// <summary>Forgets a request's packets and timeout (their nonces kept a while, see <see cref="RememberEnded"/>), and
-    /// hands its first-contact role on. Leaves it in _pending.</summary>
+    /// <summary>
+    /// Forgets a request's packets and timeout, and hands its first-contact role on. Leaves it in _pending. The nonces of
+    /// its packets (not its handshakes) are kept a while, however it ended: an answered request's too (its answer may
+    /// have come for another of its attempts, while the remote challenged this one), and those to a remote that had not
+    /// answered yet (a slow node's challenge comes seconds after its first contacts ended); only for
+    /// <see cref="RepeatedChallengeCarrier"/>, which takes a challenge naming one of them only when the remote repeats it.
+    /// </summary>
     private void Release(PendingRequest req)
     {
         if (req.State is RequestState.Live or RequestState.New) Interlocked.Decrement(ref Counters.LiveRequests);
-        RememberEnded(req);
-        for (int i = 0; i < req.Nonces.Count; i++) _byNonce.Remove(req.Nonces[i]);
+        long now = req.Nonces.Count > 0 ? Time.GetTimestamp() : 0;
+        for (int i = 0; i < req.Nonces.Count; i++)
+            if (_byNonce.Remove(req.Nonces[i], out var e) && !e.WasHandshake) _ended.Add(req.Nonces[i], req.Address, now);
         req.Nonces.Clear();
         DisarmTimer(req);
         if (_firstContacts.TryGetValue(req.Address, out var first))

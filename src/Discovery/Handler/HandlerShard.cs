@@ -53,15 +53,11 @@ internal sealed partial class HandlerShard
     // one with that node, instead of being dropped as unsolicited. Likewise the packets of timed-out requests sealed
     // under the session still in use (Under): a WHOAREYOU to one of them says the remote does not hold that session,
     // and a request still waiting for that node takes it.
-    private readonly Dictionary<Nonce96, (NodeAddress Address, long At, Session? Under)> _givenUp = [];
-    // the same nonces oldest first, to purge and to evict from the front (an item whose nonce was taken up or kept
-    // again later no longer matches its entry and is skipped)
-    private readonly Queue<(Nonce96 Nonce, long At)> _givenUpOrder = new();
+    private readonly RecentNonces<(NodeAddress Address, Session? Under)> _givenUp;
     // nonces of the packets (not handshakes) of every request that ended, kept as long as the given-up ones: a remote
     // that cannot read our packets repeats its pending challenge to each of them, and that challenge may name a packet
     // of a request that ended otherwise than as kept above (see RepeatedChallengeCarrier)
-    private readonly Dictionary<Nonce96, (NodeAddress Address, long At)> _ended = [];
-    private readonly Queue<(Nonce96 Nonce, long At)> _endedOrder = new();
+    private readonly RecentNonces<NodeAddress> _ended;
     // the last such challenge dropped per remote, to tell its repeat
     private readonly Dictionary<NodeAddress, byte[]> _unansweredChallenges = [];
     // our requests' timeouts, one timer for all (see ArmTimer): a timer per request cost the runtime's timer queue a
@@ -97,6 +93,8 @@ internal sealed partial class HandlerShard
         _outcomes = new OutcomeBatch(this);
         _maxSessions = maxSessions;
         _maxQueuedPackets = maxQueuedPackets;
+        _givenUp = new(ctx.Options.MaxGivenUpNonces);
+        _ended = new(ctx.Options.MaxGivenUpNonces);
         _deadlineTimer = ctx.Time.CreateTimer(static s => ((HandlerShard)s!).OnDeadlineTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 

@@ -46,23 +46,58 @@ public sealed partial class Discv5Node
             ArgumentOutOfRangeException.ThrowIfNegative(distances[i], nameof(distances));
             ArgumentOutOfRangeException.ThrowIfGreaterThan(distances[i], 256, nameof(distances));
         }
-        Func<RequestId, Discv5Message> make;
-        string key;
+        var make = FindNodeMaker(distances, out string key);
+        return RequestAsync<IReadOnlyList<Enr>>("findnode", node, make, key, options, cancellationToken);
+    }
+
+    /// <summary>
+    /// FINDNODE as <see cref="FindNodeAsync(Enr, IReadOnlyList{int}, RequestOptions?, CancellationToken)"/>, its outcome
+    /// handed to <paramref name="sink"/> instead of a task (see <see cref="IRequestSink{T}"/>): the crawl's form. The
+    /// distances are the caller's to check (0-256, at least one). Cancelled with <paramref name="group"/>
+    /// (<see cref="CancelGroup"/>). A failure to start (no endpoint, too many pending, disposed) reaches the sink before
+    /// this returns; a bug of ours throws.
+    /// </summary>
+    internal void FindNode(Enr node, IReadOnlyList<int> distances, RequestOptions? options, IRequestSink<IReadOnlyList<Enr>> sink, RequestGroup group)
+    {
+        var make = FindNodeMaker(distances, out string key);
+        if (group.IsCancelled)
+        {
+            sink.OnOutcome(default, cancelled: true);
+            return;
+        }
+        if (TryCreateRequest("findnode", node, make, key, options, null, sink, group, out var req) is { } failure)
+        {
+            sink.OnOutcome(failure, cancelled: false);
+            return;
+        }
+        if (!req!.Owner.TryPost(ShardItem.Start(req)))
+        {
+            Interlocked.Decrement(ref _counters.LiveRequests);
+            sink.OnOutcome(RequestResult<IReadOnlyList<Enr>>.Failed(RequestFailure.Disposed), cancelled: false);
+        }
+    }
+
+    /// <summary>Cancels every request of <paramref name="group"/>: those waiting end and tell their sinks, later ones
+    /// end at once. Returns at once; the sinks hear it on the shards' delivery threads.</summary>
+    internal void CancelGroup(RequestGroup group)
+    {
+        if (!group.TryCancel()) return;
+        foreach (var shard in _shards) shard.TryPost(ShardItem.CancelGroups);
+    }
+
+    private static Func<RequestId, Discv5Message> FindNodeMaker(IReadOnlyList<int> distances, out string key)
+    {
         if (distances.Count == 1)
         {
             // the common case (a crawl asks one bucket at a time): the list, the key and the message factory of each
             // distance made once, and shared (a message's distances are only read)
             int d = distances[0];
             key = SingleDistanceKeys[d] ??= "findnode:" + d.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            make = SingleDistanceMakers[d] ??= MakerFor(SingleDistance(d));
+            return SingleDistanceMakers[d] ??= MakerFor(SingleDistance(d));
         }
-        else
-        {
-            var list = Distinct(distances);
-            key = "findnode:" + string.Join(',', list);
-            make = MakerFor(list);
-        }
-        return RequestAsync<IReadOnlyList<Enr>>("findnode", node, make, key, options, cancellationToken);
+        var list = Distinct(distances);
+        key = "findnode:" + string.Join(',', list);
+        return MakerFor(list);
     }
 
     private static Func<RequestId, Discv5Message> MakerFor(int[] distances) => id => new FindNodeMessage(id, distances);
@@ -97,24 +132,34 @@ public sealed partial class Discv5Node
     {
         if (ct.IsCancellationRequested) return Task.FromCanceled<RequestResult<T>>(ct);
         if (_socket is null && !_disposed) return Task.FromException<RequestResult<T>>(new InvalidOperationException("call StartAsync first"));
-        if (_disposed) return Task.FromResult(RequestResult<T>.Failed(RequestFailure.Disposed));
-        var ep = at ?? _socket!.EndpointFor(node);
-        if (ep is null) return Task.FromResult(RequestResult<T>.Failed(RequestFailure.NoEndpoint));
-        if (Interlocked.Increment(ref _counters.LiveRequests) > _options.MaxPendingRequests)
-        {
-            Interlocked.Decrement(ref _counters.LiveRequests);
-            return Task.FromResult(RequestResult<T>.Failed(RequestFailure.TooManyPending));
-        }
-        var timeout = options?.Timeout ?? _options.RequestTimeout;
-        int attempts = 1 + Math.Max(0, options?.Retries ?? _options.RequestRetries);
-        var shard = ShardFor(ep);
-        var req = new PendingRequest<T>(shard, kind, node, new NodeAddress(node.NodeId, ep), make, adoptKey, timeout, attempts, _time.GetTimestamp());
-        if (!shard.TryPost(ShardItem.Start(req)))
+        if (TryCreateRequest<T>(kind, node, make, adoptKey, options, at, null, null, out var req) is { } failure) return Task.FromResult(failure);
+        if (!req!.Owner.TryPost(ShardItem.Start(req)))
         {
             Interlocked.Decrement(ref _counters.LiveRequests);
             return Task.FromResult(RequestResult<T>.Failed(RequestFailure.Disposed));
         }
         req.WatchCaller(ct);
         return req.Caller.Task;
+    }
+
+    /// <summary>A request counted among the live ones, not yet posted to its shard; or why it cannot be made (returned,
+    /// nothing counted). Throws when the node was never started.</summary>
+    private RequestResult<T>? TryCreateRequest<T>(string kind, Enr node, Func<RequestId, Discv5Message> make, string? adoptKey, RequestOptions? options, System.Net.IPEndPoint? at,
+        IRequestSink<T>? sink, RequestGroup? group, out PendingRequest<T>? request)
+    {
+        request = null;
+        if (_socket is null && !_disposed) throw new InvalidOperationException("call StartAsync first");
+        if (_disposed) return RequestResult<T>.Failed(RequestFailure.Disposed);
+        var ep = at ?? _socket!.EndpointFor(node);
+        if (ep is null) return RequestResult<T>.Failed(RequestFailure.NoEndpoint);
+        if (Interlocked.Increment(ref _counters.LiveRequests) > _options.MaxPendingRequests)
+        {
+            Interlocked.Decrement(ref _counters.LiveRequests);
+            return RequestResult<T>.Failed(RequestFailure.TooManyPending);
+        }
+        var timeout = options?.Timeout ?? _options.RequestTimeout;
+        int attempts = 1 + Math.Max(0, options?.Retries ?? _options.RequestRetries);
+        request = new PendingRequest<T>(ShardFor(ep), kind, node, new NodeAddress(node.NodeId, ep), make, adoptKey, timeout, attempts, _time.GetTimestamp(), sink, group);
+        return null;
     }
 }

@@ -44,6 +44,8 @@ internal enum ShardItemKind
     StartRequest,
     DeadlinesDue,
     CancelRequest,
+    /// <summary>A request group was cancelled: the shard ends its requests of every cancelled group.</summary>
+    CancelGroups,
     Housekeeping,
 }
 
@@ -55,4 +57,5 @@ internal readonly record struct ShardItem(ShardItemKind Kind, byte[]? Buffer, in
     public static readonly ShardItem DeadlinesDue = new(ShardItemKind.DeadlinesDue, null, 0, null, null);
     public static ShardItem Cancel(PendingRequest r) => new(ShardItemKind.CancelRequest, null, 0, null, r);
     public static readonly ShardItem Housekeeping = new(ShardItemKind.Housekeeping, null, 0, null, null);
+    public static readonly ShardItem CancelGroups = new(ShardItemKind.CancelGroups, null, 0, null, null);
 }

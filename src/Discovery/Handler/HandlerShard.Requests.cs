@@ -25,6 +25,7 @@ internal sealed partial class HandlerShard
         if (_stopping || req.CallerGone)
         {
             Finish(req, _stopping ? RequestFailure.Disposed : null, countOutcome: "cancelled");
+            if (!_stopping) req.CallerCancelled();
             return;
         }
         req.State = RequestState.Live;
@@ -60,6 +61,17 @@ internal sealed partial class HandlerShard
         // the timer first: whoever sees the packet (a test on a fake clock) may advance time at once
         ArmTimer(req);
         SendRequestPacket(req);
+    }
+
+    /// <summary>Ends every request still waiting whose group was cancelled (see <see cref="RequestGroup"/>); each tells
+    /// its sink. A scan of this shard's requests: once per cancelled group.</summary>
+    private void CancelGroupRequests()
+    {
+        List<PendingRequest>? gone = null;
+        foreach (var req in _pending.Values)
+            if (req.State is RequestState.Live or RequestState.New && req.Group is { IsCancelled: true }) (gone ??= []).Add(req);
+        if (gone is null) return;
+        foreach (var req in gone) Finish(req, RequestFailure.Disposed, countOutcome: "cancelled");
     }
 
     /// <summary>Arms the timeout of a new attempt.</summary>

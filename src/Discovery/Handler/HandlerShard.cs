@@ -310,6 +310,9 @@ internal sealed partial class HandlerShard
             case ShardItemKind.CancelRequest:
                 if (item.Request!.State is RequestState.Live or RequestState.New) Finish(item.Request, RequestFailure.Disposed, countOutcome: "cancelled");
                 break;
+            case ShardItemKind.CancelGroups:
+                CancelGroupRequests();
+                break;
             case ShardItemKind.Housekeeping:
                 Housekeeping();
                 break;

@@ -124,8 +124,14 @@ internal abstract class PendingRequest
     /// <summary>Tells the caller why there is no answer.</summary>
     public abstract void Fail(RequestFailure failure);
 
-    /// <summary>The caller gave up (its token was cancelled).</summary>
+    /// <summary>The caller gave up (its token was cancelled, or its group).</summary>
     public abstract bool CallerGone { get; }
+
+    /// <summary>The requests this one is cancelled with, if it was made with a sink (see <see cref="RequestGroup"/>).</summary>
+    public abstract RequestGroup? Group { get; }
+
+    /// <summary>On the owning shard's loop: the request was ended because its caller is gone; a sink is told.</summary>
+    public abstract void CallerCancelled();
 
     /// <summary>An answer came after this request had timed out.</summary>
     public abstract bool HasLateAnswer { get; }
@@ -144,8 +150,24 @@ internal sealed class PendingRequest<T> : PendingRequest
     private T? _late;
     private bool _hasLate;
 
-    public PendingRequest(HandlerShard owner, string kind, Enr node, NodeAddress address, Func<RequestId, Discv5Message> make, string? adoptKey, TimeSpan timeout, int maxAttempts, long started)
-        : base(owner, node, address, make, adoptKey, timeout, maxAttempts, started) => Kind = kind;
+    public PendingRequest(HandlerShard owner, string kind, Enr node, NodeAddress address, Func<RequestId, Discv5Message> make, string? adoptKey, TimeSpan timeout, int maxAttempts, long started,
+        IRequestSink<T>? sink = null, RequestGroup? group = null)
+        : base(owner, node, address, make, adoptKey, timeout, maxAttempts, started)
+    {
+        Kind = kind;
+        _sink = sink;
+        Group = group;
+        if (sink is null) _caller = new();
+    }
+
+    // the caller's sink (see IRequestSink), or null when the caller awaits Caller's task
+    private readonly IRequestSink<T>? _sink;
+    private readonly TaskCompletionSource<RequestResult<T>>? _caller;
+    // the outcome queued is the group's cancellation (sink requests only)
+    private bool _outcomeCancelled;
+
+    /// <summary>The requests this one is cancelled with (sink requests only).</summary>
+    public override RequestGroup? Group { get; }
 
     public override string Kind { get; }
 
@@ -156,13 +178,13 @@ internal sealed class PendingRequest<T> : PendingRequest
     /// continuations ran asynchronously cost a work item per answer, each of which could wake a sleeping worker (~150,000
     /// in a crawl of 20,000 records).
     /// </summary>
-    public TaskCompletionSource<RequestResult<T>> Caller { get; } = new();
+    public TaskCompletionSource<RequestResult<T>> Caller => _caller ?? throw new InvalidOperationException("a request with a sink has no task");
 
     private RequestResult<T> _outcome;
     private bool _hasOutcome;
     private int _cancelled;
 
-    public override bool CallerGone => Volatile.Read(ref _cancelled) != 0 || Caller.Task.IsCompleted;
+    public override bool CallerGone => _caller is null ? Group?.IsCancelled == true : Volatile.Read(ref _cancelled) != 0 || _caller.Task.IsCompleted;
 
     // the caller's token, watched until the caller has its answer (then unregistered: a crawl's requests share one
     // token, and a registration left behind per request would pile up on it)
@@ -198,14 +220,42 @@ internal sealed class PendingRequest<T> : PendingRequest
     /// current batch of work. Only the first outcome counts.</summary>
     private void Answered(RequestResult<T> result)
     {
-        if (_hasOutcome || CallerGone) return;
+        if (_hasOutcome) return;
+        if (CallerGone)
+        {
+            // an awaiting caller's task was cancelled by its token's registration; a sink hears it here
+            if (_sink is not null) QueueCancelled();
+            return;
+        }
         _hasOutcome = true;
         _outcome = result;
         Owner.QueueOutcome(this);
     }
 
+    /// <summary>On the owning shard's loop: the request ends unanswered because its caller is gone (its group
+    /// cancelled): a sink is told so; an awaiting caller already was (see <see cref="WatchCaller"/>).</summary>
+    public override void CallerCancelled()
+    {
+        if (_sink is null || _hasOutcome) return;
+        QueueCancelled();
+    }
+
+    private void QueueCancelled()
+    {
+        _hasOutcome = true;
+        _outcomeCancelled = true;
+        Owner.QueueOutcome(this);
+    }
+
     public override void DeliverOutcome()
     {
+        if (_sink is not null)
+        {
+            var outcome = _outcome;
+            _outcome = default;
+            _sink.OnOutcome(outcome, _outcomeCancelled);
+            return;
+        }
         if (Volatile.Read(ref _cancelled) != 0 || !Caller.TrySetResult(_outcome)) return;
         _outcome = default;
         CancellationTokenRegistration reg;

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using ClP2p.Discovery.Handler;
 
 namespace ClP2p.Discovery;
 
@@ -289,12 +290,17 @@ public sealed class DhtCrawler
 
     private Run? _run;
 
+    /// <summary>The last run's own work (its passes, walks and visits), which ends after <see cref="RunAsync"/>'s
+    /// enumeration when that was cancelled; for tests.</summary>
+    internal Task? RunWork { get; private set; }
+
     public async IAsyncEnumerable<DiscoveryEvent> RunAsync(IEnumerable<Enr> seeds, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(seeds);
         var run = new Run(this, cancellationToken);
         _run = run;
         var task = run.StartAsync(seeds);
+        RunWork = task;
         await foreach (var e in run.Events.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false)) yield return e;
         await task.ConfigureAwait(false);
     }
@@ -440,6 +446,9 @@ public sealed class DhtCrawler
         // under the _known lock: the enumeration is over, and what a walk still brings is not taken
         private bool _ended;
         private readonly CancellationTokenSource _walksStop;
+        // the run's requests, cancelled together with the crawl's token (one registration for all of them, see Ask)
+        private readonly RequestGroup _requests = new();
+        private readonly CancellationTokenRegistration _requestsWatch;
         // first passes running, plus one for the dispatcher while it takes nodes
         private int _firstPasses = 1;
         private readonly TaskCompletionSource _firstPassesEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -463,6 +472,7 @@ public sealed class DhtCrawler
             Window = new Window(_o.InitialRequestsInFlight, _o.MinRequestsInFlight, _o.MaxRequestsInFlight, _o.CongestionCutInterval, c._time,
                 () => c._node.HandlerBacklog, _o.GrowHandlerBacklog, _o.MaxHandlerBacklog);
             Window.Watch(ct);
+            _requestsWatch = ct.UnsafeRegister(static r => ((Run)r!)._c._node.CancelGroup(((Run)r!)._requests), this);
         }
 
         public Channel<DiscoveryEvent> Events { get; } = Channel.CreateUnbounded<DiscoveryEvent>(new UnboundedChannelOptions { SingleReader = true });
@@ -497,6 +507,7 @@ public sealed class DhtCrawler
                 _secondPassSlots.Dispose();
                 _pacer.Dispose();
                 Window.Unwatch();
+                _requestsWatch.Dispose();
                 _walksStop.Dispose();
             }
         }
@@ -727,7 +738,7 @@ public sealed class DhtCrawler
                     bool withSelf = !second && count > 1 && v.Answered && _o.RefreshRecords && !v.RefreshAsked;
                     if (withSelf) v.RefreshAsked = true;
                     inflight++;
-                    _ = AskAsync(v, d, count, second, windowed, withSelf);
+                    AskNode(v, d, count, second, windowed, withSelf);
                 }
                 if (inflight == 0) break;
                 Answer a;
@@ -942,77 +953,126 @@ public sealed class DhtCrawler
             return false;
         }
 
-        /// <summary>One request of a visit; its answer goes to <see cref="Visit.Answers"/>. Never faults: a bug of ours
-        /// inside goes there too (<see cref="Answer.Fault"/>).</summary>
-        /// <param name="windowed">The request holds a place in the crawl-wide window (taken by the caller), given back here.</param>
+        /// <summary>One request of a visit; its answer goes to <see cref="Visit.Answers"/> (see <see cref="Ask"/>).</summary>
+        /// <param name="windowed">The request holds a place in the crawl-wide window (taken by the caller), given back when it ends.</param>
         /// <param name="withSelf">Distance 0 (the node's own record) goes first in the request's list.</param>
-        private async Task AskAsync(Visit v, int distance, int count, bool second, bool windowed, bool withSelf = false)
+        private void AskNode(Visit v, int distance, int count, bool second, bool windowed, bool withSelf = false) =>
+            new Ask(this, v, distance, count, second, windowed, withSelf).Send();
+
+        /// <summary>
+        /// One request of a visit and what it came back with, posted to <see cref="Visit.Answers"/>. The request's
+        /// outcome comes to <see cref="OnOutcome"/> on the thread that hands the handler's answers on (or at once, when it
+        /// cannot start); nothing is awaited: this object is the request's whole state on our side, where an async method
+        /// per request cost its state machine, a task and its completion source, and a registration on the crawl's token
+        /// (the run's <see cref="RequestGroup"/> is watched once instead). Never faults: a bug of ours inside goes to the
+        /// pass as <see cref="Answer.Fault"/>.
+        /// </summary>
+        private sealed class Ask : IRequestSink<IReadOnlyList<Enr>>
         {
-            int first = withSelf ? 1 : 0;
-            int[] distances;
-            if (count == 1 && !withSelf)
+            private readonly Run _run;
+            private readonly Visit _v;
+            private readonly int _distance, _count;
+            private readonly bool _second, _windowed, _withSelf;
+            private readonly int[] _distances;
+            private readonly RequestOptions _options;
+            private long _sent;
+            private int _ended;
+
+            public Ask(Run run, Visit v, int distance, int count, bool second, bool windowed, bool withSelf)
             {
-                distances = Discv5Node.SingleDistance(distance);   // shared, only read
-            }
-            else
-            {
-                distances = new int[count + first];
-                for (int k = 0; k < count; k++) distances[first + k] = distance - k;
-            }
-            // a node's first contact gets one more attempt than its later first-pass requests (see FirstContactRetries)
-            var options = second ? _secondPassRequest : v.Answered ? _firstPassRequest : _firstContactRequest;
-            bool ok = false, congested = false;
-            Answer? answer = null;
-            try
-            {
-                while (answer is null)
+                (_run, _v, _distance, _count, _second, _windowed, _withSelf) = (run, v, distance, count, second, windowed, withSelf);
+                int first = withSelf ? 1 : 0;
+                if (count == 1 && !withSelf)
                 {
-                    long sent = _c._time.GetTimestamp();
-                    RequestResult<IReadOnlyList<Enr>> res;
-                    try
-                    {
-                        res = await _c._node.FindNodeAsync(v.Enr, distances, options, _ct).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        answer = new Answer(distance, AskOutcome.Stopped, null, "cancelled", count);
-                        break;
-                    }
-                    if (res.TryGetValue(out var found))
-                    {
-                        ok = true;
-                        answer = new Answer(distance, AskOutcome.Answered, found, null, count, sent) { WithSelf = withSelf };
-                        break;
-                    }
-                    switch (res.Failure)
-                    {
-                        case RequestFailure.TooManyPending:
-                            // our own bound on requests in flight, not the remote's fault: wait for room
-                            try { await Task.Delay(TimeSpan.FromMilliseconds(50), _c._time, _ct).ConfigureAwait(false); }
-                            catch (OperationCanceledException) { answer = new Answer(distance, AskOutcome.Stopped, null, "cancelled", count); }
-                            break;
-                        case RequestFailure.Disposed:
-                            answer = new Answer(distance, AskOutcome.Stopped, null, "node disposed", count);
-                            break;
-                        default:
-                            congested = IsCongestionSignal(res.Failure, second);
-                            if (windowed && res.Failure == RequestFailure.Timeout) Window.CountTimeout(second);
-                            answer = new Answer(distance, AskOutcome.Failed, null, res.Failure.ToString(), count, sent) { WithSelf = withSelf };
-                            break;
-                    }
+                    _distances = Discv5Node.SingleDistance(distance);   // shared, only read
+                }
+                else
+                {
+                    _distances = new int[count + first];
+                    for (int k = 0; k < count; k++) _distances[first + k] = distance - k;
+                }
+                // a node's first contact gets one more attempt than its later first-pass requests (see FirstContactRetries)
+                _options = second ? run._secondPassRequest : v.Answered ? run._firstPassRequest : run._firstContactRequest;
+            }
+
+            public void Send()
+            {
+                try
+                {
+                    _sent = _run._c._time.GetTimestamp();
+                    _run._c._node.FindNode(_v.Enr, _distances, _options, this, _run._requests);
+                }
+#pragma warning disable CA1031 // handed to the pass, which rethrows it
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    End(new Answer(_distance, AskOutcome.Stopped, null, e.Message, _count) { Fault = e }, ok: false, congested: false);
                 }
             }
-#pragma warning disable CA1031 // handed to the pass, which rethrows it (as awaiting the request's task did)
-            catch (Exception e)
+
+            public void OnOutcome(RequestResult<IReadOnlyList<Enr>> res, bool cancelled)
+            {
+                try
+                {
+                    if (cancelled)
+                    {
+                        End(new Answer(_distance, AskOutcome.Stopped, null, "cancelled", _count), ok: false, congested: false);
+                    }
+                    else if (res.TryGetValue(out var found))
+                    {
+                        End(new Answer(_distance, AskOutcome.Answered, found, null, _count, _sent) { WithSelf = _withSelf }, ok: true, congested: false);
+                    }
+                    else if (res.Failure == RequestFailure.TooManyPending)
+                    {
+                        // our own bound on requests in flight, not the remote's fault: wait for room
+                        _ = RetryLaterAsync();
+                    }
+                    else if (res.Failure == RequestFailure.Disposed)
+                    {
+                        End(new Answer(_distance, AskOutcome.Stopped, null, "node disposed", _count), ok: false, congested: false);
+                    }
+                    else
+                    {
+                        bool congested = IsCongestionSignal(res.Failure, _second);
+                        if (_windowed && res.Failure == RequestFailure.Timeout) _run.Window.CountTimeout(_second);
+                        End(new Answer(_distance, AskOutcome.Failed, null, res.Failure.ToString(), _count, _sent) { WithSelf = _withSelf }, ok: false, congested);
+                    }
+                }
+#pragma warning disable CA1031 // handed to the pass, which rethrows it; never thrown into the handler's delivery
+                catch (Exception e)
 #pragma warning restore CA1031
-            {
-                answer = new Answer(distance, AskOutcome.Stopped, null, e.Message, count) { Fault = e };
+                {
+                    End(new Answer(_distance, AskOutcome.Stopped, null, e.Message, _count) { Fault = e }, ok: false, congested: false);
+                }
             }
-            finally
+
+            private async Task RetryLaterAsync()
             {
-                if (windowed) Window.Exit(ok, congested);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(50), _run._c._time, _run._ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    End(new Answer(_distance, AskOutcome.Stopped, null, "cancelled", _count), ok: false, congested: false);
+                    return;
+                }
+                Send();
             }
-            v.Answers.Post(answer.Value);
+
+            /// <summary>Once per request: its place in the window given back, its answer to the pass.</summary>
+            private void End(Answer answer, bool ok, bool congested)
+            {
+                if (Interlocked.Exchange(ref _ended, 1) != 0) return;
+                try
+                {
+                    if (_windowed) _run.Window.Exit(ok, congested);
+                }
+                finally
+                {
+                    _v.Answers.Post(answer);
+                }
+            }
         }
     }
 

@@ -850,4 +850,32 @@ public sealed class RequestTests
             foreach (var g in gone) g.Dispose();
         }
     }
+
+    [Fact]
+    public async Task The_packet_of_a_request_answered_on_it_is_not_kept_among_the_ended_ones_and_an_unanswered_ones_is()
+    {
+        // Nonces of ended requests' packets are kept for a challenge that names one of them (see
+        // A_challenge_repeated_for_a_packet_of_an_ended_request_is_answered_by_the_next_request). A packet the remote
+        // answered it read under a session, so it never challenged it: most of a crawl's requests, not worth keeping.
+        // Ten-minute timeouts and memory, so that no retry or purge comes between the counts.
+        await using var peer = await TestNodes.Create().StartedAsync();
+        await using var me = await TestNodes.Create(requestTimeout: TimeSpan.FromMinutes(10), retries: 0, lateAnswerGrace: TimeSpan.FromMinutes(10)).StartedAsync();
+        int Kept() => me.Shards.Sum(s => s.EndedNonceCount);
+
+        // the first contact: a random packet, the peer's challenge, our handshake; the random packet is kept
+        Assert.True((await me.PingAsync(peer.LocalEnr)).IsOk);
+        Assert.Equal(1, Kept());
+        // requests under the session, each answered on its one packet: none kept
+        for (int i = 0; i < 5; i++) Assert.True((await me.FindNodeAsync(peer.LocalEnr, [256])).IsOk);
+        Assert.True((await me.PingAsync(peer.LocalEnr)).IsOk);
+        Assert.Equal(1, Kept());
+
+        // a request nobody answers: its packet is kept
+        using var silent = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        silent.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        var gone = new EnrBuilder().WithIp(System.Net.IPAddress.Loopback).WithUdp(((System.Net.IPEndPoint)silent.LocalEndPoint!).Port).Build(TestNodes.NewKey());
+        var res = await me.FindNodeAsync(gone, [256], new RequestOptions { Timeout = TimeSpan.FromMilliseconds(200), Retries = 0 });
+        Assert.Equal(RequestFailure.Timeout, res.Failure);
+        Assert.Equal(2, Kept());
+    }
 }

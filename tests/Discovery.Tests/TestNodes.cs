@@ -24,7 +24,8 @@ internal static class TestNodes
         int? maxPendingChallenges = null, int? unsolicitedPerSecond = null, bool rateLimitLoopback = false,
         int? maxPendingRequests = null, int? maxSessions = null, IPAddress? advertisedIp = null, int? advertisedUdpPort = null,
         TimeSpan? timeoutDeferral = null, int handlerShards = 0, bool portableReceive = false, TimeSpan? receiveCoalescing = null,
-        int? maxGivenUpNonces = null, int? maxQueuedPackets = null, IDatagramSender? sender = null, int? maxRetriesAfterDrops = null)
+        int? maxGivenUpNonces = null, int? maxQueuedPackets = null, IDatagramSender? sender = null, int? maxRetriesAfterDrops = null,
+        TimeSpan? lateAnswerGrace = null)
     {
         var key = privateKey ?? NewKey();
         var library = new Discv5Options { PrivateKey = key };
@@ -53,6 +54,7 @@ internal static class TestNodes
             ReceiveCoalescing = receiveCoalescing ?? library.ReceiveCoalescing,
             MaxQueuedPacketsPerShard = maxQueuedPackets ?? library.MaxQueuedPacketsPerShard,
             MaxRetriesAfterDrops = maxRetriesAfterDrops ?? library.MaxRetriesAfterDrops,
+            LateAnswerGrace = lateAnswerGrace ?? library.LateAnswerGrace,
             Sender = sender,
         }, time: time);
     }

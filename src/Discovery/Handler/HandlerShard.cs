@@ -58,6 +58,9 @@ internal sealed partial class HandlerShard
     // that cannot read our packets repeats its pending challenge to each of them, and that challenge may name a packet
     // of a request that ended otherwise than as kept above (see RepeatedChallengeCarrier)
     private readonly RecentNonces<NodeAddress> _ended;
+
+    /// <summary>Nonces of ended requests' packets kept (see RepeatedChallengeCarrier); for tests.</summary>
+    internal int EndedNonceCount => _ended.Count;
     // the last such challenge dropped per remote, to tell its repeat
     private readonly Dictionary<NodeAddress, byte[]> _unansweredChallenges = [];
     // our requests' timeouts, one timer for all (see ArmTimer): a timer per request cost the runtime's timer queue a

@@ -89,6 +89,10 @@ internal abstract class PendingRequest
     public byte[]? HandshakePacket { get; set; }
     /// <summary>That handshake packet was sent again after an attempt ended without its answer.</summary>
     public bool HandshakeResent { get; set; }
+    /// <summary>This request took up an expired identical one (its id, so an answer may be for that one's packet).</summary>
+    public bool TookUpExpired { get; set; }
+    /// <summary>The answer came for the one packet this request sent (see HandlerShard.Release: no challenge can name it).</summary>
+    public bool AnsweredOnItsOnlyPacket { get; set; }
     /// <summary>The request was asked once more, uncounted, after its last attempt brought part of a multi-message answer.</summary>
     public bool PartialRetried { get; set; }
     /// <summary>When the current attempt started (<c>Time.GetTimestamp()</c>): a datagram of the remote dropped by the
@@ -287,6 +291,7 @@ internal sealed class PendingRequest<T> : PendingRequest
     public override void TakeUp(PendingRequest expired)
     {
         if (expired is not PendingRequest<T> old) throw new InvalidOperationException($"{Kind} cannot take up a {expired.Kind} request");
+        TookUpExpired = true;
         Message = old.Message;
         Plaintext = old.Plaintext;
         NodesTotal = old.NodesTotal;

@@ -70,11 +70,7 @@ public sealed partial class Discv5Node
             sink.OnOutcome(failure, cancelled: false);
             return;
         }
-        if (!req!.Owner.TryPost(ShardItem.Start(req)))
-        {
-            Interlocked.Decrement(ref _counters.LiveRequests);
-            sink.OnOutcome(RequestResult<IReadOnlyList<Enr>>.Failed(RequestFailure.Disposed), cancelled: false);
-        }
+        if (!TryStart(req!)) sink.OnOutcome(RequestResult<IReadOnlyList<Enr>>.Failed(RequestFailure.Disposed), cancelled: false);
     }
 
     /// <summary>Cancels every request of <paramref name="group"/>: those waiting end and tell their sinks, later ones
@@ -133,13 +129,17 @@ public sealed partial class Discv5Node
         if (ct.IsCancellationRequested) return Task.FromCanceled<RequestResult<T>>(ct);
         if (_socket is null && !_disposed) return Task.FromException<RequestResult<T>>(new InvalidOperationException("call StartAsync first"));
         if (TryCreateRequest<T>(kind, node, make, adoptKey, options, at, null, null, out var req) is { } failure) return Task.FromResult(failure);
-        if (!req!.Owner.TryPost(ShardItem.Start(req)))
-        {
-            Interlocked.Decrement(ref _counters.LiveRequests);
-            return Task.FromResult(RequestResult<T>.Failed(RequestFailure.Disposed));
-        }
-        req.WatchCaller(ct);
+        if (!TryStart(req!)) return Task.FromResult(RequestResult<T>.Failed(RequestFailure.Disposed));
+        req!.WatchCaller(ct);
         return req.Caller.Task;
+    }
+
+    /// <summary>Hands a created request to its shard; false (and no longer counted) when the shard has stopped.</summary>
+    private bool TryStart(PendingRequest req)
+    {
+        if (req.Owner.TryPost(ShardItem.Start(req))) return true;
+        Interlocked.Decrement(ref _counters.LiveRequests);
+        return false;
     }
 
     /// <summary>A request counted among the live ones, not yet posted to its shard; or why it cannot be made (returned,

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using ClP2p.Discovery;
 using Xunit;
 
@@ -15,15 +13,13 @@ public sealed class RandomWalkTests
         // random walks ask the records closest to their targets with the node's own request timeout, ten minutes here.
         // Waited for, a walk holds the crawl ten minutes for each gone record it asks; stopped with the enumeration, the
         // crawl ends once every record was visited.
-        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        int silentPort = ((IPEndPoint)silent.LocalEndPoint!).Port;
+        using var silent = new SilentEndpoint();
 
         await using var peer = await TestNodes.Create().StartedAsync();
         var gone = new HashSet<NodeId>();
         for (int i = 0; gone.Count < 30 && i < 10_000; i++)
         {
-            var enr = new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(silentPort).Build(TestNodes.NewKey());
+            var enr = silent.NewRecord();
             if (peer.AddToTable(enr)) gone.Add(enr.NodeId);
         }
         Assert.Equal(30, gone.Count);

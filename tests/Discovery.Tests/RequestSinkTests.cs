@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using ClP2p.Discovery.Handler;
 using Xunit;
 
@@ -55,9 +54,8 @@ public sealed class RequestSinkTests
     public async Task Cancelling_a_group_ends_its_requests_waiting_on_a_silent_node()
     {
         // a socket that never reads: the requests to it wait for their ten-minute timeout unless cancelled
-        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        var gone = new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(((IPEndPoint)silent.LocalEndPoint!).Port).Build(TestNodes.NewKey());
+        using var silent = new SilentEndpoint();
+        var gone = silent.NewRecord();
         await using var me = await TestNodes.Create(requestTimeout: TimeSpan.FromMinutes(10), retries: 0).StartedAsync();
 
         var group = new RequestGroup();
@@ -69,7 +67,7 @@ public sealed class RequestSinkTests
         Assert.Equal(4, me.PendingRequestCount);
         // the requests are out: the first contact's packet reached the socket (the others wait for its session)
         using var hang = new CancellationTokenSource(TimeSpan.FromSeconds(60));   // bounds a hang, not the speed
-        await silent.ReceiveAsync(new byte[1500], hang.Token);
+        await silent.Socket.ReceiveAsync(new byte[1500], hang.Token);
 
         me.CancelGroup(group);
         foreach (var s in sinks)
@@ -95,9 +93,8 @@ public sealed class RequestSinkTests
     {
         // the crawler's node waits ten minutes for an answer: the crawl's requests to the silent node end only through
         // the crawl's cancellation (the run's request group), which is what this checks
-        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        var gone = new EnrBuilder().WithIp(IPAddress.Loopback).WithUdp(((IPEndPoint)silent.LocalEndPoint!).Port).Build(TestNodes.NewKey());
+        using var silent = new SilentEndpoint();
+        var gone = silent.NewRecord();
         await using var me = await TestNodes.Create(requestTimeout: TimeSpan.FromMinutes(10), retries: 0).StartedAsync();
         var crawler = new DhtCrawler(me, new DhtCrawlOptions
         {
@@ -117,7 +114,7 @@ public sealed class RequestSinkTests
         });
         // the crawl's first contact is out: its packet reached the socket
         using var hang = new CancellationTokenSource(TimeSpan.FromSeconds(60));   // bounds a hang, not the speed
-        await silent.ReceiveAsync(new byte[1500], hang.Token);
+        await silent.Socket.ReceiveAsync(new byte[1500], hang.Token);
         Assert.Equal(1, me.PendingRequestCount);
 
         crawl.Cancel();

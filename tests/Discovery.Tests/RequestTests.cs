@@ -871,9 +871,8 @@ public sealed class RequestTests
         Assert.Equal(1, Kept());
 
         // a request nobody answers: its packet is kept
-        using var silent = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
-        silent.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-        var gone = new EnrBuilder().WithIp(System.Net.IPAddress.Loopback).WithUdp(((System.Net.IPEndPoint)silent.LocalEndPoint!).Port).Build(TestNodes.NewKey());
+        using var silent = new SilentEndpoint();
+        var gone = silent.NewRecord();
         var res = await me.FindNodeAsync(gone, [256], new RequestOptions { Timeout = TimeSpan.FromMilliseconds(200), Retries = 0 });
         Assert.Equal(RequestFailure.Timeout, res.Failure);
         Assert.Equal(2, Kept());

@@ -439,14 +439,15 @@ internal sealed partial class HandlerShard
     /// have come for another of its attempts, while the remote challenged this one), and those to a remote that had not
     /// answered yet (a slow node's challenge comes seconds after its first contacts ended); only for
     /// <see cref="RepeatedChallengeCarrier"/>, which takes a challenge naming one of them only when the remote repeats it.
-    /// Not kept: the packet of a request answered on the one packet it sent, most of a crawl's (~150,000 of ~190,000).
+    /// Not kept (<paramref name="answeredOnItsOnlyPacket"/>): the packet of a request answered on the one packet it sent,
+    /// most of a crawl's (~150,000 of ~190,000).
     /// The remote read that packet under a session, so it did not challenge it (discv5-wire.md: a WHOAREYOU answers a
     /// packet the recipient cannot decrypt), and a challenge of a later packet names that one.
     /// </summary>
-    private void Release(PendingRequest req)
+    private void Release(PendingRequest req, bool answeredOnItsOnlyPacket = false)
     {
         if (req.State is RequestState.Live or RequestState.New) Interlocked.Decrement(ref Counters.LiveRequests);
-        bool keep = !req.AnsweredOnItsOnlyPacket;
+        bool keep = !answeredOnItsOnlyPacket;
         long now = keep && req.Nonces.Count > 0 ? Time.GetTimestamp() : 0;
         for (int i = 0; i < req.Nonces.Count; i++)
             if (_byNonce.Remove(req.Nonces[i], out var e) && !e.WasHandshake && keep) _ended.Add(req.Nonces[i], req.Address, now);
@@ -472,8 +473,9 @@ internal sealed partial class HandlerShard
         }
     }
 
-    /// <summary>Ends a request: removes it everywhere; with a failure, tells the caller.</summary>
-    private void Finish(PendingRequest req, RequestFailure? failure, string? countOutcome = null)
+    /// <summary>Ends a request: removes it everywhere; with a failure, tells the caller. <paramref name="answeredOnItsOnlyPacket"/>:
+    /// see <see cref="Release"/>.</summary>
+    private void Finish(PendingRequest req, RequestFailure? failure, string? countOutcome = null, bool answeredOnItsOnlyPacket = false)
     {
         if (req.State == RequestState.Done) return;
         if (req.State == RequestState.Expired)
@@ -482,7 +484,7 @@ internal sealed partial class HandlerShard
         }
         else
         {
-            Release(req);
+            Release(req, answeredOnItsOnlyPacket);
         }
         if (req.Message is not null && _pending.TryGetValue(req.Message.RequestId.Value, out var p) && p == req) _pending.Remove(req.Message.RequestId.Value);
         req.State = RequestState.Done;
@@ -506,8 +508,7 @@ internal sealed partial class HandlerShard
             return;
         }
         // the bookkeeping first: the caller may read the node's counters as soon as it has the answer
-        req.AnsweredOnItsOnlyPacket = req.Nonces.Count == 1 && !req.TookUpExpired;
-        Finish(req, null, countOutcome: "ok");
+        Finish(req, null, countOutcome: "ok", answeredOnItsOnlyPacket: req.Nonces.Count == 1 && !req.TookUpExpired);
         Deliver(req);
     }
 

@@ -91,8 +91,6 @@ internal abstract class PendingRequest
     public bool HandshakeResent { get; set; }
     /// <summary>This request took up an expired identical one (its id, so an answer may be for that one's packet).</summary>
     public bool TookUpExpired { get; set; }
-    /// <summary>The answer came for the one packet this request sent (see HandlerShard.Release: no challenge can name it).</summary>
-    public bool AnsweredOnItsOnlyPacket { get; set; }
     /// <summary>The request was asked once more, uncounted, after its last attempt brought part of a multi-message answer.</summary>
     public bool PartialRetried { get; set; }
     /// <summary>When the current attempt started (<c>Time.GetTimestamp()</c>): a datagram of the remote dropped by the
